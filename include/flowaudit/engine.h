@@ -1,0 +1,140 @@
+/*
+ * engine.h - the replay pipeline up to named, located, attributed flows.
+ *
+ * Receives: frames (source.h). Runs them through decode, the flow table,
+ * nDPI classification, the DNS name cache, the TLS ClientHello parser, and
+ * the identifier scanner on cleartext payload (TCP streams put back in
+ * order, HTTP bodies de-chunked and inflated). When a flow ends it is named
+ * (SNI, QUIC SNI, HTTP Host, else the newest DNS answer for its server
+ * address seen before the flow began), located (geo.h) and matched against
+ * the signature catalogue, and handed on as a struct flow_record, together
+ * with the identifiers found in it, to the caller's on_flow callback.
+ *
+ * Owns: the flow table, the classifier, the DNS cache, interned strings,
+ * and the records of ended flows (bounded by max_records; past it records
+ * are still handed to on_flow but not kept, and counted). Borrows: the geo
+ * databases, the signature catalogue and the identifier scanner, which must
+ * outlive the engine. Records and their strings stay valid until
+ * engine_free().
+ */
+#ifndef FLOWAUDIT_ENGINE_H
+#define FLOWAUDIT_ENGINE_H
+
+#include "flowaudit/classify.h"
+#include "flowaudit/common.h"
+#include "flowaudit/decode.h"
+#include "flowaudit/dns.h"
+#include "flowaudit/flow.h"
+#include "flowaudit/geo.h"
+#include "flowaudit/identifiers.h"
+#include "flowaudit/signatures.h"
+#include "flowaudit/source.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum name_source {
+	NAME_NONE = 0,
+	NAME_SNI,
+	NAME_QUIC_SNI,
+	NAME_HTTP_HOST,
+	NAME_DNS,
+};
+const char *name_source_str(enum name_source s);
+
+#define FLOW_OTHER_NAMES 4
+
+struct flow_record {
+	uint64_t id;
+	uint8_t proto;
+	const char *transport;      /* "tcp", "udp", "icmp", "icmpv6", "ip" */
+	fa_addr cli, srv;
+	uint16_t cport, sport, vlan;
+	bool has_mac;
+	uint8_t cli_mac[6];
+	uint64_t pkts[2], bytes[2]; /* [FLOW_OUT], [FLOW_IN] */
+	fa_time first, last;
+	uint32_t file, last_file;
+	uint64_t first_frame, last_frame;
+	enum flow_end_reason end;
+
+	const char *protocol, *category;
+	bool encrypted, cleartext_app, is_dns, guessed;
+	uint64_t payload_bytes[2];
+
+	const char *name;           /* NULL when none */
+	enum name_source name_source;
+	uint32_t name_file;
+	uint64_t name_frame;        /* frame the name was learned from; 0 if none */
+	const char *other_names[FLOW_OTHER_NAMES];
+	uint8_t n_other_names;
+	const char *alpn, *ja3, *user_agent, *http_url, *dns_query;
+
+	struct geo_result geo;      /* of the server address */
+	const struct sig_entry *sig;/* NULL when no signature matched */
+	const char *sig_pattern;    /* domain or CIDR that matched */
+	bool sig_by_network;
+
+	size_t first_hit, n_hits;   /* identifier hits in engine_hits() */
+};
+
+struct id_hit {
+	uint64_t flow_id;
+	const char *type, *encoding; /* static strings of the scanner */
+	const char *where;           /* "payload", "http_body" */
+	size_t id_index;             /* index in the device profile */
+	uint32_t file;
+	uint64_t frame;              /* frame that completed the match */
+	uint64_t offset;             /* stream offset of the match */
+	int dir;                     /* FLOW_OUT or FLOW_IN */
+};
+
+struct engine_stats {
+	uint64_t frames, bytes;
+	struct decode_stats decode;
+	struct flow_table_stats flows;
+	struct dns_cache_stats dns;
+	uint64_t dns_parse_errors;
+	uint64_t records_not_kept;
+	uint64_t strings_refused;
+	uint64_t reasm_gaps, reasm_bytes_skipped;
+	uint64_t hits_not_kept;
+	fa_time first, last;
+};
+
+typedef void (*engine_flow_cb)(const struct flow_record *r, const struct id_hit *hits,
+			       size_t n_hits, void *user);
+
+struct engine_cfg {
+	struct flow_table_cfg flows;
+	struct classifier_cfg classify;
+	struct dns_cache_limits dns;
+	size_t max_records;          /* default 4,000,000 */
+	size_t max_hits;             /* default 100,000 */
+	size_t reasm_limit;          /* stream bytes scanned per direction, default 256 KiB */
+	const struct geo *geo;       /* may be NULL */
+	const struct sig_db *sigs;   /* may be NULL */
+	const struct idscan *ids;    /* may be NULL: no identifier scan */
+	engine_flow_cb on_flow;      /* may be NULL */
+	void *user;
+};
+void engine_cfg_default(struct engine_cfg *cfg);
+
+struct engine;
+int engine_new(const struct engine_cfg *cfg, struct engine **out, struct fa_err *err);
+void engine_free(struct engine *e);
+
+/* Replaces the on_flow callback (set before the first frame). */
+void engine_set_flow_cb(struct engine *e, engine_flow_cb cb, void *user);
+
+/* One frame through the pipeline. */
+void engine_frame(struct engine *e, const struct source_frame *f);
+/* Ends every flow still live (call once, after the last frame). */
+void engine_finish(struct engine *e);
+
+size_t engine_record_count(const struct engine *e);
+const struct flow_record *engine_record(const struct engine *e, size_t i);
+const struct id_hit *engine_hits(const struct engine *e, size_t *n);
+void engine_stats(const struct engine *e, struct engine_stats *out);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * evidence.h - the packets behind each finding, as pcap files.
+ *
+ * Receives: the capture files of the run, the flows to select (5-tuple,
+ * VLAN and the frame range each flow spans), and sets of flow ids (one set
+ * per finding). Hands on: one pcap per set holding exactly the packets of
+ * its flows, in capture order, with the original link type and timestamps;
+ * and, per set, the frame numbers it holds (file by file) and the packet
+ * count. A set whose flows span files of different link types is written as
+ * one file per link type (NAME.pcap, NAME-2.pcap, ...).
+ *
+ * A packet belongs to a flow when its addresses, ports, protocol and outer
+ * VLAN match the flow either way round and its (file, frame) position lies
+ * within the flow's first and last frame: a later flow on the same 5-tuple
+ * starts after the earlier one ended, so the ranges never overlap.
+ *
+ * Owns: the frame arrays in each set's per_file[] (evidence_set_clear()).
+ */
+#ifndef FLOWAUDIT_EVIDENCE_H
+#define FLOWAUDIT_EVIDENCE_H
+
+#include "flowaudit/common.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct evidence_flow {
+	uint64_t flow_id;
+	fa_addr cli, srv;
+	uint16_t cport, sport, vlan;
+	uint8_t proto;
+	uint32_t file_first, file_last;
+	uint64_t frame_first, frame_last;
+};
+
+struct evidence_frames {
+	uint32_t file;
+	uint64_t *frames;
+	size_t n;
+};
+
+struct evidence_set {
+	const char *name;          /* base name without extension, e.g. "F0001" */
+	const uint64_t *flow_ids;  /* borrowed */
+	size_t n_flow_ids;
+	/* results */
+	struct evidence_frames *per_file;
+	size_t n_per_file;
+	uint64_t packets;
+	char paths[4][80];         /* files written, relative to dir */
+	size_t n_paths;
+};
+
+/*
+ * Writes DIR/NAME.pcap for every set. Captures are re-read from the start.
+ * FA_EINPUT when a capture cannot be re-read, FA_ERUNTIME on write errors.
+ */
+int evidence_write(const char *const *captures, size_t n_captures,
+		   const struct evidence_flow *flows, size_t n_flows, struct evidence_set *sets,
+		   size_t n_sets, const char *dir, struct fa_err *err);
+
+void evidence_set_clear(struct evidence_set *s);
+
+#endif

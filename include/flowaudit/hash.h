@@ -1,0 +1,68 @@
+/*
+ * hash.h - MD5, SHA-1 and SHA-256 (RFC 1321, FIPS 180-4).
+ *
+ * SHA-256 hashes the report's inputs and outputs (MANIFEST.sha256); all three
+ * are how apps disguise device identifiers, so the identifier scanner hashes
+ * each identifier to look for the digests. MD5 and SHA-1 are here only to
+ * recognise such digests, never to protect anything.
+ *
+ * The contexts are plain structs the caller owns (stack or embedded); nothing
+ * here allocates. update() may be called any number of times between init()
+ * and final(); final() leaves the context spent (init() it again to reuse).
+ */
+#ifndef FLOWAUDIT_HASH_H
+#define FLOWAUDIT_HASH_H
+
+#include "flowaudit/common.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MD5_DIGEST_LEN 16
+#define SHA1_DIGEST_LEN 20
+#define SHA256_DIGEST_LEN 32
+
+struct md5_ctx {
+	uint32_t h[4];
+	uint64_t len; /* bytes hashed so far */
+	uint8_t buf[64];
+	size_t fill;
+};
+
+struct sha1_ctx {
+	uint32_t h[5];
+	uint64_t len;
+	uint8_t buf[64];
+	size_t fill;
+};
+
+struct sha256_ctx {
+	uint32_t h[8];
+	uint64_t len;
+	uint8_t buf[64];
+	size_t fill;
+};
+
+void md5_init(struct md5_ctx *c);
+void md5_update(struct md5_ctx *c, const void *data, size_t len);
+void md5_final(struct md5_ctx *c, uint8_t out[MD5_DIGEST_LEN]);
+
+void sha1_init(struct sha1_ctx *c);
+void sha1_update(struct sha1_ctx *c, const void *data, size_t len);
+void sha1_final(struct sha1_ctx *c, uint8_t out[SHA1_DIGEST_LEN]);
+
+void sha256_init(struct sha256_ctx *c);
+void sha256_update(struct sha256_ctx *c, const void *data, size_t len);
+void sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_DIGEST_LEN]);
+
+/* Lower-case hex of n bytes into out, which holds 2n+1 chars (NUL-terminated). */
+void hash_hex(const uint8_t *d, size_t n, char *out);
+
+/*
+ * SHA-256 of a whole file as 64 lower-case hex chars plus NUL.
+ * FA_EINPUT when the file cannot be opened, FA_ERUNTIME on a read error;
+ * err names the path either way.
+ */
+int sha256_file(const char *path, char hex[65], struct fa_err *err);
+
+#endif

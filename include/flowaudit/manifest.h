@@ -1,0 +1,43 @@
+/*
+ * manifest.h - MANIFEST.sha256: the hashes of a report directory and of
+ * the inputs it was made from, and their verification.
+ *
+ * The file is in sha256sum format, one "<64 hex>  <name>\n" line per file,
+ * sorted by name. Outputs are named relative to OUTDIR ("report.json",
+ * "evidence/F0001.pcap"); inputs are named "input:<path>" with the path as
+ * it was given on the command line (so a relative path is resolved against
+ * the current directory when verifying). `sha256sum -c` checks the output
+ * lines when run inside OUTDIR; the input lines need `flowaudit verify`.
+ * Both functions borrow every argument and own nothing after they return.
+ */
+#ifndef FLOWAUDIT_MANIFEST_H
+#define FLOWAUDIT_MANIFEST_H
+
+#include "flowaudit/common.h"
+
+#include <stdio.h>
+
+#define MANIFEST_NAME "MANIFEST.sha256"
+#define MANIFEST_MAX_FILES 100000 /* files under OUTDIR, and manifest lines */
+
+/*
+ * Hashes every regular file under outdir (recursively; symbolic links and
+ * MANIFEST.sha256 itself are left out) and every input path, and writes
+ * outdir/MANIFEST.sha256. FA_EINPUT when an input cannot be read or a
+ * name holds a newline; FA_ERUNTIME when outdir cannot be read or written.
+ */
+int manifest_write(const char *outdir, const char *const *input_paths, size_t n_inputs,
+		   struct fa_err *err);
+
+/*
+ * Re-hashes every line of outdir/MANIFEST.sha256 and writes one line per
+ * file to report_to: "OK name", "CHANGED name", "MISSING name", and
+ * "UNLISTED name" for a file under outdir the manifest does not name.
+ * A line whose name is absolute, holds a ".." component or resolves
+ * outside outdir is not read: "REFUSED name: ..." says why. *n_mismatch
+ * counts every line that is not OK. FA_EINPUT when there is no manifest
+ * or a line is not in sha256sum format; FA_ERUNTIME on read errors.
+ */
+int manifest_verify(const char *outdir, FILE *report_to, size_t *n_mismatch, struct fa_err *err);
+
+#endif

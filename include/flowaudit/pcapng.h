@@ -1,0 +1,44 @@
+/*
+ * pcapng.h - writing captures in pcapng, optionally rotated.
+ *
+ * libpcap 1.10 reads pcapng but writes only pcap; live capture keeps its
+ * evidence in pcapng (one section, one interface, microsecond timestamps),
+ * written as it arrives and flushed so that an interrupted run leaves a
+ * readable file. With rotation, OUT.pcapng is followed by OUT-2.pcapng,
+ * OUT-3.pcapng, ... each a complete file.
+ *
+ * Owns the open file and the list of paths written (pcapng_writer_paths()).
+ */
+#ifndef FLOWAUDIT_PCAPNG_H
+#define FLOWAUDIT_PCAPNG_H
+
+#include "flowaudit/common.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pcapng_writer;
+
+struct pcapng_opts {
+	const char *path;        /* OUT.pcapng */
+	int linktype;
+	uint32_t snaplen;
+	const char *iface;       /* recorded in the interface block */
+	uint64_t rotate_bytes;   /* 0: never */
+	uint64_t rotate_seconds; /* 0: never */
+};
+
+int pcapng_writer_open(const struct pcapng_opts *o, struct pcapng_writer **out, struct fa_err *err);
+/*
+ * Appends one packet; *file and *frame (may be NULL) get the index of the
+ * file it went to and its frame number there.
+ */
+int pcapng_writer_packet(struct pcapng_writer *w, fa_time ts, const uint8_t *data, uint32_t caplen,
+			 uint32_t wirelen, uint32_t *file, uint64_t *frame, struct fa_err *err);
+size_t pcapng_writer_file_count(const struct pcapng_writer *w);
+const char *pcapng_writer_path(const struct pcapng_writer *w, size_t i);
+/* Flushes and closes; paths stay readable until pcapng_writer_free. */
+int pcapng_writer_close(struct pcapng_writer *w, struct fa_err *err);
+void pcapng_writer_free(struct pcapng_writer *w);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * report_json.h - flows and audit results as JSON documents (jansson).
+ *
+ * The report document (docs/report-format.md, docs/report-schema.json) is
+ * the one model every output is rendered from. Functions here return new
+ * references (the caller owns them and json_decref()s them).
+ */
+#ifndef FLOWAUDIT_REPORT_JSON_H
+#define FLOWAUDIT_REPORT_JSON_H
+
+#include "flowaudit/audit.h"
+#include "flowaudit/engine.h"
+#include "flowaudit/evidence.h"
+#include "flowaudit/source.h"
+
+#include <jansson.h>
+
+/* One flow as `flowaudit flows --json` and report.json flows[] give it. */
+json_t *report_flow_json(const struct flow_record *r, const char *const *files, size_t n_files);
+
+/* All kept flows, sorted by id. */
+json_t *report_flows_json(const struct engine *e, const char *const *files, size_t n_files);
+
+/* "2026-11-22T10:00:03Z" as a JSON string (null for 0). */
+json_t *report_time_json(fa_time t);
+
+struct report_input_file {
+	const char *path;
+	char sha256[65];
+};
+
+struct report_ctx {
+	const char *command;            /* "audit" or "capture" */
+	fa_time generated;
+	enum audit_severity fail_on;
+	const struct source *src;
+	const char *const *capture_sha256; /* one per capture file */
+	const struct policy *policy;
+	const char *policy_sha256;
+	const struct consent_timeline *consent;
+	const char *events_path, *events_sha256;
+	const struct device_profile *profile;
+	const char *profile_sha256;
+	const struct sig_db *sigs;
+	const char *sig_dir, *sig_sha256;
+	const struct geo *geo;
+	const char *geo_country_sha256, *geo_asn_sha256;
+	const struct engine *eng;
+	const struct audit *audit;
+	const struct evidence_set *evidence; /* one per finding, same order; may be NULL */
+	const struct source_live_stats *live; /* NULL for a replay */
+	const char *const *notes;       /* extra lines for the reader */
+	size_t n_notes;
+};
+
+/* The whole report document (flowaudit-report/1). */
+json_t *report_build(const struct report_ctx *c);
+
+/* One finding as report.json findings[] gives it. */
+json_t *report_finding_json(const struct report_ctx *c, size_t i);
+
+/* true when the audit has a finding at or above fail_on. */
+bool report_fails(const struct audit *a, enum audit_severity fail_on);
+
+#endif

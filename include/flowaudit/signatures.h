@@ -1,0 +1,96 @@
+/*
+ * signatures.h - the signature catalogue: who operates an endpoint.
+ *
+ * The catalogue is a directory of JSON files, one per SDK or entity
+ * (signatures/<id>.json). Each entry names an operator and lists the domains
+ * and networks it answers on. A domain pattern covers the name and every
+ * subdomain, label by label (evil-admob.com is not admob.com); the longest
+ * matching domain wins. A network pattern is a CIDR; the longest prefix wins.
+ * Shared infrastructure (CDNs, clouds) has kind SIG_INFRASTRUCTURE: it names
+ * the operator of the wire, not a recipient of data.
+ *
+ * Loading is strict: unknown fields, wrong types, a bad id, purpose, domain
+ * or CIDR, and a pattern claimed twice are FA_EINPUT with a message
+ * "FILE: field 'domains[3]': what is wrong". Limits: files of at most
+ * SIG_MAX_FILE_BYTES, at most SIG_MAX_FILES files, at most
+ * SIG_MAX_PATTERNS domains plus networks per file.
+ *
+ * Ownership: the sig_db owns every entry and every string reachable from
+ * one; they stay valid until sig_db_free(). Lookups borrow host and address
+ * and never allocate. A finished database is read-only and may be shared
+ * between threads.
+ */
+#ifndef FLOWAUDIT_SIGNATURES_H
+#define FLOWAUDIT_SIGNATURES_H
+
+#include "flowaudit/common.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SIG_MAX_FILE_BYTES (1024 * 1024)
+#define SIG_MAX_FILES 2000
+#define SIG_MAX_PATTERNS 5000 /* domains + networks in one file */
+#define SIG_MAX_ID 64
+#define SIG_MAX_HOST 255      /* longer host names never match */
+
+enum sig_kind { SIG_SDK, SIG_INFRASTRUCTURE };
+
+struct sig_entry {
+	const char *id, *name, *entity, *entity_country, *file, *notes; /* notes may be NULL */
+	enum sig_kind kind;
+	const char *const *purposes;
+	size_t n_purposes;
+	const char *const *domains;   /* lower case, no trailing dot */
+	size_t n_domains;
+	const char *const *networks;  /* canonical "addr/len" */
+	size_t n_networks;
+	const char *const *references;
+	size_t n_references;
+};
+
+struct sig_db;
+
+/* Loads every *.json in dir, in byte order of the names, and finishes. */
+int sig_db_load_dir(const char *dir, struct sig_db **out, struct fa_err *err);
+
+/* An empty database; NULL when out of memory. */
+struct sig_db *sig_db_new(void);
+/* Adds the entry of one file. Not after sig_db_finish(). */
+int sig_db_load_file(struct sig_db *db, const char *path, struct fa_err *err);
+/* Builds the indexes and rejects patterns or ids claimed twice. Lookups need it. */
+int sig_db_finish(struct sig_db *db, struct fa_err *err);
+void sig_db_free(struct sig_db *db); /* NULL is a no-op */
+
+size_t sig_db_count(const struct sig_db *db);
+/* Entries in load order; NULL past the end. */
+const struct sig_entry *sig_db_entry(const struct sig_db *db, size_t i);
+const struct sig_entry *sig_db_find(const struct sig_db *db, const char *id);
+
+/*
+ * The entry whose domain covers host (case-insensitive, one trailing dot
+ * ignored), the most specific first; NULL when none or when db is NULL or
+ * unfinished. *pattern (pattern may be NULL) gets the matched domain.
+ */
+const struct sig_entry *sig_match_host(const struct sig_db *db, const char *host,
+				       const char **pattern);
+/*
+ * The entry whose network holds a, the longest prefix first; NULL when none.
+ * pattern (may be NULL) gets the matched CIDR text.
+ */
+const struct sig_entry *sig_match_addr(const struct sig_db *db, const fa_addr *a, char *pattern,
+				       size_t pattern_len);
+
+const char *sig_kind_name(enum sig_kind k); /* "sdk", "infrastructure" */
+
+/* The purpose vocabulary: advertising, analytics, ..., other. */
+bool sig_purpose_valid(const char *p);
+const char *const *sig_purposes(size_t *n);
+
+/*
+ * Where the catalogue is when no -s is given: $FLOWAUDIT_SIGNATURES if set,
+ * else ./signatures if it is a directory, else the installed share directory.
+ */
+const char *sig_default_dir(void);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * source.h - where frames come from: capture files or a live interface.
+ *
+ * Receives: paths of pcap/pcapng files (read one after the other, frame
+ * numbers counted per file from 1, as Wireshark numbers them) or an
+ * interface name. Hands on: one frame at a time (struct source_frame) that
+ * borrows libpcap's buffer until the next call. Owns the pcap handles and
+ * per-file statistics, which stay readable after the last frame.
+ *
+ * A file that cannot be opened is an input error (FA_EINPUT, naming the file
+ * and libpcap's reason) at open time, before any frame is read. A file that
+ * breaks off in the middle is not fatal: the frames read so far count, the
+ * reason and the last good frame number are kept in its source_file_info,
+ * and reading goes on with the next file.
+ */
+#ifndef FLOWAUDIT_SOURCE_H
+#define FLOWAUDIT_SOURCE_H
+
+#include "flowaudit/common.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct source;
+
+struct source_frame {
+	const uint8_t *data; /* borrowed until the next source_next() */
+	uint32_t caplen;     /* bytes captured */
+	uint32_t wirelen;    /* bytes on the wire */
+	fa_time ts;
+	int linktype;        /* LINKTYPE_ value of the file or interface */
+	uint32_t file;       /* index of the file (0 for live) */
+	uint64_t frame;      /* 1-based frame number within the file */
+};
+
+struct source_file_info {
+	const char *path;
+	int linktype;
+	const char *link_name;
+	uint64_t frames, bytes;
+	fa_time first, last;
+	bool truncated;      /* reading stopped early; see error */
+	bool patched;        /* pcap with 24-byte record headers (Red Hat 6.1 tcpdump) */
+	char error[256];
+};
+
+struct source_live_opts {
+	const char *iface;
+	const char *filter;  /* BPF, may be NULL */
+	int snaplen;         /* 0: 262144 */
+	int buffer_size;     /* kernel buffer bytes, 0: libpcap default */
+	bool immediate;
+	int timeout_ms;      /* packet buffer timeout, 0: 100 */
+};
+
+struct source_live_stats {
+	bool valid;
+	uint64_t received, dropped, if_dropped;
+};
+
+/* Opens every file up front; FA_EINPUT names the first one that fails. */
+int source_open_files(const char *const *paths, size_t n, struct source **out,
+		      struct fa_err *err);
+
+/* Opens a live interface; a bad filter is FA_EINPUT with libpcap's message. */
+int source_open_live(const struct source_live_opts *o, struct source **out, struct fa_err *err);
+
+/*
+ * Next frame: 1 and *f filled, 0 at the end of the last file (or when a live
+ * capture was broken off), 2 when a live capture's buffer timeout passed
+ * with no packet (time for housekeeping), FA_ERUNTIME when a live interface
+ * fails.
+ */
+int source_next(struct source *s, struct source_frame *f, struct fa_err *err);
+
+/* Makes a live source_next() return 0 soon; safe from a signal handler. */
+void source_break(struct source *s);
+
+size_t source_file_count(const struct source *s);
+const struct source_file_info *source_file(const struct source *s, size_t i);
+void source_live_stats(struct source *s, struct source_live_stats *out);
+/* The pcap handle of the live interface or current file, for the capture writer. */
+void *source_pcap_handle(const struct source *s);
+void source_free(struct source *s);
+
+/* A LINKTYPE_ value's name as libpcap gives it ("EN10MB", "LINUX_SLL2"). */
+const char *source_link_name(int linktype);
+
+#endif

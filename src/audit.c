@@ -1,0 +1,791 @@
+/*
+ * audit.c - the rules: each flow against the declaration and the timeline.
+ *
+ * Receives ended flows one at a time (audit_flow is an engine callback), so
+ * findings are established while a capture is still running and memory
+ * grows with the number of distinct (rule, device, destination) triples,
+ * not with the number of flows. Hands on findings and statement verdicts.
+ *
+ * Rules (docs/rules.md explains each with an example):
+ *   undeclared-recipient          an SDK the declaration does not name
+ *   unknown-endpoint              no first-party domain or signature covers it
+ *   cross-border-without-consent  abroad under `never`, or under
+ *                                 `with_consent` with no covering grant
+ *   before-consent / after-withdrawal
+ *                                 a recipient whose purpose needs consent,
+ *                                 contacted with none, or after withdrawal
+ *   cleartext-identifier          a device identifier in unencrypted payload
+ *   undeclared-data               an identifier's category reaching a
+ *                                 recipient not declared to receive it
+ *   unencrypted-transport         plaintext application protocol while
+ *                                 encryption in transit is promised
+ */
+#include "flowaudit/audit.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct audit {
+	struct audit_cfg cfg;
+	struct finding **findings;
+	size_t n_findings, cap_findings;
+	/* index: open addressing over findings by (rule, device, host) */
+	struct finding **index;
+	size_t index_cap;
+	struct statement *stmts;
+	size_t n_stmts;
+	struct audit_stats st;
+	bool finished;
+};
+
+static const char *const rule_names[RULE_COUNT] = {
+	"undeclared-recipient", "unknown-endpoint", "cross-border-without-consent",
+	"before-consent", "after-withdrawal", "cleartext-identifier", "undeclared-data",
+	"unencrypted-transport",
+};
+
+static const enum audit_severity rule_sev[RULE_COUNT] = {
+	SEV_HIGH, SEV_LOW, SEV_HIGH, SEV_HIGH, SEV_HIGH, SEV_HIGH, SEV_MEDIUM, SEV_MEDIUM,
+};
+
+static const char *const sev_names[SEV_COUNT] = {"info", "low", "medium", "high"};
+
+const char *audit_rule_name(enum audit_rule r) { return r < RULE_COUNT ? rule_names[r] : "?"; }
+enum audit_severity audit_rule_severity(enum audit_rule r) { return rule_sev[r]; }
+const char *audit_severity_name(enum audit_severity s) { return s < SEV_COUNT ? sev_names[s] : "?"; }
+
+bool audit_severity_parse(const char *s, enum audit_severity *out)
+{
+	for (int i = 0; i < SEV_COUNT; i++) {
+		if (strcmp(s, sev_names[i]) == 0) {
+			*out = (enum audit_severity)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *recipient_kind_name(enum recipient_kind k)
+{
+	switch (k) {
+	case RECIP_FIRST_PARTY: return "first_party";
+	case RECIP_SDK: return "sdk";
+	case RECIP_INFRASTRUCTURE: return "infrastructure";
+	case RECIP_UNKNOWN: return "unknown";
+	}
+	return "unknown";
+}
+
+const char *statement_verdict_name(enum statement_verdict v)
+{
+	switch (v) {
+	case VERDICT_NOT_EXERCISED: return "not_exercised";
+	case VERDICT_KEPT: return "kept";
+	case VERDICT_BROKEN: return "broken";
+	}
+	return "not_exercised";
+}
+
+/* Titles and details are prose around attacker-chosen names: cut, never overflow. */
+static void text_set(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void text_set(char *buf, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, n, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- statements ---- */
+
+static struct statement *stmt_add(struct audit *a, const char *id, const char *kind,
+				  const char *clause)
+{
+	struct statement *s = &a->stmts[a->n_stmts++];
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	s->kind = kind;
+	s->clause = clause;
+	return s;
+}
+
+static struct statement *stmt_find(struct audit *a, const char *id)
+{
+	for (size_t i = 0; i < a->n_stmts; i++)
+		if (strcmp(a->stmts[i].id, id) == 0)
+			return &a->stmts[i];
+	return NULL;
+}
+
+static void stmt_exercise(struct audit *a, const char *id)
+{
+	struct statement *s = stmt_find(a, id);
+	if (s != NULL) {
+		s->flows++;
+		if (s->verdict == VERDICT_NOT_EXERCISED)
+			s->verdict = VERDICT_KEPT;
+	}
+}
+
+static void stmt_break(struct audit *a, const char *id)
+{
+	struct statement *s = stmt_find(a, id);
+	if (s != NULL)
+		s->verdict = VERDICT_BROKEN;
+}
+
+static const char *recipients_clause(const struct policy *p)
+{
+	if (p->n_recipients > 0)
+		return p->recipients[0].clause;
+	return p->fp_clause;
+}
+
+static void build_statements(struct audit *a)
+{
+	const struct policy *p = a->cfg.policy;
+	a->stmts = calloc(p->n_recipients + 8, sizeof(*a->stmts));
+	if (a->stmts == NULL)
+		return;
+	struct statement *s;
+	s = stmt_add(a, "first_party", "first_party", p->fp_clause);
+	snprintf(s->text, sizeof(s->text), "First-party services run under the declared domains");
+	for (size_t i = 0; i < p->n_recipients; i++) {
+		char id[80];
+		snprintf(id, sizeof(id), "recipient:%s", p->recipients[i].sdk);
+		s = stmt_add(a, id, "recipient", p->recipients[i].clause);
+		snprintf(s->text, sizeof(s->text), "Declares the %s SDK as a recipient",
+			 p->recipients[i].sdk);
+	}
+	s = stmt_add(a, "recipients", "recipients", recipients_clause(p));
+	snprintf(s->text, sizeof(s->text), "No third-party recipients beyond those declared");
+	s = stmt_add(a, "cross_border", "cross_border", p->xb_clause);
+	snprintf(s->text, sizeof(s->text), "Data stays in the declared storage regions; "
+		 "cross-border transfer rule: %s", cross_border_rule_name(p->xb_rule));
+	if (p->n_consent_required > 0) {
+		s = stmt_add(a, "consent", "consent",
+			     p->consent_clause ? p->consent_clause : recipients_clause(p));
+		snprintf(s->text, sizeof(s->text),
+			 "Purposes that need consent are not served before consent or after withdrawal");
+	}
+	if (p->enc_declared) {
+		s = stmt_add(a, "encryption_in_transit", "encryption_in_transit", p->enc_clause);
+		snprintf(s->text, sizeof(s->text), "Personal data is encrypted in transit%s",
+			 p->enc_promised ? "" : " (not promised)");
+	}
+	s = stmt_add(a, "data", "data", recipients_clause(p));
+	snprintf(s->text, sizeof(s->text),
+		 "Device identifiers reach only recipients declared to receive them");
+}
+
+/* ---- findings ---- */
+
+static uint32_t key_hash(enum audit_rule rule, const fa_addr *dev, const char *host)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)rule;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ dev->b[i]) * 16777619u;
+	for (const char *p = host; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h;
+}
+
+static bool index_grow(struct audit *a)
+{
+	size_t ncap = a->index_cap ? a->index_cap * 2 : 256;
+	struct finding **ni = calloc(ncap, sizeof(*ni));
+	if (ni == NULL)
+		return false;
+	for (size_t i = 0; i < a->n_findings; i++) {
+		struct finding *f = a->findings[i];
+		size_t j = key_hash(f->rule, &f->device, f->host) & (ncap - 1);
+		while (ni[j] != NULL)
+			j = (j + 1) & (ncap - 1);
+		ni[j] = f;
+	}
+	free(a->index);
+	a->index = ni;
+	a->index_cap = ncap;
+	return true;
+}
+
+struct dest {
+	const struct flow_record *r;
+	fa_addr device, remote;
+	bool device_is_client;
+	char host[256];
+	enum recipient_kind kind;
+	const struct sig_entry *sig;
+	const char *fp_domain;
+	const struct policy_recipient *declared;
+};
+
+static struct finding *finding_get(struct audit *a, enum audit_rule rule, const struct dest *d,
+				   bool *created)
+{
+	*created = false;
+	if ((a->n_findings + 1) * 2 > a->index_cap && !index_grow(a))
+		return NULL;
+	size_t j = key_hash(rule, &d->device, d->host) & (a->index_cap - 1);
+	while (a->index[j] != NULL) {
+		struct finding *f = a->index[j];
+		if (f->rule == rule && fa_addr_eq(&f->device, &d->device) && strcmp(f->host, d->host) == 0)
+			return f;
+		j = (j + 1) & (a->index_cap - 1);
+	}
+	if (a->n_findings == a->cap_findings) {
+		size_t nc = a->cap_findings ? a->cap_findings * 2 : 64;
+		struct finding **nf = realloc(a->findings, nc * sizeof(*nf));
+		if (nf == NULL)
+			return NULL;
+		a->findings = nf;
+		a->cap_findings = nc;
+	}
+	struct finding *f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return NULL;
+	const struct flow_record *r = d->r;
+	snprintf(f->id, sizeof(f->id), "F%04zu", a->n_findings + 1);
+	f->rule = rule;
+	f->severity = rule_sev[rule];
+	f->device = d->device;
+	fa_addr_str(&d->device, f->device_str, sizeof(f->device_str));
+	snprintf(f->host, sizeof(f->host), "%s", d->host);
+	f->kind = d->kind;
+	f->sig = d->sig;
+	f->first_party_domain = d->fp_domain;
+	if (r->geo.found_country)
+		memcpy(f->country, r->geo.country, 3);
+	if (r->geo.found_asn) {
+		f->asn = r->geo.asn;
+		snprintf(f->as_org, sizeof(f->as_org), "%s", r->geo.as_org);
+	}
+	f->first = r->first;
+	f->last = r->last;
+	f->name_source = r->name_source;
+	f->name_file = r->name_file;
+	f->name_frame = r->name_frame;
+	f->consent_event = -1;
+	a->findings[a->n_findings++] = f;
+	a->index[j] = f;
+	*created = true;
+	return f;
+}
+
+static void finding_add_flow(struct finding *f, const struct dest *d)
+{
+	const struct flow_record *r = d->r;
+	if (finding_has_flow(f, r->id))
+		return;
+	if (f->n_flows == f->cap_flows) {
+		size_t nc = f->cap_flows ? f->cap_flows * 2 : 4;
+		uint64_t *nf = realloc(f->flows, nc * sizeof(*nf));
+		if (nf == NULL)
+			return;
+		f->flows = nf;
+		f->cap_flows = nc;
+	}
+	f->flows[f->n_flows++] = r->id;
+	int out = d->device_is_client ? FLOW_OUT : FLOW_IN;
+	f->pkts[0] += r->pkts[out];
+	f->bytes[0] += r->bytes[out];
+	f->pkts[1] += r->pkts[!out];
+	f->bytes[1] += r->bytes[!out];
+	if (r->first < f->first)
+		f->first = r->first;
+	if (r->last > f->last)
+		f->last = r->last;
+	if (f->n_addrs < FINDING_MAX_ADDRS) {
+		bool seen = false;
+		for (size_t i = 0; i < f->n_addrs; i++)
+			seen = seen || fa_addr_eq(&f->addrs[i], &d->remote);
+		if (!seen)
+			f->addrs[f->n_addrs++] = d->remote;
+	}
+	if (f->name_frame == 0 && r->name_frame != 0) {
+		f->name_source = r->name_source;
+		f->name_file = r->name_file;
+		f->name_frame = r->name_frame;
+	}
+}
+
+bool finding_has_flow(const struct finding *f, uint64_t flow_id)
+{
+	for (size_t i = f->n_flows; i > 0; i--)
+		if (f->flows[i - 1] == flow_id)
+			return true;
+	return false;
+}
+
+static const char *who(const struct dest *d)
+{
+	if (d->sig != NULL)
+		return d->sig->name;
+	return d->host;
+}
+
+static struct finding *raise(struct audit *a, enum audit_rule rule, const struct dest *d,
+			     const char *clause, const char *statement)
+{
+	bool created;
+	struct finding *f = finding_get(a, rule, d, &created);
+	if (f == NULL)
+		return NULL;
+	finding_add_flow(f, d);
+	if (created) {
+		f->clause = clause;
+		snprintf(f->statement, sizeof(f->statement), "%s", statement);
+		a->st.by_rule[rule]++;
+		a->st.by_severity[f->severity]++;
+		if (!a->st.any || f->severity > a->st.highest)
+			a->st.highest = f->severity;
+		a->st.any = true;
+	}
+	stmt_break(a, statement);
+	return f;
+}
+
+static void announce(struct audit *a, struct finding *f, bool was_new)
+{
+	if (was_new && a->cfg.on_new_finding != NULL)
+		a->cfg.on_new_finding(f, a->cfg.user);
+}
+
+/* ---- who is who ---- */
+
+static bool is_device_addr(const struct audit *a, const fa_addr *x)
+{
+	for (size_t i = 0; i < a->cfg.n_device_addrs; i++)
+		if (fa_addr_eq(&a->cfg.device_addrs[i], x))
+			return true;
+	return false;
+}
+
+static bool is_device_mac(const struct audit *a, const uint8_t mac[6])
+{
+	for (size_t i = 0; i < a->cfg.n_device_macs; i++)
+		if (memcmp(a->cfg.device_macs[i], mac, 6) == 0)
+			return true;
+	return false;
+}
+
+static bool find_device(const struct audit *a, const struct flow_record *r, struct dest *d)
+{
+	bool explicit = a->cfg.n_device_addrs + a->cfg.n_device_macs > 0;
+	if (explicit) {
+		if (is_device_addr(a, &r->cli) || (r->has_mac && is_device_mac(a, r->cli_mac))) {
+			d->device = r->cli;
+			d->remote = r->srv;
+			d->device_is_client = true;
+			return true;
+		}
+		if (is_device_addr(a, &r->srv)) {
+			d->device = r->srv;
+			d->remote = r->cli;
+			d->device_is_client = false;
+			return true;
+		}
+		return false;
+	}
+	if (!fa_addr_is_local_device(&r->cli))
+		return false;
+	d->device = r->cli;
+	d->remote = r->srv;
+	d->device_is_client = true;
+	return true;
+}
+
+static void classify_dest(const struct audit *a, struct dest *d)
+{
+	const struct flow_record *r = d->r;
+	const struct policy *p = a->cfg.policy;
+	if (r->name != NULL && d->device_is_client)
+		snprintf(d->host, sizeof(d->host), "%s", r->name);
+	else
+		fa_addr_str(&d->remote, d->host, sizeof(d->host));
+	const char *m = NULL;
+	if (r->name != NULL && d->device_is_client && policy_is_first_party(p, r->name, &m)) {
+		d->kind = RECIP_FIRST_PARTY;
+		d->fp_domain = m;
+		return;
+	}
+	for (uint8_t i = 0; i < r->n_other_names && d->device_is_client; i++) {
+		if (policy_is_first_party(p, r->other_names[i], &m) && r->name_source == NAME_DNS) {
+			d->kind = RECIP_FIRST_PARTY;
+			d->fp_domain = m;
+			return;
+		}
+	}
+	if (r->sig != NULL && d->device_is_client) {
+		d->sig = r->sig;
+		if (r->sig->kind == SIG_INFRASTRUCTURE) {
+			d->kind = RECIP_INFRASTRUCTURE;
+		} else {
+			d->kind = RECIP_SDK;
+			d->declared = policy_find_recipient(p, r->sig->id);
+		}
+		return;
+	}
+	d->kind = RECIP_UNKNOWN;
+}
+
+/* The purposes a destination serves: as declared, else as the catalogue says. */
+static size_t dest_purposes(const struct dest *d, const char *const **out)
+{
+	if (d->declared != NULL) {
+		*out = (const char *const *)d->declared->purposes;
+		return d->declared->n_purposes;
+	}
+	if (d->sig != NULL) {
+		*out = d->sig->purposes;
+		return d->sig->n_purposes;
+	}
+	*out = NULL;
+	return 0;
+}
+
+static enum consent_state state_at(const struct audit *a, const char *purpose, fa_time t,
+				   long *event)
+{
+	const struct consent_event *ev = NULL;
+	enum consent_state s = CONSENT_NONE;
+	if (a->cfg.consent != NULL)
+		s = consent_state_at(a->cfg.consent, purpose, t, &ev);
+	*event = ev ? (long)ev->index : -1;
+	return s;
+}
+
+static void set_consent(struct finding *f, const char *purpose, enum consent_state s, long ev)
+{
+	f->has_consent = true;
+	snprintf(f->consent_purpose, sizeof(f->consent_purpose), "%s", purpose);
+	f->consent_state = s;
+	f->consent_event = ev;
+}
+
+/* ---- the rules ---- */
+
+static void rule_recipients(struct audit *a, const struct dest *d)
+{
+	const struct policy *p = a->cfg.policy;
+	bool created;
+	struct finding *f;
+	if (d->kind == RECIP_SDK && d->declared == NULL) {
+		size_t before = a->n_findings;
+		f = raise(a, RULE_UNDECLARED_RECIPIENT, d, recipients_clause(p), "recipients");
+		created = a->n_findings > before;
+		if (f && created) {
+			text_set(f->title, sizeof(f->title),
+				 "Traffic to %s (%s), which the policy does not declare", who(d),
+				 d->sig->entity);
+			text_set(f->detail, sizeof(f->detail),
+				 "%s matched signature '%s' by %s; no recipient with sdk '%s' is declared",
+				 d->host, d->sig->id, d->r->sig_by_network ? "network" : "name",
+				 d->sig->id);
+		}
+		announce(a, f, created);
+	} else if (d->kind == RECIP_UNKNOWN && !d->r->is_dns) {
+		size_t before = a->n_findings;
+		/* an unknown endpoint asks for review; it breaks no statement by itself */
+		f = raise(a, RULE_UNKNOWN_ENDPOINT, d, NULL, "");
+		created = a->n_findings > before;
+		if (f && created) {
+			text_set(f->title, sizeof(f->title),
+				 "Traffic to %s, which no first-party domain or signature covers",
+				 d->host);
+			text_set(f->detail, sizeof(f->detail),
+				 "No signature or first-party domain covers %s: identify its "
+				 "operator, then declare it or add it to the signature catalogue",
+				 d->host);
+		}
+		announce(a, f, created);
+	} else if (d->kind == RECIP_SDK) {
+		char id[80];
+		snprintf(id, sizeof(id), "recipient:%s", d->sig->id);
+		stmt_exercise(a, id);
+	} else if (d->kind == RECIP_FIRST_PARTY) {
+		stmt_exercise(a, "first_party");
+	}
+}
+
+static bool cross_border_consented(const struct audit *a, const struct dest *d, fa_time t,
+				   const char **purpose, enum consent_state *st, long *ev)
+{
+	*purpose = "cross_border";
+	*st = state_at(a, "cross_border", t, ev);
+	if (*st == CONSENT_GRANTED)
+		return true;
+	const char *const *pp;
+	size_t n = dest_purposes(d, &pp);
+	for (size_t i = 0; i < n; i++) {
+		long e2;
+		if (state_at(a, pp[i], t, &e2) == CONSENT_GRANTED) {
+			*purpose = pp[i];
+			*st = CONSENT_GRANTED;
+			*ev = e2;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void rule_cross_border(struct audit *a, const struct dest *d)
+{
+	const struct policy *p = a->cfg.policy;
+	const struct flow_record *r = d->r;
+	if (!r->geo.found_country)
+		return;
+	stmt_exercise(a, "cross_border");
+	if (policy_region_allowed(p, r->geo.country) || p->xb_rule == XB_ALLOWED)
+		return;
+	const char *purpose = "cross_border";
+	enum consent_state st = CONSENT_NONE;
+	long ev = -1;
+	if (p->xb_rule == XB_WITH_CONSENT && cross_border_consented(a, d, r->first, &purpose, &st, &ev))
+		return;
+	size_t before = a->n_findings;
+	struct finding *f = raise(a, RULE_CROSS_BORDER, d, p->xb_clause, "cross_border");
+	bool created = a->n_findings > before;
+	if (f && created) {
+		text_set(f->title, sizeof(f->title), "Data sent to %s in %s, outside the declared regions%s",
+			 d->host, r->geo.country,
+			 p->xb_rule == XB_NEVER ? " (the policy never allows it)" : " without consent");
+		text_set(f->detail, sizeof(f->detail),
+			 "destination country %s is not among the declared storage regions; rule '%s'",
+			 r->geo.country, cross_border_rule_name(p->xb_rule));
+		if (p->xb_rule == XB_WITH_CONSENT)
+			set_consent(f, purpose, st, ev);
+	}
+	announce(a, f, created);
+}
+
+static void rule_consent(struct audit *a, const struct dest *d)
+{
+	const struct policy *p = a->cfg.policy;
+	if (d->kind != RECIP_SDK || p->n_consent_required == 0)
+		return;
+	const char *const *pp;
+	size_t n = dest_purposes(d, &pp);
+	for (size_t i = 0; i < n; i++) {
+		if (!policy_needs_consent(p, pp[i]))
+			continue;
+		stmt_exercise(a, "consent");
+		long ev;
+		enum consent_state st = state_at(a, pp[i], d->r->first, &ev);
+		if (st == CONSENT_GRANTED)
+			continue;
+		enum audit_rule rule = st == CONSENT_WITHDRAWN ? RULE_AFTER_WITHDRAWAL : RULE_BEFORE_CONSENT;
+		size_t before = a->n_findings;
+		struct finding *f = raise(a, rule, d, recipients_clause(p), "consent");
+		bool created = a->n_findings > before;
+		if (f && created) {
+			text_set(f->title, sizeof(f->title), "%s contacted %s for %s",
+				 who(d), st == CONSENT_WITHDRAWN ? "after consent was withdrawn"
+								 : "before consent was given",
+				 pp[i]);
+			text_set(f->detail, sizeof(f->detail),
+				 "purpose '%s' needs consent (consent_required_for); state at the "
+				 "flow's first packet: %s",
+				 pp[i], st == CONSENT_WITHDRAWN ? "withdrawn" : "not granted");
+			set_consent(f, pp[i], st, ev);
+		}
+		announce(a, f, created);
+		break;
+	}
+}
+
+static void rule_transport(struct audit *a, const struct dest *d)
+{
+	const struct policy *p = a->cfg.policy;
+	if (!p->enc_declared)
+		return;
+	stmt_exercise(a, "encryption_in_transit");
+	if (!p->enc_promised || !d->r->cleartext_app)
+		return;
+	size_t before = a->n_findings;
+	struct finding *f = raise(a, RULE_UNENCRYPTED_TRANSPORT, d, p->enc_clause,
+				  "encryption_in_transit");
+	bool created = a->n_findings > before;
+	if (f && created) {
+		text_set(f->title, sizeof(f->title), "Plaintext %s to %s although encryption in "
+			 "transit is promised", d->r->protocol ? d->r->protocol : "traffic", d->host);
+		text_set(f->detail, sizeof(f->detail), "application protocol %s carries data in clear",
+			 d->r->protocol ? d->r->protocol : "unknown");
+	}
+	announce(a, f, created);
+}
+
+static void add_identifier(struct finding *f, const struct id_hit *h, const char *value)
+{
+	for (size_t i = 0; i < f->n_ids; i++) {
+		struct finding_identifier *o = &f->ids[i];
+		if (o->flow_id == h->flow_id && strcmp(o->type, h->type) == 0 &&
+		    strcmp(o->encoding, h->encoding) == 0)
+			return;
+	}
+	if (f->n_ids >= FINDING_MAX_IDS)
+		return;
+	struct finding_identifier *x = &f->ids[f->n_ids++];
+	x->type = h->type;
+	x->encoding = h->encoding;
+	x->where = h->where;
+	x->file = h->file;
+	x->frame = h->frame;
+	x->offset = h->offset;
+	x->dir = h->dir;
+	x->flow_id = h->flow_id;
+	idscan_mask(value ? value : "", x->masked, sizeof(x->masked));
+}
+
+/* The identifier's value, for masking; location hits carry index n_ids. */
+static const char *id_value(const struct audit *a, size_t idx, char *buf, size_t n)
+{
+	const struct device_profile *dp = a->cfg.profile;
+	if (dp != NULL && idx < dp->n_ids)
+		return dp->ids[idx].value;
+	if (dp != NULL && dp->has_location) {
+		snprintf(buf, n, "%.4f,%.4f", dp->lat, dp->lon);
+		return buf;
+	}
+	return "";
+}
+
+static bool dest_receives(const struct audit *a, const struct dest *d, const char *category)
+{
+	const struct policy *p = a->cfg.policy;
+	if (d->kind == RECIP_FIRST_PARTY)
+		return policy_first_party_receives(p, category);
+	if (d->declared != NULL)
+		return policy_recipient_receives(d->declared, category);
+	return false;
+}
+
+static void rule_identifiers(struct audit *a, const struct dest *d, const struct id_hit *hits,
+			     size_t n)
+{
+	const struct policy *p = a->cfg.policy;
+	for (size_t i = 0; i < n; i++) {
+		const struct id_hit *h = &hits[i];
+		char locbuf[64];
+		const char *value = id_value(a, h->id_index, locbuf, sizeof(locbuf));
+		size_t before = a->n_findings;
+		struct finding *f = raise(a, RULE_CLEARTEXT_IDENTIFIER, d,
+					  p->enc_declared ? p->enc_clause : NULL,
+					  p->enc_declared ? "encryption_in_transit" : "data");
+		bool created = a->n_findings > before;
+		if (f) {
+			add_identifier(f, h, value);
+			if (created) {
+				text_set(f->title, sizeof(f->title),
+					 "Device identifier (%s) sent in clear to %s", h->type, d->host);
+				text_set(f->detail, sizeof(f->detail),
+					 "%s found %s-encoded in unencrypted %s", h->type, h->encoding,
+					 strcmp(h->where, "http_body") == 0 ? "HTTP body" : "payload");
+			}
+		}
+		announce(a, f, created);
+
+		/* only what the device sends is a disclosure to the recipient */
+		if ((h->dir == FLOW_OUT) != d->device_is_client)
+			continue;
+		if (fa_addr_scope(&d->remote) != FA_SCOPE_PUBLIC)
+			continue;
+		const char *cat = policy_identifier_category(h->type);
+		stmt_exercise(a, "data");
+		if (cat != NULL && dest_receives(a, d, cat))
+			continue;
+		before = a->n_findings;
+		f = raise(a, RULE_UNDECLARED_DATA, d, recipients_clause(p), "data");
+		created = a->n_findings > before;
+		if (f) {
+			add_identifier(f, h, value);
+			if (created) {
+				if (cat != NULL && strcmp(cat, h->type) != 0)
+					text_set(f->title, sizeof(f->title),
+						 "%s (%s) reached %s, which is not declared to receive it",
+						 cat, h->type, who(d));
+				else
+					text_set(f->title, sizeof(f->title),
+						 "%s reached %s, which is not declared to receive it",
+						 h->type, who(d));
+				text_set(f->detail, sizeof(f->detail),
+					 "recipient kind %s; declared data categories do not include '%s'",
+					 recipient_kind_name(d->kind), cat ? cat : h->type);
+			}
+		}
+		announce(a, f, created);
+	}
+}
+
+void audit_flow(const struct flow_record *r, const struct id_hit *hits, size_t n_hits, void *user)
+{
+	struct audit *a = user;
+	a->st.flows++;
+	struct dest d;
+	memset(&d, 0, sizeof(d));
+	d.r = r;
+	if (!find_device(a, r, &d))
+		return;
+	a->st.device_flows++;
+	classify_dest(a, &d);
+	enum fa_addr_scope scope = fa_addr_scope(&d.remote);
+	if (scope != FA_SCOPE_PUBLIC) {
+		a->st.local_flows++;
+		if (n_hits > 0)
+			rule_identifiers(a, &d, hits, n_hits);
+		return;
+	}
+	a->st.public_flows++;
+	stmt_exercise(a, "recipients");
+	if (!r->geo.found_country)
+		a->st.unknown_country_flows++;
+	rule_recipients(a, &d);
+	rule_cross_border(a, &d);
+	rule_consent(a, &d);
+	rule_transport(a, &d);
+	if (n_hits > 0)
+		rule_identifiers(a, &d, hits, n_hits);
+}
+
+struct audit *audit_new(const struct audit_cfg *cfg)
+{
+	struct audit *a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return NULL;
+	a->cfg = *cfg;
+	build_statements(a);
+	if (a->stmts == NULL || !index_grow(a)) {
+		audit_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void audit_free(struct audit *a)
+{
+	if (a == NULL)
+		return;
+	for (size_t i = 0; i < a->n_findings; i++) {
+		free(a->findings[i]->flows);
+		free(a->findings[i]);
+	}
+	free(a->findings);
+	free(a->index);
+	free(a->stmts);
+	free(a);
+}
+
+void audit_finish(struct audit *a) { a->finished = true; }
+
+size_t audit_finding_count(const struct audit *a) { return a->n_findings; }
+const struct finding *audit_finding(const struct audit *a, size_t i)
+{
+	return i < a->n_findings ? a->findings[i] : NULL;
+}
+size_t audit_statement_count(const struct audit *a) { return a->n_stmts; }
+const struct statement *audit_statement(const struct audit *a, size_t i)
+{
+	return i < a->n_stmts ? &a->stmts[i] : NULL;
+}
+void audit_stats(const struct audit *a, struct audit_stats *out) { *out = a->st; }

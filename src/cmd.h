@@ -1,0 +1,135 @@
+/*
+ * cmd.h - the command line's own pieces, shared by the subcommands.
+ *
+ * Only main.c and cmd_*.c print or choose exit codes. Each subcommand takes
+ * argv with argv[0] naming it and returns the process exit status.
+ */
+#ifndef FLOWAUDIT_CMD_H
+#define FLOWAUDIT_CMD_H
+
+#include "flowaudit/common.h"
+
+#include <stdio.h>
+
+#define FLOWAUDIT_VERSION "0.1.0"
+
+int cmd_flows(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_capture(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_sigs(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+
+/* "flowaudit: <message>" on stderr. */
+void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Exit status for a stage status (FA_EINPUT -> 2, FA_ERUNTIME -> 3). */
+int cmd_exit_for(int status);
+/* Parses a size/count with optional k/M/G suffix; false on junk. */
+bool cmd_parse_count(const char *s, unsigned long long *out);
+
+
+/* ---- options shared by flows, audit and capture (cmd_run.c) ---- */
+
+#include "flowaudit/engine.h"
+
+enum run_opt_mask {
+	RUN_READ = 1 << 0,    /* -r FILE */
+	RUN_POLICY = 1 << 1,  /* -p, -e, -d, -o, --device, --fail-on, --format */
+	RUN_LIVE = 1 << 2,    /* -i, -f, --duration, -w, -Z, ... */
+	RUN_JSON = 1 << 3,    /* --json */
+};
+
+#define RUN_MAX_INPUTS 256
+
+struct run_opts {
+	const char *reads[RUN_MAX_INPUTS];
+	size_t n_reads;
+	const char *geo_path, *asn_path;
+	bool no_geo;
+	const char *sig_dir;
+	const char *policy_path, *events_path, *device_path, *outdir;
+	const char *fail_on, *formats;
+	const char *devices[64];
+	size_t n_devices;
+	bool json, quiet;
+	unsigned long long max_flows, reasm_limit;
+	/* live capture */
+	const char *iface, *filter, *write_path, *user, *consent_fifo;
+	unsigned long long duration, buffer_size, rotate_size, rotate_seconds;
+	bool consent_stdin;
+};
+
+struct run {
+	struct run_opts o;
+	struct geo *geo;
+	struct sig_db *sigs;
+	struct device_profile *dev;
+	struct idscan *ids;
+	struct engine *eng;
+	struct source *src;
+};
+
+/*
+ * Parses options of a subcommand (mask says which are allowed). Returns -1
+ * when all is well, else the exit status to return (0 after --help).
+ */
+int run_parse(int argc, char **argv, unsigned mask, const char *usage, struct run_opts *o);
+/* Opens geo, signatures, device profile and the engine. FA_* status. */
+int run_open(struct run *r, engine_flow_cb on_flow, void *user, struct fa_err *err);
+/* Reads every frame of r->src through the engine; progress on a terminal. */
+int run_replay(struct run *r, struct fa_err *err);
+void run_close(struct run *r);
+/* Tells the user on stderr about files cut short, frames skipped, flows evicted. */
+void cmd_report_input_problems(const struct run *r);
+/* Set by SIGINT/SIGTERM handlers installed by run_replay and capture. */
+extern volatile int run_interrupted;
+
+/* ---- an audit run: shared by audit and capture (cmd_audit.c) ---- */
+
+#include "flowaudit/audit.h"
+#include "flowaudit/evidence.h"
+
+#include <jansson.h>
+
+enum {
+	FMT_JSON = 1,
+	FMT_HTML = 2,
+	FMT_NDJSON = 4,
+	FMT_JUNIT = 8,
+	FMT_EVIDENCE = 16,
+	FMT_ALL = 31,
+};
+
+struct audit_session {
+	struct run run;
+	struct policy *policy;
+	struct consent_timeline *consent;
+	struct audit *audit;
+	enum audit_severity fail_on;
+	unsigned formats;
+	fa_addr dev_addrs[64];
+	size_t n_dev_addrs;
+	uint8_t dev_macs[64][6];
+	size_t n_dev_macs;
+	audit_finding_cb on_new_finding;
+	void *user;
+	bool live;
+	bool have_live_stats;
+	struct source_live_stats live_stats;
+	const char *outdir;
+	char *outdir_alloc;
+	const char *const *capture_paths;
+	size_t n_capture_paths;
+	struct evidence_set *evidence;
+	size_t n_evidence;
+};
+
+/* Checks every input and opens the pipeline; r->src must be open. */
+int audit_session_open(struct audit_session *s, struct fa_err *err);
+/* Writes the report directory; *doc gets the report document. */
+int audit_session_report(struct audit_session *s, const char *command, json_t **doc,
+			 struct fa_err *err);
+void audit_session_summary(struct audit_session *s, FILE *to);
+void audit_session_close(struct audit_session *s);
+
+#endif

@@ -1,0 +1,525 @@
+/*
+ * cmd_audit.c - `flowaudit audit`: replay captures, audit them against a
+ * policy declaration, write the report directory.
+ *
+ * Everything that can be wrong with the inputs (captures, declaration,
+ * events, device profile, signatures, databases) is checked before the
+ * first packet is read and before anything is written, so a bad input
+ * leaves no report directory behind. The report is assembled in a
+ * temporary directory beside OUTDIR and renamed into place at the end.
+ */
+#include "cmd.h"
+
+#include "flowaudit/audit.h"
+#include "flowaudit/consent.h"
+#include "flowaudit/device.h"
+#include "flowaudit/evidence.h"
+#include "flowaudit/geo.h"
+#include "flowaudit/hash.h"
+#include "flowaudit/manifest.h"
+#include "flowaudit/policy.h"
+#include "flowaudit/report.h"
+#include "flowaudit/report_json.h"
+#include "flowaudit/signatures.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: flowaudit audit -r FILE [-r FILE...] -p POLICY [options]\n"
+	"  -r, --read FILE           capture to replay (pcap or pcapng; repeatable)\n"
+	"  -p, --policy FILE         policy declaration (flowaudit-policy/1)\n"
+	"  -e, --events FILE         consent timeline (without it nothing is consented)\n"
+	"  -d, --device-profile FILE identifiers of the device under test\n"
+	"  --device IP|MAC           the device under test (repeatable; default: every\n"
+	"                            private, ULA, link-local or CGNAT client)\n"
+	"  -o, --output DIR          report directory (default reports/NAME-TIME)\n"
+	"  --format LIST             json,html,ndjson,junit,evidence (default: all)\n"
+	"  --fail-on LEVEL           info|low|medium|high: exit 1 when a finding is at\n"
+	"                            or above LEVEL (default low)\n"
+	"  -s, --signatures DIR      signature catalogue (default: the shipped one)\n"
+	"  -g, --geo DB              country database (MaxMind DB format)\n"
+	"  --asn DB                  ASN database (MaxMind DB format)\n"
+	"  --no-geo                  do not locate addresses\n"
+	"  --max-flows N             live flows kept at once (default 262144)\n"
+	"  --stream-limit BYTES      stream bytes scanned per direction (default 256k)\n"
+	"  --quiet                   no progress and no summary\n";
+
+static struct sig_db *known_sigs;
+
+static bool sdk_known(const char *id, void *ctx)
+{
+	(void)ctx;
+	return known_sigs != NULL && sig_db_find(known_sigs, id) != NULL;
+}
+
+int audit_session_open(struct audit_session *s, struct fa_err *err)
+{
+	struct run *r = &s->run;
+	const struct run_opts *o = &r->o;
+	s->fail_on = SEV_LOW;
+	if (o->fail_on != NULL && !audit_severity_parse(o->fail_on, &s->fail_on)) {
+		fa_err_set(err, "--fail-on: '%s' is not one of info, low, medium, high", o->fail_on);
+		return FA_EINPUT;
+	}
+	s->formats = FMT_ALL;
+	if (o->formats != NULL) {
+		s->formats = 0;
+		char buf[256];
+		snprintf(buf, sizeof(buf), "%s", o->formats);
+		char *save = NULL;
+		for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			if (strcmp(t, "json") == 0) s->formats |= FMT_JSON;
+			else if (strcmp(t, "html") == 0) s->formats |= FMT_HTML;
+			else if (strcmp(t, "ndjson") == 0) s->formats |= FMT_NDJSON;
+			else if (strcmp(t, "junit") == 0) s->formats |= FMT_JUNIT;
+			else if (strcmp(t, "evidence") == 0) s->formats |= FMT_EVIDENCE;
+			else if (strcmp(t, "all") == 0) s->formats |= FMT_ALL;
+			else {
+				fa_err_set(err, "--format: unknown format '%s' (json, html, ndjson, "
+					   "junit, evidence, all)", t);
+				return FA_EINPUT;
+			}
+		}
+		s->formats |= FMT_JSON; /* every other output is rendered from it */
+	}
+	if (o->policy_path == NULL) {
+		fa_err_set(err, "no policy declaration given (use -p POLICY)");
+		return FA_EINPUT;
+	}
+	for (size_t i = 0; i < o->n_devices; i++) {
+		unsigned m[6];
+		char tail;
+		if (fa_addr_parse(o->devices[i], &s->dev_addrs[s->n_dev_addrs])) {
+			s->n_dev_addrs++;
+		} else if (sscanf(o->devices[i], "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3],
+				  &m[4], &m[5], &tail) == 6) {
+			for (int k = 0; k < 6; k++)
+				s->dev_macs[s->n_dev_macs][k] = (uint8_t)m[k];
+			s->n_dev_macs++;
+		} else {
+			fa_err_set(err, "--device: '%s' is neither an IP address nor a MAC "
+				   "(aa:bb:cc:dd:ee:ff)", o->devices[i]);
+			return FA_EINPUT;
+		}
+	}
+	/* signatures, geo, device profile and the engine, then the declaration */
+	int rc = run_open(r, audit_flow, NULL, err);
+	if (rc != FA_OK)
+		return rc;
+	known_sigs = r->sigs;
+	rc = policy_load(o->policy_path, sdk_known, NULL, &s->policy, err);
+	if (rc != FA_OK)
+		return rc;
+	if (o->events_path != NULL) {
+		rc = consent_load(o->events_path, &s->consent, err);
+		if (rc != FA_OK)
+			return rc;
+	} else {
+		s->consent = consent_new();
+	}
+	struct audit_cfg ac = {
+		.policy = s->policy,
+		.consent = s->consent,
+		.profile = r->dev,
+		.device_addrs = s->dev_addrs,
+		.n_device_addrs = s->n_dev_addrs,
+		.device_macs = (const uint8_t(*)[6])s->dev_macs,
+		.n_device_macs = s->n_dev_macs,
+		.on_new_finding = s->on_new_finding,
+		.user = s->user,
+	};
+	s->audit = audit_new(&ac);
+	if (s->audit == NULL) {
+		fa_err_set(err, "out of memory");
+		return FA_ERUNTIME;
+	}
+	engine_set_flow_cb(r->eng, audit_flow, s->audit);
+	return FA_OK;
+}
+
+void audit_session_close(struct audit_session *s)
+{
+	audit_free(s->audit);
+	consent_free(s->consent);
+	policy_free(s->policy);
+	run_close(&s->run);
+	free(s->outdir_alloc);
+	known_sigs = NULL;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void rm_tree(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	}
+	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static const char *default_outdir(struct audit_session *s, fa_time now)
+{
+	const char *first = s->run.o.n_reads ? s->run.o.reads[0] : s->run.o.iface;
+	char base[128];
+	const char *slash = strrchr(first ? first : "capture", '/');
+	snprintf(base, sizeof(base), "%s", slash ? slash + 1 : (first ? first : "capture"));
+	char *dot = strrchr(base, '.');
+	if (dot && dot != base)
+		*dot = '\0';
+	time_t t = (time_t)(now / 1000000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	char stamp[32];
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	size_t n = strlen(base) + strlen(stamp) + 16;
+	s->outdir_alloc = malloc(n);
+	if (s->outdir_alloc == NULL)
+		return NULL;
+	snprintf(s->outdir_alloc, n, "reports/%s-%s", base, stamp);
+	return s->outdir_alloc;
+}
+
+/* sha256 over "HASH  NAME\n" of every *.json in the catalogue, sorted by name. */
+static int sig_set_hash(const char *dir, char out[65], struct fa_err *err)
+{
+	struct dirent **list;
+	int n = scandir(dir, &list, NULL, alphasort);
+	if (n < 0) {
+		fa_err_set(err, "%s: cannot list: %s", dir, strerror(errno));
+		return FA_EINPUT;
+	}
+	struct sha256_ctx ctx;
+	sha256_init(&ctx);
+	int rc = FA_OK;
+	for (int i = 0; i < n; i++) {
+		const char *nm = list[i]->d_name;
+		size_t l = strlen(nm);
+		if (rc == FA_OK && l > 5 && strcmp(nm + l - 5, ".json") == 0) {
+			char path[4096], hex[65], line[4200];
+			snprintf(path, sizeof(path), "%s/%s", dir, nm);
+			rc = sha256_file(path, hex, err);
+			int len = snprintf(line, sizeof(line), "%s  %s\n", hex, nm);
+			sha256_update(&ctx, line, (size_t)len);
+		}
+		free(list[i]);
+	}
+	free(list);
+	uint8_t d[32];
+	sha256_final(&ctx, d);
+	hash_hex(d, 32, out);
+	return rc;
+}
+
+static int write_doc(const char *dir, const char *name, const json_t *doc,
+		     int (*render)(const json_t *, FILE *, struct fa_err *), struct fa_err *err)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *fp = fopen(path, "w");
+	if (fp == NULL) {
+		fa_err_set(err, "%s: cannot write: %s", path, strerror(errno));
+		return FA_ERUNTIME;
+	}
+	int rc;
+	if (render == NULL)
+		rc = json_dumpf(doc, fp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? FA_OK : FA_ERUNTIME;
+	else
+		rc = render(doc, fp, err);
+	if (render == NULL)
+		fputc('\n', fp);
+	if (fclose(fp) != 0 && rc == FA_OK)
+		rc = FA_ERUNTIME;
+	if (rc != FA_OK && err->msg[0] == '\0')
+		fa_err_set(err, "%s: write failed", path);
+	return rc;
+}
+
+static int build_evidence(struct audit_session *s, const char *dir, struct fa_err *err)
+{
+	size_t nf = audit_finding_count(s->audit);
+	s->evidence = calloc(nf ? nf : 1, sizeof(*s->evidence));
+	if (s->evidence == NULL)
+		return FA_ERUNTIME;
+	s->n_evidence = nf;
+	size_t nr = engine_record_count(s->run.eng);
+	struct evidence_flow *ef = calloc(nr ? nr : 1, sizeof(*ef));
+	if (ef == NULL)
+		return FA_ERUNTIME;
+	for (size_t i = 0; i < nr; i++) {
+		const struct flow_record *r = engine_record(s->run.eng, i);
+		ef[i] = (struct evidence_flow){.flow_id = r->id, .cli = r->cli, .srv = r->srv,
+					       .cport = r->cport, .sport = r->sport, .vlan = r->vlan,
+					       .proto = r->proto, .file_first = r->file,
+					       .file_last = r->last_file,
+					       .frame_first = r->first_frame,
+					       .frame_last = r->last_frame};
+	}
+	for (size_t i = 0; i < nf; i++) {
+		const struct finding *f = audit_finding(s->audit, i);
+		s->evidence[i].name = f->id;
+		s->evidence[i].flow_ids = f->flows;
+		s->evidence[i].n_flow_ids = f->n_flows;
+	}
+	char edir[4300];
+	snprintf(edir, sizeof(edir), "%s/evidence", dir);
+	int rc = FA_OK;
+	if (nf > 0) {
+		if (mkdir(edir, 0755) != 0) {
+			fa_err_set(err, "%s: cannot create: %s", edir, strerror(errno));
+			free(ef);
+			return FA_ERUNTIME;
+		}
+		rc = evidence_write(s->capture_paths, s->n_capture_paths, ef, nr, s->evidence, nf,
+				    edir, err);
+		for (size_t i = 0; i < nf; i++) {
+			for (size_t k = 0; k < s->evidence[i].n_paths; k++) {
+				char tmp[64];
+				snprintf(tmp, sizeof(tmp), "%.63s", s->evidence[i].paths[k]);
+				snprintf(s->evidence[i].paths[k], sizeof(s->evidence[i].paths[k]),
+					 "evidence/%s", tmp);
+			}
+		}
+	}
+	free(ef);
+	return rc;
+}
+
+int audit_session_report(struct audit_session *s, const char *command, json_t **doc_out,
+			 struct fa_err *err)
+{
+	struct run *r = &s->run;
+	fa_time now = (fa_time)time(NULL) * 1000000;
+	const char *outdir = r->o.outdir ? r->o.outdir : default_outdir(s, now);
+	if (outdir == NULL)
+		return FA_ERUNTIME;
+	s->outdir = outdir;
+	/* hashes of every input */
+	size_t nf = source_file_count(r->src);
+	char (*caps)[65] = calloc(nf ? nf : 1, 65);
+	const char **cap_ptrs = calloc(nf ? nf : 1, sizeof(*cap_ptrs));
+	char pol[65] = "", ev[65] = "", dev[65] = "", sig[65] = "", gc[65] = "", ga[65] = "";
+	int rc = (caps && cap_ptrs) ? FA_OK : FA_ERUNTIME;
+	for (size_t i = 0; rc == FA_OK && i < nf; i++) {
+		rc = sha256_file(source_file(r->src, i)->path, caps[i], err);
+		cap_ptrs[i] = caps[i];
+	}
+	if (rc == FA_OK)
+		rc = sha256_file(s->policy->path, pol, err);
+	if (rc == FA_OK && r->o.events_path)
+		rc = sha256_file(r->o.events_path, ev, err);
+	if (rc == FA_OK && r->dev)
+		rc = sha256_file(r->dev->path, dev, err);
+	const char *sig_dir = r->o.sig_dir ? r->o.sig_dir : sig_default_dir();
+	if (rc == FA_OK && sig_dir)
+		rc = sig_set_hash(sig_dir, sig, err);
+	const struct geo_db_info *gci = geo_country_info(r->geo), *gai = geo_asn_info(r->geo);
+	if (rc == FA_OK && gci)
+		rc = sha256_file(gci->path, gc, err);
+	if (rc == FA_OK && gai)
+		rc = sha256_file(gai->path, ga, err);
+
+	/* build in OUTDIR.tmp-PID, rename into place */
+	char tmpdir[4200];
+	snprintf(tmpdir, sizeof(tmpdir), "%s.tmp-%ld", outdir, (long)getpid());
+	if (rc == FA_OK) {
+		char parent[4096];
+		snprintf(parent, sizeof(parent), "%s", outdir);
+		char *pd = dirname(parent);
+		if (mkdir_p(pd) != 0 || mkdir(tmpdir, 0755) != 0) {
+			fa_err_set(err, "%s: cannot create report directory: %s", tmpdir, strerror(errno));
+			rc = FA_ERUNTIME;
+		}
+	}
+	s->capture_paths = (const char *const *)r->o.reads;
+	s->n_capture_paths = r->o.n_reads;
+	if (rc == FA_OK && (s->formats & FMT_EVIDENCE))
+		rc = build_evidence(s, tmpdir, err);
+
+	json_t *doc = NULL;
+	if (rc == FA_OK) {
+		bool have_live = s->have_live_stats;
+		struct source_live_stats live = s->live_stats;
+		const char *notes[4];
+		size_t n_notes = 0;
+		struct audit_stats ast;
+		audit_stats(s->audit, &ast);
+		char note[200];
+		if (ast.unknown_country_flows) {
+			snprintf(note, sizeof(note), "%llu flows went to public addresses the country "
+				 "database does not place; they are not judged for cross-border transfer",
+				 (unsigned long long)ast.unknown_country_flows);
+			notes[n_notes++] = note;
+		}
+		if (r->geo == NULL)
+			notes[n_notes++] = "no geolocation database: countries unknown, cross-border "
+					   "transfers not judged";
+		struct report_ctx c = {
+			.command = command,
+			.generated = now,
+			.fail_on = s->fail_on,
+			.src = r->src,
+			.capture_sha256 = cap_ptrs,
+			.policy = s->policy,
+			.policy_sha256 = pol,
+			.consent = s->consent,
+			.events_path = r->o.events_path,
+			.events_sha256 = ev[0] ? ev : NULL,
+			.profile = r->dev,
+			.profile_sha256 = dev[0] ? dev : NULL,
+			.sigs = r->sigs,
+			.sig_dir = sig_dir,
+			.sig_sha256 = sig[0] ? sig : NULL,
+			.geo = r->geo,
+			.geo_country_sha256 = gc[0] ? gc : NULL,
+			.geo_asn_sha256 = ga[0] ? ga : NULL,
+			.eng = r->eng,
+			.audit = s->audit,
+			.evidence = (s->formats & FMT_EVIDENCE) ? s->evidence : NULL,
+			.live = have_live ? &live : NULL,
+			.notes = notes,
+			.n_notes = n_notes,
+		};
+		doc = report_build(&c);
+		rc = write_doc(tmpdir, "report.json", doc, NULL, err);
+		if (rc == FA_OK && (s->formats & FMT_HTML))
+			rc = write_doc(tmpdir, "report.html", doc, report_html_write, err);
+		if (rc == FA_OK && (s->formats & FMT_NDJSON))
+			rc = write_doc(tmpdir, "findings.ndjson", doc, report_ndjson_write, err);
+		if (rc == FA_OK && (s->formats & FMT_JUNIT))
+			rc = write_doc(tmpdir, "junit.xml", doc, report_junit_write, err);
+	}
+	if (rc == FA_OK) {
+		const char *inputs[RUN_MAX_INPUTS + 8];
+		size_t ni = 0;
+		for (size_t i = 0; i < nf && ni < RUN_MAX_INPUTS; i++)
+			inputs[ni++] = source_file(r->src, i)->path;
+		inputs[ni++] = s->policy->path;
+		if (r->o.events_path)
+			inputs[ni++] = r->o.events_path;
+		if (r->dev)
+			inputs[ni++] = r->dev->path;
+		if (gci)
+			inputs[ni++] = gci->path;
+		if (gai)
+			inputs[ni++] = gai->path;
+		rc = manifest_write(tmpdir, inputs, ni, err);
+	}
+	if (rc == FA_OK) {
+		struct stat sb;
+		char old[4300] = "";
+		if (stat(outdir, &sb) == 0) {
+			snprintf(old, sizeof(old), "%s.old-%ld", outdir, (long)getpid());
+			if (rename(outdir, old) != 0) {
+				fa_err_set(err, "%s: cannot replace: %s", outdir, strerror(errno));
+				rc = FA_ERUNTIME;
+			}
+		}
+		if (rc == FA_OK && rename(tmpdir, outdir) != 0) {
+			fa_err_set(err, "%s: cannot rename report into place: %s", outdir, strerror(errno));
+			rc = FA_ERUNTIME;
+		}
+		if (old[0])
+			rm_tree(old);
+	}
+	if (rc != FA_OK) {
+		rm_tree(tmpdir);
+		json_decref(doc);
+		doc = NULL;
+	}
+	for (size_t i = 0; i < s->n_evidence; i++)
+		evidence_set_clear(&s->evidence[i]);
+	free(s->evidence);
+	s->evidence = NULL;
+	s->n_evidence = 0;
+	free(caps);
+	free(cap_ptrs);
+	*doc_out = doc;
+	return rc;
+}
+
+void audit_session_summary(struct audit_session *s, FILE *to)
+{
+	struct engine_stats es;
+	engine_stats(s->run.eng, &es);
+	struct audit_stats as;
+	audit_stats(s->audit, &as);
+	fprintf(to, "flowaudit: %llu packets, %llu flows (%llu from devices, %llu to public "
+		"addresses)\n",
+		(unsigned long long)es.frames, (unsigned long long)es.flows.created,
+		(unsigned long long)as.device_flows, (unsigned long long)as.public_flows);
+	size_t nfind = audit_finding_count(s->audit);
+	fprintf(to, "findings: %zu\n", nfind);
+	for (int r = 0; r < RULE_COUNT; r++)
+		if (as.by_rule[r])
+			fprintf(to, "  %-30s %llu\n", audit_rule_name((enum audit_rule)r),
+				(unsigned long long)as.by_rule[r]);
+	fprintf(to, "verdict: %s (fail-on %s)\n",
+		report_fails(s->audit, s->fail_on) ? "FAIL" : "pass",
+		audit_severity_name(s->fail_on));
+	if (s->outdir)
+		fprintf(to, "report: %s/report.json%s\n", s->outdir,
+			(s->formats & FMT_HTML) ? "" : "");
+	if (s->outdir && (s->formats & FMT_HTML))
+		fprintf(to, "html:   %s/report.html\n", s->outdir);
+}
+
+int cmd_audit(int argc, char **argv)
+{
+	struct audit_session s;
+	memset(&s, 0, sizeof(s));
+	int ex = run_parse(argc, argv, RUN_READ | RUN_POLICY, usage, &s.run.o);
+	if (ex >= 0)
+		return ex;
+	struct fa_err err = {""};
+	int rc = source_open_files(s.run.o.reads, s.run.o.n_reads, &s.run.src, &err);
+	if (rc == FA_OK)
+		rc = audit_session_open(&s, &err);
+	if (rc == FA_OK)
+		rc = run_replay(&s.run, &err);
+	if (rc == FA_OK)
+		audit_finish(s.audit);
+	json_t *doc = NULL;
+	if (rc == FA_OK)
+		rc = audit_session_report(&s, "audit", &doc, &err);
+	if (rc != FA_OK) {
+		cmd_error("%s", err.msg);
+		audit_session_close(&s);
+		return cmd_exit_for(rc);
+	}
+	cmd_report_input_problems(&s.run);
+	if (!s.run.o.quiet)
+		audit_session_summary(&s, stdout);
+	bool fails = report_fails(s.audit, s.fail_on);
+	json_decref(doc);
+	audit_session_close(&s);
+	return fails ? FA_EXIT_FINDINGS : FA_EXIT_OK;
+}

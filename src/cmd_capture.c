@@ -1,0 +1,278 @@
+/*
+ * cmd_capture.c - `flowaudit capture`: audit live traffic on a lab
+ * interface, stream findings as NDJSON, and finish with the same report
+ * directory `audit` writes.
+ *
+ * Frames go to the pcapng evidence file first and then through the
+ * pipeline under their position in that file, so the report's frame
+ * numbers and evidence pcaps refer to the capture on disk. The loop wakes
+ * at least every 100 ms (the libpcap buffer timeout) to read consent events
+ * from a FIFO or stdin, to check --duration and signals.
+ */
+#include "cmd.h"
+
+#include "flowaudit/consent.h"
+#include "flowaudit/pcapng.h"
+#include "flowaudit/report_json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: flowaudit capture -i IFACE -p POLICY [options]\n"
+	"  -i, --interface IFACE     interface to capture on\n"
+	"  -p, --policy FILE         policy declaration (flowaudit-policy/1)\n"
+	"  -f, --filter BPF          capture filter (tcpdump syntax)\n"
+	"  --duration S              stop after S seconds (default: until SIGINT/SIGTERM)\n"
+	"  -w, --write OUT.pcapng    keep the capture here (default beside the report)\n"
+	"  --rotate-size BYTES       start a new capture file past this size\n"
+	"  --rotate-seconds S        start a new capture file every S seconds\n"
+	"  --buffer-size BYTES       kernel capture buffer\n"
+	"  -Z, --user USER           drop root for USER once the interface and files are open\n"
+	"  --consent-fifo PATH       read consent events from this FIFO while capturing\n"
+	"  --consent-stdin           read consent events from standard input\n"
+	"  -e, -d, --device, -o, --format, --fail-on, -s, -g, --asn, --no-geo,\n"
+	"  --max-flows, --stream-limit, --quiet: as for 'flowaudit audit'\n"
+	"Consent lines: 'consent_granted advertising analytics', 'consent_withdrawn', or the\n"
+	"JSON form of an event; each is time-stamped when it arrives.\n";
+
+struct live {
+	struct audit_session *s;
+	struct report_ctx ctx;
+	FILE *out;
+};
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	run_interrupted = 1;
+}
+
+static void stream_finding(const struct finding *f, void *user)
+{
+	struct live *lv = user;
+	for (size_t i = 0; i < audit_finding_count(lv->s->audit); i++) {
+		if (audit_finding(lv->s->audit, i) != f)
+			continue;
+		json_t *o = report_finding_json(&lv->ctx, i);
+		json_object_set_new(o, "schema", json_string("flowaudit-finding/1"));
+		json_dumpf(o, lv->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		fputc('\n', lv->out);
+		fflush(lv->out);
+		json_decref(o);
+		break;
+	}
+}
+
+static int drop_privileges(const char *user, struct fa_err *err)
+{
+	struct passwd *pw = getpwnam(user);
+	if (pw == NULL) {
+		fa_err_set(err, "-Z: no such user '%s'", user);
+		return FA_EINPUT;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		fa_err_set(err, "-Z %s: cannot drop privileges: %s", user, strerror(errno));
+		return FA_ERUNTIME;
+	}
+	if (setuid(0) == 0) {
+		fa_err_set(err, "-Z %s: privileges could be regained; refusing to go on", user);
+		return FA_ERUNTIME;
+	}
+	return FA_OK;
+}
+
+struct line_reader {
+	int fd;
+	char buf[4096];
+	size_t len;
+};
+
+static void read_consent(struct line_reader *lr, struct consent_timeline *tl)
+{
+	if (lr->fd < 0)
+		return;
+	for (;;) {
+		ssize_t n = read(lr->fd, lr->buf + lr->len, sizeof(lr->buf) - 1 - lr->len);
+		if (n <= 0)
+			break;
+		lr->len += (size_t)n;
+		char *nl;
+		while ((nl = memchr(lr->buf, '\n', lr->len)) != NULL) {
+			*nl = '\0';
+			struct fa_err err = {""};
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
+			fa_time t = (fa_time)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+			if (lr->buf[0] != '\0' && consent_parse_line(tl, lr->buf, t, &err) != FA_OK)
+				cmd_error("consent event ignored: %s", err.msg);
+			size_t used = (size_t)(nl - lr->buf) + 1;
+			memmove(lr->buf, nl + 1, lr->len - used);
+			lr->len -= used;
+		}
+		if (lr->len == sizeof(lr->buf) - 1)
+			lr->len = 0; /* an over-long line is dropped */
+	}
+}
+
+int cmd_capture(int argc, char **argv)
+{
+	struct audit_session s;
+	memset(&s, 0, sizeof(s));
+	int ex = run_parse(argc, argv, RUN_LIVE | RUN_POLICY, usage, &s.run.o);
+	if (ex >= 0)
+		return ex;
+	struct run_opts *o = &s.run.o;
+	struct fa_err err = {""};
+	if (o->iface == NULL) {
+		cmd_error("no interface given (use -i IFACE)");
+		return FA_EXIT_INPUT;
+	}
+	s.live = true;
+	struct live lv = {.s = &s, .out = stdout};
+	s.on_new_finding = stream_finding;
+	s.user = &lv;
+	struct source_live_opts lo = {.iface = o->iface, .filter = o->filter, .immediate = true,
+				      .buffer_size = (int)o->buffer_size, .timeout_ms = 100};
+	int rc = source_open_live(&lo, &s.run.src, &err);
+	if (rc == FA_OK)
+		rc = audit_session_open(&s, &err);
+	/* the evidence file */
+	char wpath[4096];
+	time_t t0 = time(NULL);
+	if (o->write_path) {
+		snprintf(wpath, sizeof(wpath), "%s", o->write_path);
+	} else {
+		struct tm tm;
+		gmtime_r(&t0, &tm);
+		char stamp[32];
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+		snprintf(wpath, sizeof(wpath), "reports/%s-%s.pcapng", o->iface, stamp);
+	}
+	struct pcapng_writer *w = NULL;
+	if (rc == FA_OK) {
+		const struct source_file_info *fi = source_file(s.run.src, 0);
+		struct pcapng_opts po = {.path = wpath, .linktype = fi->linktype, .iface = o->iface,
+					 .rotate_bytes = o->rotate_size,
+					 .rotate_seconds = o->rotate_seconds};
+		rc = pcapng_writer_open(&po, &w, &err);
+	}
+	struct line_reader lr = {.fd = -1};
+	if (rc == FA_OK && o->consent_fifo) {
+		lr.fd = open(o->consent_fifo, O_RDONLY | O_NONBLOCK);
+		if (lr.fd < 0) {
+			fa_err_set(&err, "%s: cannot open: %s", o->consent_fifo, strerror(errno));
+			rc = FA_EINPUT;
+		}
+	} else if (rc == FA_OK && o->consent_stdin) {
+		lr.fd = STDIN_FILENO;
+		fcntl(lr.fd, F_SETFL, fcntl(lr.fd, F_GETFL) | O_NONBLOCK);
+	}
+	if (rc == FA_OK && o->user)
+		rc = drop_privileges(o->user, &err);
+	if (rc != FA_OK) {
+		cmd_error("%s", err.msg);
+		if (lr.fd > 2)
+			close(lr.fd);
+		pcapng_writer_free(w);
+		audit_session_close(&s);
+		return cmd_exit_for(rc);
+	}
+	lv.ctx = (struct report_ctx){.command = "capture", .src = s.run.src, .policy = s.policy,
+				     .consent = s.consent, .eng = s.run.eng, .audit = s.audit};
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (!o->quiet)
+		fprintf(stderr, "flowaudit: capturing on %s into %s\n", o->iface, wpath);
+
+	int run_rc = FA_OK;
+	struct fa_err run_err = {""};
+	for (;;) {
+		if (run_interrupted)
+			break;
+		if (o->duration && time(NULL) - t0 >= (time_t)o->duration)
+			break;
+		read_consent(&lr, s.consent);
+		struct source_frame fr;
+		int n = source_next(s.run.src, &fr, &run_err);
+		if (n == 2)
+			continue;
+		if (n <= 0) {
+			run_rc = n;
+			break;
+		}
+		uint32_t file;
+		uint64_t frame;
+		rc = pcapng_writer_packet(w, fr.ts, fr.data, fr.caplen, fr.wirelen, &file, &frame, &run_err);
+		if (rc != FA_OK) {
+			run_rc = rc;
+			break;
+		}
+		fr.file = file;
+		fr.frame = frame;
+		engine_frame(s.run.eng, &fr);
+	}
+	read_consent(&lr, s.consent);
+	struct source_live_stats ls;
+	source_live_stats(s.run.src, &ls);
+	engine_finish(s.run.eng);
+	audit_finish(s.audit);
+	int wrc = pcapng_writer_close(w, &err);
+	if (run_rc == FA_OK && wrc != FA_OK) {
+		run_rc = wrc;
+		run_err = err;
+	}
+	if (run_rc != FA_OK)
+		cmd_error("%s; writing the report of what was captured", run_err.msg);
+	if (ls.valid && (ls.dropped || ls.if_dropped))
+		cmd_error("%llu packets dropped by the kernel, %llu by the interface: the capture "
+			  "is incomplete (raise --buffer-size or narrow -f)",
+			  (unsigned long long)ls.dropped, (unsigned long long)ls.if_dropped);
+	/* the report reads the evidence back from the files just written */
+	size_t nfiles = pcapng_writer_file_count(w);
+	for (size_t i = 0; i < nfiles && i < RUN_MAX_INPUTS; i++)
+		o->reads[i] = pcapng_writer_path(w, i);
+	o->n_reads = nfiles < RUN_MAX_INPUTS ? nfiles : RUN_MAX_INPUTS;
+	json_t *doc = NULL;
+	struct source *live_src = s.run.src;
+	rc = source_open_files(o->reads, o->n_reads, &s.run.src, &err);
+	if (rc == FA_OK) {
+		s.live_stats = ls;
+		s.have_live_stats = true;
+		rc = audit_session_report(&s, "capture", &doc, &err);
+	}
+	source_free(live_src);
+	if (lr.fd > 2)
+		close(lr.fd);
+	if (rc != FA_OK) {
+		cmd_error("%s", err.msg);
+		pcapng_writer_free(w);
+		audit_session_close(&s);
+		return cmd_exit_for(rc);
+	}
+	if (!o->quiet) {
+		fprintf(stderr, "flowaudit: capture kept in %s\n", wpath);
+		audit_session_summary(&s, stderr);
+	}
+	bool fails = report_fails(s.audit, s.fail_on);
+	json_decref(doc);
+	pcapng_writer_free(w);
+	audit_session_close(&s);
+	if (run_rc != FA_OK)
+		return FA_EXIT_RUNTIME;
+	return fails ? FA_EXIT_FINDINGS : FA_EXIT_OK;
+}

@@ -1,0 +1,280 @@
+/*
+ * cmd_run.c - option parsing and pipeline wiring shared by flows, audit
+ * and capture, so the three commands accept the same spelling of the same
+ * option and open the same inputs the same way.
+ */
+#include "cmd.h"
+
+#include "flowaudit/device.h"
+#include "flowaudit/geo.h"
+#include "flowaudit/identifiers.h"
+#include "flowaudit/signatures.h"
+#include "flowaudit/source.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+volatile int run_interrupted;
+
+enum {
+	OPT_JSON = 256,
+	OPT_ASN,
+	OPT_NO_GEO,
+	OPT_DEVICE,
+	OPT_FAIL_ON,
+	OPT_FORMAT,
+	OPT_MAX_FLOWS,
+	OPT_REASM,
+	OPT_DURATION,
+	OPT_BUFFER,
+	OPT_ROTATE_SIZE,
+	OPT_ROTATE_SECONDS,
+	OPT_CONSENT_FIFO,
+	OPT_CONSENT_STDIN,
+	OPT_QUIET,
+	OPT_HELP,
+};
+
+static const struct option long_opts[] = {
+	{"read", required_argument, NULL, 'r'},
+	{"geo", required_argument, NULL, 'g'},
+	{"asn", required_argument, NULL, OPT_ASN},
+	{"no-geo", no_argument, NULL, OPT_NO_GEO},
+	{"signatures", required_argument, NULL, 's'},
+	{"policy", required_argument, NULL, 'p'},
+	{"events", required_argument, NULL, 'e'},
+	{"device-profile", required_argument, NULL, 'd'},
+	{"output", required_argument, NULL, 'o'},
+	{"device", required_argument, NULL, OPT_DEVICE},
+	{"fail-on", required_argument, NULL, OPT_FAIL_ON},
+	{"format", required_argument, NULL, OPT_FORMAT},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
+	{"stream-limit", required_argument, NULL, OPT_REASM},
+	{"interface", required_argument, NULL, 'i'},
+	{"filter", required_argument, NULL, 'f'},
+	{"write", required_argument, NULL, 'w'},
+	{"user", required_argument, NULL, 'Z'},
+	{"duration", required_argument, NULL, OPT_DURATION},
+	{"buffer-size", required_argument, NULL, OPT_BUFFER},
+	{"rotate-size", required_argument, NULL, OPT_ROTATE_SIZE},
+	{"rotate-seconds", required_argument, NULL, OPT_ROTATE_SECONDS},
+	{"consent-fifo", required_argument, NULL, OPT_CONSENT_FIFO},
+	{"consent-stdin", no_argument, NULL, OPT_CONSENT_STDIN},
+	{"quiet", no_argument, NULL, OPT_QUIET},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static unsigned opt_class(int c)
+{
+	switch (c) {
+	case 'r': return RUN_READ;
+	case 'p': case 'e': case 'd': case 'o': case OPT_DEVICE: case OPT_FAIL_ON: case OPT_FORMAT:
+		return RUN_POLICY;
+	case 'i': case 'f': case 'w': case 'Z': case OPT_DURATION: case OPT_BUFFER:
+	case OPT_ROTATE_SIZE: case OPT_ROTATE_SECONDS: case OPT_CONSENT_FIFO: case OPT_CONSENT_STDIN:
+		return RUN_LIVE;
+	case OPT_JSON: return RUN_JSON;
+	default: return 0; /* allowed everywhere */
+	}
+}
+
+static bool count_arg(const char *name, const char *v, unsigned long long *out)
+{
+	if (!cmd_parse_count(v, out)) {
+		cmd_error("%s: '%s' is not a number", name, v);
+		return false;
+	}
+	return true;
+}
+
+int run_parse(int argc, char **argv, unsigned mask, const char *usage, struct run_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, ":r:g:s:p:e:d:o:i:f:w:Z:", long_opts, NULL)) != -1) {
+		if (c == OPT_HELP) {
+			fputs(usage, stdout);
+			return FA_EXIT_OK;
+		}
+		if (c == '?' || c == ':') {
+			const char *bad = argv[optind - 1];
+			if (c == ':')
+				cmd_error("option '%s' needs a value", bad);
+			else
+				cmd_error("unknown option '%s'", bad);
+			fputs(usage, stderr);
+			return FA_EXIT_INPUT;
+		}
+		unsigned cls = opt_class(c);
+		if (cls != 0 && (cls & mask) == 0) {
+			cmd_error("option '%s' does not apply to '%s'", argv[optind - 1], argv[0]);
+			fputs(usage, stderr);
+			return FA_EXIT_INPUT;
+		}
+		switch (c) {
+		case 'r':
+			if (o->n_reads == RUN_MAX_INPUTS) {
+				cmd_error("at most %d capture files per run", RUN_MAX_INPUTS);
+				return FA_EXIT_INPUT;
+			}
+			o->reads[o->n_reads++] = optarg;
+			break;
+		case 'g': o->geo_path = optarg; break;
+		case OPT_ASN: o->asn_path = optarg; break;
+		case OPT_NO_GEO: o->no_geo = true; break;
+		case 's': o->sig_dir = optarg; break;
+		case 'p': o->policy_path = optarg; break;
+		case 'e': o->events_path = optarg; break;
+		case 'd': o->device_path = optarg; break;
+		case 'o': o->outdir = optarg; break;
+		case OPT_DEVICE:
+			if (o->n_devices == sizeof(o->devices) / sizeof(o->devices[0])) {
+				cmd_error("at most 64 --device options");
+				return FA_EXIT_INPUT;
+			}
+			o->devices[o->n_devices++] = optarg;
+			break;
+		case OPT_FAIL_ON: o->fail_on = optarg; break;
+		case OPT_FORMAT: o->formats = optarg; break;
+		case OPT_JSON: o->json = true; break;
+		case OPT_QUIET: o->quiet = true; break;
+		case OPT_MAX_FLOWS:
+			if (!count_arg("--max-flows", optarg, &o->max_flows) || o->max_flows == 0)
+				return FA_EXIT_INPUT;
+			break;
+		case OPT_REASM:
+			if (!count_arg("--stream-limit", optarg, &o->reasm_limit))
+				return FA_EXIT_INPUT;
+			break;
+		case 'i': o->iface = optarg; break;
+		case 'f': o->filter = optarg; break;
+		case 'w': o->write_path = optarg; break;
+		case 'Z': o->user = optarg; break;
+		case OPT_DURATION:
+			if (!count_arg("--duration", optarg, &o->duration))
+				return FA_EXIT_INPUT;
+			break;
+		case OPT_BUFFER:
+			if (!count_arg("--buffer-size", optarg, &o->buffer_size))
+				return FA_EXIT_INPUT;
+			break;
+		case OPT_ROTATE_SIZE:
+			if (!count_arg("--rotate-size", optarg, &o->rotate_size))
+				return FA_EXIT_INPUT;
+			break;
+		case OPT_ROTATE_SECONDS:
+			if (!count_arg("--rotate-seconds", optarg, &o->rotate_seconds))
+				return FA_EXIT_INPUT;
+			break;
+		case OPT_CONSENT_FIFO: o->consent_fifo = optarg; break;
+		case OPT_CONSENT_STDIN: o->consent_stdin = true; break;
+		default: break;
+		}
+	}
+	if (optind < argc) {
+		cmd_error("unexpected argument '%s'", argv[optind]);
+		fputs(usage, stderr);
+		return FA_EXIT_INPUT;
+	}
+	if ((mask & RUN_READ) && !(mask & RUN_LIVE) && o->n_reads == 0) {
+		cmd_error("no capture given: use -r FILE");
+		fputs(usage, stderr);
+		return FA_EXIT_INPUT;
+	}
+	return -1;
+}
+
+int run_open(struct run *r, engine_flow_cb on_flow, void *user, struct fa_err *err)
+{
+	const struct run_opts *o = &r->o;
+	int rc;
+	if (!o->no_geo) {
+		const char *cp = o->geo_path ? o->geo_path : geo_default_country_path();
+		const char *ap = o->asn_path ? o->asn_path : (o->geo_path ? NULL : geo_default_asn_path());
+		if (cp != NULL || ap != NULL) {
+			rc = geo_open(cp, ap, &r->geo, err);
+			if (rc != FA_OK)
+				return rc;
+		}
+	}
+	const char *sd = o->sig_dir ? o->sig_dir : sig_default_dir();
+	if (sd != NULL) {
+		rc = sig_db_load_dir(sd, &r->sigs, err);
+		if (rc != FA_OK)
+			return rc;
+	}
+	if (o->device_path != NULL) {
+		rc = device_load(o->device_path, &r->dev, err);
+		if (rc != FA_OK)
+			return rc;
+		r->ids = idscan_new(r->dev, err);
+		if (r->ids == NULL)
+			return FA_EINPUT;
+	}
+	struct engine_cfg cfg;
+	engine_cfg_default(&cfg);
+	if (o->max_flows)
+		cfg.flows.max_flows = (size_t)o->max_flows;
+	if (o->reasm_limit)
+		cfg.reasm_limit = (size_t)o->reasm_limit;
+	cfg.geo = r->geo;
+	cfg.sigs = r->sigs;
+	cfg.ids = r->ids;
+	cfg.on_flow = on_flow;
+	cfg.user = user;
+	return engine_new(&cfg, &r->eng, err);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	run_interrupted = 1;
+}
+
+int run_replay(struct run *r, struct fa_err *err)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	bool progress = !r->o.quiet && isatty(STDERR_FILENO);
+	struct source_frame fr;
+	int rc = 0;
+	uint64_t n = 0;
+	while (!run_interrupted && (rc = source_next(r->src, &fr, err)) == 1) {
+		engine_frame(r->eng, &fr);
+		if (progress && (++n & 0xffff) == 0) {
+			const struct source_file_info *fi = source_file(r->src, fr.file);
+			fprintf(stderr, "\rflowaudit: %s: %llu frames", fi->path,
+				(unsigned long long)fr.frame);
+		}
+	}
+	if (progress && n >= 0x10000)
+		fputs("\r\033[K", stderr);
+	engine_finish(r->eng);
+	if (run_interrupted) {
+		fa_err_set(err, "interrupted");
+		return FA_ERUNTIME;
+	}
+	return rc < 0 ? rc : FA_OK;
+}
+
+void run_close(struct run *r)
+{
+	engine_free(r->eng);
+	source_free(r->src);
+	idscan_free(r->ids);
+	device_free(r->dev);
+	sig_db_free(r->sigs);
+	geo_free(r->geo);
+	memset(r, 0, sizeof(*r));
+}

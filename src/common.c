@@ -1,0 +1,250 @@
+/*
+ * common.c - addresses, times and errors shared by every stage.
+ *
+ * Nothing here allocates. Address scopes follow the IANA special-purpose
+ * registries (RFC 6890 and its updates); anything not listed is public.
+ */
+#include "flowaudit/common.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void fa_err_set(struct fa_err *err, const char *fmt, ...)
+{
+	if (err == NULL)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+void fa_addr_v4(fa_addr *a, const uint8_t b[4])
+{
+	memset(a, 0, sizeof(*a));
+	a->v = 4;
+	memcpy(a->b, b, 4);
+}
+
+void fa_addr_v6(fa_addr *a, const uint8_t b[16])
+{
+	memset(a, 0, sizeof(*a));
+	a->v = 6;
+	memcpy(a->b, b, 16);
+}
+
+bool fa_addr_eq(const fa_addr *a, const fa_addr *b)
+{
+	return a->v == b->v && memcmp(a->b, b->b, 16) == 0;
+}
+
+int fa_addr_cmp(const fa_addr *a, const fa_addr *b)
+{
+	if (a->v != b->v)
+		return a->v < b->v ? -1 : 1;
+	return memcmp(a->b, b->b, 16);
+}
+
+const char *fa_addr_str(const fa_addr *a, char *buf, size_t len)
+{
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	if (a->v == 4)
+		inet_ntop(AF_INET, a->b, buf, (socklen_t)len);
+	else if (a->v == 6)
+		inet_ntop(AF_INET6, a->b, buf, (socklen_t)len);
+	return buf;
+}
+
+bool fa_addr_parse(const char *s, fa_addr *a)
+{
+	uint8_t b[16];
+	if (inet_pton(AF_INET, s, b) == 1) {
+		fa_addr_v4(a, b);
+		return true;
+	}
+	if (inet_pton(AF_INET6, s, b) == 1) {
+		fa_addr_v6(a, b);
+		return true;
+	}
+	return false;
+}
+
+static enum fa_addr_scope scope_v4(const uint8_t *b)
+{
+	if (b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) ||
+	    (b[0] == 192 && b[1] == 168))
+		return FA_SCOPE_PRIVATE;
+	if (b[0] == 127)
+		return FA_SCOPE_LOOPBACK;
+	if (b[0] == 169 && b[1] == 254)
+		return FA_SCOPE_LINK_LOCAL;
+	if (b[0] == 100 && (b[1] & 0xc0) == 64)
+		return FA_SCOPE_CGNAT;
+	if ((b[0] & 0xf0) == 224 || (b[0] == 255 && b[1] == 255 && b[2] == 255 && b[3] == 255))
+		return FA_SCOPE_MULTICAST;
+	if (b[0] == 0 || (b[0] & 0xf0) == 240 ||
+	    (b[0] == 192 && b[1] == 0 && b[2] == 0) ||   /* 192.0.0/24 IETF */
+	    (b[0] == 192 && b[1] == 0 && b[2] == 2) ||   /* TEST-NET-1 */
+	    (b[0] == 198 && b[1] == 51 && b[2] == 100) || /* TEST-NET-2 */
+	    (b[0] == 203 && b[1] == 0 && b[2] == 113) ||  /* TEST-NET-3 */
+	    (b[0] == 198 && (b[1] & 0xfe) == 18))         /* benchmarking */
+		return FA_SCOPE_RESERVED;
+	return FA_SCOPE_PUBLIC;
+}
+
+static enum fa_addr_scope scope_v6(const uint8_t *b)
+{
+	static const uint8_t zero[16];
+	if (memcmp(b, zero, 15) == 0 && (b[15] == 0 || b[15] == 1))
+		return b[15] == 1 ? FA_SCOPE_LOOPBACK : FA_SCOPE_RESERVED;
+	/* ::ffff:a.b.c.d takes the scope of the IPv4 address */
+	if (memcmp(b, zero, 10) == 0 && b[10] == 0xff && b[11] == 0xff)
+		return scope_v4(b + 12);
+	if ((b[0] & 0xfe) == 0xfc)
+		return FA_SCOPE_PRIVATE;
+	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+		return FA_SCOPE_LINK_LOCAL;
+	if (b[0] == 0xff)
+		return FA_SCOPE_MULTICAST;
+	if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)
+		return FA_SCOPE_RESERVED; /* documentation */
+	if ((b[0] & 0xe0) != 0x20)
+		return FA_SCOPE_RESERVED; /* outside 2000::/3 global unicast */
+	return FA_SCOPE_PUBLIC;
+}
+
+enum fa_addr_scope fa_addr_scope(const fa_addr *a)
+{
+	if (a->v == 4)
+		return scope_v4(a->b);
+	if (a->v == 6)
+		return scope_v6(a->b);
+	return FA_SCOPE_RESERVED;
+}
+
+const char *fa_addr_scope_name(enum fa_addr_scope s)
+{
+	switch (s) {
+	case FA_SCOPE_PUBLIC: return "public";
+	case FA_SCOPE_PRIVATE: return "private";
+	case FA_SCOPE_LOOPBACK: return "loopback";
+	case FA_SCOPE_LINK_LOCAL: return "link-local";
+	case FA_SCOPE_CGNAT: return "cgnat";
+	case FA_SCOPE_MULTICAST: return "multicast";
+	case FA_SCOPE_RESERVED: return "reserved";
+	}
+	return "reserved";
+}
+
+bool fa_addr_is_local_device(const fa_addr *a)
+{
+	enum fa_addr_scope s = fa_addr_scope(a);
+	return s == FA_SCOPE_PRIVATE || s == FA_SCOPE_LINK_LOCAL || s == FA_SCOPE_CGNAT;
+}
+
+const char *fa_time_str(fa_time t, char *buf, size_t len)
+{
+	time_t sec = (time_t)(t / 1000000);
+	long us = (long)(t % 1000000);
+	if (us < 0) {
+		us += 1000000;
+		sec -= 1;
+	}
+	struct tm tm;
+	if (gmtime_r(&sec, &tm) == NULL) {
+		snprintf(buf, len, "invalid");
+		return buf;
+	}
+	if (us)
+		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us);
+	else
+		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return buf;
+}
+
+static bool digits(const char **s, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*s)[i]))
+			return false;
+		v = v * 10 + ((*s)[i] - '0');
+	}
+	*s += n;
+	*out = v;
+	return true;
+}
+
+bool fa_time_parse(const char *s, fa_time *out)
+{
+	int y, mo, d, h, mi, se;
+	if (!digits(&s, 4, &y) || *s++ != '-' || !digits(&s, 2, &mo) || *s++ != '-' ||
+	    !digits(&s, 2, &d) || (*s != 'T' && *s != 't' && *s != ' '))
+		return false;
+	s++;
+	if (!digits(&s, 2, &h) || *s++ != ':' || !digits(&s, 2, &mi) || *s++ != ':' ||
+	    !digits(&s, 2, &se))
+		return false;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+		return false;
+	long us = 0;
+	if (*s == '.') {
+		s++;
+		int nd = 0;
+		while (isdigit((unsigned char)*s)) {
+			if (nd < 6) {
+				us = us * 10 + (*s - '0');
+				nd++;
+			}
+			s++;
+		}
+		if (nd == 0)
+			return false;
+		while (nd++ < 6)
+			us *= 10;
+	}
+	int off = 0;
+	if (*s == 'Z' || *s == 'z') {
+		s++;
+	} else if (*s == '+' || *s == '-') {
+		int sign = *s == '-' ? -1 : 1, oh, om;
+		s++;
+		if (!digits(&s, 2, &oh) || *s++ != ':' || !digits(&s, 2, &om) || oh > 23 || om > 59)
+			return false;
+		off = sign * (oh * 3600 + om * 60);
+	} else {
+		return false;
+	}
+	if (*s != '\0')
+		return false;
+	struct tm tm = {0};
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	time_t t = timegm(&tm);
+	struct tm back;
+	if (gmtime_r(&t, &back) == NULL || back.tm_mday != d)
+		return false; /* 2026-02-31 and friends */
+	*out = ((fa_time)t - off) * 1000000 + us;
+	return true;
+}
+
+void fa_host_normalize(char *s)
+{
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n; i++)
+		s[i] = (char)tolower((unsigned char)s[i]);
+	if (n > 0 && s[n - 1] == '.')
+		s[n - 1] = '\0';
+}

@@ -1,0 +1,753 @@
+/*
+ * engine.c - frames in, named and attributed flow records out.
+ *
+ * Receives frames; hands on flow records and identifier hits (engine.h).
+ * Owns per-flow analysis state (struct analysis, hung on flow->ext), which
+ * lives from the flow's first packet to its end callback.
+ *
+ * Per packet the work is: decode, one flow-table lookup, nDPI while the flow
+ * is still being classified, the DNS parser for port-53 datagrams, and for
+ * TCP payload the in-order stream: the first client bytes go to the TLS
+ * ClientHello parser (for the full SNI) and, unless the flow turned out to
+ * be encrypted, every delivered byte goes through the identifier scanner.
+ * Naming, geolocation and signature matching happen once per flow, when it
+ * ends.
+ */
+#include "flowaudit/engine.h"
+
+#include "flowaudit/http.h"
+#include "flowaudit/reasm.h"
+#include "flowaudit/strpool.h"
+#include "flowaudit/tls.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define HELLO_MAX 16384   /* bytes of client stream kept for the ClientHello */
+#define HELLO_SEARCH 4096 /* a ClientHello or buried request must start within these */
+#define FLOW_HITS_MAX 64  /* distinct (type, encoding, direction) per flow */
+
+struct stream {
+	struct reasm ra;
+	struct http_stream http;
+	uint32_t scan_state;
+	uint32_t body_state;       /* scanner state across one message's body */
+	uint64_t body_msg, body_off;
+	bool http_on;
+	struct engine *e;
+	struct analysis *an;
+	struct flow *f;
+	int dir;
+	uint32_t cur_file;
+	uint64_t cur_frame;
+};
+
+struct analysis {
+	struct classify_flow *cf;
+	const char *protocol, *category;
+	bool cls_done, encrypted, cleartext_app, is_dns, guessed;
+	enum classify_name_kind ndpi_kind;
+	const char *ndpi_name;
+	uint32_t ndpi_name_file;
+	uint64_t ndpi_name_frame;
+	const char *alpn, *ja3, *user_agent, *http_url, *dns_query;
+
+	/* TLS ClientHello from the client stream */
+	uint8_t *hello;
+	uint32_t hello_len, hello_cap;
+	bool hello_done;
+	bool http_off;             /* the client's stream is not HTTP */
+	const char *sni;
+	uint32_t sni_file;
+	uint64_t sni_frame;
+
+	const char *http_host;
+	uint32_t http_host_file;
+	uint64_t http_host_frame;
+
+	uint64_t payload_bytes[2];
+	uint32_t isn[2];           /* first stream byte, from the SYN */
+	bool isn_known[2];
+	struct stream *st[2];
+	bool scan_off;
+
+	struct id_hit *hits;
+	uint8_t n_hits;
+};
+
+struct engine {
+	struct engine_cfg cfg;
+	struct flow_table *ft;
+	struct classifier *cls;
+	struct dns_cache *dns;
+	struct strpool *pool;
+	struct flow_record *recs;
+	size_t n_recs, cap_recs;
+	struct id_hit *hits;
+	size_t n_hits_all, cap_hits;
+	struct engine_stats st;
+	fa_time now;
+	struct dns_message dnsmsg; /* scratch: large, so not on the stack */
+};
+
+const char *name_source_str(enum name_source s)
+{
+	switch (s) {
+	case NAME_NONE: return "none";
+	case NAME_SNI: return "sni";
+	case NAME_QUIC_SNI: return "quic_sni";
+	case NAME_HTTP_HOST: return "http_host";
+	case NAME_DNS: return "dns";
+	}
+	return "none";
+}
+
+void engine_cfg_default(struct engine_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	flow_table_cfg_default(&cfg->flows);
+	cfg->max_records = 4000000;
+	cfg->max_hits = 100000;
+	cfg->reasm_limit = 256 * 1024;
+}
+
+static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user);
+
+int engine_new(const struct engine_cfg *cfg, struct engine **out, struct fa_err *err)
+{
+	*out = NULL;
+	struct engine *e = calloc(1, sizeof(*e));
+	if (e == NULL) {
+		fa_err_set(err, "out of memory");
+		return FA_ERUNTIME;
+	}
+	if (cfg)
+		e->cfg = *cfg;
+	else
+		engine_cfg_default(&e->cfg);
+	if (e->cfg.reasm_limit == 0)
+		e->cfg.reasm_limit = 256 * 1024;
+	int rc = classifier_new(&e->cfg.classify, &e->cls, err);
+	if (rc != FA_OK) {
+		free(e);
+		return rc;
+	}
+	e->ft = flow_table_new(&e->cfg.flows, on_flow_end, e);
+	e->dns = dns_cache_new(e->cfg.dns.max_addresses ? &e->cfg.dns : NULL);
+	e->pool = strpool_new(0);
+	if (e->ft == NULL || e->dns == NULL || e->pool == NULL) {
+		engine_free(e);
+		fa_err_set(err, "out of memory");
+		return FA_ERUNTIME;
+	}
+	*out = e;
+	return FA_OK;
+}
+
+void engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	flow_table_free(e->ft);
+	classifier_free(e->cls);
+	dns_cache_free(e->dns);
+	strpool_free(e->pool);
+	free(e->recs);
+	free(e->hits);
+	free(e);
+}
+
+static const char *intern(struct engine *e, const char *s)
+{
+	if (s == NULL || s[0] == '\0')
+		return NULL;
+	return strpool_intern(e->pool, s);
+}
+
+/* ---- identifier hits ---- */
+
+static void add_hit(struct analysis *an, const struct id_hit *h)
+{
+	for (uint8_t i = 0; i < an->n_hits; i++) {
+		struct id_hit *o = &an->hits[i];
+		if (o->id_index == h->id_index && o->dir == h->dir && strcmp(o->encoding, h->encoding) == 0)
+			return;
+	}
+	if (an->n_hits >= FLOW_HITS_MAX)
+		return;
+	if (an->hits == NULL) {
+		an->hits = calloc(FLOW_HITS_MAX, sizeof(*an->hits));
+		if (an->hits == NULL)
+			return;
+	}
+	an->hits[an->n_hits++] = *h;
+}
+
+struct scan_ctx {
+	struct stream *s;
+	const char *where;
+};
+
+static void on_match(const struct idscan_match *m, void *user)
+{
+	struct scan_ctx *sc = user;
+	struct stream *s = sc->s;
+	struct id_hit h = {
+		.flow_id = s->f->id,
+		.type = m->type,
+		.encoding = m->encoding,
+		.where = sc->where,
+		.id_index = m->id_index,
+		.file = s->cur_file,
+		.frame = s->cur_frame,
+		.offset = m->offset,
+		.dir = s->dir,
+	};
+	add_hit(s->an, &h);
+}
+
+static void scan_bytes(struct stream *s, const uint8_t *d, size_t n, uint64_t off, const char *where,
+		       uint32_t *state)
+{
+	const struct idscan *ids = s->e->cfg.ids;
+	if (ids == NULL || n == 0)
+		return;
+	struct scan_ctx sc = {s, where};
+	*state = idscan_feed(ids, *state, d, n, off, on_match, &sc);
+}
+
+static void on_http_body(const uint8_t *d, size_t n, void *user)
+{
+	struct stream *s = user;
+	/* one scan per message body, so a match may straddle inflate blocks or chunks */
+	if (s->body_off == 0 || s->http.messages != s->body_msg) {
+		s->body_state = idscan_start(s->e->cfg.ids);
+		s->body_msg = s->http.messages;
+		s->body_off = 0;
+	}
+	scan_bytes(s, d, n, s->body_off, "http_body", &s->body_state);
+	s->body_off += n;
+}
+
+/* ---- TCP streams ---- */
+
+/*
+ * Where a TLS ClientHello record starts in buf, or -1. Usually at 0; after a
+ * SOCKS or HTTP CONNECT exchange, a PROXY protocol line or STARTTLS it
+ * starts later in the client's stream.
+ */
+static long hello_start(const uint8_t *buf, size_t len)
+{
+	for (size_t i = 0; i + 6 <= len; i++) {
+		if (buf[i] == 0x16 && buf[i + 1] == 0x03 && buf[i + 2] <= 0x04 && buf[i + 5] == 0x01)
+			return (long)i;
+	}
+	return -1;
+}
+
+/*
+ * The Host header of an HTTP request that does not start the stream (after
+ * a SOCKS handshake, say): a request line ending in " HTTP/1.x" and, before
+ * the blank line, "Host:". Writes the host and returns true when found.
+ */
+/* Host header value -> the flow's name: port and trailing dot dropped, lower case. */
+static void set_http_host(struct stream *s, const char *value)
+{
+	char host[256];
+	snprintf(host, sizeof(host), "%s", value);
+	char *colon = strrchr(host, ':');
+	if (colon && host[0] != '[')
+		*colon = '\0';
+	fa_host_normalize(host);
+	s->an->http_host = intern(s->e, host);
+	s->an->http_host_file = s->cur_file;
+	s->an->http_host_frame = s->cur_frame;
+}
+
+static bool buried_http_host(const uint8_t *buf, size_t len, char *host, size_t n)
+{
+	const char *b = (const char *)buf;
+	const char *v = memmem(b, len, " HTTP/1.", 8);
+	if (v == NULL)
+		return false;
+	const char *end = memmem(v, len - (size_t)(v - b), "\r\n\r\n", 4);
+	if (end == NULL)
+		return false;
+	for (const char *p = v; p + 7 < end; p++) {
+		if (p[0] == '\n' && strncasecmp(p + 1, "host:", 5) == 0) {
+			const char *h = p + 6;
+			while (h < end && (*h == ' ' || *h == '\t'))
+				h++;
+			size_t k = 0;
+			while (h + k < end && h[k] != '\r' && h[k] != '\n' && k + 1 < n)
+				k++;
+			if (k == 0)
+				return false;
+			memcpy(host, h, k);
+			host[k] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+static void hello_done(struct analysis *an)
+{
+	an->hello_done = true;
+	free(an->hello);
+	an->hello = NULL;
+	an->hello_len = an->hello_cap = 0;
+}
+
+static void hello_bytes(struct stream *s, const uint8_t *d, size_t n)
+{
+	struct analysis *an = s->an;
+	if (an->http_host != NULL) { /* an HTTP stream; a CONNECT target names it already */
+		hello_done(an);
+		return;
+	}
+	size_t want = an->hello_len + n < HELLO_MAX ? an->hello_len + n : HELLO_MAX;
+	if (want > an->hello_cap) {
+		size_t cap = an->hello_cap ? an->hello_cap : 2048;
+		while (cap < want)
+			cap *= 2;
+		uint8_t *nb = realloc(an->hello, cap);
+		if (nb == NULL) {
+			hello_done(an);
+			return;
+		}
+		an->hello = nb;
+		an->hello_cap = (uint32_t)cap;
+	}
+	size_t take = want - an->hello_len;
+	memcpy(an->hello + an->hello_len, d, take);
+	an->hello_len += (uint32_t)take;
+	long at = hello_start(an->hello, an->hello_len);
+	if (at < 0) {
+		char host[256];
+		if (s->http.inactive && buried_http_host(an->hello, an->hello_len, host, sizeof(host))) {
+			set_http_host(s, host);
+			hello_done(an);
+		} else if (an->hello_len >= HELLO_SEARCH) {
+			hello_done(an);
+		}
+		return;
+	}
+	char sni[256], alpn[64];
+	enum tls_parse_status rc = tls_client_hello_sni(an->hello + at, an->hello_len - (size_t)at,
+							sni, sizeof(sni), alpn, sizeof(alpn));
+	if (rc == TLS_PARSE_NEED_MORE && an->hello_len < HELLO_MAX)
+		return;
+	if (rc == TLS_PARSE_OK && sni[0] != '\0') {
+		an->sni = intern(s->e, sni);
+		an->sni_file = s->cur_file;
+		an->sni_frame = s->cur_frame;
+		if (alpn[0] && an->alpn == NULL)
+			an->alpn = intern(s->e, alpn);
+	}
+	hello_done(an);
+}
+
+static void http_bytes(struct stream *s, const uint8_t *d, size_t n, bool scan)
+{
+	struct analysis *an = s->an;
+	http_stream_feed(&s->http, d, n, scan ? on_http_body : NULL, s);
+	if (s->dir == FLOW_OUT && an->http_host == NULL) {
+		const struct http_info *hi = http_stream_info(&s->http);
+		if (hi != NULL && hi->host[0])
+			set_http_host(s, hi->host);
+	}
+	if (s->http.inactive)
+		s->http_on = false;
+}
+
+/* Does this direction still need its bytes? */
+static bool stream_wanted(const struct engine *e, const struct analysis *an, int dir)
+{
+	if (dir == FLOW_OUT && !an->hello_done)
+		return true;
+	if (dir == FLOW_OUT && an->http_host == NULL && !an->http_off)
+		return true;
+	return e->cfg.ids != NULL && !an->scan_off;
+}
+
+static void on_stream_bytes(const uint8_t *d, size_t n, uint64_t off, void *user)
+{
+	struct stream *s = user;
+	struct analysis *an = s->an;
+	bool scan = s->e->cfg.ids != NULL && !an->scan_off;
+	if (scan)
+		scan_bytes(s, d, n, off, "payload", &s->scan_state);
+	if (s->http_on && (scan || (s->dir == FLOW_OUT && an->http_host == NULL)))
+		http_bytes(s, d, n, scan);
+	if (s->dir == FLOW_OUT && !an->hello_done)
+		hello_bytes(s, d, n);
+	if (s->dir == FLOW_OUT && !s->http_on)
+		an->http_off = true;
+}
+
+static struct stream *stream_get(struct engine *e, struct flow *f, struct analysis *an, int dir,
+				 uint32_t isn)
+{
+	if (an->st[dir] != NULL)
+		return an->st[dir];
+	struct stream *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	reasm_init(&s->ra, isn, e->cfg.reasm_limit, 64 * 1024);
+	http_stream_init(&s->http);
+	s->http_on = true;
+	s->e = e;
+	s->an = an;
+	s->f = f;
+	s->dir = dir;
+	s->scan_state = e->cfg.ids ? idscan_start(e->cfg.ids) : 0;
+	an->st[dir] = s;
+	return s;
+}
+
+static void stream_free(struct stream *s)
+{
+	if (s == NULL)
+		return;
+	reasm_free(&s->ra);
+	http_stream_free(&s->http);
+	free(s);
+}
+
+static void tcp_payload(struct engine *e, struct flow *f, struct analysis *an, int dir,
+			const struct decoded_pkt *p, const struct source_frame *fr)
+{
+	if (!stream_wanted(e, an, dir))
+		return;
+	uint32_t isn = an->isn_known[dir] ? an->isn[dir] : p->tcp_seq;
+	struct stream *s = stream_get(e, f, an, dir, isn);
+	if (s == NULL)
+		return;
+	s->cur_file = fr->file;
+	s->cur_frame = fr->frame;
+	reasm_segment(&s->ra, p->tcp_seq, p->payload, p->payload_len, on_stream_bytes, s);
+}
+
+static void udp_payload(struct engine *e, struct flow *f, struct analysis *an, int dir,
+			const struct decoded_pkt *p, const struct source_frame *fr)
+{
+	if (p->sport == 53 || p->dport == 53 || p->sport == 5353 || p->dport == 5353) {
+		enum dns_parse_status ds = dns_parse(p->payload, p->payload_len, &e->dnsmsg);
+		if (ds == DNS_PARSE_OK || ds == DNS_PARSE_TRUNCATED) {
+			if (e->dnsmsg.is_response)
+				dns_cache_add_message(e->dns, &e->dnsmsg, fr->ts, fr->file, fr->frame);
+			if (an->dns_query == NULL && e->dnsmsg.qname[0])
+				an->dns_query = intern(e, e->dnsmsg.qname);
+		}
+		if (ds != DNS_PARSE_OK)
+			e->st.dns_parse_errors++;
+	}
+	if (e->cfg.ids == NULL || an->scan_off)
+		return;
+	struct stream tmp = {.e = e, .an = an, .f = f, .dir = dir, .cur_file = fr->file,
+			     .cur_frame = fr->frame};
+	uint32_t st = idscan_start(e->cfg.ids);
+	scan_bytes(&tmp, p->payload, p->payload_len, 0, "payload", &st);
+}
+
+/* ---- classification ---- */
+
+static void finish_classification(struct engine *e, struct analysis *an)
+{
+	struct classify_result r;
+	classify_finish(e->cls, an->cf, &r);
+	an->cf = NULL;
+	an->cls_done = true;
+	an->protocol = intern(e, r.protocol);
+	an->category = intern(e, r.category);
+	an->encrypted = r.encrypted;
+	an->cleartext_app = r.cleartext_app;
+	an->is_dns = r.is_dns;
+	an->guessed = r.guessed;
+	an->ndpi_kind = r.name_kind;
+	if (r.name[0]) {
+		fa_host_normalize(r.name);
+		an->ndpi_name = intern(e, r.name);
+	}
+	if (r.alpn[0] && an->alpn == NULL)
+		an->alpn = intern(e, r.alpn);
+	an->ja3 = intern(e, r.ja3);
+	an->http_url = intern(e, r.http_url);
+	an->user_agent = intern(e, r.user_agent);
+	if (r.name_kind == CLASSIFY_NAME_DNS_QUERY && an->dns_query == NULL)
+		an->dns_query = an->ndpi_name;
+	/* ciphertext is noise to the identifier scanner */
+	if (r.encrypted)
+		an->scan_off = true;
+}
+
+void engine_frame(struct engine *e, const struct source_frame *fr)
+{
+	struct decoded_pkt p;
+	e->st.frames++;
+	e->st.bytes += fr->wirelen;
+	if (e->st.frames == 1 || fr->ts < e->st.first)
+		e->st.first = fr->ts;
+	if (fr->ts > e->st.last)
+		e->st.last = fr->ts;
+	if (fr->ts > e->now) {
+		e->now = fr->ts;
+		flow_table_expire(e->ft, e->now);
+	}
+	enum decode_result dr = decode_frame(fr->linktype, fr->data, fr->caplen, &p, &e->st.decode);
+	if (dr != DECODE_OK && dr != DECODE_OTHER_L4)
+		return;
+	int dir;
+	struct flow *f = flow_table_packet(e->ft, &p, fr->ts, fr->file, fr->frame, &dir);
+	if (f == NULL)
+		return;
+	struct analysis *an = f->ext;
+	if (an == NULL) {
+		an = calloc(1, sizeof(*an));
+		if (an == NULL)
+			return;
+		f->ext = an;
+		an->cf = classify_flow_new(e->cls, p.l4_proto);
+		if (an->cf == NULL)
+			an->cls_done = true;
+		if (p.l4_proto != IPPROTO_TCP)
+			an->hello_done = true;
+	}
+	if (!an->cls_done) {
+		bool had = classify_has_name(an->cf);
+		bool done = classify_packet(e->cls, an->cf, p.l3, p.l3_len, fr->ts);
+		if (!had && classify_has_name(an->cf)) {
+			an->ndpi_name_file = fr->file;
+			an->ndpi_name_frame = fr->frame;
+		}
+		if (done)
+			finish_classification(e, an);
+	}
+	if (p.l4_proto == IPPROTO_TCP && (p.tcp_flags & TCP_SYN) && !an->isn_known[dir]) {
+		an->isn[dir] = p.tcp_seq + 1;
+		an->isn_known[dir] = true;
+	}
+	if (p.payload_len == 0)
+		return;
+	an->payload_bytes[dir] += p.payload_len;
+	if (p.l4_proto == IPPROTO_TCP)
+		tcp_payload(e, f, an, dir, &p, fr);
+	else if (p.l4_proto == IPPROTO_UDP)
+		udp_payload(e, f, an, dir, &p, fr);
+}
+
+/* ---- the end of a flow ---- */
+
+static const char *transport_name(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP: return "tcp";
+	case IPPROTO_UDP: return "udp";
+	case IPPROTO_ICMP: return "icmp";
+	case IPPROTO_ICMPV6: return "icmpv6";
+	default: return "ip";
+	}
+}
+
+static void set_name(struct flow_record *r, const char *name, enum name_source src, uint32_t file,
+		     uint64_t frame)
+{
+	r->name = name;
+	r->name_source = src;
+	r->name_file = file;
+	r->name_frame = frame;
+}
+
+static void name_flow(struct engine *e, const struct analysis *an, struct flow_record *r)
+{
+	if (an->sni != NULL) {
+		set_name(r, an->sni, NAME_SNI, an->sni_file, an->sni_frame);
+	} else if (an->ndpi_name != NULL && an->ndpi_kind == CLASSIFY_NAME_TLS_SNI) {
+		set_name(r, an->ndpi_name, NAME_SNI, an->ndpi_name_file, an->ndpi_name_frame);
+	} else if (an->ndpi_name != NULL && an->ndpi_kind == CLASSIFY_NAME_QUIC_SNI) {
+		set_name(r, an->ndpi_name, NAME_QUIC_SNI, an->ndpi_name_file, an->ndpi_name_frame);
+	} else if (an->http_host != NULL) {
+		set_name(r, an->http_host, NAME_HTTP_HOST, an->http_host_file, an->http_host_frame);
+	} else if (an->ndpi_name != NULL && an->ndpi_kind == CLASSIFY_NAME_HTTP_HOST) {
+		set_name(r, an->ndpi_name, NAME_HTTP_HOST, an->ndpi_name_file, an->ndpi_name_frame);
+	}
+	/* DNS answers: the name itself when nothing better, the rest as other names */
+	struct dns_name_ref refs[FLOW_OTHER_NAMES + 1];
+	size_t n = dns_cache_lookup(e->dns, &r->srv, r->first, refs, FLOW_OTHER_NAMES + 1);
+	size_t i = 0;
+	if (r->name == NULL && n > 0 && !an->is_dns) {
+		set_name(r, intern(e, refs[0].name), NAME_DNS, refs[0].file, refs[0].frame);
+		i = 1;
+	}
+	for (; i < n && r->n_other_names < FLOW_OTHER_NAMES; i++) {
+		if (r->name != NULL && strcmp(refs[i].name, r->name) == 0)
+			continue;
+		const char *s = intern(e, refs[i].name);
+		if (s != NULL)
+			r->other_names[r->n_other_names++] = s;
+	}
+}
+
+static void attribute_flow(struct engine *e, struct flow_record *r)
+{
+	geo_lookup(e->cfg.geo, &r->srv, &r->geo);
+	if (r->geo.found_asn && r->geo.as_org[0] == '\0')
+		r->geo.as_org[0] = '\0';
+	if (e->cfg.sigs == NULL)
+		return;
+	const char *pat = NULL;
+	if (r->name != NULL)
+		r->sig = sig_match_host(e->cfg.sigs, r->name, &pat);
+	if (r->sig != NULL) {
+		r->sig_pattern = pat;
+		return;
+	}
+	char cidr[64];
+	r->sig = sig_match_addr(e->cfg.sigs, &r->srv, cidr, sizeof(cidr));
+	if (r->sig != NULL) {
+		r->sig_pattern = intern(e, cidr);
+		r->sig_by_network = true;
+	}
+}
+
+static void keep_hits(struct engine *e, struct analysis *an, struct flow_record *r)
+{
+	r->first_hit = e->n_hits_all;
+	r->n_hits = 0;
+	for (uint8_t i = 0; i < an->n_hits; i++) {
+		if (e->n_hits_all >= e->cfg.max_hits) {
+			e->st.hits_not_kept++;
+			continue;
+		}
+		if (e->n_hits_all == e->cap_hits) {
+			size_t nc = e->cap_hits ? e->cap_hits * 2 : 256;
+			struct id_hit *nh = realloc(e->hits, nc * sizeof(*nh));
+			if (nh == NULL) {
+				e->st.hits_not_kept++;
+				continue;
+			}
+			e->hits = nh;
+			e->cap_hits = nc;
+		}
+		e->hits[e->n_hits_all++] = an->hits[i];
+		r->n_hits++;
+	}
+}
+
+static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
+{
+	struct engine *e = user;
+	struct analysis *an = f->ext;
+	struct analysis empty = {0};
+	if (an == NULL)
+		an = &empty;
+	if (!an->cls_done && an->cf != NULL)
+		finish_classification(e, an);
+
+	struct flow_record r = {0};
+	r.id = f->id;
+	r.proto = f->proto;
+	r.transport = transport_name(f->proto);
+	r.cli = f->cli;
+	r.srv = f->srv;
+	r.cport = f->cport;
+	r.sport = f->sport;
+	r.vlan = f->vlan;
+	r.has_mac = f->has_mac;
+	memcpy(r.cli_mac, f->cli_mac, 6);
+	memcpy(r.pkts, f->pkts, sizeof(r.pkts));
+	memcpy(r.bytes, f->bytes, sizeof(r.bytes));
+	r.first = f->first;
+	r.last = f->last;
+	r.file = f->file;
+	r.last_file = f->last_file;
+	r.first_frame = f->first_frame;
+	r.last_frame = f->last_frame;
+	r.end = why;
+	r.protocol = an->protocol;
+	r.category = an->category;
+	r.encrypted = an->encrypted;
+	r.cleartext_app = an->cleartext_app;
+	r.is_dns = an->is_dns;
+	r.guessed = an->guessed;
+	memcpy(r.payload_bytes, an->payload_bytes, sizeof(r.payload_bytes));
+	r.alpn = an->alpn;
+	r.ja3 = an->ja3;
+	r.user_agent = an->user_agent;
+	r.http_url = an->http_url;
+	r.dns_query = an->dns_query;
+	name_flow(e, an, &r);
+	attribute_flow(e, &r);
+	keep_hits(e, an, &r);
+
+	for (int d = 0; d < 2; d++) {
+		if (an->st[d] != NULL) {
+			e->st.reasm_gaps += an->st[d]->ra.gaps;
+			e->st.reasm_bytes_skipped += an->st[d]->ra.skipped;
+		}
+	}
+
+	if (e->n_recs < e->cfg.max_records) {
+		if (e->n_recs == e->cap_recs) {
+			size_t nc = e->cap_recs ? e->cap_recs * 2 : 1024;
+			struct flow_record *nr = realloc(e->recs, nc * sizeof(*nr));
+			if (nr != NULL) {
+				e->recs = nr;
+				e->cap_recs = nc;
+			}
+		}
+		if (e->n_recs < e->cap_recs)
+			e->recs[e->n_recs++] = r;
+		else
+			e->st.records_not_kept++;
+	} else {
+		e->st.records_not_kept++;
+	}
+	if (e->cfg.on_flow)
+		e->cfg.on_flow(&r, r.n_hits ? &e->hits[r.first_hit] : NULL, r.n_hits, e->cfg.user);
+
+	for (int d = 0; d < 2; d++)
+		stream_free(an->st[d]);
+	free(an->hello);
+	free(an->hits);
+	if (an != &empty)
+		free(an);
+	f->ext = NULL;
+}
+
+void engine_set_flow_cb(struct engine *e, engine_flow_cb cb, void *user)
+{
+	e->cfg.on_flow = cb;
+	e->cfg.user = user;
+}
+
+void engine_finish(struct engine *e)
+{
+	flow_table_flush(e->ft);
+}
+
+size_t engine_record_count(const struct engine *e) { return e->n_recs; }
+
+const struct flow_record *engine_record(const struct engine *e, size_t i)
+{
+	return i < e->n_recs ? &e->recs[i] : NULL;
+}
+
+const struct id_hit *engine_hits(const struct engine *e, size_t *n)
+{
+	*n = e->n_hits_all;
+	return e->hits;
+}
+
+void engine_stats(const struct engine *e, struct engine_stats *out)
+{
+	struct engine_stats s = e->st;
+	flow_table_stats(e->ft, &s.flows);
+	dns_cache_stats(e->dns, &s.dns);
+	s.strings_refused = strpool_refused(e->pool);
+	*out = s;
+}

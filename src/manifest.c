@@ -1,0 +1,348 @@
+/*
+ * manifest.c - writes and verifies MANIFEST.sha256 (manifest.h).
+ *
+ * Receives a report directory and the paths of the inputs the report was
+ * made from; hands on a sha256sum-format file, or a line per file saying
+ * whether it still matches. Owns the list of names it collects while it
+ * runs and frees it before returning. Workload: a report directory holds a
+ * few files plus one evidence capture per finding, so names are gathered
+ * in memory, sorted, and capped at MANIFEST_MAX_FILES.
+ *
+ * A manifest may come from anyone (a report handed over for checking), so
+ * verify reads nothing its lines name outside OUTDIR except the "input:"
+ * lines, which name the audited inputs by design: an output name that is
+ * absolute, holds "..", is not a regular file or resolves (through a
+ * symbolic link) outside OUTDIR is reported as REFUSED and not opened.
+ */
+#include "flowaudit/manifest.h"
+
+#include "flowaudit/hash.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define INPUT_PREFIX "input:"
+#define MAX_DEPTH 32
+#define MAX_LINE 8192
+
+struct names {
+	char **v;
+	size_t n, cap;
+};
+
+static void names_free(struct names *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+static int names_push(struct names *l, const char *a, const char *b, struct fa_err *err)
+{
+	if (l->n >= MANIFEST_MAX_FILES) {
+		fa_err_set(err, "%s: more than %d files; the manifest keeps at most that many",
+			   MANIFEST_NAME, MANIFEST_MAX_FILES);
+		return FA_EINPUT;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		char **v = realloc(l->v, cap * sizeof(*v));
+		if (v == NULL)
+			goto oom;
+		l->v = v;
+		l->cap = cap;
+	}
+	size_t la = strlen(a), lb = b ? strlen(b) : 0;
+	char *s = malloc(la + lb + 1);
+	if (s == NULL)
+		goto oom;
+	memcpy(s, a, la);
+	if (b)
+		memcpy(s + la, b, lb);
+	s[la + lb] = '\0';
+	l->v[l->n++] = s;
+	return FA_OK;
+oom:
+	fa_err_set(err, "%s: out of memory", MANIFEST_NAME);
+	return FA_ERUNTIME;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Outputs whose name would read as an input line get a "./" in front. */
+static void output_name(const char *rel, char *buf, size_t len)
+{
+	bool clash = strncmp(rel, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0;
+	snprintf(buf, len, "%s%s", clash ? "./" : "", rel);
+}
+
+/* Collects the regular files under root/rel into l, names relative to root. */
+static int walk(const char *root, const char *rel, int depth, struct names *l, struct fa_err *err)
+{
+	char dir[PATH_MAX];
+	if ((size_t)snprintf(dir, sizeof(dir), "%s%s%s", root, rel[0] ? "/" : "", rel) >= sizeof(dir)) {
+		fa_err_set(err, "%s/%s: path too long", root, rel);
+		return FA_ERUNTIME;
+	}
+	if (depth > MAX_DEPTH) {
+		fa_err_set(err, "%s: directories nested deeper than %d", dir, MAX_DEPTH);
+		return FA_ERUNTIME;
+	}
+	DIR *d = opendir(dir);
+	if (d == NULL) {
+		fa_err_set(err, "%s: cannot read directory: %s", dir, strerror(errno));
+		return FA_ERUNTIME;
+	}
+	int rc = FA_OK;
+	struct dirent *e;
+	while (rc == FA_OK && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (rel[0] == '\0' && (strcmp(e->d_name, MANIFEST_NAME) == 0 ||
+				       strcmp(e->d_name, MANIFEST_NAME ".tmp") == 0))
+			continue;
+		char sub[PATH_MAX], full[PATH_MAX];
+		if ((size_t)snprintf(sub, sizeof(sub), "%s%s%s", rel, rel[0] ? "/" : "", e->d_name) >=
+			    sizeof(sub) ||
+		    (size_t)snprintf(full, sizeof(full), "%s/%s", root, sub) >= sizeof(full)) {
+			fa_err_set(err, "%s/%s: path too long", dir, e->d_name);
+			rc = FA_ERUNTIME;
+			break;
+		}
+		struct stat sb;
+		if (lstat(full, &sb) != 0) {
+			fa_err_set(err, "%s: %s", full, strerror(errno));
+			rc = FA_ERUNTIME;
+		} else if (S_ISDIR(sb.st_mode)) {
+			rc = walk(root, sub, depth + 1, l, err);
+		} else if (S_ISREG(sb.st_mode)) {
+			rc = names_push(l, sub, NULL, err);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+int manifest_write(const char *outdir, const char *const *input_paths, size_t n_inputs,
+		   struct fa_err *err)
+{
+	struct names outs = {0};
+	int rc = walk(outdir, "", 0, &outs, err);
+	/* Each entry is "name\0path": the name written and the file hashed. */
+	struct names lines = {0};
+	for (size_t i = 0; rc == FA_OK && i < outs.n; i++) {
+		char name[PATH_MAX + 4];
+		output_name(outs.v[i], name, sizeof(name));
+		rc = names_push(&lines, name, NULL, err);
+	}
+	for (size_t i = 0; rc == FA_OK && i < n_inputs; i++) {
+		if (input_paths[i] == NULL || input_paths[i][0] == '\0')
+			continue;
+		rc = names_push(&lines, INPUT_PREFIX, input_paths[i], err);
+	}
+	for (size_t i = 0; rc == FA_OK && i < lines.n; i++) {
+		if (strpbrk(lines.v[i], "\n\r") != NULL) {
+			fa_err_set(err, "%s: the name \"%s\" holds a line break; rename it", MANIFEST_NAME,
+				   lines.v[i]);
+			rc = FA_EINPUT;
+		}
+	}
+	names_free(&outs);
+	if (rc != FA_OK) {
+		names_free(&lines);
+		return rc;
+	}
+	if (lines.n)
+		qsort(lines.v, lines.n, sizeof(*lines.v), str_cmp);
+
+	char tmp[PATH_MAX], final[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", outdir, MANIFEST_NAME);
+	snprintf(final, sizeof(final), "%s/%s", outdir, MANIFEST_NAME);
+	FILE *fp = fopen(tmp, "w");
+	if (fp == NULL) {
+		fa_err_set(err, "%s: cannot write: %s", tmp, strerror(errno));
+		names_free(&lines);
+		return FA_ERUNTIME;
+	}
+	for (size_t i = 0; rc == FA_OK && i < lines.n; i++) {
+		const char *name = lines.v[i];
+		if (i > 0 && strcmp(name, lines.v[i - 1]) == 0)
+			continue; /* the same input given twice */
+		char path[PATH_MAX], hex[65];
+		if (strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0)
+			snprintf(path, sizeof(path), "%s", name + strlen(INPUT_PREFIX));
+		else
+			snprintf(path, sizeof(path), "%s/%s", outdir,
+				 strncmp(name, "./", 2) == 0 ? name + 2 : name);
+		rc = sha256_file(path, hex, err);
+		if (rc == FA_OK && fprintf(fp, "%s  %s\n", hex, name) < 0) {
+			fa_err_set(err, "%s: write failed: %s", tmp, strerror(errno));
+			rc = FA_ERUNTIME;
+		}
+	}
+	names_free(&lines);
+	if (fclose(fp) != 0 && rc == FA_OK) {
+		fa_err_set(err, "%s: write failed: %s", tmp, strerror(errno));
+		rc = FA_ERUNTIME;
+	}
+	if (rc == FA_OK && rename(tmp, final) != 0) {
+		fa_err_set(err, "%s: cannot rename into place: %s", final, strerror(errno));
+		rc = FA_ERUNTIME;
+	}
+	if (rc != FA_OK)
+		remove(tmp);
+	return rc;
+}
+
+/* Why an output name may not be opened, or NULL when it may. */
+static const char *unsafe_name(const char *name)
+{
+	if (name[0] == '/')
+		return "absolute path";
+	for (const char *p = name; *p;) {
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return "\"..\" escapes OUTDIR";
+		if (n == 0)
+			return "empty path component";
+		p += n + (end != NULL);
+	}
+	return NULL;
+}
+
+/* Parses "<hex>  name" or "<hex> *name"; false when the line is not one. */
+static bool parse_line(char *line, char **hex, char **name)
+{
+	size_t len = strlen(line);
+	if (len && line[len - 1] == '\n')
+		line[--len] = '\0';
+	if (len < 67)
+		return false;
+	for (int i = 0; i < 64; i++)
+		if (!((line[i] >= '0' && line[i] <= '9') || (line[i] >= 'a' && line[i] <= 'f') ||
+		      (line[i] >= 'A' && line[i] <= 'F')))
+			return false;
+	if (line[64] != ' ' || (line[65] != ' ' && line[65] != '*'))
+		return false;
+	line[64] = '\0';
+	*hex = line;
+	*name = line + 66;
+	return true;
+}
+
+/* Checks one line; writes its verdict; true when it is OK. */
+static bool check_line(const char *root, const char *hex, const char *name, FILE *to)
+{
+	struct fa_err herr = {{0}};
+	char path[PATH_MAX], got[65];
+	bool input = strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0;
+	if (input) {
+		snprintf(path, sizeof(path), "%s", name + strlen(INPUT_PREFIX));
+		struct stat sb;
+		if (stat(path, &sb) != 0 && errno == ENOENT) {
+			fprintf(to, "MISSING %s\n", name);
+			return false;
+		}
+	} else {
+		const char *why = unsafe_name(name);
+		if (why != NULL) {
+			fprintf(to, "REFUSED %s: %s; not read\n", name, why);
+			return false;
+		}
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", root, name) >= sizeof(path)) {
+			fprintf(to, "REFUSED %s: path too long\n", name);
+			return false;
+		}
+		struct stat sb;
+		if (lstat(path, &sb) != 0) {
+			fprintf(to, "%s %s\n", errno == ENOENT ? "MISSING" : "UNREADABLE", name);
+			return false;
+		}
+		char real[PATH_MAX];
+		size_t rl = strlen(root);
+		if (!S_ISREG(sb.st_mode)) {
+			fprintf(to, "REFUSED %s: not a regular file; not read\n", name);
+			return false;
+		}
+		if (realpath(path, real) == NULL || strncmp(real, root, rl) != 0 || real[rl] != '/') {
+			fprintf(to, "REFUSED %s: resolves outside OUTDIR; not read\n", name);
+			return false;
+		}
+	}
+	if (sha256_file(path, got, &herr) != FA_OK) {
+		fprintf(to, "UNREADABLE %s: %s\n", name, herr.msg);
+		return false;
+	}
+	bool ok = strncasecmp(got, hex, 64) == 0;
+	fprintf(to, "%s %s\n", ok ? "OK" : "CHANGED", name);
+	return ok;
+}
+
+int manifest_verify(const char *outdir, FILE *report_to, size_t *n_mismatch, struct fa_err *err)
+{
+	*n_mismatch = 0;
+	char root[PATH_MAX], mpath[PATH_MAX];
+	if (realpath(outdir, root) == NULL) {
+		fa_err_set(err, "%s: %s", outdir, strerror(errno));
+		return FA_EINPUT;
+	}
+	snprintf(mpath, sizeof(mpath), "%s/%s", outdir, MANIFEST_NAME);
+	FILE *fp = fopen(mpath, "r");
+	if (fp == NULL) {
+		fa_err_set(err, "%s: no manifest: %s", mpath, strerror(errno));
+		return FA_EINPUT;
+	}
+	struct names listed = {0};
+	char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	ssize_t got;
+	int rc = FA_OK;
+	while (rc == FA_OK && (got = getline(&line, &cap, fp)) != -1) {
+		lineno++;
+		char *hex, *name;
+		if (got > MAX_LINE || (size_t)got != strlen(line) || !parse_line(line, &hex, &name)) {
+			fa_err_set(err, "%s: line %zu is not \"<64 hex digits>  <name>\"", mpath, lineno);
+			rc = FA_EINPUT;
+			break;
+		}
+		if (!check_line(root, hex, name, report_to))
+			(*n_mismatch)++;
+		if (strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) != 0)
+			rc = names_push(&listed, strncmp(name, "./", 2) == 0 ? name + 2 : name, NULL, err);
+	}
+	free(line);
+	if (rc == FA_OK && ferror(fp)) {
+		fa_err_set(err, "%s: read error: %s", mpath, strerror(errno));
+		rc = FA_ERUNTIME;
+	}
+	fclose(fp);
+	struct names present = {0};
+	if (rc == FA_OK)
+		rc = walk(outdir, "", 0, &present, err);
+	if (rc == FA_OK) {
+		if (listed.n)
+			qsort(listed.v, listed.n, sizeof(*listed.v), str_cmp);
+		if (present.n)
+			qsort(present.v, present.n, sizeof(*present.v), str_cmp);
+		for (size_t i = 0; i < present.n; i++) {
+			if (listed.n && bsearch(&present.v[i], listed.v, listed.n, sizeof(*listed.v), str_cmp))
+				continue;
+			fprintf(report_to, "UNLISTED %s\n", present.v[i]);
+			(*n_mismatch)++;
+		}
+	}
+	names_free(&listed);
+	names_free(&present);
+	return rc;
+}

@@ -1,0 +1,760 @@
+/*
+ * report_html.c - report.html: the report document as one page a person
+ * who is not an engineer can read, print and hand on.
+ *
+ * Receives the report document (docs/report-format.md) and borrows it;
+ * writes to a stream the caller owns. The page is self-contained: inline
+ * CSS, inline SVG charts, no script, no font, no image and no link that
+ * leaves the report directory (evidence links are relative and are dropped
+ * when they are not). Sections: verdict and summary, declared statements,
+ * destinations by country, timeline against consent, findings, devices,
+ * inputs and hashes, data attribution. A missing or null member leaves its
+ * line or section out.
+ *
+ * Every string of the document may come from captured traffic (host names,
+ * user agents, URLs), so every one goes through rh_esc() before it reaches
+ * the page, in text and in attribute values alike. Owns nothing after it
+ * returns. The two SVG charts live in report_html_charts.c. Workload:
+ * thousands of flows, hundreds of findings; lists longer than a reader can
+ * use are cut with "... and N more".
+ */
+#include "flowaudit/report.h"
+
+#include "report_html.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FRAME_NUMBERS 30 /* frame numbers shown per file of a finding */
+#define MAX_DEVICE_FLOWS 100
+
+/* ---- accessors and escaping shared with report_html_charts.c (report_html.h) ---- */
+
+const json_t *rh_get(const json_t *o, const char *key)
+{
+	if (!json_is_object(o))
+		return NULL;
+	const json_t *v = json_object_get(o, key);
+	return json_is_null(v) ? NULL : v;
+}
+
+const char *rh_str(const json_t *o, const char *key)
+{
+	return json_string_value(rh_get(o, key));
+}
+
+bool rh_int(const json_t *o, const char *key, long long *v)
+{
+	const json_t *x = rh_get(o, key);
+	if (!json_is_integer(x))
+		return false;
+	*v = (long long)json_integer_value(x);
+	return true;
+}
+
+long long rh_int0(const json_t *o, const char *key)
+{
+	long long v = 0;
+	rh_int(o, key, &v);
+	return v;
+}
+
+bool rh_time(const json_t *o, const char *key, fa_time *t)
+{
+	const char *s = rh_str(o, key);
+	return s != NULL && fa_time_parse(s, t);
+}
+
+/*
+ * The one escape for the page: text and (double-quoted) attribute values.
+ * Control characters other than tab and newline are not allowed in HTML
+ * text and become U+FFFD so a hidden byte stays visible.
+ */
+void rh_esc(FILE *out, const char *s)
+{
+	if (s == NULL)
+		return;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '&': fputs("&amp;", out); break;
+		case '<': fputs("&lt;", out); break;
+		case '>': fputs("&gt;", out); break;
+		case '"': fputs("&quot;", out); break;
+		case '\'': fputs("&#39;", out); break;
+		case '\t':
+		case '\n': fputc(*p, out); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				fputs("\xef\xbf\xbd", out);
+			else
+				fputc(*p, out);
+		}
+	}
+}
+
+/* rh_esc() with a fallback for absent values. */
+void rh_esc_or(FILE *out, const char *s, const char *dflt)
+{
+	rh_esc(out, s ? s : dflt);
+}
+
+/* An href that stays inside the report directory: relative, no scheme, no "..". */
+static bool safe_relative_href(const char *s)
+{
+	if (s == NULL || s[0] == '\0' || s[0] == '/' || s[0] == '\\')
+		return false;
+	for (const char *p = s; *p; p++)
+		if (*p == ':' || *p == '\\' || (unsigned char)*p <= 0x20)
+			return false;
+	for (const char *p = s; (p = strstr(p, "..")) != NULL; p += 2)
+		if ((p == s || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+			return false;
+	return true;
+}
+
+void rh_bytes(FILE *out, long long b)
+{
+	static const char *const unit[] = {"B", "kB", "MB", "GB", "TB"};
+	double v = (double)b;
+	int u = 0;
+	while (v >= 1000.0 && u < 4)
+		v /= 1000.0, u++;
+	if (u == 0)
+		fprintf(out, "%lld B", b);
+	else
+		fprintf(out, "%.1f %s", v, unit[u]);
+}
+
+/* ---- page frame ---- */
+
+static const char css[] =
+	":root{--pass:#1a7f37;--fail:#b42318;--muted:#5b6470;--line:#d0d5dd}"
+	"body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2330;"
+	"max-width:1100px;margin:0 auto;padding:24px}"
+	"h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:32px 0 8px;border-bottom:2px solid "
+	"var(--line);padding-bottom:4px}h3{font-size:16px;margin:0 0 8px}"
+	"table{border-collapse:collapse;width:100%;margin:8px 0}th,td{text-align:left;vertical-align:top;"
+	"padding:4px 8px;border-bottom:1px solid var(--line)}th{background:#f2f4f7}"
+	".mono,code{font-family:ui-monospace,'DejaVu Sans Mono',monospace;font-size:13px;word-break:break-all}"
+	".badge{display:inline-block;padding:2px 10px;border-radius:4px;font-weight:700;color:#fff}"
+	".verdict{font-size:22px;padding:4px 16px}.pass{background:var(--pass)}.fail{background:var(--fail)}"
+	".kept{color:var(--pass);font-weight:700}.broken{color:var(--fail);font-weight:700}"
+	".not_exercised{color:var(--muted);font-weight:700}"
+	".sev-high{background:#b42318}.sev-medium{background:#c4620a}.sev-low{background:#8a6d00}"
+	".sev-info{background:#4b5563}"
+	".finding{border:1px solid var(--line);border-left:6px solid #4b5563;border-radius:4px;padding:12px 16px;"
+	"margin:12px 0}.finding.high{border-left-color:#b42318}.finding.medium{border-left-color:#c4620a}"
+	".finding.low{border-left-color:#8a6d00}"
+	".finding dl{display:grid;grid-template-columns:210px 1fr;gap:2px 12px;margin:0}"
+	".finding dt{color:var(--muted)}.finding dd{margin:0}"
+	"blockquote{margin:4px 0;padding:4px 12px;border-left:3px solid var(--line);background:#f8f9fb;"
+	"font-style:italic}"
+	".pre{white-space:pre-line}.meta{color:var(--muted)}.summary{display:flex;flex-wrap:wrap;gap:8px 24px;margin:12px 0}"
+	".summary div{min-width:120px}.summary b{display:block;font-size:20px}"
+	"svg{max-width:100%;height:auto}svg text{font:12px system-ui,sans-serif;fill:#1d2330}"
+	".legend span{display:inline-block;margin-right:16px}.swatch{display:inline-block;width:12px;"
+	"height:12px;margin-right:4px;vertical-align:-1px;border:1px solid #555}"
+	"footer{margin-top:32px;color:var(--muted);font-size:13px}"
+	"@page{size:A4;margin:14mm}"
+	"@media print{body{font-size:10pt;max-width:none;padding:0}"
+	"*{-webkit-print-color-adjust:exact;print-color-adjust:exact}"
+	".finding,tr,figure{break-inside:avoid;page-break-inside:avoid}h2{break-after:avoid}"
+	"a{color:inherit}.finding dl{grid-template-columns:150px 1fr}}";
+
+static void write_header(FILE *out, const json_t *doc)
+{
+	const json_t *app = rh_get(rh_get(doc, "policy"), "app");
+	const char *name = rh_str(app, "name");
+	const char *verdict = rh_str(doc, "verdict");
+	bool fail = verdict && strcmp(verdict, "fail") == 0;
+	bool pass = verdict && strcmp(verdict, "pass") == 0;
+	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+	      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
+	      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+	      "style-src 'unsafe-inline'\">\n<title>flowaudit report",
+	      out);
+	if (name) {
+		fputs(": ", out);
+		rh_esc(out, name);
+	}
+	fprintf(out, "</title>\n<style>%s</style>\n</head>\n<body>\n<header>\n", css);
+	fputs("<h1>Network traffic audit: ", out);
+	rh_esc_or(out, name, "(unnamed app)");
+	fputs("</h1>\n<p>", out);
+	fprintf(out, "<span class=\"badge verdict %s\">%s</span> ", fail ? "fail" : pass ? "pass" : "",
+		fail ? "FAIL" : pass ? "PASS" : "NO VERDICT");
+	if (fail)
+		fputs("The captured traffic contradicts the app's declarations", out);
+	else if (pass)
+		fputs("No finding reached the failure threshold", out);
+	if (rh_str(doc, "fail_on")) {
+		fputs(" (threshold: severity ", out);
+		rh_esc(out, rh_str(doc, "fail_on"));
+		fputs(" and above)", out);
+	}
+	fputs(".</p>\n<p class=\"meta\">", out);
+	if (rh_str(app, "controller")) {
+		fputs("Controller: ", out);
+		rh_esc(out, rh_str(app, "controller"));
+		fputs(" &middot; ", out);
+	}
+	if (rh_str(app, "policy_date")) {
+		fputs("Policy dated ", out);
+		rh_esc(out, rh_str(app, "policy_date"));
+		fputs(" &middot; ", out);
+	}
+	fputs("Generated ", out);
+	rh_esc_or(out, rh_str(doc, "generated_at"), "(time unknown)");
+	const json_t *gen = rh_get(doc, "generator");
+	fputs(" by ", out);
+	rh_esc_or(out, rh_str(gen, "name"), "flowaudit");
+	fputs(" ", out);
+	rh_esc(out, rh_str(gen, "version"));
+	if (rh_str(doc, "command")) {
+		fputs(" (", out);
+		rh_esc(out, rh_str(doc, "command"));
+		fputs(")", out);
+	}
+	fputs("<br>Inputs: ", out);
+	size_t i;
+	const json_t *c;
+	json_array_foreach(rh_get(rh_get(doc, "inputs"), "captures"), i, c) {
+		fputs(i ? ", " : "", out);
+		fputs("<span class=\"mono\">", out);
+		rh_esc_or(out, rh_str(c, "path"), "?");
+		fputs("</span>", out);
+	}
+	const char *pol = rh_str(rh_get(rh_get(doc, "inputs"), "policy"), "path");
+	if (pol) {
+		fputs("; policy <span class=\"mono\">", out);
+		rh_esc(out, pol);
+		fputs("</span>", out);
+	}
+	fputs("</p>\n</header>\n", out);
+
+	const json_t *s = rh_get(doc, "summary");
+	if (s == NULL)
+		return;
+	fputs("<section class=\"summary\">\n", out);
+	static const char *const keys[][2] = {{"packets", "packets"}, {"flows", "flows"},
+					      {"destinations", "destinations"}, {"findings", "findings"}};
+	for (size_t k = 0; k < 4; k++) {
+		long long v;
+		if (rh_int(s, keys[k][0], &v))
+			fprintf(out, "<div><b>%lld</b>%s</div>\n", v, keys[k][1]);
+	}
+	long long b;
+	if (rh_int(s, "bytes", &b)) {
+		fputs("<div><b>", out);
+		rh_bytes(out, b);
+		fputs("</b>captured</div>\n", out);
+	}
+	const json_t *sev = rh_get(s, "findings_by_severity");
+	if (json_is_object(sev)) {
+		fputs("<div>by severity:", out);
+		const char *k;
+		const json_t *v;
+		json_object_foreach((json_t *)sev, k, v) {
+			fputs(" ", out);
+			rh_esc(out, k);
+			fprintf(out, " %lld", (long long)json_integer_value(v));
+		}
+		fputs("</div>\n", out);
+	}
+	fputs("</section>\n", out);
+}
+
+static void write_notes(FILE *out, const json_t *doc)
+{
+	const json_t *notes = rh_get(doc, "notes");
+	if (json_array_size(notes) == 0)
+		return;
+	fputs("<h2>Notes for the reader</h2>\n<ul>\n", out);
+	size_t i;
+	const json_t *n;
+	json_array_foreach(notes, i, n) {
+		fputs("<li>", out);
+		rh_esc(out, json_string_value(n));
+		fputs("</li>\n", out);
+	}
+	fputs("</ul>\n", out);
+}
+
+static void verdict_cell(FILE *out, const char *v)
+{
+	if (v && strcmp(v, "kept") == 0)
+		fputs("<td class=\"kept\">&#10003; kept</td>", out);
+	else if (v && strcmp(v, "broken") == 0)
+		fputs("<td class=\"broken\">&#10007; broken</td>", out);
+	else if (v && strcmp(v, "not_exercised") == 0)
+		fputs("<td class=\"not_exercised\">&ndash; not exercised</td>", out);
+	else {
+		fputs("<td>", out);
+		rh_esc_or(out, v, "unknown");
+		fputs("</td>", out);
+	}
+}
+
+static void write_statements(FILE *out, const json_t *doc)
+{
+	const json_t *sts = rh_get(doc, "statements");
+	fputs("<h2 id=\"statements\">Declared statements</h2>\n", out);
+	if (json_array_size(sts) == 0) {
+		fputs("<p>The report lists no declared statements.</p>\n", out);
+		return;
+	}
+	fputs("<p>What the app's privacy declaration says, and whether the captured traffic kept it.</p>\n"
+	      "<table>\n<tr><th>Statement</th><th>Verdict</th><th>What the policy says</th>"
+	      "<th>Findings</th></tr>\n",
+	      out);
+	size_t i;
+	const json_t *st;
+	json_array_foreach(sts, i, st) {
+		fputs("<tr><td>", out);
+		rh_esc_or(out, rh_str(st, "text"), "");
+		fputs("<br><span class=\"meta mono\">", out);
+		rh_esc(out, rh_str(st, "id"));
+		fputs("</span></td>", out);
+		verdict_cell(out, rh_str(st, "verdict"));
+		fputs("<td>", out);
+		if (rh_str(st, "clause")) {
+			fputs("<blockquote>", out);
+			rh_esc(out, rh_str(st, "clause"));
+			fputs("</blockquote>", out);
+		}
+		fputs("</td><td>", out);
+		size_t k;
+		const json_t *id;
+		json_array_foreach(rh_get(st, "findings"), k, id) {
+			const char *s = json_string_value(id);
+			fputs(k ? ", " : "", out);
+			fputs("<a href=\"#finding-", out);
+			rh_esc(out, s);
+			fputs("\">", out);
+			rh_esc(out, s);
+			fputs("</a>", out);
+		}
+		fputs("</td></tr>\n", out);
+	}
+	fputs("</table>\n", out);
+}
+
+/* ---- findings ---- */
+
+static void dt(FILE *out, const char *label)
+{
+	fprintf(out, "<dt>%s</dt><dd>", label);
+}
+
+static void write_finding_frames(FILE *out, const json_t *f)
+{
+	const json_t *frames = rh_get(f, "frames");
+	if (json_array_size(frames) == 0)
+		return;
+	dt(out, "Packets (frame numbers)");
+	size_t i;
+	const json_t *fr;
+	json_array_foreach(frames, i, fr) {
+		const json_t *nums = rh_get(fr, "numbers");
+		fputs(i ? "<br>" : "", out);
+		fputs("<span class=\"mono\">", out);
+		rh_esc_or(out, rh_str(fr, "file"), "?");
+		fputs("</span>: ", out);
+		size_t k;
+		const json_t *n;
+		json_array_foreach(nums, k, n) {
+			if (k == MAX_FRAME_NUMBERS) {
+				fprintf(out, " &hellip; and %zu more", json_array_size(nums) - k);
+				break;
+			}
+			fprintf(out, "%s%lld", k ? ", " : "", (long long)json_integer_value(n));
+		}
+	}
+	fputs("</dd>\n", out);
+}
+
+static void write_identifiers(FILE *out, const json_t *f)
+{
+	const json_t *ids = rh_get(f, "identifiers");
+	if (json_array_size(ids) == 0)
+		return;
+	dt(out, "Identifiers seen (masked)");
+	fputs("<table><tr><th>Type</th><th>Encoding</th><th>Value</th><th>Where</th><th>Packet</th></tr>",
+	      out);
+	size_t i;
+	const json_t *x;
+	json_array_foreach(ids, i, x) {
+		fputs("<tr><td>", out);
+		rh_esc(out, rh_str(x, "type"));
+		fputs("</td><td>", out);
+		rh_esc(out, rh_str(x, "encoding"));
+		fputs("</td><td class=\"mono\">", out);
+		rh_esc(out, rh_str(x, "masked"));
+		fputs("</td><td>", out);
+		rh_esc(out, rh_str(x, "where"));
+		fputs(" ", out);
+		rh_esc(out, rh_str(x, "direction"));
+		fputs("</td><td class=\"mono\">", out);
+		rh_esc(out, rh_str(x, "file"));
+		fprintf(out, " frame %lld, offset %lld</td></tr>", rh_int0(x, "frame"), rh_int0(x, "offset"));
+	}
+	fputs("</table></dd>\n", out);
+}
+
+static void write_consent(FILE *out, const json_t *f, const json_t *events)
+{
+	const json_t *c = rh_get(f, "consent");
+	if (!json_is_object(c))
+		return;
+	dt(out, "Consent at the time");
+	fputs("for <b>", out);
+	rh_esc_or(out, rh_str(c, "purpose"), "?");
+	fputs("</b>: ", out);
+	const char *st = rh_str(c, "state");
+	rh_esc(out, st && strcmp(st, "none") == 0 ? "never given" : st);
+	long long ev;
+	if (rh_int(c, "event", &ev)) {
+		fprintf(out, " (event #%lld", ev);
+		size_t i;
+		const json_t *e;
+		json_array_foreach(events, i, e) {
+			if (rh_int0(e, "index") == ev && rh_str(e, "time")) {
+				fputs(" at ", out);
+				rh_esc(out, rh_str(e, "time"));
+			}
+		}
+		fputs(")", out);
+	}
+	fputs("</dd>\n", out);
+}
+
+static void evidence_link(FILE *out, const char *path)
+{
+	if (safe_relative_href(path)) {
+		fputs("<a href=\"", out);
+		rh_esc(out, path);
+		fputs("\" class=\"mono\">", out);
+		rh_esc(out, path);
+		fputs("</a>", out);
+	} else {
+		fputs("<span class=\"mono\">", out);
+		rh_esc(out, path);
+		fputs("</span>", out);
+	}
+}
+
+static void write_finding(FILE *out, const json_t *f, const json_t *events)
+{
+	const char *sev = rh_str(f, "severity");
+	const char *sevc = sev && (!strcmp(sev, "high") || !strcmp(sev, "medium") || !strcmp(sev, "low") ||
+				   !strcmp(sev, "info")) ? sev : "info";
+	fprintf(out, "<article class=\"finding %s\" id=\"finding-", sevc);
+	rh_esc(out, rh_str(f, "id"));
+	fputs("\">\n<h3>", out);
+	rh_esc(out, rh_str(f, "id"));
+	fprintf(out, " <span class=\"badge sev-%s\">", sevc);
+	rh_esc_or(out, sev, "unrated");
+	fputs("</span> ", out);
+	rh_esc_or(out, rh_str(f, "title"), "(untitled)");
+	fputs("</h3>\n<dl>\n", out);
+	dt(out, "Rule");
+	fputs("<span class=\"mono\">", out);
+	rh_esc(out, rh_str(f, "rule"));
+	fputs("</span></dd>\n", out);
+	if (rh_str(f, "detail")) {
+		dt(out, "What happened");
+		fputs("<span class=\"pre\">", out);
+		rh_esc(out, rh_str(f, "detail"));
+		fputs("</span>", out);
+		fputs("</dd>\n", out);
+	}
+	if (rh_str(f, "clause")) {
+		dt(out, "What the policy says");
+		fputs("<blockquote>", out);
+		rh_esc(out, rh_str(f, "clause"));
+		fputs("</blockquote>", out);
+		if (rh_str(f, "statement")) {
+			fputs("<span class=\"meta\">statement <a href=\"#statements\">", out);
+			rh_esc(out, rh_str(f, "statement"));
+			fputs("</a></span>", out);
+		}
+		fputs("</dd>\n", out);
+	}
+	dt(out, "Device");
+	fputs("<span class=\"mono\">", out);
+	rh_esc_or(out, rh_str(f, "device"), "?");
+	fputs("</span></dd>\n", out);
+	dt(out, "Destination");
+	fputs("<span class=\"mono\">", out);
+	rh_esc_or(out, rh_str(f, "host"), "(no name)");
+	size_t i;
+	const json_t *a;
+	json_array_foreach(rh_get(f, "addresses"), i, a) {
+		fputs(i ? ", " : " (", out);
+		rh_esc(out, json_string_value(a));
+		if (i + 1 == json_array_size(rh_get(f, "addresses")))
+			fputs(")", out);
+	}
+	fputs("</span></dd>\n", out);
+	const json_t *rc = rh_get(f, "recipient");
+	if (json_is_object(rc)) {
+		dt(out, "Recipient");
+		rh_esc_or(out, rh_str(rc, "name"), "not identified");
+		fputs(" &middot; ", out);
+		rh_esc_or(out, rh_str(rc, "kind"), "unknown");
+		if (rh_str(rc, "entity")) {
+			fputs(" &middot; operated by ", out);
+			rh_esc(out, rh_str(rc, "entity"));
+			if (rh_str(rc, "entity_country")) {
+				fputs(" (", out);
+				rh_esc(out, rh_str(rc, "entity_country"));
+				fputs(")", out);
+			}
+		}
+		fputs("</dd>\n", out);
+	}
+	dt(out, "Country of the address");
+	rh_esc_or(out, rh_str(f, "country"), "unknown");
+	fputs("</dd>\n", out);
+	long long asn;
+	if (rh_int(f, "asn", &asn)) {
+		dt(out, "Network (ASN)");
+		fprintf(out, "AS%lld ", asn);
+		rh_esc(out, rh_str(f, "as_org"));
+		fputs("</dd>\n", out);
+	}
+	dt(out, "First / last seen");
+	rh_esc_or(out, rh_str(f, "first_seen"), "?");
+	fputs(" &ndash; ", out);
+	rh_esc_or(out, rh_str(f, "last_seen"), "?");
+	fputs("</dd>\n", out);
+	dt(out, "How the name was learned");
+	rh_esc_or(out, rh_str(f, "name_source"), "unknown");
+	long long nf;
+	if (rh_int(f, "name_frame", &nf)) {
+		fprintf(out, ", frame %lld", nf);
+		if (rh_str(f, "name_file")) {
+			fputs(" of <span class=\"mono\">", out);
+			rh_esc(out, rh_str(f, "name_file"));
+			fputs("</span>", out);
+		}
+	}
+	fputs("</dd>\n", out);
+	write_finding_frames(out, f);
+	dt(out, "Traffic");
+	fprintf(out, "sent %lld packets, ", rh_int0(f, "packets_out"));
+	rh_bytes(out, rh_int0(f, "bytes_out"));
+	fprintf(out, "; received %lld packets, ", rh_int0(f, "packets_in"));
+	rh_bytes(out, rh_int0(f, "bytes_in"));
+	fputs("</dd>\n", out);
+	write_identifiers(out, f);
+	write_consent(out, f, events);
+	if (rh_str(f, "evidence") || json_array_size(rh_get(f, "evidence_files"))) {
+		dt(out, "Evidence capture");
+		const json_t *more = rh_get(f, "evidence_files");
+		if (json_array_size(more)) {
+			const json_t *p;
+			json_array_foreach(more, i, p) {
+				fputs(i ? "<br>" : "", out);
+				evidence_link(out, json_string_value(p));
+			}
+		} else {
+			evidence_link(out, rh_str(f, "evidence"));
+		}
+		fputs("</dd>\n", out);
+	}
+	fputs("</dl>\n</article>\n", out);
+}
+
+static void write_findings(FILE *out, const json_t *doc)
+{
+	const json_t *findings = rh_get(doc, "findings");
+	fprintf(out, "<h2 id=\"findings\">Findings (%zu)</h2>\n", json_array_size(findings));
+	if (json_array_size(findings) == 0) {
+		fputs("<p>No finding: the captured traffic did not contradict the declarations.</p>\n", out);
+		return;
+	}
+	size_t i;
+	const json_t *f;
+	json_array_foreach(findings, i, f)
+		if (json_is_object(f))
+			write_finding(out, f, rh_get(doc, "consent_events"));
+}
+
+/* ---- devices ---- */
+
+static void write_devices(FILE *out, const json_t *doc)
+{
+	const json_t *devs = rh_get(doc, "devices");
+	if (json_array_size(devs) == 0)
+		return;
+	fputs("<h2 id=\"devices\">Devices</h2>\n", out);
+	size_t i;
+	const json_t *d;
+	json_array_foreach(devs, i, d) {
+		const char *addr = rh_str(d, "address");
+		size_t nflows = 0, k;
+		const json_t *fl;
+		json_array_foreach(rh_get(doc, "flows"), k, fl)
+			if (addr && rh_str(fl, "client_ip") && strcmp(rh_str(fl, "client_ip"), addr) == 0)
+				nflows++;
+		long long given;
+		if (rh_int(d, "flows", &given))
+			nflows = (size_t)given;
+		fputs("<section>\n<h3>Device <span class=\"mono\">", out);
+		rh_esc_or(out, addr, "?");
+		fprintf(out, "</span></h3>\n<p>%zu flows. Findings: ", nflows);
+		const json_t *ids = rh_get(d, "findings");
+		long long nfind;
+		if (json_is_array(ids)) {
+			const json_t *id;
+			json_array_foreach(ids, k, id) {
+				fputs(k ? ", " : "", out);
+				fputs("<a href=\"#finding-", out);
+				rh_esc(out, json_string_value(id));
+				fputs("\">", out);
+				rh_esc(out, json_string_value(id));
+				fputs("</a>", out);
+			}
+			if (json_array_size(ids) == 0)
+				fputs("none", out);
+		} else if (rh_int(d, "findings", &nfind)) {
+			fprintf(out, "%lld", nfind);
+		}
+		fputs(".</p>\n", out);
+		if (addr == NULL)
+			goto end_section;
+		size_t shown = 0, total = 0;
+		json_array_foreach(rh_get(doc, "flows"), k, fl) {
+			if (rh_str(fl, "client_ip") == NULL || strcmp(rh_str(fl, "client_ip"), addr) != 0)
+				continue;
+			if (total++ >= MAX_DEVICE_FLOWS)
+				continue;
+			if (shown++ == 0)
+				fputs("<table>\n<tr><th>Flow</th><th>Server</th><th>Name</th><th>Protocol</th>"
+				      "<th>Country</th><th>Sent</th><th>Received</th></tr>\n",
+				      out);
+			fprintf(out, "<tr><td>%lld</td><td class=\"mono\">", rh_int0(fl, "id"));
+			rh_esc(out, rh_str(fl, "server_ip"));
+			fprintf(out, ":%lld</td><td class=\"mono\">", rh_int0(fl, "server_port"));
+			rh_esc_or(out, rh_str(fl, "name"), "-");
+			fputs("</td><td>", out);
+			rh_esc(out, rh_str(fl, "transport"));
+			fputs(" ", out);
+			rh_esc(out, rh_str(fl, "protocol"));
+			fputs("</td><td>", out);
+			rh_esc_or(out, rh_str(fl, "country"), "-");
+			fputs("</td><td>", out);
+			rh_bytes(out, rh_int0(fl, "bytes_out"));
+			fputs("</td><td>", out);
+			rh_bytes(out, rh_int0(fl, "bytes_in"));
+			fputs("</td></tr>\n", out);
+		}
+		if (shown)
+			fputs("</table>\n", out);
+		if (total > shown)
+			fprintf(out, "<p>&hellip; and %zu more flows (all are in report.json).</p>\n",
+				total - shown);
+end_section:
+		fputs("</section>\n", out);
+	}
+}
+
+/* ---- inputs and attribution ---- */
+
+static void input_row(FILE *out, const char *what, const json_t *o, const char *extra)
+{
+	if (!json_is_object(o))
+		return;
+	fprintf(out, "<tr><td>%s</td><td class=\"mono\">", what);
+	rh_esc_or(out, rh_str(o, "path"), "-");
+	fputs("</td><td class=\"mono\">", out);
+	rh_esc_or(out, rh_str(o, "sha256"), "-");
+	fputs("</td><td>", out);
+	rh_esc(out, extra);
+	fputs("</td></tr>\n", out);
+}
+
+static void write_inputs(FILE *out, const json_t *doc)
+{
+	const json_t *in = rh_get(doc, "inputs");
+	if (!json_is_object(in))
+		return;
+	fputs("<h2 id=\"inputs\">Inputs and hashes</h2>\n<p>Anyone can check these files are the ones "
+	      "audited: <span class=\"mono\">sha256sum FILE</span> must print the same value.</p>\n"
+	      "<table>\n<tr><th>Input</th><th>Path</th><th>SHA-256</th><th>Details</th></tr>\n",
+	      out);
+	size_t i;
+	const json_t *c;
+	json_array_foreach(rh_get(in, "captures"), i, c) {
+		char extra[512];
+		snprintf(extra, sizeof(extra), "%lld packets, %lld bytes, link %s%s%s",
+			 rh_int0(c, "packets"), rh_int0(c, "bytes"),
+			 rh_str(c, "link_name") ? rh_str(c, "link_name") : "?",
+			 rh_str(c, "error") ? "; cut short: " : "", rh_str(c, "error") ? rh_str(c, "error") : "");
+		input_row(out, "capture", c, extra);
+	}
+	input_row(out, "policy", rh_get(in, "policy"), NULL);
+	input_row(out, "consent events", rh_get(in, "events"), NULL);
+	input_row(out, "device profile", rh_get(in, "device_profile"), NULL);
+	const json_t *sg = rh_get(in, "signatures");
+	if (json_is_object(sg)) {
+		char extra[64];
+		snprintf(extra, sizeof(extra), "%lld entries", rh_int0(sg, "entries"));
+		input_row(out, "signatures", sg, extra);
+	}
+	static const char *const dbs[][2] = {{"country", "country database"}, {"asn", "ASN database"}};
+	for (size_t k = 0; k < 2; k++) {
+		const json_t *g = rh_get(rh_get(in, "geo"), dbs[k][0]);
+		if (!json_is_object(g))
+			continue;
+		const char *type = rh_str(g, "database_type"), *built = rh_str(g, "build_time");
+		const char *desc = rh_str(g, "description"), *attr = rh_str(g, "attribution");
+		char extra[2048];
+		snprintf(extra, sizeof(extra), "%s%s%s%s%s%s%s", type ? type : "", built ? ", built " : "",
+			 built ? built : "", desc ? "; " : "", desc ? desc : "", attr ? "; " : "",
+			 attr ? attr : "");
+		input_row(out, dbs[k][1], g, extra);
+	}
+	fputs("</table>\n", out);
+}
+
+static void write_footer(FILE *out, const json_t *doc)
+{
+	fputs("<footer>\n", out);
+	size_t i;
+	const json_t *a;
+	json_array_foreach(rh_get(doc, "attribution"), i, a) {
+		fputs("<p>", out);
+		rh_esc(out, json_string_value(a));
+		fputs("</p>\n", out);
+	}
+	fputs("<p>Countries are those the address is registered in, which is not always where the "
+	      "server stands. Identifier values are masked in this report; the evidence captures "
+	      "hold the packets as they were sent.</p>\n</footer>\n",
+	      out);
+}
+
+int report_html_write(const json_t *doc, FILE *out, struct fa_err *err)
+{
+	if (!json_is_object(doc)) {
+		fa_err_set(err, "report.html: the report document is not a JSON object");
+		return FA_ERUNTIME;
+	}
+	write_header(out, doc);
+	write_notes(out, doc);
+	write_statements(out, doc);
+	rh_country_chart(out, doc);
+	rh_timeline(out, doc);
+	write_findings(out, doc);
+	write_devices(out, doc);
+	write_inputs(out, doc);
+	write_footer(out, doc);
+	fputs("</body>\n</html>\n", out);
+	if (ferror(out)) {
+		fa_err_set(err, "report.html: write failed: %s", strerror(errno));
+		return FA_ERUNTIME;
+	}
+	return FA_OK;
+}

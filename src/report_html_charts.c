@@ -1,0 +1,341 @@
+/*
+ * report_html_charts.c - the two inline SVG charts of report.html:
+ * destinations by country (stacked by recipient kind) and the timeline of
+ * findings against consent events.
+ *
+ * Receives the report document from report_html.c and borrows it; writes
+ * SVG and a plain table beside each chart, so no number is shown by colour
+ * or length alone and the page prints in black and white. Coordinates are
+ * in a fixed 1000-unit-wide viewBox that scales with the page. Workload:
+ * thousands of flows are counted into at most MAX_CHART_COUNTRIES rows and
+ * MAX_CHART_KINDS kinds; at most MAX_TIMELINE_ROWS recipients are drawn.
+ */
+#include "report_html.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_CHART_COUNTRIES 25
+#define MAX_CHART_KINDS 6
+#define MAX_TIMELINE_ROWS 30
+
+static const char *const palette[MAX_CHART_KINDS + 1] = {
+	"#1f4e9c", "#e08a1e", "#7cc46f", "#8c8c8c", "#8e44ad", "#17becf", "#c7c7c7",
+};
+
+/* ---- destinations by country (stacked by recipient kind) ---- */
+
+static const char *flow_kind(const json_t *f)
+{
+	const char *k = rh_str(f, "recipient_kind");
+	if (k == NULL)
+		k = rh_str(rh_get(f, "signature"), "kind");
+	return k ? k : "unknown";
+}
+
+static int kind_index(const char **kinds, size_t *n, const char *k)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(kinds[i], k) == 0)
+			return (int)i;
+	if (*n < MAX_CHART_KINDS) {
+		kinds[*n] = k;
+		return (int)(*n)++;
+	}
+	return MAX_CHART_KINDS; /* "other" */
+}
+
+struct country_row {
+	const char *cc;
+	long long flows[MAX_CHART_KINDS + 1];
+	long long total, bytes;
+};
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct country_row *x = a, *y = b;
+	if (x->total != y->total)
+		return x->total < y->total ? 1 : -1;
+	return strcmp(x->cc, y->cc);
+}
+
+void rh_country_chart(FILE *out, const json_t *doc)
+{
+	const json_t *flows = rh_get(doc, "flows");
+	const char *kinds[MAX_CHART_KINDS];
+	size_t n_kinds = 0, n_rows = 0, cap = json_array_size(flows);
+	fputs("<h2 id=\"countries\">Where the traffic went</h2>\n", out);
+	struct country_row *rows = calloc(cap ? cap : 1, sizeof(*rows));
+	if (rows == NULL) {
+		fputs("<p>Chart left out: not enough memory.</p>\n", out);
+		return;
+	}
+	size_t i;
+	const json_t *f;
+	json_array_foreach(flows, i, f) {
+		const char *scope = rh_str(f, "scope");
+		if (scope && strcmp(scope, "public") != 0)
+			continue; /* local traffic goes to no country */
+		const char *cc = rh_str(f, "country");
+		if (cc == NULL)
+			cc = "unknown";
+		size_t r = 0;
+		while (r < n_rows && strcmp(rows[r].cc, cc) != 0)
+			r++;
+		if (r == n_rows)
+			rows[n_rows++].cc = cc;
+		int k = kind_index(kinds, &n_kinds, flow_kind(f));
+		rows[r].flows[k]++;
+		rows[r].total++;
+		rows[r].bytes += rh_int0(f, "bytes_out") + rh_int0(f, "bytes_in");
+	}
+	if (n_rows == 0) {
+		fputs("<p>No flow to a public address.</p>\n", out);
+		free(rows);
+		return;
+	}
+	qsort(rows, n_rows, sizeof(*rows), row_cmp);
+	if (n_rows > MAX_CHART_COUNTRIES) {
+		struct country_row *o = &rows[MAX_CHART_COUNTRIES - 1];
+		for (size_t r = MAX_CHART_COUNTRIES; r < n_rows; r++) {
+			for (int k = 0; k <= MAX_CHART_KINDS; k++)
+				o->flows[k] += rows[r].flows[k];
+			o->total += rows[r].total;
+			o->bytes += rows[r].bytes;
+		}
+		o->cc = "other";
+		n_rows = MAX_CHART_COUNTRIES;
+	}
+	bool other = false;
+	for (size_t r = 0; r < n_rows; r++)
+		other |= rows[r].flows[MAX_CHART_KINDS] != 0;
+	long long max = rows[0].total;
+	for (size_t r = 1; r < n_rows; r++)
+		max = rows[r].total > max ? rows[r].total : max;
+	const int label_w = 90, bar_w = 760, row_h = 26, top = 8;
+	int height = top + (int)n_rows * row_h + 8;
+	fputs("<p>Flows from the devices to public addresses, by the country the address is "
+	      "registered in, split by who receives them.</p>\n<figure>\n",
+	      out);
+	fprintf(out, "<svg viewBox=\"0 0 1000 %d\" width=\"1000\" "
+		     "height=\"%d\" role=\"img\" aria-label=\"Flows by country\">\n", height, height);
+	for (size_t r = 0; r < n_rows; r++) {
+		int y = top + (int)r * row_h;
+		fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", label_w - 8, y + 16);
+		rh_esc(out, rows[r].cc);
+		fputs("</text>\n", out);
+		double x = label_w;
+		for (int k = 0; k <= MAX_CHART_KINDS; k++) {
+			if (rows[r].flows[k] == 0)
+				continue;
+			double w = (double)bar_w * (double)rows[r].flows[k] / (double)max;
+			fprintf(out, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"18\" fill=\"%s\" "
+				     "stroke=\"#fff\"><title>", x, y + 3, w, palette[k]);
+			rh_esc(out, rows[r].cc);
+			fputs(": ", out);
+			rh_esc(out, k < MAX_CHART_KINDS ? kinds[k] : "other");
+			fprintf(out, ", %lld flows</title></rect>\n", rows[r].flows[k]);
+			x += w;
+		}
+		fprintf(out, "<text x=\"%.1f\" y=\"%d\">%lld</text>\n", x + 6, y + 16, rows[r].total);
+	}
+	fputs("</svg>\n<figcaption class=\"legend\">", out);
+	for (size_t k = 0; k < n_kinds + other; k++) {
+		fprintf(out, "<span><i class=\"swatch\" style=\"background:%s\"></i>",
+			palette[k < n_kinds ? k : MAX_CHART_KINDS]);
+		rh_esc(out, k < n_kinds ? kinds[k] : "other");
+		fputs("</span>", out);
+	}
+	fputs("</figcaption>\n</figure>\n<table>\n<tr><th>Country</th>", out);
+	for (size_t k = 0; k < n_kinds + other; k++) {
+		fputs("<th>", out);
+		rh_esc(out, k < n_kinds ? kinds[k] : "other");
+		fputs("</th>", out);
+	}
+	fputs("<th>Flows</th><th>Bytes</th></tr>\n", out);
+	for (size_t r = 0; r < n_rows; r++) {
+		fputs("<tr><td>", out);
+		rh_esc(out, rows[r].cc);
+		fputs("</td>", out);
+		for (size_t k = 0; k < n_kinds + other; k++)
+			fprintf(out, "<td>%lld</td>", rows[r].flows[k < n_kinds ? k : MAX_CHART_KINDS]);
+		fprintf(out, "<td>%lld</td><td>", rows[r].total);
+		rh_bytes(out, rows[r].bytes);
+		fputs("</td></tr>\n", out);
+	}
+	fputs("</table>\n", out);
+	free(rows);
+}
+
+/* ---- timeline: findings per recipient against consent events ---- */
+
+static const char *finding_row_label(const json_t *f)
+{
+	const char *l = rh_str(rh_get(f, "recipient"), "name");
+	if (l == NULL)
+		l = rh_str(f, "host");
+	return l ? l : "(unnamed destination)";
+}
+
+static const char *sev_colour(const char *sev)
+{
+	if (sev && strcmp(sev, "high") == 0)
+		return "#b42318";
+	if (sev && strcmp(sev, "medium") == 0)
+		return "#c4620a";
+	if (sev && strcmp(sev, "low") == 0)
+		return "#8a6d00";
+	return "#4b5563";
+}
+
+static void widen(fa_time *lo, fa_time *hi, bool *any, fa_time t)
+{
+	if (!*any || t < *lo)
+		*lo = t;
+	if (!*any || t > *hi)
+		*hi = t;
+	*any = true;
+}
+
+static void clock_label(FILE *out, fa_time t, bool with_date)
+{
+	char buf[48];
+	fa_time_str(t, buf, sizeof(buf));
+	/* "2026-11-22T10:00:03Z": the date is chars 5..9, the clock 11..18 */
+	if (strlen(buf) >= 19)
+		fprintf(out, with_date ? "%.5s %.8s" : "%.0s%.8s", buf + 5, buf + 11);
+	else
+		rh_esc(out, buf);
+}
+
+void rh_timeline(FILE *out, const json_t *doc)
+{
+	const json_t *findings = rh_get(doc, "findings"), *events = rh_get(doc, "consent_events");
+	fa_time lo = 0, hi = 0, t;
+	bool any = false;
+	size_t i;
+	const json_t *x;
+	json_array_foreach(rh_get(doc, "flows"), i, x) {
+		if (rh_time(x, "first_seen", &t))
+			widen(&lo, &hi, &any, t);
+		if (rh_time(x, "last_seen", &t))
+			widen(&lo, &hi, &any, t);
+	}
+	json_array_foreach(findings, i, x) {
+		if (rh_time(x, "first_seen", &t))
+			widen(&lo, &hi, &any, t);
+		if (rh_time(x, "last_seen", &t))
+			widen(&lo, &hi, &any, t);
+	}
+	json_array_foreach(events, i, x)
+		if (rh_time(x, "time", &t))
+			widen(&lo, &hi, &any, t);
+	fputs("<h2 id=\"timeline\">Timeline against consent</h2>\n", out);
+	if (!any || json_array_size(findings) == 0) {
+		fputs("<p>No finding to place in time.</p>\n", out);
+		return;
+	}
+	if (hi == lo)
+		hi = lo + 1000000;
+	const char *rows[MAX_TIMELINE_ROWS];
+	size_t n_rows = 0, not_drawn = 0;
+	json_array_foreach(findings, i, x) {
+		const char *l = finding_row_label(x);
+		size_t r = 0;
+		while (r < n_rows && strcmp(rows[r], l) != 0)
+			r++;
+		if (r == n_rows && n_rows < MAX_TIMELINE_ROWS)
+			rows[n_rows++] = l;
+	}
+	const double left = 230, width = 740;
+	const int top = 64, row_h = 24;
+	int height = top + (int)n_rows * row_h + 40;
+	bool days = hi - lo > 86400LL * 1000000;
+#define TX(tt) (left + width * (double)((tt) - lo) / (double)(hi - lo))
+	fputs("<p>Each bar is a finding, from the first to the last packet it covers, on the row of "
+	      "its recipient; dashed lines are the consent events of the session.</p>\n<figure>\n",
+	      out);
+	fprintf(out, "<svg viewBox=\"0 0 1000 %d\" width=\"1000\" "
+		     "height=\"%d\" role=\"img\" aria-label=\"Timeline of findings and consent\">\n",
+		height, height);
+	for (size_t r = 0; r < n_rows; r++) {
+		int y = top + (int)r * row_h;
+		fprintf(out, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%d\" y2=\"%d\" stroke=\"#eaecf0\"/>\n",
+			left, left + width, y + 12, y + 12);
+		fprintf(out, "<text x=\"%.0f\" y=\"%d\" text-anchor=\"end\">", left - 8, y + 16);
+		rh_esc(out, rows[r]);
+		fputs("</text>\n", out);
+	}
+	int axis_y = top + (int)n_rows * row_h + 4;
+	fprintf(out, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%d\" y2=\"%d\" stroke=\"#555\"/>\n", left,
+		left + width, axis_y, axis_y);
+	for (int k = 0; k <= 4; k++) {
+		fa_time tk = lo + (hi - lo) / 4 * k;
+		double xk = TX(tk);
+		fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#555\"/>"
+			     "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">", xk, xk, axis_y, axis_y + 5,
+			xk, axis_y + 20, k == 0 ? "start" : k == 4 ? "end" : "middle");
+		clock_label(out, tk, days);
+		fputs("</text>\n", out);
+	}
+	json_array_foreach(events, i, x) {
+		if (!rh_time(x, "time", &t))
+			continue;
+		const char *ev = rh_str(x, "event");
+		bool granted = ev && strstr(ev, "granted") != NULL;
+		double xe = TX(t);
+		int ly = 14 + (int)(i % 3) * 16;
+		fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
+			     "stroke-width=\"2\" stroke-dasharray=\"6 4\"/>\n", xe, xe, ly + 4, axis_y,
+			granted ? "#1a7f37" : "#b42318");
+		fprintf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">", xe, ly,
+			xe > left + width * 0.7 ? "end" : "start");
+		fprintf(out, "#%lld ", rh_int0(x, "index"));
+		rh_esc_or(out, granted ? "consent granted" : ev && strstr(ev, "withdrawn") ? "consent withdrawn" : ev,
+		   "event");
+		size_t k;
+		const json_t *p;
+		json_array_foreach(rh_get(x, "purposes"), k, p) {
+			fputs(k ? ", " : ": ", out);
+			rh_esc(out, json_string_value(p));
+		}
+		fputs("</text>\n", out);
+	}
+	json_array_foreach(findings, i, x) {
+		const char *l = finding_row_label(x);
+		size_t r = 0;
+		while (r < n_rows && strcmp(rows[r], l) != 0)
+			r++;
+		fa_time a, b;
+		if (r == n_rows || !rh_time(x, "first_seen", &a)) {
+			not_drawn++;
+			continue;
+		}
+		if (!rh_time(x, "last_seen", &b) || b < a)
+			b = a;
+		double xa = TX(a), w = TX(b) - xa;
+		if (w < 5)
+			w = 5;
+		int y = top + (int)r * row_h;
+		fputs("<a href=\"#finding-", out);
+		rh_esc(out, rh_str(x, "id"));
+		fprintf(out, "\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"14\" rx=\"2\" fill=\"%s\" "
+			     "fill-opacity=\"0.85\"><title>", xa, y + 5, w, sev_colour(rh_str(x, "severity")));
+		rh_esc(out, rh_str(x, "id"));
+		fputs(" ", out);
+		rh_esc(out, rh_str(x, "title"));
+		fputs("</title></rect></a>\n", out);
+	}
+#undef TX
+	fputs("</svg>\n<figcaption class=\"legend\">", out);
+	static const char *const sevs[] = {"high", "medium", "low", "info"};
+	for (size_t k = 0; k < 4; k++) {
+		fprintf(out, "<span><i class=\"swatch\" style=\"background:%s\"></i>%s severity</span>",
+			sev_colour(sevs[k]), sevs[k]);
+	}
+	fputs("<span>time axis: UTC</span>", out);
+	if (not_drawn)
+		fprintf(out, "<span>%zu findings not drawn (no time, or more than %d recipients)</span>",
+			not_drawn, MAX_TIMELINE_ROWS);
+	fputs("</figcaption>\n</figure>\n", out);
+}

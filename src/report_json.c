@@ -1,0 +1,513 @@
+/*
+ * report_json.c - the JSON form of flows and of the audit report.
+ *
+ * Receives flow records (engine.h) and, for a report, the audit's results;
+ * hands on jansson documents. Field names are a contract with users'
+ * scripts (docs/report-format.md): add fields, never rename them.
+ */
+#include "flowaudit/report_json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+json_t *report_time_json(fa_time t)
+{
+	if (t == 0)
+		return json_null();
+	char buf[40];
+	return json_string(fa_time_str(t, buf, sizeof(buf)));
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s && s[0] ? json_string(s) : json_null();
+}
+
+static json_t *addr_json(const fa_addr *a)
+{
+	char buf[FA_ADDR_STRLEN];
+	return json_string(fa_addr_str(a, buf, sizeof(buf)));
+}
+
+json_t *report_flow_json(const struct flow_record *r, const char *const *files, size_t n_files)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer((json_int_t)r->id));
+	json_object_set_new(o, "transport", json_string(r->transport));
+	json_object_set_new(o, "client_ip", addr_json(&r->cli));
+	json_object_set_new(o, "client_port", json_integer(r->cport));
+	json_object_set_new(o, "server_ip", addr_json(&r->srv));
+	json_object_set_new(o, "server_port", json_integer(r->sport));
+	json_object_set_new(o, "vlan", r->vlan ? json_integer(r->vlan) : json_null());
+	json_object_set_new(o, "protocol", json_string(r->protocol ? r->protocol : "Unknown"));
+	json_object_set_new(o, "category", str_or_null(r->category));
+	json_object_set_new(o, "encrypted", json_boolean(r->encrypted));
+	json_object_set_new(o, "name", str_or_null(r->name));
+	json_object_set_new(o, "name_source", json_string(name_source_str(r->name_source)));
+	json_object_set_new(o, "name_frame",
+			    r->name_frame ? json_integer((json_int_t)r->name_frame) : json_null());
+	json_t *other = json_array();
+	for (uint8_t i = 0; i < r->n_other_names; i++)
+		json_array_append_new(other, json_string(r->other_names[i]));
+	json_object_set_new(o, "other_names", other);
+	json_object_set_new(o, "alpn", str_or_null(r->alpn));
+	json_object_set_new(o, "ja3", str_or_null(r->ja3));
+	json_object_set_new(o, "http_url", str_or_null(r->http_url));
+	json_object_set_new(o, "user_agent", str_or_null(r->user_agent));
+	json_object_set_new(o, "dns_query", str_or_null(r->dns_query));
+	json_object_set_new(o, "scope", json_string(fa_addr_scope_name(r->geo.scope)));
+	json_object_set_new(o, "country",
+			    r->geo.found_country ? json_string(r->geo.country) : json_null());
+	json_object_set_new(o, "asn", r->geo.found_asn ? json_integer(r->geo.asn) : json_null());
+	json_object_set_new(o, "as_org",
+			    r->geo.found_asn && r->geo.as_org[0] ? json_string(r->geo.as_org)
+								 : json_null());
+	if (r->sig != NULL) {
+		json_t *s = json_object();
+		json_object_set_new(s, "id", json_string(r->sig->id));
+		json_object_set_new(s, "name", json_string(r->sig->name));
+		json_object_set_new(s, "entity", json_string(r->sig->entity));
+		json_object_set_new(s, "kind", json_string(sig_kind_name(r->sig->kind)));
+		json_object_set_new(s, "pattern", str_or_null(r->sig_pattern));
+		json_object_set_new(s, "by", json_string(r->sig_by_network ? "network" : "name"));
+		json_object_set_new(o, "signature", s);
+	} else {
+		json_object_set_new(o, "signature", json_null());
+	}
+	json_object_set_new(o, "packets_out", json_integer((json_int_t)r->pkts[0]));
+	json_object_set_new(o, "bytes_out", json_integer((json_int_t)r->bytes[0]));
+	json_object_set_new(o, "packets_in", json_integer((json_int_t)r->pkts[1]));
+	json_object_set_new(o, "bytes_in", json_integer((json_int_t)r->bytes[1]));
+	json_object_set_new(o, "first_seen", report_time_json(r->first));
+	json_object_set_new(o, "last_seen", report_time_json(r->last));
+	json_object_set_new(o, "file", r->file < n_files ? json_string(files[r->file]) : json_null());
+	json_object_set_new(o, "first_frame", json_integer((json_int_t)r->first_frame));
+	json_object_set_new(o, "last_frame", json_integer((json_int_t)r->last_frame));
+	json_object_set_new(o, "end", json_string(flow_end_reason_name(r->end)));
+	return o;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	const struct flow_record *x = *(const struct flow_record *const *)a;
+	const struct flow_record *y = *(const struct flow_record *const *)b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+json_t *report_flows_json(const struct engine *e, const char *const *files, size_t n_files)
+{
+	size_t n = engine_record_count(e);
+	json_t *arr = json_array();
+	const struct flow_record **v = malloc((n ? n : 1) * sizeof(*v));
+	if (v == NULL)
+		return arr;
+	for (size_t i = 0; i < n; i++)
+		v[i] = engine_record(e, i);
+	qsort(v, n, sizeof(*v), by_id);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, report_flow_json(v[i], files, n_files));
+	free(v);
+	return arr;
+}
+
+/* ---- the report document ---- */
+
+static json_t *str_list(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *cstr_list(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *file_ref(const char *path, const char *sha)
+{
+	if (path == NULL)
+		return json_null();
+	json_t *o = json_object();
+	json_object_set_new(o, "path", json_string(path));
+	json_object_set_new(o, "sha256", str_or_null(sha));
+	return o;
+}
+
+static json_t *geo_db_json(const struct geo_db_info *gi, const char *sha)
+{
+	if (gi == NULL)
+		return json_null();
+	json_t *o = file_ref(gi->path, sha);
+	json_object_set_new(o, "database_type", str_or_null(gi->database_type));
+	json_object_set_new(o, "description", str_or_null(gi->description));
+	json_object_set_new(o, "build_time", report_time_json((fa_time)gi->build_epoch * 1000000));
+	json_object_set_new(o, "attribution", json_string(geo_attribution()));
+	return o;
+}
+
+static json_t *inputs_json(const struct report_ctx *c)
+{
+	json_t *in = json_object();
+	json_t *caps = json_array();
+	for (size_t i = 0; c->src && i < source_file_count(c->src); i++) {
+		const struct source_file_info *fi = source_file(c->src, i);
+		json_t *o = file_ref(fi->path, c->capture_sha256 ? c->capture_sha256[i] : NULL);
+		json_object_set_new(o, "linktype", json_integer(fi->linktype));
+		json_object_set_new(o, "link_name", json_string(fi->link_name ? fi->link_name : "unknown"));
+		json_object_set_new(o, "packets", json_integer((json_int_t)fi->frames));
+		json_object_set_new(o, "bytes", json_integer((json_int_t)fi->bytes));
+		json_object_set_new(o, "first_seen", report_time_json(fi->first));
+		json_object_set_new(o, "last_seen", report_time_json(fi->last));
+		json_object_set_new(o, "error", fi->truncated ? json_string(fi->error) : json_null());
+		json_array_append_new(caps, o);
+	}
+	json_object_set_new(in, "captures", caps);
+	json_object_set_new(in, "policy", file_ref(c->policy ? c->policy->path : NULL, c->policy_sha256));
+	json_object_set_new(in, "events", file_ref(c->events_path, c->events_sha256));
+	json_object_set_new(in, "device_profile",
+			    file_ref(c->profile ? c->profile->path : NULL, c->profile_sha256));
+	json_t *sg = file_ref(c->sig_dir, c->sig_sha256);
+	if (json_is_object(sg))
+		json_object_set_new(sg, "entries", json_integer(c->sigs ? (json_int_t)sig_db_count(c->sigs) : 0));
+	json_object_set_new(in, "signatures", sg);
+	json_t *geo = json_object();
+	json_object_set_new(geo, "country", geo_db_json(geo_country_info(c->geo), c->geo_country_sha256));
+	json_object_set_new(geo, "asn", geo_db_json(geo_asn_info(c->geo), c->geo_asn_sha256));
+	json_object_set_new(in, "geo", geo);
+	return in;
+}
+
+static json_t *policy_json(const struct policy *p)
+{
+	json_t *o = json_object();
+	json_t *app = json_object();
+	json_object_set_new(app, "name", str_or_null(p->app_name));
+	json_object_set_new(app, "controller", str_or_null(p->controller));
+	json_object_set_new(app, "policy_date", str_or_null(p->policy_date));
+	json_object_set_new(o, "app", app);
+	json_t *fp = json_object();
+	json_object_set_new(fp, "domains", str_list(p->fp_domains, p->n_fp_domains));
+	json_object_set_new(fp, "clause", str_or_null(p->fp_clause));
+	json_object_set_new(o, "first_party", fp);
+	json_t *rs = json_array();
+	for (size_t i = 0; i < p->n_recipients; i++) {
+		const struct policy_recipient *r = &p->recipients[i];
+		json_t *x = json_object();
+		json_object_set_new(x, "sdk", json_string(r->sdk));
+		json_object_set_new(x, "purposes", str_list(r->purposes, r->n_purposes));
+		json_object_set_new(x, "data", str_list(r->data, r->n_data));
+		json_object_set_new(x, "clause", str_or_null(r->clause));
+		json_array_append_new(rs, x);
+	}
+	json_object_set_new(o, "recipients", rs);
+	json_object_set_new(o, "storage_regions", str_list(p->regions_declared, p->n_regions_declared));
+	json_t *xb = json_object();
+	json_object_set_new(xb, "rule", json_string(cross_border_rule_name(p->xb_rule)));
+	json_object_set_new(xb, "clause", str_or_null(p->xb_clause));
+	json_object_set_new(o, "cross_border", xb);
+	json_object_set_new(o, "consent_required_for",
+			    str_list(p->consent_required_for, p->n_consent_required));
+	json_t *enc = json_object();
+	json_object_set_new(enc, "promised", json_boolean(p->enc_promised));
+	json_object_set_new(enc, "clause", str_or_null(p->enc_clause));
+	json_object_set_new(o, "encryption_in_transit", enc);
+	return o;
+}
+
+static json_t *consent_json(const struct consent_timeline *tl)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; tl && i < consent_count(tl); i++) {
+		const struct consent_event *ev = consent_get(tl, i);
+		json_t *o = json_object();
+		json_object_set_new(o, "index", json_integer((json_int_t)ev->index));
+		json_object_set_new(o, "time", report_time_json(ev->time));
+		json_object_set_new(o, "event", json_string(ev->granted ? "consent_granted"
+									: "consent_withdrawn"));
+		json_object_set_new(o, "purposes", str_list(ev->purposes, ev->n_purposes));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+json_t *report_finding_json(const struct report_ctx *c, size_t i)
+{
+	const struct finding *f = audit_finding(c->audit, i);
+	json_t *o = json_object();
+	char buf[FA_ADDR_STRLEN];
+	json_object_set_new(o, "id", json_string(f->id));
+	json_object_set_new(o, "rule", json_string(audit_rule_name(f->rule)));
+	json_object_set_new(o, "severity", json_string(audit_severity_name(f->severity)));
+	json_object_set_new(o, "title", json_string(f->title));
+	json_object_set_new(o, "device", json_string(f->device_str));
+	json_object_set_new(o, "host", json_string(f->host));
+	json_t *addrs = json_array();
+	for (size_t k = 0; k < f->n_addrs; k++)
+		json_array_append_new(addrs, json_string(fa_addr_str(&f->addrs[k], buf, sizeof(buf))));
+	json_object_set_new(o, "addresses", addrs);
+	json_t *rc = json_object();
+	json_object_set_new(rc, "kind", json_string(recipient_kind_name(f->kind)));
+	json_object_set_new(rc, "id", f->sig ? json_string(f->sig->id) : json_null());
+	json_object_set_new(rc, "name", f->sig ? json_string(f->sig->name) : json_null());
+	json_object_set_new(rc, "entity", f->sig ? json_string(f->sig->entity)
+				: (f->kind == RECIP_FIRST_PARTY && c->policy->controller
+					   ? json_string(c->policy->controller) : json_null()));
+	json_object_set_new(rc, "entity_country", f->sig && f->sig->entity_country
+				? json_string(f->sig->entity_country) : json_null());
+	json_object_set_new(rc, "first_party_domain", str_or_null(f->first_party_domain));
+	json_object_set_new(o, "recipient", rc);
+	json_object_set_new(o, "country", f->country[0] ? json_string(f->country) : json_null());
+	json_object_set_new(o, "asn", f->asn ? json_integer(f->asn) : json_null());
+	json_object_set_new(o, "as_org", f->as_org[0] ? json_string(f->as_org) : json_null());
+	json_object_set_new(o, "first_seen", report_time_json(f->first));
+	json_object_set_new(o, "last_seen", report_time_json(f->last));
+	json_t *fl = json_array();
+	for (size_t k = 0; k < f->n_flows; k++)
+		json_array_append_new(fl, json_integer((json_int_t)f->flows[k]));
+	json_object_set_new(o, "flows", fl);
+	json_t *frames = json_array();
+	const struct evidence_set *ev = c->evidence ? &c->evidence[i] : NULL;
+	for (size_t k = 0; ev && k < ev->n_per_file; k++) {
+		const struct evidence_frames *pf = &ev->per_file[k];
+		const struct source_file_info *fi = source_file(c->src, pf->file);
+		json_t *x = json_object();
+		json_object_set_new(x, "file", fi ? json_string(fi->path) : json_null());
+		json_t *nums = json_array();
+		for (size_t m = 0; m < pf->n; m++)
+			json_array_append_new(nums, json_integer((json_int_t)pf->frames[m]));
+		json_object_set_new(x, "numbers", nums);
+		json_array_append_new(frames, x);
+	}
+	json_object_set_new(o, "frames", frames);
+	json_object_set_new(o, "packets_out", json_integer((json_int_t)f->pkts[0]));
+	json_object_set_new(o, "bytes_out", json_integer((json_int_t)f->bytes[0]));
+	json_object_set_new(o, "packets_in", json_integer((json_int_t)f->pkts[1]));
+	json_object_set_new(o, "bytes_in", json_integer((json_int_t)f->bytes[1]));
+	json_object_set_new(o, "name_source", json_string(name_source_str(f->name_source)));
+	json_object_set_new(o, "name_frame", f->name_frame ? json_integer((json_int_t)f->name_frame)
+							   : json_null());
+	const struct source_file_info *nfi = c->src ? source_file(c->src, f->name_file) : NULL;
+	json_object_set_new(o, "name_file", f->name_frame && nfi ? json_string(nfi->path) : json_null());
+	json_object_set_new(o, "clause", str_or_null(f->clause));
+	json_object_set_new(o, "statement", f->statement[0] ? json_string(f->statement) : json_null());
+	json_object_set_new(o, "detail", json_string(f->detail));
+	json_t *ids = json_array();
+	for (size_t k = 0; k < f->n_ids; k++) {
+		const struct finding_identifier *x = &f->ids[k];
+		const struct source_file_info *xfi = c->src ? source_file(c->src, x->file) : NULL;
+		json_t *y = json_object();
+		json_object_set_new(y, "type", json_string(x->type));
+		json_object_set_new(y, "encoding", json_string(x->encoding));
+		json_object_set_new(y, "masked", json_string(x->masked));
+		json_object_set_new(y, "where", json_string(x->where));
+		json_object_set_new(y, "file", xfi ? json_string(xfi->path) : json_null());
+		json_object_set_new(y, "frame", json_integer((json_int_t)x->frame));
+		json_object_set_new(y, "offset", json_integer((json_int_t)x->offset));
+		json_object_set_new(y, "direction", json_string(x->dir == FLOW_OUT ? "out" : "in"));
+		json_object_set_new(y, "flow", json_integer((json_int_t)x->flow_id));
+		json_array_append_new(ids, y);
+	}
+	json_object_set_new(o, "identifiers", ids);
+	if (f->has_consent) {
+		json_t *cs = json_object();
+		json_object_set_new(cs, "purpose", json_string(f->consent_purpose));
+		json_object_set_new(cs, "state", json_string(f->consent_state == CONSENT_GRANTED ? "granted"
+							     : f->consent_state == CONSENT_WITHDRAWN ? "withdrawn"
+							     : "none"));
+		json_object_set_new(cs, "event", f->consent_event >= 0 ? json_integer(f->consent_event)
+								      : json_null());
+		json_object_set_new(o, "consent", cs);
+	} else {
+		json_object_set_new(o, "consent", json_null());
+	}
+	json_object_set_new(o, "evidence", ev && ev->n_paths ? json_string(ev->paths[0]) : json_null());
+	if (ev && ev->n_paths > 1) {
+		json_t *more = json_array();
+		for (size_t k = 0; k < ev->n_paths; k++)
+			json_array_append_new(more, json_string(ev->paths[k]));
+		json_object_set_new(o, "evidence_files", more);
+	}
+	return o;
+}
+
+bool report_fails(const struct audit *a, enum audit_severity fail_on)
+{
+	struct audit_stats st;
+	audit_stats(a, &st);
+	return st.any && st.highest >= fail_on;
+}
+
+static json_t *summary_json(const struct report_ctx *c)
+{
+	struct engine_stats es;
+	engine_stats(c->eng, &es);
+	struct audit_stats as;
+	audit_stats(c->audit, &as);
+	json_t *s = json_object();
+	json_object_set_new(s, "packets", json_integer((json_int_t)es.frames));
+	json_object_set_new(s, "bytes", json_integer((json_int_t)es.bytes));
+	json_object_set_new(s, "flows", json_integer((json_int_t)es.flows.created));
+	json_object_set_new(s, "device_flows", json_integer((json_int_t)as.device_flows));
+	json_object_set_new(s, "public_flows", json_integer((json_int_t)as.public_flows));
+	json_object_set_new(s, "unknown_country_flows", json_integer((json_int_t)as.unknown_country_flows));
+	json_object_set_new(s, "first_seen", report_time_json(es.first));
+	json_object_set_new(s, "last_seen", report_time_json(es.last));
+	/* destinations and countries, over kept flows */
+	json_t *countries = json_object();
+	json_t *dests = json_object();
+	for (size_t i = 0; i < engine_record_count(c->eng); i++) {
+		const struct flow_record *r = engine_record(c->eng, i);
+		if (fa_addr_scope(&r->srv) != FA_SCOPE_PUBLIC)
+			continue;
+		char buf[FA_ADDR_STRLEN];
+		json_object_set_new(dests, r->name ? r->name : fa_addr_str(&r->srv, buf, sizeof(buf)),
+				    json_true());
+		const char *cc = r->geo.found_country ? r->geo.country : "unknown";
+		json_t *v = json_object_get(countries, cc);
+		json_object_set_new(countries, cc, json_integer(v ? json_integer_value(v) + 1 : 1));
+	}
+	json_object_set_new(s, "destinations", json_integer((json_int_t)json_object_size(dests)));
+	json_decref(dests);
+	json_object_set_new(s, "countries", countries);
+	json_object_set_new(s, "findings", json_integer((json_int_t)audit_finding_count(c->audit)));
+	json_t *br = json_object();
+	for (int r = 0; r < RULE_COUNT; r++)
+		json_object_set_new(br, audit_rule_name((enum audit_rule)r),
+				    json_integer((json_int_t)as.by_rule[r]));
+	json_object_set_new(s, "findings_by_rule", br);
+	json_t *bs = json_object();
+	for (int v = SEV_HIGH; v >= 0; v--)
+		json_object_set_new(bs, audit_severity_name((enum audit_severity)v),
+				    json_integer((json_int_t)as.by_severity[v]));
+	json_object_set_new(s, "findings_by_severity", bs);
+	json_t *dec = json_object();
+	json_object_set_new(dec, "frames", json_integer((json_int_t)es.decode.frames));
+	for (int r = 0; r < DECODE_RESULT_COUNT; r++)
+		json_object_set_new(dec, decode_result_name((enum decode_result)r),
+				    json_integer((json_int_t)es.decode.result[r]));
+	json_t *an = json_object();
+	for (int k = 0; k < ANOM_COUNT; k++)
+		if (es.decode.anomaly[k])
+			json_object_set_new(an, decode_anomaly_name((enum decode_anomaly)k),
+					    json_integer((json_int_t)es.decode.anomaly[k]));
+	json_object_set_new(dec, "anomalies", an);
+	json_object_set_new(s, "decode", dec);
+	json_object_set_new(s, "flows_evicted", json_integer((json_int_t)es.flows.evicted));
+	json_object_set_new(s, "flows_not_listed", json_integer((json_int_t)es.records_not_kept));
+	json_object_set_new(s, "peak_live_flows", json_integer((json_int_t)es.flows.peak_live));
+	json_object_set_new(s, "dns_answers_evicted", json_integer((json_int_t)es.dns.evicted_addresses));
+	json_object_set_new(s, "stream_gaps", json_integer((json_int_t)es.reasm_gaps));
+	if (c->live != NULL && c->live->valid) {
+		json_t *d = json_object();
+		json_object_set_new(d, "received", json_integer((json_int_t)c->live->received));
+		json_object_set_new(d, "dropped", json_integer((json_int_t)c->live->dropped));
+		json_object_set_new(d, "if_dropped", json_integer((json_int_t)c->live->if_dropped));
+		json_object_set_new(s, "capture_drops", d);
+	} else {
+		json_object_set_new(s, "capture_drops", json_null());
+	}
+	return s;
+}
+
+static json_t *devices_json(const struct report_ctx *c)
+{
+	json_t *devs = json_object();
+	for (size_t i = 0; i < audit_finding_count(c->audit); i++) {
+		const struct finding *f = audit_finding(c->audit, i);
+		json_t *d = json_object_get(devs, f->device_str);
+		if (d == NULL) {
+			d = json_object();
+			json_object_set_new(d, "address", json_string(f->device_str));
+			json_object_set_new(d, "findings", json_array());
+			json_object_set_new(devs, f->device_str, d);
+		}
+		json_array_append_new(json_object_get(d, "findings"), json_string(f->id));
+	}
+	json_t *arr = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach(devs, k, v) {
+		(void)k;
+		json_array_append(arr, v);
+	}
+	json_decref(devs);
+	return arr;
+}
+
+json_t *report_build(const struct report_ctx *c)
+{
+	json_t *doc = json_object();
+	json_object_set_new(doc, "schema", json_string("flowaudit-report/1"));
+	json_t *gen = json_object();
+	json_object_set_new(gen, "name", json_string("flowaudit"));
+	json_object_set_new(gen, "version", json_string("0.1.0"));
+	json_object_set_new(doc, "generator", gen);
+	json_object_set_new(doc, "generated_at", report_time_json(c->generated));
+	json_object_set_new(doc, "command", json_string(c->command));
+	bool fails = report_fails(c->audit, c->fail_on);
+	json_object_set_new(doc, "verdict", json_string(fails ? "fail" : "pass"));
+	json_object_set_new(doc, "fail_on", json_string(audit_severity_name(c->fail_on)));
+	json_object_set_new(doc, "inputs", inputs_json(c));
+	json_object_set_new(doc, "policy", policy_json(c->policy));
+	json_object_set_new(doc, "devices", devices_json(c));
+	json_object_set_new(doc, "consent_events", consent_json(c->consent));
+	json_object_set_new(doc, "summary", summary_json(c));
+	json_t *st = json_array();
+	for (size_t i = 0; i < audit_statement_count(c->audit); i++) {
+		const struct statement *s = audit_statement(c->audit, i);
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_string(s->id));
+		json_object_set_new(o, "kind", json_string(s->kind));
+		json_object_set_new(o, "text", json_string(s->text));
+		json_object_set_new(o, "clause", str_or_null(s->clause));
+		json_object_set_new(o, "verdict", json_string(statement_verdict_name(s->verdict)));
+		json_object_set_new(o, "flows", json_integer((json_int_t)s->flows));
+		json_t *fs = json_array();
+		for (size_t k = 0; k < audit_finding_count(c->audit); k++) {
+			const struct finding *f = audit_finding(c->audit, k);
+			if (strcmp(f->statement, s->id) == 0)
+				json_array_append_new(fs, json_string(f->id));
+		}
+		json_object_set_new(o, "findings", fs);
+		json_array_append_new(st, o);
+	}
+	json_object_set_new(doc, "statements", st);
+	json_t *fa = json_array();
+	for (size_t i = 0; i < audit_finding_count(c->audit); i++)
+		json_array_append_new(fa, report_finding_json(c, i));
+	json_object_set_new(doc, "findings", fa);
+	size_t nf = c->src ? source_file_count(c->src) : 0;
+	const char **files = calloc(nf ? nf : 1, sizeof(*files));
+	for (size_t i = 0; files && i < nf; i++)
+		files[i] = source_file(c->src, i)->path;
+	json_t *flows = report_flows_json(c->eng, files, files ? nf : 0);
+	free(files);
+	/* who each flow went to, as the audit sees it, for charts and readers */
+	size_t fi;
+	json_t *fo;
+	json_array_foreach(flows, fi, fo) {
+		const char *name = json_string_value(json_object_get(fo, "name"));
+		const char *scope = json_string_value(json_object_get(fo, "scope"));
+		json_t *sig = json_object_get(fo, "signature");
+		const char *kind = "unknown";
+		if (scope != NULL && strcmp(scope, "public") != 0)
+			kind = "local";
+		else if (name != NULL && policy_is_first_party(c->policy, name, NULL))
+			kind = "first_party";
+		else if (json_is_object(sig))
+			kind = json_string_value(json_object_get(sig, "kind"));
+		json_object_set_new(fo, "recipient_kind", json_string(kind));
+	}
+	json_object_set_new(doc, "flows", flows);
+	json_t *attr = json_array();
+	if (c->geo != NULL)
+		json_array_append_new(attr, json_string(geo_attribution()));
+	json_object_set_new(doc, "attribution", attr);
+	json_object_set_new(doc, "notes", cstr_list(c->notes, c->n_notes));
+	return doc;
+}

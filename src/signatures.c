@@ -1,0 +1,672 @@
+/*
+ * signatures.c - loads and validates the signature catalogue.
+ *
+ * Receives: a directory of JSON files (signatures/<id>.json), or files one
+ * by one through sig_db_load_file(). Hands on: read-only entries, found by
+ * position or id; sig_index.c builds the lookups over them at
+ * sig_db_finish(). Owns: every entry, and every string and list of one,
+ * carved from an arena so the whole catalogue is freed in one sweep.
+ *
+ * Workload: a few hundred files of a few dozen patterns, once at start-up.
+ * The limits in signatures.h keep a hostile catalogue bounded: a file is
+ * read only after fstat() shows it is a regular file within the size limit.
+ *
+ * Loading is strict because a wrong pattern silently mis-attributes traffic
+ * in every report built on it: every problem is FA_EINPUT with the file, the
+ * field (with its index) and what to write instead.
+ */
+#include "sig_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdalign.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef FLOWAUDIT_SIGNATURES_DIR
+#define FLOWAUDIT_SIGNATURES_DIR "/usr/local/share/flowaudit/signatures"
+#endif
+
+#define MAX_TEXT 256        /* name, entity */
+#define MAX_NOTES 4096
+#define MAX_REFERENCES 32
+#define MAX_REFERENCE_LEN 2048
+#define MAX_DOMAIN 253
+#define ARENA_BLOCK 65536
+
+static const char *const purpose_list[] = {
+	"advertising",	  "analytics",	    "attribution",	  "crash_reporting",
+	"push",		  "social_login",   "location",		  "maps",
+	"payments",	  "customer_messaging", "remote_config",  "authentication",
+	"performance_monitoring", "cdn",    "cloud",		  "security",
+	"content",	  "other",
+};
+#define N_PURPOSES (sizeof(purpose_list) / sizeof(purpose_list[0]))
+
+static const char *const known_fields[] = {
+	"id",	"name",	    "kind",	  "entity",	"entity_country",
+	"purposes", "domains", "networks", "references", "notes",
+};
+
+struct sig_arena_block {
+	struct sig_arena_block *next;
+	size_t used, size;
+	alignas(max_align_t) unsigned char data[];
+};
+
+/* ---- small helpers ---- */
+
+static void *arena_alloc(struct sig_db *db, size_t size)
+{
+	size_t align = alignof(max_align_t);
+	size = (size + align - 1) & ~(align - 1);
+	struct sig_arena_block *b = db->arena;
+	if (b == NULL || b->size - b->used < size) {
+		size_t bs = size > ARENA_BLOCK ? size : ARENA_BLOCK;
+		b = malloc(sizeof(*b) + bs);
+		if (b == NULL)
+			return NULL;
+		b->size = bs;
+		b->used = 0;
+		b->next = db->arena;
+		db->arena = b;
+	}
+	void *p = b->data + b->used;
+	b->used += size;
+	return p;
+}
+
+static char *arena_strdup(struct sig_db *db, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = arena_alloc(db, n);
+	if (d != NULL)
+		memcpy(d, s, n);
+	return d;
+}
+
+/* "FILE: field 'F': message" */
+static void field_err(struct fa_err *err, const char *file, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void field_err(struct fa_err *err, const char *file, const char *field, const char *fmt, ...)
+{
+	char m[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(m, sizeof(m), fmt, ap);
+	va_end(ap);
+	fa_err_set(err, "%s: field '%s': %s", file, field, m);
+}
+
+static int oom(struct fa_err *err, const char *file)
+{
+	fa_err_set(err, "%s: out of memory", file);
+	return FA_ERUNTIME;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+/* ---- public vocabulary ---- */
+
+bool sig_purpose_valid(const char *p)
+{
+	if (p == NULL)
+		return false;
+	for (size_t i = 0; i < N_PURPOSES; i++)
+		if (strcmp(p, purpose_list[i]) == 0)
+			return true;
+	return false;
+}
+
+const char *const *sig_purposes(size_t *n)
+{
+	if (n != NULL)
+		*n = N_PURPOSES;
+	return purpose_list;
+}
+
+const char *sig_kind_name(enum sig_kind k)
+{
+	return k == SIG_INFRASTRUCTURE ? "infrastructure" : "sdk";
+}
+
+const char *sig_default_dir(void)
+{
+	const char *env = getenv("FLOWAUDIT_SIGNATURES");
+	if (env != NULL && env[0] != '\0')
+		return env;
+	struct stat st;
+	if (stat("signatures", &st) == 0 && S_ISDIR(st.st_mode))
+		return "signatures";
+	return FLOWAUDIT_SIGNATURES_DIR;
+}
+
+/* ---- syntax of ids, domains and networks ---- */
+
+static bool id_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > SIG_MAX_ID)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && c == '-');
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* NULL when s is a valid domain pattern, else what is wrong with it. */
+static const char *domain_problem(const char *s)
+{
+	size_t n = strlen(s);
+	fa_addr a;
+	if (n == 0)
+		return "empty domain";
+	if (n > MAX_DOMAIN)
+		return "longer than 253 characters";
+	if (fa_addr_parse(s, &a))
+		return "an address: put it in 'networks' as a CIDR (e.g. /32)";
+	if (s[0] == '*')
+		return "no wildcards: a domain already covers every subdomain";
+	if (s[n - 1] == '.')
+		return "remove the trailing dot";
+	size_t labels = 0, lab_start = 0;
+	for (size_t i = 0; i <= n; i++) {
+		char c = s[i];
+		if (c == '.' || c == '\0') {
+			size_t ll = i - lab_start;
+			if (ll == 0)
+				return "empty label (two dots in a row, or a leading dot)";
+			if (ll > 63)
+				return "a label is longer than 63 characters";
+			if (s[lab_start] == '-' || s[i - 1] == '-')
+				return "a label starts or ends with '-'";
+			labels++;
+			lab_start = i + 1;
+			continue;
+		}
+		if (c >= 'A' && c <= 'Z')
+			return "write it in lower case";
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return "labels may hold only a-z, 0-9, '-' and '_' (no scheme, port or path)";
+	}
+	if (labels < 2)
+		return "a single label would cover a whole top-level domain; name at least two labels";
+	return NULL;
+}
+
+/* ---- one file ---- */
+
+static bool text_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* Reads the whole file, refusing anything but a regular file within the limit. */
+static int read_bounded(const char *path, char **out, size_t *len, struct fa_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fa_err_set(err, "%s: cannot open: %s", path, strerror(errno));
+		return FA_EINPUT;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		fa_err_set(err, "%s: not a regular file", path);
+		return FA_EINPUT;
+	}
+	if (st.st_size > SIG_MAX_FILE_BYTES) {
+		close(fd);
+		fa_err_set(err, "%s: %lld bytes; a signature file may hold at most %d", path,
+			   (long long)st.st_size, SIG_MAX_FILE_BYTES);
+		return FA_EINPUT;
+	}
+	size_t cap = (size_t)st.st_size + 1, n = 0;
+	char *buf = malloc(cap);
+	if (buf == NULL) {
+		close(fd);
+		return oom(err, path);
+	}
+	while (n < cap) {
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fa_err_set(err, "%s: cannot read: %s", path, strerror(errno));
+			free(buf);
+			close(fd);
+			return FA_EINPUT;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (n == cap) {
+		free(buf);
+		fa_err_set(err, "%s: the file grew while it was read", path);
+		return FA_EINPUT;
+	}
+	*out = buf;
+	*len = n;
+	return FA_OK;
+}
+
+/* A required or optional string member. */
+static int get_text(const char *file, json_t *o, const char *key, bool required, size_t max,
+		    const char **out, struct fa_err *err)
+{
+	json_t *v = json_object_get(o, key);
+	*out = NULL;
+	if (v == NULL) {
+		if (!required)
+			return FA_OK;
+		field_err(err, file, key, "missing");
+		return FA_EINPUT;
+	}
+	if (!json_is_string(v)) {
+		field_err(err, file, key, "must be a string");
+		return FA_EINPUT;
+	}
+	const char *s = json_string_value(v);
+	if (strlen(s) != json_string_length(v) || !text_ok(s, max)) {
+		field_err(err, file, key, "must be 1 to %zu characters without control characters", max);
+		return FA_EINPUT;
+	}
+	*out = s;
+	return FA_OK;
+}
+
+/*
+ * An array of strings; *items borrows from the JSON document. Absent and
+ * optional gives n = 0.
+ */
+static int get_list(const char *file, json_t *o, const char *key, bool required, size_t max_items,
+		    json_t **arr, struct fa_err *err)
+{
+	json_t *v = json_object_get(o, key);
+	*arr = NULL;
+	if (v == NULL) {
+		if (!required)
+			return FA_OK;
+		field_err(err, file, key, "missing");
+		return FA_EINPUT;
+	}
+	if (!json_is_array(v)) {
+		field_err(err, file, key, "must be an array of strings");
+		return FA_EINPUT;
+	}
+	if (json_array_size(v) > max_items) {
+		field_err(err, file, key, "%zu items; at most %zu are allowed", json_array_size(v),
+			  max_items);
+		return FA_EINPUT;
+	}
+	size_t i;
+	json_t *it;
+	json_array_foreach(v, i, it) {
+		if (!json_is_string(it) || strlen(json_string_value(it)) != json_string_length(it)) {
+			char f[64];
+			snprintf(f, sizeof(f), "%s[%zu]", key, i);
+			field_err(err, file, f, "must be a string");
+			return FA_EINPUT;
+		}
+	}
+	*arr = v;
+	return FA_OK;
+}
+
+/* Copies an array of strings into the arena (or the given texts, if texts != NULL). */
+static const char *const *copy_list(struct sig_db *db, json_t *arr, char texts[][64], size_t *n)
+{
+	*n = arr ? json_array_size(arr) : 0;
+	const char **v = arena_alloc(db, (*n ? *n : 1) * sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	for (size_t i = 0; i < *n; i++) {
+		v[i] = arena_strdup(db, texts ? texts[i] : json_string_value(json_array_get(arr, i)));
+		if (v[i] == NULL)
+			return NULL;
+	}
+	return v;
+}
+
+static int check_purposes(const char *file, json_t *arr, enum sig_kind kind, struct fa_err *err)
+{
+	size_t n = json_array_size(arr);
+	char f[64];
+	if (n == 0) {
+		field_err(err, file, "purposes", "name at least one purpose");
+		return FA_EINPUT;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *p = json_string_value(json_array_get(arr, i));
+		snprintf(f, sizeof(f), "purposes[%zu]", i);
+		if (!sig_purpose_valid(p)) {
+			field_err(err, file, f, "unknown purpose '%.64s'; one of: advertising, analytics, "
+				  "attribution, crash_reporting, push, social_login, location, maps, "
+				  "payments, customer_messaging, remote_config, authentication, "
+				  "performance_monitoring, cdn, cloud, security, content, other", p);
+			return FA_EINPUT;
+		}
+		if (kind == SIG_INFRASTRUCTURE && strcmp(p, "cdn") != 0 && strcmp(p, "cloud") != 0) {
+			field_err(err, file, f, "'%s': an infrastructure entry's purposes are 'cdn' or "
+				  "'cloud' (it names an operator, not a recipient)", p);
+			return FA_EINPUT;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(p, json_string_value(json_array_get(arr, j))) == 0) {
+				field_err(err, file, f, "'%s' is listed twice", p);
+				return FA_EINPUT;
+			}
+		}
+	}
+	return FA_OK;
+}
+
+static int check_references(const char *file, json_t *arr, struct fa_err *err)
+{
+	size_t n = json_array_size(arr);
+	if (n == 0) {
+		field_err(err, file, "references", "name at least one source documenting the endpoints");
+		return FA_EINPUT;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *r = json_string_value(json_array_get(arr, i));
+		char f[64];
+		snprintf(f, sizeof(f), "references[%zu]", i);
+		bool scheme = strncmp(r, "https://", 8) == 0 || strncmp(r, "http://", 7) == 0;
+		if (!scheme || !text_ok(r, MAX_REFERENCE_LEN) || strchr(r, ' ') != NULL) {
+			field_err(err, file, f, "must be an http:// or https:// URL without spaces");
+			return FA_EINPUT;
+		}
+	}
+	return FA_OK;
+}
+
+/* Validates the entry in o and appends it to db. */
+static int add_entry(struct sig_db *db, const char *file, json_t *o, struct fa_err *err)
+{
+	const char *key;
+	json_t *val;
+	json_object_foreach(o, key, val) {
+		bool known = false;
+		for (size_t i = 0; i < sizeof(known_fields) / sizeof(known_fields[0]); i++)
+			known = known || strcmp(key, known_fields[i]) == 0;
+		if (!known) {
+			char f[80];
+			snprintf(f, sizeof(f), "%.64s", key);
+			field_err(err, file, f, "unknown field (allowed: id, name, kind, entity, "
+				  "entity_country, purposes, domains, networks, references, notes)");
+			return FA_EINPUT;
+		}
+	}
+
+	const char *id, *name, *entity, *country, *kind_s, *notes;
+	int rc;
+	if ((rc = get_text(file, o, "id", true, SIG_MAX_ID, &id, err)) != FA_OK)
+		return rc;
+	if (!id_valid(id)) {
+		field_err(err, file, "id", "'%s' must be 1 to 64 of a-z, 0-9 and '-', not starting "
+			  "with '-'", id);
+		return FA_EINPUT;
+	}
+	const char *base = base_name(file);
+	size_t bl = strlen(base);
+	if (bl < 6 || strcmp(base + bl - 5, ".json") != 0 || bl - 5 != strlen(id) ||
+	    strncmp(base, id, bl - 5) != 0) {
+		field_err(err, file, "id", "'%s' must equal the file name (the file should be %s.json)",
+			  id, id);
+		return FA_EINPUT;
+	}
+	if ((rc = get_text(file, o, "name", true, MAX_TEXT, &name, err)) != FA_OK ||
+	    (rc = get_text(file, o, "entity", true, MAX_TEXT, &entity, err)) != FA_OK ||
+	    (rc = get_text(file, o, "entity_country", true, 8, &country, err)) != FA_OK ||
+	    (rc = get_text(file, o, "kind", false, 32, &kind_s, err)) != FA_OK ||
+	    (rc = get_text(file, o, "notes", false, MAX_NOTES, &notes, err)) != FA_OK)
+		return rc;
+	if (strlen(country) != 2 || country[0] < 'A' || country[0] > 'Z' || country[1] < 'A' ||
+	    country[1] > 'Z') {
+		field_err(err, file, "entity_country", "'%s' must be an ISO 3166-1 alpha-2 code in "
+			  "upper case (e.g. US)", country);
+		return FA_EINPUT;
+	}
+	enum sig_kind kind = SIG_SDK;
+	if (kind_s != NULL) {
+		if (strcmp(kind_s, "infrastructure") == 0) {
+			kind = SIG_INFRASTRUCTURE;
+		} else if (strcmp(kind_s, "sdk") != 0) {
+			field_err(err, file, "kind", "'%s' must be \"sdk\" or \"infrastructure\"", kind_s);
+			return FA_EINPUT;
+		}
+	}
+
+	json_t *purposes, *domains, *networks, *refs;
+	if ((rc = get_list(file, o, "purposes", true, N_PURPOSES, &purposes, err)) != FA_OK ||
+	    (rc = check_purposes(file, purposes, kind, err)) != FA_OK ||
+	    (rc = get_list(file, o, "domains", false, SIG_MAX_PATTERNS, &domains, err)) != FA_OK ||
+	    (rc = get_list(file, o, "networks", false, SIG_MAX_PATTERNS, &networks, err)) != FA_OK ||
+	    (rc = get_list(file, o, "references", true, MAX_REFERENCES, &refs, err)) != FA_OK ||
+	    (rc = check_references(file, refs, err)) != FA_OK)
+		return rc;
+	size_t nd = domains ? json_array_size(domains) : 0;
+	size_t nn = networks ? json_array_size(networks) : 0;
+	if (nd + nn == 0) {
+		field_err(err, file, "domains", "an entry needs at least one domain or network");
+		return FA_EINPUT;
+	}
+	if (nd + nn > SIG_MAX_PATTERNS) {
+		field_err(err, file, "networks", "%zu domains and networks; a file may hold at most %d",
+			  nd + nn, SIG_MAX_PATTERNS);
+		return FA_EINPUT;
+	}
+	for (size_t i = 0; i < nd; i++) {
+		const char *d = json_string_value(json_array_get(domains, i));
+		const char *why = domain_problem(d);
+		if (why != NULL) {
+			char f[64];
+			snprintf(f, sizeof(f), "domains[%zu]", i);
+			field_err(err, file, f, "'%.253s': %s", d, why);
+			return FA_EINPUT;
+		}
+	}
+	char (*canon)[64] = nn ? calloc(nn, sizeof(*canon)) : NULL;
+	if (nn && canon == NULL)
+		return oom(err, file);
+	for (size_t i = 0; i < nn; i++) {
+		const char *s = json_string_value(json_array_get(networks, i));
+		struct sig_net r;
+		const char *why;
+		char fix[128];
+		if (!sig_cidr_parse(s, &r, &why, fix, sizeof(fix))) {
+			char f[64];
+			snprintf(f, sizeof(f), "networks[%zu]", i);
+			field_err(err, file, f, "'%.80s': %s", s, why);
+			free(canon);
+			return FA_EINPUT;
+		}
+		sig_net_text(&r, canon[i], sizeof(canon[i]));
+	}
+
+	if (db->n == db->cap) {
+		size_t nc = db->cap ? db->cap * 2 : 64;
+		struct sig_entry *ne = realloc(db->entries, nc * sizeof(*ne));
+		if (ne == NULL) {
+			free(canon);
+			return oom(err, file);
+		}
+		db->entries = ne;
+		db->cap = nc;
+	}
+	struct sig_entry e;
+	memset(&e, 0, sizeof(e));
+	e.kind = kind;
+	e.id = arena_strdup(db, id);
+	e.name = arena_strdup(db, name);
+	e.entity = arena_strdup(db, entity);
+	e.entity_country = arena_strdup(db, country);
+	e.file = arena_strdup(db, file);
+	e.notes = notes ? arena_strdup(db, notes) : NULL;
+	e.purposes = copy_list(db, purposes, NULL, &e.n_purposes);
+	e.domains = copy_list(db, domains, NULL, &e.n_domains);
+	e.networks = copy_list(db, networks, canon, &e.n_networks);
+	e.references = copy_list(db, refs, NULL, &e.n_references);
+	free(canon);
+	if (!e.id || !e.name || !e.entity || !e.entity_country || !e.file ||
+	    (notes && !e.notes) || !e.purposes || !e.domains || !e.networks || !e.references)
+		return oom(err, file);
+	db->entries[db->n++] = e;
+	return FA_OK;
+}
+
+int sig_db_load_file(struct sig_db *db, const char *path, struct fa_err *err)
+{
+	if (db->finished) {
+		fa_err_set(err, "%s: the signature catalogue is already finished", path);
+		return FA_ERUNTIME;
+	}
+	if (db->n >= SIG_MAX_FILES) {
+		fa_err_set(err, "%s: more than %d signature files", path, SIG_MAX_FILES);
+		return FA_EINPUT;
+	}
+	char *buf;
+	size_t len;
+	int rc = read_bounded(path, &buf, &len, err);
+	if (rc != FA_OK)
+		return rc;
+	json_error_t je;
+	json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	free(buf);
+	if (doc == NULL) {
+		fa_err_set(err, "%s:%d:%d: invalid JSON: %s", path, je.line, je.column, je.text);
+		return FA_EINPUT;
+	}
+	if (!json_is_object(doc)) {
+		fa_err_set(err, "%s: expected one JSON object describing one SDK or entity", path);
+		json_decref(doc);
+		return FA_EINPUT;
+	}
+	rc = add_entry(db, path, doc, err);
+	json_decref(doc);
+	return rc;
+}
+
+/* ---- life cycle ---- */
+
+struct sig_db *sig_db_new(void)
+{
+	return calloc(1, sizeof(struct sig_db));
+}
+
+void sig_db_free(struct sig_db *db)
+{
+	if (db == NULL)
+		return;
+	struct sig_arena_block *b = db->arena;
+	while (b != NULL) {
+		struct sig_arena_block *next = b->next;
+		free(b);
+		b = next;
+	}
+	free(db->entries);
+	free(db->doms);
+	free(db->slots);
+	free(db->nets);
+	free(db);
+}
+
+static int json_name(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+	return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
+}
+
+static int cmp_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+int sig_db_load_dir(const char *dir, struct sig_db **out, struct fa_err *err)
+{
+	*out = NULL;
+	struct dirent **list;
+	int n = scandir(dir, &list, json_name, cmp_name);
+	if (n < 0) {
+		fa_err_set(err, "%s: cannot read the signature directory: %s", dir, strerror(errno));
+		return FA_EINPUT;
+	}
+	int rc = FA_OK;
+	struct sig_db *db = sig_db_new();
+	if (db == NULL) {
+		rc = oom(err, dir);
+	} else if (n == 0) {
+		fa_err_set(err, "%s: no *.json signature files in this directory", dir);
+		rc = FA_EINPUT;
+	} else if (n > SIG_MAX_FILES) {
+		fa_err_set(err, "%s: %d signature files; at most %d are allowed", dir, n,
+			   SIG_MAX_FILES);
+		rc = FA_EINPUT;
+	}
+	for (int i = 0; i < n; i++) {
+		if (rc == FA_OK) {
+			char path[4096];
+			int l = snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name);
+			if (l < 0 || (size_t)l >= sizeof(path)) {
+				fa_err_set(err, "%s: path too long", dir);
+				rc = FA_EINPUT;
+			} else {
+				rc = sig_db_load_file(db, path, err);
+			}
+		}
+		free(list[i]);
+	}
+	free(list);
+	if (rc == FA_OK)
+		rc = sig_db_finish(db, err);
+	if (rc != FA_OK) {
+		sig_db_free(db);
+		return rc;
+	}
+	*out = db;
+	return FA_OK;
+}
+
+/* ---- queries ---- */
+
+size_t sig_db_count(const struct sig_db *db)
+{
+	return db ? db->n : 0;
+}
+
+const struct sig_entry *sig_db_entry(const struct sig_db *db, size_t i)
+{
+	return db && i < db->n ? &db->entries[i] : NULL;
+}
+
+const struct sig_entry *sig_db_find(const struct sig_db *db, const char *id)
+{
+	if (db == NULL || id == NULL)
+		return NULL;
+	for (size_t i = 0; i < db->n; i++)
+		if (strcmp(db->entries[i].id, id) == 0)
+			return &db->entries[i];
+	return NULL;
+}

@@ -1,0 +1,411 @@
+/*
+ * source.c - frames from capture files and live interfaces, via libpcap.
+ *
+ * Receives paths or an interface; hands on one frame at a time, borrowing
+ * libpcap's buffer. Owns the pcap handles and the per-file statistics.
+ *
+ * Files are opened at once so that a missing or unreadable capture is an
+ * input error before any work is done; they are read in the order given.
+ * pcap_next_ex() distinguishes end of file (-2) from a damaged file (-1):
+ * the second stops that file, records how far it got, and moves on, so one
+ * bad file in a batch never hides what the others contain.
+ */
+#include "flowaudit/source.h"
+
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Captures written by Red Hat 6.1's and Alexey Kuznetzov's patched tcpdump
+ * use the ordinary pcap magic (or 0xa1b2cd34) but 24-byte record headers
+ * (ifindex, protocol, packet type after the usual 16 bytes). libpcap reads
+ * the first record and then fails on garbage lengths; Wireshark tells the
+ * variants apart by trying each. flowaudit does the same for the common
+ * 24-byte variant and reads those files itself.
+ */
+struct patched {
+	FILE *fp;
+	bool swapped;
+	uint32_t snaplen;
+	uint8_t *buf;
+};
+
+#define PATCHED_HDR 24
+#define MAX_CAPLEN 262144
+
+struct source {
+	bool live;
+	struct patched *patched; /* per file; fp NULL when libpcap reads it */
+	size_t n_files;
+	size_t cur;
+	pcap_t **handles;
+	struct source_file_info *info;
+	char **paths;
+	struct source_live_stats live_stats;
+};
+
+const char *source_link_name(int linktype)
+{
+	const char *n = pcap_datalink_val_to_name(linktype);
+	return n ? n : "unknown";
+}
+
+static void source_close_all(struct source *s)
+{
+	if (s->handles == NULL || s->patched == NULL)
+		return;
+	for (size_t i = 0; i < s->n_files; i++) {
+		if (s->handles[i] != NULL) {
+			pcap_close(s->handles[i]);
+			s->handles[i] = NULL;
+		}
+		if (s->patched != NULL && s->patched[i].fp != NULL) {
+			fclose(s->patched[i].fp);
+			s->patched[i].fp = NULL;
+		}
+		if (s->patched != NULL) {
+			free(s->patched[i].buf);
+			s->patched[i].buf = NULL;
+		}
+	}
+}
+
+static uint32_t rd32(const uint8_t *p, bool swapped)
+{
+	uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	return swapped ? __builtin_bswap32(v) : v;
+}
+
+/* Does a chain of `n` records with headers of `hdr` bytes hold together? */
+static bool records_plausible(FILE *fp, bool swapped, uint32_t snaplen, long start, uint32_t hdr,
+			      int n)
+{
+	long off = start;
+	uint32_t first_sec = 0;
+	for (int i = 0; i < n; i++) {
+		uint8_t h[PATCHED_HDR];
+		if (fseek(fp, off, SEEK_SET) != 0)
+			return false;
+		size_t got = fread(h, 1, hdr, fp);
+		if (got == 0 && i > 0)
+			return true; /* a clean end of file */
+		if (got != hdr)
+			return false;
+		uint32_t sec = rd32(h, swapped), usec = rd32(h + 4, swapped);
+		uint32_t caplen = rd32(h + 8, swapped), len = rd32(h + 12, swapped);
+		if (i == 0)
+			first_sec = sec;
+		if (caplen > snaplen || caplen > MAX_CAPLEN || caplen > len || usec >= 1000000 ||
+		    sec + 86400u < first_sec || sec > first_sec + 86400u * 366)
+			return false;
+		off += (long)hdr + (long)caplen;
+	}
+	return true;
+}
+
+/* Opens the file ourselves when its records have the patched 24-byte headers. */
+static bool open_patched(const char *path, struct patched *pt)
+{
+	FILE *fp = fopen(path, "rb");
+	if (fp == NULL)
+		return false;
+	uint8_t fh[24];
+	if (fread(fh, 1, sizeof(fh), fp) != sizeof(fh)) {
+		fclose(fp);
+		return false;
+	}
+	uint32_t magic = rd32(fh, false);
+	bool swapped;
+	if (magic == 0xa1b2c3d4 || magic == 0xa1b2cd34)
+		swapped = false;
+	else if (magic == 0xd4c3b2a1 || magic == 0x34cdb2a1)
+		swapped = true;
+	else {
+		fclose(fp);
+		return false;
+	}
+	uint32_t snaplen = rd32(fh + 16, swapped);
+	if (snaplen == 0 || snaplen > MAX_CAPLEN)
+		snaplen = MAX_CAPLEN;
+	if (records_plausible(fp, swapped, snaplen, 24, 16, 8) ||
+	    !records_plausible(fp, swapped, snaplen, 24, PATCHED_HDR, 8) ||
+	    fseek(fp, 24, SEEK_SET) != 0) {
+		fclose(fp);
+		return false;
+	}
+	pt->buf = malloc(MAX_CAPLEN);
+	if (pt->buf == NULL) {
+		fclose(fp);
+		return false;
+	}
+	pt->fp = fp;
+	pt->swapped = swapped;
+	pt->snaplen = snaplen;
+	return true;
+}
+
+/* 1: a frame; 0: end of file; -1: damaged (fi->error says where). */
+static int patched_next(struct patched *pt, struct source_file_info *fi, struct pcap_pkthdr *h,
+			const u_char **data)
+{
+	uint8_t hdr[PATCHED_HDR];
+	size_t got = fread(hdr, 1, sizeof(hdr), pt->fp);
+	if (got == 0)
+		return 0;
+	if (got != sizeof(hdr)) {
+		snprintf(fi->error, sizeof(fi->error), "read stopped after frame %llu: truncated "
+			 "record header", (unsigned long long)fi->frames);
+		return -1;
+	}
+	uint32_t caplen = rd32(hdr + 8, pt->swapped);
+	if (caplen > MAX_CAPLEN || caplen > pt->snaplen) {
+		snprintf(fi->error, sizeof(fi->error), "read stopped after frame %llu: record claims "
+			 "%u bytes, more than the snapshot length %u",
+			 (unsigned long long)fi->frames, caplen, pt->snaplen);
+		return -1;
+	}
+	if (fread(pt->buf, 1, caplen, pt->fp) != caplen) {
+		snprintf(fi->error, sizeof(fi->error), "read stopped after frame %llu: truncated "
+			 "record", (unsigned long long)fi->frames);
+		return -1;
+	}
+	h->ts.tv_sec = rd32(hdr, pt->swapped);
+	h->ts.tv_usec = rd32(hdr + 4, pt->swapped);
+	h->caplen = caplen;
+	h->len = rd32(hdr + 12, pt->swapped);
+	*data = pt->buf;
+	return 1;
+}
+
+void source_free(struct source *s)
+{
+	if (s == NULL)
+		return;
+	source_close_all(s);
+	for (size_t i = 0; s->paths != NULL && i < s->n_files; i++)
+		free(s->paths[i]);
+	free(s->paths);
+	free(s->handles);
+	free(s->info);
+	free(s->patched);
+	free(s);
+}
+
+static struct source *source_alloc(size_t n)
+{
+	struct source *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->n_files = n;
+	s->handles = calloc(n, sizeof(*s->handles));
+	s->info = calloc(n, sizeof(*s->info));
+	s->paths = calloc(n, sizeof(*s->paths));
+	s->patched = calloc(n, sizeof(*s->patched));
+	if (s->handles == NULL || s->info == NULL || s->paths == NULL || s->patched == NULL) {
+		source_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static const char *open_hint(const char *msg)
+{
+	if (strstr(msg, "different link") || strstr(msg, "link-layer type"))
+		return " (the interfaces of this pcapng have different link types; split it per "
+		       "interface first, e.g. with 'editcap -T' or tshark -r FILE -Y "
+		       "'frame.interface_id==N' -w PART.pcapng)";
+	if (strstr(msg, "unknown file format") || strstr(msg, "bad dump file format"))
+		return " (not a pcap or pcapng file; compressed captures must be uncompressed "
+		       "first, e.g. with gunzip or xz -d)";
+	return "";
+}
+
+int source_open_files(const char *const *paths, size_t n, struct source **out, struct fa_err *err)
+{
+	*out = NULL;
+	if (n == 0) {
+		fa_err_set(err, "no capture file given (use -r FILE)");
+		return FA_EINPUT;
+	}
+	struct source *s = source_alloc(n);
+	if (s == NULL) {
+		fa_err_set(err, "out of memory opening captures");
+		return FA_ERUNTIME;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char ebuf[PCAP_ERRBUF_SIZE] = "";
+		s->paths[i] = strdup(paths[i]);
+		if (s->paths[i] == NULL) {
+			source_free(s);
+			fa_err_set(err, "out of memory opening captures");
+			return FA_ERUNTIME;
+		}
+		s->info[i].path = s->paths[i];
+		s->handles[i] = pcap_open_offline_with_tstamp_precision(paths[i],
+									PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+		if (s->handles[i] == NULL) {
+			fa_err_set(err, "%s: cannot read capture: %s%s", paths[i], ebuf, open_hint(ebuf));
+			source_free(s);
+			return FA_EINPUT;
+		}
+		s->info[i].linktype = pcap_datalink(s->handles[i]);
+		s->info[i].link_name = source_link_name(s->info[i].linktype);
+		if (pcap_major_version(s->handles[i]) == 2 && open_patched(paths[i], &s->patched[i]))
+			s->info[i].patched = true;
+	}
+	*out = s;
+	return FA_OK;
+}
+
+int source_open_live(const struct source_live_opts *o, struct source **out, struct fa_err *err)
+{
+	*out = NULL;
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	struct source *s = source_alloc(1);
+	if (s == NULL) {
+		fa_err_set(err, "out of memory opening %s", o->iface);
+		return FA_ERUNTIME;
+	}
+	s->live = true;
+	s->paths[0] = strdup(o->iface);
+	s->info[0].path = s->paths[0];
+	pcap_t *p = pcap_create(o->iface, ebuf);
+	if (p == NULL) {
+		fa_err_set(err, "%s: cannot open interface: %s", o->iface, ebuf);
+		source_free(s);
+		return FA_ERUNTIME;
+	}
+	s->handles[0] = p;
+	pcap_set_snaplen(p, o->snaplen > 0 ? o->snaplen : 262144);
+	pcap_set_promisc(p, 1);
+	pcap_set_timeout(p, o->timeout_ms > 0 ? o->timeout_ms : 100);
+	if (o->immediate)
+		pcap_set_immediate_mode(p, 1);
+	if (o->buffer_size > 0)
+		pcap_set_buffer_size(p, o->buffer_size);
+	int rc = pcap_activate(p);
+	if (rc < 0) {
+		fa_err_set(err, "%s: cannot capture: %s", o->iface, pcap_geterr(p));
+		source_free(s);
+		return rc == PCAP_ERROR_NO_SUCH_DEVICE ? FA_EINPUT : FA_ERUNTIME;
+	}
+	s->info[0].linktype = pcap_datalink(p);
+	s->info[0].link_name = source_link_name(s->info[0].linktype);
+	if (o->filter != NULL && o->filter[0] != '\0') {
+		struct bpf_program prog;
+		if (pcap_compile(p, &prog, o->filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+			fa_err_set(err, "bad capture filter '%s': %s", o->filter, pcap_geterr(p));
+			source_free(s);
+			return FA_EINPUT;
+		}
+		rc = pcap_setfilter(p, &prog);
+		pcap_freecode(&prog);
+		if (rc < 0) {
+			fa_err_set(err, "%s: cannot set filter: %s", o->iface, pcap_geterr(p));
+			source_free(s);
+			return FA_ERUNTIME;
+		}
+	}
+	*out = s;
+	return FA_OK;
+}
+
+static void record_live_stats(struct source *s)
+{
+	struct pcap_stat st;
+	if (s->live && s->handles[0] != NULL && pcap_stats(s->handles[0], &st) == 0) {
+		s->live_stats.valid = true;
+		s->live_stats.received = st.ps_recv;
+		s->live_stats.dropped = st.ps_drop;
+		s->live_stats.if_dropped = st.ps_ifdrop;
+	}
+}
+
+int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
+{
+	while (s->cur < s->n_files) {
+		pcap_t *p = s->handles[s->cur];
+		struct source_file_info *fi = &s->info[s->cur];
+		struct pcap_pkthdr *h, ph;
+		const u_char *data;
+		int rc;
+		if (s->patched[s->cur].fp != NULL) {
+			h = &ph;
+			rc = patched_next(&s->patched[s->cur], fi, h, &data);
+			if (rc == 0)
+				rc = PCAP_ERROR_BREAK; /* end of this file */
+			else if (rc < 0)
+				rc = -100; /* damaged: error already recorded */
+		} else {
+			rc = pcap_next_ex(p, &h, &data);
+		}
+		if (rc == 1) {
+			fi->frames++;
+			fi->bytes += h->len;
+			f->data = data;
+			f->caplen = h->caplen;
+			f->wirelen = h->len;
+			f->ts = (fa_time)h->ts.tv_sec * 1000000 + (fa_time)h->ts.tv_usec;
+			if (fi->frames == 1 || f->ts < fi->first)
+				fi->first = f->ts;
+			if (f->ts > fi->last)
+				fi->last = f->ts;
+			f->linktype = fi->linktype;
+			f->file = (uint32_t)s->cur;
+			f->frame = fi->frames;
+			return 1;
+		}
+		if (rc == 0) /* live: the buffer timeout passed with no packet */
+			return 2;
+		if (s->live) {
+			record_live_stats(s);
+			if (rc == PCAP_ERROR_BREAK)
+				return 0;
+			fa_err_set(err, "%s: capture failed: %s", fi->path, pcap_geterr(p));
+			return FA_ERUNTIME;
+		}
+		if (rc == PCAP_ERROR) {
+			fi->truncated = true;
+			snprintf(fi->error, sizeof(fi->error), "read stopped after frame %llu: %s",
+				 (unsigned long long)fi->frames, pcap_geterr(p));
+		} else if (rc == -100) {
+			fi->truncated = true;
+		}
+		pcap_close(p);
+		s->handles[s->cur] = NULL;
+		if (s->patched[s->cur].fp != NULL) {
+			fclose(s->patched[s->cur].fp);
+			s->patched[s->cur].fp = NULL;
+		}
+		s->cur++;
+	}
+	return 0;
+}
+
+void source_break(struct source *s)
+{
+	if (s != NULL && s->live && s->handles[0] != NULL)
+		pcap_breakloop(s->handles[0]);
+}
+
+size_t source_file_count(const struct source *s) { return s->n_files; }
+
+const struct source_file_info *source_file(const struct source *s, size_t i)
+{
+	return i < s->n_files ? &s->info[i] : NULL;
+}
+
+void source_live_stats(struct source *s, struct source_live_stats *out)
+{
+	record_live_stats(s);
+	*out = s->live_stats;
+}
+
+void *source_pcap_handle(const struct source *s)
+{
+	if (s->cur < s->n_files)
+		return s->handles[s->cur];
+	return NULL;
+}

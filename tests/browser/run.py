@@ -1,0 +1,500 @@
+#!/usr/bin/python3
+"""Browser test: report.html as a reader's browser shows it.
+
+Writes a fresh demo report into a temporary directory, opens its report.html
+from file:// in headless Chromium and, over the DevTools protocol, checks
+that the page logs no error, asks for nothing outside file: and data:, names
+every finding id and host of report.json in its rendered text, and prints to
+a PDF on A4 paper. A screenshot of the top of the page (1200 px wide) is written to the temporary
+directory, or to PATH with --screenshot PATH (docs/report-screenshot.png is
+made that way; the report's generation time is on the page, so every run
+gives different bytes). The work directory (report, PDF, screenshot) is
+removed unless a check fails or --keep is given.
+
+The DevTools client is the standard library only: Chromium listens on a
+loopback port it picks (--remote-debugging-port=0) and announces it on
+stderr; the WebSocket framing below covers what Chromium sends (text frames,
+continuation, ping, close).
+
+Usage: run.py [BUILD/flowaudit] [--screenshot PATH] [--keep]
+Environment: CHROMIUM (default /usr/bin/chromium).
+Last line: "browser: N passed, N failed, N skipped".
+"""
+import base64
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+VIEWPORT = (1200, 1500)
+SCREENSHOT_MAX = 500 * 1024
+STEP_TIMEOUT = 30.0      # one DevTools command or event
+START_TIMEOUT = 30.0     # Chromium announcing its DevTools port
+AUDIT_TIMEOUT = 120.0
+SETTLE = 1.0             # after load: late requests and console messages
+
+
+class Skip(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- WebSocket
+
+class WebSocket:
+    """A client for one ws:// URL on loopback: text messages, no extensions."""
+
+    def __init__(self, url, timeout):
+        u = urllib.parse.urlsplit(url)
+        if u.scheme != "ws" or u.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise RuntimeError("refusing DevTools URL %r: not ws:// on loopback" % url)
+        self.sock = socket.create_connection((u.hostname, u.port or 80), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        path = u.path + ("?" + u.query if u.query else "")
+        req = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+               % (path, u.hostname, u.port or 80, key))
+        self.sock.sendall(req.encode())
+        self.buf = b""
+        head = self._read_until(b"\r\n\r\n", 16384)
+        status = head.split(b"\r\n", 1)[0]
+        if b" 101 " not in status + b" ":
+            raise RuntimeError("DevTools WebSocket handshake refused: %r" % status)
+
+    def _read_until(self, marker, limit):
+        while marker not in self.buf:
+            if len(self.buf) > limit:
+                raise RuntimeError("WebSocket handshake reply too long")
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise RuntimeError("DevTools closed the connection during the handshake")
+            self.buf += chunk
+        head, self.buf = self.buf.split(marker, 1)
+        return head
+
+    def _read_exact(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(max(65536, n - len(self.buf)))
+            if not chunk:
+                raise RuntimeError("DevTools closed the connection")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _send_frame(self, opcode, payload):
+        head = bytes([0x80 | opcode])
+        n = len(payload)
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + struct.pack("!H", n)
+        else:
+            head += bytes([0x80 | 127]) + struct.pack("!Q", n)
+        mask = os.urandom(4)
+        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(head + mask + body)
+
+    def send(self, text):
+        self._send_frame(0x1, text.encode())
+
+    def recv(self, timeout):
+        """One whole text message, or None when the peer closed."""
+        self.sock.settimeout(timeout)
+        parts = []
+        while True:
+            b0, b1 = self._read_exact(2)
+            fin, opcode, n = b0 & 0x80, b0 & 0x0F, b1 & 0x7F
+            if n == 126:
+                n = struct.unpack("!H", self._read_exact(2))[0]
+            elif n == 127:
+                n = struct.unpack("!Q", self._read_exact(8))[0]
+            if n > 256 * 1024 * 1024:
+                raise RuntimeError("DevTools message of %d bytes is beyond any report" % n)
+            mask = self._read_exact(4) if b1 & 0x80 else None
+            data = self._read_exact(n)
+            if mask:
+                data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+            if opcode == 0x8:
+                return None
+            if opcode == 0x9:
+                self._send_frame(0xA, data)
+                continue
+            if opcode == 0xA:
+                continue
+            parts.append(data)
+            if fin:
+                return b"".join(parts).decode("utf-8")
+
+    def close(self):
+        try:
+            self._send_frame(0x8, b"")
+        except OSError:
+            pass
+        self.sock.close()
+
+
+# ---------------------------------------------------------------- DevTools
+
+class DevTools:
+    """Commands on one page session; events are kept in arrival order."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.next_id = 0
+        self.session = None
+        self.events = []
+
+    def _pump(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("DevTools: no answer in time")
+        msg = self.ws.recv(left)
+        if msg is None:
+            raise RuntimeError("DevTools closed the connection")
+        m = json.loads(msg)
+        if "method" in m:
+            self.events.append(m)
+        return m
+
+    def call(self, method, params=None, timeout=STEP_TIMEOUT, session=True):
+        self.next_id += 1
+        mid = self.next_id
+        req = {"id": mid, "method": method, "params": params or {}}
+        if session and self.session:
+            req["sessionId"] = self.session
+        self.ws.send(json.dumps(req))
+        deadline = time.monotonic() + timeout
+        while True:
+            m = self._pump(deadline)
+            if m.get("id") == mid:
+                if "error" in m:
+                    raise RuntimeError("%s: %s" % (method, m["error"].get("message", m["error"])))
+                return m.get("result", {})
+
+    def wait_event(self, method, since=0, timeout=STEP_TIMEOUT):
+        """The first event named method at or after index since."""
+        deadline = time.monotonic() + timeout
+        for e in self.events[since:]:
+            if e["method"] == method:
+                return e
+        seen = len(self.events)
+        while True:
+            self._pump(deadline)
+            for e in self.events[seen:]:
+                if e["method"] == method:
+                    return e
+            seen = len(self.events)
+
+    def drain(self, seconds):
+        deadline = time.monotonic() + seconds
+        try:
+            while True:
+                self._pump(deadline)
+        except (TimeoutError, socket.timeout):
+            pass
+
+
+def start_chromium(profile_dir):
+    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--user-data-dir=" + profile_dir, "--remote-debugging-port=0",
+            "--hide-scrollbars",
+            "--remote-debugging-address=127.0.0.1",
+            "--window-size=%d,%d" % VIEWPORT, "about:blank"]
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    lines = queue.Queue()
+
+    def reader():
+        # Keeps draining stderr for Chromium's whole life so it never blocks on a full pipe.
+        for raw in proc.stderr:
+            lines.put(raw.decode("utf-8", "replace").rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=reader, daemon=True).start()
+    deadline = time.monotonic() + START_TIMEOUT
+    seen = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return proc, None, "no 'DevTools listening' line within %ds" % START_TIMEOUT
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            continue
+        if line is None:
+            return proc, None, "Chromium exited: " + " | ".join(seen[-5:])
+        seen.append(line)
+        m = re.search(r"DevTools listening on (ws://\S+)", line)
+        if m:
+            return proc, m.group(1), None
+
+
+def stop_chromium(proc):
+    if proc is None or proc.poll() is not None:
+        return
+    # Chromium was started in its own session: its group is its renderer,
+    # GPU and zygote processes and nothing else.
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+
+
+# ---------------------------------------------------------------- the visit
+
+def make_report(binary, outdir):
+    args = [binary, "audit", "-r", "examples/demo.pcap", "-p", "policies/audio-extract-kit.json",
+            "-e", "examples/demo-events.json", "-d", "examples/demo-device.json", "-o", outdir,
+            "--quiet"]
+    p = subprocess.run(args, cwd=TOP, capture_output=True, text=True, timeout=AUDIT_TIMEOUT)
+    if p.returncode not in (0, 1):
+        raise RuntimeError("flowaudit audit exited %d: %s" % (p.returncode, p.stderr[-2000:]))
+    with open(os.path.join(outdir, "report.json")) as f:
+        return json.load(f)
+
+
+def visit(ws_url, html_path):
+    """Loads the page and gathers everything the checks look at."""
+    ws = WebSocket(ws_url, STEP_TIMEOUT)
+    dt = DevTools(ws)
+    try:
+        target = dt.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        dt.session = dt.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Page", "Network", "Runtime", "Log"):
+            dt.call(domain + ".enable")
+        dt.call("Emulation.setDeviceMetricsOverride",
+                {"width": VIEWPORT[0], "height": VIEWPORT[1], "deviceScaleFactor": 1, "mobile": False})
+        url = "file://" + urllib.parse.quote(os.path.abspath(html_path))
+        start = len(dt.events)
+        nav = dt.call("Page.navigate", {"url": url})
+        if nav.get("errorText"):
+            raise RuntimeError("navigation failed: " + nav["errorText"])
+        dt.wait_event("Page.loadEventFired", since=start)
+        dt.drain(SETTLE)
+        page = dt.events[start:]
+        text = dt.call("Runtime.evaluate", {"expression": "document.body.innerText",
+                                            "returnByValue": True})["result"].get("value", "")
+        # The screenshot ends above the timeline when that falls inside the
+        # viewport, so the picture stops at a section boundary.
+        cut = dt.call("Runtime.evaluate", {
+            "expression": "(function(){var e=document.getElementById('timeline');"
+                          "return e?Math.floor(e.getBoundingClientRect().top):0})()",
+            "returnByValue": True})["result"].get("value") or 0
+        height = cut - 24 if VIEWPORT[1] // 2 < cut - 24 < VIEWPORT[1] else VIEWPORT[1]
+        shot = base64.b64decode(dt.call("Page.captureScreenshot", {
+            "format": "png",
+            "clip": {"x": 0, "y": 0, "width": VIEWPORT[0], "height": height, "scale": 1}})["data"])
+        pdf = base64.b64decode(dt.call("Page.printToPDF", {
+            "paperWidth": 8.27, "paperHeight": 11.69, "printBackground": True,
+            "preferCSSPageSize": True}, timeout=60)["data"])
+        try:
+            dt.call("Browser.close", session=False, timeout=5)
+        except (RuntimeError, TimeoutError, OSError):
+            pass
+        return {"url": url, "events": page, "text": text, "png": shot, "pdf": pdf}
+    finally:
+        ws.close()
+
+
+# ---------------------------------------------------------------- checks
+
+def outside_requests(events):
+    bad = []
+    for e in events:
+        if e["method"] == "Network.requestWillBeSent":
+            u = e["params"]["request"]["url"]
+            if not (u.startswith("file:") or u.startswith("data:")):
+                bad.append(u)
+    return bad
+
+
+def console_errors(events):
+    bad = []
+    for e in events:
+        p = e["params"]
+        if e["method"] == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+            bad.append("console.%s: %s" % (p["type"], " ".join(
+                str(a.get("value", a.get("description", ""))) for a in p.get("args", []))))
+        elif e["method"] == "Runtime.exceptionThrown":
+            d = p.get("exceptionDetails", {})
+            bad.append("exception: %s" % d.get("exception", {}).get("description", d.get("text")))
+        elif e["method"] == "Log.entryAdded" and p["entry"].get("level") == "error":
+            bad.append("log (%s): %s %s" % (p["entry"].get("source"), p["entry"].get("text"),
+                                            p["entry"].get("url", "")))
+    return bad
+
+
+def pdf_pages(pdf):
+    return len(re.findall(rb"/Type\s*/Page(?![A-Za-z])", pdf))
+
+
+def pdf_is_a4(pdf):
+    """True when every MediaBox is 595 x 842 pt, within a point."""
+    boxes = re.findall(rb"/MediaBox\s*\[\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s*\]", pdf)
+    if not boxes:
+        return None
+    for b in boxes:
+        x0, y0, x1, y1 = (float(v) for v in b)
+        if abs((x1 - x0) - 595.3) > 1.5 or abs((y1 - y0) - 841.9) > 1.5:
+            return False
+    return True
+
+
+def shrink_png(data):
+    """A palette PNG when the screenshot is too big to commit; the page is flat colour."""
+    if len(data) <= SCREENSHOT_MAX:
+        return data
+    try:
+        from PIL import Image
+    except ImportError:
+        return data
+    import io
+    im = Image.open(io.BytesIO(data)).convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+    out = io.BytesIO()
+    im.save(out, format="PNG", optimize=True)
+    return out.getvalue() if out.tell() < len(data) else data
+
+
+def make_checks(ctx):
+    rep, seen, tmp, shot_path = ctx["report"], ctx["seen"], ctx["tmp"], ctx["screenshot"]
+
+    def test_no_network_requests():
+        bad = outside_requests(seen["events"])
+        assert not bad, "requests outside file:/data: %s" % bad
+        loaded = [e for e in seen["events"] if e["method"] == "Network.requestWillBeSent"]
+        assert loaded, "no Network.requestWillBeSent at all: the Network domain saw nothing"
+
+    def test_no_console_errors():
+        bad = console_errors(seen["events"])
+        assert not bad, "\n  ".join(bad)
+
+    def test_text_names_findings():
+        text = seen["text"]
+        assert rep["findings"], "the demo report has no findings to look for"
+        missing = []
+        for f in rep["findings"]:
+            for v in (f["id"], f["host"]):
+                if v not in text:
+                    missing.append("%s %r" % (f["id"], v))
+        verdict = rep["verdict"].upper()
+        if verdict not in text:
+            missing.append("verdict %s" % verdict)
+        assert not missing, "not in the page text: %s" % ", ".join(missing)
+
+    def test_screenshot():
+        png = seen["png"]
+        assert png[:8] == b"\x89PNG\r\n\x1a\n", "screenshot is not a PNG"
+        w, h = struct.unpack("!II", png[16:24])
+        assert w == VIEWPORT[0] and VIEWPORT[1] // 2 <= h <= VIEWPORT[1], \
+            "screenshot is %dx%d, expected %d wide and at most %d high" % (w, h, *VIEWPORT)
+        png = shrink_png(png)
+        path = shot_path or os.path.join(tmp, "report-screenshot.png")
+        with open(path, "wb") as f:
+            f.write(png)
+        print("  screenshot: %s, %d KB" % (os.path.basename(path) if path.startswith(tmp) else path,
+                                           len(png) // 1024))
+        assert len(png) <= SCREENSHOT_MAX, "screenshot is %d KB (limit %d KB)" % (
+            len(png) // 1024, SCREENSHOT_MAX // 1024)
+
+    def test_pdf_a4():
+        pdf = seen["pdf"]
+        path = os.path.join(tmp, "report.pdf")
+        with open(path, "wb") as f:
+            f.write(pdf)
+        assert pdf.startswith(b"%PDF-"), "printToPDF did not return a PDF"
+        pages = pdf_pages(pdf)
+        print("  pdf: %d pages, %d KB" % (pages, len(pdf) // 1024))
+        assert pages > 1 or len(pdf) > 10 * 1024, "PDF has %d page(s), %d bytes" % (pages, len(pdf))
+        a4 = pdf_is_a4(pdf)
+        assert a4 is not False, "PDF pages are not A4"
+
+    return [(n, f) for n, f in sorted(locals().items()) if n.startswith("test_")]
+
+
+# ---------------------------------------------------------------- harness
+
+def main():
+    argv = sys.argv[1:]
+    shot_path = None
+    if "--screenshot" in argv:
+        i = argv.index("--screenshot")
+        if i + 1 >= len(argv):
+            print("usage: run.py [BUILD/flowaudit] [--screenshot PATH] [--keep]", file=sys.stderr)
+            return 2
+        shot_path = os.path.abspath(argv[i + 1])
+        del argv[i:i + 2]
+    keep = "--keep" in argv
+    argv = [a for a in argv if a != "--keep"]
+    binary = os.path.abspath(argv[0] if argv else os.path.join(TOP, "build", "flowaudit"))
+    names = ["test_no_console_errors", "test_no_network_requests", "test_pdf_a4",
+             "test_screenshot", "test_text_names_findings"]
+    passed = failed = skipped = 0
+
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        for n in names:
+            print("SKIP %s: no Chromium at %s (apt-get install chromium, or set CHROMIUM)" % (n, CHROMIUM))
+        print("browser: 0 passed, 0 failed, %d skipped" % len(names))
+        return 0
+
+    tmp = tempfile.mkdtemp(prefix="flowaudit-browser-")
+    proc = None
+    seen = None
+    setup_error = None
+    try:
+        try:
+            rep = make_report(binary, os.path.join(tmp, "report"))
+            proc, ws_url, why = start_chromium(os.path.join(tmp, "profile"))
+            if ws_url is None:
+                raise RuntimeError("Chromium did not start: " + why)
+            seen = visit(ws_url, os.path.join(tmp, "report", "report.html"))
+        except Exception as e:  # every check fails with the one reason
+            setup_error = "%s: %s" % (type(e).__name__, e)
+        finally:
+            stop_chromium(proc)
+        if setup_error:
+            for n in names:
+                print("FAIL %s: %s" % (n, setup_error))
+            failed = len(names)
+        else:
+            ctx = {"report": rep, "seen": seen, "tmp": tmp, "screenshot": shot_path}
+            for name, fn in make_checks(ctx):
+                try:
+                    fn()
+                    print("PASS %s" % name)
+                    passed += 1
+                except Skip as e:
+                    print("SKIP %s: %s" % (name, e))
+                    skipped += 1
+                except AssertionError as e:
+                    print("FAIL %s: %s" % (name, e))
+                    failed += 1
+    finally:
+        stop_chromium(proc)
+        if failed == 0 and not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print("browser work files kept in %s" % tmp)
+    print("browser: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

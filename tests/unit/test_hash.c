@@ -1,0 +1,188 @@
+/*
+ * test_hash.c - MD5, SHA-1 and SHA-256 against the vectors of RFC 1321,
+ * RFC 3174 and FIPS 180-4 (examples), fed whole and in odd-sized pieces, and
+ * sha256_file on a real file and a missing one.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "flowaudit/hash.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *md5_of(const void *d, size_t n, char *hex)
+{
+	struct md5_ctx c;
+	uint8_t out[MD5_DIGEST_LEN];
+	md5_init(&c);
+	md5_update(&c, d, n);
+	md5_final(&c, out);
+	hash_hex(out, sizeof(out), hex);
+	return hex;
+}
+
+static const char *sha1_of(const void *d, size_t n, char *hex)
+{
+	struct sha1_ctx c;
+	uint8_t out[SHA1_DIGEST_LEN];
+	sha1_init(&c);
+	sha1_update(&c, d, n);
+	sha1_final(&c, out);
+	hash_hex(out, sizeof(out), hex);
+	return hex;
+}
+
+static const char *sha256_of(const void *d, size_t n, char *hex)
+{
+	struct sha256_ctx c;
+	uint8_t out[SHA256_DIGEST_LEN];
+	sha256_init(&c);
+	sha256_update(&c, d, n);
+	sha256_final(&c, out);
+	hash_hex(out, sizeof(out), hex);
+	return hex;
+}
+
+static void test_md5_rfc1321(void **state)
+{
+	(void)state;
+	char h[33];
+	static const struct {
+		const char *in, *out;
+	} v[] = {
+		{"", "d41d8cd98f00b204e9800998ecf8427e"},
+		{"a", "0cc175b9c0f1b6a831c399e269772661"},
+		{"abc", "900150983cd24fb0d6963f7d28e17f72"},
+		{"message digest", "f96b697d7cb7938d525a2f31aaf161d0"},
+		{"abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"},
+		{"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+		 "d174ab98d277d9f5a5611c2c9f419d9f"},
+		{"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+		 "57edf4a22be3c955ac49da2e2107b67a"},
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		assert_string_equal(md5_of(v[i].in, strlen(v[i].in), h), v[i].out);
+}
+
+static void test_sha1_vectors(void **state)
+{
+	(void)state;
+	char h[41];
+	assert_string_equal(sha1_of("", 0, h), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+	assert_string_equal(sha1_of("abc", 3, h), "a9993e364706816aba3e25717850c26c9cd0d89d");
+	const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	assert_string_equal(sha1_of(two, strlen(two), h), "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+	char *m = malloc(1000000);
+	assert_non_null(m);
+	memset(m, 'a', 1000000);
+	assert_string_equal(sha1_of(m, 1000000, h), "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+	free(m);
+}
+
+static void test_sha256_vectors(void **state)
+{
+	(void)state;
+	char h[65];
+	assert_string_equal(sha256_of("", 0, h),
+			    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_string_equal(sha256_of("abc", 3, h),
+			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	assert_string_equal(sha256_of(two, strlen(two), h),
+			    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	char *m = malloc(1000000);
+	assert_non_null(m);
+	memset(m, 'a', 1000000);
+	assert_string_equal(sha256_of(m, 1000000, h),
+			    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	free(m);
+}
+
+/* Piecewise updates of every size from 1 to 130 give the one-shot digest. */
+static void test_pieces(void **state)
+{
+	(void)state;
+	uint8_t data[1000];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 3);
+	char whole256[65], whole1[41], whole5[33];
+	sha256_of(data, sizeof(data), whole256);
+	sha1_of(data, sizeof(data), whole1);
+	md5_of(data, sizeof(data), whole5);
+	for (size_t step = 1; step <= 130; step++) {
+		struct sha256_ctx c2;
+		struct sha1_ctx c1;
+		struct md5_ctx c5;
+		sha256_init(&c2);
+		sha1_init(&c1);
+		md5_init(&c5);
+		for (size_t off = 0; off < sizeof(data); off += step) {
+			size_t n = sizeof(data) - off < step ? sizeof(data) - off : step;
+			sha256_update(&c2, data + off, n);
+			sha1_update(&c1, data + off, n);
+			md5_update(&c5, data + off, n);
+		}
+		uint8_t o2[32], o1[20], o5[16];
+		char h2[65], h1[41], h5[33];
+		sha256_final(&c2, o2);
+		sha1_final(&c1, o1);
+		md5_final(&c5, o5);
+		hash_hex(o2, 32, h2);
+		hash_hex(o1, 20, h1);
+		hash_hex(o5, 16, h5);
+		assert_string_equal(h2, whole256);
+		assert_string_equal(h1, whole1);
+		assert_string_equal(h5, whole5);
+	}
+}
+
+/* Lengths around the padding boundary (55, 56, 63, 64 bytes). */
+static void test_padding_boundaries(void **state)
+{
+	(void)state;
+	char h[65];
+	char a[64];
+	memset(a, 'a', sizeof(a));
+	assert_string_equal(sha256_of(a, 55, h),
+			    "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
+	assert_string_equal(sha256_of(a, 56, h),
+			    "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
+	assert_string_equal(sha256_of(a, 64, h),
+			    "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
+}
+
+static void test_sha256_file(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_hash_XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "abc", 3), 3);
+	close(fd);
+	char hex[65];
+	struct fa_err err;
+	assert_int_equal(sha256_file(path, hex, &err), FA_OK);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	unlink(path);
+	assert_int_equal(sha256_file(path, hex, &err), FA_EINPUT);
+	assert_non_null(strstr(err.msg, path));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_md5_rfc1321),
+		cmocka_unit_test(test_sha1_vectors),
+		cmocka_unit_test(test_sha256_vectors),
+		cmocka_unit_test(test_pieces),
+		cmocka_unit_test(test_padding_boundaries),
+		cmocka_unit_test(test_sha256_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,376 @@
+/*
+ * test_report.c - the report writers (HTML, NDJSON, JUnit) and the
+ * manifest, on a document built by hand with hostile strings in it.
+ */
+#include "flowaudit/manifest.h"
+#include "flowaudit/report.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EVIL_HOST "evil\"'<script>alert(1)</script>.example"
+
+static json_t *test_doc(void)
+{
+	json_error_t je;
+	json_t *doc = json_pack_ex(
+		&je, 0,
+		"{s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s,"
+		" s:{s:[{s:s, s:s, s:i, s:s}], s:{s:s, s:s}, s:n, s:n, s:n,"
+		"    s:{s:{s:s, s:s, s:s, s:s}, s:n}},"
+		" s:{s:{s:s, s:s, s:s}},"
+		" s:[{s:s, s:[s, s]}],"
+		" s:[{s:i, s:s, s:s, s:[s]}],"
+		" s:{s:i, s:i, s:i, s:i, s:i, s:{s:i, s:i, s:i, s:i}},"
+		" s:[{s:s, s:s, s:s, s:s, s:s, s:[s]},"
+		"    {s:s, s:s, s:s, s:s, s:n, s:[]},"
+		"    {s:s, s:s, s:s, s:s, s:s, s:[]}],"
+		" s:[], s:[], s:[s]}",
+		"schema", "flowaudit-report/1",
+		"generator", "name", "flowaudit", "version", "0.1.0",
+		"generated_at", "2026-11-23T02:00:00Z", "command", "audit", "verdict", "fail",
+		"fail_on", "medium",
+		"inputs", "captures", "path", "demo.pcap", "sha256", "ab12", "packets", 120, "link_name",
+		"EN10MB", "policy", "path", "policy.json", "sha256", "cd34", "events", "device_profile",
+		"signatures", "geo", "country", "path", "geo.mmdb", "sha256", "ef56", "database_type",
+		"geo-whois-asn-country", "attribution", "CC BY 4.0", "asn",
+		"policy", "app", "name", "Audio <Kit>", "controller", "Example Ltd", "policy_date",
+		"2026-01-01",
+		"devices", "address", "10.0.0.2", "findings", "F0001", "F0002",
+		"consent_events", "index", 0, "time", "2026-11-22T10:00:05Z", "event", "consent_granted",
+		"purposes", "advertising",
+		"summary", "packets", 120, "bytes", 54321, "flows", 3, "destinations", 2, "findings", 2,
+		"findings_by_severity", "high", 1, "medium", 0, "low", 1, "info", 0,
+		"statements",
+		"id", "recipient:admob", "kind", "recipient", "text", "Declares AdMob", "verdict", "broken",
+		"clause", "We share data with <AdMob> & partners", "findings", "F0001",
+		"id", "region:CN", "kind", "region", "text", "Stores in CN", "verdict", "kept", "clause",
+		"findings",
+		"id", "encryption", "kind", "encryption", "text", "Encrypts in transit", "verdict",
+		"not_exercised", "clause", "All data is encrypted", "findings",
+		"findings", "flows", "attribution", "geo data by sapics/ip-location-db, CC BY 4.0");
+	if (doc == NULL)
+		fail_msg("json_pack: %s at %d", je.text, je.position);
+
+	json_t *f1 = json_pack(
+		"{s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:{s:s, s:s, s:s, s:s, s:s},"
+		" s:s, s:i, s:s, s:s, s:s, s:[i, i], s:[{s:s, s:[i, i, i]}],"
+		" s:i, s:i, s:i, s:i, s:s, s:i, s:s, s:s, s:s, s:[], s:{s:s, s:s, s:n}, s:s}",
+		"id", "F0001", "rule", "undeclared-recipient", "severity", "high", "title",
+		"Traffic to Facebook Audience Network", "device", "10.0.0.2", "host", EVIL_HOST,
+		"addresses", "157.240.1.35", "recipient", "kind", "sdk", "id", "fan", "name",
+		"Facebook Audience Network", "entity", "Meta Platforms, Inc.", "entity_country", "US",
+		"country", "US", "asn", 32934, "as_org", "FACEBOOK", "first_seen", "2026-11-22T10:00:01Z",
+		"last_seen", "2026-11-22T10:00:09Z", "flows", 1, 2, "frames", "file", "demo.pcap",
+		"numbers", 5, 6, 7, "packets_out", 4, "bytes_out", 900, "packets_in", 3, "bytes_in", 4000,
+		"name_source", "sni", "name_frame", 7, "clause", "We share data with AdMob", "statement",
+		"recipient:admob", "detail", "a detail\nwith a line break", "identifiers", "consent",
+		"purpose", "advertising", "state", "none", "event", "evidence", "evidence/F0001.pcap");
+	json_t *f2 = json_pack(
+		"{s:s, s:s, s:s, s:s, s:s, s:s, s:[], s:{s:s, s:n, s:n}, s:n, s:n, s:s, s:s,"
+		" s:[{s:s, s:s, s:s, s:s, s:i, s:i, s:s}], s:{s:s, s:s, s:i}, s:s}",
+		"id", "F0002", "rule", "cleartext-identifier", "severity", "low", "title",
+		"IMEI in cleartext\x01", "device", "10.0.0.2", "host", "t.example", "addresses",
+		"recipient", "kind", "unknown", "name", "entity", "country", "asn", "first_seen",
+		"2026-11-22T10:00:06Z", "last_seen", "2026-11-22T10:00:07Z", "identifiers", "type", "imei",
+		"encoding", "plain", "masked", "***********1234", "file", "demo.pcap", "frame", 42, "offset",
+		118, "direction", "out", "consent", "purpose", "advertising", "state", "granted", "event", 0,
+		"evidence", "https://attacker.example/x.pcap");
+	assert_non_null(f1);
+	assert_non_null(f2);
+	json_array_append_new(json_object_get(doc, "findings"), f1);
+	json_array_append_new(json_object_get(doc, "findings"), f2);
+	const char *flows[][5] = {{"US", "sdk", EVIL_HOST, "2026-11-22T10:00:01Z", "public"},
+				  {"US", NULL, "t.example", "2026-11-22T10:00:06Z", "public"},
+				  {NULL, NULL, "lan.local", "2026-11-22T10:00:00Z", "private"}};
+	for (int i = 0; i < 3; i++) {
+		json_t *fl = json_pack("{s:i, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:i, s:i, s:s, s:s}",
+				       "id", i + 1, "transport", "tcp", "client_ip", "10.0.0.2",
+				       "client_port", 40000 + i, "server_ip", "203.0.113.9",
+				       "server_port", 443, "name", flows[i][2], "protocol", "TLS",
+				       "bytes_out", 100, "bytes_in", 200, "first_seen", flows[i][3],
+				       "scope", flows[i][4]);
+		json_object_set_new(fl, "country", flows[i][0] ? json_string(flows[i][0]) : json_null());
+		if (flows[i][1])
+			json_object_set_new(fl, "recipient_kind", json_string(flows[i][1]));
+		json_array_append_new(json_object_get(doc, "flows"), fl);
+	}
+	return doc;
+}
+
+/* Renders with fn into memory; the caller frees. */
+static char *render(int (*fn)(const json_t *, FILE *, struct fa_err *), const json_t *doc)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	assert_non_null(m);
+	struct fa_err err = {{0}};
+	assert_int_equal(fn(doc, m, &err), FA_OK);
+	fclose(m);
+	return buf;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+static void test_html(void **state)
+{
+	(void)state;
+	json_t *doc = test_doc();
+	char *html = render(report_html_write, doc);
+	assert_non_null(strstr(html, "<!DOCTYPE html>"));
+	assert_non_null(strstr(html, "F0001"));
+	assert_non_null(strstr(html, "F0002"));
+	assert_non_null(strstr(html, "evil&quot;&#39;&lt;script&gt;alert(1)&lt;/script&gt;.example"));
+	assert_null(strstr(html, "<script"));
+	assert_null(strstr(html, "http://"));
+	assert_null(strstr(html, "https://attacker.example/x.pcap\""));
+	assert_null(strstr(html, "href=\"https"));
+	assert_null(strstr(html, "src="));
+	assert_non_null(strstr(html, "href=\"evidence/F0001.pcap\""));
+	assert_non_null(strstr(html, "Audio &lt;Kit&gt;"));
+	assert_non_null(strstr(html, "&lt;AdMob&gt; &amp; partners"));
+	assert_non_null(strstr(html, "FAIL"));
+	assert_non_null(strstr(html, "not exercised"));
+	assert_non_null(strstr(html, "@page"));
+	assert_null(strstr(html, "\x01"));
+	assert_int_equal(count(html, "<svg"), 2);
+	assert_int_equal(count(html, "<article"), 2);
+	free(html);
+	json_decref(doc);
+}
+
+/* Sections missing or null: every writer still produces a whole file. */
+static void test_sparse(void **state)
+{
+	(void)state;
+	json_t *doc = json_pack("{s:s, s:n, s:[{s:n}], s:{}}", "schema", "flowaudit-report/1",
+				"policy", "findings", "id", "inputs");
+	char *html = render(report_html_write, doc);
+	assert_non_null(strstr(html, "</html>"));
+	free(html);
+	char *x = render(report_junit_write, doc);
+	assert_int_equal(count(x, "<testsuite "), 9);
+	assert_non_null(strstr(x, "</testsuites>"));
+	free(x);
+	char *nd = render(report_ndjson_write, doc);
+	assert_int_equal(count(nd, "\n"), 1);
+	assert_non_null(strstr(nd, "\"schema\":\"flowaudit-finding/1\""));
+	free(nd);
+	json_decref(doc);
+}
+
+static void test_ndjson(void **state)
+{
+	(void)state;
+	json_t *doc = test_doc();
+	char *nd = render(report_ndjson_write, doc);
+	size_t lines = 0;
+	for (char *p = nd, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		*nl = '\0';
+		json_error_t je;
+		json_t *o = json_loads(p, 0, &je);
+		assert_non_null(o);
+		assert_non_null(json_string_value(json_object_get(o, "rule")));
+		assert_non_null(json_string_value(json_object_get(o, "id")));
+		assert_string_equal(json_string_value(json_object_get(o, "schema")), "flowaudit-finding/1");
+		assert_string_equal(json_string_value(json_object_get(o, "app")), "Audio <Kit>");
+		assert_string_equal(json_string_value(json_object_get(o, "report_generated_at")),
+				    "2026-11-23T02:00:00Z");
+		json_decref(o);
+		lines++;
+	}
+	assert_int_equal(lines, 2);
+	free(nd);
+	json_decref(doc);
+}
+
+static void test_junit(void **state)
+{
+	(void)state;
+	json_t *doc = test_doc();
+	char *x = render(report_junit_write, doc);
+	/* statements + 8 rules */
+	assert_int_equal(count(x, "<testsuite "), 9);
+	assert_int_equal(count(x, "</testsuite>"), 9);
+	/* F0001 (high) fails, F0002 (low < medium) passes; the broken statement fails */
+	assert_int_equal(count(x, "<failure "), 2);
+	assert_non_null(strstr(x, "<testsuites name=\"flowaudit: Audio &lt;Kit&gt;\" tests=\"11\" "
+				  "failures=\"2\" errors=\"0\""));
+	assert_non_null(strstr(x, "<testsuite name=\"undeclared-recipient\" tests=\"1\" failures=\"1\""));
+	assert_non_null(strstr(x, "<testsuite name=\"declared statements\" tests=\"3\" failures=\"1\" "
+				  "errors=\"0\" skipped=\"1\""));
+	assert_non_null(strstr(x, "name=\"no findings\""));
+	assert_null(strstr(x, "<script"));
+	assert_null(strstr(x, "\x01"));
+	free(x);
+
+	/* with fail_on info, every finding fails */
+	json_object_set_new(doc, "fail_on", json_string("info"));
+	x = render(report_junit_write, doc);
+	assert_int_equal(count(x, "<failure "), 3);
+	free(x);
+	json_decref(doc);
+}
+
+/* ---- manifest ---- */
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(p);
+}
+
+static void put(const char *dir, const char *name, const char *text)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *verify(const char *dir, size_t *bad, int *rc)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	struct fa_err err = {{0}};
+	*rc = manifest_verify(dir, m, bad, &err);
+	fclose(m);
+	return buf;
+}
+
+static void test_manifest(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fa_manifest_XXXXXX", in_dir[] = "/tmp/fa_manifest_in_XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(mkdtemp(in_dir));
+	char sub[4200], input[4200];
+	snprintf(sub, sizeof(sub), "%s/evidence", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	put(dir, "report.json", "{}\n");
+	put(dir, "evidence/F0001.pcap", "pcap bytes");
+	put(in_dir, "policy.json", "{\"policy\": 1}\n");
+	snprintf(input, sizeof(input), "%s/policy.json", in_dir);
+	const char *inputs[] = {input};
+	struct fa_err err = {{0}};
+	assert_int_equal(manifest_write(dir, inputs, 1, &err), FA_OK);
+
+	char mpath[4200];
+	snprintf(mpath, sizeof(mpath), "%s/%s", dir, MANIFEST_NAME);
+	FILE *f = fopen(mpath, "r");
+	assert_non_null(f);
+	char text[8192] = "";
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	assert_int_equal(count(text, "\n"), 3);
+	assert_non_null(strstr(text, "  evidence/F0001.pcap\n"));
+	assert_non_null(strstr(text, "  input:/tmp/fa_manifest_in_"));
+	assert_true(strstr(text, "evidence/F0001.pcap") < strstr(text, "report.json"));
+
+	size_t bad;
+	int rc;
+	char *out = verify(dir, &bad, &rc);
+	assert_int_equal(rc, FA_OK);
+	assert_int_equal(bad, 0);
+	assert_int_equal(count(out, "OK "), 3);
+	free(out);
+
+	put(dir, "report.json", "{ }\n");
+	out = verify(dir, &bad, &rc);
+	assert_int_equal(bad, 1);
+	assert_non_null(strstr(out, "CHANGED report.json\n"));
+	free(out);
+
+	put(dir, "report.json", "{}\n");
+	snprintf(sub, sizeof(sub), "%s/evidence/F0001.pcap", dir);
+	assert_int_equal(remove(sub), 0);
+	put(dir, "extra.txt", "x");
+	remove(input);
+	out = verify(dir, &bad, &rc);
+	assert_int_equal(bad, 3);
+	assert_non_null(strstr(out, "MISSING evidence/F0001.pcap\n"));
+	assert_non_null(strstr(out, "UNLISTED extra.txt\n"));
+	assert_non_null(strstr(out, "MISSING input:"));
+	assert_non_null(strstr(out, "OK report.json\n"));
+	free(out);
+
+	f = fopen(mpath, "a");
+	fputs("0000000000000000000000000000000000000000000000000000000000000000  ../../etc/passwd\n"
+	      "0000000000000000000000000000000000000000000000000000000000000000  /etc/passwd\n", f);
+	fclose(f);
+	out = verify(dir, &bad, &rc);
+	assert_int_equal(rc, FA_OK);
+	assert_int_equal(bad, 5);
+	assert_non_null(strstr(out, "REFUSED ../../etc/passwd: \"..\" escapes OUTDIR"));
+	assert_non_null(strstr(out, "REFUSED /etc/passwd: absolute path"));
+	free(out);
+
+	f = fopen(mpath, "a");
+	fputs("not a manifest line\n", f);
+	fclose(f);
+	out = verify(dir, &bad, &rc);
+	assert_int_equal(rc, FA_EINPUT);
+	free(out);
+
+	assert_int_equal(remove(mpath), 0);
+	out = verify(dir, &bad, &rc);
+	assert_int_equal(rc, FA_EINPUT);
+	free(out);
+
+	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	nftw(in_dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void test_manifest_symlink_escape(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fa_manifest_XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char link[4200];
+	snprintf(link, sizeof(link), "%s/sub", dir);
+	assert_int_equal(symlink("/etc", link), 0);
+	put(dir, MANIFEST_NAME,
+	    "0000000000000000000000000000000000000000000000000000000000000000  sub/passwd\n");
+	size_t bad;
+	int rc;
+	char *out = verify(dir, &bad, &rc);
+	assert_int_equal(rc, FA_OK);
+	assert_int_equal(bad, 1);
+	assert_non_null(strstr(out, "REFUSED sub/passwd: resolves outside OUTDIR"));
+	free(out);
+	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_sparse),
+		cmocka_unit_test(test_ndjson),
+		cmocka_unit_test(test_junit),
+		cmocka_unit_test(test_manifest),
+		cmocka_unit_test(test_manifest_symlink_escape),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

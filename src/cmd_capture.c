@@ -92,11 +92,57 @@ static int drop_privileges(const char *user, struct fa_err *err)
 	return FA_OK;
 }
 
+/* The longest the loop sleeps on a silent link before it looks at the clock. */
+#define WAIT_MS 100
+/* Under load, consent lines are read every this many frames. */
+#define CONSENT_EVERY 256
+/* Buffered frames are taken for at most this long after the stop. */
+#define DRAIN_MAX_US 1000000
+
+static fa_time wall_clock(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (fa_time)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+/* A frame goes to the capture file first, then through the pipeline under
+   its number in that file. */
+static int keep_frame(struct audit_session *s, struct pcapng_writer *w, struct source_frame *fr,
+		      struct fa_err *err)
+{
+	uint32_t file;
+	uint64_t frame;
+	int rc = pcapng_writer_packet(w, fr->ts, fr->data, fr->caplen, fr->wirelen, &file, &frame,
+				      err);
+	if (rc != FA_OK)
+		return rc;
+	fr->file = file;
+	fr->frame = frame;
+	engine_frame(s->run.eng, fr);
+	return FA_OK;
+}
+
+/*
+ * Consent lines from a FIFO or stdin, read without blocking. The FIFO is
+ * also held open for writing (keep_fd) so that a test script's writer
+ * closing it is not an end of file: scripts open, write a line and close,
+ * as often as they like. stdin at its end is let go.
+ */
 struct line_reader {
-	int fd;
+	int fd, fifo_fd, keep_fd; /* fd: -1 once the input has ended */
 	char buf[4096];
 	size_t len;
 };
+
+static void line_reader_close(struct line_reader *lr)
+{
+	if (lr->fifo_fd >= 0)
+		close(lr->fifo_fd);
+	if (lr->keep_fd >= 0)
+		close(lr->keep_fd);
+	lr->fd = lr->fifo_fd = lr->keep_fd = -1;
+}
 
 static void read_consent(struct line_reader *lr, struct consent_timeline *tl)
 {
@@ -104,24 +150,30 @@ static void read_consent(struct line_reader *lr, struct consent_timeline *tl)
 		return;
 	for (;;) {
 		ssize_t n = read(lr->fd, lr->buf + lr->len, sizeof(lr->buf) - 1 - lr->len);
-		if (n <= 0)
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			if (lr->len > 0)
+				cmd_error("consent input ended inside a line; it was ignored");
+			lr->fd = -1;
+			break;
+		}
+		if (n < 0)
 			break;
 		lr->len += (size_t)n;
 		char *nl;
 		while ((nl = memchr(lr->buf, '\n', lr->len)) != NULL) {
 			*nl = '\0';
 			struct fa_err err = {""};
-			struct timespec now;
-			clock_gettime(CLOCK_REALTIME, &now);
-			fa_time t = (fa_time)now.tv_sec * 1000000 + now.tv_nsec / 1000;
-			if (lr->buf[0] != '\0' && consent_parse_line(tl, lr->buf, t, &err) != FA_OK)
+			if (lr->buf[0] != '\0' &&
+			    consent_parse_line(tl, lr->buf, wall_clock(), &err) != FA_OK)
 				cmd_error("consent event ignored: %s", err.msg);
 			size_t used = (size_t)(nl - lr->buf) + 1;
 			memmove(lr->buf, nl + 1, lr->len - used);
 			lr->len -= used;
 		}
-		if (lr->len == sizeof(lr->buf) - 1)
-			lr->len = 0; /* an over-long line is dropped */
+		if (lr->len == sizeof(lr->buf) - 1) {
+			cmd_error("consent line longer than %zu bytes ignored", sizeof(lr->buf) - 1);
+			lr->len = 0;
+		}
 	}
 }
 
@@ -167,9 +219,11 @@ int cmd_capture(int argc, char **argv)
 					 .rotate_seconds = o->rotate_seconds};
 		rc = pcapng_writer_open(&po, &w, &err);
 	}
-	struct line_reader lr = {.fd = -1};
+	struct line_reader lr = {.fd = -1, .fifo_fd = -1, .keep_fd = -1};
 	if (rc == FA_OK && o->consent_fifo) {
-		lr.fd = open(o->consent_fifo, O_RDONLY | O_NONBLOCK);
+		lr.fd = lr.fifo_fd = open(o->consent_fifo, O_RDONLY | O_NONBLOCK);
+		if (lr.fd >= 0)
+			lr.keep_fd = open(o->consent_fifo, O_WRONLY | O_NONBLOCK);
 		if (lr.fd < 0) {
 			fa_err_set(&err, "%s: cannot open: %s", o->consent_fifo, strerror(errno));
 			rc = FA_EINPUT;
@@ -182,8 +236,7 @@ int cmd_capture(int argc, char **argv)
 		rc = drop_privileges(o->user, &err);
 	if (rc != FA_OK) {
 		cmd_error("%s", err.msg);
-		if (lr.fd > 2)
-			close(lr.fd);
+		line_reader_close(&lr);
 		pcapng_writer_free(w);
 		audit_session_close(&s);
 		return cmd_exit_for(rc);
@@ -201,30 +254,52 @@ int cmd_capture(int argc, char **argv)
 
 	int run_rc = FA_OK;
 	struct fa_err run_err = {""};
+	uint64_t since_consent = 0;
 	for (;;) {
 		if (run_interrupted)
 			break;
 		if (o->duration && time(NULL) - t0 >= (time_t)o->duration)
 			break;
-		read_consent(&lr, s.consent);
 		struct source_frame fr;
 		int n = source_next(s.run.src, &fr, &run_err);
-		if (n == 2)
+		if (n == 2) {
+			/* nothing buffered: housekeeping, then sleep until traffic,
+			   a consent line, a signal or the next tick */
+			read_consent(&lr, s.consent);
+			engine_advance(s.run.eng, wall_clock());
+			n = source_wait(s.run.src, lr.fd, WAIT_MS, &run_err);
+			if (n < 0) {
+				run_rc = n;
+				break;
+			}
 			continue;
+		}
 		if (n <= 0) {
 			run_rc = n;
 			break;
 		}
-		uint32_t file;
-		uint64_t frame;
-		rc = pcapng_writer_packet(w, fr.ts, fr.data, fr.caplen, fr.wirelen, &file, &frame, &run_err);
+		rc = keep_frame(&s, w, &fr, &run_err);
 		if (rc != FA_OK) {
 			run_rc = rc;
 			break;
 		}
-		fr.file = file;
-		fr.frame = frame;
-		engine_frame(s.run.eng, &fr);
+		if (++since_consent == CONSENT_EVERY) {
+			since_consent = 0;
+			read_consent(&lr, s.consent);
+		}
+	}
+	/* frames already in the kernel buffer when the capture was told to stop
+	   were received: take them too, so that none is counted and lost */
+	fa_time drain_until = wall_clock() + DRAIN_MAX_US;
+	for (size_t k = 0; run_rc == FA_OK; k++) {
+		struct source_frame fr;
+		if ((k & 1023) == 1023 && wall_clock() > drain_until)
+			break;
+		if (source_next(s.run.src, &fr, &run_err) != 1)
+			break;
+		rc = keep_frame(&s, w, &fr, &run_err);
+		if (rc != FA_OK)
+			run_rc = rc;
 	}
 	read_consent(&lr, s.consent);
 	struct source_live_stats ls;
@@ -251,13 +326,18 @@ int cmd_capture(int argc, char **argv)
 	struct source *live_src = s.run.src;
 	rc = source_open_files(o->reads, o->n_reads, &s.run.src, &err);
 	if (rc == FA_OK) {
+		/* read back, the files' own counts go into the report: what is on
+		   disk, not what the loop believes it wrote */
+		struct source_frame fr;
+		struct fa_err rerr = {""};
+		while (source_next(s.run.src, &fr, &rerr) == 1)
+			;
 		s.live_stats = ls;
 		s.have_live_stats = true;
 		rc = audit_session_report(&s, "capture", &doc, &err);
 	}
 	source_free(live_src);
-	if (lr.fd > 2)
-		close(lr.fd);
+	line_reader_close(&lr);
 	if (rc != FA_OK) {
 		cmd_error("%s", err.msg);
 		pcapng_writer_free(w);

@@ -59,6 +59,9 @@ void cmd_report_input_problems(const struct run *r)
 		const struct source_file_info *fi = source_file(r->src, i);
 		if (fi->truncated)
 			cmd_error("%s: %s", fi->path, fi->error);
+		if (fi->bad_timestamps)
+			cmd_error("%s: %llu frames carry a time stamp out of range; it was clamped",
+				  fi->path, (unsigned long long)fi->bad_timestamps);
 		if (fi->frames > 0 && !decode_link_supported(fi->linktype))
 			cmd_error("%s: link type %d (%s) is not decoded; its %llu frames were counted "
 				  "and skipped",

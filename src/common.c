@@ -148,6 +148,21 @@ bool fa_addr_is_local_device(const fa_addr *a)
 	return s == FA_SCOPE_PRIVATE || s == FA_SCOPE_LINK_LOCAL || s == FA_SCOPE_CGNAT;
 }
 
+fa_time fa_time_from_parts(int64_t sec, int64_t usec, bool *clamped)
+{
+	const int64_t max_sec = INT64_MAX / 1000000 - 1;
+	if (sec > max_sec || sec < -max_sec || usec < 0 || usec >= 1000000) {
+		*clamped = true;
+		if (usec < 0 || usec >= 1000000)
+			usec = 0;
+		if (sec > max_sec)
+			sec = max_sec;
+		else if (sec < -max_sec)
+			sec = -max_sec;
+	}
+	return sec * 1000000 + usec;
+}
+
 const char *fa_time_str(fa_time t, char *buf, size_t len)
 {
 	time_t sec = (time_t)(t / 1000000);

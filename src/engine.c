@@ -725,6 +725,14 @@ void engine_set_flow_cb(struct engine *e, engine_flow_cb cb, void *user)
 	e->cfg.user = user;
 }
 
+void engine_advance(struct engine *e, fa_time now)
+{
+	if (now > e->now) {
+		e->now = now;
+		flow_table_expire(e->ft, now);
+	}
+}
+
 void engine_finish(struct engine *e)
 {
 	flow_table_flush(e->ft);

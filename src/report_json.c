@@ -161,6 +161,7 @@ static json_t *inputs_json(const struct report_ctx *c)
 		json_object_set_new(o, "link_name", json_string(fi->link_name ? fi->link_name : "unknown"));
 		json_object_set_new(o, "packets", json_integer((json_int_t)fi->frames));
 		json_object_set_new(o, "bytes", json_integer((json_int_t)fi->bytes));
+		json_object_set_new(o, "bad_timestamps", json_integer((json_int_t)fi->bad_timestamps));
 		json_object_set_new(o, "first_seen", report_time_json(fi->first));
 		json_object_set_new(o, "last_seen", report_time_json(fi->last));
 		json_object_set_new(o, "error", fi->truncated ? json_string(fi->error) : json_null());

@@ -9,13 +9,23 @@
  * pcap_next_ex() distinguishes end of file (-2) from a damaged file (-1):
  * the second stops that file, records how far it got, and moves on, so one
  * bad file in a batch never hides what the others contain.
+ *
+ * A live handle is non-blocking: libpcap's own wait on Linux (TPACKET_V3)
+ * sleeps until a packet arrives whatever the buffer timeout says, which
+ * would leave a capture on a silent link deaf to signals and deadlines.
+ * source_wait() polls the handle's descriptor with a timeout instead, and
+ * reads the interface's fate (gone, down) from the socket error itself.
  */
 #include "flowaudit/source.h"
 
+#include <errno.h>
+#include <net/if.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /*
  * Captures written by Red Hat 6.1's and Alexey Kuznetzov's patched tcpdump
@@ -291,6 +301,11 @@ int source_open_live(const struct source_live_opts *o, struct source **out, stru
 		source_free(s);
 		return rc == PCAP_ERROR_NO_SUCH_DEVICE ? FA_EINPUT : FA_ERUNTIME;
 	}
+	if (pcap_setnonblock(p, 1, ebuf) != 0 || pcap_get_selectable_fd(p) < 0) {
+		fa_err_set(err, "%s: cannot poll the capture: %s", o->iface, ebuf);
+		source_free(s);
+		return FA_ERUNTIME;
+	}
 	s->info[0].linktype = pcap_datalink(p);
 	s->info[0].link_name = source_link_name(s->info[0].linktype);
 	if (o->filter != NULL && o->filter[0] != '\0') {
@@ -347,7 +362,11 @@ int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
 			f->data = data;
 			f->caplen = h->caplen;
 			f->wirelen = h->len;
-			f->ts = (fa_time)h->ts.tv_sec * 1000000 + (fa_time)h->ts.tv_usec;
+			bool clamped = false;
+			f->ts = fa_time_from_parts((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec,
+						   &clamped);
+			if (clamped)
+				fi->bad_timestamps++;
 			if (fi->frames == 1 || f->ts < fi->first)
 				fi->first = f->ts;
 			if (f->ts > fi->last)
@@ -357,7 +376,7 @@ int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
 			f->frame = fi->frames;
 			return 1;
 		}
-		if (rc == 0) /* live: the buffer timeout passed with no packet */
+		if (rc == 0) /* live: nothing buffered right now */
 			return 2;
 		if (s->live) {
 			record_live_stats(s);
@@ -382,6 +401,36 @@ int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
 		s->cur++;
 	}
 	return 0;
+}
+
+int source_wait(struct source *s, int other_fd, int timeout_ms, struct fa_err *err)
+{
+	if (!s->live || s->handles[0] == NULL)
+		return 0;
+	struct pollfd pf[2] = {
+		{.fd = pcap_get_selectable_fd(s->handles[0]), .events = POLLIN},
+		{.fd = other_fd, .events = POLLIN},
+	};
+	int n = poll(pf, other_fd >= 0 ? 2 : 1, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : 1;
+	if (pf[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+		if (getsockopt(pf[0].fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
+			soerr = errno;
+		record_live_stats(s);
+		const char *iface = s->info[0].path;
+		if (if_nametoindex(iface) == 0)
+			fa_err_set(err, "%s: the interface disappeared", iface);
+		else if (soerr == ENETDOWN)
+			fa_err_set(err, "%s: the interface went down", iface);
+		else
+			fa_err_set(err, "%s: capture failed: %s", iface,
+				   soerr ? strerror(soerr) : "error on the packet socket");
+		return FA_ERUNTIME;
+	}
+	return n > 0 ? 1 : 0;
 }
 
 void source_break(struct source *s)

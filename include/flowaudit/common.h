@@ -72,6 +72,12 @@ bool fa_addr_is_local_device(const fa_addr *a);
 
 /* Time: microseconds since the epoch, UTC. */
 typedef int64_t fa_time;
+/*
+ * Seconds and microseconds (as a capture file claims them) to fa_time,
+ * saturating at the limits instead of overflowing: a file may claim any
+ * 64-bit second. Sets *clamped when it had to.
+ */
+fa_time fa_time_from_parts(int64_t sec, int64_t usec, bool *clamped);
 /* "2026-11-22T10:00:03.123456Z" (fraction omitted when zero); returns buf. */
 const char *fa_time_str(fa_time t, char *buf, size_t len);
 /* Parses RFC 3339 / ISO 8601 UTC ("...Z" or "+00:00" offsets); false if bad. */

@@ -129,6 +129,12 @@ void engine_set_flow_cb(struct engine *e, engine_flow_cb cb, void *user);
 
 /* One frame through the pipeline. */
 void engine_frame(struct engine *e, const struct source_frame *f);
+/*
+ * Moves the clock to `now` with no frame: flows idle or closed by then end
+ * (live capture on a quiet link). Time never goes back; an earlier `now`
+ * does nothing.
+ */
+void engine_advance(struct engine *e, fa_time now);
 /* Ends every flow still live (call once, after the last frame). */
 void engine_finish(struct engine *e);
 

@@ -38,6 +38,7 @@ struct source_file_info {
 	int linktype;
 	const char *link_name;
 	uint64_t frames, bytes;
+	uint64_t bad_timestamps; /* out of range, clamped to the nearest limit */
 	fa_time first, last;
 	bool truncated;      /* reading stopped early; see error */
 	bool patched;        /* pcap with 24-byte record headers (Red Hat 6.1 tcpdump) */
@@ -67,11 +68,19 @@ int source_open_live(const struct source_live_opts *o, struct source **out, stru
 
 /*
  * Next frame: 1 and *f filled, 0 at the end of the last file (or when a live
- * capture was broken off), 2 when a live capture's buffer timeout passed
- * with no packet (time for housekeeping), FA_ERUNTIME when a live interface
+ * capture was broken off), 2 when a live capture has nothing buffered (wait
+ * with source_wait(), then call again), FA_ERUNTIME when a live interface
  * fails.
  */
 int source_next(struct source *s, struct source_frame *f, struct fa_err *err);
+
+/*
+ * Live only: sleeps until the interface has frames, other_fd (if >= 0) is
+ * readable, a signal arrives or timeout_ms pass. 1 when something is
+ * readable, 0 on timeout or signal, FA_ERUNTIME when the interface went
+ * down or away (err says which). Files: returns 0 at once.
+ */
+int source_wait(struct source *s, int other_fd, int timeout_ms, struct fa_err *err);
 
 /* Makes a live source_next() return 0 soon; safe from a signal handler. */
 void source_break(struct source *s);

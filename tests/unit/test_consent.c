@@ -259,6 +259,27 @@ static void test_names(void **state)
 	assert_false(consent_purpose_valid(NULL));
 }
 
+/* Capture files may claim any second; the conversion saturates, never overflows. */
+static void test_time_from_parts(void **state)
+{
+	(void)state;
+	bool clamped = false;
+	assert_int_equal(fa_time_from_parts(1764000000, 250000, &clamped), 1764000000250000LL);
+	assert_false(clamped);
+	fa_time hi = fa_time_from_parts(INT64_MAX, 0, &clamped);
+	assert_true(clamped);
+	assert_true(hi > 0 && hi <= INT64_MAX - 1000000);
+	clamped = false;
+	fa_time lo = fa_time_from_parts(INT64_MIN, 999999, &clamped);
+	assert_true(clamped);
+	assert_true(lo < 0 && lo >= INT64_MIN + 1000000);
+	clamped = false;
+	assert_int_equal(fa_time_from_parts(10, 1000000, &clamped), 10000000);
+	assert_true(clamped);
+	char buf[64];
+	assert_non_null(fa_time_str(hi, buf, sizeof(buf)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_add_keeps_order),
 		cmocka_unit_test(test_parse_line),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_time_from_parts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -560,6 +560,18 @@ static void rule_cross_border(struct audit *a, const struct dest *d)
 	announce(a, f, created);
 }
 
+/* The clause that speaks of this destination: its own declaration, the
+   first party's, or, for a party the policy does not name, the list of
+   recipients as a whole. */
+static const char *dest_clause(const struct policy *p, const struct dest *d)
+{
+	if (d->kind == RECIP_FIRST_PARTY && p->fp_clause != NULL)
+		return p->fp_clause;
+	if (d->declared != NULL && d->declared->clause != NULL)
+		return d->declared->clause;
+	return recipients_clause(p);
+}
+
 static void rule_consent(struct audit *a, const struct dest *d)
 {
 	const struct policy *p = a->cfg.policy;
@@ -577,7 +589,9 @@ static void rule_consent(struct audit *a, const struct dest *d)
 			continue;
 		enum audit_rule rule = st == CONSENT_WITHDRAWN ? RULE_AFTER_WITHDRAWAL : RULE_BEFORE_CONSENT;
 		size_t before = a->n_findings;
-		struct finding *f = raise(a, rule, d, recipients_clause(p), "consent");
+		struct finding *f = raise(a, rule, d,
+					  p->consent_clause ? p->consent_clause : dest_clause(p, d),
+					  "consent");
 		bool created = a->n_findings > before;
 		if (f && created) {
 			text_set(f->title, sizeof(f->title), "%s contacted %s for %s",
@@ -696,7 +710,7 @@ static void rule_identifiers(struct audit *a, const struct dest *d, const struct
 		if (cat != NULL && dest_receives(a, d, cat))
 			continue;
 		before = a->n_findings;
-		f = raise(a, RULE_UNDECLARED_DATA, d, recipients_clause(p), "data");
+		f = raise(a, RULE_UNDECLARED_DATA, d, dest_clause(p, d), "data");
 		created = a->n_findings > before;
 		if (f) {
 			add_identifier(f, h, value);

@@ -24,6 +24,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -239,8 +240,10 @@ static int sig_set_hash(const char *dir, char out[65], struct fa_err *err)
 	return rc;
 }
 
+/* OUTDIR/name from doc: through render, or report.json (render NULL) from c. */
 static int write_doc(const char *dir, const char *name, const json_t *doc,
-		     int (*render)(const json_t *, FILE *, struct fa_err *), struct fa_err *err)
+		     int (*render)(const json_t *, FILE *, struct fa_err *),
+		     const struct report_ctx *c, struct fa_err *err)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -251,16 +254,20 @@ static int write_doc(const char *dir, const char *name, const json_t *doc,
 	}
 	int rc;
 	if (render == NULL)
-		rc = json_dumpf(doc, fp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? FA_OK : FA_ERUNTIME;
+		rc = report_write(fp, doc, c);
 	else
 		rc = render(doc, fp, err);
-	if (render == NULL)
-		fputc('\n', fp);
 	if (fclose(fp) != 0 && rc == FA_OK)
 		rc = FA_ERUNTIME;
 	if (rc != FA_OK && err->msg[0] == '\0')
 		fa_err_set(err, "%s: write failed", path);
 	return rc;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
 }
 
 static int build_evidence(struct audit_session *s, const char *dir, struct fa_err *err)
@@ -270,19 +277,38 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 	if (s->evidence == NULL)
 		return FA_ERUNTIME;
 	s->n_evidence = nf;
-	size_t nr = engine_record_count(s->run.eng);
-	struct evidence_flow *ef = calloc(nr ? nr : 1, sizeof(*ef));
-	if (ef == NULL)
+	/* the flows some finding names, each once, in id order */
+	size_t nids = 0;
+	for (size_t i = 0; i < nf; i++)
+		nids += audit_finding(s->audit, i)->n_flows;
+	uint64_t *ids = calloc(nids ? nids : 1, sizeof(*ids));
+	struct evidence_flow *ef = calloc(nids ? nids : 1, sizeof(*ef));
+	if (ids == NULL || ef == NULL) {
+		free(ids);
+		free(ef);
 		return FA_ERUNTIME;
-	for (size_t i = 0; i < nr; i++) {
-		const struct flow_record *r = engine_record(s->run.eng, i);
-		ef[i] = (struct evidence_flow){.flow_id = r->id, .cli = r->cli, .srv = r->srv,
-					       .cport = r->cport, .sport = r->sport, .vlan = r->vlan,
-					       .proto = r->proto, .file_first = r->file,
-					       .file_last = r->last_file,
-					       .frame_first = r->first_frame,
-					       .frame_last = r->last_frame};
 	}
+	size_t at = 0;
+	for (size_t i = 0; i < nf; i++) {
+		const struct finding *f = audit_finding(s->audit, i);
+		for (size_t j = 0; j < f->n_flows; j++)
+			ids[at++] = f->flows[j];
+	}
+	qsort(ids, nids, sizeof(*ids), cmp_u64);
+	size_t nr = 0;
+	struct flow_record rec;
+	for (size_t i = 0; i < nids; i++) {
+		if ((i > 0 && ids[i] == ids[i - 1]) || !engine_record_get(s->run.eng, ids[i], &rec))
+			continue;
+		const struct flow_record *r = &rec;
+		ef[nr++] = (struct evidence_flow){.flow_id = r->id, .cli = r->cli, .srv = r->srv,
+						  .cport = r->cport, .sport = r->sport, .vlan = r->vlan,
+						  .proto = r->proto, .file_first = r->file,
+						  .file_last = r->last_file,
+						  .frame_first = r->first_frame,
+						  .frame_last = r->last_frame};
+	}
+	free(ids);
 	for (size_t i = 0; i < nf; i++) {
 		const struct finding *f = audit_finding(s->audit, i);
 		s->evidence[i].name = f->id;
@@ -409,34 +435,53 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			.n_notes = n_notes,
 		};
 		doc = report_build(&c);
-		rc = write_doc(tmpdir, "report.json", doc, NULL, err);
+		rc = write_doc(tmpdir, "report.json", doc, NULL, &c, err);
 		if (rc == FA_OK && (s->formats & FMT_HTML))
-			rc = write_doc(tmpdir, "report.html", doc, report_html_write, err);
+			rc = write_doc(tmpdir, "report.html", doc, report_html_write, NULL, err);
 		if (rc == FA_OK && (s->formats & FMT_NDJSON))
-			rc = write_doc(tmpdir, "findings.ndjson", doc, report_ndjson_write, err);
+			rc = write_doc(tmpdir, "findings.ndjson", doc, report_ndjson_write, NULL, err);
 		if (rc == FA_OK && (s->formats & FMT_JUNIT))
-			rc = write_doc(tmpdir, "junit.xml", doc, report_junit_write, err);
+			rc = write_doc(tmpdir, "junit.xml", doc, report_junit_write, NULL, err);
 	}
 	if (rc == FA_OK) {
-		const char *inputs[RUN_MAX_INPUTS + 8];
+		/* every input: captures, declaration, events, profile, each
+		   signature file, the geo databases */
+		size_t nsig = sig_db_count(r->sigs);
+		const char **inputs = calloc(nf + nsig + 8, sizeof(*inputs));
 		size_t ni = 0;
-		for (size_t i = 0; i < nf && ni < RUN_MAX_INPUTS; i++)
+		if (inputs == NULL) {
+			fa_err_set(err, "out of memory writing %s", MANIFEST_NAME);
+			rc = FA_ERUNTIME;
+		}
+		for (size_t i = 0; inputs && i < nf; i++)
 			inputs[ni++] = source_file(r->src, i)->path;
-		inputs[ni++] = s->policy->path;
-		if (r->o.events_path)
-			inputs[ni++] = r->o.events_path;
-		if (r->dev)
-			inputs[ni++] = r->dev->path;
-		if (gci)
-			inputs[ni++] = gci->path;
-		if (gai)
-			inputs[ni++] = gai->path;
-		rc = manifest_write(tmpdir, inputs, ni, err);
+		if (inputs) {
+			inputs[ni++] = s->policy->path;
+			if (r->o.events_path)
+				inputs[ni++] = r->o.events_path;
+			if (r->dev)
+				inputs[ni++] = r->dev->path;
+			for (size_t i = 0; i < nsig; i++)
+				inputs[ni++] = sig_db_entry(r->sigs, i)->file;
+			if (gci)
+				inputs[ni++] = gci->path;
+			if (gai)
+				inputs[ni++] = gai->path;
+			rc = manifest_write(tmpdir, inputs, ni, err);
+		}
+		free(inputs);
 	}
 	if (rc == FA_OK) {
 		struct stat sb;
 		char old[4300] = "";
+		if (stat(outdir, &sb) == 0 &&
+		    renameat2(AT_FDCWD, tmpdir, AT_FDCWD, outdir, RENAME_EXCHANGE) == 0) {
+			/* swapped in one step: OUTDIR is the new report, tmpdir the old */
+			rm_tree(tmpdir);
+			goto placed;
+		}
 		if (stat(outdir, &sb) == 0) {
+			/* a file system without RENAME_EXCHANGE: two renames */
 			snprintf(old, sizeof(old), "%s.old-%ld", outdir, (long)getpid());
 			if (rename(outdir, old) != 0) {
 				fa_err_set(err, "%s: cannot replace: %s", outdir, strerror(errno));
@@ -450,6 +495,7 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		if (old[0])
 			rm_tree(old);
 	}
+placed:
 	if (rc != FA_OK) {
 		rm_tree(tmpdir);
 		json_decref(doc);

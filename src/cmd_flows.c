@@ -23,34 +23,41 @@ static const char usage[] =
 	"  --max-flows N          live flows kept at once (default 262144)\n"
 	"  --quiet                no progress on stderr\n";
 
-static void print_table(const struct engine *e, const char *const *files, size_t n_files)
+static void print_table(struct engine *e)
 {
-	(void)files;
-	(void)n_files;
 	printf("%6s %-5s %-40s %-40s %-18s %-40s %-9s %-3s %8s %8s\n", "id", "proto", "client",
 	       "server", "protocol", "name", "source", "cc", "pkts", "bytes");
-	json_t *arr = report_flows_json(e, files, n_files);
-	size_t i;
-	json_t *o;
-	json_array_foreach(arr, i, o) {
-		char cli[80], srv[80];
-		snprintf(cli, sizeof(cli), "%s:%lld", json_string_value(json_object_get(o, "client_ip")),
-			 json_integer_value(json_object_get(o, "client_port")));
-		snprintf(srv, sizeof(srv), "%s:%lld", json_string_value(json_object_get(o, "server_ip")),
-			 json_integer_value(json_object_get(o, "server_port")));
-		const char *name = json_string_value(json_object_get(o, "name"));
-		const char *cc = json_string_value(json_object_get(o, "country"));
-		long long pk = json_integer_value(json_object_get(o, "packets_out")) +
-			       json_integer_value(json_object_get(o, "packets_in"));
-		long long by = json_integer_value(json_object_get(o, "bytes_out")) +
-			       json_integer_value(json_object_get(o, "bytes_in"));
-		printf("%6lld %-5s %-40s %-40s %-18s %-40s %-9s %-3s %8lld %8lld\n",
-		       json_integer_value(json_object_get(o, "id")),
-		       json_string_value(json_object_get(o, "transport")), cli, srv,
-		       json_string_value(json_object_get(o, "protocol")), name ? name : "-",
-		       json_string_value(json_object_get(o, "name_source")), cc ? cc : "-", pk, by);
+	struct flow_record r;
+	for (uint64_t id = 1; id <= engine_record_count(e); id++) {
+		if (!engine_record_get(e, id, &r))
+			continue;
+		char ca[FA_ADDR_STRLEN], sa[FA_ADDR_STRLEN], cli[80], srv[80];
+		snprintf(cli, sizeof(cli), "%s:%u", fa_addr_str(&r.cli, ca, sizeof(ca)), r.cport);
+		snprintf(srv, sizeof(srv), "%s:%u", fa_addr_str(&r.srv, sa, sizeof(sa)), r.sport);
+		printf("%6llu %-5s %-40s %-40s %-18s %-40s %-9s %-3s %8llu %8llu\n",
+		       (unsigned long long)r.id, r.transport, cli, srv,
+		       r.protocol ? r.protocol : "Unknown", r.name ? r.name : "-",
+		       name_source_str(r.name_source), r.geo.found_country ? r.geo.country : "-",
+		       (unsigned long long)(r.pkts[0] + r.pkts[1]),
+		       (unsigned long long)(r.bytes[0] + r.bytes[1]));
 	}
-	json_decref(arr);
+}
+
+/* Which databases located the flows: type, build date, licence. */
+static void print_geo_sources(const struct geo *g, FILE *to)
+{
+	const struct geo_db_info *db[2] = {geo_country_info(g), geo_asn_info(g)};
+	const char *what[2] = {"countries", "ASNs"};
+	for (int i = 0; i < 2; i++) {
+		if (db[i] == NULL)
+			continue;
+		char built[40];
+		fa_time_str((fa_time)db[i]->build_epoch * 1000000, built, sizeof(built));
+		fprintf(to, "%s from %s (%s, built %s)\n", what[i], db[i]->path,
+			db[i]->database_type ? db[i]->database_type : "unknown type", built);
+	}
+	if (db[0] || db[1])
+		fprintf(to, "%s\n", geo_attribution());
 }
 
 void cmd_report_input_problems(const struct run *r)
@@ -96,14 +103,20 @@ int cmd_flows(int argc, char **argv)
 		run_close(&r);
 		return cmd_exit_for(rc);
 	}
-	const char *const *files = r.o.reads;
 	if (r.o.json) {
-		json_t *arr = report_flows_json(r.eng, files, r.o.n_reads);
-		json_dumpf(arr, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+		rc = report_flows_write(stdout, r.eng, NULL, r.o.reads, r.o.n_reads, 0);
 		fputc('\n', stdout);
-		json_decref(arr);
+		if (rc != FA_OK || fflush(stdout) != 0) {
+			cmd_error("cannot write the flows to standard output");
+			run_close(&r);
+			return FA_EXIT_RUNTIME;
+		}
+		if (!r.o.quiet && r.geo != NULL) {
+			fputs("flowaudit: ", stderr);
+			print_geo_sources(r.geo, stderr);
+		}
 	} else {
-		print_table(r.eng, files, r.o.n_reads);
+		print_table(r.eng);
 		struct engine_stats st;
 		engine_stats(r.eng, &st);
 		printf("\n%llu frames, %llu flows", (unsigned long long)st.frames,
@@ -111,6 +124,8 @@ int cmd_flows(int argc, char **argv)
 		if (r.geo == NULL)
 			printf(" (no geolocation database: run 'make setup' or pass -g)");
 		printf("\n");
+		if (r.geo != NULL)
+			print_geo_sources(r.geo, stdout);
 	}
 	cmd_report_input_problems(&r);
 	run_close(&r);

@@ -265,7 +265,17 @@ int run_replay(struct run *r, struct fa_err *err)
 		fa_err_set(err, "interrupted");
 		return FA_ERUNTIME;
 	}
-	return rc < 0 ? rc : FA_OK;
+	if (rc < 0)
+		return rc;
+	/* a file that gave nothing at all cannot be audited: say so, exit 2 */
+	for (size_t i = 0; i < source_file_count(r->src); i++) {
+		const struct source_file_info *fi = source_file(r->src, i);
+		if (fi->truncated && fi->frames == 0) {
+			fa_err_set(err, "%s: cannot read capture: %s", fi->path, fi->error);
+			return FA_EINPUT;
+		}
+	}
+	return FA_OK;
 }
 
 void run_close(struct run *r)

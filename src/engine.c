@@ -17,6 +17,7 @@
 
 #include "flowaudit/http.h"
 #include "flowaudit/reasm.h"
+#include "flowaudit/recstore.h"
 #include "flowaudit/strpool.h"
 #include "flowaudit/tls.h"
 
@@ -84,8 +85,7 @@ struct engine {
 	struct classifier *cls;
 	struct dns_cache *dns;
 	struct strpool *pool;
-	struct flow_record *recs;
-	size_t n_recs, cap_recs;
+	struct recstore *recs;     /* ended flows' records, by id - 1 */
 	struct id_hit *hits;
 	size_t n_hits_all, cap_hits;
 	struct engine_stats st;
@@ -110,6 +110,7 @@ void engine_cfg_default(struct engine_cfg *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	flow_table_cfg_default(&cfg->flows);
 	cfg->max_records = 4000000;
+	cfg->mem_records = 16384;
 	cfg->max_hits = 100000;
 	cfg->reasm_limit = 256 * 1024;
 }
@@ -138,7 +139,8 @@ int engine_new(const struct engine_cfg *cfg, struct engine **out, struct fa_err 
 	e->ft = flow_table_new(&e->cfg.flows, on_flow_end, e);
 	e->dns = dns_cache_new(e->cfg.dns.max_addresses ? &e->cfg.dns : NULL);
 	e->pool = strpool_new(0);
-	if (e->ft == NULL || e->dns == NULL || e->pool == NULL) {
+	e->recs = recstore_new(sizeof(struct flow_record), e->cfg.mem_records);
+	if (e->ft == NULL || e->dns == NULL || e->pool == NULL || e->recs == NULL) {
 		engine_free(e);
 		fa_err_set(err, "out of memory");
 		return FA_ERUNTIME;
@@ -155,7 +157,7 @@ void engine_free(struct engine *e)
 	classifier_free(e->cls);
 	dns_cache_free(e->dns);
 	strpool_free(e->pool);
-	free(e->recs);
+	recstore_free(e->recs);
 	free(e->hits);
 	free(e);
 }
@@ -691,21 +693,11 @@ static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 		}
 	}
 
-	if (e->n_recs < e->cfg.max_records) {
-		if (e->n_recs == e->cap_recs) {
-			size_t nc = e->cap_recs ? e->cap_recs * 2 : 1024;
-			struct flow_record *nr = realloc(e->recs, nc * sizeof(*nr));
-			if (nr != NULL) {
-				e->recs = nr;
-				e->cap_recs = nc;
-			}
-		}
-		if (e->n_recs < e->cap_recs)
-			e->recs[e->n_recs++] = r;
-		else
-			e->st.records_not_kept++;
-	} else {
+	const char *lost = NULL;
+	if (r.id == 0 || r.id > e->cfg.max_records || !recstore_put(e->recs, r.id - 1, &r, &lost)) {
 		e->st.records_not_kept++;
+		if (lost != NULL && e->st.records_lost_why == NULL)
+			e->st.records_lost_why = lost;
 	}
 	if (e->cfg.on_flow)
 		e->cfg.on_flow(&r, r.n_hits ? &e->hits[r.first_hit] : NULL, r.n_hits, e->cfg.user);
@@ -738,11 +730,11 @@ void engine_finish(struct engine *e)
 	flow_table_flush(e->ft);
 }
 
-size_t engine_record_count(const struct engine *e) { return e->n_recs; }
+uint64_t engine_record_count(const struct engine *e) { return recstore_count(e->recs); }
 
-const struct flow_record *engine_record(const struct engine *e, size_t i)
+bool engine_record_get(struct engine *e, uint64_t id, struct flow_record *out)
 {
-	return i < e->n_recs ? &e->recs[i] : NULL;
+	return id > 0 && recstore_get(e->recs, id - 1, out);
 }
 
 const struct id_hit *engine_hits(const struct engine *e, size_t *n)

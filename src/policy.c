@@ -342,8 +342,25 @@ static int chk_domain(struct ld *l, const char *path, char *v)
 	}
 	if (ok && labels >= 2 && !isdigit((unsigned char)v[n - 1]))
 		return FA_OK;
-	return bad(l, path, "'%s' is not a domain name (write e.g. \"example.com\"; it covers "
-		   "every subdomain)", v);
+	/* Echo at most 40 bytes (cut on a UTF-8 boundary) so the reason and the limit stay
+	 * visible however long the value is. */
+	int cut = n > 40 ? 40 : (int)n;
+	while (cut > 0 && cut < (int)n && ((unsigned char)v[cut] & 0xC0) == 0x80)
+		cut--;
+	const char *more = (size_t)cut < n ? "\xe2\x80\xa6" : "";
+	if (n > 253)
+		return bad(l, path, "'%.*s%s' is %zu bytes long; a domain name is at most 253 "
+			   "bytes", cut, v, more, n);
+	size_t longest = 0;
+	for (size_t i = 0, run = 0; i <= n; i++) {
+		run = (v[i] == '.' || v[i] == '\0') ? 0 : run + 1;
+		longest = run > longest ? run : longest;
+	}
+	if (longest > 63)
+		return bad(l, path, "'%.*s%s' has a label of %zu bytes; each label (the part "
+			   "between dots) is at most 63 bytes", cut, v, more, longest);
+	return bad(l, path, "'%.*s%s' is not a domain name (write e.g. \"example.com\"; it covers "
+		   "every subdomain)", cut, v, more);
 }
 
 static int chk_region(struct ld *l, const char *path, char *v)

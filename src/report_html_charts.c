@@ -25,14 +25,6 @@ static const char *const palette[MAX_CHART_KINDS + 1] = {
 
 /* ---- destinations by country (stacked by recipient kind) ---- */
 
-static const char *flow_kind(const json_t *f)
-{
-	const char *k = rh_str(f, "recipient_kind");
-	if (k == NULL)
-		k = rh_str(rh_get(f, "signature"), "kind");
-	return k ? k : "unknown";
-}
-
 static int kind_index(const char **kinds, size_t *n, const char *k)
 {
 	for (size_t i = 0; i < *n; i++)
@@ -61,9 +53,11 @@ static int row_cmp(const void *a, const void *b)
 
 void rh_country_chart(FILE *out, const json_t *doc)
 {
-	const json_t *flows = rh_get(doc, "flows");
+	/* summary.by_country: one row per country over every flow, with the
+	   flows per recipient kind (report_json.c) */
+	const json_t *by = rh_get(rh_get(doc, "summary"), "by_country");
 	const char *kinds[MAX_CHART_KINDS];
-	size_t n_kinds = 0, n_rows = 0, cap = json_array_size(flows);
+	size_t n_kinds = 0, n_rows = 0, cap = json_array_size(by);
 	fputs("<h2 id=\"countries\">Where the traffic went</h2>\n", out);
 	struct country_row *rows = calloc(cap ? cap : 1, sizeof(*rows));
 	if (rows == NULL) {
@@ -71,23 +65,21 @@ void rh_country_chart(FILE *out, const json_t *doc)
 		return;
 	}
 	size_t i;
-	const json_t *f;
-	json_array_foreach(flows, i, f) {
-		const char *scope = rh_str(f, "scope");
-		if (scope && strcmp(scope, "public") != 0)
-			continue; /* local traffic goes to no country */
-		const char *cc = rh_str(f, "country");
+	const json_t *row;
+	json_array_foreach(by, i, row) {
+		const char *cc = rh_str(row, "country");
 		if (cc == NULL)
-			cc = "unknown";
-		size_t r = 0;
-		while (r < n_rows && strcmp(rows[r].cc, cc) != 0)
-			r++;
-		if (r == n_rows)
-			rows[n_rows++].cc = cc;
-		int k = kind_index(kinds, &n_kinds, flow_kind(f));
-		rows[r].flows[k]++;
-		rows[r].total++;
-		rows[r].bytes += rh_int0(f, "bytes_out") + rh_int0(f, "bytes_in");
+			continue;
+		struct country_row *cr = &rows[n_rows++];
+		cr->cc = cc;
+		const char *kind;
+		const json_t *n;
+		json_object_foreach((json_t *)rh_get(row, "by_kind"), kind, n) {
+			int k = kind_index(kinds, &n_kinds, kind);
+			cr->flows[k] += json_integer_value(n);
+			cr->total += json_integer_value(n);
+		}
+		cr->bytes = rh_int0(row, "bytes");
 	}
 	if (n_rows == 0) {
 		fputs("<p>No flow to a public address.</p>\n", out);
@@ -215,12 +207,11 @@ void rh_timeline(FILE *out, const json_t *doc)
 	bool any = false;
 	size_t i;
 	const json_t *x;
-	json_array_foreach(rh_get(doc, "flows"), i, x) {
-		if (rh_time(x, "first_seen", &t))
-			widen(&lo, &hi, &any, t);
-		if (rh_time(x, "last_seen", &t))
-			widen(&lo, &hi, &any, t);
-	}
+	const json_t *sum = rh_get(doc, "summary");
+	if (rh_time(sum, "first_seen", &t))
+		widen(&lo, &hi, &any, t);
+	if (rh_time(sum, "last_seen", &t))
+		widen(&lo, &hi, &any, t);
 	json_array_foreach(findings, i, x) {
 		if (rh_time(x, "first_seen", &t))
 			widen(&lo, &hi, &any, t);

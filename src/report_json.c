@@ -87,27 +87,68 @@ json_t *report_flow_json(const struct flow_record *r, const char *const *files, 
 	return o;
 }
 
-static int by_id(const void *a, const void *b)
+const char *report_recipient_kind(const struct policy *p, const struct flow_record *r)
 {
-	const struct flow_record *x = *(const struct flow_record *const *)a;
-	const struct flow_record *y = *(const struct flow_record *const *)b;
-	return x->id < y->id ? -1 : x->id > y->id;
+	if (r->geo.scope != FA_SCOPE_PUBLIC)
+		return "local";
+	if (p != NULL && r->name != NULL && policy_is_first_party(p, r->name, NULL))
+		return "first_party";
+	if (r->sig != NULL)
+		return sig_kind_name(r->sig->kind);
+	return "unknown";
 }
 
-json_t *report_flows_json(const struct engine *e, const char *const *files, size_t n_files)
+/* One flow object with the audit's view of its recipient (policy may be NULL). */
+static json_t *flow_json_for(const struct flow_record *r, const struct policy *p,
+			     const char *const *files, size_t n_files)
 {
-	size_t n = engine_record_count(e);
-	json_t *arr = json_array();
-	const struct flow_record **v = malloc((n ? n : 1) * sizeof(*v));
-	if (v == NULL)
-		return arr;
-	for (size_t i = 0; i < n; i++)
-		v[i] = engine_record(e, i);
-	qsort(v, n, sizeof(*v), by_id);
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, report_flow_json(v[i], files, n_files));
-	free(v);
-	return arr;
+	json_t *o = report_flow_json(r, files, n_files);
+	if (p != NULL)
+		json_object_set_new(o, "recipient_kind", json_string(report_recipient_kind(p, r)));
+	return o;
+}
+
+/*
+ * Writes v (any JSON value) with every line after the first indented by
+ * `indent` spaces, so that a value dumped on its own sits right inside a
+ * document written piece by piece.
+ */
+static int dump_indented(FILE *out, const json_t *v, int indent)
+{
+	char *txt = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	if (txt == NULL)
+		return FA_ERUNTIME;
+	for (const char *p = txt; *p; p++) {
+		fputc(*p, out);
+		if (*p == '\n')
+			fprintf(out, "%*s", indent, "");
+	}
+	free(txt);
+	return ferror(out) ? FA_ERUNTIME : FA_OK;
+}
+
+int report_flows_write(FILE *out, struct engine *e, const struct policy *p,
+		       const char *const *files, size_t n_files, int indent)
+{
+	uint64_t n = engine_record_count(e);
+	bool first = true;
+	fputc('[', out);
+	struct flow_record r;
+	for (uint64_t id = 1; id <= n; id++) {
+		if (!engine_record_get(e, id, &r))
+			continue;
+		json_t *o = flow_json_for(&r, p, files, n_files);
+		fprintf(out, "%s\n%*s", first ? "" : ",", indent + 2, "");
+		first = false;
+		int rc = dump_indented(out, o, indent + 2);
+		json_decref(o);
+		if (rc != FA_OK)
+			return rc;
+	}
+	if (!first)
+		fprintf(out, "\n%*s", indent, "");
+	fputc(']', out);
+	return ferror(out) ? FA_ERUNTIME : FA_OK;
 }
 
 /* ---- the report document ---- */
@@ -343,6 +384,62 @@ bool report_fails(const struct audit *a, enum audit_severity fail_on)
 	return st.any && st.highest >= fail_on;
 }
 
+/* The values of obj, in insertion order, as an array; consumes obj. */
+static json_t *object_values(json_t *obj)
+{
+	json_t *arr = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj, k, v) {
+		(void)k;
+		json_array_append(arr, v);
+	}
+	json_decref(obj);
+	return arr;
+}
+
+/*
+ * summary.destinations, .countries and .by_country, over every kept flow
+ * to a public address; by_country feeds the chart, split by who receives
+ * the flows.
+ */
+static void destinations_json(const struct report_ctx *c, json_t *s)
+{
+	json_t *countries = json_object();
+	json_t *dests = json_object();
+	json_t *byc = json_object();
+	struct flow_record r;
+	for (uint64_t id = 1; id <= engine_record_count(c->eng); id++) {
+		if (!engine_record_get(c->eng, id, &r) || r.geo.scope != FA_SCOPE_PUBLIC)
+			continue;
+		char buf[FA_ADDR_STRLEN];
+		json_object_set_new(dests, r.name ? r.name : fa_addr_str(&r.srv, buf, sizeof(buf)),
+				    json_true());
+		const char *cc = r.geo.found_country ? r.geo.country : "unknown";
+		json_t *v = json_object_get(countries, cc);
+		json_object_set_new(countries, cc, json_integer(v ? json_integer_value(v) + 1 : 1));
+		json_t *row = json_object_get(byc, cc);
+		if (row == NULL) {
+			row = json_pack("{s:s, s:I, s:I, s:{}}", "country", cc, "flows", (json_int_t)0,
+					"bytes", (json_int_t)0, "by_kind");
+			json_object_set_new(byc, cc, row);
+		}
+		json_t *kinds = json_object_get(row, "by_kind");
+		const char *kind = report_recipient_kind(c->policy, &r);
+		json_t *kv = json_object_get(kinds, kind);
+		json_object_set_new(kinds, kind, json_integer(kv ? json_integer_value(kv) + 1 : 1));
+		json_object_set_new(row, "flows",
+				    json_integer(json_integer_value(json_object_get(row, "flows")) + 1));
+		json_int_t bytes = (json_int_t)(r.bytes[0] + r.bytes[1]);
+		json_object_set_new(row, "bytes", json_integer(json_integer_value(
+								  json_object_get(row, "bytes")) + bytes));
+	}
+	json_object_set_new(s, "destinations", json_integer((json_int_t)json_object_size(dests)));
+	json_decref(dests);
+	json_object_set_new(s, "countries", countries);
+	json_object_set_new(s, "by_country", object_values(byc));
+}
+
 static json_t *summary_json(const struct report_ctx *c)
 {
 	struct engine_stats es;
@@ -358,23 +455,7 @@ static json_t *summary_json(const struct report_ctx *c)
 	json_object_set_new(s, "unknown_country_flows", json_integer((json_int_t)as.unknown_country_flows));
 	json_object_set_new(s, "first_seen", report_time_json(es.first));
 	json_object_set_new(s, "last_seen", report_time_json(es.last));
-	/* destinations and countries, over kept flows */
-	json_t *countries = json_object();
-	json_t *dests = json_object();
-	for (size_t i = 0; i < engine_record_count(c->eng); i++) {
-		const struct flow_record *r = engine_record(c->eng, i);
-		if (fa_addr_scope(&r->srv) != FA_SCOPE_PUBLIC)
-			continue;
-		char buf[FA_ADDR_STRLEN];
-		json_object_set_new(dests, r->name ? r->name : fa_addr_str(&r->srv, buf, sizeof(buf)),
-				    json_true());
-		const char *cc = r->geo.found_country ? r->geo.country : "unknown";
-		json_t *v = json_object_get(countries, cc);
-		json_object_set_new(countries, cc, json_integer(v ? json_integer_value(v) + 1 : 1));
-	}
-	json_object_set_new(s, "destinations", json_integer((json_int_t)json_object_size(dests)));
-	json_decref(dests);
-	json_object_set_new(s, "countries", countries);
+	destinations_json(c, s);
 	json_object_set_new(s, "findings", json_integer((json_int_t)audit_finding_count(c->audit)));
 	json_t *br = json_object();
 	for (int r = 0; r < RULE_COUNT; r++)
@@ -429,15 +510,85 @@ static json_t *devices_json(const struct report_ctx *c)
 		}
 		json_array_append_new(json_object_get(d, "findings"), json_string(f->id));
 	}
+	return object_values(devs);
+}
+
+/* The capture files' paths, indexed like flow_record.file. */
+static const char **file_paths(const struct report_ctx *c, size_t *n)
+{
+	*n = c->src ? source_file_count(c->src) : 0;
+	const char **files = calloc(*n ? *n : 1, sizeof(*files));
+	for (size_t i = 0; files && i < *n; i++)
+		files[i] = source_file(c->src, i)->path;
+	if (files == NULL)
+		*n = 0;
+	return files;
+}
+
+/*
+ * The flows the document holds in memory: for each device with findings,
+ * its first REPORT_DEVICE_FLOWS flows (what report.html lists per device).
+ * report.json itself lists every kept flow: report_write() streams them in
+ * place of this sample.
+ */
+static json_t *flow_sample(const struct report_ctx *c, const json_t *devices)
+{
 	json_t *arr = json_array();
-	const char *k;
-	json_t *v;
-	json_object_foreach(devs, k, v) {
-		(void)k;
-		json_array_append(arr, v);
+	json_t *count = json_object();
+	size_t i;
+	const json_t *d;
+	json_array_foreach(devices, i, d) {
+		const char *a = json_string_value(json_object_get(d, "address"));
+		if (a != NULL)
+			json_object_set_new(count, a, json_integer(0));
 	}
-	json_decref(devs);
+	size_t nf;
+	const char **files = file_paths(c, &nf);
+	struct flow_record r;
+	for (uint64_t id = 1; json_object_size(count) > 0 && id <= engine_record_count(c->eng); id++) {
+		if (!engine_record_get(c->eng, id, &r))
+			continue;
+		char buf[FA_ADDR_STRLEN];
+		json_t *n = json_object_get(count, fa_addr_str(&r.cli, buf, sizeof(buf)));
+		if (n == NULL || json_integer_value(n) >= REPORT_DEVICE_FLOWS)
+			continue;
+		json_integer_set(n, json_integer_value(n) + 1);
+		json_array_append_new(arr, flow_json_for(&r, c->policy, files, nf));
+	}
+	free(files);
+	json_decref(count);
 	return arr;
+}
+
+int report_write(FILE *out, const json_t *doc, const struct report_ctx *c)
+{
+	int rc = FA_OK;
+	bool first = true;
+	const char *key;
+	const json_t *v;
+	fputc('{', out);
+	json_object_foreach((json_t *)doc, key, v) {
+		fprintf(out, "%s\n  ", first ? "" : ",");
+		first = false;
+		json_t *k = json_string(key);
+		rc = dump_indented(out, k, 2);
+		json_decref(k);
+		fputs(": ", out);
+		if (rc != FA_OK)
+			break;
+		if (strcmp(key, "flows") == 0) {
+			size_t nf;
+			const char **files = file_paths(c, &nf);
+			rc = report_flows_write(out, c->eng, c->policy, files, nf, 2);
+			free(files);
+		} else {
+			rc = dump_indented(out, v, 2);
+		}
+		if (rc != FA_OK)
+			break;
+	}
+	fputs("\n}\n", out);
+	return rc == FA_OK && !ferror(out) ? FA_OK : FA_ERUNTIME;
 }
 
 json_t *report_build(const struct report_ctx *c)
@@ -482,29 +633,7 @@ json_t *report_build(const struct report_ctx *c)
 	for (size_t i = 0; i < audit_finding_count(c->audit); i++)
 		json_array_append_new(fa, report_finding_json(c, i));
 	json_object_set_new(doc, "findings", fa);
-	size_t nf = c->src ? source_file_count(c->src) : 0;
-	const char **files = calloc(nf ? nf : 1, sizeof(*files));
-	for (size_t i = 0; files && i < nf; i++)
-		files[i] = source_file(c->src, i)->path;
-	json_t *flows = report_flows_json(c->eng, files, files ? nf : 0);
-	free(files);
-	/* who each flow went to, as the audit sees it, for charts and readers */
-	size_t fi;
-	json_t *fo;
-	json_array_foreach(flows, fi, fo) {
-		const char *name = json_string_value(json_object_get(fo, "name"));
-		const char *scope = json_string_value(json_object_get(fo, "scope"));
-		json_t *sig = json_object_get(fo, "signature");
-		const char *kind = "unknown";
-		if (scope != NULL && strcmp(scope, "public") != 0)
-			kind = "local";
-		else if (name != NULL && policy_is_first_party(c->policy, name, NULL))
-			kind = "first_party";
-		else if (json_is_object(sig))
-			kind = json_string_value(json_object_get(sig, "kind"));
-		json_object_set_new(fo, "recipient_kind", json_string(kind));
-	}
-	json_object_set_new(doc, "flows", flows);
+	json_object_set_new(doc, "flows", flow_sample(c, json_object_get(doc, "devices")));
 	json_t *attr = json_array();
 	if (c->geo != NULL)
 		json_array_append_new(attr, json_string(geo_attribution()));

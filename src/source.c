@@ -220,16 +220,122 @@ static struct source *source_alloc(size_t n)
 	return s;
 }
 
-static const char *open_hint(const char *msg)
+/* A compressed or archived file, told by its first bytes: what to run on it. */
+static const char *packed_hint(const uint8_t *m, size_t n)
 {
-	if (strstr(msg, "different link") || strstr(msg, "link-layer type"))
-		return " (the interfaces of this pcapng have different link types; split it per "
-		       "interface first, e.g. with 'editcap -T' or tshark -r FILE -Y "
-		       "'frame.interface_id==N' -w PART.pcapng)";
-	if (strstr(msg, "unknown file format") || strstr(msg, "bad dump file format"))
-		return " (not a pcap or pcapng file; compressed captures must be uncompressed "
-		       "first, e.g. with gunzip or xz -d)";
-	return "";
+	if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b)
+		return "the file is gzip-compressed: decompress it first (gzip -d) and read the result";
+	if (n >= 4 && memcmp(m, "\x28\xb5\x2f\xfd", 4) == 0)
+		return "the file is zstd-compressed: decompress it first (zstd -d) and read the result";
+	if (n >= 6 && memcmp(m, "\xfd" "7zXZ\0", 6) == 0)
+		return "the file is xz-compressed: decompress it first (xz -d) and read the result";
+	if (n >= 3 && memcmp(m, "BZh", 3) == 0)
+		return "the file is bzip2-compressed: decompress it first (bzip2 -d) and read the "
+		       "result";
+	if (n >= 4 && memcmp(m, "\x04\x22\x4d\x18", 4) == 0)
+		return "the file is lz4-compressed: decompress it first (lz4 -d) and read the result";
+	if (n >= 4 && memcmp(m, "PK\x03\x04", 4) == 0)
+		return "the file is a zip archive: extract the capture first (unzip) and read it";
+	if (n >= 6 && memcmp(m, "7z\xbc\xaf\x27\x1c", 6) == 0)
+		return "the file is a 7z archive: extract the capture first (7z x) and read it";
+	return NULL;
+}
+
+static bool looks_like_text(const uint8_t *m, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(m[i] == '\t' || m[i] == '\n' || m[i] == '\r' || (m[i] >= 0x20 && m[i] < 0x7f)))
+			return false;
+	return true;
+}
+
+/*
+ * What to do about a capture libpcap refused to open. `why` is libpcap's
+ * reason; `open_errno` is what our own fopen() of the file said (0 when it
+ * opened), `m` the first bytes of the file. Every refusal gets a hint.
+ */
+static const char *open_hint(const char *why, int open_errno, const uint8_t *m, size_t n)
+{
+	if (open_errno == EACCES || open_errno == EPERM || strstr(why, "Permission denied"))
+		return "this user may not read it: check its permissions (ls -l) and make it "
+		       "readable (chmod), or run flowaudit as a user who may read it";
+	if (open_errno == ENOENT || strstr(why, "No such file"))
+		return "check the path: -r takes an existing pcap or pcapng file";
+	if (strstr(why, "Is a directory"))
+		return "-r takes a capture file, not a directory: give each file with its own -r";
+	if (strstr(why, "unknown file format") || strstr(why, "bad dump file format")) {
+		const char *p = packed_hint(m, n);
+		if (p != NULL)
+			return p;
+		if (looks_like_text(m, n))
+			return "the file is text, not a capture: save captures with tcpdump -w FILE or "
+			       "tshark -w FILE";
+		return "flowaudit reads only pcap and pcapng: convert another capture format with "
+		       "'editcap -F pcapng FILE OUT.pcapng', and decompress a compressed file first "
+		       "(gzip -d / zstd -d / xz -d)";
+	}
+	if (strstr(why, "archaic pcap") || strstr(why, "savefile version") ||
+	    strstr(why, "savefile major version"))
+		return "not a pcap/pcapng file flowaudit can read (libpcap reads pcap 2.0 to 2.4 and "
+		       "pcapng 1.0 and 1.2): convert it with 'editcap -F pcapng FILE OUT.pcapng' where "
+		       "Wireshark opens it";
+	if (strstr(why, "different from the type of the first interface") ||
+	    strstr(why, "different link") ||
+	    strstr(why, "different from the snapshot length of the first interface"))
+		return "the interfaces of this pcapng differ and libpcap reads only one kind per file: "
+		       "split it by interface (tshark -r FILE -Y 'frame.interface_id==N' -w "
+		       "PART-N.pcapng for each N, as editcap cannot split by interface) and give each "
+		       "part with -r";
+	if (strstr(why, "only got 0") && n == 0 && open_errno == 0)
+		return "the file is empty (the capture never wrote its header): record it again";
+	if (strstr(why, "truncated"))
+		return "the file is damaged or not a capture: it ends inside its header (if a "
+		       "capture is still writing it, wait until it stops, else copy it again)";
+	if (strstr(why, "error reading dump file"))
+		return "the file could not be read: check the disk or copy the file again";
+	if (strstr(why, "out of memory"))
+		return "flowaudit ran out of memory opening it: free memory and try again";
+	return "the file is damaged or not a capture: copy it again from where it was recorded, "
+	       "or check that Wireshark opens it";
+}
+
+/* What to do about a capture that broke off after it was opened. */
+static const char *read_hint(const char *why)
+{
+	if (strstr(why, "different from the type of the first interface") ||
+	    strstr(why, "different from the snapshot length of the first interface"))
+		return open_hint(why, 0, NULL, 0);
+	if (strstr(why, "truncated"))
+		return "the file ends inside a packet: it was cut short (copied in part, or still "
+		       "being written); the frames before are used";
+	return "the rest of the file is damaged; the frames before are used";
+}
+
+/* "REASON; HINT" for a capture libpcap would not open. */
+static void open_failure(const char *path, const char *msg, char *out, size_t outlen)
+{
+	uint8_t m[8];
+	size_t n = 0;
+	int open_errno = 0;
+	if (strcmp(path, "-") != 0) { /* libpcap reads "-" as standard input */
+		FILE *fp = fopen(path, "rb");
+		if (fp == NULL) {
+			open_errno = errno;
+		} else {
+			n = fread(m, 1, sizeof(m), fp);
+			fclose(fp);
+		}
+	}
+	/* libpcap words a failed fopen() as "PATH: strerror"; the line already names PATH */
+	const char *why = msg;
+	size_t pl = strlen(path);
+	if (strncmp(msg, path, pl) == 0 && msg[pl] == ':' && msg[pl + 1] == ' ')
+		why = msg + pl + 2;
+	else if (open_errno != 0 && strncmp(msg, path, strlen(msg)) == 0)
+		why = strerror(open_errno); /* the path filled libpcap's buffer */
+	snprintf(out, outlen, "%s; %s", why, open_hint(why, open_errno, m, n));
 }
 
 int source_open_files(const char *const *paths, size_t n, struct source **out, struct fa_err *err)
@@ -256,7 +362,9 @@ int source_open_files(const char *const *paths, size_t n, struct source **out, s
 		s->handles[i] = pcap_open_offline_with_tstamp_precision(paths[i],
 									PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 		if (s->handles[i] == NULL) {
-			fa_err_set(err, "%s: cannot read capture: %s%s", paths[i], ebuf, open_hint(ebuf));
+			char why[PCAP_ERRBUF_SIZE + 512];
+			open_failure(paths[i], ebuf, why, sizeof(why));
+			fa_err_set(err, "%s: cannot read capture: %s", paths[i], why);
 			source_free(s);
 			return FA_EINPUT;
 		}
@@ -387,8 +495,9 @@ int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
 		}
 		if (rc == PCAP_ERROR) {
 			fi->truncated = true;
-			snprintf(fi->error, sizeof(fi->error), "read stopped after frame %llu: %s",
-				 (unsigned long long)fi->frames, pcap_geterr(p));
+			const char *why = pcap_geterr(p);
+			snprintf(fi->error, sizeof(fi->error), "read stopped after frame %llu: %s; %s",
+				 (unsigned long long)fi->frames, why, read_hint(why));
 		} else if (rc == -100) {
 			fi->truncated = true;
 		}

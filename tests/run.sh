@@ -1,6 +1,8 @@
 #!/bin/sh
 # The whole suite: cmocka unit tests, end-to-end tests on captures the suite
-# generates, corpus tests when ../shared/corpus is present, and a fuzz smoke.
+# generates (with the resource-limit and flood checks), corpus tests when
+# ../shared/corpus is present, the browser and live-capture tests, and a
+# fuzz smoke.
 # Prints one closing line "N passed, N failed, N skipped".
 BUILD=${1:-build-san}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,11 +25,16 @@ for t in "$BUILD"/tests/test_*; do
 	fi
 done
 
-# Python suites print "SUITE: N passed, N failed, N skipped" as their last line.
-for suite in tests/e2e/run.py tests/corpus/run.py tests/browser/run.py tests/live/run.py; do
+# Each suite prints "SUITE: N passed, N failed[, N skipped]" as its last line.
+for suite in tests/e2e/run.py tests/e2e/test_limits.sh tests/e2e/test_flood.sh \
+	tests/corpus/run.py tests/browser/run.py tests/live/run.py; do
 	[ -f "$suite" ] || continue
+	case $suite in
+	*.py) runner=/usr/bin/python3 ;;
+	*) runner=sh ;;
+	esac
 	out=$(mktemp)
-	/usr/bin/python3 "$suite" "$BUILD/flowaudit" 2>&1 | tee "$out"
+	$runner "$suite" "$BUILD/flowaudit" 2>&1 | tee "$out"
 	line=$(grep -E '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
 	rm -f "$out"
 	if [ -z "$line" ]; then
@@ -43,6 +50,15 @@ for suite in tests/e2e/run.py tests/corpus/run.py tests/browser/run.py tests/liv
 	skip=$((skip + ${s:-0}))
 	[ "$f" -gt 0 ] && failed="$failed $suite"
 done
+
+# Every crash fuzzing ever found, replayed through the gcc sanitizer build
+# (no clang needed), then the libFuzzer smoke run.
+if sh tests/fuzz/replay.sh "$BUILD"; then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	failed="$failed fuzz-regressions"
+fi
 
 if [ -f tests/fuzz/smoke.sh ]; then
 	if sh tests/fuzz/smoke.sh; then

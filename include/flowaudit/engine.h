@@ -11,8 +11,11 @@
  * with the identifiers found in it, to the caller's on_flow callback.
  *
  * Owns: the flow table, the classifier, the DNS cache, interned strings,
- * and the records of ended flows (bounded by max_records; past it records
- * are still handed to on_flow but not kept, and counted). Borrows: the geo
+ * and the records of ended flows, by flow id, in a recstore (recstore.h):
+ * the first mem_records in memory, the rest in a temporary file, so memory
+ * does not grow with the length of the capture. Past max_records, or when
+ * the file cannot be written, records are still handed to on_flow but not
+ * kept, and counted. Borrows: the geo
  * databases, the signature catalogue and the identifier scanner, which must
  * outlive the engine. Records and their strings stay valid until
  * engine_free().
@@ -96,6 +99,7 @@ struct engine_stats {
 	struct dns_cache_stats dns;
 	uint64_t dns_parse_errors;
 	uint64_t records_not_kept;
+	const char *records_lost_why; /* why records were not kept; NULL: the cap */
 	uint64_t strings_refused;
 	uint64_t reasm_gaps, reasm_bytes_skipped;
 	uint64_t hits_not_kept;
@@ -109,7 +113,8 @@ struct engine_cfg {
 	struct flow_table_cfg flows;
 	struct classifier_cfg classify;
 	struct dns_cache_limits dns;
-	size_t max_records;          /* default 4,000,000 */
+	size_t max_records;          /* flow records kept, default 4,000,000 */
+	size_t mem_records;          /* of which in memory, default 16,384 */
 	size_t max_hits;             /* default 100,000 */
 	size_t reasm_limit;          /* stream bytes scanned per direction, default 256 KiB */
 	const struct geo *geo;       /* may be NULL */
@@ -138,8 +143,13 @@ void engine_advance(struct engine *e, fa_time now);
 /* Ends every flow still live (call once, after the last frame). */
 void engine_finish(struct engine *e);
 
-size_t engine_record_count(const struct engine *e);
-const struct flow_record *engine_record(const struct engine *e, size_t i);
+/*
+ * Records of ended flows by id, 1 .. engine_record_count(). A record is
+ * copied into *out (its strings stay valid until engine_free()); false when
+ * that flow's record was not kept.
+ */
+uint64_t engine_record_count(const struct engine *e);
+bool engine_record_get(struct engine *e, uint64_t id, struct flow_record *out);
 const struct id_hit *engine_hits(const struct engine *e, size_t *n);
 void engine_stats(const struct engine *e, struct engine_stats *out);
 

@@ -18,8 +18,24 @@
 /* One flow as `flowaudit flows --json` and report.json flows[] give it. */
 json_t *report_flow_json(const struct flow_record *r, const char *const *files, size_t n_files);
 
-/* All kept flows, sorted by id. */
-json_t *report_flows_json(const struct engine *e, const char *const *files, size_t n_files);
+/*
+ * Who receives a flow, as the audit sees it: "local" (not a public
+ * address), "first_party", the signature's kind ("sdk", "infrastructure"),
+ * or "unknown". policy may be NULL (no first party then).
+ */
+const char *report_recipient_kind(const struct policy *p, const struct flow_record *r);
+
+/*
+ * Streams every kept flow, in id order, as a JSON array (one object at a
+ * time: memory does not grow with the number of flows). With a policy each
+ * object also carries recipient_kind. indent: the column the array starts
+ * at, for pretty printing inside a document. FA_OK or FA_ERUNTIME.
+ */
+int report_flows_write(FILE *out, struct engine *e, const struct policy *p,
+		       const char *const *files, size_t n_files, int indent);
+
+/* Flows of one device report.html lists, at most. */
+#define REPORT_DEVICE_FLOWS 100
 
 /* "2026-11-22T10:00:03Z" as a JSON string (null for 0). */
 json_t *report_time_json(fa_time t);
@@ -45,7 +61,7 @@ struct report_ctx {
 	const char *sig_dir, *sig_sha256;
 	const struct geo *geo;
 	const char *geo_country_sha256, *geo_asn_sha256;
-	const struct engine *eng;
+	struct engine *eng;
 	const struct audit *audit;
 	const struct evidence_set *evidence; /* one per finding, same order; may be NULL */
 	const struct source_live_stats *live; /* NULL for a replay */
@@ -53,8 +69,18 @@ struct report_ctx {
 	size_t n_notes;
 };
 
-/* The whole report document (flowaudit-report/1). */
+/*
+ * The report document (flowaudit-report/1), whose "flows" holds only the
+ * sample report.html needs (see REPORT_DEVICE_FLOWS); everything else is
+ * complete.
+ */
 json_t *report_build(const struct report_ctx *c);
+
+/*
+ * Writes report.json: doc as report_build() made it, with "flows" holding
+ * every kept flow, streamed from the engine. FA_OK or FA_ERUNTIME.
+ */
+int report_write(FILE *out, const json_t *doc, const struct report_ctx *c);
 
 /* One finding as report.json findings[] gives it. */
 json_t *report_finding_json(const struct report_ctx *c, size_t i);

@@ -162,6 +162,7 @@ GAID = "38400000-8cf0-11bd-b23e-10b96e40000d"
 MAC = "02:00:00:00:00:17"
 EMAIL = "tester@example.org"
 OTHER_IMEI = "490154203237518"
+SERIAL = "SN>4711?QA"  # tests/e2e/fixtures/device-serial.json
 
 DEV = "192.168.1.23"
 DEV2 = "192.168.1.42"
@@ -177,6 +178,7 @@ UNK_IP = "47.92.2.20"          # CN  (unknown endpoint)
 UNK_US_IP = "23.94.5.5"        # US  (unknown, abroad)
 ADMOB6 = "2001:4860:4860::1010" # US
 UMENG_IP = "47.92.3.30"        # CN
+UNPLACED_IP = "185.199.108.153" # public, but not in the test country database
 
 FIRST_PARTY = "api.xigeme.com"
 
@@ -289,6 +291,61 @@ def sc_id_dns_label(cap):
 def sc_id_negative(cap):
     """Random hex of the same length, another device's IMEI: must not fire."""
     _ids_http(cap, 50111, path="/c?x=" + "8f1e2d3c4b5a6978" + "&imei=" + OTHER_IMEI)
+
+
+def sc_id_sha1(cap):
+    _ids_http(cap, 50112, path="/c?s=" + hashlib.sha1(IMEI.encode()).hexdigest())
+
+
+def b64url_token(obj_json):
+    """URL-safe base64 without padding, as JWT-style tokens carry it."""
+    return base64.urlsafe_b64encode(obj_json.encode()).decode().rstrip("=")
+
+
+def sc_id_base64url(cap):
+    """The serial number inside a URL-safe base64 token whose encoding of the
+    serial holds '-' or '_' (so it cannot be read as standard base64)."""
+    tok = b64url_token('{"sn":"%s"}' % SERIAL)
+    assert "-" in tok or "_" in tok, tok
+    _ids_http(cap, 50113, path="/c?t=" + tok)
+
+
+def sc_id_response(cap):
+    """The server sends the IMEI back to the device in an HTTP response body."""
+    body = ('{"device":{"imei":"%s"}}' % IMEI).encode()
+    resp = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+    req = http_request("collect.unlisted-vendor.cn", "/v1/whoami")
+    tcp_session(cap, DEV, UNK_IP, 50114, 80, [req], [resp])
+
+
+def sc_id_tcp_raw(cap):
+    """A line protocol on a non-HTTP TCP port carrying the IMEI in clear."""
+    tcp_session(cap, DEV, UNK_IP, 50115, 7070, [b"HELLO 1\r\n", b"DEV imei=%s\r\n" % IMEI.encode()],
+                [b"OK\r\n"])
+
+
+def sc_id_udp_raw(cap):
+    """A UDP datagram (not DNS) carrying the Android ID in clear, and its answer."""
+    payload = b"\x01\x00beacon;aid=" + ANDROID_ID.encode() + b";v=3"
+    cap.add(ip(DEV, UNK_IP) / UDP(sport=50116, dport=9999) / Raw(payload), True)
+    cap.add(ip(UNK_IP, DEV) / UDP(sport=9999, dport=50116) / Raw(b"\x02\x00ack"), False)
+
+
+def sc_id_first_party(cap):
+    """The first party (declared data: device_id, ip_address) receives the IMEI
+    (covered by device_id) and the e-mail address (not declared) over HTTP."""
+    http_flow(cap, DEV, FP_IP, FIRST_PARTY, 50117, "/v1/register?imei=%s&mail=%s" % (IMEI, EMAIL.replace("@", "%40")))
+
+
+def sc_id_sdk_declared(cap):
+    """Umeng (declared data: device_id) receives the Android ID over plain HTTP."""
+    http_flow(cap, DEV, UMENG_IP, "alog.umeng.com", 50118, "/app_logs?aid=" + ANDROID_ID)
+
+
+def sc_unplaced(cap):
+    """The declared AdMob host at a public address the test country database does not place."""
+    tls_flow(cap, DEV, UNPLACED_IP, "googleads.g.doubleclick.net", 50300, dns=True)
+    tls_flow(cap, DEV, ADMOB_IP, "googleads.g.doubleclick.net", 50301)
 
 
 def sc_consent(cap):

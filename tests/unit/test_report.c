@@ -105,6 +105,16 @@ static json_t *test_doc(void)
 			json_object_set_new(fl, "recipient_kind", json_string(flows[i][1]));
 		json_array_append_new(json_object_get(doc, "flows"), fl);
 	}
+	/* the chart's data, as report_json.c sums it over the public flows above */
+	json_t *by = json_pack("[{s:s, s:i, s:i, s:{s:i, s:i}}]", "country", "US", "flows", 2,
+			       "bytes", 600, "by_kind", "sdk", 1, "unknown", 1);
+	assert_non_null(by);
+	json_t *sum = json_object_get(doc, "summary");
+	if (!json_is_object(sum)) {
+		sum = json_object();
+		json_object_set_new(doc, "summary", sum);
+	}
+	json_object_set_new(sum, "by_country", by);
 	return doc;
 }
 

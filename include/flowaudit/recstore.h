@@ -1,0 +1,45 @@
+/*
+ * recstore.h - fixed-size records by index, in bounded memory.
+ *
+ * The engine keeps one record per ended flow for the report, and a capture
+ * of a whole test campaign (or a scan) has millions of flows. A recstore
+ * holds the first mem_slots records in memory and the rest in an unlinked
+ * temporary file (in $TMPDIR, else /tmp), so memory stays the same however
+ * long the capture is; the operating system's page cache does the rest.
+ *
+ * Records are put by index, in any order (flows end out of order), and
+ * read back by index into the caller's buffer. A slot never put reads back
+ * as absent. Records are copied byte for byte: pointers inside them must
+ * stay valid on their own (the engine's are interned strings).
+ *
+ * A leaf: it uses nothing but libc. Not thread-safe.
+ */
+#ifndef FLOWAUDIT_RECSTORE_H
+#define FLOWAUDIT_RECSTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct recstore;
+
+/* NULL when out of memory. mem_slots 0 means every record goes to the file. */
+struct recstore *recstore_new(size_t rec_size, size_t mem_slots);
+void recstore_free(struct recstore *rs); /* NULL is a no-op */
+
+/*
+ * Stores rec at index i. False when it could not be kept (the temporary
+ * file could not be created or written: *why says so, a static string).
+ */
+bool recstore_put(struct recstore *rs, uint64_t i, const void *rec, const char **why);
+
+/* Copies record i into out; false when slot i was never put. */
+bool recstore_get(struct recstore *rs, uint64_t i, void *out);
+
+/* One past the highest index put. */
+uint64_t recstore_count(const struct recstore *rs);
+
+/* Bytes held in memory (slots and buffers), for statistics. */
+size_t recstore_memory(const struct recstore *rs);
+
+#endif

@@ -1,0 +1,130 @@
+/* recstore: records by index, in memory first and then in a temporary file. */
+#include "flowaudit/recstore.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+struct rec {
+	uint64_t id;
+	char name[40];
+};
+
+static struct rec make(uint64_t id)
+{
+	struct rec r;
+	memset(&r, 0, sizeof(r));
+	r.id = id;
+	snprintf(r.name, sizeof(r.name), "flow-%llu", (unsigned long long)id);
+	return r;
+}
+
+/* Out of order, across the memory/file boundary, with holes. */
+static void test_put_get(void **state)
+{
+	(void)state;
+	struct recstore *rs = recstore_new(sizeof(struct rec), 8);
+	assert_non_null(rs);
+	const char *why = NULL;
+	uint64_t order[] = {3, 0, 9, 7, 20000, 1, 8, 500};
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		struct rec r = make(order[i]);
+		assert_true(recstore_put(rs, order[i], &r, &why));
+		assert_null(why);
+	}
+	assert_int_equal(recstore_count(rs), 20001);
+	struct rec got;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		assert_true(recstore_get(rs, order[i], &got));
+		struct rec want = make(order[i]);
+		assert_memory_equal(&got, &want, sizeof(got));
+	}
+	/* holes, in memory and in the file, and past the end */
+	assert_false(recstore_get(rs, 2, &got));
+	assert_false(recstore_get(rs, 10, &got));
+	assert_false(recstore_get(rs, 19999, &got));
+	assert_false(recstore_get(rs, 20001, &got));
+	recstore_free(rs);
+	recstore_free(NULL);
+}
+
+/* A sequential pass through the read window sees every record, and a put
+ * inside the window is not hidden by what the window read before. */
+static void test_sequential_and_overwrite(void **state)
+{
+	(void)state;
+	struct recstore *rs = recstore_new(sizeof(struct rec), 0);
+	assert_non_null(rs);
+	const char *why;
+	for (uint64_t i = 0; i < 3000; i++) {
+		struct rec r = make(i);
+		assert_true(recstore_put(rs, i, &r, &why));
+	}
+	struct rec got;
+	for (uint64_t i = 0; i < 3000; i++) {
+		assert_true(recstore_get(rs, i, &got));
+		assert_int_equal(got.id, i);
+	}
+	assert_true(recstore_get(rs, 10, &got));
+	struct rec r = make(77777);
+	assert_true(recstore_put(rs, 11, &r, &why));
+	assert_true(recstore_get(rs, 11, &got));
+	assert_int_equal(got.id, 77777);
+	assert_true(recstore_memory(rs) > 0);
+	recstore_free(rs);
+}
+
+/* Memory stays at mem_slots whatever the number of records. */
+static void test_memory_bounded(void **state)
+{
+	(void)state;
+	struct recstore *rs = recstore_new(sizeof(struct rec), 1024);
+	assert_non_null(rs);
+	const char *why;
+	for (uint64_t i = 0; i < 100000; i++) {
+		struct rec r = make(i);
+		assert_true(recstore_put(rs, i, &r, &why));
+	}
+	assert_true(recstore_memory(rs) <= 1024 * (sizeof(struct rec) + 1) + 256 * (sizeof(struct rec) + 1));
+	struct rec got;
+	assert_true(recstore_get(rs, 99999, &got));
+	assert_int_equal(got.id, 99999);
+	recstore_free(rs);
+}
+
+/* A TMPDIR that cannot take the file: the put fails and says why. */
+static void test_no_tmpdir(void **state)
+{
+	(void)state;
+	setenv("TMPDIR", "/nonexistent/flowaudit-test", 1);
+	struct recstore *rs = recstore_new(sizeof(struct rec), 1);
+	assert_non_null(rs);
+	const char *why = NULL;
+	struct rec r = make(0);
+	assert_true(recstore_put(rs, 0, &r, &why));
+	assert_false(recstore_put(rs, 1, &r, &why));
+	assert_non_null(why);
+	assert_non_null(strstr(why, "TMPDIR"));
+	struct rec got;
+	assert_false(recstore_get(rs, 1, &got));
+	assert_true(recstore_get(rs, 0, &got));
+	recstore_free(rs);
+	unsetenv("TMPDIR");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_put_get),
+		cmocka_unit_test(test_sequential_and_overwrite),
+		cmocka_unit_test(test_memory_bounded),
+		cmocka_unit_test(test_no_tmpdir),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -114,8 +114,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	engine_finish(e);
 
-	for (size_t i = 0; i < engine_record_count(e); i++)
-		g_acc += engine_record(e, i)->n_hits;
+	struct flow_record r;
+	for (uint64_t id = 1; id <= engine_record_count(e); id++)
+		if (engine_record_get(e, id, &r))
+			g_acc += r.n_hits;
 	size_t nh = 0;
 	(void)engine_hits(e, &nh);
 	struct engine_stats st;

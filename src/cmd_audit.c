@@ -448,28 +448,42 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		   signature file, the geo databases */
 		size_t nsig = sig_db_count(r->sigs);
 		const char **inputs = calloc(nf + nsig + 8, sizeof(*inputs));
+		const char **sums = calloc(nf + nsig + 8, sizeof(*sums));
 		size_t ni = 0;
-		if (inputs == NULL) {
+		if (inputs == NULL || sums == NULL) {
 			fa_err_set(err, "out of memory writing %s", MANIFEST_NAME);
 			rc = FA_ERUNTIME;
 		}
-		for (size_t i = 0; inputs && i < nf; i++)
+		/* the digests computed above for report.json go in as they are */
+		for (size_t i = 0; rc == FA_OK && i < nf; i++) {
+			sums[ni] = caps[i];
 			inputs[ni++] = source_file(r->src, i)->path;
-		if (inputs) {
+		}
+		if (rc == FA_OK) {
+			sums[ni] = pol;
 			inputs[ni++] = s->policy->path;
-			if (r->o.events_path)
+			if (r->o.events_path) {
+				sums[ni] = ev;
 				inputs[ni++] = r->o.events_path;
-			if (r->dev)
+			}
+			if (r->dev) {
+				sums[ni] = dev;
 				inputs[ni++] = r->dev->path;
+			}
 			for (size_t i = 0; i < nsig; i++)
 				inputs[ni++] = sig_db_entry(r->sigs, i)->file;
-			if (gci)
+			if (gci) {
+				sums[ni] = gc;
 				inputs[ni++] = gci->path;
-			if (gai)
+			}
+			if (gai) {
+				sums[ni] = ga;
 				inputs[ni++] = gai->path;
-			rc = manifest_write(tmpdir, inputs, ni, err);
+			}
+			rc = manifest_write(tmpdir, inputs, sums, ni, err);
 		}
 		free(inputs);
+		free(sums);
 	}
 	if (rc == FA_OK) {
 		struct stat sb;

@@ -18,11 +18,13 @@
 
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH 256      /* sets written per pass: bounds open files */
+#define BATCH_MAX 4096 /* sets written per pass: bounds open files and buffers */
+#define FD_SPARE 64     /* descriptors left for everything else */
 #define MAX_LINKS 4    /* link types per set (NAME.pcap, NAME-2.pcap, ...) */
 
 struct pair {
@@ -149,11 +151,66 @@ static int writer_close(struct writer *w, struct fa_err *err)
 	return rc;
 }
 
+struct frame_pos {
+	uint32_t file;
+	uint64_t frame;
+};
+
+/*
+ * Sets per pass: as many as the descriptor limit allows (raised to its
+ * hard ceiling first), two descriptors each, at most BATCH_MAX. Fewer
+ * passes over the captures; each pass stops after the last frame it needs.
+ */
+static size_t batch_size(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 256;
+	rlim_t want = 2 * BATCH_MAX + FD_SPARE;
+	if (rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+		return BATCH_MAX;
+	if (rl.rlim_cur <= FD_SPARE + 2)
+		return 1;
+	return (size_t)(rl.rlim_cur - FD_SPARE) / 2;
+}
+
+/* The last (file, frame) any flow of sets [lo, hi) reaches; flows sorted by id. */
+static struct frame_pos batch_end(const struct evidence_flow *flows, size_t n_flows,
+				  const struct evidence_set *sets, size_t lo, size_t hi)
+{
+	struct frame_pos end = {0, 0};
+	for (size_t i = lo; i < hi; i++) {
+		for (size_t j = 0; j < sets[i].n_flow_ids; j++) {
+			size_t a = 0, b = n_flows;
+			while (a < b) {
+				size_t m = (a + b) / 2;
+				if (flows[m].flow_id < sets[i].flow_ids[j])
+					a = m + 1;
+				else
+					b = m;
+			}
+			if (a == n_flows || flows[a].flow_id != sets[i].flow_ids[j])
+				continue;
+			const struct evidence_flow *f = &flows[a];
+			if (f->file_last > end.file ||
+			    (f->file_last == end.file && f->frame_last > end.frame))
+				end = (struct frame_pos){f->file_last, f->frame_last};
+		}
+	}
+	return end;
+}
+
 static int one_pass(const char *const *captures, size_t n_captures,
 		    const struct evidence_flow *flows, const size_t *chain_next,
 		    const size_t *buckets, size_t n_buckets, const struct pair *pairs,
 		    size_t n_pairs, struct evidence_set *sets, size_t lo, size_t hi,
-		    struct writer *w, const char *dir, struct fa_err *err)
+		    const struct frame_pos *end, struct writer *w, const char *dir,
+		    struct fa_err *err)
 {
 	struct source *src;
 	int rc = source_open_files(captures, n_captures, &src, err);
@@ -161,6 +218,8 @@ static int one_pass(const char *const *captures, size_t n_captures,
 		return rc;
 	struct source_frame fr;
 	while ((rc = source_next(src, &fr, err)) == 1) {
+		if (fr.file > end->file || (fr.file == end->file && fr.frame > end->frame))
+			break; /* past the last frame of this batch's flows */
 		struct decoded_pkt d;
 		enum decode_result dr = decode_frame(fr.linktype, fr.data, fr.caplen, &d, NULL);
 		if (dr != DECODE_OK && dr != DECODE_OTHER_L4)
@@ -223,7 +282,8 @@ int evidence_write(const char *const *captures, size_t n_captures,
 	struct pair *pairs = malloc(n_pairs * sizeof(*pairs));
 	size_t *buckets = malloc(n_buckets * sizeof(*buckets));
 	size_t *chain_next = malloc((n_flows ? n_flows : 1) * sizeof(*chain_next));
-	struct writer *w = calloc(BATCH, sizeof(*w));
+	size_t batch = batch_size();
+	struct writer *w = calloc(batch, sizeof(*w));
 	int rc = FA_OK;
 	if (pairs == NULL || buckets == NULL || chain_next == NULL || w == NULL) {
 		fa_err_set(err, "out of memory collecting evidence");
@@ -243,10 +303,11 @@ int evidence_write(const char *const *captures, size_t n_captures,
 		chain_next[i] = buckets[kh % n_buckets];
 		buckets[kh % n_buckets] = i;
 	}
-	for (size_t lo = 0; lo < n_sets && rc == FA_OK; lo += BATCH) {
-		size_t hi = lo + BATCH < n_sets ? lo + BATCH : n_sets;
+	for (size_t lo = 0; lo < n_sets && rc == FA_OK; lo += batch) {
+		size_t hi = lo + batch < n_sets ? lo + batch : n_sets;
+		struct frame_pos end = batch_end(flows, n_flows, sets, lo, hi);
 		rc = one_pass(captures, n_captures, flows, chain_next, buckets, n_buckets, pairs, n_pairs,
-			      sets, lo, hi, w, dir, err);
+			      sets, lo, hi, &end, w, dir, err);
 		for (size_t i = 0; i < hi - lo; i++) {
 			int c = writer_close(&w[i], err);
 			if (rc == FA_OK)

@@ -133,8 +133,19 @@ static int walk(const char *root, const char *rel, int depth, struct names *l, s
 	return rc;
 }
 
-int manifest_write(const char *outdir, const char *const *input_paths, size_t n_inputs,
-		   struct fa_err *err)
+/* The digest the caller already has for input `path`, or NULL. */
+static const char *known_digest(const char *path, const char *const *paths,
+				const char *const *digests, size_t n)
+{
+	for (size_t i = 0; digests != NULL && i < n; i++)
+		if (paths[i] != NULL && digests[i] != NULL && digests[i][0] != '\0' &&
+		    strcmp(paths[i], path) == 0)
+			return digests[i];
+	return NULL;
+}
+
+int manifest_write(const char *outdir, const char *const *input_paths,
+		   const char *const *input_sha256, size_t n_inputs, struct fa_err *err)
 {
 	struct names outs = {0};
 	int rc = walk(outdir, "", 0, &outs, err);
@@ -184,7 +195,13 @@ int manifest_write(const char *outdir, const char *const *input_paths, size_t n_
 		else
 			snprintf(path, sizeof(path), "%s/%s", outdir,
 				 strncmp(name, "./", 2) == 0 ? name + 2 : name);
-		rc = sha256_file(path, hex, err);
+		const char *known = NULL;
+		if (strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0)
+			known = known_digest(path, input_paths, input_sha256, n_inputs);
+		if (known != NULL)
+			snprintf(hex, sizeof(hex), "%s", known);
+		else
+			rc = sha256_file(path, hex, err);
 		if (rc == FA_OK && fprintf(fp, "%s  %s\n", hex, name) < 0) {
 			fa_err_set(err, "%s: write failed: %s", tmp, strerror(errno));
 			rc = FA_ERUNTIME;

@@ -27,7 +27,7 @@
 #include <string.h>
 
 #define MAX_FRAME_NUMBERS 30 /* frame numbers shown per file of a finding */
-#define MAX_DEVICE_FLOWS 100
+#define MAX_DEVICE_FLOWS REPORT_DEVICE_FLOWS
 
 /* ---- accessors and escaping shared with report_html_charts.c (report_html.h) ---- */
 
@@ -590,15 +590,27 @@ static void write_devices(FILE *out, const json_t *doc)
 	if (json_array_size(devs) == 0)
 		return;
 	fputs("<h2 id=\"devices\">Devices</h2>\n", out);
-	size_t i;
+	/* the flows of each client address, found in one pass (a report can
+	   hold thousands of devices) */
+	json_t *by_client = json_object();
+	size_t i, k;
+	const json_t *fl;
+	json_array_foreach(rh_get(doc, "flows"), k, fl) {
+		const char *c = rh_str(fl, "client_ip");
+		if (c == NULL)
+			continue;
+		json_t *list = json_object_get(by_client, c);
+		if (list == NULL) {
+			list = json_array();
+			json_object_set_new(by_client, c, list);
+		}
+		json_array_append(list, (json_t *)fl);
+	}
 	const json_t *d;
 	json_array_foreach(devs, i, d) {
 		const char *addr = rh_str(d, "address");
-		size_t nflows = 0, k;
-		const json_t *fl;
-		json_array_foreach(rh_get(doc, "flows"), k, fl)
-			if (addr && rh_str(fl, "client_ip") && strcmp(rh_str(fl, "client_ip"), addr) == 0)
-				nflows++;
+		const json_t *mine = addr ? json_object_get(by_client, addr) : NULL;
+		size_t nflows = json_array_size(mine);
 		long long given;
 		if (rh_int(d, "flows", &given))
 			nflows = (size_t)given;
@@ -626,9 +638,7 @@ static void write_devices(FILE *out, const json_t *doc)
 		if (addr == NULL)
 			goto end_section;
 		size_t shown = 0, total = 0;
-		json_array_foreach(rh_get(doc, "flows"), k, fl) {
-			if (rh_str(fl, "client_ip") == NULL || strcmp(rh_str(fl, "client_ip"), addr) != 0)
-				continue;
+		json_array_foreach(mine, k, fl) {
 			if (total++ >= MAX_DEVICE_FLOWS)
 				continue;
 			if (shown++ == 0)
@@ -653,12 +663,13 @@ static void write_devices(FILE *out, const json_t *doc)
 		}
 		if (shown)
 			fputs("</table>\n", out);
-		if (total > shown)
+		if (nflows > shown)
 			fprintf(out, "<p>&hellip; and %zu more flows (all are in report.json).</p>\n",
-				total - shown);
+				nflows - shown);
 end_section:
 		fputs("</section>\n", out);
 	}
+	json_decref(by_client);
 }
 
 /* ---- inputs and attribution ---- */

@@ -6,6 +6,7 @@
  * scripts (docs/report-format.md): add fields, never rename them.
  */
 #include "flowaudit/report_json.h"
+#include "flowaudit/report.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -140,7 +141,8 @@ int report_flows_write(FILE *out, struct engine *e, const struct policy *p,
 		json_t *o = flow_json_for(&r, p, files, n_files);
 		fprintf(out, "%s\n%*s", first ? "" : ",", indent + 2, "");
 		first = false;
-		int rc = dump_indented(out, o, indent + 2);
+		/* one flow a line: quick to write, and to grep */
+		int rc = json_dumpf(o, out, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 ? FA_OK : FA_ERUNTIME;
 		json_decref(o);
 		if (rc != FA_OK)
 			return rc;
@@ -531,12 +533,12 @@ static const char **file_paths(const struct report_ctx *c, size_t *n)
  * report.json itself lists every kept flow: report_write() streams them in
  * place of this sample.
  */
-static json_t *flow_sample(const struct report_ctx *c, const json_t *devices)
+static json_t *flow_sample(const struct report_ctx *c, json_t *devices)
 {
 	json_t *arr = json_array();
 	json_t *count = json_object();
 	size_t i;
-	const json_t *d;
+	json_t *d;
 	json_array_foreach(devices, i, d) {
 		const char *a = json_string_value(json_object_get(d, "address"));
 		if (a != NULL)
@@ -550,12 +552,20 @@ static json_t *flow_sample(const struct report_ctx *c, const json_t *devices)
 			continue;
 		char buf[FA_ADDR_STRLEN];
 		json_t *n = json_object_get(count, fa_addr_str(&r.cli, buf, sizeof(buf)));
-		if (n == NULL || json_integer_value(n) >= REPORT_DEVICE_FLOWS)
+		if (n == NULL)
 			continue;
-		json_integer_set(n, json_integer_value(n) + 1);
-		json_array_append_new(arr, flow_json_for(&r, c->policy, files, nf));
+		json_int_t seen = json_integer_value(n);
+		json_integer_set(n, seen + 1);
+		if (seen < REPORT_DEVICE_FLOWS)
+			json_array_append_new(arr, flow_json_for(&r, c->policy, files, nf));
 	}
 	free(files);
+	/* each device's own count of flows, the ones not in the sample too */
+	json_array_foreach(devices, i, d) {
+		const char *a = json_string_value(json_object_get(d, "address"));
+		json_t *n = a ? json_object_get(count, a) : NULL;
+		json_object_set_new(d, "flows", json_integer(n ? json_integer_value(n) : 0));
+	}
 	json_decref(count);
 	return arr;
 }

@@ -80,6 +80,15 @@ static int sev_rank(const char *s)
 
 static const json_t *finding_by_id(const json_t *findings, const char *id)
 {
+	/* ids are F0001, F0002, ... in array order: try that place first */
+	if (id != NULL && id[0] == 'F') {
+		char *end;
+		unsigned long n = strtoul(id + 1, &end, 10);
+		const json_t *g = n > 0 && *end == '\0' ? json_array_get(findings, n - 1) : NULL;
+		const char *gid = g ? jstr(g, "id") : NULL;
+		if (gid != NULL && strcmp(gid, id) == 0)
+			return g;
+	}
 	size_t i;
 	const json_t *f;
 	json_array_foreach(findings, i, f) {

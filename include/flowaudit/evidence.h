@@ -52,7 +52,10 @@ struct evidence_set {
 };
 
 /*
- * Writes DIR/NAME.pcap for every set. Captures are re-read from the start.
+ * Writes DIR/NAME.pcap for every set. flows must be sorted by flow_id.
+ * Captures are re-read from the start, once per batch of sets (as many as
+ * the open-file limit allows, up to 4096), each pass stopping after the
+ * last frame its flows reach.
  * FA_EINPUT when a capture cannot be re-read, FA_ERUNTIME on write errors.
  */
 int evidence_write(const char *const *captures, size_t n_captures,

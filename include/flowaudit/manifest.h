@@ -23,11 +23,14 @@
 /*
  * Hashes every regular file under outdir (recursively; symbolic links and
  * MANIFEST.sha256 itself are left out) and every input path, and writes
- * outdir/MANIFEST.sha256. FA_EINPUT when an input cannot be read or a
- * name holds a newline; FA_ERUNTIME when outdir cannot be read or written.
+ * outdir/MANIFEST.sha256. input_sha256 (may be NULL, or hold NULL entries)
+ * gives digests the caller already computed for input_paths[i], so that a
+ * capture of gigabytes is not read twice. FA_EINPUT when an input cannot
+ * be read or a name holds a newline; FA_ERUNTIME when outdir cannot be
+ * read or written.
  */
-int manifest_write(const char *outdir, const char *const *input_paths, size_t n_inputs,
-		   struct fa_err *err);
+int manifest_write(const char *outdir, const char *const *input_paths,
+		   const char *const *input_sha256, size_t n_inputs, struct fa_err *err);
 
 /*
  * Re-hashes every line of outdir/MANIFEST.sha256 and writes one line per

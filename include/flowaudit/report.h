@@ -29,4 +29,8 @@ int report_ndjson_write(const json_t *doc, FILE *out, struct fa_err *err);
 /* junit.xml: statements and rules as JUnit test suites, for CI. */
 int report_junit_write(const json_t *doc, FILE *out, struct fa_err *err);
 
+/* Flows of one device report.html lists, at most; the report document
+   carries that many per device with findings (report_json.c). */
+#define REPORT_DEVICE_FLOWS 100
+
 #endif

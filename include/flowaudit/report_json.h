@@ -26,16 +26,14 @@ json_t *report_flow_json(const struct flow_record *r, const char *const *files, 
 const char *report_recipient_kind(const struct policy *p, const struct flow_record *r);
 
 /*
- * Streams every kept flow, in id order, as a JSON array (one object at a
- * time: memory does not grow with the number of flows). With a policy each
+ * Streams every kept flow, in id order, as a JSON array, one compact object
+ * a line (memory does not grow with the number of flows). With a policy each
  * object also carries recipient_kind. indent: the column the array starts
  * at, for pretty printing inside a document. FA_OK or FA_ERUNTIME.
  */
 int report_flows_write(FILE *out, struct engine *e, const struct policy *p,
 		       const char *const *files, size_t n_files, int indent);
 
-/* Flows of one device report.html lists, at most. */
-#define REPORT_DEVICE_FLOWS 100
 
 /* "2026-11-22T10:00:03Z" as a JSON string (null for 0). */
 json_t *report_time_json(fa_time t);

@@ -283,7 +283,7 @@ static void test_manifest(void **state)
 	snprintf(input, sizeof(input), "%s/policy.json", in_dir);
 	const char *inputs[] = {input};
 	struct fa_err err = {{0}};
-	assert_int_equal(manifest_write(dir, inputs, 1, &err), FA_OK);
+	assert_int_equal(manifest_write(dir, inputs, NULL, 1, &err), FA_OK);
 
 	char mpath[4200];
 	snprintf(mpath, sizeof(mpath), "%s/%s", dir, MANIFEST_NAME);

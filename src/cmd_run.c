@@ -207,6 +207,12 @@ int run_open(struct run *r, engine_flow_cb on_flow, void *user, struct fa_err *e
 	}
 	const char *sd = o->sig_dir ? o->sig_dir : sig_default_dir();
 	if (sd != NULL) {
+		if (o->sig_dir == NULL && access(sd, F_OK) != 0) {
+			fa_err_set(err, "no signature catalogue found ($FLOWAUDIT_SIGNATURES, ./signatures, "
+					"signatures/ beside the binary, %s): pass -s DIR, or run "
+					"'make install'", sd);
+			return FA_EINPUT;
+		}
 		rc = sig_db_load_dir(sd, &r->sigs, err);
 		if (rc != FA_OK)
 			return rc;

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -148,6 +149,21 @@ const char *sig_default_dir(void)
 	struct stat st;
 	if (stat("signatures", &st) == 0 && S_ISDIR(st.st_mode))
 		return "signatures";
+	/* beside the binary of a build tree (build/flowaudit -> signatures/) */
+	static char beside[PATH_MAX];
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			char cand[PATH_MAX + 16];
+			snprintf(cand, sizeof(cand), "%s/../signatures", exe);
+			if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode) && realpath(cand, beside) != NULL)
+				return beside;
+		}
+	}
 	return FLOWAUDIT_SIGNATURES_DIR;
 }
 

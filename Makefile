@@ -86,8 +86,24 @@ test: setup
 
 check: test
 
+# Benchmarks (docs/performance.md). The micro-benchmarks link the optimised
+# library; pcaploop needs only libpcap. bench/run.sh finds them beside $(BIN).
+BENCH_BIN    := $(BUILD)/bench/pcaploop $(BUILD)/bench/sigbench $(BUILD)/bench/idbench
+BENCH_CFLAGS := -O2 -g -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude $(PKG_CFLAGS)
+
+.PHONY: bench-build
+bench-build: $(BENCH_BIN)
+
+$(BUILD)/bench/pcaploop: bench/pcaploop.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lpcap
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 bench: setup
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all bench-build
 	@sh bench/run.sh $(BIN)
 
 fuzz-build:

@@ -7,8 +7,8 @@
  * feeds as the engine hands them over. Prints the pattern count, the
  * matches found (the text plants one IMEI per MiB so the reporting path is
  * exercised) and "idscan MB/s: N". Build optimised, without sanitizers:
- *   gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude bench/idbench.c src/identifiers.c \
- *       src/hash.c src/common.c -lm -o build/idbench
+ * `make bench-build` links it against $(BUILD)/libflowaudit.a as
+ * $(BUILD)/bench/idbench, and `make bench` runs it.
  */
 #include "flowaudit/identifiers.h"
 

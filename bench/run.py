@@ -1,0 +1,476 @@
+#!/usr/bin/python3
+"""run.py - the body of `make bench` (called by bench/run.sh BUILD/flowaudit).
+
+1. Builds or reuses the workload (bench/mkworkload.py, cached in bench/out/).
+2. Times, on the same 1x workload, each up to BENCH_RUNS times (median wall
+   seconds; peak RSS from /usr/bin/time %M, the largest of the runs):
+     pcaploop    BUILD/bench/pcaploop W          (libpcap alone: the floor)
+     flowaudit   flowaudit audit -r W -p policies/audio-extract-kit.json
+                 -s signatures -g/--asn data/geo/*.mmdb (or --no-geo) -o DIR
+                 with every output format
+     ndpiReader  ndpiReader -q -i W              (Debian libndpi-bin)
+     tshark      tshark -r W -T fields -e tls.handshake.extensions_server_name
+                 -e http.host -e dns.qry.name
+   and flowaudit again on the 2x and 4x workloads.
+3. Prints the comparison table, flowaudit's scaling, and each target of
+   issue 9 with PASS, MISS or n/a (not measurable in this run).
+4. Runs the micro-benchmarks BUILD/bench/sigbench and BUILD/bench/idbench.
+
+Never fails because a target is missed. Exits 1 when a tool fails (bad exit
+status, wrong packet count), 2 when something it needs is missing.
+
+A measurement is repeated while it stays within BENCH_BUDGET seconds in
+total; a run past BENCH_TIMEOUT is killed and reported as a lower bound; a
+larger workload whose time, extrapolated linearly from the smaller one,
+would pass BENCH_TIMEOUT is skipped. So a slow build still finishes in
+about 15 minutes, with the number of runs behind each median printed.
+"""
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.abspath(os.environ.get("BENCH_OUT", os.path.join(TOP, "bench", "out")))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+PACKETS = int(os.environ.get("BENCH_PACKETS", "1000000"))
+TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "300"))
+BUDGET = float(os.environ.get("BENCH_BUDGET", "200"))
+SYNTHETIC = os.environ.get("BENCH_SYNTHETIC", "") not in ("", "0")
+POLICY = "policies/audio-extract-kit.json"
+TIME = "/usr/bin/time"
+
+# issue 9's targets
+T_NDPI_PPS = 2.0
+T_TSHARK_PPS = 20.0
+T_NDPI_RSS = 0.5
+T_RSS_4X = 1.10
+T_LINEAR = 1.10
+T_KB_PER_FLOW = 1.5
+
+
+class Failed(Exception):
+    pass
+
+
+def say(*a):
+    print(*a, flush=True)
+
+
+def note(msg):
+    sys.stderr.write("bench: %s\n" % msg)
+    sys.stderr.flush()
+
+
+def tail(path, n=15):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+def run_once(label, argv, log, stdout_path=None, ok=(0,)):
+    """One timed run. {wall, cpu, rss_kb} or {timeout: wall}."""
+    tfile = log + ".time"
+    full = [TIME, "-f", "%e %U %S %M", "-o", tfile] + argv
+    out = open(stdout_path or os.devnull, "wb")
+    err = open(log, "wb")
+    t0 = time.monotonic()
+    p = subprocess.Popen(full, cwd=TOP, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                         start_new_session=True)
+    try:
+        p.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)  # the group this run started, nothing else
+        p.wait()
+        out.close()
+        err.close()
+        return {"timeout": time.monotonic() - t0}
+    wall = time.monotonic() - t0
+    out.close()
+    err.close()
+    lines = [ln for ln in tail(tfile, 5).splitlines() if ln.strip()]
+    rc = p.returncode
+    if rc not in ok:
+        raise Failed("%s exited %d: %s\n%s" % (label, rc, " ".join(argv), tail(log)))
+    try:
+        _, user, system, rss = lines[-1].split()
+        return {"wall": wall, "cpu": float(user) + float(system), "rss_kb": int(rss)}
+    except (IndexError, ValueError):
+        raise Failed("%s: no /usr/bin/time figures in %s" % (label, tfile))
+
+
+def series(label, argv_fn, runs=RUNS, before=None, after=None, **kw):
+    """Repeats a run up to `runs` times within BUDGET; returns the summary."""
+    res = []
+    spent = 0.0
+    for i in range(runs):
+        if i > 0 and spent + res[-1]["wall"] > BUDGET:
+            break
+        if before:
+            before(i)
+        log = os.path.join(OUT, "logs", "%s-%d.log" % (label.replace(" ", "-"), i + 1))
+        r = run_once(label, argv_fn(i), log, **kw)
+        if after:
+            after(i, r)
+        if "timeout" in r:
+            note("%s: run %d killed after %.0f s (BENCH_TIMEOUT)" % (label, i + 1, r["timeout"]))
+            return {"timeout": r["timeout"], "runs": len(res) + 1}
+        note("%s: run %d %.2f s, %.1f MB" % (label, i + 1, r["wall"], r["rss_kb"] / 1024))
+        res.append(r)
+        spent += r["wall"]
+    return {
+        "runs": len(res),
+        "wall": statistics.median(r["wall"] for r in res),
+        "cpu": statistics.median(r["cpu"] for r in res),
+        "rss_kb": max(r["rss_kb"] for r in res),
+        "walls": [r["wall"] for r in res],
+    }
+
+
+def machine():
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for ln in f:
+                if ln.startswith("model name"):
+                    model = ln.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            mem = "%.0f GB RAM" % (int(f.readline().split()[1]) / 1024 / 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    load = " ".join("%.2f" % x for x in os.getloadavg())
+    return {"nproc": os.cpu_count(), "cpu": model, "mem": mem, "load": load,
+            "kernel": platform.release()}
+
+
+def git_rev():
+    try:
+        rev = subprocess.run(["git", "-C", TOP, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", TOP, "status", "--porcelain", "--", "src",
+                                "include"], capture_output=True, text=True).stdout.strip()
+        return rev + ("+uncommitted src changes" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def tool_version(argv):
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        for ln in (p.stdout + p.stderr).splitlines():
+            if ln.strip():
+                return ln.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return "?"
+
+
+def fmt_int(n):
+    return "{:,}".format(int(round(n)))
+
+
+def mb(kb):
+    return kb / 1024.0
+
+
+def table(rows, header):
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    lines = ["  ".join((h.ljust(w) if i == 0 else h.rjust(w))
+                       for i, (h, w) in enumerate(zip(header, widths)))]
+    lines.append("  ".join("-" * w for w in widths))
+    for r in rows:
+        lines.append("  ".join((str(c).ljust(w) if i == 0 else str(c).rjust(w))
+                               for i, (c, w) in enumerate(zip(r, widths))))
+    return "\n".join(lines)
+
+
+def verdict(ok):
+    return "n/a " if ok is None else ("PASS" if ok else "MISS")
+
+
+def main():
+    if len(sys.argv) != 2:
+        note("usage: run.py BUILD/flowaudit")
+        return 2
+    fa = os.path.abspath(sys.argv[1])
+    build = os.path.dirname(fa)
+    helpers = {n: os.path.join(build, "bench", n) for n in ("pcaploop", "sigbench", "idbench")}
+    missing = [p for p in [fa] + list(helpers.values()) if not os.access(p, os.X_OK)]
+    for tool in ("ndpiReader", "tshark"):
+        if shutil.which(tool) is None:
+            missing.append(tool + " (Debian packages libndpi-bin, tshark)")
+    if not os.access(TIME, os.X_OK):
+        missing.append(TIME + " (Debian package time)")
+    if missing:
+        note("missing: " + ", ".join(missing))
+        note("run `make bench` (or `make BUILD=%s all bench-build`)" % build)
+        return 2
+    os.makedirs(os.path.join(OUT, "logs"), exist_ok=True)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    m = machine()
+
+    # 1. the workload
+    cmd = [sys.executable, os.path.join(TOP, "bench", "mkworkload.py"), OUT,
+           "--min-packets", str(PACKETS), "--scales", "1,2,4"]
+    if SYNTHETIC:
+        cmd.append("--synthetic")
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        note("building the workload failed")
+        return 1
+    with open(p.stdout.strip().splitlines()[-1]) as f:
+        wl = json.load(f)
+    W = {s: wl["workloads"][s] for s in ("1x", "2x", "4x")}
+    n1 = W["1x"]["packets"]
+
+    geo_dir = os.path.join(TOP, "data", "geo")
+    country, asn = os.path.join(geo_dir, "country.mmdb"), os.path.join(geo_dir, "asn.mmdb")
+    if os.path.isfile(country) and os.path.isfile(asn):
+        geo_args = ["-g", country, "--asn", asn]
+        geo_desc = "data/geo/country.mmdb and data/geo/asn.mmdb"
+    elif os.path.isfile(country):
+        geo_args = ["-g", country]
+        geo_desc = "data/geo/country.mmdb (no ASN database)"
+    else:
+        geo_args = ["--no-geo"]
+        geo_desc = "--no-geo (data/geo/*.mmdb absent)"
+
+    say("flowaudit benchmark, %s" % started.strftime("%Y-%m-%d %H:%M UTC"))
+    say("machine: %s cores, %s, %s, Linux %s, load average at start %s"
+        % (m["nproc"], m["cpu"], m["mem"], m["kernel"], m["load"]))
+    say("flowaudit %s (%s); %s; %s" % (git_rev(), sys.argv[1],
+                                       tool_version(["ndpiReader", "-h"]).replace(
+                                           "Welcome to ", ""),
+                                       tool_version(["tshark", "--version"])))
+    say("workload: %s, %s captures replayed by %d pools of devices; 1x %s packets "
+        "(%.0f MB, %.1f h of traffic), 2x %s, 4x %s"
+        % (wl["source"], wl["captures"] or "synthetic", W["1x"]["reps"], fmt_int(n1),
+           W["1x"]["bytes"] / 1e6, W["1x"]["span_s"] / 3600, fmt_int(W["2x"]["packets"]),
+           fmt_int(W["4x"]["packets"])))
+    say("geo: %s" % geo_desc)
+    say("")
+
+    def rel(path):
+        r = os.path.relpath(path, TOP)
+        return path if r.startswith("..") else r
+
+    results = {}
+    fa_stats = {}
+
+    # 2. the timings
+    def pcap_series(scale):
+        out = os.path.join(OUT, "logs", "pcaploop-%s.out" % scale)
+
+        def check(i, r):
+            with open(out) as f:
+                got = f.read().split()
+            if len(got) < 2 or int(got[1]) != W[scale]["packets"]:
+                raise Failed("pcaploop read %s packets of %s, expected %d"
+                             % (got[1] if len(got) > 1 else "no", rel(W[scale]["path"]),
+                                W[scale]["packets"]))
+        return series("pcaploop %s" % scale, lambda i: [helpers["pcaploop"], W[scale]["path"]],
+                      stdout_path=out, after=check)
+
+    def fa_series(scale):
+        outdir = os.path.join(OUT, "report-%s" % scale)
+
+        def clean(i):
+            shutil.rmtree(outdir, ignore_errors=True)
+
+        def keep(i, r):
+            try:
+                with open(os.path.join(outdir, "report.json")) as f:
+                    s = json.load(f)["summary"]
+                fa_stats[scale] = {k: s.get(k) for k in ("packets", "flows", "peak_live_flows",
+                                                         "flows_evicted", "findings")}
+                fa_stats[scale]["report_mb"] = sum(
+                    os.path.getsize(os.path.join(dp, fn))
+                    for dp, _, fns in os.walk(outdir) for fn in fns) / 1e6
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+            if "timeout" not in r and fa_stats.get(scale, {}).get("packets") not in (
+                    None, W[scale]["packets"]):
+                raise Failed("flowaudit counted %s packets in %s, expected %d"
+                             % (fa_stats[scale]["packets"], rel(W[scale]["path"]),
+                                W[scale]["packets"]))
+            shutil.rmtree(outdir, ignore_errors=True)  # evidence runs to GBs
+
+        argv = [fa, "audit", "--quiet", "-r", W[scale]["path"], "-p", POLICY,
+                "-s", "signatures"] + geo_args + ["-o", outdir]
+        return series("flowaudit %s" % scale, lambda i: argv, before=clean, after=keep,
+                      ok=(0, 1))
+
+    w1 = W["1x"]["path"]
+    try:
+        results["pcaploop"] = pcap_series("1x")  # also brings the file into the page cache
+        results["ndpiReader"] = series("ndpiReader", lambda i: ["ndpiReader", "-q", "-i", w1])
+        results["tshark"] = series("tshark", lambda i: [
+            "tshark", "-r", w1, "-T", "fields", "-e", "tls.handshake.extensions_server_name",
+            "-e", "http.host", "-e", "dns.qry.name"])
+        scaling = {"1x": fa_series("1x")}
+        results["flowaudit"] = scaling["1x"]
+        prev = "1x"
+        for scale in ("2x", "4x"):
+            pr = scaling[prev]
+            ratio = W[scale]["packets"] / W[prev]["packets"]
+            if "timeout" in pr:
+                scaling[scale] = {"skipped": "%s passed BENCH_TIMEOUT" % prev}
+            elif pr["wall"] * ratio > TIMEOUT:
+                scaling[scale] = {"skipped": "would take >= %.0f s at the %s rate, past "
+                                             "BENCH_TIMEOUT=%.0f" % (pr["wall"] * ratio, prev,
+                                                                    TIMEOUT)}
+            else:
+                pcap_series(scale)  # page cache, and a check of the file
+                scaling[scale] = fa_series(scale)
+            if "skipped" in scaling[scale]:
+                note("flowaudit %s skipped: %s" % (scale, scaling[scale]["skipped"]))
+                break
+            prev = scale
+        for scale in ("2x", "4x"):
+            scaling.setdefault(scale, {"skipped": "a smaller workload was skipped"})
+
+        # 4. micro-benchmarks
+        micro = {}
+        for name, argv in (("sigbench", [helpers["sigbench"], "signatures"]),
+                           ("idbench", [helpers["idbench"]])):
+            log = os.path.join(OUT, "logs", name + ".log")
+            p = subprocess.run(argv, cwd=TOP, stdout=subprocess.PIPE,
+                               stderr=open(log, "wb"), text=True)
+            if p.returncode != 0:
+                raise Failed("%s exited %d\n%s" % (name, p.returncode, tail(log)))
+            micro[name] = [ln for ln in p.stdout.splitlines() if ln.strip()]
+    except Failed as e:
+        note("FAILED: %s" % e)
+        return 1
+
+    # 3. the report
+    fa1 = results["flowaudit"]
+
+    def pps(r, n=n1):
+        return n / r["wall"] if "wall" in r else None
+
+    header = ["tool (1x)", "runs", "median s", "CPU s", "packets/s", "peak RSS MB",
+              "flowaudit pps x", "flowaudit RSS x"]
+    rows = []
+    for name in ("flowaudit", "ndpiReader", "tshark", "pcaploop"):
+        r = results[name]
+        if "timeout" in r:
+            rows.append([name, r["runs"], "> %.0f" % r["timeout"], "-",
+                         "< " + fmt_int(n1 / r["timeout"]), "-", "-", "-"])
+            continue
+        ratio = "-" if name == "flowaudit" or "wall" not in fa1 else \
+            "%.2f" % (pps(fa1) / pps(r))
+        rratio = "-" if name == "flowaudit" or "rss_kb" not in fa1 else \
+            "%.2f" % (fa1["rss_kb"] / r["rss_kb"])
+        rows.append([name, r["runs"], "%.2f" % r["wall"], "%.2f" % r["cpu"], fmt_int(pps(r)),
+                     "%.1f" % mb(r["rss_kb"]), ratio, rratio])
+    say(table(rows, header))
+    say("")
+
+    header = ["flowaudit", "packets", "runs", "median s", "us/packet", "peak RSS MB",
+              "peak live flows", "flows", "findings", "report MB"]
+    rows = []
+    per_pkt = {}
+    for scale in ("1x", "2x", "4x"):
+        r = scaling[scale]
+        st = fa_stats.get(scale, {})
+        n = W[scale]["packets"]
+        if "skipped" in r:
+            rows.append([scale, fmt_int(n), 0, "skipped", "-", "-", "-", "-", "-", "-"])
+            continue
+        if "timeout" in r:
+            rows.append([scale, fmt_int(n), r["runs"], "> %.0f" % r["timeout"],
+                         "> %.2f" % (r["timeout"] / n * 1e6), "-", "-", "-", "-", "-"])
+            continue
+        per_pkt[scale] = r["wall"] / n * 1e6
+        rows.append([scale, fmt_int(n), r["runs"], "%.2f" % r["wall"],
+                     "%.2f" % per_pkt[scale], "%.1f" % mb(r["rss_kb"]),
+                     fmt_int(st["peak_live_flows"]) if st.get("peak_live_flows") else "-",
+                     fmt_int(st["flows"]) if st.get("flows") else "-",
+                     fmt_int(st["findings"]) if st.get("findings") is not None else "-",
+                     "%.0f" % st["report_mb"] if "report_mb" in st else "-"])
+    say(table(rows, header))
+    for scale in ("2x", "4x"):
+        if "skipped" in scaling[scale]:
+            say("  %s skipped: %s" % (scale, scaling[scale]["skipped"]))
+    say("")
+
+    nd, ts = results["ndpiReader"], results["tshark"]
+    checks = []
+
+    def ratio_of(a, b):
+        return a / b if a is not None and b else None
+
+    def speed_check(text, tool, target):
+        if "timeout" in fa1 and "wall" in tool:  # killed: its rate is below n1 / timeout
+            bound = (n1 / fa1["timeout"]) / pps(tool)
+            checks.append((text, "< %.2fx" % bound, False if bound < target else None, "%s"))
+            return
+        r = ratio_of(pps(fa1), pps(tool))
+        checks.append((text, r, None if r is None else r >= target, "%.2fx"))
+
+    speed_check("full audit >= %.1fx ndpiReader packets/s" % T_NDPI_PPS, nd, T_NDPI_PPS)
+    speed_check("full audit >= %.0fx tshark packets/s" % T_TSHARK_PPS, ts, T_TSHARK_PPS)
+    r_rss = ratio_of(fa1.get("rss_kb"), nd.get("rss_kb"))
+    checks.append(("peak RSS <= %.1fx ndpiReader's" % T_NDPI_RSS, r_rss,
+                   None if r_rss is None else r_rss <= T_NDPI_RSS, "%.2fx"))
+    r4 = ratio_of(scaling["4x"].get("rss_kb"), fa1.get("rss_kb"))
+    checks.append(("peak RSS at 4x within %.0f%% of 1x" % ((T_RSS_4X - 1) * 100), r4,
+                   None if r4 is None else r4 <= T_RSS_4X, "%.2fx"))
+    lin = [per_pkt[s] / per_pkt["1x"] for s in ("2x", "4x") if s in per_pkt and "1x" in per_pkt]
+    lin_ok = None if len(lin) < 2 else max(lin) <= T_LINEAR
+    checks.append(("per-packet time at 2x, 4x at most %.0f%% over 1x (linear)"
+                   % ((T_LINEAR - 1) * 100), ", ".join("%.2fx" % x for x in lin) or None,
+                   lin_ok, "%s"))
+    live = fa_stats.get("1x", {}).get("peak_live_flows")
+    kb = fa1["rss_kb"] / live if live and "rss_kb" in fa1 else None
+    checks.append(("<= %.1f KB per live flow (peak RSS / peak live flows, a bound)"
+                   % T_KB_PER_FLOW, kb, None if kb is None else kb <= T_KB_PER_FLOW,
+                   "%.1f KB"))
+    say("targets (issue 9):")
+    for text, val, ok, f in checks:
+        say("  %s  %-62s %s" % (verdict(ok), text, (f % val) if val is not None else
+                                "not measured"))
+    try:
+        h = subprocess.run([fa, "audit", "--help"], capture_output=True, text=True).stdout
+    except OSError:
+        h = ""
+    if "--threads" not in h:
+        say("  n/a   --threads N >= 1.7x with 2 threads: this flowaudit has no --threads")
+    else:
+        say("  n/a   --threads N >= 1.7x with 2 threads: not measured by this benchmark yet")
+    say("")
+    say("micro-benchmarks (-O2, %s):" % rel(os.path.join(build, "libflowaudit.a")))
+    for name in ("sigbench", "idbench"):
+        for ln in micro[name]:
+            say("  " + ln)
+
+    finished = datetime.datetime.now(datetime.timezone.utc)
+    say("")
+    say("bench: %.0f s in all; logs in %s" % ((finished - started).total_seconds(),
+                                             rel(os.path.join(OUT, "logs"))))
+    record = {"started": started.isoformat(), "machine": m, "workload": wl["key"],
+              "geo": geo_desc, "results": results, "scaling": scaling, "flowaudit": fa_stats,
+              "micro": micro,
+              "targets": [{"target": t, "value": v, "pass": ok} for t, v, ok, _ in checks]}
+    with open(os.path.join(OUT, "results-%s.json" % started.strftime("%Y%m%dT%H%M%S")),
+              "w") as f:
+        json.dump(record, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

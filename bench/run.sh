@@ -1,0 +1,23 @@
+#!/bin/sh
+# run.sh - `make bench`: build (or reuse) the workload, time flowaudit
+# against ndpiReader, tshark and a bare libpcap loop on it, run the
+# micro-benchmarks, and check the targets of docs/performance.md.
+#
+#   sh bench/run.sh BUILD/flowaudit
+#
+# The helpers (BUILD/bench/pcaploop, sigbench, idbench) come from
+# `make bench-build`. Settings (environment): BENCH_RUNS (3), BENCH_PACKETS
+# (1000000), BENCH_TIMEOUT (300 s per run), BENCH_BUDGET (200 s of repeats
+# per measurement), BENCH_SYNTHETIC=1 (ignore ../shared/corpus), BENCH_OUT
+# (bench/out: the cached workload, logs, results-*.json).
+# Exit 0 when every tool ran (targets missed or not), 1 when one failed,
+# 2 when the set-up is incomplete.
+if [ $# -ne 1 ]; then
+	echo "usage: sh bench/run.sh BUILD/flowaudit" >&2
+	exit 2
+fi
+command -v python3 >/dev/null 2>&1 || {
+	echo "bench: python3 not found" >&2
+	exit 2
+}
+exec python3 "$(dirname "$0")/run.py" "$1"

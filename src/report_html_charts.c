@@ -18,6 +18,7 @@
 #define MAX_CHART_COUNTRIES 25
 #define MAX_CHART_KINDS 6
 #define MAX_TIMELINE_ROWS 30
+#define ROW_LABEL_MAX 32 /* characters of a row label drawn left of the axis */
 
 static const char *const palette[MAX_CHART_KINDS + 1] = {
 	"#1f4e9c", "#e08a1e", "#7cc46f", "#8c8c8c", "#8e44ad", "#17becf", "#c7c7c7",
@@ -169,6 +170,31 @@ static const char *finding_row_label(const json_t *f)
 	return l ? l : "(unnamed destination)";
 }
 
+/* The row of a flow: its recipient's name, else its name, else its address. */
+static const char *flow_row_label(const json_t *f)
+{
+	const char *l = rh_str(rh_get(f, "signature"), "name");
+	if (l == NULL)
+		l = rh_str(f, "name");
+	if (l == NULL)
+		l = rh_str(f, "server_ip");
+	return l ? l : "(unnamed destination)";
+}
+
+static bool public_flow(const json_t *f)
+{
+	const char *scope = rh_str(f, "scope");
+	return scope != NULL && strcmp(scope, "public") == 0;
+}
+
+static size_t row_of(const char *const *rows, size_t n_rows, const char *l)
+{
+	size_t r = 0;
+	while (r < n_rows && strcmp(rows[r], l) != 0)
+		r++;
+	return r;
+}
+
 static const char *sev_colour(const char *sev)
 {
 	if (sev && strcmp(sev, "high") == 0)
@@ -232,10 +258,15 @@ void rh_timeline(FILE *out, const json_t *doc)
 	size_t n_rows = 0, not_drawn = 0;
 	json_array_foreach(findings, i, x) {
 		const char *l = finding_row_label(x);
-		size_t r = 0;
-		while (r < n_rows && strcmp(rows[r], l) != 0)
-			r++;
-		if (r == n_rows && n_rows < MAX_TIMELINE_ROWS)
+		if (row_of(rows, n_rows, l) == n_rows && n_rows < MAX_TIMELINE_ROWS)
+			rows[n_rows++] = l;
+	}
+	/* recipients that got transfers and no finding get a row too */
+	json_array_foreach(rh_get(doc, "flows"), i, x) {
+		if (!public_flow(x))
+			continue;
+		const char *l = flow_row_label(x);
+		if (row_of(rows, n_rows, l) == n_rows && n_rows < MAX_TIMELINE_ROWS)
 			rows[n_rows++] = l;
 	}
 	const double left = 230, width = 740;
@@ -244,7 +275,9 @@ void rh_timeline(FILE *out, const json_t *doc)
 	bool days = hi - lo > 86400LL * 1000000;
 #define TX(tt) (left + width * (double)((tt) - lo) / (double)(hi - lo))
 	fputs("<p>Each bar is a finding, from the first to the last packet it covers, on the row of "
-	      "its recipient; dashed lines are the consent events of the session.</p>\n<figure>\n",
+	      "its recipient; the thin grey marks under them are the transfers themselves (the "
+	      "devices' flows listed in this report), findings or not; dashed lines are the "
+	      "consent events of the session.</p>\n<figure>\n",
 	      out);
 	fprintf(out, "<svg viewBox=\"0 0 1000 %d\" width=\"1000\" "
 		     "height=\"%d\" role=\"img\" aria-label=\"Timeline of findings and consent\">\n",
@@ -253,8 +286,23 @@ void rh_timeline(FILE *out, const json_t *doc)
 		int y = top + (int)r * row_h;
 		fprintf(out, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%d\" y2=\"%d\" stroke=\"#eaecf0\"/>\n",
 			left, left + width, y + 12, y + 12);
-		fprintf(out, "<text x=\"%.0f\" y=\"%d\" text-anchor=\"end\">", left - 8, y + 16);
+		fprintf(out, "<text x=\"%.0f\" y=\"%d\" text-anchor=\"end\"><title>", left - 8, y + 16);
 		rh_esc(out, rows[r]);
+		fputs("</title>", out);
+		/* what fits left of the axis; the whole name is in the title */
+		size_t len = strlen(rows[r]);
+		if (len <= ROW_LABEL_MAX) {
+			rh_esc(out, rows[r]);
+		} else {
+			char cut[ROW_LABEL_MAX + 1];
+			size_t n = ROW_LABEL_MAX - 1;
+			while (n > 0 && ((unsigned char)rows[r][n] & 0xc0) == 0x80)
+				n--; /* not inside a UTF-8 sequence */
+			memcpy(cut, rows[r], n);
+			cut[n] = '\0';
+			rh_esc(out, cut);
+			fputs("&hellip;", out);
+		}
 		fputs("</text>\n", out);
 	}
 	int axis_y = top + (int)n_rows * row_h + 4;
@@ -292,11 +340,22 @@ void rh_timeline(FILE *out, const json_t *doc)
 		}
 		fputs("</text>\n", out);
 	}
+	json_array_foreach(rh_get(doc, "flows"), i, x) {
+		fa_time a, b;
+		size_t r = row_of(rows, n_rows, flow_row_label(x));
+		if (!public_flow(x) || r == n_rows || !rh_time(x, "first_seen", &a))
+			continue;
+		if (!rh_time(x, "last_seen", &b) || b < a)
+			b = a;
+		double xa = TX(a), w = TX(b) - xa;
+		fprintf(out, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"3\" fill=\"#667085\">"
+			     "<title>flow %lld to ", xa, top + (int)r * row_h + 20, w < 2 ? 2 : w,
+			rh_int0(x, "id"));
+		rh_esc_or(out, rh_str(x, "name"), rh_str(x, "server_ip"));
+		fputs("</title></rect>\n", out);
+	}
 	json_array_foreach(findings, i, x) {
-		const char *l = finding_row_label(x);
-		size_t r = 0;
-		while (r < n_rows && strcmp(rows[r], l) != 0)
-			r++;
+		size_t r = row_of(rows, n_rows, finding_row_label(x));
 		fa_time a, b;
 		if (r == n_rows || !rh_time(x, "first_seen", &a)) {
 			not_drawn++;

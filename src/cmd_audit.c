@@ -526,7 +526,7 @@ placed:
 	return rc;
 }
 
-void audit_session_summary(struct audit_session *s, FILE *to)
+void audit_session_summary(struct audit_session *s, const json_t *doc, FILE *to)
 {
 	struct engine_stats es;
 	engine_stats(s->run.eng, &es);
@@ -536,6 +536,22 @@ void audit_session_summary(struct audit_session *s, FILE *to)
 		"addresses)\n",
 		(unsigned long long)es.frames, (unsigned long long)es.flows.created,
 		(unsigned long long)as.device_flows, (unsigned long long)as.public_flows);
+	/* destinations and countries, as the report counted them */
+	const json_t *sum = json_object_get(doc, "summary");
+	const json_t *cc = json_object_get(sum, "countries");
+	if (json_is_object(cc)) {
+		fprintf(to, "destinations: %lld public, in %zu countries (flows",
+			(long long)json_integer_value(json_object_get(sum, "destinations")),
+			json_object_size(cc) - (json_object_get(cc, "unknown") ? 1 : 0));
+		const char *k;
+		const json_t *v;
+		const char *sep = ": ";
+		json_object_foreach((json_t *)cc, k, v) {
+			fprintf(to, "%s%s %lld", sep, k, (long long)json_integer_value(v));
+			sep = ", ";
+		}
+		fputs(")\n", to);
+	}
 	size_t nfind = audit_finding_count(s->audit);
 	fprintf(to, "findings: %zu\n", nfind);
 	for (int r = 0; r < RULE_COUNT; r++)
@@ -577,7 +593,7 @@ int cmd_audit(int argc, char **argv)
 	}
 	cmd_report_input_problems(&s.run);
 	if (!s.run.o.quiet)
-		audit_session_summary(&s, stdout);
+		audit_session_summary(&s, doc, stdout);
 	bool fails = report_fails(s.audit, s.fail_on);
 	json_decref(doc);
 	audit_session_close(&s);

@@ -346,7 +346,7 @@ int cmd_capture(int argc, char **argv)
 	}
 	if (!o->quiet) {
 		fprintf(stderr, "flowaudit: capture kept in %s\n", wpath);
-		audit_session_summary(&s, stderr);
+		audit_session_summary(&s, doc, stderr);
 	}
 	bool fails = report_fails(s.audit, s.fail_on);
 	json_decref(doc);

@@ -227,8 +227,8 @@ class Lab:
     def alive(self):
         return sh("ip", "-n", self.dev, "link", "show", "dev", self.dif, check=False).returncode == 0
 
-    def capture(self, name, *extra, geo=True, iface=None):
-        c = Capture(self, name, list(extra), geo, iface or self.gif)
+    def capture(self, name, *extra, geo=True, iface=None, **kw):
+        c = Capture(self, name, list(extra), geo, iface or self.gif, **kw)
         self.procs.append(c.proc)
         return c
 
@@ -261,12 +261,13 @@ class Capture:
     """One `flowaudit capture` in the gateway namespace, its NDJSON read as
     it arrives."""
 
-    def __init__(self, lab, name, extra, geo, iface):
+    def __init__(self, lab, name, extra, geo, iface, stdin_pipe=False, policy=POLICY, sigs=SIGS,
+                 workdir=None):
         self.lab = lab
-        self.out = os.path.join(WORK, name)
+        self.out = os.path.join(workdir or WORK, name)
         self.pcap = self.out + ".pcapng"
-        self.errpath = self.out + ".stderr"
-        args = [BIN, "capture", "-i", iface, "-p", POLICY, "-s", SIGS, "-o", self.out,
+        self.errpath = os.path.join(WORK, name + ".stderr")
+        args = [BIN, "capture", "-i", iface, "-p", policy, "-s", sigs, "-o", self.out,
                 "-w", self.pcap]
         args += ["-g", GEO, "--asn", ASN] if geo else ["--no-geo"]
         self.args = args + extra
@@ -274,8 +275,8 @@ class Capture:
         self.raw = []
         errf = open(self.errpath, "w")
         self.proc = subprocess.Popen(["ip", "netns", "exec", lab.gw] + self.args,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=errf, text=True)
+                                     stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=errf, text=True)
         errf.close()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -686,6 +687,95 @@ def test_consent_fifo():
           and f["host"] == "googleads.g.doubleclick.net"]
     assert len(bc) == 1 and bc[0]["flows"] == [ads[0]["id"]], (bc, ads)
     check_report_complete(rep, c)
+
+
+def test_consent_stdin():
+    """--consent-stdin: a consent line written to the capture's standard input
+    mid-run is stamped when it arrives and judged like one from an events
+    file; the end of standard input does not end the capture."""
+    with Lab() as lab:
+        c = lab.capture("consent-stdin", "--consent-stdin", "--duration", "6", geo=False,
+                        stdin_pipe=True)
+        c.wait_started()
+        lab.client("tls:googleads.g.doubleclick.net")
+        time.sleep(0.3)
+        c.proc.stdin.write("consent_granted advertising\n")
+        c.proc.stdin.flush()
+        t_written = time.time()
+        c.proc.stdin.close()
+        time.sleep(1.0)
+        assert c.proc.poll() is None, "the capture ended with its standard input"
+        lab.client("tls:googleads.g.doubleclick.net")
+        rc = c.finish(6 + STOP_GRACE + 2, "--duration 6")
+        rep = c.report()
+    assert rc == 1, "exit %d: %s" % (rc, c.stderr()[-2000:])
+    ev = rep["consent_events"]
+    assert len(ev) == 1 and ev[0]["purposes"] == ["advertising"], ev
+    assert abs(iso_to_epoch(ev[0]["time"]) - t_written) < 0.6, (ev, t_written)
+    ads = sorted((f for f in rep["flows"] if f.get("name") == "googleads.g.doubleclick.net"),
+                 key=lambda f: f["id"])
+    assert len(ads) == 2, ads
+    bc = [f for f in rep["findings"] if f["rule"] == "before-consent"]
+    assert len(bc) == 1 and bc[0]["flows"] == [ads[0]["id"]], (bc, ads)
+    check_report_complete(rep, c)
+
+
+def test_rotation_by_time():
+    """--rotate-seconds 1: traffic over three seconds lands in several capture
+    files, each listed with its own packets, together all of them."""
+    with Lab() as lab:
+        c = lab.capture("rott", "--rotate-seconds", "1", "--duration", "5", geo=False)
+        c.wait_started()
+        lab.client("tls:graph.facebook.com", "sleep:1.3", "http:api.xigeme.com", "sleep:1.3",
+                   "tls:graph.facebook.com")
+        rc = c.finish(5 + STOP_GRACE, "--duration 5")
+        rep = c.report()
+    assert rc == 1, "exit %d: %s" % (rc, c.stderr()[-2000:])
+    caps = rep["inputs"]["captures"]
+    assert len(caps) >= 3, caps
+    assert sum(x["packets"] for x in caps) == rep["summary"]["packets"], caps
+    got = rules(rep)
+    assert ("undeclared-recipient", "graph.facebook.com") in got, got
+    assert ("unencrypted-transport", "api.xigeme.com") in got, got
+    verify(c.out)
+
+
+def test_drop_privileges():
+    """-Z nobody: once the interface and the capture file are open the capture
+    runs as nobody, and still finishes its report (written by nobody)."""
+    import pwd
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        raise Skip("no user 'nobody'")
+    # a directory nobody may read and write, holding the inputs it re-reads
+    zdir = os.path.join(WORK, "as-nobody")
+    os.makedirs(zdir)
+    os.chmod(WORK, 0o755)
+    shutil.copy(POLICY, os.path.join(zdir, "policy.json"))
+    shutil.copytree(SIGS, os.path.join(zdir, "signatures"))
+    for root, dirs, files in os.walk(zdir):
+        for n in dirs + files:
+            os.chmod(os.path.join(root, n), 0o755 if n in dirs else 0o644)
+    os.chown(zdir, nobody.pw_uid, nobody.pw_gid)
+    try:
+        with Lab() as lab:
+            c = lab.capture("z", "-Z", "nobody", "--duration", "4", geo=False,
+                            policy=os.path.join(zdir, "policy.json"),
+                            sigs=os.path.join(zdir, "signatures"), workdir=zdir)
+            c.wait_started()
+            with open("/proc/%d/status" % c.proc.pid) as f:
+                uids = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
+            lab.client("tls:graph.facebook.com")
+            rc = c.finish(4 + STOP_GRACE, "--duration 4")
+            rep = c.report()
+    finally:
+        os.chmod(WORK, 0o700)
+    assert uids == [str(nobody.pw_uid)] * 4, "running as uid %s, not nobody" % uids
+    assert rc == 1, "exit %d: %s" % (rc, c.stderr()[-2000:])
+    assert ("undeclared-recipient", "graph.facebook.com") in rules(rep), rules(rep)
+    assert os.stat(os.path.join(c.out, "report.json")).st_uid == nobody.pw_uid
+    verify(c.out)
 
 
 def iso_to_epoch(s):

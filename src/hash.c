@@ -275,6 +275,71 @@ static void sha256_block(uint32_t *h, const uint8_t *blk)
 	h[7] += hh;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+/*
+ * The same block with the x86 SHA extensions (SHA-NI): about ten times the
+ * portable code, which matters when a report hashes gigabytes of capture.
+ * The state is kept as the instructions want it, ABEF and CDGH; each group
+ * of four rounds extends the message schedule by four words:
+ * W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16].
+ */
+__attribute__((target("sha,sse4.1,ssse3"))) static void sha256_block_ni(uint32_t *h,
+									 const uint8_t *blk)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i tmp = _mm_loadu_si128((const __m128i *)(const void *)&h[0]);
+	__m128i st1 = _mm_loadu_si128((const __m128i *)(const void *)&h[4]);
+	tmp = _mm_shuffle_epi32(tmp, 0xB1);       /* CDAB */
+	st1 = _mm_shuffle_epi32(st1, 0x1B);       /* EFGH */
+	__m128i st0 = _mm_alignr_epi8(tmp, st1, 8); /* ABEF */
+	st1 = _mm_blend_epi16(st1, tmp, 0xF0);    /* CDGH */
+	const __m128i abef = st0, cdgh = st1;
+	__m128i m[4];
+	for (int j = 0; j < 16; j++) {
+		__m128i w;
+		if (j < 4) {
+			w = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(blk + 16 * j)),
+					     bswap);
+		} else {
+			w = _mm_sha256msg1_epu32(m[j & 3], m[(j + 1) & 3]);
+			w = _mm_add_epi32(w, _mm_alignr_epi8(m[(j + 3) & 3], m[(j + 2) & 3], 4));
+			w = _mm_sha256msg2_epu32(w, m[(j + 3) & 3]);
+		}
+		m[j & 3] = w;
+		__m128i k = _mm_loadu_si128((const __m128i *)(const void *)&sha256_k[4 * j]);
+		__m128i msg = _mm_add_epi32(w, k);
+		st1 = _mm_sha256rnds2_epu32(st1, st0, msg);
+		msg = _mm_shuffle_epi32(msg, 0x0E);
+		st0 = _mm_sha256rnds2_epu32(st0, st1, msg);
+	}
+	st0 = _mm_add_epi32(st0, abef);
+	st1 = _mm_add_epi32(st1, cdgh);
+	tmp = _mm_shuffle_epi32(st0, 0x1B);       /* FEBA */
+	st1 = _mm_shuffle_epi32(st1, 0xB1);       /* DCHG */
+	st0 = _mm_blend_epi16(tmp, st1, 0xF0);    /* DCBA */
+	st1 = _mm_alignr_epi8(st1, tmp, 8);       /* HGFE */
+	_mm_storeu_si128((__m128i *)(void *)&h[0], st0);
+	_mm_storeu_si128((__m128i *)(void *)&h[4], st1);
+}
+
+/* The block function this processor runs best: SHA-NI when it has them. */
+static void (*sha256_block_fn(void))(uint32_t *, const uint8_t *)
+{
+	unsigned a, b, c, d;
+	bool sse41 = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 19)) && (c & (1u << 9));
+	bool sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+	return sse41 && sha ? sha256_block_ni : sha256_block;
+}
+#else
+static void (*sha256_block_fn(void))(uint32_t *, const uint8_t *)
+{
+	return sha256_block;
+}
+#endif
+
 void sha256_init(struct sha256_ctx *c)
 {
 	static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
@@ -285,12 +350,12 @@ void sha256_init(struct sha256_ctx *c)
 
 void sha256_update(struct sha256_ctx *c, const void *data, size_t len)
 {
-	md_update(c->h, &c->len, c->buf, &c->fill, sha256_block, data, len);
+	md_update(c->h, &c->len, c->buf, &c->fill, sha256_block_fn(), data, len);
 }
 
 void sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_DIGEST_LEN])
 {
-	md_pad(c->h, c->len, c->buf, c->fill, sha256_block, false);
+	md_pad(c->h, c->len, c->buf, c->fill, sha256_block_fn(), false);
 	for (int i = 0; i < 8; i++)
 		store_be32(out + 4 * i, c->h[i]);
 }

@@ -174,12 +174,46 @@ static void test_sha256_file(void **state)
 	assert_non_null(strstr(err.msg, path));
 }
 
+/* Against coreutils' sha256sum, an implementation of its own, on data that
+ * exercises every path of the active block function (SHA-NI or portable). */
+static void test_sha256_against_sha256sum(void **state)
+{
+	(void)state;
+	if (system("command -v sha256sum >/dev/null 2>&1") != 0)
+		skip();
+	char path[] = "/tmp/flowaudit-sha-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	static uint8_t data[(1 << 20) + 17];
+	uint32_t x = 2463534242u;
+	for (size_t i = 0; i < sizeof(data); i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		data[i] = (uint8_t)x;
+	}
+	assert_int_equal(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+	close(fd);
+	char cmd[128], want[65] = "";
+	snprintf(cmd, sizeof(cmd), "sha256sum %s", path);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%64s", want), 1);
+	pclose(p);
+	char got[65];
+	struct fa_err err = {""};
+	assert_int_equal(sha256_file(path, got, &err), FA_OK);
+	assert_string_equal(got, want);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_md5_rfc1321),
 		cmocka_unit_test(test_sha1_vectors),
 		cmocka_unit_test(test_sha256_vectors),
+		cmocka_unit_test(test_sha256_against_sha256sum),
 		cmocka_unit_test(test_pieces),
 		cmocka_unit_test(test_padding_boundaries),
 		cmocka_unit_test(test_sha256_file),

@@ -119,7 +119,8 @@ static pcap_dumper_t *writer_get(struct writer *w, struct evidence_set *s, int l
 	else
 		snprintf(name, sizeof(name), "%s-%zu.pcap", s->name, i + 1);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	w->dead[i] = pcap_open_dead_with_tstamp_precision(linktype, 262144, PCAP_TSTAMP_PRECISION_MICRO);
+	/* nanosecond pcap: every capture's time stamps go in exactly as they were */
+	w->dead[i] = pcap_open_dead_with_tstamp_precision(linktype, 262144, PCAP_TSTAMP_PRECISION_NANO);
 	if (w->dead[i] == NULL) {
 		fa_err_set(err, "%s: cannot prepare pcap writer", path);
 		return NULL;
@@ -239,8 +240,7 @@ static int one_pass(const char *const *captures, size_t n_captures,
 					b = m;
 			}
 			struct pcap_pkthdr h = {
-				.ts = {.tv_sec = (time_t)(fr.ts / 1000000),
-				       .tv_usec = (suseconds_t)(fr.ts % 1000000)},
+				.ts = {.tv_sec = (time_t)fr.ts_sec, .tv_usec = (suseconds_t)fr.ts_nsec},
 				.caplen = fr.caplen,
 				.len = fr.wirelen,
 			};

@@ -47,6 +47,7 @@ struct patched {
 
 struct source {
 	bool live;
+	uint32_t ns_per_tick;    /* what a tv_usec unit is worth: 1 (files, read in ns), 1000 */
 	struct patched *patched; /* per file; fp NULL when libpcap reads it */
 	size_t n_files;
 	size_t cur;
@@ -182,7 +183,7 @@ static int patched_next(struct patched *pt, struct source_file_info *fi, struct 
 		return -1;
 	}
 	h->ts.tv_sec = rd32(hdr, pt->swapped);
-	h->ts.tv_usec = rd32(hdr + 4, pt->swapped);
+	h->ts.tv_usec = rd32(hdr + 4, pt->swapped) * 1000; /* nanoseconds, like the other files */
 	h->caplen = caplen;
 	h->len = rd32(hdr + 12, pt->swapped);
 	*data = pt->buf;
@@ -350,6 +351,7 @@ int source_open_files(const char *const *paths, size_t n, struct source **out, s
 		fa_err_set(err, "out of memory opening captures");
 		return FA_ERUNTIME;
 	}
+	s->ns_per_tick = 1; /* files are read in nanoseconds */
 	for (size_t i = 0; i < n; i++) {
 		char ebuf[PCAP_ERRBUF_SIZE] = "";
 		s->paths[i] = strdup(paths[i]);
@@ -360,7 +362,7 @@ int source_open_files(const char *const *paths, size_t n, struct source **out, s
 		}
 		s->info[i].path = s->paths[i];
 		s->handles[i] = pcap_open_offline_with_tstamp_precision(paths[i],
-									PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+									PCAP_TSTAMP_PRECISION_NANO, ebuf);
 		if (s->handles[i] == NULL) {
 			char why[PCAP_ERRBUF_SIZE + 512];
 			open_failure(paths[i], ebuf, why, sizeof(why));
@@ -387,6 +389,7 @@ int source_open_live(const struct source_live_opts *o, struct source **out, stru
 		return FA_ERUNTIME;
 	}
 	s->live = true;
+	s->ns_per_tick = 1000; /* live handles stay in microseconds */
 	s->paths[0] = strdup(o->iface);
 	s->info[0].path = s->paths[0];
 	pcap_t *p = pcap_create(o->iface, ebuf);
@@ -471,8 +474,10 @@ int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
 			f->caplen = h->caplen;
 			f->wirelen = h->len;
 			bool clamped = false;
-			f->ts = fa_time_from_parts((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec,
-						   &clamped);
+			uint64_t ns = (uint64_t)h->ts.tv_usec * (s->ns_per_tick ? s->ns_per_tick : 1);
+			f->ts = fa_time_from_parts((int64_t)h->ts.tv_sec, (int64_t)(ns / 1000), &clamped);
+			f->ts_sec = (int64_t)h->ts.tv_sec;
+			f->ts_nsec = ns < 1000000000u ? (uint32_t)ns : 999999999u;
 			if (clamped)
 				fi->bad_timestamps++;
 			if (fi->frames == 1 || f->ts < fi->first)

@@ -27,7 +27,9 @@ struct source_frame {
 	const uint8_t *data; /* borrowed until the next source_next() */
 	uint32_t caplen;     /* bytes captured */
 	uint32_t wirelen;    /* bytes on the wire */
-	fa_time ts;
+	fa_time ts;          /* the time stamp, to the microsecond */
+	int64_t ts_sec;      /* ... exactly as the file has it: seconds */
+	uint32_t ts_nsec;    /* and nanoseconds (a microsecond file's, times 1000) */
 	int linktype;        /* LINKTYPE_ value of the file or interface */
 	uint32_t file;       /* index of the file (0 for live) */
 	uint64_t frame;      /* 1-based frame number within the file */

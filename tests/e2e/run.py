@@ -642,6 +642,43 @@ def test_evidence_pcaps():
         assert nums == sum(f["packets_out"] + f["packets_in"] for f in fl), fd
 
 
+def read_pcap(path):
+    """(sec, nsec, bytes) of every record of a classic pcap, either precision."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    magic = struct.unpack("<I", data[:4])[0]
+    assert magic in (0xa1b2c3d4, 0xa1b23c4d), hex(magic)
+    scale = 1 if magic == 0xa1b23c4d else 1000
+    recs, off = [], 24
+    while off + 16 <= len(data):
+        sec, frac, caplen, _ = struct.unpack("<IIII", data[off:off + 16])
+        recs.append((sec, frac * scale, data[off + 16:off + 16 + caplen]))
+        off += 16 + caplen
+    return recs
+
+
+def test_evidence_nanosecond_timestamps():
+    """A nanosecond capture's evidence keeps every packet's time stamp to the
+    nanosecond and its bytes unchanged."""
+    import struct
+    src = read_pcap(cap("demo"))
+    ns = os.path.join(WORK, "demo-ns.pcap")
+    with open(ns, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b23c4d, 2, 4, 0, 0, 262144, 1))
+        for k, (sec, nsec, b) in enumerate(src):
+            f.write(struct.pack("<IIII", sec, nsec + 123 + k, len(b), len(b)) + b)
+    p, rep, out = audit(ns, expect=1)
+    orig = {b: (sec, nsec) for sec, nsec, b in read_pcap(ns)}
+    n = 0
+    for fd in rep["findings"]:
+        for sec, nsec, b in read_pcap(os.path.join(out, fd["evidence"])):
+            assert b in orig, fd["id"]
+            assert (sec, nsec) == orig[b], (fd["id"], (sec, nsec), orig[b])
+            n += 1
+    assert n > 0
+
+
 def test_verify():
     p, rep, out = audit(cap("demo"), expect=1)
     run(["verify", out], expect=0)

@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,6 +340,37 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 	return rc;
 }
 
+/*
+ * OUTDIR.tmp-PID and OUTDIR.old-PID left by a run that was killed (its
+ * process is gone): removed, so that killed runs do not pile up beside the
+ * report. A live PID's are left alone, whoever it is.
+ */
+static void remove_stale(const char *parent, const char *outdir)
+{
+	const char *base = strrchr(outdir, '/');
+	base = base ? base + 1 : outdir;
+	size_t bl = strlen(base);
+	DIR *d = opendir(parent);
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		const char *n = e->d_name;
+		if (strncmp(n, base, bl) != 0 ||
+		    (strncmp(n + bl, ".tmp-", 5) != 0 && strncmp(n + bl, ".old-", 5) != 0))
+			continue;
+		char *end;
+		long pid = strtol(n + bl + 5, &end, 10);
+		if (*end != '\0' || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/%s", parent, n);
+		rm_tree(path);
+	}
+	closedir(d);
+}
+
 int audit_session_report(struct audit_session *s, const char *command, json_t **doc_out,
 			 struct fa_err *err)
 {
@@ -380,6 +412,8 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		char parent[4096];
 		snprintf(parent, sizeof(parent), "%s", outdir);
 		char *pd = dirname(parent);
+		if (mkdir_p(pd) == 0)
+			remove_stale(pd, outdir);
 		if (mkdir_p(pd) != 0 || mkdir(tmpdir, 0755) != 0) {
 			fa_err_set(err, "%s: cannot create report directory: %s", tmpdir, strerror(errno));
 			rc = FA_ERUNTIME;

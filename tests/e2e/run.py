@@ -705,6 +705,10 @@ def test_interrupted_run_keeps_previous_report():
                                                                     p.stderr)
         with open(os.path.join(out, "report.json")) as f:
             assert json.load(f)["schema"] == "flowaudit-report/1"
+    # the next run clears what the killed ones left beside the report
+    assert subprocess.run(args, capture_output=True).returncode == 1
+    left = [n for n in os.listdir(WORK) if n.startswith("interrupted-report.")]
+    assert left == [], left
 
 
 def test_verify():

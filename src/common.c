@@ -150,15 +150,17 @@ bool fa_addr_is_local_device(const fa_addr *a)
 
 fa_time fa_time_from_parts(int64_t sec, int64_t usec, bool *clamped)
 {
-	const int64_t max_sec = INT64_MAX / 1000000 - 1;
-	if (sec > max_sec || sec < -max_sec || usec < 0 || usec >= 1000000) {
+	/* 0 .. about 126,000 years: sums and differences of two such times
+	   (idle timeouts, lingers) stay far from overflowing */
+	const int64_t max_sec = FA_TIME_MAX_SEC;
+	if (sec > max_sec || sec < 0 || usec < 0 || usec >= 1000000) {
 		*clamped = true;
 		if (usec < 0 || usec >= 1000000)
 			usec = 0;
 		if (sec > max_sec)
 			sec = max_sec;
-		else if (sec < -max_sec)
-			sec = -max_sec;
+		else if (sec < 0)
+			sec = 0;
 	}
 	return sec * 1000000 + usec;
 }

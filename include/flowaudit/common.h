@@ -74,9 +74,10 @@ bool fa_addr_is_local_device(const fa_addr *a);
 typedef int64_t fa_time;
 /*
  * Seconds and microseconds (as a capture file claims them) to fa_time,
- * saturating at the limits instead of overflowing: a file may claim any
- * 64-bit second. Sets *clamped when it had to.
+ * saturating at 0 and FA_TIME_MAX_SEC instead of overflowing: a file may
+ * claim any 64-bit second. Sets *clamped when it had to.
  */
+#define FA_TIME_MAX_SEC 4000000000000LL
 fa_time fa_time_from_parts(int64_t sec, int64_t usec, bool *clamped);
 /* "2026-11-22T10:00:03.123456Z" (fraction omitted when zero); returns buf. */
 const char *fa_time_str(fa_time t, char *buf, size_t len);

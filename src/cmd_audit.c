@@ -63,10 +63,51 @@ static bool sdk_known(const char *id, void *ctx)
 	return known_sigs != NULL && sig_db_find(known_sigs, id) != NULL;
 }
 
+/*
+ * -o names a directory flowaudit will replace: only an earlier report (it
+ * holds MANIFEST.sha256), an empty directory, or nothing at all. Anything
+ * else is the user's and is refused before any work is done.
+ */
+static int check_outdir(const char *outdir, struct fa_err *err)
+{
+	struct stat sb;
+	if (outdir == NULL || lstat(outdir, &sb) != 0)
+		return FA_OK;
+	if (!S_ISDIR(sb.st_mode)) {
+		fa_err_set(err, "-o %s: exists and is not a directory; give a new path for the report",
+			   outdir);
+		return FA_EINPUT;
+	}
+	char m[4200];
+	snprintf(m, sizeof(m), "%s/%s", outdir, MANIFEST_NAME);
+	if (access(m, F_OK) == 0)
+		return FA_OK;
+	DIR *d = opendir(outdir);
+	if (d == NULL) {
+		fa_err_set(err, "-o %s: cannot read: %s", outdir, strerror(errno));
+		return FA_EINPUT;
+	}
+	bool empty = true;
+	struct dirent *e;
+	while (empty && (e = readdir(d)) != NULL)
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	if (!empty) {
+		fa_err_set(err, "-o %s: the directory is not a flowaudit report (it has no %s) and "
+				"is not empty; flowaudit replaces only its own reports: give a new path",
+			   outdir, MANIFEST_NAME);
+		return FA_EINPUT;
+	}
+	return FA_OK;
+}
+
 int audit_session_open(struct audit_session *s, struct fa_err *err)
 {
 	struct run *r = &s->run;
 	const struct run_opts *o = &r->o;
+	int orc = check_outdir(o->outdir, err);
+	if (orc != FA_OK)
+		return orc;
 	s->fail_on = SEV_LOW;
 	if (o->fail_on != NULL && !audit_severity_parse(o->fail_on, &s->fail_on)) {
 		fa_err_set(err, "--fail-on: '%s' is not one of info, low, medium, high", o->fail_on);
@@ -208,37 +249,6 @@ static const char *default_outdir(struct audit_session *s, fa_time now)
 		return NULL;
 	snprintf(s->outdir_alloc, n, "reports/%s-%s", base, stamp);
 	return s->outdir_alloc;
-}
-
-/* sha256 over "HASH  NAME\n" of every *.json in the catalogue, sorted by name. */
-static int sig_set_hash(const char *dir, char out[65], struct fa_err *err)
-{
-	struct dirent **list;
-	int n = scandir(dir, &list, NULL, alphasort);
-	if (n < 0) {
-		fa_err_set(err, "%s: cannot list: %s", dir, strerror(errno));
-		return FA_EINPUT;
-	}
-	struct sha256_ctx ctx;
-	sha256_init(&ctx);
-	int rc = FA_OK;
-	for (int i = 0; i < n; i++) {
-		const char *nm = list[i]->d_name;
-		size_t l = strlen(nm);
-		if (rc == FA_OK && l > 5 && strcmp(nm + l - 5, ".json") == 0) {
-			char path[4096], hex[65], line[4200];
-			snprintf(path, sizeof(path), "%s/%s", dir, nm);
-			rc = sha256_file(path, hex, err);
-			int len = snprintf(line, sizeof(line), "%s  %s\n", hex, nm);
-			sha256_update(&ctx, line, (size_t)len);
-		}
-		free(list[i]);
-	}
-	free(list);
-	uint8_t d[32];
-	sha256_final(&ctx, d);
-	hash_hex(d, 32, out);
-	return rc;
 }
 
 /* OUTDIR/name from doc: through render, or report.json (render NULL) from c. */
@@ -398,7 +408,7 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		rc = sha256_file(r->dev->path, dev, err);
 	const char *sig_dir = r->o.sig_dir ? r->o.sig_dir : sig_default_dir();
 	if (rc == FA_OK && sig_dir)
-		rc = sig_set_hash(sig_dir, sig, err);
+		rc = manifest_set_digest(sig_dir, ".json", sig, err);
 	const struct geo_db_info *gci = geo_country_info(r->geo), *gai = geo_asn_info(r->geo);
 	if (rc == FA_OK && gci)
 		rc = sha256_file(gci->path, gc, err);
@@ -481,6 +491,7 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		/* every input: captures, declaration, events, profile, each
 		   signature file, the geo databases */
 		size_t nsig = sig_db_count(r->sigs);
+		char sig_set[4200];
 		const char **inputs = calloc(nf + nsig + 8, sizeof(*inputs));
 		const char **sums = calloc(nf + nsig + 8, sizeof(*sums));
 		size_t ni = 0;
@@ -506,6 +517,12 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			}
 			for (size_t i = 0; i < nsig; i++)
 				inputs[ni++] = sig_db_entry(r->sigs, i)->file;
+			/* and the set itself: a signature file added is a change too */
+			if (sig_dir) {
+				snprintf(sig_set, sizeof(sig_set), "%s/*.json", sig_dir);
+				sums[ni] = sig;
+				inputs[ni++] = sig_set;
+			}
 			if (gci) {
 				sums[ni] = gc;
 				inputs[ni++] = gci->path;

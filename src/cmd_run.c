@@ -99,8 +99,8 @@ int run_parse(int argc, char **argv, unsigned mask, const char *usage, struct ru
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":r:g:s:p:e:d:o:i:f:w:Z:", long_opts, NULL)) != -1) {
-		if (c == OPT_HELP) {
+	while ((c = getopt_long(argc, argv, ":hr:g:s:p:e:d:o:i:f:w:Z:", long_opts, NULL)) != -1) {
+		if (c == OPT_HELP || c == 'h') {
 			fputs(usage, stdout);
 			return FA_EXIT_OK;
 		}
@@ -115,7 +115,11 @@ int run_parse(int argc, char **argv, unsigned mask, const char *usage, struct ru
 		}
 		unsigned cls = opt_class(c);
 		if (cls != 0 && (cls & mask) == 0) {
-			cmd_error("option '%s' does not apply to '%s'", argv[optind - 1], argv[0]);
+			/* argv[optind - 1] is the value when the option took one */
+			const char *name = argv[optind - 1];
+			if (optarg != NULL && name == optarg && optind >= 2)
+				name = argv[optind - 2];
+			cmd_error("option '%s' does not apply to '%s'", name, argv[0]);
 			fputs(usage, stderr);
 			return FA_EXIT_INPUT;
 		}
@@ -147,8 +151,12 @@ int run_parse(int argc, char **argv, unsigned mask, const char *usage, struct ru
 		case OPT_JSON: o->json = true; break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_MAX_FLOWS:
-			if (!count_arg("--max-flows", optarg, &o->max_flows) || o->max_flows == 0)
+			if (!count_arg("--max-flows", optarg, &o->max_flows))
 				return FA_EXIT_INPUT;
+			if (o->max_flows == 0 || o->max_flows > (1ULL << 32)) {
+				cmd_error("--max-flows: %s is out of range (1 to 4294967296)", optarg);
+				return FA_EXIT_INPUT;
+			}
 			break;
 		case OPT_REASM:
 			if (!count_arg("--stream-limit", optarg, &o->reasm_limit))

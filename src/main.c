@@ -4,6 +4,8 @@
 #include "cmd.h"
 
 #include <stdarg.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +53,12 @@ int cmd_exit_for(int status)
 bool cmd_parse_count(const char *s, unsigned long long *out)
 {
 	char *end;
-	if (s == NULL || *s == '\0' || *s == '-')
+	if (s == NULL || *s < '0' || *s > '9')
 		return false;
+	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return false;
 	unsigned long long mult = 1;
 	if (*end == 'k' || *end == 'K')
 		mult = 1000ULL, end++;
@@ -61,7 +66,7 @@ bool cmd_parse_count(const char *s, unsigned long long *out)
 		mult = 1000000ULL, end++;
 	else if (*end == 'G')
 		mult = 1000000000ULL, end++;
-	if (*end != '\0' || end == s)
+	if (*end != '\0' || end == s || v > ULLONG_MAX / mult)
 		return false;
 	*out = v * mult;
 	return true;

@@ -133,6 +133,60 @@ static int walk(const char *root, const char *rel, int depth, struct names *l, s
 	return rc;
 }
 
+int manifest_set_digest(const char *dir, const char *suffix, char out[65], struct fa_err *err)
+{
+	struct dirent **list;
+	int n = scandir(dir, &list, NULL, alphasort);
+	if (n < 0) {
+		fa_err_set(err, "%s: cannot list: %s", dir, strerror(errno));
+		return FA_EINPUT;
+	}
+	struct sha256_ctx ctx;
+	sha256_init(&ctx);
+	size_t sl = strlen(suffix);
+	int rc = FA_OK;
+	for (int i = 0; i < n; i++) {
+		const char *nm = list[i]->d_name;
+		size_t l = strlen(nm);
+		if (rc == FA_OK && nm[0] != '.' && l > sl && strcmp(nm + l - sl, suffix) == 0) {
+			char path[PATH_MAX], hex[65], line[PATH_MAX + 80];
+			snprintf(path, sizeof(path), "%s/%s", dir, nm);
+			rc = sha256_file(path, hex, err);
+			int len = snprintf(line, sizeof(line), "%s  %s\n", hex, nm);
+			sha256_update(&ctx, line, (size_t)len);
+		}
+		free(list[i]);
+	}
+	free(list);
+	uint8_t d[SHA256_DIGEST_LEN];
+	sha256_final(&ctx, d);
+	hash_hex(d, sizeof(d), out);
+	return rc;
+}
+
+/* A set name, DIR + "/" + "*" + SUFFIX: *dir_len and *suffix say where the parts are. */
+static bool set_name(const char *path, size_t *dir_len, const char **suffix)
+{
+	const char *star = strstr(path, "/*");
+	if (star == NULL || strchr(star + 2, '/') != NULL)
+		return false;
+	*dir_len = (size_t)(star - path);
+	*suffix = star + 2;
+	return true;
+}
+
+/* sha256_file, or manifest_set_digest for a set name. */
+static int digest_of(const char *path, char hex[65], struct fa_err *err)
+{
+	size_t dl;
+	const char *suffix;
+	if (!set_name(path, &dl, &suffix))
+		return sha256_file(path, hex, err);
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%.*s", (int)dl, path);
+	return manifest_set_digest(dir, suffix, hex, err);
+}
+
 /* The digest the caller already has for input `path`, or NULL. */
 static const char *known_digest(const char *path, const char *const *paths,
 				const char *const *digests, size_t n)
@@ -200,6 +254,8 @@ int manifest_write(const char *outdir, const char *const *input_paths,
 			known = known_digest(path, input_paths, input_sha256, n_inputs);
 		if (known != NULL)
 			snprintf(hex, sizeof(hex), "%s", known);
+		else if (strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0)
+			rc = digest_of(path, hex, err);
 		else
 			rc = sha256_file(path, hex, err);
 		if (rc == FA_OK && fprintf(fp, "%s  %s\n", hex, name) < 0) {
@@ -267,7 +323,13 @@ static bool check_line(const char *root, const char *hex, const char *name, FILE
 	if (input) {
 		snprintf(path, sizeof(path), "%s", name + strlen(INPUT_PREFIX));
 		struct stat sb;
-		if (stat(path, &sb) != 0 && errno == ENOENT) {
+		size_t dl;
+		const char *suffix;
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s", path);
+		if (set_name(path, &dl, &suffix))
+			dir[dl] = '\0';
+		if (stat(dir, &sb) != 0 && errno == ENOENT) {
 			fprintf(to, "MISSING %s\n", name);
 			return false;
 		}
@@ -297,7 +359,7 @@ static bool check_line(const char *root, const char *hex, const char *name, FILE
 			return false;
 		}
 	}
-	if (sha256_file(path, got, &herr) != FA_OK) {
+	if ((input ? digest_of(path, got, &herr) : sha256_file(path, got, &herr)) != FA_OK) {
 		fprintf(to, "UNREADABLE %s: %s\n", name, herr.msg);
 		return false;
 	}

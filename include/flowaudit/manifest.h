@@ -33,6 +33,15 @@ int manifest_write(const char *outdir, const char *const *input_paths,
 		   const char *const *input_sha256, size_t n_inputs, struct fa_err *err);
 
 /*
+ * The digest of a set of files: SHA-256 over "HASH  NAME\n" of every file of
+ * dir whose name ends in suffix (dot files left out), sorted by name. An
+ * input named "DIR/" "*SUFFIX" (a directory, a slash, a star, the suffix)
+ * in the manifest stands for that set, so that a file added to it or taken
+ * away shows as CHANGED.
+ */
+int manifest_set_digest(const char *dir, const char *suffix, char out[65], struct fa_err *err);
+
+/*
  * Re-hashes every line of outdir/MANIFEST.sha256 and writes one line per
  * file to report_to: "OK name", "CHANGED name", "MISSING name", and
  * "UNLISTED name" for a file under outdir the manifest does not name.

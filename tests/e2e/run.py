@@ -845,7 +845,7 @@ def test_verify_every_file():
     # (what, file to flip, names verify may report it under)
     cases = [(k, p, ["input:" + p]) for k, p in sorted(ins.items())]
     sigfile = os.path.join(sigdir, "admob.json")
-    cases.append(("signature file", sigfile, ["input:" + sigfile, "input:" + sigdir, "input:" + sigdir + "/"]))
+    cases.append(("signature file", sigfile, ["input:" + sigfile, "input:" + sigdir + "/*.json"]))
     for name in ["report.json", "report.html", "findings.ndjson", "junit.xml", "evidence/" + evidence[0]]:
         cases.append((name, os.path.join(out, name), [name]))
     problems = []
@@ -861,12 +861,22 @@ def test_verify_every_file():
                 msg += (" -- the signature set (-s %s) is not covered by MANIFEST.sha256; "
                         "expected once src/cmd_audit.c adds it" % sigdir)
             problems.append(msg)
-        elif len(changed) != 1:
+        elif len(changed) != (2 if what == "signature file" else 1):
+            # a signature file counts on its own and as part of the set
             problems.append("%s: one byte flipped but %d CHANGED lines: %r" % (what, len(changed), changed))
         flip(path)
         p = run(["verify", out])
         if p.returncode != 0:
             problems.append("%s restored: verify exit %d: %s" % (what, p.returncode, p.stdout + p.stderr))
+    # a file added to the signature set changes what is matched: it must show
+    extra = os.path.join(sigdir, "zz-added.json")
+    shutil.copy(sigfile, extra)
+    p = run(["verify", out])
+    if p.returncode != 1 or ("CHANGED input:%s/*.json" % sigdir) not in p.stdout:
+        problems.append("signature file added: verify exit %d: %r" % (p.returncode, p.stdout[-300:]))
+    os.unlink(extra)
+    if run(["verify", out]).returncode != 0:
+        problems.append("signature file removed again: verify does not pass")
     assert not problems, "\n".join(problems)
 
 

@@ -8,6 +8,10 @@ Steps (each one argument, run in order):
   tls:NAME             resolve NAME, then TLS to it on 443 with SNI NAME and
                        one HTTP request inside
   http:NAME            resolve NAME, then a plain HTTP GET with Host: NAME
+  s_client:NAME        resolve NAME, then `openssl s_client -servername NAME`
+                       to it on 443, one HTTP request inside
+  curl:NAME            resolve NAME, then `curl http://NAME/...` (--resolve
+                       pins the address just looked up)
   flood:IP:PORT:N:S    N UDP datagrams to IP:PORT, stopping after S seconds
   tcp:IP:PORT          open a TCP connection and close it
   sleep:S              wait S seconds
@@ -15,6 +19,7 @@ The resolver is --resolver IP (default 192.168.77.1).
 """
 import json
 import random
+import subprocess
 import socket
 import ssl
 import struct
@@ -131,6 +136,28 @@ def flood(ip, port, count, seconds):
     return {"sent": sent}
 
 
+def s_client(name):
+    ip = dns_query(name)
+    p = subprocess.run(["openssl", "s_client", "-connect", "%s:443" % ip, "-servername", name,
+                        "-quiet", "-ign_eof"],
+                       input=b"GET / HTTP/1.0\r\nHost: " + name.encode() + b"\r\n\r\n",
+                       capture_output=True, timeout=10)
+    if not p.stdout:
+        raise RuntimeError("s_client: %s" % p.stderr.decode("latin-1")[-300:])
+    return {"ip": ip, "bytes": len(p.stdout)}
+
+
+def curl(name):
+    ip = dns_query(name)
+    p = subprocess.run(["curl", "-s", "-S", "--max-time", "5", "-o", "/dev/null", "-w",
+                        "%{http_code}", "--resolve", "%s:80:%s" % (name, ip),
+                        "http://%s/sdk/v1/ping?app=curl" % name],
+                       capture_output=True, text=True, timeout=10)
+    if p.returncode != 0:
+        raise RuntimeError("curl exit %d: %s" % (p.returncode, p.stderr[-300:]))
+    return {"ip": ip, "status": p.stdout}
+
+
 def main(argv):
     global RESOLVER
     out = []
@@ -147,6 +174,10 @@ def main(argv):
                 r = tls(rest)
             elif kind == "http":
                 r = http(rest)
+            elif kind == "s_client":
+                r = s_client(rest)
+            elif kind == "curl":
+                r = curl(rest)
             elif kind == "flood":
                 ip, port, n, sec = rest.split(":")
                 r = flood(ip, int(port), int(n), float(sec))

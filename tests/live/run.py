@@ -689,6 +689,26 @@ def test_consent_fifo():
     check_report_complete(rep, c)
 
 
+def test_real_clients():
+    """openssl s_client with SNI and curl, the way a lab's scripts drive a
+    device: their TLS and HTTP are named from the SNI and the Host header
+    and judged like any other traffic."""
+    with Lab() as lab:
+        c = lab.capture("clients", "--duration", "4", geo=False)
+        c.wait_started()
+        res = lab.client("s_client:graph.facebook.com", "curl:api.xigeme.com")
+        rc = c.finish(4 + STOP_GRACE, "--duration 4")
+        rep = c.report()
+    assert res[1]["status"] == "200", res
+    assert rc == 1, "exit %d: %s" % (rc, c.stderr()[-2000:])
+    got = {(f["rule"], f["host"], f["name_source"]) for f in rep["findings"]}
+    assert ("undeclared-recipient", "graph.facebook.com", "sni") in got, got
+    assert ("unencrypted-transport", "api.xigeme.com", "http_host") in got, got
+    ua = [f.get("user_agent") for f in rep["flows"] if f.get("name") == "api.xigeme.com"]
+    assert ua and all(u and u.startswith("curl/") for u in ua), ua
+    check_report_complete(rep, c)
+
+
 def test_consent_stdin():
     """--consent-stdin: a consent line written to the capture's standard input
     mid-run is stamped when it arrives and judged like one from an events
@@ -886,9 +906,9 @@ def prerequisites():
     """None when the lab can be built, else why not."""
     if os.geteuid() != 0:
         return "not root: network namespaces need root"
-    for tool in ("ip", "dnsmasq", "openssl", "ss"):
+    for tool in ("ip", "dnsmasq", "openssl", "ss", "curl"):
         if shutil.which(tool) is None:
-            return "%s is not installed (apt-get install iproute2 dnsmasq openssl)" % tool
+            return "%s is not installed (apt-get install iproute2 dnsmasq openssl curl)" % tool
     probe = "fa-%d-probe" % os.getpid()
     r = sh("ip", "netns", "add", probe, check=False)
     if r.returncode != 0:

@@ -29,6 +29,7 @@
 
 struct audit {
 	struct audit_cfg cfg;
+	char *all_recipients_clause; /* see recipients_clause() */
 	struct finding **findings;
 	size_t n_findings, cap_findings;
 	/* index: open addressing over findings by (rule, device, host) */
@@ -135,11 +136,41 @@ static void stmt_break(struct audit *a, const char *id)
 		s->verdict = VERDICT_BROKEN;
 }
 
-static const char *recipients_clause(const struct policy *p)
+/*
+ * What the declaration says about its recipients as a whole: the clause of
+ * every declared recipient, each once, in order ("A / B"), or the first
+ * party's when it declares none. Built once; the audit owns it.
+ */
+static const char *recipients_clause(struct audit *a)
 {
-	if (p->n_recipients > 0)
-		return p->recipients[0].clause;
-	return p->fp_clause;
+	const struct policy *p = a->cfg.policy;
+	if (a->all_recipients_clause != NULL)
+		return a->all_recipients_clause;
+	size_t len = 1;
+	for (size_t i = 0; i < p->n_recipients; i++)
+		len += strlen(p->recipients[i].clause ? p->recipients[i].clause : "") + 3;
+	char *buf = calloc(1, len);
+	if (buf == NULL)
+		return p->n_recipients ? p->recipients[0].clause : p->fp_clause;
+	for (size_t i = 0; i < p->n_recipients; i++) {
+		const char *c = p->recipients[i].clause;
+		if (c == NULL || c[0] == '\0')
+			continue;
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = p->recipients[j].clause && strcmp(p->recipients[j].clause, c) == 0;
+		if (seen)
+			continue;
+		if (buf[0] != '\0')
+			strcat(buf, " / ");
+		strcat(buf, c);
+	}
+	if (buf[0] == '\0') {
+		free(buf);
+		return p->fp_clause;
+	}
+	a->all_recipients_clause = buf;
+	return buf;
 }
 
 static void build_statements(struct audit *a)
@@ -158,14 +189,14 @@ static void build_statements(struct audit *a)
 		snprintf(s->text, sizeof(s->text), "Declares the %s SDK as a recipient",
 			 p->recipients[i].sdk);
 	}
-	s = stmt_add(a, "recipients", "recipients", recipients_clause(p));
+	s = stmt_add(a, "recipients", "recipients", recipients_clause(a));
 	snprintf(s->text, sizeof(s->text), "No third-party recipients beyond those declared");
 	s = stmt_add(a, "cross_border", "cross_border", p->xb_clause);
 	snprintf(s->text, sizeof(s->text), "Data stays in the declared storage regions; "
 		 "cross-border transfer rule: %s", cross_border_rule_name(p->xb_rule));
 	if (p->n_consent_required > 0) {
 		s = stmt_add(a, "consent", "consent",
-			     p->consent_clause ? p->consent_clause : recipients_clause(p));
+			     p->consent_clause ? p->consent_clause : recipients_clause(a));
 		snprintf(s->text, sizeof(s->text),
 			 "Purposes that need consent are not served before consent or after withdrawal");
 	}
@@ -174,7 +205,7 @@ static void build_statements(struct audit *a)
 		snprintf(s->text, sizeof(s->text), "Personal data is encrypted in transit%s",
 			 p->enc_promised ? "" : " (not promised)");
 	}
-	s = stmt_add(a, "data", "data", recipients_clause(p));
+	s = stmt_add(a, "data", "data", recipients_clause(a));
 	snprintf(s->text, sizeof(s->text),
 		 "Device identifiers reach only recipients declared to receive them");
 }
@@ -468,12 +499,11 @@ static void set_consent(struct finding *f, const char *purpose, enum consent_sta
 
 static void rule_recipients(struct audit *a, const struct dest *d)
 {
-	const struct policy *p = a->cfg.policy;
 	bool created;
 	struct finding *f;
 	if (d->kind == RECIP_SDK && d->declared == NULL) {
 		size_t before = a->n_findings;
-		f = raise(a, RULE_UNDECLARED_RECIPIENT, d, recipients_clause(p), "recipients");
+		f = raise(a, RULE_UNDECLARED_RECIPIENT, d, recipients_clause(a), "recipients");
 		created = a->n_findings > before;
 		if (f && created) {
 			text_set(f->title, sizeof(f->title),
@@ -563,13 +593,14 @@ static void rule_cross_border(struct audit *a, const struct dest *d)
 /* The clause that speaks of this destination: its own declaration, the
    first party's, or, for a party the policy does not name, the list of
    recipients as a whole. */
-static const char *dest_clause(const struct policy *p, const struct dest *d)
+static const char *dest_clause(struct audit *a, const struct dest *d)
 {
+	const struct policy *p = a->cfg.policy;
 	if (d->kind == RECIP_FIRST_PARTY && p->fp_clause != NULL)
 		return p->fp_clause;
 	if (d->declared != NULL && d->declared->clause != NULL)
 		return d->declared->clause;
-	return recipients_clause(p);
+	return recipients_clause(a);
 }
 
 static void rule_consent(struct audit *a, const struct dest *d)
@@ -590,7 +621,7 @@ static void rule_consent(struct audit *a, const struct dest *d)
 		enum audit_rule rule = st == CONSENT_WITHDRAWN ? RULE_AFTER_WITHDRAWAL : RULE_BEFORE_CONSENT;
 		size_t before = a->n_findings;
 		struct finding *f = raise(a, rule, d,
-					  p->consent_clause ? p->consent_clause : dest_clause(p, d),
+					  p->consent_clause ? p->consent_clause : dest_clause(a, d),
 					  "consent");
 		bool created = a->n_findings > before;
 		if (f && created) {
@@ -710,7 +741,7 @@ static void rule_identifiers(struct audit *a, const struct dest *d, const struct
 		if (cat != NULL && dest_receives(a, d, cat))
 			continue;
 		before = a->n_findings;
-		f = raise(a, RULE_UNDECLARED_DATA, d, dest_clause(p, d), "data");
+		f = raise(a, RULE_UNDECLARED_DATA, d, dest_clause(a, d), "data");
 		created = a->n_findings > before;
 		if (f) {
 			add_identifier(f, h, value);
@@ -787,6 +818,7 @@ void audit_free(struct audit *a)
 	free(a->findings);
 	free(a->index);
 	free(a->stmts);
+	free(a->all_recipients_clause);
 	free(a);
 }
 

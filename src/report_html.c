@@ -263,6 +263,20 @@ static void write_header(FILE *out, const json_t *doc)
 		fputs("</div>\n", out);
 	}
 	fputs("</section>\n", out);
+	/* a live capture says what the kernel and the interface dropped */
+	const json_t *d = rh_get(s, "capture_drops");
+	long long rcv, drop, ifdrop;
+	if (json_is_object(d) && rh_int(d, "received", &rcv) && rh_int(d, "dropped", &drop) &&
+	    rh_int(d, "if_dropped", &ifdrop)) {
+		if (drop || ifdrop)
+			fprintf(out, "<p class=\"broken\">The capture is incomplete: %lld packets were "
+				     "dropped by the kernel and %lld by the interface, of %lld received. "
+				     "What is not in the capture was not audited.</p>\n",
+				drop, ifdrop, rcv);
+		else
+			fprintf(out, "<p class=\"meta\">Live capture: %lld packets received, none "
+				     "dropped by the kernel or the interface.</p>\n", rcv);
+	}
 }
 
 static void write_notes(FILE *out, const json_t *doc)

@@ -215,15 +215,20 @@ static void widen(fa_time *lo, fa_time *hi, bool *any, fa_time t)
 	*any = true;
 }
 
-static void clock_label(FILE *out, fa_time t, bool with_date)
+/* "11-22 10:00:03", or with tenths of a second ("10:00:03.3") when the
+   ticks are closer than a minute, so a label never names another time */
+static void clock_label(FILE *out, fa_time t, bool with_date, bool tenths)
 {
 	char buf[48];
 	fa_time_str(t, buf, sizeof(buf));
 	/* "2026-11-22T10:00:03Z": the date is chars 5..9, the clock 11..18 */
-	if (strlen(buf) >= 19)
-		fprintf(out, with_date ? "%.5s %.8s" : "%.0s%.8s", buf + 5, buf + 11);
-	else
+	if (strlen(buf) < 19) {
 		rh_esc(out, buf);
+		return;
+	}
+	fprintf(out, with_date ? "%.5s %.8s" : "%.0s%.8s", buf + 5, buf + 11);
+	if (tenths)
+		fprintf(out, ".%d", (int)((t % 1000000 + 1000000) % 1000000 / 100000));
 }
 
 void rh_timeline(FILE *out, const json_t *doc)
@@ -314,7 +319,7 @@ void rh_timeline(FILE *out, const json_t *doc)
 		fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#555\"/>"
 			     "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">", xk, xk, axis_y, axis_y + 5,
 			xk, axis_y + 20, k == 0 ? "start" : k == 4 ? "end" : "middle");
-		clock_label(out, tk, days);
+		clock_label(out, tk, days, hi - lo < 240LL * 1000000);
 		fputs("</text>\n", out);
 	}
 	json_array_foreach(events, i, x) {
@@ -354,27 +359,38 @@ void rh_timeline(FILE *out, const json_t *doc)
 		rh_esc_or(out, rh_str(x, "name"), rh_str(x, "server_ip"));
 		fputs("</title></rect>\n", out);
 	}
-	json_array_foreach(findings, i, x) {
-		size_t r = row_of(rows, n_rows, finding_row_label(x));
-		fa_time a, b;
-		if (r == n_rows || !rh_time(x, "first_seen", &a)) {
-			not_drawn++;
-			continue;
+	/* the lower severities first, so that a high finding on the same flow
+	   as a low one is drawn on top of it */
+	static const char *const draw_order[] = {"info", "low", "medium", "high"};
+	for (size_t pass = 0; pass < 4; pass++) {
+		json_array_foreach(findings, i, x) {
+			const char *sv = rh_str(x, "severity");
+			bool known = false;
+			for (size_t q = 0; q < 4; q++)
+				known |= sv != NULL && strcmp(sv, draw_order[q]) == 0;
+			if (known ? strcmp(sv, draw_order[pass]) != 0 : pass != 0)
+				continue;
+			size_t r = row_of(rows, n_rows, finding_row_label(x));
+			fa_time a, b;
+			if (r == n_rows || !rh_time(x, "first_seen", &a)) {
+				not_drawn++;
+				continue;
+			}
+			if (!rh_time(x, "last_seen", &b) || b < a)
+				b = a;
+			double xa = TX(a), w = TX(b) - xa;
+			if (w < 5)
+				w = 5;
+			int y = top + (int)r * row_h;
+			fputs("<a href=\"#finding-", out);
+			rh_esc(out, rh_str(x, "id"));
+			fprintf(out, "\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"14\" rx=\"2\" fill=\"%s\" "
+				     "fill-opacity=\"0.85\"><title>", xa, y + 5, w, sev_colour(rh_str(x, "severity")));
+			rh_esc(out, rh_str(x, "id"));
+			fputs(" ", out);
+			rh_esc(out, rh_str(x, "title"));
+			fputs("</title></rect></a>\n", out);
 		}
-		if (!rh_time(x, "last_seen", &b) || b < a)
-			b = a;
-		double xa = TX(a), w = TX(b) - xa;
-		if (w < 5)
-			w = 5;
-		int y = top + (int)r * row_h;
-		fputs("<a href=\"#finding-", out);
-		rh_esc(out, rh_str(x, "id"));
-		fprintf(out, "\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"14\" rx=\"2\" fill=\"%s\" "
-			     "fill-opacity=\"0.85\"><title>", xa, y + 5, w, sev_colour(rh_str(x, "severity")));
-		rh_esc(out, rh_str(x, "id"));
-		fputs(" ", out);
-		rh_esc(out, rh_str(x, "title"));
-		fputs("</title></rect></a>\n", out);
 	}
 #undef TX
 	fputs("</svg>\n<figcaption class=\"legend\">", out);

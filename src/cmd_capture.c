@@ -33,7 +33,7 @@ static const char usage[] =
 	"  -p, --policy FILE         policy declaration (flowaudit-policy/1)\n"
 	"  -f, --filter BPF          capture filter (tcpdump syntax)\n"
 	"  --duration S              stop after S seconds (default: until SIGINT/SIGTERM)\n"
-	"  -w, --write OUT.pcapng    keep the capture here (default beside the report)\n"
+	"  -w, --write OUT.pcapng    keep the capture here (default reports/IFACE-TIME.pcapng)\n"
 	"  --rotate-size BYTES       start a new capture file past this size\n"
 	"  --rotate-seconds S        start a new capture file every S seconds\n"
 	"  --buffer-size BYTES       kernel capture buffer\n"

@@ -25,16 +25,20 @@ static const char usage[] =
 
 static void print_table(struct engine *e)
 {
-	printf("%6s %-5s %-40s %-40s %-18s %-40s %-9s %-3s %8s %8s\n", "id", "proto", "client",
+	printf("%6s %-6s %-40s %-40s %-18s %-40s %-9s %-3s %8s %8s\n", "id", "proto", "client",
 	       "server", "protocol", "name", "source", "cc", "pkts", "bytes");
 	struct flow_record r;
 	for (uint64_t id = 1; id <= engine_record_count(e); id++) {
 		if (!engine_record_get(e, id, &r))
 			continue;
 		char ca[FA_ADDR_STRLEN], sa[FA_ADDR_STRLEN], cli[80], srv[80];
-		snprintf(cli, sizeof(cli), "%s:%u", fa_addr_str(&r.cli, ca, sizeof(ca)), r.cport);
-		snprintf(srv, sizeof(srv), "%s:%u", fa_addr_str(&r.srv, sa, sizeof(sa)), r.sport);
-		printf("%6llu %-5s %-40s %-40s %-18s %-40s %-9s %-3s %8llu %8llu\n",
+		/* [v6]:port, as URLs write it, so the port cannot be read as part of it */
+		fa_addr_str(&r.cli, ca, sizeof(ca));
+		fa_addr_str(&r.srv, sa, sizeof(sa));
+		bool v6 = strchr(ca, ':') != NULL;
+		snprintf(cli, sizeof(cli), v6 ? "[%s]:%u" : "%s:%u", ca, r.cport);
+		snprintf(srv, sizeof(srv), v6 ? "[%s]:%u" : "%s:%u", sa, r.sport);
+		printf("%6llu %-6s %-40s %-40s %-18s %-40s %-9s %-3s %8llu %8llu\n",
 		       (unsigned long long)r.id, r.transport, cli, srv,
 		       r.protocol ? r.protocol : "Unknown", r.name ? r.name : "-",
 		       name_source_str(r.name_source), r.geo.found_country ? r.geo.country : "-",
@@ -121,7 +125,9 @@ int cmd_flows(int argc, char **argv)
 		engine_stats(r.eng, &st);
 		printf("\n%llu frames, %llu flows", (unsigned long long)st.frames,
 		       (unsigned long long)st.flows.created);
-		if (r.geo == NULL)
+		if (r.geo == NULL && r.o.no_geo)
+			printf(" (not located: --no-geo)");
+		else if (r.geo == NULL)
 			printf(" (no geolocation database: run 'make setup' or pass -g)");
 		printf("\n");
 		if (r.geo != NULL)

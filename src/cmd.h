@@ -129,6 +129,8 @@ int audit_session_open(struct audit_session *s, struct fa_err *err);
 /* Writes the report directory; *doc gets the report document. */
 int audit_session_report(struct audit_session *s, const char *command, json_t **doc,
 			 struct fa_err *err);
+/* On stderr: an audit that judged nothing, a database that placed nothing. */
+void audit_session_warnings(struct audit_session *s);
 /* The short summary on `to`: counts, destinations by country, findings by rule. */
 void audit_session_summary(struct audit_session *s, const json_t *doc, FILE *to);
 void audit_session_close(struct audit_session *s);

@@ -452,6 +452,10 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		if (r->geo == NULL)
 			notes[n_notes++] = "no geolocation database: countries unknown, cross-border "
 					   "transfers not judged";
+		if (ast.device_flows == 0)
+			notes[n_notes++] = "no flow came from a device under test: nothing was audited "
+					   "(check --device, or that the capture holds the device's "
+					   "traffic)";
 		struct report_ctx c = {
 			.command = command,
 			.generated = now,
@@ -577,6 +581,20 @@ placed:
 	return rc;
 }
 
+void audit_session_warnings(struct audit_session *s)
+{
+	struct audit_stats as;
+	audit_stats(s->audit, &as);
+	if (as.device_flows == 0)
+		cmd_error("no flow came from a device under test: nothing was audited (check "
+			  "--device, or that the capture holds the device's traffic)");
+	else if (s->run.geo != NULL && as.public_flows > 0 &&
+		 as.unknown_country_flows == as.public_flows)
+		cmd_error("the country database placed none of the %llu flows to public addresses: "
+			  "is -g a country database?",
+			  (unsigned long long)as.public_flows);
+}
+
 void audit_session_summary(struct audit_session *s, const json_t *doc, FILE *to)
 {
 	struct engine_stats es;
@@ -643,6 +661,7 @@ int cmd_audit(int argc, char **argv)
 		return cmd_exit_for(rc);
 	}
 	cmd_report_input_problems(&s.run);
+	audit_session_warnings(&s);
 	if (!s.run.o.quiet)
 		audit_session_summary(&s, doc, stdout);
 	bool fails = report_fails(s.audit, s.fail_on);

@@ -344,6 +344,8 @@ int cmd_capture(int argc, char **argv)
 		audit_session_close(&s);
 		return cmd_exit_for(rc);
 	}
+	if (s.live_stats.received > 0 || audit_finding_count(s.audit) > 0)
+		audit_session_warnings(&s);
 	if (!o->quiet) {
 		fprintf(stderr, "flowaudit: capture kept in %s\n", wpath);
 		audit_session_summary(&s, doc, stderr);

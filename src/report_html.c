@@ -514,7 +514,11 @@ static void write_finding(FILE *out, const json_t *f, const json_t *events)
 	const json_t *rc = rh_get(f, "recipient");
 	if (json_is_object(rc)) {
 		dt(out, "Recipient");
-		rh_esc_or(out, rh_str(rc, "name"), "not identified");
+		const char *kind = rh_str(rc, "kind");
+		if (rh_str(rc, "name") == NULL && kind && strcmp(kind, "first_party") == 0)
+			rh_esc_or(out, rh_str(rc, "first_party_domain"), "the first party");
+		else
+			rh_esc_or(out, rh_str(rc, "name"), "not identified");
 		fputs(" &middot; ", out);
 		rh_esc_or(out, rh_str(rc, "kind"), "unknown");
 		if (rh_str(rc, "entity")) {
@@ -707,7 +711,10 @@ static void write_inputs(FILE *out, const json_t *doc)
 	if (!json_is_object(in))
 		return;
 	fputs("<h2 id=\"inputs\">Inputs and hashes</h2>\n<p>Anyone can check these files are the ones "
-	      "audited: <span class=\"mono\">sha256sum FILE</span> must print the same value.</p>\n"
+	      "audited: <span class=\"mono\">sha256sum FILE</span> must print the same value (for "
+	      "the signature catalogue, a directory, the value is the SHA-256 of what "
+	      "<span class=\"mono\">sha256sum *.json</span> prints there; "
+	      "<span class=\"mono\">flowaudit verify</span> checks all of them).</p>\n"
 	      "<table>\n<tr><th>Input</th><th>Path</th><th>SHA-256</th><th>Details</th></tr>\n",
 	      out);
 	size_t i;

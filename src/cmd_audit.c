@@ -52,7 +52,7 @@ static const char usage[] =
 	"  --asn DB                  ASN database (MaxMind DB format)\n"
 	"  --no-geo                  do not locate addresses\n"
 	"  --max-flows N             live flows kept at once (default 262144)\n"
-	"  --stream-limit BYTES      stream bytes scanned per direction (default 256k)\n"
+	"  --stream-limit BYTES      stream bytes scanned per direction (default 262144)\n"
 	"  --quiet                   no progress and no summary\n";
 
 static struct sig_db *known_sigs;

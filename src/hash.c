@@ -298,7 +298,7 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void sha256_block_ni(uint32_t
 	st1 = _mm_blend_epi16(st1, tmp, 0xF0);    /* CDGH */
 	const __m128i abef = st0, cdgh = st1;
 	__m128i m[4];
-	for (int j = 0; j < 16; j++) {
+	for (size_t j = 0; j < 16; j++) {
 		__m128i w;
 		if (j < 4) {
 			w = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(blk + 16 * j)),

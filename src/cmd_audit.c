@@ -251,7 +251,14 @@ static const char *default_outdir(struct audit_session *s, fa_time now)
 	return s->outdir_alloc;
 }
 
-/* OUTDIR/name from doc: through render, or report.json (render NULL) from c. */
+/* Finding i with every frame number, for findings.ndjson. */
+static json_t *full_finding(size_t i, void *user)
+{
+	return report_finding_json((const struct report_ctx *)user, i);
+}
+
+/* OUTDIR/name from doc through render; with render NULL, report.json or
+   findings.ndjson written from c, findings and flows in full. */
 static int write_doc(const char *dir, const char *name, const json_t *doc,
 		     int (*render)(const json_t *, FILE *, struct fa_err *),
 		     const struct report_ctx *c, struct fa_err *err)
@@ -264,10 +271,13 @@ static int write_doc(const char *dir, const char *name, const json_t *doc,
 		return FA_ERUNTIME;
 	}
 	int rc;
-	if (render == NULL)
-		rc = report_write(fp, doc, c);
-	else
+	if (render != NULL)
 		rc = render(doc, fp, err);
+	else if (strcmp(name, "findings.ndjson") == 0)
+		rc = report_ndjson_write_each(doc, audit_finding_count(c->audit), full_finding,
+					      (void *)c, fp, err);
+	else
+		rc = report_write(fp, doc, c);
 	if (fclose(fp) != 0 && rc == FA_OK)
 		rc = FA_ERUNTIME;
 	if (rc != FA_OK && err->msg[0] == '\0')
@@ -487,7 +497,7 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		if (rc == FA_OK && (s->formats & FMT_HTML))
 			rc = write_doc(tmpdir, "report.html", doc, report_html_write, NULL, err);
 		if (rc == FA_OK && (s->formats & FMT_NDJSON))
-			rc = write_doc(tmpdir, "findings.ndjson", doc, report_ndjson_write, NULL, err);
+			rc = write_doc(tmpdir, "findings.ndjson", doc, NULL, &c, err);
 		if (rc == FA_OK && (s->formats & FMT_JUNIT))
 			rc = write_doc(tmpdir, "junit.xml", doc, report_junit_write, NULL, err);
 	}

@@ -377,9 +377,12 @@ static void write_finding_frames(FILE *out, const json_t *f)
 		fputs("</span>: ", out);
 		size_t k;
 		const json_t *n;
+		long long total;
+		if (!rh_int(fr, "numbers_total", &total))
+			total = (long long)json_array_size(nums);
 		json_array_foreach(nums, k, n) {
 			if (k == MAX_FRAME_NUMBERS) {
-				fprintf(out, " &hellip; and %zu more", json_array_size(nums) - k);
+				fprintf(out, " &hellip; and %lld more", total - (long long)k);
 				break;
 			}
 			fprintf(out, "%s%lld", k ? ", " : "", (long long)json_integer_value(n));

@@ -322,9 +322,12 @@ json_t *report_finding_json(const struct report_ctx *c, size_t i)
 		json_t *x = json_object();
 		json_object_set_new(x, "file", fi ? json_string(fi->path) : json_null());
 		json_t *nums = json_array();
-		for (size_t m = 0; m < pf->n; m++)
+		size_t shown = c->frames_limit && pf->n > c->frames_limit ? c->frames_limit : pf->n;
+		for (size_t m = 0; m < shown; m++)
 			json_array_append_new(nums, json_integer((json_int_t)pf->frames[m]));
 		json_object_set_new(x, "numbers", nums);
+		if (shown < pf->n) /* the document's short form; report.json has them all */
+			json_object_set_new(x, "numbers_total", json_integer((json_int_t)pf->n));
 		json_array_append_new(frames, x);
 	}
 	json_object_set_new(o, "frames", frames);
@@ -570,6 +573,23 @@ static json_t *flow_sample(const struct report_ctx *c, json_t *devices)
 	return arr;
 }
 
+/* report.json's findings: each in full (every frame number), one at a time. */
+static int findings_write(FILE *out, const struct report_ctx *c)
+{
+	size_t n = audit_finding_count(c->audit);
+	fputc('[', out);
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = report_finding_json(c, i);
+		fprintf(out, "%s\n    ", i ? "," : "");
+		int rc = dump_indented(out, o, 4);
+		json_decref(o);
+		if (rc != FA_OK)
+			return rc;
+	}
+	fputs(n ? "\n  ]" : "]", out);
+	return ferror(out) ? FA_ERUNTIME : FA_OK;
+}
+
 int report_write(FILE *out, const json_t *doc, const struct report_ctx *c)
 {
 	int rc = FA_OK;
@@ -591,6 +611,8 @@ int report_write(FILE *out, const json_t *doc, const struct report_ctx *c)
 			const char **files = file_paths(c, &nf);
 			rc = report_flows_write(out, c->eng, c->policy, files, nf, 2);
 			free(files);
+		} else if (strcmp(key, "findings") == 0) {
+			rc = findings_write(out, c);
 		} else {
 			rc = dump_indented(out, v, 2);
 		}
@@ -603,6 +625,11 @@ int report_write(FILE *out, const json_t *doc, const struct report_ctx *c)
 
 json_t *report_build(const struct report_ctx *c)
 {
+	/* findings in the document carry the first frame numbers only: all of
+	   them, for every finding, grow with the capture; report_write() and
+	   findings.ndjson write them in full */
+	struct report_ctx brief = *c;
+	brief.frames_limit = REPORT_DOC_FRAMES;
 	json_t *doc = json_object();
 	json_object_set_new(doc, "schema", json_string("flowaudit-report/1"));
 	json_t *gen = json_object();
@@ -641,7 +668,7 @@ json_t *report_build(const struct report_ctx *c)
 	json_object_set_new(doc, "statements", st);
 	json_t *fa = json_array();
 	for (size_t i = 0; i < audit_finding_count(c->audit); i++)
-		json_array_append_new(fa, report_finding_json(c, i));
+		json_array_append_new(fa, report_finding_json(&brief, i));
 	json_object_set_new(doc, "findings", fa);
 	json_object_set_new(doc, "flows", flow_sample(c, json_object_get(doc, "devices")));
 	json_t *attr = json_array();

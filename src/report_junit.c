@@ -134,9 +134,12 @@ static void finding_body(FILE *out, const json_t *f)
 		fputs(":", out);
 		size_t k;
 		const json_t *n;
+		const json_t *nt = json_object_get(fr, "numbers_total");
+		size_t total = json_is_integer(nt) ? (size_t)json_integer_value(nt)
+						   : json_array_size(json_object_get(fr, "numbers"));
 		json_array_foreach(json_object_get(fr, "numbers"), k, n) {
 			if (k == 50) {
-				fprintf(out, " ... and %zu more", json_array_size(json_object_get(fr, "numbers")) - k);
+				fprintf(out, " ... and %zu more", total - k);
 				break;
 			}
 			fprintf(out, " %lld", (long long)json_integer_value(n));

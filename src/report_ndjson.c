@@ -7,7 +7,9 @@
  * members added so a line stands on its own once a log shipper has
  * separated it from its neighbours: "schema" ("flowaudit-finding/1"),
  * "report_generated_at" and "app". Owns nothing after it returns. The
- * workload is a few hundred findings; each is copied once and freed.
+ * findings come from the document or, with report_ndjson_write_each(), one
+ * at a time from the caller (with all their frame numbers, which the
+ * document abbreviates); each is made, written and freed in turn.
  */
 #include "flowaudit/report.h"
 
@@ -20,22 +22,29 @@ static json_t *member_or_null(const json_t *o, const char *key)
 	return v ? json_incref(v) : json_null();
 }
 
+/* The document's own findings[], borrowed, as report_ndjson_write reads them. */
+static json_t *doc_finding(size_t i, void *user)
+{
+	const json_t *f = json_array_get(json_object_get((const json_t *)user, "findings"), i);
+	return json_is_object(f) ? json_deep_copy(f) : NULL;
+}
+
 int report_ndjson_write(const json_t *doc, FILE *out, struct fa_err *err)
 {
-	const json_t *findings = json_object_get(doc, "findings");
+	return report_ndjson_write_each(doc, json_array_size(json_object_get(doc, "findings")),
+					doc_finding, (void *)doc, out, err);
+}
+
+int report_ndjson_write_each(const json_t *doc, size_t n, json_t *(*finding)(size_t i, void *user),
+			     void *user, FILE *out, struct fa_err *err)
+{
 	const json_t *policy = json_object_get(doc, "policy");
 	const json_t *app = json_is_object(policy) ? json_object_get(policy, "app") : NULL;
 	const json_t *app_name = json_is_object(app) ? json_object_get(app, "name") : NULL;
-	size_t i;
-	const json_t *f;
-	json_array_foreach(findings, i, f) {
-		if (!json_is_object(f))
+	for (size_t i = 0; i < n; i++) {
+		json_t *line = finding(i, user);
+		if (line == NULL)
 			continue;
-		json_t *line = json_deep_copy(f);
-		if (line == NULL) {
-			fa_err_set(err, "findings.ndjson: out of memory copying finding %zu", i);
-			return FA_ERUNTIME;
-		}
 		json_object_set_new(line, "schema", json_string("flowaudit-finding/1"));
 		json_object_set_new(line, "report_generated_at", member_or_null(doc, "generated_at"));
 		json_object_set_new(line, "app", app_name ? json_incref((json_t *)app_name) : json_null());

@@ -25,6 +25,12 @@ int report_html_write(const json_t *doc, FILE *out, struct fa_err *err);
 
 /* findings.ndjson: one finding per line (schema flowaudit-finding/1). */
 int report_ndjson_write(const json_t *doc, FILE *out, struct fa_err *err);
+/*
+ * The same, with the n findings made one at a time by finding(i, user): a
+ * new object each, which the writer consumes (NULL skips that one).
+ */
+int report_ndjson_write_each(const json_t *doc, size_t n, json_t *(*finding)(size_t i, void *user),
+			     void *user, FILE *out, struct fa_err *err);
 
 /* junit.xml: statements and rules as JUnit test suites, for CI. */
 int report_junit_write(const json_t *doc, FILE *out, struct fa_err *err);

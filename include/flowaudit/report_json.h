@@ -65,7 +65,12 @@ struct report_ctx {
 	const struct source_live_stats *live; /* NULL for a replay */
 	const char *const *notes;       /* extra lines for the reader */
 	size_t n_notes;
+	size_t frames_limit;            /* frame numbers per file and finding; 0: all */
 };
+
+/* Frame numbers per file a finding carries in the report document
+   (numbers_total then says how many there are). */
+#define REPORT_DOC_FRAMES 64
 
 /*
  * The report document (flowaudit-report/1), whose "flows" holds only the
@@ -76,7 +81,8 @@ json_t *report_build(const struct report_ctx *c);
 
 /*
  * Writes report.json: doc as report_build() made it, with "flows" holding
- * every kept flow, streamed from the engine. FA_OK or FA_ERUNTIME.
+ * every kept flow, streamed from the engine, and "findings" each with all
+ * its frame numbers. FA_OK or FA_ERUNTIME.
  */
 int report_write(FILE *out, const json_t *doc, const struct report_ctx *c);
 

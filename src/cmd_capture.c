@@ -36,7 +36,7 @@ static const char usage[] =
 	"  -w, --write OUT.pcapng    keep the capture here (default reports/IFACE-TIME.pcapng)\n"
 	"  --rotate-size BYTES       start a new capture file past this size\n"
 	"  --rotate-seconds S        start a new capture file every S seconds\n"
-	"  --buffer-size BYTES       kernel capture buffer\n"
+	"  --buffer-size BYTES       kernel capture buffer (default 32M, 33554432)\n"
 	"  -Z, --user USER           drop root for USER once the interface and files are open\n"
 	"  --consent-fifo PATH       read consent events from this FIFO while capturing\n"
 	"  --consent-stdin           read consent events from standard input\n"
@@ -91,6 +91,13 @@ static int drop_privileges(const char *user, struct fa_err *err)
 	}
 	return FA_OK;
 }
+
+/*
+ * The kernel buffer when --buffer-size is not given. libpcap's own 2 MiB
+ * holds only a handful of blocks at full snap length in immediate mode, so
+ * a short stall of the reader (a busy machine) already drops packets.
+ */
+#define DEFAULT_BUFFER (32 * 1024 * 1024)
 
 /* The longest the loop sleeps on a silent link before it looks at the clock. */
 #define WAIT_MS 100
@@ -195,7 +202,9 @@ int cmd_capture(int argc, char **argv)
 	s.on_new_finding = stream_finding;
 	s.user = &lv;
 	struct source_live_opts lo = {.iface = o->iface, .filter = o->filter, .immediate = true,
-				      .buffer_size = (int)o->buffer_size, .timeout_ms = 100};
+				      .buffer_size = o->buffer_size ? (int)o->buffer_size
+								    : DEFAULT_BUFFER,
+				      .timeout_ms = 100};
 	int rc = source_open_live(&lo, &s.run.src, &err);
 	if (rc == FA_OK)
 		rc = audit_session_open(&s, &err);

@@ -173,6 +173,10 @@ int run_parse(int argc, char **argv, unsigned mask, const char *usage, struct ru
 		case OPT_BUFFER:
 			if (!count_arg("--buffer-size", optarg, &o->buffer_size))
 				return FA_EXIT_INPUT;
+			if (o->buffer_size == 0 || o->buffer_size > 0x7fffffffULL) {
+				cmd_error("--buffer-size: %s is out of range (1 to 2147483647)", optarg);
+				return FA_EXIT_INPUT;
+			}
 			break;
 		case OPT_ROTATE_SIZE:
 			if (!count_arg("--rotate-size", optarg, &o->rotate_size))

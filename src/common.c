@@ -11,6 +11,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <limits.h>
 #include <time.h>
 
 void fa_err_set(struct fa_err *err, const char *fmt, ...)
@@ -146,6 +149,25 @@ bool fa_addr_is_local_device(const fa_addr *a)
 {
 	enum fa_addr_scope s = fa_addr_scope(a);
 	return s == FA_SCOPE_PRIVATE || s == FA_SCOPE_LINK_LOCAL || s == FA_SCOPE_CGNAT;
+}
+
+const char *fa_path_beside_binary(const char *rel, char *buf, size_t size)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash == NULL)
+		return NULL;
+	*slash = '\0';
+	char cand[2 * PATH_MAX], real[PATH_MAX];
+	snprintf(cand, sizeof(cand), "%s/%s", exe, rel);
+	if (realpath(cand, real) == NULL || strlen(real) >= size)
+		return NULL;
+	memcpy(buf, real, strlen(real) + 1);
+	return buf;
 }
 
 fa_time fa_time_from_parts(int64_t sec, int64_t usec, bool *clamped)

@@ -346,23 +346,10 @@ static const char *first_readable(char *buf, size_t size, const char *env, const
 	if (access(buf, R_OK) == 0)
 		return buf;
 
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			char cand[PATH_MAX + 64];
-			snprintf(cand, sizeof(cand), "%s/../data/geo/%s", exe, file);
-			char real[PATH_MAX];
-			if (access(cand, R_OK) == 0 && realpath(cand, real) != NULL &&
-			    strlen(real) < size) {
-				snprintf(buf, size, "%s", real);
-				return buf;
-			}
-		}
-	}
+	char rel[PATH_MAX];
+	snprintf(rel, sizeof(rel), "../data/geo/%s", file);
+	if (fa_path_beside_binary(rel, buf, size) != NULL && access(buf, R_OK) == 0)
+		return buf;
 
 	snprintf(buf, size, "%s/%s", FLOWAUDIT_GEO_DIR, file);
 	if (access(buf, R_OK) == 0)

@@ -151,19 +151,9 @@ const char *sig_default_dir(void)
 		return "signatures";
 	/* beside the binary of a build tree (build/flowaudit -> signatures/) */
 	static char beside[PATH_MAX];
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			char cand[PATH_MAX + 16];
-			snprintf(cand, sizeof(cand), "%s/../signatures", exe);
-			if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode) && realpath(cand, beside) != NULL)
-				return beside;
-		}
-	}
+	if (fa_path_beside_binary("../signatures", beside, sizeof(beside)) != NULL &&
+	    stat(beside, &st) == 0 && S_ISDIR(st.st_mode))
+		return beside;
 	return FLOWAUDIT_SIGNATURES_DIR;
 }
 

@@ -84,6 +84,13 @@ const char *fa_time_str(fa_time t, char *buf, size_t len);
 /* Parses RFC 3339 / ISO 8601 UTC ("...Z" or "+00:00" offsets); false if bad. */
 bool fa_time_parse(const char *s, fa_time *out);
 
+/*
+ * rel ("../signatures") taken from the directory of the running binary,
+ * resolved into buf, when it exists there; NULL otherwise. How a build
+ * tree's build/flowaudit finds the tree's catalogue and data.
+ */
+const char *fa_path_beside_binary(const char *rel, char *buf, size_t size);
+
 /* Lower-cases a host name in place and strips one trailing dot. */
 void fa_host_normalize(char *s);
 

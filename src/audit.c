@@ -89,14 +89,23 @@ const char *statement_verdict_name(enum statement_verdict v)
 	return "not_exercised";
 }
 
-/* Titles and details are prose around attacker-chosen names: cut, never overflow. */
-static void text_set(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void text_set(char *buf, size_t n, const char *fmt, ...)
+/* Titles and details are prose around attacker-chosen names: cut at
+   TEXT_MAX, never overflow. *dst is replaced; on allocation failure it
+   keeps its previous text. */
+#define TEXT_MAX 512
+static void text_set(char **dst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_set(char **dst, const char *fmt, ...)
 {
+	char buf[TEXT_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, n, fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	char *t = strdup(buf);
+	if (t == NULL)
+		return;
+	free(*dst);
+	*dst = t;
 }
 
 /* ---- statements ---- */
@@ -506,11 +515,9 @@ static void rule_recipients(struct audit *a, const struct dest *d)
 		f = raise(a, RULE_UNDECLARED_RECIPIENT, d, recipients_clause(a), "recipients");
 		created = a->n_findings > before;
 		if (f && created) {
-			text_set(f->title, sizeof(f->title),
-				 "Traffic to %s (%s), which the policy does not declare", who(d),
+			text_set(&f->title, "Traffic to %s (%s), which the policy does not declare", who(d),
 				 d->sig->entity);
-			text_set(f->detail, sizeof(f->detail),
-				 "%s matched signature '%s' by %s; no recipient with sdk '%s' is declared",
+			text_set(&f->detail, "%s matched signature '%s' by %s; no recipient with sdk '%s' is declared",
 				 d->host, d->sig->id, d->r->sig_by_network ? "network" : "name",
 				 d->sig->id);
 		}
@@ -521,11 +528,9 @@ static void rule_recipients(struct audit *a, const struct dest *d)
 		f = raise(a, RULE_UNKNOWN_ENDPOINT, d, NULL, "");
 		created = a->n_findings > before;
 		if (f && created) {
-			text_set(f->title, sizeof(f->title),
-				 "Traffic to %s, which no first-party domain or signature covers",
+			text_set(&f->title, "Traffic to %s, which no first-party domain or signature covers",
 				 d->host);
-			text_set(f->detail, sizeof(f->detail),
-				 "No signature or first-party domain covers %s: identify its "
+			text_set(&f->detail, "No signature or first-party domain covers %s: identify its "
 				 "operator, then declare it or add it to the signature catalogue",
 				 d->host);
 		}
@@ -578,11 +583,10 @@ static void rule_cross_border(struct audit *a, const struct dest *d)
 	struct finding *f = raise(a, RULE_CROSS_BORDER, d, p->xb_clause, "cross_border");
 	bool created = a->n_findings > before;
 	if (f && created) {
-		text_set(f->title, sizeof(f->title), "Data sent to %s in %s, outside the declared regions%s",
+		text_set(&f->title, "Data sent to %s in %s, outside the declared regions%s",
 			 d->host, r->geo.country,
 			 p->xb_rule == XB_NEVER ? " (the policy never allows it)" : " without consent");
-		text_set(f->detail, sizeof(f->detail),
-			 "destination country %s is not among the declared storage regions; rule '%s'",
+		text_set(&f->detail, "destination country %s is not among the declared storage regions; rule '%s'",
 			 r->geo.country, cross_border_rule_name(p->xb_rule));
 		if (p->xb_rule == XB_WITH_CONSENT)
 			set_consent(f, purpose, st, ev);
@@ -625,12 +629,11 @@ static void rule_consent(struct audit *a, const struct dest *d)
 					  "consent");
 		bool created = a->n_findings > before;
 		if (f && created) {
-			text_set(f->title, sizeof(f->title), "%s contacted %s for %s",
+			text_set(&f->title, "%s contacted %s for %s",
 				 who(d), st == CONSENT_WITHDRAWN ? "after consent was withdrawn"
 								 : "before consent was given",
 				 pp[i]);
-			text_set(f->detail, sizeof(f->detail),
-				 "purpose '%s' needs consent (consent_required_for); state at the "
+			text_set(&f->detail, "purpose '%s' needs consent (consent_required_for); state at the "
 				 "flow's first packet: %s",
 				 pp[i], st == CONSENT_WITHDRAWN ? "withdrawn" : "not granted");
 			set_consent(f, pp[i], st, ev);
@@ -653,9 +656,9 @@ static void rule_transport(struct audit *a, const struct dest *d)
 				  "encryption_in_transit");
 	bool created = a->n_findings > before;
 	if (f && created) {
-		text_set(f->title, sizeof(f->title), "Plaintext %s to %s although encryption in "
+		text_set(&f->title, "Plaintext %s to %s although encryption in "
 			 "transit is promised", d->r->protocol ? d->r->protocol : "traffic", d->host);
-		text_set(f->detail, sizeof(f->detail), "application protocol %s carries data in clear",
+		text_set(&f->detail, "application protocol %s carries data in clear",
 			 d->r->protocol ? d->r->protocol : "unknown");
 	}
 	announce(a, f, created);
@@ -670,6 +673,8 @@ static void add_identifier(struct finding *f, const struct id_hit *h, const char
 			return;
 	}
 	if (f->n_ids >= FINDING_MAX_IDS)
+		return;
+	if (f->ids == NULL && (f->ids = calloc(FINDING_MAX_IDS, sizeof(*f->ids))) == NULL)
 		return;
 	struct finding_identifier *x = &f->ids[f->n_ids++];
 	x->type = h->type;
@@ -722,10 +727,8 @@ static void rule_identifiers(struct audit *a, const struct dest *d, const struct
 		if (f) {
 			add_identifier(f, h, value);
 			if (created) {
-				text_set(f->title, sizeof(f->title),
-					 "Device identifier (%s) sent in clear to %s", h->type, d->host);
-				text_set(f->detail, sizeof(f->detail),
-					 "%s found %s-encoded in unencrypted %s", h->type, h->encoding,
+				text_set(&f->title, "Device identifier (%s) sent in clear to %s", h->type, d->host);
+				text_set(&f->detail, "%s found %s-encoded in unencrypted %s", h->type, h->encoding,
 					 strcmp(h->where, "http_body") == 0 ? "HTTP body" : "payload");
 			}
 		}
@@ -747,15 +750,12 @@ static void rule_identifiers(struct audit *a, const struct dest *d, const struct
 			add_identifier(f, h, value);
 			if (created) {
 				if (cat != NULL && strcmp(cat, h->type) != 0)
-					text_set(f->title, sizeof(f->title),
-						 "%s (%s) reached %s, which is not declared to receive it",
+					text_set(&f->title, "%s (%s) reached %s, which is not declared to receive it",
 						 cat, h->type, who(d));
 				else
-					text_set(f->title, sizeof(f->title),
-						 "%s reached %s, which is not declared to receive it",
+					text_set(&f->title, "%s reached %s, which is not declared to receive it",
 						 h->type, who(d));
-				text_set(f->detail, sizeof(f->detail),
-					 "recipient kind %s; declared data categories do not include '%s'",
+				text_set(&f->detail, "recipient kind %s; declared data categories do not include '%s'",
 					 recipient_kind_name(d->kind), cat ? cat : h->type);
 			}
 		}
@@ -813,6 +813,9 @@ void audit_free(struct audit *a)
 		return;
 	for (size_t i = 0; i < a->n_findings; i++) {
 		free(a->findings[i]->flows);
+		free(a->findings[i]->ids);
+		free(a->findings[i]->title);
+		free(a->findings[i]->detail);
 		free(a->findings[i]);
 	}
 	free(a->findings);

@@ -251,16 +251,19 @@ static const char *default_outdir(struct audit_session *s, fa_time now)
 	return s->outdir_alloc;
 }
 
-/* Finding i with every frame number, for findings.ndjson. */
-static json_t *full_finding(size_t i, void *user)
+/* Finding i from the audit's state, as the context says (every frame
+   number, or the document's first REPORT_DOC_FRAMES). */
+static json_t *ctx_finding(size_t i, void *user)
 {
 	return report_finding_json((const struct report_ctx *)user, i);
 }
 
-/* OUTDIR/name from doc through render; with render NULL, report.json or
-   findings.ndjson written from c, findings and flows in full. */
+/* OUTDIR/name: report.json from doc and c, or through render from doc and
+   the findings of c (in full for findings.ndjson, abbreviated as the
+   document's for the others). */
 static int write_doc(const char *dir, const char *name, const json_t *doc,
-		     int (*render)(const json_t *, FILE *, struct fa_err *),
+		     int (*render)(const json_t *, const struct report_findings *, FILE *,
+				   struct fa_err *),
 		     const struct report_ctx *c, struct fa_err *err)
 {
 	char path[4096];
@@ -271,13 +274,16 @@ static int write_doc(const char *dir, const char *name, const json_t *doc,
 		return FA_ERUNTIME;
 	}
 	int rc;
-	if (render != NULL)
-		rc = render(doc, fp, err);
-	else if (strcmp(name, "findings.ndjson") == 0)
-		rc = report_ndjson_write_each(doc, audit_finding_count(c->audit), full_finding,
-					      (void *)c, fp, err);
-	else
+	if (render != NULL) {
+		struct report_ctx brief = *c;
+		if (render != report_ndjson_write_each)
+			brief.frames_limit = REPORT_DOC_FRAMES;
+		struct report_findings fs = {
+			.n = audit_finding_count(c->audit), .get = ctx_finding, .user = &brief};
+		rc = render(doc, &fs, fp, err);
+	} else {
 		rc = report_write(fp, doc, c);
+	}
 	if (fclose(fp) != 0 && rc == FA_OK)
 		rc = FA_ERUNTIME;
 	if (rc != FA_OK && err->msg[0] == '\0')
@@ -495,11 +501,11 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		doc = report_build(&c);
 		rc = write_doc(tmpdir, "report.json", doc, NULL, &c, err);
 		if (rc == FA_OK && (s->formats & FMT_HTML))
-			rc = write_doc(tmpdir, "report.html", doc, report_html_write, NULL, err);
+			rc = write_doc(tmpdir, "report.html", doc, report_html_write_each, &c, err);
 		if (rc == FA_OK && (s->formats & FMT_NDJSON))
-			rc = write_doc(tmpdir, "findings.ndjson", doc, NULL, &c, err);
+			rc = write_doc(tmpdir, "findings.ndjson", doc, report_ndjson_write_each, &c, err);
 		if (rc == FA_OK && (s->formats & FMT_JUNIT))
-			rc = write_doc(tmpdir, "junit.xml", doc, report_junit_write, NULL, err);
+			rc = write_doc(tmpdir, "junit.xml", doc, report_junit_write_each, &c, err);
 	}
 	if (rc == FA_OK) {
 		/* every input: captures, declaration, events, profile, each

@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FRAME_NUMBERS 30 /* frame numbers shown per file of a finding */
+#define MAX_FRAME_NUMBERS REPORT_DOC_FRAMES /* frame numbers shown per file of a finding */
 #define MAX_DEVICE_FLOWS REPORT_DEVICE_FLOWS
 
 /* ---- accessors and escaping shared with report_html_charts.c (report_html.h) ---- */
@@ -588,19 +588,19 @@ static void write_finding(FILE *out, const json_t *f, const json_t *events)
 	fputs("</dl>\n</article>\n", out);
 }
 
-static void write_findings(FILE *out, const json_t *doc)
+static void write_findings(FILE *out, const json_t *doc, const struct report_findings *fs)
 {
-	const json_t *findings = rh_get(doc, "findings");
-	fprintf(out, "<h2 id=\"findings\">Findings (%zu)</h2>\n", json_array_size(findings));
-	if (json_array_size(findings) == 0) {
+	fprintf(out, "<h2 id=\"findings\">Findings (%zu)</h2>\n", fs->n);
+	if (fs->n == 0) {
 		fputs("<p>No finding: the captured traffic did not contradict the declarations.</p>\n", out);
 		return;
 	}
-	size_t i;
-	const json_t *f;
-	json_array_foreach(findings, i, f)
+	for (size_t i = 0; i < fs->n; i++) {
+		json_t *f = fs->get(i, fs->user);
 		if (json_is_object(f))
 			write_finding(out, f, rh_get(doc, "consent_events"));
+		json_decref(f);
+	}
 }
 
 /* ---- devices ---- */
@@ -773,6 +773,13 @@ static void write_footer(FILE *out, const json_t *doc)
 
 int report_html_write(const json_t *doc, FILE *out, struct fa_err *err)
 {
+	struct report_findings fs = report_findings_of_doc(doc);
+	return report_html_write_each(doc, &fs, out, err);
+}
+
+int report_html_write_each(const json_t *doc, const struct report_findings *fs, FILE *out,
+			   struct fa_err *err)
+{
 	if (!json_is_object(doc)) {
 		fa_err_set(err, "report.html: the report document is not a JSON object");
 		return FA_ERUNTIME;
@@ -781,8 +788,8 @@ int report_html_write(const json_t *doc, FILE *out, struct fa_err *err)
 	write_notes(out, doc);
 	write_statements(out, doc);
 	rh_country_chart(out, doc);
-	rh_timeline(out, doc);
-	write_findings(out, doc);
+	rh_timeline(out, doc, fs);
+	write_findings(out, doc, fs);
 	write_devices(out, doc);
 	write_inputs(out, doc);
 	write_footer(out, doc);

@@ -10,6 +10,7 @@
 #define FLOWAUDIT_REPORT_HTML_H
 
 #include "flowaudit/common.h"
+#include "flowaudit/report.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -30,6 +31,6 @@ void rh_bytes(FILE *out, long long b);
 /* "Where the traffic went": flows to public addresses by country and recipient kind. */
 void rh_country_chart(FILE *out, const json_t *doc);
 /* "Timeline against consent": findings per recipient, consent events as lines. */
-void rh_timeline(FILE *out, const json_t *doc);
+void rh_timeline(FILE *out, const json_t *doc, const struct report_findings *fs);
 
 #endif

@@ -231,9 +231,20 @@ static void clock_label(FILE *out, fa_time t, bool with_date, bool tenths)
 		fprintf(out, ".%d", (int)((t % 1000000 + 1000000) % 1000000 / 100000));
 }
 
-void rh_timeline(FILE *out, const json_t *doc)
+/* Where finding i is drawn: its row (-1: none), times, severity's place
+   in the drawing order. Kept between the passes, since the findings
+   themselves are fetched one at a time. */
+struct bar {
+	int row, order;
+	bool timed;
+	fa_time a, b;
+};
+
+static const char *const draw_order[] = {"info", "low", "medium", "high"};
+
+void rh_timeline(FILE *out, const json_t *doc, const struct report_findings *fs)
 {
-	const json_t *findings = rh_get(doc, "findings"), *events = rh_get(doc, "consent_events");
+	const json_t *events = rh_get(doc, "consent_events");
 	fa_time lo = 0, hi = 0, t;
 	bool any = false;
 	size_t i;
@@ -243,36 +254,49 @@ void rh_timeline(FILE *out, const json_t *doc)
 		widen(&lo, &hi, &any, t);
 	if (rh_time(sum, "last_seen", &t))
 		widen(&lo, &hi, &any, t);
-	json_array_foreach(findings, i, x) {
-		if (rh_time(x, "first_seen", &t))
+	struct bar *bars = calloc(fs->n ? fs->n : 1, sizeof(*bars));
+	char *rows[MAX_TIMELINE_ROWS];
+	size_t n_rows = 0, not_drawn = 0;
+	for (i = 0; bars != NULL && i < fs->n; i++) {
+		json_t *f = fs->get(i, fs->user);
+		struct bar *br = &bars[i];
+		br->row = -1;
+		br->timed = rh_time(f, "first_seen", &br->a);
+		bool has_last = rh_time(f, "last_seen", &t);
+		if (br->timed)
+			widen(&lo, &hi, &any, br->a);
+		if (has_last)
 			widen(&lo, &hi, &any, t);
-		if (rh_time(x, "last_seen", &t))
-			widen(&lo, &hi, &any, t);
+		br->b = br->timed && has_last && t >= br->a ? t : br->a;
+		const char *sv = rh_str(f, "severity");
+		for (int q = 0; q < 4; q++)
+			if (sv != NULL && strcmp(sv, draw_order[q]) == 0)
+				br->order = q;
+		const char *l = finding_row_label(f);
+		size_t r = row_of((const char *const *)rows, n_rows, l);
+		if (r == n_rows && n_rows < MAX_TIMELINE_ROWS && (rows[n_rows] = strdup(l)) != NULL)
+			n_rows++;
+		br->row = r < n_rows ? (int)r : -1;
+		json_decref(f);
 	}
 	json_array_foreach(events, i, x)
 		if (rh_time(x, "time", &t))
 			widen(&lo, &hi, &any, t);
 	fputs("<h2 id=\"timeline\">Timeline against consent</h2>\n", out);
-	if (!any || json_array_size(findings) == 0) {
+	if (!any || fs->n == 0 || bars == NULL) {
 		fputs("<p>No finding to place in time.</p>\n", out);
-		return;
+		goto done;
 	}
 	if (hi == lo)
 		hi = lo + 1000000;
-	const char *rows[MAX_TIMELINE_ROWS];
-	size_t n_rows = 0, not_drawn = 0;
-	json_array_foreach(findings, i, x) {
-		const char *l = finding_row_label(x);
-		if (row_of(rows, n_rows, l) == n_rows && n_rows < MAX_TIMELINE_ROWS)
-			rows[n_rows++] = l;
-	}
 	/* recipients that got transfers and no finding get a row too */
 	json_array_foreach(rh_get(doc, "flows"), i, x) {
 		if (!public_flow(x))
 			continue;
 		const char *l = flow_row_label(x);
-		if (row_of(rows, n_rows, l) == n_rows && n_rows < MAX_TIMELINE_ROWS)
-			rows[n_rows++] = l;
+		if (row_of((const char *const *)rows, n_rows, l) == n_rows && n_rows < MAX_TIMELINE_ROWS &&
+		    (rows[n_rows] = strdup(l)) != NULL)
+			n_rows++;
 	}
 	const double left = 230, width = 740;
 	const int top = 64, row_h = 24;
@@ -347,7 +371,7 @@ void rh_timeline(FILE *out, const json_t *doc)
 	}
 	json_array_foreach(rh_get(doc, "flows"), i, x) {
 		fa_time a, b;
-		size_t r = row_of(rows, n_rows, flow_row_label(x));
+		size_t r = row_of((const char *const *)rows, n_rows, flow_row_label(x));
 		if (!public_flow(x) || r == n_rows || !rh_time(x, "first_seen", &a))
 			continue;
 		if (!rh_time(x, "last_seen", &b) || b < a)
@@ -360,36 +384,30 @@ void rh_timeline(FILE *out, const json_t *doc)
 		fputs("</title></rect>\n", out);
 	}
 	/* the lower severities first, so that a high finding on the same flow
-	   as a low one is drawn on top of it */
-	static const char *const draw_order[] = {"info", "low", "medium", "high"};
-	for (size_t pass = 0; pass < 4; pass++) {
-		json_array_foreach(findings, i, x) {
-			const char *sv = rh_str(x, "severity");
-			bool known = false;
-			for (size_t q = 0; q < 4; q++)
-				known |= sv != NULL && strcmp(sv, draw_order[q]) == 0;
-			if (known ? strcmp(sv, draw_order[pass]) != 0 : pass != 0)
+	   as a low one is drawn on top of it; an unknown severity goes first */
+	for (int pass = 0; pass < 4; pass++) {
+		for (i = 0; i < fs->n; i++) {
+			const struct bar *br = &bars[i];
+			if (br->order != pass)
 				continue;
-			size_t r = row_of(rows, n_rows, finding_row_label(x));
-			fa_time a, b;
-			if (r == n_rows || !rh_time(x, "first_seen", &a)) {
+			if (br->row < 0 || !br->timed) {
 				not_drawn++;
 				continue;
 			}
-			if (!rh_time(x, "last_seen", &b) || b < a)
-				b = a;
-			double xa = TX(a), w = TX(b) - xa;
+			json_t *f = fs->get(i, fs->user);
+			double xa = TX(br->a), w = TX(br->b) - xa;
 			if (w < 5)
 				w = 5;
-			int y = top + (int)r * row_h;
+			int y = top + br->row * row_h;
 			fputs("<a href=\"#finding-", out);
-			rh_esc(out, rh_str(x, "id"));
+			rh_esc(out, rh_str(f, "id"));
 			fprintf(out, "\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"14\" rx=\"2\" fill=\"%s\" "
-				     "fill-opacity=\"0.85\"><title>", xa, y + 5, w, sev_colour(rh_str(x, "severity")));
-			rh_esc(out, rh_str(x, "id"));
+				     "fill-opacity=\"0.85\"><title>", xa, y + 5, w, sev_colour(rh_str(f, "severity")));
+			rh_esc(out, rh_str(f, "id"));
 			fputs(" ", out);
-			rh_esc(out, rh_str(x, "title"));
+			rh_esc(out, rh_str(f, "title"));
 			fputs("</title></rect></a>\n", out);
+			json_decref(f);
 		}
 	}
 #undef TX
@@ -404,4 +422,8 @@ void rh_timeline(FILE *out, const json_t *doc)
 		fprintf(out, "<span>%zu findings not drawn (no time, or more than %d recipients)</span>",
 			not_drawn, MAX_TIMELINE_ROWS);
 	fputs("</figcaption>\n</figure>\n", out);
+done:
+	for (size_t r = 0; r < n_rows; r++)
+		free(rows[r]);
+	free(bars);
 }

@@ -287,7 +287,7 @@ json_t *report_finding_json(const struct report_ctx *c, size_t i)
 	json_object_set_new(o, "id", json_string(f->id));
 	json_object_set_new(o, "rule", json_string(audit_rule_name(f->rule)));
 	json_object_set_new(o, "severity", json_string(audit_severity_name(f->severity)));
-	json_object_set_new(o, "title", json_string(f->title));
+	json_object_set_new(o, "title", json_string(f->title ? f->title : ""));
 	json_object_set_new(o, "device", json_string(f->device_str));
 	json_object_set_new(o, "host", json_string(f->host));
 	json_t *addrs = json_array();
@@ -311,9 +311,12 @@ json_t *report_finding_json(const struct report_ctx *c, size_t i)
 	json_object_set_new(o, "first_seen", report_time_json(f->first));
 	json_object_set_new(o, "last_seen", report_time_json(f->last));
 	json_t *fl = json_array();
-	for (size_t k = 0; k < f->n_flows; k++)
+	size_t nfl = c->frames_limit && f->n_flows > c->frames_limit ? c->frames_limit : f->n_flows;
+	for (size_t k = 0; k < nfl; k++)
 		json_array_append_new(fl, json_integer((json_int_t)f->flows[k]));
 	json_object_set_new(o, "flows", fl);
+	if (nfl < f->n_flows) /* the document's short form, as for frames */
+		json_object_set_new(o, "flows_total", json_integer((json_int_t)f->n_flows));
 	json_t *frames = json_array();
 	const struct evidence_set *ev = c->evidence ? &c->evidence[i] : NULL;
 	for (size_t k = 0; ev && k < ev->n_per_file; k++) {
@@ -342,7 +345,7 @@ json_t *report_finding_json(const struct report_ctx *c, size_t i)
 	json_object_set_new(o, "name_file", f->name_frame && nfi ? json_string(nfi->path) : json_null());
 	json_object_set_new(o, "clause", str_or_null(f->clause));
 	json_object_set_new(o, "statement", f->statement[0] ? json_string(f->statement) : json_null());
-	json_object_set_new(o, "detail", json_string(f->detail));
+	json_object_set_new(o, "detail", json_string(f->detail ? f->detail : ""));
 	json_t *ids = json_array();
 	for (size_t k = 0; k < f->n_ids; k++) {
 		const struct finding_identifier *x = &f->ids[k];
@@ -532,9 +535,11 @@ static const char **file_paths(const struct report_ctx *c, size_t *n)
 
 /*
  * The flows the document holds in memory: for each device with findings,
- * its first REPORT_DEVICE_FLOWS flows (what report.html lists per device).
- * report.json itself lists every kept flow: report_write() streams them in
- * place of this sample.
+ * its first flows (what report.html lists per device): REPORT_DEVICE_FLOWS
+ * each, fewer when many devices would take more than REPORT_FLOW_SAMPLE in
+ * all, but never fewer than REPORT_DEVICE_FLOWS_MIN. report.json itself
+ * lists every kept flow: report_write() streams them in place of this
+ * sample.
  */
 static json_t *flow_sample(const struct report_ctx *c, json_t *devices)
 {
@@ -547,10 +552,16 @@ static json_t *flow_sample(const struct report_ctx *c, json_t *devices)
 		if (a != NULL)
 			json_object_set_new(count, a, json_integer(0));
 	}
+	size_t ndev = json_object_size(count);
+	json_int_t each = REPORT_DEVICE_FLOWS;
+	if (ndev > 0 && (size_t)each * ndev > REPORT_FLOW_SAMPLE)
+		each = (json_int_t)(REPORT_FLOW_SAMPLE / ndev);
+	if (each < REPORT_DEVICE_FLOWS_MIN)
+		each = REPORT_DEVICE_FLOWS_MIN;
 	size_t nf;
 	const char **files = file_paths(c, &nf);
 	struct flow_record r;
-	for (uint64_t id = 1; json_object_size(count) > 0 && id <= engine_record_count(c->eng); id++) {
+	for (uint64_t id = 1; ndev > 0 && id <= engine_record_count(c->eng); id++) {
 		if (!engine_record_get(c->eng, id, &r))
 			continue;
 		char buf[FA_ADDR_STRLEN];
@@ -559,7 +570,7 @@ static json_t *flow_sample(const struct report_ctx *c, json_t *devices)
 			continue;
 		json_int_t seen = json_integer_value(n);
 		json_integer_set(n, seen + 1);
-		if (seen < REPORT_DEVICE_FLOWS)
+		if (seen < each)
 			json_array_append_new(arr, flow_json_for(&r, c->policy, files, nf));
 	}
 	free(files);
@@ -625,11 +636,6 @@ int report_write(FILE *out, const json_t *doc, const struct report_ctx *c)
 
 json_t *report_build(const struct report_ctx *c)
 {
-	/* findings in the document carry the first frame numbers only: all of
-	   them, for every finding, grow with the capture; report_write() and
-	   findings.ndjson write them in full */
-	struct report_ctx brief = *c;
-	brief.frames_limit = REPORT_DOC_FRAMES;
 	json_t *doc = json_object();
 	json_object_set_new(doc, "schema", json_string("flowaudit-report/1"));
 	json_t *gen = json_object();
@@ -666,10 +672,9 @@ json_t *report_build(const struct report_ctx *c)
 		json_array_append_new(st, o);
 	}
 	json_object_set_new(doc, "statements", st);
-	json_t *fa = json_array();
-	for (size_t i = 0; i < audit_finding_count(c->audit); i++)
-		json_array_append_new(fa, report_finding_json(&brief, i));
-	json_object_set_new(doc, "findings", fa);
+	/* its place only: the findings are made one at a time from the audit
+	   by each writer (report_finding_json), never held all at once */
+	json_object_set_new(doc, "findings", json_null());
 	json_object_set_new(doc, "flows", flow_sample(c, json_object_get(doc, "devices")));
 	json_t *attr = json_array();
 	if (c->geo != NULL)

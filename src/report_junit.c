@@ -15,7 +15,8 @@
  * Every string is escaped, and characters XML 1.0 forbids (C0 controls
  * other than tab, newline, carriage return; U+FFFE, U+FFFF) are dropped,
  * because a single one makes the whole file unreadable to a CI parser.
- * Owns nothing after it returns; two passes over the findings per rule.
+ * Owns nothing after it returns. The findings are fetched one at a time:
+ * once to learn their rules and severities, then again as each is written.
  */
 #include "flowaudit/report.h"
 
@@ -78,27 +79,6 @@ static int sev_rank(const char *s)
 	return 3; /* an unknown severity is never quietly below the bar */
 }
 
-static const json_t *finding_by_id(const json_t *findings, const char *id)
-{
-	/* ids are F0001, F0002, ... in array order: try that place first */
-	if (id != NULL && id[0] == 'F') {
-		char *end;
-		unsigned long n = strtoul(id + 1, &end, 10);
-		const json_t *g = n > 0 && *end == '\0' ? json_array_get(findings, n - 1) : NULL;
-		const char *gid = g ? jstr(g, "id") : NULL;
-		if (gid != NULL && strcmp(gid, id) == 0)
-			return g;
-	}
-	size_t i;
-	const json_t *f;
-	json_array_foreach(findings, i, f) {
-		const char *fid = jstr(f, "id");
-		if (id && fid && strcmp(fid, id) == 0)
-			return f;
-	}
-	return NULL;
-}
-
 /* The human-readable body of a finding, for <failure> or <system-out>. */
 static void finding_body(FILE *out, const json_t *f)
 {
@@ -137,13 +117,15 @@ static void finding_body(FILE *out, const json_t *f)
 		const json_t *nt = json_object_get(fr, "numbers_total");
 		size_t total = json_is_integer(nt) ? (size_t)json_integer_value(nt)
 						   : json_array_size(json_object_get(fr, "numbers"));
+		size_t shown = 0;
 		json_array_foreach(json_object_get(fr, "numbers"), k, n) {
-			if (k == 50) {
-				fprintf(out, " ... and %zu more", total - k);
+			if (k == 50)
 				break;
-			}
 			fprintf(out, " %lld", (long long)json_integer_value(n));
+			shown++;
 		}
+		if (total > shown)
+			fprintf(out, " ... and %zu more", total - shown);
 		fputs("&#10;", out);
 	}
 }
@@ -169,8 +151,101 @@ static void suite_open(FILE *out, const char *name, size_t tests, size_t failure
 		failures, skipped);
 }
 
+/*
+ * What the writer keeps of every finding between its passes: its id, its
+ * rule (an index in rule_ids, then in extra), its severity's rank. The
+ * findings themselves are fetched from fs when written, one at a time.
+ */
+struct jctx {
+	const struct report_findings *fs;
+	int bar;
+	char **ids;
+	int *rule, *sev;
+	const char *extra[MAX_EXTRA_RULES];
+	char *extra_store[MAX_EXTRA_RULES];
+	size_t n_extra;
+};
+
+static int rule_index(struct jctx *j, const char *r)
+{
+	if (r == NULL)
+		return -1;
+	for (size_t i = 0; i < N_RULES; i++)
+		if (strcmp(r, rule_ids[i]) == 0)
+			return (int)i;
+	for (size_t i = 0; i < j->n_extra; i++)
+		if (strcmp(r, j->extra[i]) == 0)
+			return (int)(N_RULES + i);
+	/* a rule the eight do not name still gets a suite: a finding is never lost */
+	if (j->n_extra == MAX_EXTRA_RULES || (j->extra_store[j->n_extra] = strdup(r)) == NULL)
+		return -1;
+	j->extra[j->n_extra] = j->extra_store[j->n_extra];
+	return (int)(N_RULES + j->n_extra++);
+}
+
+static void jctx_free(struct jctx *j)
+{
+	for (size_t i = 0; j->ids && i < j->fs->n; i++)
+		free(j->ids[i]);
+	free(j->ids);
+	free(j->rule);
+	free(j->sev);
+	for (size_t i = 0; i < j->n_extra; i++)
+		free(j->extra_store[i]);
+}
+
+static bool jctx_init(struct jctx *j, const struct report_findings *fs, int bar)
+{
+	memset(j, 0, sizeof(*j));
+	j->fs = fs;
+	j->bar = bar;
+	size_t n = fs->n ? fs->n : 1;
+	j->ids = calloc(n, sizeof(*j->ids));
+	j->rule = calloc(n, sizeof(*j->rule));
+	j->sev = calloc(n, sizeof(*j->sev));
+	if (j->ids == NULL || j->rule == NULL || j->sev == NULL)
+		return false;
+	for (size_t i = 0; i < fs->n; i++) {
+		json_t *f = fs->get(i, fs->user);
+		j->rule[i] = rule_index(j, jstr(f, "rule"));
+		j->sev[i] = sev_rank(jstr(f, "severity"));
+		const char *id = jstr(f, "id");
+		j->ids[i] = id ? strdup(id) : NULL;
+		json_decref(f);
+		if (id && j->ids[i] == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* The place of finding id: F0001 is the first, as the report numbers them;
+   anything else is searched for. -1 when there is none. */
+static long finding_index(const struct jctx *j, const char *id)
+{
+	if (id == NULL)
+		return -1;
+	if (id[0] == 'F') {
+		char *end;
+		unsigned long n = strtoul(id + 1, &end, 10);
+		if (n > 0 && *end == '\0' && n <= j->fs->n && j->ids[n - 1] &&
+		    strcmp(j->ids[n - 1], id) == 0)
+			return (long)(n - 1);
+	}
+	for (size_t i = 0; i < j->fs->n; i++)
+		if (j->ids[i] && strcmp(j->ids[i], id) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* Finding id, fetched: a new reference, or NULL. */
+static json_t *finding_by_id(const struct jctx *j, const char *id)
+{
+	long i = finding_index(j, id);
+	return i < 0 ? NULL : j->fs->get((size_t)i, j->fs->user);
+}
+
 /* A broken statement fails when one of its findings reaches fail_on. */
-static bool statement_fails(const json_t *st, const json_t *findings, int bar)
+static bool statement_fails(const struct jctx *j, const json_t *st)
 {
 	const json_t *ids = json_object_get(st, "findings");
 	if (json_array_size(ids) == 0)
@@ -178,27 +253,35 @@ static bool statement_fails(const json_t *st, const json_t *findings, int bar)
 	size_t i;
 	const json_t *id;
 	json_array_foreach(ids, i, id) {
-		const json_t *f = finding_by_id(findings, json_string_value(id));
-		if (f == NULL || sev_rank(jstr(f, "severity")) >= bar)
+		long k = finding_index(j, json_string_value(id));
+		if (k < 0 || j->sev[k] >= j->bar)
 			return true;
 	}
 	return false;
 }
 
-static void write_statements(FILE *out, const json_t *doc, int bar, size_t *t_tests, size_t *t_fail)
+static void count_statements(const json_t *doc, const struct jctx *j, size_t *tests,
+			     size_t *failures, size_t *skipped)
+{
+	size_t i;
+	const json_t *st;
+	*tests = *failures = *skipped = 0;
+	json_array_foreach(json_object_get(doc, "statements"), i, st) {
+		const char *v = jstr(st, "verdict");
+		(*tests)++;
+		if (v && strcmp(v, "broken") == 0 && statement_fails(j, st))
+			(*failures)++;
+		else if (v && strcmp(v, "not_exercised") == 0)
+			(*skipped)++;
+	}
+}
+
+static void write_statements(FILE *out, const json_t *doc, const struct jctx *j)
 {
 	const json_t *sts = json_object_get(doc, "statements");
-	const json_t *findings = json_object_get(doc, "findings");
-	size_t tests = 0, failures = 0, skipped = 0, i;
+	size_t tests, failures, skipped, i;
 	const json_t *st;
-	json_array_foreach(sts, i, st) {
-		const char *v = jstr(st, "verdict");
-		tests++;
-		if (v && strcmp(v, "broken") == 0 && statement_fails(st, findings, bar))
-			failures++;
-		else if (v && strcmp(v, "not_exercised") == 0)
-			skipped++;
-	}
+	count_statements(doc, j, &tests, &failures, &skipped);
 	suite_open(out, "declared statements", tests, failures, skipped);
 	json_array_foreach(sts, i, st) {
 		const char *v = jstr(st, "verdict");
@@ -206,17 +289,18 @@ static void write_statements(FILE *out, const json_t *doc, int bar, size_t *t_te
 		fputs(">\n", out);
 		const json_t *ids = json_object_get(st, "findings");
 		bool broken = v && strcmp(v, "broken") == 0;
-		if (broken && statement_fails(st, findings, bar)) {
+		if (broken && statement_fails(j, st)) {
 			fputs("      <failure type=\"broken\" message=\"", out);
 			size_t k;
 			const json_t *id;
 			json_array_foreach(ids, k, id) {
-				const json_t *f = finding_by_id(findings, json_string_value(id));
+				json_t *f = finding_by_id(j, json_string_value(id));
 				if (k)
 					fputs("; ", out);
 				x_esc(out, json_string_value(id));
 				fputs(" ", out);
 				x_esc(out, jstr(f, "title"));
+				json_decref(f);
 			}
 			if (json_array_size(ids) == 0)
 				fputs("broken", out);
@@ -225,12 +309,13 @@ static void write_statements(FILE *out, const json_t *doc, int bar, size_t *t_te
 			x_esc(out, jstr(st, "clause"));
 			fputs("&#10;&#10;", out);
 			json_array_foreach(ids, k, id) {
-				const json_t *f = finding_by_id(findings, json_string_value(id));
+				json_t *f = finding_by_id(j, json_string_value(id));
 				fputs("finding ", out);
 				x_esc(out, json_string_value(id));
 				fputs("&#10;", out);
 				if (f)
 					finding_body(out, f);
+				json_decref(f);
 				fputs("&#10;", out);
 			}
 			fputs("</failure>\n", out);
@@ -244,37 +329,40 @@ static void write_statements(FILE *out, const json_t *doc, int bar, size_t *t_te
 		fputs("    </testcase>\n", out);
 	}
 	fputs("  </testsuite>\n", out);
-	*t_tests += tests;
-	*t_fail += failures;
 }
 
-static void write_rule(FILE *out, const char *rule, const json_t *findings, int bar,
-		       size_t *t_tests, size_t *t_fail)
+/* Findings of rule number k, and those of them that fail. */
+static void count_rule(const struct jctx *j, int k, size_t *tests, size_t *failures)
 {
-	size_t tests = 0, failures = 0, i;
-	const json_t *f;
-	json_array_foreach(findings, i, f) {
-		const char *r = jstr(f, "rule");
-		if (r && strcmp(r, rule) == 0) {
-			tests++;
-			if (sev_rank(jstr(f, "severity")) >= bar)
-				failures++;
+	*tests = *failures = 0;
+	for (size_t i = 0; i < j->fs->n; i++) {
+		if (j->rule[i] == k) {
+			(*tests)++;
+			if (j->sev[i] >= j->bar)
+				(*failures)++;
 		}
 	}
+}
+
+/* The suite of rule number k (named rule), one case per finding of it. */
+static void write_rule(FILE *out, const struct jctx *j, int k, const char *rule)
+{
+	size_t tests, failures;
+	count_rule(j, k, &tests, &failures);
 	suite_open(out, rule, tests ? tests : 1, failures, 0);
 	char classname[160];
-	snprintf(classname, sizeof(classname), "rules.%s", rule);
+	snprintf(classname, sizeof(classname), "rules.%s", rule ? rule : "?");
 	if (tests == 0) {
 		testcase_open(out, classname, "no findings", NULL, NULL);
 		fputs("/>\n", out);
 	}
-	json_array_foreach(findings, i, f) {
-		const char *r = jstr(f, "rule");
-		if (r == NULL || strcmp(r, rule) != 0)
+	for (size_t i = 0; i < j->fs->n; i++) {
+		if (j->rule[i] != k)
 			continue;
+		json_t *f = j->fs->get(i, j->fs->user);
 		testcase_open(out, classname, jstr(f, "id"), " ", jstr(f, "host"));
 		fputs(">\n", out);
-		if (sev_rank(jstr(f, "severity")) >= bar) {
+		if (j->sev[i] >= j->bar) {
 			fputs("      <failure type=\"", out);
 			x_esc(out, jstr(f, "severity"));
 			fputs("\" message=\"", out);
@@ -288,59 +376,36 @@ static void write_rule(FILE *out, const char *rule, const json_t *findings, int 
 			fputs("</system-out>\n", out);
 		}
 		fputs("    </testcase>\n", out);
+		json_decref(f);
 	}
 	fputs("  </testsuite>\n", out);
-	*t_tests += tests ? tests : 1;
-	*t_fail += failures;
-}
-
-static bool known_rule(const char *r, const char *const *extra, size_t n_extra)
-{
-	for (size_t i = 0; i < N_RULES; i++)
-		if (strcmp(r, rule_ids[i]) == 0)
-			return true;
-	for (size_t i = 0; i < n_extra; i++)
-		if (strcmp(r, extra[i]) == 0)
-			return true;
-	return false;
 }
 
 int report_junit_write(const json_t *doc, FILE *out, struct fa_err *err)
 {
-	const json_t *findings = json_object_get(doc, "findings");
+	struct report_findings fs = report_findings_of_doc(doc);
+	return report_junit_write_each(doc, &fs, out, err);
+}
+
+int report_junit_write_each(const json_t *doc, const struct report_findings *fs, FILE *out,
+			    struct fa_err *err)
+{
 	const char *fail_on = jstr(doc, "fail_on");
-	int bar = fail_on ? sev_rank(fail_on) : 0;
-	/* Rules the eight do not name still get a suite: a finding is never lost. */
-	const char *extra[MAX_EXTRA_RULES];
-	size_t n_extra = 0, i;
-	const json_t *f;
-	json_array_foreach(findings, i, f) {
-		const char *r = jstr(f, "rule");
-		if (r && !known_rule(r, extra, n_extra) && n_extra < MAX_EXTRA_RULES)
-			extra[n_extra++] = r;
-	}
-
-	/* Counts for <testsuites> come first in the file, so render into memory. */
-	char *body = NULL;
-	size_t body_len = 0;
-	FILE *mem = open_memstream(&body, &body_len);
-	if (mem == NULL) {
-		fa_err_set(err, "junit.xml: out of memory");
-		return FA_ERUNTIME;
-	}
-	size_t tests = 0, failures = 0;
-	write_statements(mem, doc, bar, &tests, &failures);
-	for (size_t k = 0; k < N_RULES; k++)
-		write_rule(mem, rule_ids[k], findings, bar, &tests, &failures);
-	for (size_t k = 0; k < n_extra; k++)
-		write_rule(mem, extra[k], findings, bar, &tests, &failures);
-	bool mem_bad = ferror(mem) != 0;
-	if (fclose(mem) != 0 || mem_bad) {
-		free(body);
+	struct jctx j;
+	if (!jctx_init(&j, fs, fail_on ? sev_rank(fail_on) : 0)) {
+		jctx_free(&j);
 		fa_err_set(err, "junit.xml: out of memory");
 		return FA_ERUNTIME;
 	}
 
+	/* the counts for <testsuites>, which come first */
+	size_t tests, failures, skipped, t, f;
+	count_statements(doc, &j, &tests, &failures, &skipped);
+	for (size_t k = 0; k < N_RULES + j.n_extra; k++) {
+		count_rule(&j, (int)k, &t, &f);
+		tests += t ? t : 1;
+		failures += f;
+	}
 	const json_t *policy = json_object_get(doc, "policy");
 	const char *app = jstr(json_object_get(policy, "app"), "name");
 	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"flowaudit", out);
@@ -355,9 +420,13 @@ int report_junit_write(const json_t *doc, FILE *out, struct fa_err *err)
 		fputs("\"", out);
 	}
 	fputs(">\n", out);
-	fwrite(body, 1, body_len, out);
+	write_statements(out, doc, &j);
+	for (size_t k = 0; k < N_RULES; k++)
+		write_rule(out, &j, (int)k, rule_ids[k]);
+	for (size_t k = 0; k < j.n_extra; k++)
+		write_rule(out, &j, (int)(N_RULES + k), j.extra[k]);
+	jctx_free(&j);
 	fputs("</testsuites>\n", out);
-	free(body);
 	if (ferror(out)) {
 		fa_err_set(err, "junit.xml: write failed: %s", strerror(errno));
 		return FA_ERUNTIME;

@@ -22,27 +22,34 @@ static json_t *member_or_null(const json_t *o, const char *key)
 	return v ? json_incref(v) : json_null();
 }
 
-/* The document's own findings[], borrowed, as report_ndjson_write reads them. */
+/* The document's own findings[], each as a copy the writer may change. */
 static json_t *doc_finding(size_t i, void *user)
 {
 	const json_t *f = json_array_get(json_object_get((const json_t *)user, "findings"), i);
 	return json_is_object(f) ? json_deep_copy(f) : NULL;
 }
 
-int report_ndjson_write(const json_t *doc, FILE *out, struct fa_err *err)
+struct report_findings report_findings_of_doc(const json_t *doc)
 {
-	return report_ndjson_write_each(doc, json_array_size(json_object_get(doc, "findings")),
-					doc_finding, (void *)doc, out, err);
+	return (struct report_findings){.n = json_array_size(json_object_get(doc, "findings")),
+					.get = doc_finding,
+					.user = (void *)doc};
 }
 
-int report_ndjson_write_each(const json_t *doc, size_t n, json_t *(*finding)(size_t i, void *user),
-			     void *user, FILE *out, struct fa_err *err)
+int report_ndjson_write(const json_t *doc, FILE *out, struct fa_err *err)
+{
+	struct report_findings fs = report_findings_of_doc(doc);
+	return report_ndjson_write_each(doc, &fs, out, err);
+}
+
+int report_ndjson_write_each(const json_t *doc, const struct report_findings *fs, FILE *out,
+			     struct fa_err *err)
 {
 	const json_t *policy = json_object_get(doc, "policy");
 	const json_t *app = json_is_object(policy) ? json_object_get(policy, "app") : NULL;
 	const json_t *app_name = json_is_object(app) ? json_object_get(app, "name") : NULL;
-	for (size_t i = 0; i < n; i++) {
-		json_t *line = finding(i, user);
+	for (size_t i = 0; i < fs->n; i++) {
+		json_t *line = fs->get(i, fs->user);
 		if (line == NULL)
 			continue;
 		json_object_set_new(line, "schema", json_string("flowaudit-finding/1"));

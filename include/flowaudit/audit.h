@@ -87,9 +87,9 @@ struct finding {
 	uint64_t name_frame;
 	const char *clause;          /* the declaration's clause it breaks */
 	char statement[80];          /* id of the statement it breaks */
-	char title[300];
-	char detail[512];
-	struct finding_identifier ids[FINDING_MAX_IDS];
+	char *title;                 /* owned; "" until a rule sets it */
+	char *detail;                /* owned */
+	struct finding_identifier *ids; /* owned, at most FINDING_MAX_IDS */
 	size_t n_ids;
 	/* consent rules and cross-border under with_consent */
 	bool has_consent;

@@ -65,17 +65,16 @@ struct report_ctx {
 	const struct source_live_stats *live; /* NULL for a replay */
 	const char *const *notes;       /* extra lines for the reader */
 	size_t n_notes;
-	size_t frames_limit;            /* frame numbers per file and finding; 0: all */
+	size_t frames_limit;            /* frame numbers per file, and flow ids, per finding; 0: all */
 };
-
-/* Frame numbers per file a finding carries in the report document
-   (numbers_total then says how many there are). */
-#define REPORT_DOC_FRAMES 64
 
 /*
  * The report document (flowaudit-report/1), whose "flows" holds only the
- * sample report.html needs (see REPORT_DEVICE_FLOWS); everything else is
- * complete.
+ * sample report.html needs (see REPORT_DEVICE_FLOWS), and whose "findings"
+ * is null: its place in the order. A writer makes the findings one at a
+ * time with report_finding_json(), so that a report of many findings is
+ * never held whole; report.json and findings.ndjson get every frame number,
+ * the other outputs the first REPORT_DOC_FRAMES (frames_limit).
  */
 json_t *report_build(const struct report_ctx *c);
 

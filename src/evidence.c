@@ -22,13 +22,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BATCH_MAX 4096 /* sets written per pass: bounds open files and buffers */
 #define FD_SPARE 64     /* descriptors left for everything else */
 #define MAX_LINKS 4    /* link types per set (NAME.pcap, NAME-2.pcap, ...) */
 
+/* A key with a set: a flow id with the place of a set in the order
+   written, or the hash of a set's flows with the set. */
 struct pair {
-	uint64_t flow_id;
+	uint64_t key;
 	size_t set;
 };
 
@@ -73,8 +76,8 @@ static bool flow_matches(const struct evidence_flow *f, const struct decoded_pkt
 static int pair_cmp(const void *a, const void *b)
 {
 	const struct pair *x = a, *y = b;
-	if (x->flow_id != y->flow_id)
-		return x->flow_id < y->flow_id ? -1 : 1;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
 	return x->set < y->set ? -1 : x->set > y->set;
 }
 
@@ -180,22 +183,24 @@ static size_t batch_size(void)
 	return (size_t)(rl.rlim_cur - FD_SPARE) / 2;
 }
 
-/* The last (file, frame) any flow of sets [lo, hi) reaches; flows sorted by id. */
+/* The last (file, frame) any flow of sets order[lo, hi) reaches; flows sorted by id. */
 static struct frame_pos batch_end(const struct evidence_flow *flows, size_t n_flows,
-				  const struct evidence_set *sets, size_t lo, size_t hi)
+				  const struct evidence_set *sets, const size_t *order, size_t lo,
+				  size_t hi)
 {
 	struct frame_pos end = {0, 0};
-	for (size_t i = lo; i < hi; i++) {
-		for (size_t j = 0; j < sets[i].n_flow_ids; j++) {
+	for (size_t p = lo; p < hi; p++) {
+		const struct evidence_set *st = &sets[order[p]];
+		for (size_t j = 0; j < st->n_flow_ids; j++) {
 			size_t a = 0, b = n_flows;
 			while (a < b) {
 				size_t m = (a + b) / 2;
-				if (flows[m].flow_id < sets[i].flow_ids[j])
+				if (flows[m].flow_id < st->flow_ids[j])
 					a = m + 1;
 				else
 					b = m;
 			}
-			if (a == n_flows || flows[a].flow_id != sets[i].flow_ids[j])
+			if (a == n_flows || flows[a].flow_id != st->flow_ids[j])
 				continue;
 			const struct evidence_flow *f = &flows[a];
 			if (f->file_last > end.file ||
@@ -209,7 +214,7 @@ static struct frame_pos batch_end(const struct evidence_flow *flows, size_t n_fl
 static int one_pass(const char *const *captures, size_t n_captures,
 		    const struct evidence_flow *flows, const size_t *chain_next,
 		    const size_t *buckets, size_t n_buckets, const struct pair *pairs,
-		    size_t n_pairs, struct evidence_set *sets, size_t lo, size_t hi,
+		    size_t n_pairs, struct evidence_set *sets, const size_t *order, size_t lo, size_t hi,
 		    const struct frame_pos *end, struct writer *w, const char *dir,
 		    struct fa_err *err)
 {
@@ -234,7 +239,7 @@ static int one_pass(const char *const *captures, size_t n_captures,
 			size_t a = 0, b = n_pairs;
 			while (a < b) {
 				size_t m = (a + b) / 2;
-				if (pairs[m].flow_id < flows[k].flow_id)
+				if (pairs[m].key < flows[k].flow_id)
 					a = m + 1;
 				else
 					b = m;
@@ -244,17 +249,18 @@ static int one_pass(const char *const *captures, size_t n_captures,
 				.caplen = fr.caplen,
 				.len = fr.wirelen,
 			};
-			for (; a < n_pairs && pairs[a].flow_id == flows[k].flow_id; a++) {
+			for (; a < n_pairs && pairs[a].key == flows[k].flow_id; a++) {
 				size_t si = pairs[a].set;
 				if (si < lo || si >= hi)
 					continue;
-				pcap_dumper_t *dp = writer_get(&w[si - lo], &sets[si], fr.linktype, dir, err);
+				struct evidence_set *st = &sets[order[si]];
+				pcap_dumper_t *dp = writer_get(&w[si - lo], st, fr.linktype, dir, err);
 				if (dp == NULL) {
 					source_free(src);
 					return FA_ERUNTIME;
 				}
 				pcap_dump((u_char *)dp, &h, fr.data);
-				if (!add_frame(&sets[si], fr.file, fr.frame)) {
+				if (!add_frame(st, fr.file, fr.frame)) {
 					source_free(src);
 					fa_err_set(err, "out of memory collecting evidence");
 					return FA_ERUNTIME;
@@ -269,14 +275,166 @@ static int one_pass(const char *const *captures, size_t n_captures,
 	return FA_OK;
 }
 
+static int write_sets(const char *const *captures, size_t n_captures,
+		      const struct evidence_flow *flows, size_t n_flows, struct evidence_set *sets,
+		      const size_t *order, size_t n_own, const char *dir, struct fa_err *err);
+
+/* ---- sets of the same flows: written once ---- */
+
+static uint64_t ids_hash(const struct evidence_set *s)
+{
+	uint64_t h = 1469598103934665603ull ^ s->n_flow_ids;
+	for (size_t i = 0; i < s->n_flow_ids; i++)
+		h = (h ^ s->flow_ids[i]) * 1099511628211ull;
+	return h;
+}
+
+static bool same_flows(const struct evidence_set *a, const struct evidence_set *b)
+{
+	return a->n_flow_ids == b->n_flow_ids &&
+	       (a->n_flow_ids == 0 ||
+		memcmp(a->flow_ids, b->flow_ids, a->n_flow_ids * sizeof(*a->flow_ids)) == 0);
+}
+
+/*
+ * first[i]: the lowest-numbered set with exactly set i's flows (i itself
+ * when none comes before it). Two findings often cover the same flows (an
+ * unknown endpoint abroad is also a cross-border transfer), and their
+ * files would be the same bytes.
+ */
+static size_t *find_twins(const struct evidence_set *sets, size_t n_sets)
+{
+	size_t *first = malloc(n_sets * sizeof(*first));
+	struct pair *keys = malloc(n_sets * sizeof(*keys));
+	if (first == NULL || keys == NULL) {
+		free(first);
+		free(keys);
+		return NULL;
+	}
+	for (size_t i = 0; i < n_sets; i++) {
+		first[i] = i;
+		keys[i] = (struct pair){ids_hash(&sets[i]), i};
+	}
+	qsort(keys, n_sets, sizeof(*keys), pair_cmp);
+	for (size_t a = 0; a < n_sets;) {
+		size_t b = a + 1;
+		while (b < n_sets && keys[b].key == keys[a].key)
+			b++;
+		/* within one hash, each set joins the first earlier one it equals */
+		for (size_t i = a + 1; i < b; i++)
+			for (size_t j = a; j < i; j++)
+				if (first[keys[j].set] == keys[j].set &&
+				    same_flows(&sets[keys[i].set], &sets[keys[j].set])) {
+					first[keys[i].set] = keys[j].set;
+					break;
+				}
+		a = b;
+	}
+	free(keys);
+	return first;
+}
+
+/* dir/to as a copy of dir/from: a hard link, or the bytes where links fail. */
+static int link_or_copy(const char *dir, const char *from, const char *to, struct fa_err *err)
+{
+	char a[4200], b[4200];
+	snprintf(a, sizeof(a), "%s/%s", dir, from);
+	snprintf(b, sizeof(b), "%s/%s", dir, to);
+	if (link(a, b) == 0)
+		return FA_OK;
+	FILE *in = fopen(a, "rb"), *out = in ? fopen(b, "wb") : NULL;
+	int rc = in && out ? FA_OK : FA_ERUNTIME;
+	char buf[65536];
+	size_t n;
+	while (rc == FA_OK && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			rc = FA_ERUNTIME;
+	if (in && ferror(in))
+		rc = FA_ERUNTIME;
+	if (in)
+		fclose(in);
+	if (out && fclose(out) != 0)
+		rc = FA_ERUNTIME;
+	if (rc != FA_OK)
+		fa_err_set(err, "%s: cannot write: %s", b, strerror(errno));
+	return rc;
+}
+
+/* Set t gets the files and frame lists of set f, which holds the same flows. */
+static int copy_twin(struct evidence_set *t, const struct evidence_set *f, const char *dir,
+		     struct fa_err *err)
+{
+	t->per_file = calloc(f->n_per_file ? f->n_per_file : 1, sizeof(*t->per_file));
+	if (t->per_file == NULL)
+		goto oom;
+	for (size_t i = 0; i < f->n_per_file; i++) {
+		const struct evidence_frames *pf = &f->per_file[i];
+		struct evidence_frames *q = &t->per_file[t->n_per_file];
+		q->frames = malloc((pf->n ? pf->n : 1) * sizeof(*q->frames));
+		if (q->frames == NULL)
+			goto oom;
+		memcpy(q->frames, pf->frames, pf->n * sizeof(*q->frames));
+		q->file = pf->file;
+		q->n = pf->n;
+		t->n_per_file++;
+	}
+	t->packets = f->packets;
+	for (size_t k = 0; k < f->n_paths; k++) {
+		char name[64];
+		if (k == 0)
+			snprintf(name, sizeof(name), "%s.pcap", t->name);
+		else
+			snprintf(name, sizeof(name), "%s-%zu.pcap", t->name, k + 1);
+		int rc = link_or_copy(dir, f->paths[k], name, err);
+		if (rc != FA_OK)
+			return rc;
+		snprintf(t->paths[t->n_paths++], sizeof(t->paths[0]), "%s", name);
+	}
+	return FA_OK;
+oom:
+	fa_err_set(err, "out of memory collecting evidence");
+	return FA_ERUNTIME;
+}
+
 int evidence_write(const char *const *captures, size_t n_captures,
 		   const struct evidence_flow *flows, size_t n_flows, struct evidence_set *sets,
 		   size_t n_sets, const char *dir, struct fa_err *err)
 {
+	if (n_sets == 0)
+		return FA_OK;
+	size_t *first = find_twins(sets, n_sets);
+	if (first == NULL) {
+		fa_err_set(err, "out of memory collecting evidence");
+		return FA_ERUNTIME;
+	}
+	/* the sets that are written: each first of its flows, in order */
+	size_t *order = malloc(n_sets * sizeof(*order));
+	size_t n_own = 0;
+	for (size_t i = 0; order != NULL && i < n_sets; i++)
+		if (first[i] == i)
+			order[n_own++] = i;
+	int rc = order == NULL ? FA_ERUNTIME : FA_OK;
+	if (rc != FA_OK)
+		fa_err_set(err, "out of memory collecting evidence");
+	else
+		rc = write_sets(captures, n_captures, flows, n_flows, sets, order, n_own, dir, err);
+	for (size_t i = 0; rc == FA_OK && i < n_sets; i++)
+		if (first[i] != i)
+			rc = copy_twin(&sets[i], &sets[first[i]], dir, err);
+	free(order);
+	free(first);
+	return rc;
+}
+
+/* Writes the sets order[0 .. n_own), by batches of passes over the captures. */
+static int write_sets(const char *const *captures, size_t n_captures,
+		      const struct evidence_flow *flows, size_t n_flows, struct evidence_set *sets,
+		      const size_t *order, size_t n_own, const char *dir, struct fa_err *err)
+{
 	size_t n_pairs = 0;
-	for (size_t i = 0; i < n_sets; i++)
-		n_pairs += sets[i].n_flow_ids;
-	if (n_sets == 0 || n_pairs == 0)
+	for (size_t i = 0; i < n_own; i++)
+		n_pairs += sets[order[i]].n_flow_ids;
+	if (n_own == 0 || n_pairs == 0)
 		return FA_OK;
 	size_t n_buckets = n_flows * 2 + 1;
 	struct pair *pairs = malloc(n_pairs * sizeof(*pairs));
@@ -291,9 +449,9 @@ int evidence_write(const char *const *captures, size_t n_captures,
 		goto out;
 	}
 	size_t k = 0;
-	for (size_t i = 0; i < n_sets; i++)
-		for (size_t j = 0; j < sets[i].n_flow_ids; j++)
-			pairs[k++] = (struct pair){sets[i].flow_ids[j], i};
+	for (size_t i = 0; i < n_own; i++)
+		for (size_t j = 0; j < sets[order[i]].n_flow_ids; j++)
+			pairs[k++] = (struct pair){sets[order[i]].flow_ids[j], i};
 	qsort(pairs, n_pairs, sizeof(*pairs), pair_cmp);
 	for (size_t i = 0; i < n_buckets; i++)
 		buckets[i] = SIZE_MAX;
@@ -303,11 +461,11 @@ int evidence_write(const char *const *captures, size_t n_captures,
 		chain_next[i] = buckets[kh % n_buckets];
 		buckets[kh % n_buckets] = i;
 	}
-	for (size_t lo = 0; lo < n_sets && rc == FA_OK; lo += batch) {
-		size_t hi = lo + batch < n_sets ? lo + batch : n_sets;
-		struct frame_pos end = batch_end(flows, n_flows, sets, lo, hi);
+	for (size_t lo = 0; lo < n_own && rc == FA_OK; lo += batch) {
+		size_t hi = lo + batch < n_own ? lo + batch : n_own;
+		struct frame_pos end = batch_end(flows, n_flows, sets, order, lo, hi);
 		rc = one_pass(captures, n_captures, flows, chain_next, buckets, n_buckets, pairs, n_pairs,
-			      sets, lo, hi, &end, w, dir, err);
+			      sets, order, lo, hi, &end, w, dir, err);
 		for (size_t i = 0; i < hi - lo; i++) {
 			int c = writer_close(&w[i], err);
 			if (rc == FA_OK)

@@ -325,13 +325,20 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void sha256_block_ni(uint32_t
 	_mm_storeu_si128((__m128i *)(void *)&h[4], st1);
 }
 
-/* The block function this processor runs best: SHA-NI when it has them. */
+/* The block function this processor runs best: SHA-NI when it has them.
+   Asked once: CPUID is slow, and under a hypervisor it traps. */
 static void (*sha256_block_fn(void))(uint32_t *, const uint8_t *)
 {
-	unsigned a, b, c, d;
-	bool sse41 = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 19)) && (c & (1u << 9));
-	bool sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
-	return sse41 && sha ? sha256_block_ni : sha256_block;
+	static _Atomic(block_fn) chosen;
+	block_fn fn = chosen;
+	if (fn == NULL) {
+		unsigned a, b, c, d;
+		bool sse41 = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 19)) && (c & (1u << 9));
+		bool sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+		fn = sse41 && sha ? sha256_block_ni : sha256_block;
+		chosen = fn;
+	}
+	return fn;
 }
 #else
 static void (*sha256_block_fn(void))(uint32_t *, const uint8_t *)

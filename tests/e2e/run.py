@@ -640,6 +640,15 @@ def test_evidence_pcaps():
         assert got == want, (fd["id"], got, want)
         nums = sum((len(x["numbers"]) for x in fd["frames"]), 0)
         assert nums == sum(f["packets_out"] + f["packets_in"] for f in fl), fd
+    # findings of the same flows share one file; others never do
+    groups = {}
+    for fd in rep["findings"]:
+        ino = os.stat(os.path.join(out, fd["evidence"])).st_ino
+        groups.setdefault(tuple(fd["flows"]), set()).add(ino)
+    assert all(len(v) == 1 for v in groups.values()), groups
+    inodes = [next(iter(v)) for v in groups.values()]
+    assert len(set(inodes)) == len(inodes), groups
+    assert len(groups) < len(rep["findings"]), "the demo has findings on the same flows"
 
 
 def read_pcap(path):
@@ -848,6 +857,13 @@ def test_verify_every_file():
     cases.append(("signature file", sigfile, ["input:" + sigfile, "input:" + sigdir + "/*.json"]))
     for name in ["report.json", "report.html", "findings.ndjson", "junit.xml", "evidence/" + evidence[0]]:
         cases.append((name, os.path.join(out, name), [name]))
+    # evidence of findings with the same packets is one file under several
+    # names (hard links): a byte flipped in it changes every one of them
+    def same_file(path):
+        st = os.stat(path)
+        edir = os.path.join(out, "evidence")
+        return sorted("evidence/" + n for n in evidence
+                      if os.path.samestat(os.stat(os.path.join(edir, n)), st))
     problems = []
     for what, path, named in cases:
         flip(path)
@@ -861,7 +877,10 @@ def test_verify_every_file():
                 msg += (" -- the signature set (-s %s) is not covered by MANIFEST.sha256; "
                         "expected once src/cmd_audit.c adds it" % sigdir)
             problems.append(msg)
-        elif len(changed) != (2 if what == "signature file" else 1):
+        elif what.startswith("evidence/") and sorted(l[len("CHANGED "):] for l in changed) != same_file(path):
+            problems.append("%s: one byte flipped; CHANGED %r, expected its names %r"
+                            % (what, changed, same_file(path)))
+        elif not what.startswith("evidence/") and len(changed) != (2 if what == "signature file" else 1):
             # a signature file counts on its own and as part of the set
             problems.append("%s: one byte flipped but %d CHANGED lines: %r" % (what, len(changed), changed))
         flip(path)

@@ -7,6 +7,7 @@
 #   make fuzz       build the libFuzzer targets and run each FUZZ_SECONDS
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=1 the same binary with -fsanitize=address,undefined
+#   make SANITIZE=thread  with -fsanitize=thread (for --threads)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -17,6 +18,10 @@ FUZZ_SECONDS ?= 60
 ifeq ($(SANITIZE),1)
 BUILD   ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT     ?= -O1
+else ifeq ($(SANITIZE),thread)
+BUILD   ?= build-tsan
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 OPT     ?= -O1
 else
 BUILD   ?= build

@@ -52,7 +52,7 @@ struct run_opts {
 	const char *devices[64];
 	size_t n_devices;
 	bool json, quiet;
-	unsigned long long max_flows, reasm_limit;
+	unsigned long long max_flows, reasm_limit, threads;
 	/* live capture */
 	const char *iface, *filter, *write_path, *user, *consent_fifo;
 	unsigned long long duration, buffer_size, rotate_size, rotate_seconds;

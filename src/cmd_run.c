@@ -36,6 +36,7 @@ enum {
 	OPT_CONSENT_FIFO,
 	OPT_CONSENT_STDIN,
 	OPT_QUIET,
+	OPT_THREADS,
 	OPT_HELP,
 };
 
@@ -66,6 +67,7 @@ static const struct option long_opts[] = {
 	{"consent-fifo", required_argument, NULL, OPT_CONSENT_FIFO},
 	{"consent-stdin", no_argument, NULL, OPT_CONSENT_STDIN},
 	{"quiet", no_argument, NULL, OPT_QUIET},
+	{"threads", required_argument, NULL, OPT_THREADS},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -73,7 +75,7 @@ static const struct option long_opts[] = {
 static unsigned opt_class(int c)
 {
 	switch (c) {
-	case 'r': return RUN_READ;
+	case 'r': case OPT_THREADS: return RUN_READ;
 	case 'p': case 'e': case 'd': case 'o': case OPT_DEVICE: case OPT_FAIL_ON: case OPT_FORMAT:
 		return RUN_POLICY;
 	case 'i': case 'f': case 'w': case 'Z': case OPT_DURATION: case OPT_BUFFER:
@@ -155,6 +157,15 @@ int run_parse(int argc, char **argv, unsigned mask, const char *usage, struct ru
 				return FA_EXIT_INPUT;
 			if (o->max_flows == 0 || o->max_flows > (1ULL << 32)) {
 				cmd_error("--max-flows: %s is out of range (1 to 4294967296)", optarg);
+				return FA_EXIT_INPUT;
+			}
+			break;
+		case OPT_THREADS:
+			if (!count_arg("--threads", optarg, &o->threads))
+				return FA_EXIT_INPUT;
+			if (o->threads == 0 || o->threads > ENGINE_MAX_THREADS) {
+				cmd_error("--threads: %s is out of range (1 to %d)", optarg,
+					  ENGINE_MAX_THREADS);
 				return FA_EXIT_INPUT;
 			}
 			break;
@@ -248,6 +259,10 @@ int run_open(struct run *r, engine_flow_cb on_flow, void *user, struct fa_err *e
 	cfg.ids = r->ids;
 	cfg.on_flow = on_flow;
 	cfg.user = user;
+	/* a replay hands on its flows in id order, whatever the threads; a
+	   live capture as they end */
+	cfg.ordered = o->iface == NULL;
+	cfg.threads = (unsigned)o->threads;
 	return engine_new(&cfg, &r->eng, err);
 }
 

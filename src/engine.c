@@ -15,6 +15,7 @@
  */
 #include "flowaudit/engine.h"
 
+#include "engine_int.h"
 #include "flowaudit/http.h"
 #include "flowaudit/reasm.h"
 #include "flowaudit/recstore.h"
@@ -90,6 +91,9 @@ struct engine {
 	size_t n_hits_all, cap_hits;
 	struct engine_stats st;
 	fa_time now;
+	struct split *sp;          /* threads 2: nDPI's thread, whose answers this engine takes */
+	struct split *pub;         /* set: this engine is that thread's, publishing to pub */
+	bool flushing;
 	struct dns_message dnsmsg; /* scratch: large, so not on the stack */
 };
 
@@ -117,7 +121,8 @@ void engine_cfg_default(struct engine_cfg *cfg)
 
 static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user);
 
-int engine_new(const struct engine_cfg *cfg, struct engine **out, struct fa_err *err)
+static int engine_make(const struct engine_cfg *cfg, struct split *pub, struct engine **out,
+		       struct fa_err *err)
 {
 	*out = NULL;
 	struct engine *e = calloc(1, sizeof(*e));
@@ -131,10 +136,26 @@ int engine_new(const struct engine_cfg *cfg, struct engine **out, struct fa_err 
 		engine_cfg_default(&e->cfg);
 	if (e->cfg.reasm_limit == 0)
 		e->cfg.reasm_limit = 256 * 1024;
-	int rc = classifier_new(&e->cfg.classify, &e->cls, err);
-	if (rc != FA_OK) {
+	if (e->cfg.threads > ENGINE_MAX_THREADS) {
+		fa_err_set(err, "at most %d threads", ENGINE_MAX_THREADS);
 		free(e);
-		return rc;
+		return FA_EINPUT;
+	}
+	e->pub = pub;
+	if (e->cfg.threads == 2 && pub == NULL) {
+		e->cfg.ordered = true;
+		int rc = split_new(&e->cfg, e, &e->sp, err);
+		if (rc != FA_OK) {
+			free(e);
+			return rc;
+		}
+	} else {
+		/* nDPI here, unless it runs in its own thread */
+		int rc = classifier_new(&e->cfg.classify, &e->cls, err);
+		if (rc != FA_OK) {
+			free(e);
+			return rc;
+		}
 	}
 	e->ft = flow_table_new(&e->cfg.flows, on_flow_end, e);
 	e->dns = dns_cache_new(e->cfg.dns.max_addresses ? &e->cfg.dns : NULL);
@@ -149,10 +170,29 @@ int engine_new(const struct engine_cfg *cfg, struct engine **out, struct fa_err 
 	return FA_OK;
 }
 
+int engine_new(const struct engine_cfg *cfg, struct engine **out, struct fa_err *err)
+{
+	return engine_make(cfg, NULL, out, err);
+}
+
+int engine_new_classifier(const struct engine_cfg *cfg, struct split *sp, struct engine **out,
+			  struct fa_err *err)
+{
+	struct engine_cfg c = *cfg;
+	c.threads = 0;
+	c.ordered = true;
+	c.on_flow = NULL;
+	c.user = NULL;
+	c.ids = NULL;
+	c.mem_records = 1;
+	return engine_make(&c, sp, out, err);
+}
+
 void engine_free(struct engine *e)
 {
 	if (e == NULL)
 		return;
+	split_free(e->sp);
 	flow_table_free(e->ft);
 	classifier_free(e->cls);
 	dns_cache_free(e->dns);
@@ -434,10 +474,17 @@ static void tcp_payload(struct engine *e, struct flow *f, struct analysis *an, i
 	reasm_segment(&s->ra, p->tcp_seq, p->payload, p->payload_len, on_stream_bytes, s);
 }
 
+/* A UDP datagram to or from port 53 or 5353, with payload. */
+static bool is_dns(const struct decoded_pkt *p)
+{
+	return p->l4_proto == IPPROTO_UDP && p->payload_len > 0 &&
+	       (p->sport == 53 || p->dport == 53 || p->sport == 5353 || p->dport == 5353);
+}
+
 static void udp_payload(struct engine *e, struct flow *f, struct analysis *an, int dir,
 			const struct decoded_pkt *p, const struct source_frame *fr)
 {
-	if (p->sport == 53 || p->dport == 53 || p->sport == 5353 || p->dport == 5353) {
+	if (is_dns(p)) {
 		enum dns_parse_status ds = dns_parse(p->payload, p->payload_len, &e->dnsmsg);
 		if (ds == DNS_PARSE_OK || ds == DNS_PARSE_TRUNCATED) {
 			if (e->dnsmsg.is_response)
@@ -458,10 +505,10 @@ static void udp_payload(struct engine *e, struct flow *f, struct analysis *an, i
 
 /* ---- classification ---- */
 
-static void finish_classification(struct engine *e, struct analysis *an)
+/* nDPI's answer for the flow, into its analysis. */
+static void apply_classification(struct engine *e, struct analysis *an, struct classify_result *rp)
 {
-	struct classify_result r;
-	classify_finish(e->cls, an->cf, &r);
+	struct classify_result r = *rp;
 	an->cf = NULL;
 	an->cls_done = true;
 	an->protocol = intern(e, r.protocol);
@@ -487,7 +534,45 @@ static void finish_classification(struct engine *e, struct analysis *an)
 		an->scan_off = true;
 }
 
+/* nDPI's last word on flow f, at the current frame: applied here, or
+   published for the engine that runs the rest. */
+static void finish_classification(struct engine *e, struct flow *f, struct analysis *an)
+{
+	struct split_result res;
+	classify_finish(e->cls, an->cf, &res.r);
+	an->cf = NULL;
+	an->cls_done = true;
+	if (e->pub == NULL) {
+		apply_classification(e, an, &res.r);
+		return;
+	}
+	res.name_file = an->ndpi_name_file;
+	res.name_frame = an->ndpi_name_frame;
+	split_publish(e->pub, f->id, e->st.frames, &res);
+}
+
+/* With nDPI in its own thread: its answer for f, once it has one as of the
+   current frame (or, flushing, at all). */
+static void take_classification(struct engine *e, struct flow *f, struct analysis *an)
+{
+	struct split_result res;
+	if (!split_take(e->sp, f->id, e->flushing ? UINT64_MAX : e->st.frames, &res))
+		return;
+	an->ndpi_name_file = res.name_file;
+	an->ndpi_name_frame = res.name_frame;
+	apply_classification(e, an, &res.r);
+}
+
+
 void engine_frame(struct engine *e, const struct source_frame *fr)
+{
+	if (e->sp != NULL)
+		split_frame(e->sp, fr); /* comes back through engine_analyse_frame() */
+	else
+		engine_analyse_frame(e, fr);
+}
+
+void engine_analyse_frame(struct engine *e, const struct source_frame *fr)
 {
 	struct decoded_pkt p;
 	e->st.frames++;
@@ -513,13 +598,17 @@ void engine_frame(struct engine *e, const struct source_frame *fr)
 		if (an == NULL)
 			return;
 		f->ext = an;
-		an->cf = classify_flow_new(e->cls, p.l4_proto);
-		if (an->cf == NULL)
-			an->cls_done = true;
+		if (e->sp == NULL) {
+			an->cf = classify_flow_new(e->cls, p.l4_proto);
+			if (an->cf == NULL)
+				an->cls_done = true;
+		}
 		if (p.l4_proto != IPPROTO_TCP)
 			an->hello_done = true;
 	}
-	if (!an->cls_done) {
+	if (!an->cls_done && e->sp != NULL) {
+		take_classification(e, f, an);
+	} else if (!an->cls_done) {
 		bool had = classify_has_name(an->cf);
 		bool done = classify_packet(e->cls, an->cf, p.l3, p.l3_len, fr->ts);
 		if (!had && classify_has_name(an->cf)) {
@@ -527,8 +616,10 @@ void engine_frame(struct engine *e, const struct source_frame *fr)
 			an->ndpi_name_frame = fr->frame;
 		}
 		if (done)
-			finish_classification(e, an);
+			finish_classification(e, f, an);
 	}
+	if (e->pub != NULL)
+		return; /* the classifier's part ends here */
 	if (p.l4_proto == IPPROTO_TCP && (p.tcp_flags & TCP_SYN) && !an->isn_known[dir]) {
 		an->isn[dir] = p.tcp_seq + 1;
 		an->isn_known[dir] = true;
@@ -647,8 +738,17 @@ static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 	struct analysis empty = {0};
 	if (an == NULL)
 		an = &empty;
-	if (!an->cls_done && an->cf != NULL)
-		finish_classification(e, an);
+	if (!an->cls_done && e->sp != NULL)
+		take_classification(e, f, an);
+	else if (!an->cls_done && an->cf != NULL)
+		finish_classification(e, f, an);
+	if (e->pub != NULL) {
+		free(an->hello);
+		if (an != &empty)
+			free(an);
+		f->ext = NULL;
+		return;
+	}
 
 	struct flow_record r = {0};
 	r.id = f->id;
@@ -699,7 +799,7 @@ static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 		if (lost != NULL && e->st.records_lost_why == NULL)
 			e->st.records_lost_why = lost;
 	}
-	if (e->cfg.on_flow)
+	if (e->cfg.on_flow && !e->cfg.ordered)
 		e->cfg.on_flow(&r, r.n_hits ? &e->hits[r.first_hit] : NULL, r.n_hits, e->cfg.user);
 
 	for (int d = 0; d < 2; d++)
@@ -719,7 +819,7 @@ void engine_set_flow_cb(struct engine *e, engine_flow_cb cb, void *user)
 
 void engine_advance(struct engine *e, fa_time now)
 {
-	if (now > e->now) {
+	if (e->sp == NULL && now > e->now) {
 		e->now = now;
 		flow_table_expire(e->ft, now);
 	}
@@ -727,7 +827,20 @@ void engine_advance(struct engine *e, fa_time now)
 
 void engine_finish(struct engine *e)
 {
+	if (e->sp != NULL)
+		split_finish(e->sp);
+	e->flushing = true;
 	flow_table_flush(e->ft);
+	if (!e->cfg.ordered || e->cfg.on_flow == NULL)
+		return;
+	/* the flows in id order, as one engine or many would have them */
+	size_t nh;
+	const struct id_hit *hits = engine_hits(e, &nh);
+	struct flow_record r;
+	for (uint64_t id = 1; id <= engine_record_count(e); id++)
+		if (engine_record_get(e, id, &r))
+			e->cfg.on_flow(&r, r.n_hits && r.first_hit + r.n_hits <= nh ? &hits[r.first_hit] : NULL,
+				       r.n_hits, e->cfg.user);
 }
 
 uint64_t engine_record_count(const struct engine *e) { return recstore_count(e->recs); }

@@ -122,7 +122,30 @@ struct engine_cfg {
 	const struct idscan *ids;    /* may be NULL: no identifier scan */
 	engine_flow_cb on_flow;      /* may be NULL */
 	void *user;
+	/*
+	 * ordered: on_flow is not called as flows end but from engine_finish(),
+	 * once per kept record, in flow id order (the order of the flows'
+	 * first packets), so that what follows does not depend on when each
+	 * flow happened to end. A replay uses it; a live capture, which
+	 * reports findings as they happen, does not.
+	 *
+	 * threads 2: nDPI runs in a second thread. It gets a copy of every
+	 * frame and a flow table of its own, which files the frames exactly as
+	 * this engine's does (same frames, same times, same ids); it hands each
+	 * flow's classification back with the frame at which it was reached,
+	 * and this engine applies it at that same frame, waiting for it when it
+	 * runs ahead. One nDPI sees every frame in capture order, as without
+	 * the thread: nDPI relates flows to each other (a speed test's HTTP
+	 * request names the flows that follow it, a certificate names later
+	 * TLS flows to the same server), so spreading flows over several nDPI
+	 * instances would change results. Records, findings and reports are
+	 * the same as with one thread, byte for byte. For a replay:
+	 * engine_advance() does not apply.
+	 */
+	bool ordered;
+	unsigned threads;            /* 0 or 1: one thread; 2: nDPI in its own */
 };
+#define ENGINE_MAX_THREADS 2
 void engine_cfg_default(struct engine_cfg *cfg);
 
 struct engine;

@@ -53,6 +53,7 @@ static const char usage[] =
 	"  --no-geo                  do not locate addresses\n"
 	"  --max-flows N             live flows kept at once (default 262144)\n"
 	"  --stream-limit BYTES      stream bytes scanned per direction (default 262144)\n"
+	"  --threads N               1, or 2: nDPI in a thread of its own (same output)\n"
 	"  --quiet                   no progress and no summary\n";
 
 static struct sig_db *known_sigs;
@@ -68,6 +69,21 @@ static bool sdk_known(const char *id, void *ctx)
  * holds MANIFEST.sha256), an empty directory, or nothing at all. Anything
  * else is the user's and is refused before any work is done.
  */
+/*
+ * The time a report says it was made: SOURCE_DATE_EPOCH when it is set
+ * (reproducible reports: the same inputs, the same bytes), else the clock.
+ */
+static fa_time report_clock(void)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	unsigned long long v;
+	if (s != NULL && cmd_parse_count(s, &v) && v <= (unsigned long long)FA_TIME_MAX_SEC)
+		return (fa_time)v * 1000000;
+	if (s != NULL)
+		cmd_error("SOURCE_DATE_EPOCH='%s' is not a number of seconds: using the clock", s);
+	return (fa_time)time(NULL) * 1000000;
+}
+
 static int check_outdir(const char *outdir, struct fa_err *err)
 {
 	struct stat sb;
@@ -401,7 +417,7 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			 struct fa_err *err)
 {
 	struct run *r = &s->run;
-	fa_time now = (fa_time)time(NULL) * 1000000;
+	fa_time now = report_clock();
 	const char *outdir = r->o.outdir ? r->o.outdir : default_outdir(s, now);
 	if (outdir == NULL)
 		return FA_ERUNTIME;

@@ -21,6 +21,7 @@ static const char usage[] =
 	"  --no-geo               do not locate addresses\n"
 	"  -s, --signatures DIR   signature catalogue (default: the shipped one)\n"
 	"  --max-flows N          live flows kept at once (default 262144)\n"
+	"  --threads N            1, or 2: nDPI in a thread of its own (same output)\n"
 	"  --quiet                no progress on stderr\n";
 
 static void print_table(struct engine *e)

@@ -810,6 +810,40 @@ def write_expected_unknown(rows):
             fh.write("%s\t%s\n" % (c, h))
 
 
+def test_threads_identical():
+    """--threads 2 lists the same flows, byte for byte, as one thread, over the
+    ndpi/pcap and mobile captures, many files per run so that nDPI's links between
+    flows (speed tests, certificates, STUN, TINC, mining) are exercised. (The
+    e2e suite compares whole reports.)"""
+    files = sorted(r for r in capture_files() if r.startswith(("ndpi/pcap/", "mobile/")))
+    if not files:
+        raise Skip("no ndpi/pcap or mobile captures in %s" % CORPUS)
+    chunks = [files[i:i + 48] for i in range(0, len(files), 48)]
+
+    def pair(rels):
+        base = flows_cmd(rels)
+        one, two = run(base), run(base + ["--threads", "2"])
+        return rels, one, two
+
+    problems, compared = [], 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, JOBS // 2)) as ex:
+        for rels, one, two in ex.map(pair, chunks):
+            if one[0] != two[0]:
+                problems.append("%s..: exit %d with one thread, %d with two" % (rels[0], one[0], two[0]))
+            elif crashed(two[0], two[2]):
+                problems.append("%s..: --threads 2 crashed: %s" % (rels[0], two[2][-400:]))
+            elif one[1] != two[1]:
+                a, b = json.loads(one[1]), json.loads(two[1])
+                diff = [(x["id"], x.get("protocol"), y.get("protocol")) for x, y in zip(a, b) if x != y]
+                problems.append("%s..: %d flows differ, first %r" % (rels[0], len(diff), diff[:3]))
+            elif one[0] == 0:
+                compared += len(json.loads(one[1]))
+    assert compared > 0, "no flows compared"
+    print("  threads: %d flows in %d runs of up to 48 captures, the same with --threads 2"
+          % (compared, len(chunks)))
+    assert not problems, "\n".join(problems[:20])
+
+
 def test_sdk_attribution():
     files = [r for r in capture_files() if r.startswith(("ndpi/pcap/", "mobile/"))]
     if not any(r.startswith("mobile/matousp/") for r in files):

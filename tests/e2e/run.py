@@ -651,6 +651,71 @@ def test_evidence_pcaps():
     assert len(groups) < len(rep["findings"]), "the demo has findings on the same flows"
 
 
+def report_files(out):
+    """Every file of a report, by its path in the report, with its bytes."""
+    files = {}
+    for dp, _, fns in os.walk(out):
+        for fn in fns:
+            path = os.path.join(dp, fn)
+            with open(path, "rb") as f:
+                files[os.path.relpath(path, out)] = f.read()
+    return files
+
+
+def same_epoch(fn):
+    """Runs fn with SOURCE_DATE_EPOCH set, so that reports carry one time."""
+    old = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = "1764547200"
+    try:
+        return fn()
+    finally:
+        if old is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = old
+
+
+def test_reproducible_report():
+    """With SOURCE_DATE_EPOCH, two runs on the same inputs give the same report,
+    byte for byte, and say that time."""
+    _, rep1, out1 = same_epoch(lambda: audit(cap("demo"), expect=1))
+    _, rep2, out2 = same_epoch(lambda: audit(cap("demo"), expect=1))
+    assert rep1["generated_at"] == "2025-12-01T00:00:00Z", rep1["generated_at"]
+    assert report_files(out1) == report_files(out2)
+
+
+def test_threads_same_report():
+    """--threads 2 (nDPI in its own thread) gives the report of one thread, file for
+    file and byte for byte: several captures, devices, consent events, identifiers."""
+    caps = [cap(n) for n in ("demo", "multi_device", "consent", "id_sdk_declared", "http",
+                             "dns_named", "cross_border", "undeclared")]
+    extra = []
+    for c in caps[1:]:
+        extra += ["-r", c]
+    extra += ["-d", os.path.join(FIX, "device.json"), "-e", os.path.join(FIX, "events-consent.json")]
+    _, rep1, out1 = same_epoch(lambda: audit(caps[0], *extra, expect=1))
+    _, rep2, out2 = same_epoch(lambda: audit(caps[0], "--threads", "2", *extra, expect=1))
+    assert rep1["findings"], "no finding to compare"
+    a, b = report_files(out1), report_files(out2)
+    assert sorted(a) == sorted(b), (sorted(a), sorted(b))
+    differ = [n for n in a if a[n] != b[n]]
+    assert not differ, differ
+    f1 = run(["flows", "--json", "--quiet", "-g", GEO, "-r", caps[0]] + extra[:2 * (len(caps) - 1)],
+             expect=0).stdout
+    f2 = run(["flows", "--json", "--quiet", "-g", GEO, "--threads", "2", "-r", caps[0]]
+             + extra[:2 * (len(caps) - 1)], expect=0).stdout
+    assert f1 == f2 and json.loads(f1), "flows --json differs with --threads 2"
+
+
+def test_threads_refused():
+    """--threads takes 1 or 2, and only where captures are replayed."""
+    for bad in ("0", "3", "x"):
+        p = run(["flows", "-r", cap("demo"), "--threads", bad], expect=2)
+        assert "--threads" in p.stderr, p.stderr
+    p = run(["capture", "-i", "lo", "--threads", "2", "-p", os.path.join(FIX, "policy.json")], expect=2)
+    assert "does not apply" in p.stderr, p.stderr
+
+
 def read_pcap(path):
     """(sec, nsec, bytes) of every record of a classic pcap, either precision."""
     import struct

@@ -26,6 +26,7 @@ would pass BENCH_TIMEOUT is skipped. So a slow build still finishes in
 about 15 minutes, with the number of runs behind each median printed.
 """
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -53,6 +54,7 @@ T_NDPI_RSS = 0.5
 T_RSS_4X = 1.10
 T_LINEAR = 1.10
 T_KB_PER_FLOW = 1.5
+T_THREADS = 1.7
 
 
 class Failed(Exception):
@@ -248,6 +250,8 @@ def main():
         geo_args = ["--no-geo"]
         geo_desc = "--no-geo (data/geo/*.mmdb absent)"
 
+    # one time stamp for every report, so that runs can be compared by digest
+    os.environ.setdefault("SOURCE_DATE_EPOCH", str(int(started.timestamp())))
     say("flowaudit benchmark, %s" % started.strftime("%Y-%m-%d %H:%M UTC"))
     say("machine: %s cores, %s, %s, Linux %s, load average at start %s"
         % (m["nproc"], m["cpu"], m["mem"], m["kernel"], m["load"]))
@@ -284,7 +288,10 @@ def main():
         return series("pcaploop %s" % scale, lambda i: [helpers["pcaploop"], W[scale]["path"]],
                       stdout_path=out, after=check)
 
-    def fa_series(scale):
+    digests = {}  # series label -> sha256 of its findings.ndjson and junit.xml
+
+    def fa_series(scale, extra=(), label=None):
+        label = label or "flowaudit %s" % scale
         outdir = os.path.join(OUT, "report-%s" % scale)
 
         def clean(i):
@@ -306,12 +313,32 @@ def main():
                 raise Failed("flowaudit counted %s packets in %s, expected %d"
                              % (fa_stats[scale]["packets"], rel(W[scale]["path"]),
                                 W[scale]["packets"]))
+            if i == 0:
+                h = hashlib.sha256()
+                for fn in ("findings.ndjson", "junit.xml"):
+                    try:
+                        with open(os.path.join(outdir, fn), "rb") as f:
+                            h.update(f.read())
+                    except OSError:
+                        h.update(b"missing " + fn.encode())
+                digests[label] = h.hexdigest()
             shutil.rmtree(outdir, ignore_errors=True)  # evidence runs to GBs
 
         argv = [fa, "audit", "--quiet", "-r", W[scale]["path"], "-p", POLICY,
-                "-s", "signatures"] + geo_args + ["-o", outdir]
-        return series("flowaudit %s" % scale, lambda i: argv, before=clean, after=keep,
-                      ok=(0, 1))
+                "-s", "signatures"] + geo_args + list(extra) + ["-o", outdir]
+        return series(label, lambda i: argv, before=clean, after=keep, ok=(0, 1))
+
+    def flows_series(threads):
+        out = os.path.join(OUT, "logs", "flows-t%d.json" % threads)
+
+        def keep(i, r):
+            if i == 0:
+                with open(out, "rb") as f:
+                    digests["flows t%d" % threads] = hashlib.sha256(f.read()).hexdigest()
+        return series("flowaudit flows t%d" % threads,
+                      lambda i: [fa, "flows", "--json", "--quiet", "--threads", str(threads),
+                                 "-r", W["1x"]["path"], "-s", "signatures"] + geo_args,
+                      stdout_path=out, after=keep)
 
     w1 = W["1x"]["path"]
     try:
@@ -341,6 +368,13 @@ def main():
             prev = scale
         for scale in ("2x", "4x"):
             scaling.setdefault(scale, {"skipped": "a smaller workload was skipped"})
+
+        # the same 1x audit, and the pipeline alone, with nDPI in its own thread
+        threads = {}
+        if "timeout" not in scaling["1x"]:
+            threads["audit t2"] = fa_series("1x", ("--threads", "2"), "flowaudit 1x threads 2")
+            threads["flows t1"] = flows_series(1)
+            threads["flows t2"] = flows_series(2)
 
         # 4. micro-benchmarks
         micro = {}
@@ -450,8 +484,21 @@ def main():
         h = ""
     if "--threads" not in h:
         say("  n/a   --threads N >= 1.7x with 2 threads: this flowaudit has no --threads")
+    elif "wall" in threads.get("audit t2", {}) and "wall" in fa1:
+        sp = fa1["wall"] / threads["audit t2"]["wall"]
+        same = digests.get("flowaudit 1x") == digests.get("flowaudit 1x threads 2")
+        say("  %s  %-62s %.2fx (%.2f s -> %.2f s), findings %s" % (
+            verdict(sp >= T_THREADS), "--threads 2 >= %.1fx one thread, full audit" % T_THREADS,
+            sp, fa1["wall"], threads["audit t2"]["wall"], "identical" if same else "DIFFER"))
+        checks.append(("--threads 2 >= %.1fx, full audit" % T_THREADS, sp, sp >= T_THREADS, "%.2fx"))
+        f1, f2 = threads.get("flows t1", {}), threads.get("flows t2", {})
+        if "wall" in f1 and "wall" in f2:
+            same = digests.get("flows t1") == digests.get("flows t2")
+            say("  info  %-62s %.2fx (%.2f s -> %.2f s), output %s" % (
+                "--threads 2, the pipeline alone (flows --json)", f1["wall"] / f2["wall"],
+                f1["wall"], f2["wall"], "identical" if same else "DIFFERS"))
     else:
-        say("  n/a   --threads N >= 1.7x with 2 threads: not measured by this benchmark yet")
+        say("  n/a   --threads N >= 1.7x with 2 threads: not measured (1x timed out)")
     say("")
     say("micro-benchmarks (-O2, %s):" % rel(os.path.join(build, "libflowaudit.a")))
     for name in ("sigbench", "idbench"):
@@ -464,6 +511,7 @@ def main():
                                              rel(os.path.join(OUT, "logs"))))
     record = {"started": started.isoformat(), "machine": m, "workload": wl["key"],
               "geo": geo_desc, "results": results, "scaling": scaling, "flowaudit": fa_stats,
+              "threads": threads, "digests": digests,
               "micro": micro,
               "targets": [{"target": t, "value": v, "pass": ok} for t, v, ok, _ in checks]}
     with open(os.path.join(OUT, "results-%s.json" % started.strftime("%Y%m%dT%H%M%S")),

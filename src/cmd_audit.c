@@ -23,6 +23,7 @@
 #include "flowaudit/signatures.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -307,6 +308,22 @@ static int write_doc(const char *dir, const char *name, const json_t *doc,
 	return rc;
 }
 
+/* report.json written in a thread of its own (--threads 2), beside the others. */
+struct json_job {
+	const char *dir;
+	const json_t *doc;
+	const struct report_ctx *c;
+	int rc;
+	struct fa_err err;
+};
+
+static void *json_main(void *arg)
+{
+	struct json_job *j = arg;
+	j->rc = write_doc(j->dir, "report.json", j->doc, NULL, j->c, &j->err);
+	return NULL;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -515,13 +532,26 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			.n_notes = n_notes,
 		};
 		doc = report_build(&c);
-		rc = write_doc(tmpdir, "report.json", doc, NULL, &c, err);
+		/* the writers only read the document and the audit: with a second
+		   thread, report.json (the longest) is written beside the others */
+		struct json_job jj = {tmpdir, doc, &c, FA_OK, {""}};
+		pthread_t jt;
+		bool beside = s->run.o.threads > 1 && pthread_create(&jt, NULL, json_main, &jj) == 0;
+		if (!beside)
+			rc = write_doc(tmpdir, "report.json", doc, NULL, &c, err);
 		if (rc == FA_OK && (s->formats & FMT_HTML))
 			rc = write_doc(tmpdir, "report.html", doc, report_html_write_each, &c, err);
 		if (rc == FA_OK && (s->formats & FMT_NDJSON))
 			rc = write_doc(tmpdir, "findings.ndjson", doc, report_ndjson_write_each, &c, err);
 		if (rc == FA_OK && (s->formats & FMT_JUNIT))
 			rc = write_doc(tmpdir, "junit.xml", doc, report_junit_write_each, &c, err);
+		if (beside) {
+			pthread_join(jt, NULL);
+			if (rc == FA_OK && jj.rc != FA_OK) {
+				rc = jj.rc;
+				*err = jj.err;
+			}
+		}
 	}
 	if (rc == FA_OK) {
 		/* every input: captures, declaration, events, profile, each

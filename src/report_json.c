@@ -119,9 +119,13 @@ static int dump_indented(FILE *out, const json_t *v, int indent)
 	char *txt = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
 	if (txt == NULL)
 		return FA_ERUNTIME;
-	for (const char *p = txt; *p; p++) {
-		fputc(*p, out);
-		if (*p == '\n')
+	/* line by line, each after the first indented */
+	for (const char *p = txt; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+		fwrite(p, 1, len, out);
+		p += len;
+		if (nl)
 			fprintf(out, "%*s", indent, "");
 	}
 	free(txt);
@@ -584,7 +588,8 @@ static json_t *flow_sample(const struct report_ctx *c, json_t *devices)
 	return arr;
 }
 
-/* report.json's findings: each in full (every frame number), one at a time. */
+/* report.json's findings: each in full (every frame number), made one at a
+   time, and written one a line, as the flows are. */
 static int findings_write(FILE *out, const struct report_ctx *c)
 {
 	size_t n = audit_finding_count(c->audit);
@@ -592,7 +597,8 @@ static int findings_write(FILE *out, const struct report_ctx *c)
 	for (size_t i = 0; i < n; i++) {
 		json_t *o = report_finding_json(c, i);
 		fprintf(out, "%s\n    ", i ? "," : "");
-		int rc = dump_indented(out, o, 4);
+		int rc = o && json_dumpf(o, out, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 ? FA_OK
+											: FA_ERUNTIME;
 		json_decref(o);
 		if (rc != FA_OK)
 			return rc;

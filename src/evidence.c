@@ -96,15 +96,40 @@ static bool add_frame(struct evidence_set *s, uint32_t file, uint64_t frame)
 		memset(pf, 0, sizeof(*pf));
 		pf->file = file;
 	}
-	if ((pf->n & (pf->n + 1)) == 0) { /* grow at 0, 1, 3, 7, ... */
-		uint64_t *nf = realloc(pf->frames, (pf->n * 2 + 2) * sizeof(*nf));
-		if (nf == NULL)
+	if (pf->cap - pf->len < 10) { /* room for one more, at most ten bytes */
+		size_t nc = pf->cap ? pf->cap * 2 : 16;
+		uint8_t *ne = realloc(pf->enc, nc);
+		if (ne == NULL)
 			return false;
-		pf->frames = nf;
+		pf->enc = ne;
+		pf->cap = nc;
 	}
-	pf->frames[pf->n++] = frame;
+	uint64_t d = frame - pf->last; /* a pass reads each file in order: ascending */
+	do {
+		uint8_t b = d & 0x7f;
+		d >>= 7;
+		pf->enc[pf->len++] = (uint8_t)(b | (d ? 0x80 : 0));
+	} while (d);
+	pf->last = frame;
+	pf->n++;
 	s->packets++;
 	return true;
+}
+
+bool evidence_frames_next(const struct evidence_frames *pf, size_t *pos, uint64_t *prev,
+			  uint64_t *frame)
+{
+	uint64_t d = 0;
+	for (unsigned shift = 0; *pos < pf->len && shift < 64; shift += 7) {
+		uint8_t b = pf->enc[(*pos)++];
+		d |= (uint64_t)(b & 0x7f) << shift;
+		if ((b & 0x80) == 0) {
+			*prev += d;
+			*frame = *prev;
+			return true;
+		}
+	}
+	return false;
 }
 
 static pcap_dumper_t *writer_get(struct writer *w, struct evidence_set *s, int linktype,
@@ -364,20 +389,10 @@ static int link_or_copy(const char *dir, const char *from, const char *to, struc
 static int copy_twin(struct evidence_set *t, const struct evidence_set *f, const char *dir,
 		     struct fa_err *err)
 {
-	t->per_file = calloc(f->n_per_file ? f->n_per_file : 1, sizeof(*t->per_file));
-	if (t->per_file == NULL)
-		goto oom;
-	for (size_t i = 0; i < f->n_per_file; i++) {
-		const struct evidence_frames *pf = &f->per_file[i];
-		struct evidence_frames *q = &t->per_file[t->n_per_file];
-		q->frames = malloc((pf->n ? pf->n : 1) * sizeof(*q->frames));
-		if (q->frames == NULL)
-			goto oom;
-		memcpy(q->frames, pf->frames, pf->n * sizeof(*q->frames));
-		q->file = pf->file;
-		q->n = pf->n;
-		t->n_per_file++;
-	}
+	/* the same frame lists: borrowed from f, which owns them */
+	t->per_file = f->per_file;
+	t->n_per_file = f->n_per_file;
+	t->borrowed = true;
 	t->packets = f->packets;
 	for (size_t k = 0; k < f->n_paths; k++) {
 		char name[64];
@@ -391,9 +406,6 @@ static int copy_twin(struct evidence_set *t, const struct evidence_set *f, const
 		snprintf(t->paths[t->n_paths++], sizeof(t->paths[0]), "%s", name);
 	}
 	return FA_OK;
-oom:
-	fa_err_set(err, "out of memory collecting evidence");
-	return FA_ERUNTIME;
 }
 
 int evidence_write(const char *const *captures, size_t n_captures,
@@ -484,9 +496,11 @@ void evidence_set_clear(struct evidence_set *s)
 {
 	if (s == NULL)
 		return;
-	for (size_t i = 0; i < s->n_per_file; i++)
-		free(s->per_file[i].frames);
-	free(s->per_file);
+	for (size_t i = 0; !s->borrowed && i < s->n_per_file; i++)
+		free(s->per_file[i].enc);
+	if (!s->borrowed)
+		free(s->per_file);
 	s->per_file = NULL;
 	s->n_per_file = 0;
+	s->borrowed = false;
 }

@@ -330,8 +330,10 @@ json_t *report_finding_json(const struct report_ctx *c, size_t i)
 		json_object_set_new(x, "file", fi ? json_string(fi->path) : json_null());
 		json_t *nums = json_array();
 		size_t shown = c->frames_limit && pf->n > c->frames_limit ? c->frames_limit : pf->n;
-		for (size_t m = 0; m < shown; m++)
-			json_array_append_new(nums, json_integer((json_int_t)pf->frames[m]));
+		size_t pos = 0;
+		uint64_t prev = 0, frame;
+		for (size_t m = 0; m < shown && evidence_frames_next(pf, &pos, &prev, &frame); m++)
+			json_array_append_new(nums, json_integer((json_int_t)frame));
 		json_object_set_new(x, "numbers", nums);
 		if (shown < pf->n) /* the document's short form; report.json has them all */
 			json_object_set_new(x, "numbers_total", json_integer((json_int_t)pf->n));
@@ -537,6 +539,31 @@ static const char **file_paths(const struct report_ctx *c, size_t *n)
 	return files;
 }
 
+/* Of a flow's object, what report.html shows of it (a flow in full takes
+   about 4 KB of jansson objects). Consumes full. */
+static json_t *flow_brief(json_t *full)
+{
+	static const char *const keys[] = {"id", "transport", "client_ip", "server_ip",
+					   "server_port", "protocol", "name", "scope", "country",
+					   "bytes_out", "bytes_in", "first_seen", "last_seen"};
+	json_t *o = json_object();
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *v = json_object_get(full, keys[i]);
+		if (v != NULL)
+			json_object_set(o, keys[i], v);
+	}
+	json_t *sig = json_object_get(full, "signature");
+	if (json_is_object(sig)) {
+		json_t *b = json_object();
+		json_object_set(b, "name", json_object_get(sig, "name"));
+		json_object_set_new(o, "signature", b);
+	} else {
+		json_object_set_new(o, "signature", json_null());
+	}
+	json_decref(full);
+	return o;
+}
+
 /*
  * The flows the document holds in memory: for each device with findings,
  * its first flows (what report.html lists per device): REPORT_DEVICE_FLOWS
@@ -575,7 +602,7 @@ static json_t *flow_sample(const struct report_ctx *c, json_t *devices)
 		json_int_t seen = json_integer_value(n);
 		json_integer_set(n, seen + 1);
 		if (seen < each)
-			json_array_append_new(arr, flow_json_for(&r, c->policy, files, nf));
+			json_array_append_new(arr, flow_brief(flow_json_for(&r, c->policy, files, nf)));
 	}
 	free(files);
 	/* each device's own count of flows, the ones not in the sample too */

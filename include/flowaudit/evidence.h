@@ -14,7 +14,9 @@
  * within the flow's first and last frame: a later flow on the same 5-tuple
  * starts after the earlier one ended, so the ranges never overlap.
  *
- * Owns: the frame arrays in each set's per_file[] (evidence_set_clear()).
+ * Owns: the frame arrays in each set's per_file[] (evidence_set_clear()); a
+ * set of the same flows as an earlier one borrows that one's, so the sets
+ * are cleared together.
  */
 #ifndef FLOWAUDIT_EVIDENCE_H
 #define FLOWAUDIT_EVIDENCE_H
@@ -33,11 +35,22 @@ struct evidence_flow {
 	uint64_t frame_first, frame_last;
 };
 
+/*
+ * The frame numbers of one set in one file, ascending, kept as the
+ * differences between them in LEB128 (one or two bytes each for a flow's
+ * packets, instead of eight): a long capture's findings carry millions.
+ * Read them with evidence_frames_next().
+ */
 struct evidence_frames {
 	uint32_t file;
-	uint64_t *frames;
-	size_t n;
+	size_t n;            /* how many */
+	uint8_t *enc;
+	size_t len, cap;     /* bytes of enc used, allocated */
+	uint64_t last;       /* the last number added */
 };
+/* The next number into *frame; *pos and *prev start at 0. False past the last. */
+bool evidence_frames_next(const struct evidence_frames *pf, size_t *pos, uint64_t *prev,
+			  uint64_t *frame);
 
 struct evidence_set {
 	const char *name;          /* base name without extension, e.g. "F0001" */
@@ -46,6 +59,7 @@ struct evidence_set {
 	/* results */
 	struct evidence_frames *per_file;
 	size_t n_per_file;
+	bool borrowed;             /* per_file is another set's (the same flows) */
 	uint64_t packets;
 	char paths[4][80];         /* files written, relative to dir */
 	size_t n_paths;

@@ -57,8 +57,8 @@ int report_junit_write_each(const json_t *doc, const struct report_findings *fs,
    the devices would take more than REPORT_FLOW_SAMPLE flows in all, but
    never fewer than REPORT_DEVICE_FLOWS_MIN each. */
 #define REPORT_DEVICE_FLOWS 100
-#define REPORT_DEVICE_FLOWS_MIN 10
-#define REPORT_FLOW_SAMPLE 10000
+#define REPORT_DEVICE_FLOWS_MIN 3
+#define REPORT_FLOW_SAMPLE 5000
 
 /* Frame numbers per file, and flow ids, a finding carries in the report
    document (numbers_total and flows_total then say how many there are):

@@ -53,7 +53,7 @@ static const char usage[] =
 	"  --asn DB                  ASN database (MaxMind DB format)\n"
 	"  --no-geo                  do not locate addresses\n"
 	"  --max-flows N             live flows kept at once (default 262144)\n"
-	"  --stream-limit BYTES      stream bytes scanned per direction (default 262144)\n"
+	"  --stream-limit BYTES      stream bytes scanned per direction (default 256Ki)\n"
 	"  --threads N               1, or 2: nDPI in a thread of its own (same output)\n"
 	"  --quiet                   no progress and no summary\n";
 

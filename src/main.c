@@ -59,13 +59,17 @@ bool cmd_parse_count(const char *s, unsigned long long *out)
 	unsigned long long v = strtoull(s, &end, 10);
 	if (errno == ERANGE)
 		return false;
+	/* k, M, G in powers of 1000; Ki, Mi, Gi in powers of 1024 */
 	unsigned long long mult = 1;
-	if (*end == 'k' || *end == 'K')
-		mult = 1000ULL, end++;
-	else if (*end == 'M')
-		mult = 1000000ULL, end++;
-	else if (*end == 'G')
-		mult = 1000000000ULL, end++;
+	const char *units = "kMG";
+	const char *u = *end ? strchr(units, *end == 'K' ? 'k' : *end) : NULL;
+	if (u != NULL) {
+		bool binary = end[1] == 'i';
+		mult = 1;
+		for (const char *q = units; q <= u; q++)
+			mult *= binary ? 1024ULL : 1000ULL;
+		end += binary ? 2 : 1;
+	}
 	if (*end != '\0' || end == s || v > ULLONG_MAX / mult)
 		return false;
 	*out = v * mult;

@@ -707,6 +707,18 @@ def test_threads_same_report():
     assert f1 == f2 and json.loads(f1), "flows --json differs with --threads 2"
 
 
+def test_count_suffixes():
+    """Counts take k/M/G (powers of 1000) and Ki/Mi/Gi (powers of 1024)."""
+    c = cap("demo")
+    base = run(["flows", "-r", c, "--json", "--quiet", "--stream-limit", "262144"], expect=0).stdout
+    assert run(["flows", "-r", c, "--json", "--quiet", "--stream-limit", "256Ki"], expect=0).stdout == base
+    p = run(["flows", "-r", c, "--max-flows", "5Gi"], expect=2)
+    assert "out of range" in p.stderr, p.stderr  # 5 * 2^30 is past the cap of 2^32
+    for bad in ("1Kx", "1i", "Ki"):
+        p = run(["flows", "-r", c, "--stream-limit", bad], expect=2)
+        assert "not a number" in p.stderr, p.stderr
+
+
 def test_threads_refused():
     """--threads takes 1 or 2, and only where captures are replayed."""
     for bad in ("0", "3", "x"):

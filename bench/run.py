@@ -322,7 +322,15 @@ def main():
                     except OSError:
                         h.update(b"missing " + fn.encode())
                 digests[label] = h.hexdigest()
-            shutil.rmtree(outdir, ignore_errors=True)  # evidence runs to GBs
+            # set aside, removed at the end: ext4 allocates inodes slowly
+            # for a while after many were freed, and a report is 21,000
+            # files, so deleting one just before the next run would time
+            # the file system's recovery, not flowaudit
+            trash = os.path.join(OUT, "trash")
+            os.makedirs(trash, exist_ok=True)
+            if os.path.isdir(outdir):
+                os.rename(outdir, os.path.join(trash, "%s-%d-%d" % (
+                    label.replace(" ", "-"), i, len(os.listdir(trash)))))
 
         argv = [fa, "audit", "--quiet", "-r", W[scale]["path"], "-p", POLICY,
                 "-s", "signatures"] + geo_args + list(extra) + ["-o", outdir]
@@ -388,6 +396,7 @@ def main():
             micro[name] = [ln for ln in p.stdout.splitlines() if ln.strip()]
     except Failed as e:
         note("FAILED: %s" % e)
+        shutil.rmtree(os.path.join(OUT, "trash"), ignore_errors=True)
         return 1
 
     # 3. the report
@@ -505,6 +514,7 @@ def main():
         for ln in micro[name]:
             say("  " + ln)
 
+    shutil.rmtree(os.path.join(OUT, "trash"), ignore_errors=True)
     finished = datetime.datetime.now(datetime.timezone.utc)
     say("")
     say("bench: %.0f s in all; logs in %s" % ((finished - started).total_seconds(),

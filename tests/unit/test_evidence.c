@@ -1,0 +1,161 @@
+/*
+ * evidence: a generated capture of two flows, read back through
+ * evidence_write(): each set's frame numbers exactly (gaps that take one,
+ * two and three bytes to encode), the packets in each pcap, and two sets of
+ * the same flow sharing one file and one frame list.
+ */
+#include "flowaudit/evidence.h"
+
+#include "frames.h"
+
+#include <netinet/in.h>
+#include <pcap/pcap.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define N_FRAMES 20210
+
+/* Frames of flow A (TCP), everything else flow B (UDP). */
+static bool is_a(uint64_t n) { return n == 1 || n == 202 || n == 20203 || n == 20207; }
+
+static void write_capture(const char *path)
+{
+	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
+	assert_non_null(dead);
+	pcap_dumper_t *d = pcap_dump_open(dead, path);
+	assert_non_null(d);
+	for (uint64_t n = 1; n <= N_FRAMES; n++) {
+		struct frame f;
+		fr_start(&f, DLT_EN10MB, DECODE_OK);
+		fr_eth(&f, 0x0800);
+		if (is_a(n))
+			fr_ip4_tcp(&f, 0);
+		else
+			fr_ip4_udp(&f, 0);
+		struct pcap_pkthdr h = {.ts = {.tv_sec = 1700000000 + (time_t)n, .tv_usec = 0},
+					.caplen = (bpf_u_int32)f.n, .len = (bpf_u_int32)f.n};
+		pcap_dump((u_char *)d, &h, f.b);
+	}
+	pcap_dump_close(d);
+	pcap_close(dead);
+}
+
+static struct evidence_flow flow(uint64_t id, uint8_t proto, uint16_t cport, uint16_t sport,
+				 uint64_t first, uint64_t last)
+{
+	struct evidence_flow f = {.flow_id = id, .cport = cport, .sport = sport, .proto = proto,
+				  .frame_first = first, .frame_last = last};
+	fa_addr_v4(&f.cli, FR_SRC4);
+	fa_addr_v4(&f.srv, FR_DST4);
+	return f;
+}
+
+/* Packets in a classic pcap file. */
+static size_t pcap_packets(const char *path)
+{
+	char eb[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(path, eb);
+	assert_non_null(p);
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	size_t n = 0;
+	while (pcap_next_ex(p, &h, &data) == 1)
+		n++;
+	pcap_close(p);
+	return n;
+}
+
+static void test_frames_and_twins(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fa-evidence-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char cap[4200];
+	snprintf(cap, sizeof(cap), "%s/in.pcap", dir);
+	write_capture(cap);
+	const char *caps[] = {cap};
+	struct evidence_flow flows[] = {
+		flow(1, IPPROTO_TCP, 40000, 443, 1, 20207),
+		flow(2, IPPROTO_UDP, 5353, 53, 2, N_FRAMES),
+	};
+	uint64_t only_a[] = {1}, only_b[] = {2};
+	struct evidence_set sets[3] = {
+		{.name = "F0001", .flow_ids = only_a, .n_flow_ids = 1},
+		{.name = "F0002", .flow_ids = only_b, .n_flow_ids = 1},
+		{.name = "F0003", .flow_ids = only_a, .n_flow_ids = 1}, /* F0001's twin */
+	};
+	struct fa_err err = {""};
+	assert_int_equal(evidence_write(caps, 1, flows, 2, sets, 3, dir, &err), FA_OK);
+
+	/* flow A's frames, every one, from the deltas */
+	const uint64_t want[] = {1, 202, 20203, 20207};
+	for (int s = 0; s < 3; s += 2) {
+		assert_int_equal(sets[s].n_per_file, 1);
+		const struct evidence_frames *pf = &sets[s].per_file[0];
+		assert_int_equal(pf->n, 4);
+		size_t pos = 0, k = 0;
+		uint64_t prev = 0, fr;
+		while (evidence_frames_next(pf, &pos, &prev, &fr)) {
+			assert_true(k < 4);
+			assert_int_equal(fr, want[k++]);
+		}
+		assert_int_equal(k, 4);
+		assert_int_equal(sets[s].packets, 4);
+	}
+	/* the twin borrows the frame list and names the same file */
+	assert_true(sets[2].borrowed);
+	assert_ptr_equal(sets[2].per_file, sets[0].per_file);
+	char a[4300], b[4300];
+	snprintf(a, sizeof(a), "%s/%s", dir, sets[0].paths[0]);
+	snprintf(b, sizeof(b), "%s/%s", dir, sets[2].paths[0]);
+	assert_string_equal(sets[2].paths[0], "F0003.pcap");
+	struct stat sa, sb;
+	assert_int_equal(stat(a, &sa), 0);
+	assert_int_equal(stat(b, &sb), 0);
+	assert_true(sa.st_ino == sb.st_ino || sa.st_size == sb.st_size);
+	assert_int_equal(pcap_packets(a), 4);
+	assert_int_equal(pcap_packets(b), 4);
+
+	/* flow B: every other frame, ascending */
+	const struct evidence_frames *pb = &sets[1].per_file[0];
+	assert_int_equal(pb->n, N_FRAMES - 4);
+	size_t pos = 0, seen = 0;
+	uint64_t prev = 0, fr, last = 0;
+	while (evidence_frames_next(pb, &pos, &prev, &fr)) {
+		assert_false(is_a(fr));
+		assert_true(fr > last);
+		last = fr;
+		seen++;
+	}
+	assert_int_equal(seen, N_FRAMES - 4);
+	assert_int_equal(last, N_FRAMES);
+	char c[4300];
+	snprintf(c, sizeof(c), "%s/%s", dir, sets[1].paths[0]);
+	assert_int_equal(pcap_packets(c), N_FRAMES - 4);
+
+	for (int s = 0; s < 3; s++) {
+		char p[4300];
+		snprintf(p, sizeof(p), "%s/%s", dir, sets[s].paths[0]);
+		unlink(p);
+		evidence_set_clear(&sets[s]);
+	}
+	unlink(cap);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_frames_and_twins),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -66,25 +66,31 @@ static bool sdk_known(const char *id, void *ctx)
 }
 
 /*
- * -o names a directory flowaudit will replace: only an earlier report (it
- * holds MANIFEST.sha256), an empty directory, or nothing at all. Anything
- * else is the user's and is refused before any work is done.
- */
-/*
  * The time a report says it was made: SOURCE_DATE_EPOCH when it is set
  * (reproducible reports: the same inputs, the same bytes), else the clock.
+ * The variable is decimal seconds, digits only, as reproducible-builds.org
+ * defines it.
  */
 static fa_time report_clock(void)
 {
 	const char *s = getenv("SOURCE_DATE_EPOCH");
-	unsigned long long v;
-	if (s != NULL && cmd_parse_count(s, &v) && v <= (unsigned long long)FA_TIME_MAX_SEC)
+	if (s == NULL)
+		return (fa_time)time(NULL) * 1000000;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (s[0] >= '0' && s[0] <= '9' && *end == '\0' && errno == 0 &&
+	    v <= (unsigned long long)FA_TIME_MAX_SEC)
 		return (fa_time)v * 1000000;
-	if (s != NULL)
-		cmd_error("SOURCE_DATE_EPOCH='%s' is not a number of seconds: using the clock", s);
+	cmd_error("SOURCE_DATE_EPOCH='%s' is not a number of seconds: using the clock", s);
 	return (fa_time)time(NULL) * 1000000;
 }
 
+/*
+ * -o names a directory flowaudit will replace: only an earlier report (it
+ * holds MANIFEST.sha256), an empty directory, or nothing at all. Anything
+ * else is the user's and is refused before any work is done.
+ */
 static int check_outdir(const char *outdir, struct fa_err *err)
 {
 	struct stat sb;
@@ -276,12 +282,12 @@ static json_t *ctx_finding(size_t i, void *user)
 }
 
 /* OUTDIR/name: report.json from doc and c, or through render from doc and
-   the findings of c (in full for findings.ndjson, abbreviated as the
-   document's for the others). */
+   the findings of c, each with at most frames frame numbers per file and
+   as many flow ids (0: all). */
 static int write_doc(const char *dir, const char *name, const json_t *doc,
 		     int (*render)(const json_t *, const struct report_findings *, FILE *,
 				   struct fa_err *),
-		     const struct report_ctx *c, struct fa_err *err)
+		     const struct report_ctx *c, size_t frames, struct fa_err *err)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -293,8 +299,7 @@ static int write_doc(const char *dir, const char *name, const json_t *doc,
 	int rc;
 	if (render != NULL) {
 		struct report_ctx brief = *c;
-		if (render != report_ndjson_write_each)
-			brief.frames_limit = REPORT_DOC_FRAMES;
+		brief.frames_limit = frames;
 		struct report_findings fs = {
 			.n = audit_finding_count(c->audit), .get = ctx_finding, .user = &brief};
 		rc = render(doc, &fs, fp, err);
@@ -320,7 +325,7 @@ struct json_job {
 static void *json_main(void *arg)
 {
 	struct json_job *j = arg;
-	j->rc = write_doc(j->dir, "report.json", j->doc, NULL, j->c, &j->err);
+	j->rc = write_doc(j->dir, "report.json", j->doc, NULL, j->c, 0, &j->err);
 	return NULL;
 }
 
@@ -538,13 +543,16 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		pthread_t jt;
 		bool beside = s->run.o.threads > 1 && pthread_create(&jt, NULL, json_main, &jj) == 0;
 		if (!beside)
-			rc = write_doc(tmpdir, "report.json", doc, NULL, &c, err);
+			rc = write_doc(tmpdir, "report.json", doc, NULL, &c, 0, err);
 		if (rc == FA_OK && (s->formats & FMT_HTML))
-			rc = write_doc(tmpdir, "report.html", doc, report_html_write_each, &c, err);
+			rc = write_doc(tmpdir, "report.html", doc, report_html_write_each, &c,
+				       REPORT_DOC_FRAMES, err);
 		if (rc == FA_OK && (s->formats & FMT_NDJSON))
-			rc = write_doc(tmpdir, "findings.ndjson", doc, report_ndjson_write_each, &c, err);
+			rc = write_doc(tmpdir, "findings.ndjson", doc, report_ndjson_write_each, &c, 0,
+				       err);
 		if (rc == FA_OK && (s->formats & FMT_JUNIT))
-			rc = write_doc(tmpdir, "junit.xml", doc, report_junit_write_each, &c, err);
+			rc = write_doc(tmpdir, "junit.xml", doc, report_junit_write_each, &c,
+				       REPORT_DOC_FRAMES, err);
 		if (beside) {
 			pthread_join(jt, NULL);
 			if (rc == FA_OK && jj.rc != FA_OK) {

@@ -53,6 +53,7 @@ struct split {
 	struct engine *cls;   /* the classifier's engine, used by its thread only */
 	pthread_t th;
 	bool started, stop;
+	bool abandon;         /* freed before the end: stop at once */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;    /* any change below */
 	/* batch k of those handed over is ring[k % QUEUE_DEPTH]:
@@ -142,8 +143,12 @@ static void *classifier_main(void *arg)
 	struct split *sp = arg;
 	for (;;) {
 		pthread_mutex_lock(&sp->mu);
-		while (sp->classified == sp->pushed && !sp->stop)
+		while (sp->classified == sp->pushed && !sp->stop && !sp->abandon)
 			pthread_cond_wait(&sp->cv, &sp->mu);
+		if (sp->abandon) {
+			pthread_mutex_unlock(&sp->mu);
+			return NULL;
+		}
 		if (sp->classified == sp->pushed) {
 			pthread_mutex_unlock(&sp->mu);
 			break;
@@ -280,7 +285,12 @@ void split_free(struct split *sp)
 	if (sp == NULL)
 		return;
 	if (sp->started) {
-		split_finish(sp);
+		/* what is still queued is dropped, not analysed: the engine is
+		   going away (an error, or the end after split_finish) */
+		pthread_mutex_lock(&sp->mu);
+		sp->abandon = true;
+		pthread_cond_broadcast(&sp->cv);
+		pthread_mutex_unlock(&sp->mu);
 		pthread_join(sp->th, NULL);
 		sp->started = false;
 	}

@@ -11,6 +11,6 @@ check() { # $1 = include pattern, $2 = allowed files (regex on path)
 }
 check 'ndpi' 'src/classify\.c$'
 check 'maxminddb' 'src/geo\.c$'
-check 'jansson' 'src/(policy[a-z_]*|consent|device|signatures|sig_index|report_[a-z_]+|manifest|jsonutil)\.c$|include/flowaudit/(report|report_json|jsonutil)\.h$'
+check 'jansson' 'src/(policy[a-z_]*|consent|device|signatures|sig_index|report_[a-z_]+|manifest|jsonw)\.c$|include/flowaudit/(report|report_json|jsonw)\.h$'
 check 'pcap' 'src/(source|evidence|capture|pcapng)\.c$'
 exit $status

@@ -281,6 +281,11 @@ static json_t *ctx_finding(size_t i, void *user)
 	return report_finding_json((const struct report_ctx *)user, i);
 }
 
+static void ctx_finding_members(struct jsonw *w, size_t i, void *user)
+{
+	report_finding_members(w, (const struct report_ctx *)user, i);
+}
+
 /* OUTDIR/name: report.json from doc and c, or through render from doc and
    the findings of c, each with at most frames frame numbers per file and
    as many flow ids (0: all). */
@@ -301,7 +306,10 @@ static int write_doc(const char *dir, const char *name, const json_t *doc,
 		struct report_ctx brief = *c;
 		brief.frames_limit = frames;
 		struct report_findings fs = {
-			.n = audit_finding_count(c->audit), .get = ctx_finding, .user = &brief};
+			.n = audit_finding_count(c->audit),
+			.get = ctx_finding,
+			.members = ctx_finding_members,
+			.user = &brief};
 		rc = render(doc, &fs, fp, err);
 	} else {
 		rc = report_write(fp, doc, c);

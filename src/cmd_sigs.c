@@ -16,6 +16,7 @@
  */
 #include "cmd.h"
 
+#include "flowaudit/jsonw.h"
 #include "flowaudit/signatures.h"
 
 #include <getopt.h>
@@ -134,60 +135,6 @@ static void print_aligned(const char *const *cells, size_t nrows, size_t ncols)
 	}
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 when it is not one. */
-static size_t utf8_seq(const unsigned char *s)
-{
-	unsigned char c = s[0];
-	size_t n;
-	unsigned min;
-	unsigned cp;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2, min = 0x80, cp = c & 0x1F;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3, min = 0x800, cp = c & 0x0F;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4, min = 0x10000, cp = c & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return n;
-}
-
-/* A JSON string; bytes that are not UTF-8 become U+FFFD. */
-static void put_json_str(const char *s)
-{
-	if (s == NULL) {
-		fputs("null", stdout);
-		return;
-	}
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		if (*p == '"' || *p == '\\') {
-			printf("\\%c", *p++);
-		} else if (*p < 0x20 || *p == 0x7F) {
-			printf("\\u%04x", *p++);
-		} else if (*p < 0x80) {
-			putchar(*p++);
-		} else {
-			size_t n = utf8_seq(p);
-			if (n == 0) {
-				fputs("\\ufffd", stdout);
-				p++;
-			} else {
-				fwrite(p, 1, n, stdout);
-				p += n;
-			}
-		}
-	}
-	putchar('"');
-}
-
 /* ---- match ---- */
 
 struct match_row {
@@ -227,23 +174,23 @@ static void sanitize(char *s)
 static void flush_batch(struct match_batch *b)
 {
 	if (b->json) {
-		for (size_t i = 0; i < b->n; i++) {
-			const struct match_row *r = &b->rows[i];
-			const struct sig_entry *e = r->e;
-			fputs("{\"input\":", stdout);
-			put_json_str(r->input);
-			fputs(",\"id\":", stdout);
-			put_json_str(e ? e->id : NULL);
-			fputs(",\"name\":", stdout);
-			put_json_str(e ? e->name : NULL);
-			fputs(",\"entity\":", stdout);
-			put_json_str(e ? e->entity : NULL);
-			fputs(",\"kind\":", stdout);
-			put_json_str(e ? sig_kind_name(e->kind) : NULL);
-			fputs(",\"pattern\":", stdout);
-			put_json_str(e ? r->pat : NULL);
-			fputs("}\n", stdout);
+		struct jsonw w;
+		if (jsonw_open_text(&w, stdout) == FA_OK) {
+			for (size_t i = 0; i < b->n; i++) {
+				const struct match_row *r = &b->rows[i];
+				const struct sig_entry *e = r->e;
+				jsonw_object(&w, NULL);
+				jsonw_string(&w, "input", r->input);
+				jsonw_string(&w, "id", e ? e->id : NULL);
+				jsonw_string(&w, "name", e ? e->name : NULL);
+				jsonw_string(&w, "entity", e ? e->entity : NULL);
+				jsonw_string(&w, "kind", e ? sig_kind_name(e->kind) : NULL);
+				jsonw_string(&w, "pattern", e ? r->pat : NULL);
+				jsonw_end(&w);
+				jsonw_raw(&w, "\n", 1);
+			}
 		}
+		jsonw_close(&w);
 		b->n = 0;
 		return;
 	}

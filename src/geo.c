@@ -145,34 +145,6 @@ const struct geo_db_info *geo_asn_info(const struct geo *g)
 	return g != NULL && g->asn.open ? &g->asn.info : NULL;
 }
 
-/* Length of the UTF-8 sequence that lead byte b starts; 0 if b cannot lead. */
-static size_t utf8_len(uint8_t b)
-{
-	if (b < 0x80)
-		return 1;
-	if (b >= 0xc2 && b <= 0xdf)
-		return 2;
-	if (b >= 0xe0 && b <= 0xef)
-		return 3;
-	if (b >= 0xf0 && b <= 0xf4)
-		return 4;
-	return 0;
-}
-
-/* True if s[0..n) is one well-formed UTF-8 sequence (no overlongs, no
- * surrogates, nothing above U+10FFFF). */
-static bool utf8_valid(const uint8_t *s, size_t n)
-{
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return false;
-	if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f)))
-		return false;
-	if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f)))
-		return false;
-	return true;
-}
-
 /*
  * Copies a string from the database into dst (size > 0), always terminated.
  * Control characters (C0, DEL, C1) and bytes that are not valid UTF-8 become '?'; a
@@ -183,22 +155,19 @@ static void copy_text(char *dst, size_t size, const char *src, uint32_t len)
 	struct cursor c = cur_make((const uint8_t *)src, len);
 	size_t o = 0;
 	while (cur_left(&c) > 0) {
+		size_t left = cur_left(&c);
 		struct cursor peek = c;
-		uint8_t lead = cur_u8(&peek);
-		size_t n = utf8_len(lead);
-		const uint8_t *seq = NULL;
-		if (n > 0) {
-			peek = c;
-			seq = cur_take(&peek, n);
-		}
-		bool control = lead < 0x20 || lead == 0x7f ||
-			       (seq != NULL && n == 2 && lead == 0xc2 && seq[1] < 0xa0);
-		if (seq == NULL || !utf8_valid(seq, n) || control) {
+		const uint8_t *rest = cur_take(&peek, left);
+		size_t n = fa_utf8_len(rest, left);
+		uint8_t lead = rest[0];
+		const uint8_t *seq = rest;
+		bool control = lead < 0x20 || lead == 0x7f || (n == 2 && lead == 0xc2 && rest[1] < 0xa0);
+		if (n == 0 || control) {
 			cur_skip(&c, 1);
 			seq = (const uint8_t *)"?";
 			n = 1;
 		} else {
-			c = peek;
+			cur_skip(&c, n);
 		}
 		if (n >= size - o)
 			break;

@@ -6,6 +6,7 @@
  * scripts (docs/report-format.md): add fields, never rename them.
  */
 #include "flowaudit/report_json.h"
+#include "flowaudit/jsonw.h"
 #include "flowaudit/report.h"
 
 #include <stdlib.h>
@@ -24,68 +25,102 @@ static json_t *str_or_null(const char *s)
 	return s && s[0] ? json_string(s) : json_null();
 }
 
-static json_t *addr_json(const fa_addr *a)
+/* s, or null when s is NULL or empty. */
+static void jw_str_or_null(struct jsonw *w, const char *key, const char *s)
+{
+	jsonw_string(w, key, s && s[0] ? s : NULL);
+}
+
+static void jw_addr(struct jsonw *w, const char *key, const fa_addr *a)
 {
 	char buf[FA_ADDR_STRLEN];
-	return json_string(fa_addr_str(a, buf, sizeof(buf)));
+	jsonw_string(w, key, fa_addr_str(a, buf, sizeof(buf)));
+}
+
+void report_flow_members(struct jsonw *w, const struct flow_record *r, const char *const *files,
+			 size_t n_files)
+{
+	jsonw_int(w, "id", (int64_t)r->id);
+	jsonw_string(w, "transport", r->transport);
+	jw_addr(w, "client_ip", &r->cli);
+	jsonw_int(w, "client_port", r->cport);
+	jw_addr(w, "server_ip", &r->srv);
+	jsonw_int(w, "server_port", r->sport);
+	if (r->vlan)
+		jsonw_int(w, "vlan", r->vlan);
+	else
+		jsonw_null(w, "vlan");
+	jsonw_string(w, "protocol", r->protocol ? r->protocol : "Unknown");
+	jw_str_or_null(w, "category", r->category);
+	jsonw_bool(w, "encrypted", r->encrypted);
+	jw_str_or_null(w, "name", r->name);
+	jsonw_string(w, "name_source", name_source_str(r->name_source));
+	if (r->name_frame)
+		jsonw_int(w, "name_frame", (int64_t)r->name_frame);
+	else
+		jsonw_null(w, "name_frame");
+	jsonw_array(w, "other_names");
+	for (uint8_t i = 0; i < r->n_other_names; i++)
+		jsonw_string(w, NULL, r->other_names[i]);
+	jsonw_end(w);
+	jw_str_or_null(w, "alpn", r->alpn);
+	jw_str_or_null(w, "ja3", r->ja3);
+	jw_str_or_null(w, "http_url", r->http_url);
+	jw_str_or_null(w, "user_agent", r->user_agent);
+	jw_str_or_null(w, "dns_query", r->dns_query);
+	jsonw_string(w, "scope", fa_addr_scope_name(r->geo.scope));
+	jsonw_string(w, "country", r->geo.found_country ? r->geo.country : NULL);
+	if (r->geo.found_asn)
+		jsonw_int(w, "asn", r->geo.asn);
+	else
+		jsonw_null(w, "asn");
+	jsonw_string(w, "as_org", r->geo.found_asn && r->geo.as_org[0] ? r->geo.as_org : NULL);
+	if (r->sig != NULL) {
+		jsonw_object(w, "signature");
+		jsonw_string(w, "id", r->sig->id);
+		jsonw_string(w, "name", r->sig->name);
+		jsonw_string(w, "entity", r->sig->entity);
+		jsonw_string(w, "kind", sig_kind_name(r->sig->kind));
+		jw_str_or_null(w, "pattern", r->sig_pattern);
+		jsonw_string(w, "by", r->sig_by_network ? "network" : "name");
+		jsonw_end(w);
+	} else {
+		jsonw_null(w, "signature");
+	}
+	jsonw_int(w, "packets_out", (int64_t)r->pkts[0]);
+	jsonw_int(w, "bytes_out", (int64_t)r->bytes[0]);
+	jsonw_int(w, "packets_in", (int64_t)r->pkts[1]);
+	jsonw_int(w, "bytes_in", (int64_t)r->bytes[1]);
+	jsonw_time(w, "first_seen", r->first);
+	jsonw_time(w, "last_seen", r->last);
+	jsonw_string(w, "file", r->file < n_files ? files[r->file] : NULL);
+	jsonw_int(w, "first_frame", (int64_t)r->first_frame);
+	jsonw_int(w, "last_frame", (int64_t)r->last_frame);
+	jsonw_string(w, "end", flow_end_reason_name(r->end));
+}
+
+/* A tree writer with its object open, for the _members() functions. */
+static void tree_open(struct jsonw *w)
+{
+	jsonw_open_tree(w);
+	jsonw_object(w, NULL);
+}
+
+/* The object made since tree_open(), or NULL without memory. */
+static json_t *tree_close(struct jsonw *w)
+{
+	jsonw_end(w);
+	json_t *v = jsonw_tree_take(w);
+	jsonw_close(w);
+	return v;
 }
 
 json_t *report_flow_json(const struct flow_record *r, const char *const *files, size_t n_files)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "id", json_integer((json_int_t)r->id));
-	json_object_set_new(o, "transport", json_string(r->transport));
-	json_object_set_new(o, "client_ip", addr_json(&r->cli));
-	json_object_set_new(o, "client_port", json_integer(r->cport));
-	json_object_set_new(o, "server_ip", addr_json(&r->srv));
-	json_object_set_new(o, "server_port", json_integer(r->sport));
-	json_object_set_new(o, "vlan", r->vlan ? json_integer(r->vlan) : json_null());
-	json_object_set_new(o, "protocol", json_string(r->protocol ? r->protocol : "Unknown"));
-	json_object_set_new(o, "category", str_or_null(r->category));
-	json_object_set_new(o, "encrypted", json_boolean(r->encrypted));
-	json_object_set_new(o, "name", str_or_null(r->name));
-	json_object_set_new(o, "name_source", json_string(name_source_str(r->name_source)));
-	json_object_set_new(o, "name_frame",
-			    r->name_frame ? json_integer((json_int_t)r->name_frame) : json_null());
-	json_t *other = json_array();
-	for (uint8_t i = 0; i < r->n_other_names; i++)
-		json_array_append_new(other, json_string(r->other_names[i]));
-	json_object_set_new(o, "other_names", other);
-	json_object_set_new(o, "alpn", str_or_null(r->alpn));
-	json_object_set_new(o, "ja3", str_or_null(r->ja3));
-	json_object_set_new(o, "http_url", str_or_null(r->http_url));
-	json_object_set_new(o, "user_agent", str_or_null(r->user_agent));
-	json_object_set_new(o, "dns_query", str_or_null(r->dns_query));
-	json_object_set_new(o, "scope", json_string(fa_addr_scope_name(r->geo.scope)));
-	json_object_set_new(o, "country",
-			    r->geo.found_country ? json_string(r->geo.country) : json_null());
-	json_object_set_new(o, "asn", r->geo.found_asn ? json_integer(r->geo.asn) : json_null());
-	json_object_set_new(o, "as_org",
-			    r->geo.found_asn && r->geo.as_org[0] ? json_string(r->geo.as_org)
-								 : json_null());
-	if (r->sig != NULL) {
-		json_t *s = json_object();
-		json_object_set_new(s, "id", json_string(r->sig->id));
-		json_object_set_new(s, "name", json_string(r->sig->name));
-		json_object_set_new(s, "entity", json_string(r->sig->entity));
-		json_object_set_new(s, "kind", json_string(sig_kind_name(r->sig->kind)));
-		json_object_set_new(s, "pattern", str_or_null(r->sig_pattern));
-		json_object_set_new(s, "by", json_string(r->sig_by_network ? "network" : "name"));
-		json_object_set_new(o, "signature", s);
-	} else {
-		json_object_set_new(o, "signature", json_null());
-	}
-	json_object_set_new(o, "packets_out", json_integer((json_int_t)r->pkts[0]));
-	json_object_set_new(o, "bytes_out", json_integer((json_int_t)r->bytes[0]));
-	json_object_set_new(o, "packets_in", json_integer((json_int_t)r->pkts[1]));
-	json_object_set_new(o, "bytes_in", json_integer((json_int_t)r->bytes[1]));
-	json_object_set_new(o, "first_seen", report_time_json(r->first));
-	json_object_set_new(o, "last_seen", report_time_json(r->last));
-	json_object_set_new(o, "file", r->file < n_files ? json_string(files[r->file]) : json_null());
-	json_object_set_new(o, "first_frame", json_integer((json_int_t)r->first_frame));
-	json_object_set_new(o, "last_frame", json_integer((json_int_t)r->last_frame));
-	json_object_set_new(o, "end", json_string(flow_end_reason_name(r->end)));
-	return o;
+	struct jsonw w;
+	tree_open(&w);
+	report_flow_members(&w, r, files, n_files);
+	return tree_close(&w);
 }
 
 const char *report_recipient_kind(const struct policy *p, const struct flow_record *r)
@@ -99,14 +134,33 @@ const char *report_recipient_kind(const struct policy *p, const struct flow_reco
 	return "unknown";
 }
 
-/* One flow object with the audit's view of its recipient (policy may be NULL). */
+/* A flow's members with the audit's view of its recipient (policy may be NULL). */
+static void flow_members_for(struct jsonw *w, const struct flow_record *r, const struct policy *p,
+			     const char *const *files, size_t n_files)
+{
+	report_flow_members(w, r, files, n_files);
+	if (p != NULL)
+		jsonw_string(w, "recipient_kind", report_recipient_kind(p, r));
+}
+
 static json_t *flow_json_for(const struct flow_record *r, const struct policy *p,
 			     const char *const *files, size_t n_files)
 {
-	json_t *o = report_flow_json(r, files, n_files);
-	if (p != NULL)
-		json_object_set_new(o, "recipient_kind", json_string(report_recipient_kind(p, r)));
-	return o;
+	struct jsonw w;
+	tree_open(&w);
+	flow_members_for(&w, r, p, files, n_files);
+	return tree_close(&w);
+}
+
+/* Text: a newline and indent spaces. */
+static void jw_newline(struct jsonw *w, int indent)
+{
+	static const char spaces[] = "                ";
+	jsonw_raw(w, "\n", 1);
+	for (int n; indent > 0; indent -= n) {
+		n = indent < 16 ? indent : 16;
+		jsonw_raw(w, spaces, (size_t)n);
+	}
 }
 
 /*
@@ -135,26 +189,29 @@ static int dump_indented(FILE *out, const json_t *v, int indent)
 int report_flows_write(FILE *out, struct engine *e, const struct policy *p,
 		       const char *const *files, size_t n_files, int indent)
 {
+	struct jsonw w;
+	if (jsonw_open_text(&w, out) != FA_OK)
+		return FA_ERUNTIME;
 	uint64_t n = engine_record_count(e);
 	bool first = true;
-	fputc('[', out);
+	jsonw_raw(&w, "[", 1);
 	struct flow_record r;
 	for (uint64_t id = 1; id <= n; id++) {
 		if (!engine_record_get(e, id, &r))
 			continue;
-		json_t *o = flow_json_for(&r, p, files, n_files);
-		fprintf(out, "%s\n%*s", first ? "" : ",", indent + 2, "");
+		if (!first)
+			jsonw_raw(&w, ",", 1);
 		first = false;
 		/* one flow a line: quick to write, and to grep */
-		int rc = json_dumpf(o, out, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 ? FA_OK : FA_ERUNTIME;
-		json_decref(o);
-		if (rc != FA_OK)
-			return rc;
+		jw_newline(&w, indent + 2);
+		jsonw_object(&w, NULL);
+		flow_members_for(&w, &r, p, files, n_files);
+		jsonw_end(&w);
 	}
 	if (!first)
-		fprintf(out, "\n%*s", indent, "");
-	fputc(']', out);
-	return ferror(out) ? FA_ERUNTIME : FA_OK;
+		jw_newline(&w, indent);
+	jsonw_raw(&w, "]", 1);
+	return jsonw_close(&w) == FA_OK && !ferror(out) ? FA_OK : FA_ERUNTIME;
 }
 
 /* ---- the report document ---- */
@@ -283,112 +340,122 @@ static json_t *consent_json(const struct consent_timeline *tl)
 	return a;
 }
 
-json_t *report_finding_json(const struct report_ctx *c, size_t i)
+void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t i)
 {
 	const struct finding *f = audit_finding(c->audit, i);
-	json_t *o = json_object();
-	char buf[FA_ADDR_STRLEN];
-	json_object_set_new(o, "id", json_string(f->id));
-	json_object_set_new(o, "rule", json_string(audit_rule_name(f->rule)));
-	json_object_set_new(o, "severity", json_string(audit_severity_name(f->severity)));
-	json_object_set_new(o, "title", json_string(f->title ? f->title : ""));
-	json_object_set_new(o, "device", json_string(f->device_str));
-	json_object_set_new(o, "host", json_string(f->host));
-	json_t *addrs = json_array();
+	jsonw_string(w, "id", f->id);
+	jsonw_string(w, "rule", audit_rule_name(f->rule));
+	jsonw_string(w, "severity", audit_severity_name(f->severity));
+	jsonw_string(w, "title", f->title ? f->title : "");
+	jsonw_string(w, "device", f->device_str);
+	jsonw_string(w, "host", f->host);
+	jsonw_array(w, "addresses");
 	for (size_t k = 0; k < f->n_addrs; k++)
-		json_array_append_new(addrs, json_string(fa_addr_str(&f->addrs[k], buf, sizeof(buf))));
-	json_object_set_new(o, "addresses", addrs);
-	json_t *rc = json_object();
-	json_object_set_new(rc, "kind", json_string(recipient_kind_name(f->kind)));
-	json_object_set_new(rc, "id", f->sig ? json_string(f->sig->id) : json_null());
-	json_object_set_new(rc, "name", f->sig ? json_string(f->sig->name) : json_null());
-	json_object_set_new(rc, "entity", f->sig ? json_string(f->sig->entity)
-				: (f->kind == RECIP_FIRST_PARTY && c->policy->controller
-					   ? json_string(c->policy->controller) : json_null()));
-	json_object_set_new(rc, "entity_country", f->sig && f->sig->entity_country
-				? json_string(f->sig->entity_country) : json_null());
-	json_object_set_new(rc, "first_party_domain", str_or_null(f->first_party_domain));
-	json_object_set_new(o, "recipient", rc);
-	json_object_set_new(o, "country", f->country[0] ? json_string(f->country) : json_null());
-	json_object_set_new(o, "asn", f->asn ? json_integer(f->asn) : json_null());
-	json_object_set_new(o, "as_org", f->as_org[0] ? json_string(f->as_org) : json_null());
-	json_object_set_new(o, "first_seen", report_time_json(f->first));
-	json_object_set_new(o, "last_seen", report_time_json(f->last));
-	json_t *fl = json_array();
+		jw_addr(w, NULL, &f->addrs[k]);
+	jsonw_end(w);
+	jsonw_object(w, "recipient");
+	jsonw_string(w, "kind", recipient_kind_name(f->kind));
+	jsonw_string(w, "id", f->sig ? f->sig->id : NULL);
+	jsonw_string(w, "name", f->sig ? f->sig->name : NULL);
+	jsonw_string(w, "entity", f->sig ? f->sig->entity
+			    : f->kind == RECIP_FIRST_PARTY ? c->policy->controller : NULL);
+	jsonw_string(w, "entity_country", f->sig ? f->sig->entity_country : NULL);
+	jw_str_or_null(w, "first_party_domain", f->first_party_domain);
+	jsonw_end(w);
+	jsonw_string(w, "country", f->country[0] ? f->country : NULL);
+	if (f->asn)
+		jsonw_int(w, "asn", f->asn);
+	else
+		jsonw_null(w, "asn");
+	jsonw_string(w, "as_org", f->as_org[0] ? f->as_org : NULL);
+	jsonw_time(w, "first_seen", f->first);
+	jsonw_time(w, "last_seen", f->last);
 	size_t nfl = c->frames_limit && f->n_flows > c->frames_limit ? c->frames_limit : f->n_flows;
+	jsonw_array(w, "flows");
 	for (size_t k = 0; k < nfl; k++)
-		json_array_append_new(fl, json_integer((json_int_t)f->flows[k]));
-	json_object_set_new(o, "flows", fl);
+		jsonw_int(w, NULL, (int64_t)f->flows[k]);
+	jsonw_end(w);
 	if (nfl < f->n_flows) /* the document's short form, as for frames */
-		json_object_set_new(o, "flows_total", json_integer((json_int_t)f->n_flows));
-	json_t *frames = json_array();
+		jsonw_int(w, "flows_total", (int64_t)f->n_flows);
 	const struct evidence_set *ev = c->evidence ? &c->evidence[i] : NULL;
+	jsonw_array(w, "frames");
 	for (size_t k = 0; ev && k < ev->n_per_file; k++) {
 		const struct evidence_frames *pf = &ev->per_file[k];
 		const struct source_file_info *fi = source_file(c->src, pf->file);
-		json_t *x = json_object();
-		json_object_set_new(x, "file", fi ? json_string(fi->path) : json_null());
-		json_t *nums = json_array();
+		jsonw_object(w, NULL);
+		jsonw_string(w, "file", fi ? fi->path : NULL);
 		size_t shown = c->frames_limit && pf->n > c->frames_limit ? c->frames_limit : pf->n;
 		size_t pos = 0;
 		uint64_t prev = 0, frame;
+		jsonw_array(w, "numbers");
 		for (size_t m = 0; m < shown && evidence_frames_next(pf, &pos, &prev, &frame); m++)
-			json_array_append_new(nums, json_integer((json_int_t)frame));
-		json_object_set_new(x, "numbers", nums);
+			jsonw_int(w, NULL, (int64_t)frame);
+		jsonw_end(w);
 		if (shown < pf->n) /* the document's short form; report.json has them all */
-			json_object_set_new(x, "numbers_total", json_integer((json_int_t)pf->n));
-		json_array_append_new(frames, x);
+			jsonw_int(w, "numbers_total", (int64_t)pf->n);
+		jsonw_end(w);
 	}
-	json_object_set_new(o, "frames", frames);
-	json_object_set_new(o, "packets_out", json_integer((json_int_t)f->pkts[0]));
-	json_object_set_new(o, "bytes_out", json_integer((json_int_t)f->bytes[0]));
-	json_object_set_new(o, "packets_in", json_integer((json_int_t)f->pkts[1]));
-	json_object_set_new(o, "bytes_in", json_integer((json_int_t)f->bytes[1]));
-	json_object_set_new(o, "name_source", json_string(name_source_str(f->name_source)));
-	json_object_set_new(o, "name_frame", f->name_frame ? json_integer((json_int_t)f->name_frame)
-							   : json_null());
+	jsonw_end(w);
+	jsonw_int(w, "packets_out", (int64_t)f->pkts[0]);
+	jsonw_int(w, "bytes_out", (int64_t)f->bytes[0]);
+	jsonw_int(w, "packets_in", (int64_t)f->pkts[1]);
+	jsonw_int(w, "bytes_in", (int64_t)f->bytes[1]);
+	jsonw_string(w, "name_source", name_source_str(f->name_source));
+	if (f->name_frame)
+		jsonw_int(w, "name_frame", (int64_t)f->name_frame);
+	else
+		jsonw_null(w, "name_frame");
 	const struct source_file_info *nfi = c->src ? source_file(c->src, f->name_file) : NULL;
-	json_object_set_new(o, "name_file", f->name_frame && nfi ? json_string(nfi->path) : json_null());
-	json_object_set_new(o, "clause", str_or_null(f->clause));
-	json_object_set_new(o, "statement", f->statement[0] ? json_string(f->statement) : json_null());
-	json_object_set_new(o, "detail", json_string(f->detail ? f->detail : ""));
-	json_t *ids = json_array();
+	jsonw_string(w, "name_file", f->name_frame && nfi ? nfi->path : NULL);
+	jw_str_or_null(w, "clause", f->clause);
+	jsonw_string(w, "statement", f->statement[0] ? f->statement : NULL);
+	jsonw_string(w, "detail", f->detail ? f->detail : "");
+	jsonw_array(w, "identifiers");
 	for (size_t k = 0; k < f->n_ids; k++) {
 		const struct finding_identifier *x = &f->ids[k];
 		const struct source_file_info *xfi = c->src ? source_file(c->src, x->file) : NULL;
-		json_t *y = json_object();
-		json_object_set_new(y, "type", json_string(x->type));
-		json_object_set_new(y, "encoding", json_string(x->encoding));
-		json_object_set_new(y, "masked", json_string(x->masked));
-		json_object_set_new(y, "where", json_string(x->where));
-		json_object_set_new(y, "file", xfi ? json_string(xfi->path) : json_null());
-		json_object_set_new(y, "frame", json_integer((json_int_t)x->frame));
-		json_object_set_new(y, "offset", json_integer((json_int_t)x->offset));
-		json_object_set_new(y, "direction", json_string(x->dir == FLOW_OUT ? "out" : "in"));
-		json_object_set_new(y, "flow", json_integer((json_int_t)x->flow_id));
-		json_array_append_new(ids, y);
+		jsonw_object(w, NULL);
+		jsonw_string(w, "type", x->type);
+		jsonw_string(w, "encoding", x->encoding);
+		jsonw_string(w, "masked", x->masked);
+		jsonw_string(w, "where", x->where);
+		jsonw_string(w, "file", xfi ? xfi->path : NULL);
+		jsonw_int(w, "frame", (int64_t)x->frame);
+		jsonw_int(w, "offset", (int64_t)x->offset);
+		jsonw_string(w, "direction", x->dir == FLOW_OUT ? "out" : "in");
+		jsonw_int(w, "flow", (int64_t)x->flow_id);
+		jsonw_end(w);
 	}
-	json_object_set_new(o, "identifiers", ids);
+	jsonw_end(w);
 	if (f->has_consent) {
-		json_t *cs = json_object();
-		json_object_set_new(cs, "purpose", json_string(f->consent_purpose));
-		json_object_set_new(cs, "state", json_string(f->consent_state == CONSENT_GRANTED ? "granted"
-							     : f->consent_state == CONSENT_WITHDRAWN ? "withdrawn"
-							     : "none"));
-		json_object_set_new(cs, "event", f->consent_event >= 0 ? json_integer(f->consent_event)
-								      : json_null());
-		json_object_set_new(o, "consent", cs);
+		jsonw_object(w, "consent");
+		jsonw_string(w, "purpose", f->consent_purpose);
+		jsonw_string(w, "state", f->consent_state == CONSENT_GRANTED ? "granted"
+				 : f->consent_state == CONSENT_WITHDRAWN ? "withdrawn"
+									  : "none");
+		if (f->consent_event >= 0)
+			jsonw_int(w, "event", f->consent_event);
+		else
+			jsonw_null(w, "event");
+		jsonw_end(w);
 	} else {
-		json_object_set_new(o, "consent", json_null());
+		jsonw_null(w, "consent");
 	}
-	json_object_set_new(o, "evidence", ev && ev->n_paths ? json_string(ev->paths[0]) : json_null());
+	jsonw_string(w, "evidence", ev && ev->n_paths ? ev->paths[0] : NULL);
 	if (ev && ev->n_paths > 1) {
-		json_t *more = json_array();
+		jsonw_array(w, "evidence_files");
 		for (size_t k = 0; k < ev->n_paths; k++)
-			json_array_append_new(more, json_string(ev->paths[k]));
-		json_object_set_new(o, "evidence_files", more);
+			jsonw_string(w, NULL, ev->paths[k]);
+		jsonw_end(w);
 	}
-	return o;
+}
+
+json_t *report_finding_json(const struct report_ctx *c, size_t i)
+{
+	struct jsonw w;
+	tree_open(&w);
+	report_finding_members(&w, c, i);
+	return tree_close(&w);
 }
 
 bool report_fails(const struct audit *a, enum audit_severity fail_on)
@@ -619,19 +686,23 @@ static json_t *flow_sample(const struct report_ctx *c, json_t *devices)
    time, and written one a line, as the flows are. */
 static int findings_write(FILE *out, const struct report_ctx *c)
 {
+	struct jsonw w;
+	if (jsonw_open_text(&w, out) != FA_OK)
+		return FA_ERUNTIME;
 	size_t n = audit_finding_count(c->audit);
-	fputc('[', out);
+	jsonw_raw(&w, "[", 1);
 	for (size_t i = 0; i < n; i++) {
-		json_t *o = report_finding_json(c, i);
-		fprintf(out, "%s\n    ", i ? "," : "");
-		int rc = o && json_dumpf(o, out, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 ? FA_OK
-											: FA_ERUNTIME;
-		json_decref(o);
-		if (rc != FA_OK)
-			return rc;
+		if (i)
+			jsonw_raw(&w, ",", 1);
+		jw_newline(&w, 4);
+		jsonw_object(&w, NULL);
+		report_finding_members(&w, c, i);
+		jsonw_end(&w);
 	}
-	fputs(n ? "\n  ]" : "]", out);
-	return ferror(out) ? FA_ERUNTIME : FA_OK;
+	if (n)
+		jw_newline(&w, 2);
+	jsonw_raw(&w, "]", 1);
+	return jsonw_close(&w) == FA_OK && !ferror(out) ? FA_OK : FA_ERUNTIME;
 }
 
 int report_write(FILE *out, const json_t *doc, const struct report_ctx *c)

@@ -12,15 +12,10 @@
  * document abbreviates); each is made, written and freed in turn.
  */
 #include "flowaudit/report.h"
+#include "flowaudit/jsonw.h"
 
 #include <errno.h>
 #include <string.h>
-
-static json_t *member_or_null(const json_t *o, const char *key)
-{
-	json_t *v = json_is_object(o) ? json_object_get(o, key) : NULL;
-	return v ? json_incref(v) : json_null();
-}
 
 /* The document's own findings[], each as a copy the writer may change. */
 static json_t *doc_finding(size_t i, void *user)
@@ -42,28 +37,48 @@ int report_ndjson_write(const json_t *doc, FILE *out, struct fa_err *err)
 	return report_ndjson_write_each(doc, &fs, out, err);
 }
 
+/* A served finding's members, but those a line adds itself. */
+static void copy_members(struct jsonw *w, json_t *f)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(f, k, v) {
+		if (strcmp(k, "schema") != 0 && strcmp(k, "report_generated_at") != 0 &&
+		    strcmp(k, "app") != 0)
+			jsonw_value(w, k, v);
+	}
+}
+
 int report_ndjson_write_each(const json_t *doc, const struct report_findings *fs, FILE *out,
 			     struct fa_err *err)
 {
 	const json_t *policy = json_object_get(doc, "policy");
 	const json_t *app = json_is_object(policy) ? json_object_get(policy, "app") : NULL;
 	const json_t *app_name = json_is_object(app) ? json_object_get(app, "name") : NULL;
-	for (size_t i = 0; i < fs->n; i++) {
-		json_t *line = fs->get(i, fs->user);
-		if (line == NULL)
-			continue;
-		json_object_set_new(line, "schema", json_string("flowaudit-finding/1"));
-		json_object_set_new(line, "report_generated_at", member_or_null(doc, "generated_at"));
-		json_object_set_new(line, "app", app_name ? json_incref((json_t *)app_name) : json_null());
-		/* JSON_COMPACT escapes control characters, so a line never splits. */
-		int rc = json_dumpf(line, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		json_decref(line);
-		if (rc != 0 || fputc('\n', out) == EOF) {
-			fa_err_set(err, "findings.ndjson: write failed at finding %zu: %s", i, strerror(errno));
-			return FA_ERUNTIME;
-		}
+	const json_t *generated = json_object_get(doc, "generated_at");
+	struct jsonw w;
+	if (jsonw_open_text(&w, out) != FA_OK) {
+		fa_err_set(err, "findings.ndjson: out of memory");
+		return FA_ERUNTIME;
 	}
-	if (ferror(out)) {
+	for (size_t i = 0; i < fs->n; i++) {
+		json_t *f = NULL;
+		if (fs->members == NULL && (f = fs->get(i, fs->user)) == NULL)
+			continue;
+		jsonw_object(&w, NULL);
+		if (f != NULL)
+			copy_members(&w, f);
+		else
+			fs->members(&w, i, fs->user);
+		json_decref(f);
+		jsonw_string(&w, "schema", "flowaudit-finding/1");
+		jsonw_value(&w, "report_generated_at", generated);
+		jsonw_value(&w, "app", app_name);
+		jsonw_end(&w);
+		/* the text form escapes control characters, so a line never splits */
+		jsonw_raw(&w, "\n", 1);
+	}
+	if (jsonw_close(&w) != FA_OK || ferror(out)) {
 		fa_err_set(err, "findings.ndjson: write failed: %s", strerror(errno));
 		return FA_ERUNTIME;
 	}

@@ -70,6 +70,11 @@ const char *fa_addr_scope_name(enum fa_addr_scope s);
 /* True for scopes a device under test may have (private, ULA, link-local, CGNAT). */
 bool fa_addr_is_local_device(const fa_addr *a);
 
+/* Length of the well-formed UTF-8 sequence at s[0..n): 1 for ASCII, 2 to 4
+   for the rest, 0 when s does not start one (n 0, a stray continuation,
+   an overlong form, a surrogate, a value past U+10FFFF, cut short). */
+size_t fa_utf8_len(const unsigned char *s, size_t n);
+
 /* Time: microseconds since the epoch, UTC. */
 typedef int64_t fa_time;
 /*

@@ -17,6 +17,7 @@
 #define FLOWAUDIT_REPORT_H
 
 #include "flowaudit/common.h"
+#include "flowaudit/jsonw.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -31,6 +32,9 @@
 struct report_findings {
 	size_t n;
 	json_t *(*get)(size_t i, void *user);
+	/* optional: finding i's members written into the object open on w,
+	   the same as get() gives, without making a value (findings.ndjson) */
+	void (*members)(struct jsonw *w, size_t i, void *user);
 	void *user;
 };
 

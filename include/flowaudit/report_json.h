@@ -11,11 +11,15 @@
 #include "flowaudit/audit.h"
 #include "flowaudit/engine.h"
 #include "flowaudit/evidence.h"
+#include "flowaudit/jsonw.h"
 #include "flowaudit/source.h"
 
 #include <jansson.h>
 
-/* One flow as `flowaudit flows --json` and report.json flows[] give it. */
+/* One flow as `flowaudit flows --json` and report.json flows[] give it:
+   its members, into an object open on w, or as a new object. */
+void report_flow_members(struct jsonw *w, const struct flow_record *r, const char *const *files,
+			 size_t n_files);
 json_t *report_flow_json(const struct flow_record *r, const char *const *files, size_t n_files);
 
 /*
@@ -85,7 +89,9 @@ json_t *report_build(const struct report_ctx *c);
  */
 int report_write(FILE *out, const json_t *doc, const struct report_ctx *c);
 
-/* One finding as report.json findings[] gives it. */
+/* Finding i as report.json findings[] gives it (with c->frames_limit):
+   its members, into an object open on w, or as a new object. */
+void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t i);
 json_t *report_finding_json(const struct report_ctx *c, size_t i);
 
 /* true when the audit has a finding at or above fail_on. */

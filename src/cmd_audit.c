@@ -443,6 +443,44 @@ static void remove_stale(const char *parent, const char *outdir)
 	closedir(d);
 }
 
+/* The digests of every input a report names. */
+struct input_digests {
+	struct audit_session *s;
+	size_t nf;
+	const char *sig_dir;
+	char (*caps)[65];           /* one per capture file */
+	const char **cap_ptrs;
+	char pol[65], ev[65], dev[65], sig[65], gc[65], ga[65];
+	int rc;
+	struct fa_err err;
+};
+
+static void *hash_inputs(void *arg)
+{
+	struct input_digests *in = arg;
+	struct run *r = &in->s->run;
+	int rc = FA_OK;
+	for (size_t i = 0; rc == FA_OK && i < in->nf; i++) {
+		rc = sha256_file(source_file(r->src, i)->path, in->caps[i], &in->err);
+		in->cap_ptrs[i] = in->caps[i];
+	}
+	if (rc == FA_OK)
+		rc = sha256_file(in->s->policy->path, in->pol, &in->err);
+	if (rc == FA_OK && r->o.events_path)
+		rc = sha256_file(r->o.events_path, in->ev, &in->err);
+	if (rc == FA_OK && r->dev)
+		rc = sha256_file(r->dev->path, in->dev, &in->err);
+	if (rc == FA_OK && in->sig_dir)
+		rc = manifest_set_digest(in->sig_dir, ".json", in->sig, &in->err);
+	const struct geo_db_info *gci = geo_country_info(r->geo), *gai = geo_asn_info(r->geo);
+	if (rc == FA_OK && gci)
+		rc = sha256_file(gci->path, in->gc, &in->err);
+	if (rc == FA_OK && gai)
+		rc = sha256_file(gai->path, in->ga, &in->err);
+	in->rc = rc;
+	return NULL;
+}
+
 int audit_session_report(struct audit_session *s, const char *command, json_t **doc_out,
 			 struct fa_err *err)
 {
@@ -452,30 +490,15 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 	if (outdir == NULL)
 		return FA_ERUNTIME;
 	s->outdir = outdir;
-	/* hashes of every input */
+	/* hashes of every input: with a second thread, beside the evidence */
 	size_t nf = source_file_count(r->src);
-	char (*caps)[65] = calloc(nf ? nf : 1, 65);
-	const char **cap_ptrs = calloc(nf ? nf : 1, sizeof(*cap_ptrs));
-	char pol[65] = "", ev[65] = "", dev[65] = "", sig[65] = "", gc[65] = "", ga[65] = "";
-	int rc = (caps && cap_ptrs) ? FA_OK : FA_ERUNTIME;
-	for (size_t i = 0; rc == FA_OK && i < nf; i++) {
-		rc = sha256_file(source_file(r->src, i)->path, caps[i], err);
-		cap_ptrs[i] = caps[i];
-	}
-	if (rc == FA_OK)
-		rc = sha256_file(s->policy->path, pol, err);
-	if (rc == FA_OK && r->o.events_path)
-		rc = sha256_file(r->o.events_path, ev, err);
-	if (rc == FA_OK && r->dev)
-		rc = sha256_file(r->dev->path, dev, err);
-	const char *sig_dir = r->o.sig_dir ? r->o.sig_dir : sig_default_dir();
-	if (rc == FA_OK && sig_dir)
-		rc = manifest_set_digest(sig_dir, ".json", sig, err);
+	struct input_digests in = {.s = s, .nf = nf,
+				   .sig_dir = r->o.sig_dir ? r->o.sig_dir : sig_default_dir()};
+	in.caps = calloc(nf ? nf : 1, 65);
+	in.cap_ptrs = calloc(nf ? nf : 1, sizeof(*in.cap_ptrs));
+	int rc = (in.caps && in.cap_ptrs) ? FA_OK : FA_ERUNTIME;
+	const char *sig_dir = in.sig_dir;
 	const struct geo_db_info *gci = geo_country_info(r->geo), *gai = geo_asn_info(r->geo);
-	if (rc == FA_OK && gci)
-		rc = sha256_file(gci->path, gc, err);
-	if (rc == FA_OK && gai)
-		rc = sha256_file(gai->path, ga, err);
 
 	/* build in OUTDIR.tmp-PID, rename into place */
 	char tmpdir[4200];
@@ -491,10 +514,24 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			rc = FA_ERUNTIME;
 		}
 	}
+	pthread_t ht;
+	bool hashing_beside = rc == FA_OK && r->o.threads > 1 &&
+			      pthread_create(&ht, NULL, hash_inputs, &in) == 0;
+	if (rc == FA_OK && !hashing_beside)
+		hash_inputs(&in);
 	s->capture_paths = (const char *const *)r->o.reads;
 	s->n_capture_paths = r->o.n_reads;
-	if (rc == FA_OK && (s->formats & FMT_EVIDENCE))
+	if (rc == FA_OK && (s->formats & FMT_EVIDENCE) && (hashing_beside || in.rc == FA_OK))
 		rc = build_evidence(s, tmpdir, err);
+	if (hashing_beside)
+		pthread_join(ht, NULL);
+	if (rc == FA_OK && in.rc != FA_OK) {
+		rc = in.rc;
+		*err = in.err;
+	}
+	char (*caps)[65] = in.caps;
+	const char **cap_ptrs = in.cap_ptrs;
+	char *pol = in.pol, *ev = in.ev, *dev = in.dev, *sig = in.sig, *gc = in.gc, *ga = in.ga;
 
 	json_t *doc = NULL;
 	if (rc == FA_OK) {
@@ -613,7 +650,7 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 				sums[ni] = ga;
 				inputs[ni++] = gai->path;
 			}
-			rc = manifest_write(tmpdir, inputs, sums, ni, err);
+			rc = manifest_write(tmpdir, inputs, sums, ni, (unsigned)r->o.threads, err);
 		}
 		free(inputs);
 		free(sums);

@@ -478,7 +478,9 @@ static int write_sets(const char *const *captures, size_t n_captures,
 		struct frame_pos end = batch_end(flows, n_flows, sets, order, lo, hi);
 		rc = one_pass(captures, n_captures, flows, chain_next, buckets, n_buckets, pairs, n_pairs,
 			      sets, order, lo, hi, &end, w, dir, err);
-		for (size_t i = 0; i < hi - lo; i++) {
+		/* newest first: the C library keeps open streams on a list, newest at
+		   the head, and closing from the far end walks all of it */
+		for (size_t i = hi - lo; i-- > 0;) {
 			int c = writer_close(&w[i], err);
 			if (rc == FA_OK)
 				rc = c;

@@ -19,6 +19,8 @@
 #include "flowaudit/hash.h"
 
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -198,64 +200,164 @@ static const char *known_digest(const char *path, const char *const *paths,
 	return NULL;
 }
 
-/*
- * Digests of output files with more than one name (evidence of findings
- * with the same packets is hard-linked): each inode is read once. Open
- * addressing on the inode number; full, it stops remembering.
- */
-struct inode_digest {
-	dev_t dev;
-	ino_t ino;
-	bool used;
-	char hex[65];
-};
-
-struct inode_cache {
-	struct inode_digest *v;
-	size_t cap, n;
-};
-
-static struct inode_digest *inode_slot(struct inode_cache *c, const struct stat *sb)
+/* The file a manifest line names: an input's path, or OUTDIR/name. */
+static void line_path(const char *outdir, const char *name, char *path, size_t len)
 {
-	if (c->v == NULL) {
-		c->cap = 1u << 15;
-		if ((c->v = calloc(c->cap, sizeof(*c->v))) == NULL)
-			return NULL;
-	}
-	size_t j = ((size_t)sb->st_ino * 0x9e3779b97f4a7c15ull) & (c->cap - 1);
-	for (size_t probes = 0; probes < c->cap; probes++, j = (j + 1) & (c->cap - 1)) {
-		struct inode_digest *d = &c->v[j];
-		if (!d->used || (d->ino == sb->st_ino && d->dev == sb->st_dev))
-			return d;
+	if (strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0)
+		snprintf(path, len, "%s", name + strlen(INPUT_PREFIX));
+	else
+		snprintf(path, len, "%s/%s", outdir, strncmp(name, "./", 2) == 0 ? name + 2 : name);
+}
+
+/*
+ * The digests of a manifest's lines, shared by the threads that compute
+ * them. same[i] is the line whose digest line i takes as it is (the same
+ * name twice, or another name of the same file: evidence of findings with
+ * the same packets is hard-linked), or SIZE_MAX; each file is read once.
+ */
+struct digest_work {
+	const char *outdir;
+	char *const *lines;
+	size_t n;
+	const char *const *input_paths, *const *input_sha256;
+	size_t n_inputs;
+	char (*hex)[65];
+	size_t *same;
+	atomic_size_t next;
+	atomic_bool stop;
+};
+
+/* What one thread did: where it failed first, if it did. */
+struct digest_thread {
+	struct digest_work *w;
+	size_t failed_at; /* SIZE_MAX: nowhere */
+	int rc;
+	struct fa_err err;
+};
+
+static void *digest_main(void *arg)
+{
+	struct digest_thread *t = arg;
+	struct digest_work *w = t->w;
+	t->failed_at = SIZE_MAX;
+	t->rc = FA_OK;
+	/* lines are taken in order, so every line before the first failure is done */
+	while (!atomic_load(&w->stop)) {
+		size_t i = atomic_fetch_add(&w->next, 1);
+		if (i >= w->n)
+			break;
+		if (w->same[i] != SIZE_MAX)
+			continue;
+		const char *name = w->lines[i];
+		char path[PATH_MAX];
+		line_path(w->outdir, name, path, sizeof(path));
+		int rc;
+		if (strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0) {
+			const char *known = known_digest(path, w->input_paths, w->input_sha256,
+							 w->n_inputs);
+			if (known != NULL) {
+				snprintf(w->hex[i], sizeof(w->hex[i]), "%s", known);
+				rc = FA_OK;
+			} else {
+				rc = digest_of(path, w->hex[i], &t->err);
+			}
+		} else {
+			rc = sha256_file(path, w->hex[i], &t->err);
+		}
+		if (rc != FA_OK) {
+			t->failed_at = i;
+			t->rc = rc;
+			atomic_store(&w->stop, true);
+		}
 	}
 	return NULL;
 }
 
-/* sha256_file for an output, through the cache when it has other names. */
-static int output_digest(struct inode_cache *c, const char *path, char hex[65], struct fa_err *err)
+struct inode_line {
+	dev_t dev;
+	ino_t ino;
+	size_t line;
+};
+
+static int inode_cmp(const void *a, const void *b)
 {
-	struct stat sb;
-	if (stat(path, &sb) != 0 || sb.st_nlink < 2)
-		return sha256_file(path, hex, err);
-	struct inode_digest *d = inode_slot(c, &sb);
-	if (d != NULL && d->used) {
-		memcpy(hex, d->hex, 65);
-		return FA_OK;
+	const struct inode_line *x = a, *y = b;
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* w->same for sorted lines: repeated names, and output names of one inode. */
+static int find_same(struct digest_work *w, struct fa_err *err)
+{
+	struct inode_line *v = malloc((w->n ? w->n : 1) * sizeof(*v));
+	if (v == NULL) {
+		fa_err_set(err, "out of memory writing %s", MANIFEST_NAME);
+		return FA_ERUNTIME;
 	}
-	int rc = sha256_file(path, hex, err);
-	if (rc == FA_OK && d != NULL && c->n * 2 < c->cap) {
-		*d = (struct inode_digest){.dev = sb.st_dev, .ino = sb.st_ino, .used = true};
-		memcpy(d->hex, hex, 65);
-		c->n++;
+	size_t nv = 0;
+	for (size_t i = 0; i < w->n; i++) {
+		w->same[i] = i > 0 && strcmp(w->lines[i], w->lines[i - 1]) == 0
+				     ? (w->same[i - 1] != SIZE_MAX ? w->same[i - 1] : i - 1)
+				     : SIZE_MAX;
+		struct stat sb;
+		char path[PATH_MAX];
+		if (w->same[i] != SIZE_MAX || strncmp(w->lines[i], INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0)
+			continue;
+		line_path(w->outdir, w->lines[i], path, sizeof(path));
+		if (stat(path, &sb) == 0 && sb.st_nlink > 1)
+			v[nv++] = (struct inode_line){sb.st_dev, sb.st_ino, i};
+	}
+	qsort(v, nv, sizeof(*v), inode_cmp);
+	for (size_t k = 1; k < nv; k++)
+		if (v[k].dev == v[k - 1].dev && v[k].ino == v[k - 1].ino)
+			w->same[v[k].line] = w->same[v[k - 1].line] != SIZE_MAX ? w->same[v[k - 1].line]
+										  : v[k - 1].line;
+	free(v);
+	return FA_OK;
+}
+
+/* Every line's digest, in `threads` threads (at least the caller's). */
+static int digest_lines(struct digest_work *w, unsigned threads, struct fa_err *err)
+{
+	int rc = find_same(w, err);
+	if (rc != FA_OK)
+		return rc;
+	if (threads < 1)
+		threads = 1;
+	if (threads > MANIFEST_MAX_THREADS)
+		threads = MANIFEST_MAX_THREADS;
+	struct digest_thread t[MANIFEST_MAX_THREADS];
+	pthread_t tid[MANIFEST_MAX_THREADS];
+	bool started[MANIFEST_MAX_THREADS] = {false};
+	for (unsigned k = 0; k < threads; k++) {
+		t[k] = (struct digest_thread){.w = w};
+		if (k > 0)
+			started[k] = pthread_create(&tid[k], NULL, digest_main, &t[k]) == 0;
+	}
+	digest_main(&t[0]);
+	size_t first = SIZE_MAX;
+	for (unsigned k = 0; k < threads; k++) {
+		if (k > 0 && !started[k])
+			continue;
+		if (k > 0)
+			pthread_join(tid[k], NULL);
+		if (t[k].failed_at < first) {
+			first = t[k].failed_at;
+			rc = t[k].rc;
+			*err = t[k].err;
+		}
 	}
 	return rc;
 }
 
 int manifest_write(const char *outdir, const char *const *input_paths,
-		   const char *const *input_sha256, size_t n_inputs, struct fa_err *err)
+		   const char *const *input_sha256, size_t n_inputs, unsigned threads,
+		   struct fa_err *err)
 {
 	struct names outs = {0};
-	struct inode_cache linked = {0};
 	int rc = walk(outdir, "", 0, &outs, err);
 	/* Each entry is "name\0path": the name written and the file hashed. */
 	struct names lines = {0};
@@ -284,41 +386,43 @@ int manifest_write(const char *outdir, const char *const *input_paths,
 	if (lines.n)
 		qsort(lines.v, lines.n, sizeof(*lines.v), str_cmp);
 
+	struct digest_work w = {.outdir = outdir,
+				.lines = lines.v,
+				.n = lines.n,
+				.input_paths = input_paths,
+				.input_sha256 = input_sha256,
+				.n_inputs = n_inputs};
+	w.hex = calloc(lines.n ? lines.n : 1, sizeof(*w.hex));
+	w.same = calloc(lines.n ? lines.n : 1, sizeof(*w.same));
+	if (w.hex == NULL || w.same == NULL) {
+		fa_err_set(err, "out of memory writing %s", MANIFEST_NAME);
+		rc = FA_ERUNTIME;
+	} else {
+		rc = digest_lines(&w, threads, err);
+	}
+
 	char tmp[PATH_MAX], final[PATH_MAX];
 	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", outdir, MANIFEST_NAME);
 	snprintf(final, sizeof(final), "%s/%s", outdir, MANIFEST_NAME);
-	FILE *fp = fopen(tmp, "w");
-	if (fp == NULL) {
+	FILE *fp = rc == FA_OK ? fopen(tmp, "w") : NULL;
+	if (rc == FA_OK && fp == NULL) {
 		fa_err_set(err, "%s: cannot write: %s", tmp, strerror(errno));
-		names_free(&lines);
-		return FA_ERUNTIME;
+		rc = FA_ERUNTIME;
 	}
-	for (size_t i = 0; rc == FA_OK && i < lines.n; i++) {
-		const char *name = lines.v[i];
-		if (i > 0 && strcmp(name, lines.v[i - 1]) == 0)
+	for (size_t i = 0; fp != NULL && rc == FA_OK && i < lines.n; i++) {
+		if (i > 0 && strcmp(lines.v[i], lines.v[i - 1]) == 0)
 			continue; /* the same input given twice */
-		char path[PATH_MAX], hex[65];
-		if (strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0)
-			snprintf(path, sizeof(path), "%s", name + strlen(INPUT_PREFIX));
-		else
-			snprintf(path, sizeof(path), "%s/%s", outdir,
-				 strncmp(name, "./", 2) == 0 ? name + 2 : name);
-		const char *known = NULL;
-		if (strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0)
-			known = known_digest(path, input_paths, input_sha256, n_inputs);
-		if (known != NULL)
-			snprintf(hex, sizeof(hex), "%s", known);
-		else if (strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0)
-			rc = digest_of(path, hex, err);
-		else
-			rc = output_digest(&linked, path, hex, err);
-		if (rc == FA_OK && fprintf(fp, "%s  %s\n", hex, name) < 0) {
+		const char *hex = w.same[i] != SIZE_MAX ? w.hex[w.same[i]] : w.hex[i];
+		if (fprintf(fp, "%s  %s\n", hex, lines.v[i]) < 0) {
 			fa_err_set(err, "%s: write failed: %s", tmp, strerror(errno));
 			rc = FA_ERUNTIME;
 		}
 	}
+	free(w.hex);
+	free(w.same);
 	names_free(&lines);
-	free(linked.v);
+	if (fp == NULL)
+		return rc;
 	if (fclose(fp) != 0 && rc == FA_OK) {
 		fa_err_set(err, "%s: write failed: %s", tmp, strerror(errno));
 		rc = FA_ERUNTIME;

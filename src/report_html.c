@@ -75,22 +75,26 @@ void rh_esc(FILE *out, const char *s)
 {
 	if (s == NULL)
 		return;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	const unsigned char *p = (const unsigned char *)s, *run = p;
+	for (; *p; p++) {
+		const char *rep;
 		switch (*p) {
-		case '&': fputs("&amp;", out); break;
-		case '<': fputs("&lt;", out); break;
-		case '>': fputs("&gt;", out); break;
-		case '"': fputs("&quot;", out); break;
-		case '\'': fputs("&#39;", out); break;
-		case '\t':
-		case '\n': fputc(*p, out); break;
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '"': rep = "&quot;"; break;
+		case '\'': rep = "&#39;"; break;
 		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fputs("\xef\xbf\xbd", out);
+			if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f)
+				rep = "\xef\xbf\xbd";
 			else
-				fputc(*p, out);
+				continue;
 		}
+		fwrite(run, 1, (size_t)(p - run), out);
+		fputs(rep, out);
+		run = p + 1;
 	}
+	fwrite(run, 1, (size_t)(p - run), out);
 }
 
 /* rh_esc() with a fallback for absent values. */

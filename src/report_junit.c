@@ -16,7 +16,8 @@
  * other than tab, newline, carriage return; U+FFFE, U+FFFF) are dropped,
  * because a single one makes the whole file unreadable to a CI parser.
  * Owns nothing after it returns. The findings are fetched one at a time:
- * once to learn their rules and severities, then again as each is written.
+ * once to learn their ids, titles, rules and severities, then again as each
+ * is written.
  */
 #include "flowaudit/report.h"
 
@@ -37,37 +38,42 @@ static const char *jstr(const json_t *o, const char *key)
 	return json_is_object(o) ? json_string_value(json_object_get(o, key)) : NULL;
 }
 
-/* Writes s escaped for text and attribute values alike. */
+/* Writes s escaped for text and attribute values alike: runs of plain bytes
+   go out whole. */
 static void x_esc(FILE *out, const char *s)
 {
 	if (s == NULL)
 		return;
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)s, *run = p;
 	for (; *p; p++) {
 		unsigned char c = *p;
-		if (c == '&')
-			fputs("&amp;", out);
-		else if (c == '<')
-			fputs("&lt;", out);
-		else if (c == '>')
-			fputs("&gt;", out);
-		else if (c == '"')
-			fputs("&quot;", out);
-		else if (c == '\'')
-			fputs("&apos;", out);
-		else if (c == '\n')
-			fputs("&#10;", out);
-		else if (c == '\r')
-			fputs("&#13;", out);
-		else if (c == '\t')
-			fputs("&#9;", out);
-		else if (c < 0x20 || c == 0x7f)
-			continue;
-		else if (c == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf))
-			p += 2; /* U+FFFE, U+FFFF */
-		else
-			fputc(c, out);
+		const char *rep;
+		size_t skip = 1;
+		switch (c) {
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '"': rep = "&quot;"; break;
+		case '\'': rep = "&apos;"; break;
+		case '\n': rep = "&#10;"; break;
+		case '\r': rep = "&#13;"; break;
+		case '\t': rep = "&#9;"; break;
+		default:
+			if (c < 0x20 || c == 0x7f) {
+				rep = ""; /* not allowed in XML 1.0 */
+			} else if (c == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf)) {
+				rep = ""; /* U+FFFE, U+FFFF */
+				skip = 3;
+			} else {
+				continue;
+			}
+		}
+		fwrite(run, 1, (size_t)(p - run), out);
+		fputs(rep, out);
+		p += skip - 1;
+		run = p + 1;
 	}
+	fwrite(run, 1, (size_t)(p - run), out);
 }
 
 static int sev_rank(const char *s)
@@ -159,7 +165,7 @@ static void suite_open(FILE *out, const char *name, size_t tests, size_t failure
 struct jctx {
 	const struct report_findings *fs;
 	int bar;
-	char **ids;
+	char **ids, **titles;
 	int *rule, *sev;
 	const char *extra[MAX_EXTRA_RULES];
 	char *extra_store[MAX_EXTRA_RULES];
@@ -187,7 +193,10 @@ static void jctx_free(struct jctx *j)
 {
 	for (size_t i = 0; j->ids && i < j->fs->n; i++)
 		free(j->ids[i]);
+	for (size_t i = 0; j->titles && i < j->fs->n; i++)
+		free(j->titles[i]);
 	free(j->ids);
+	free(j->titles);
 	free(j->rule);
 	free(j->sev);
 	for (size_t i = 0; i < j->n_extra; i++)
@@ -201,18 +210,20 @@ static bool jctx_init(struct jctx *j, const struct report_findings *fs, int bar)
 	j->bar = bar;
 	size_t n = fs->n ? fs->n : 1;
 	j->ids = calloc(n, sizeof(*j->ids));
+	j->titles = calloc(n, sizeof(*j->titles));
 	j->rule = calloc(n, sizeof(*j->rule));
 	j->sev = calloc(n, sizeof(*j->sev));
-	if (j->ids == NULL || j->rule == NULL || j->sev == NULL)
+	if (j->ids == NULL || j->titles == NULL || j->rule == NULL || j->sev == NULL)
 		return false;
 	for (size_t i = 0; i < fs->n; i++) {
 		json_t *f = fs->get(i, fs->user);
 		j->rule[i] = rule_index(j, jstr(f, "rule"));
 		j->sev[i] = sev_rank(jstr(f, "severity"));
-		const char *id = jstr(f, "id");
+		const char *id = jstr(f, "id"), *title = jstr(f, "title");
 		j->ids[i] = id ? strdup(id) : NULL;
+		j->titles[i] = title ? strdup(title) : NULL;
 		json_decref(f);
-		if (id && j->ids[i] == NULL)
+		if ((id && j->ids[i] == NULL) || (title && j->titles[i] == NULL))
 			return false;
 	}
 	return true;
@@ -294,13 +305,12 @@ static void write_statements(FILE *out, const json_t *doc, const struct jctx *j)
 			size_t k;
 			const json_t *id;
 			json_array_foreach(ids, k, id) {
-				json_t *f = finding_by_id(j, json_string_value(id));
+				long fi = finding_index(j, json_string_value(id));
 				if (k)
 					fputs("; ", out);
 				x_esc(out, json_string_value(id));
 				fputs(" ", out);
-				x_esc(out, jstr(f, "title"));
-				json_decref(f);
+				x_esc(out, fi < 0 ? NULL : j->titles[fi]);
 			}
 			if (json_array_size(ids) == 0)
 				fputs("broken", out);

@@ -25,12 +25,16 @@
  * MANIFEST.sha256 itself are left out) and every input path, and writes
  * outdir/MANIFEST.sha256. input_sha256 (may be NULL, or hold NULL entries)
  * gives digests the caller already computed for input_paths[i], so that a
- * capture of gigabytes is not read twice. FA_EINPUT when an input cannot
- * be read or a name holds a newline; FA_ERUNTIME when outdir cannot be
- * read or written.
+ * capture of gigabytes is not read twice. A file with several names (hard
+ * links) is read once. threads (1 to MANIFEST_MAX_THREADS) share the
+ * hashing; the result does not depend on it. FA_EINPUT when an input
+ * cannot be read or a name holds a newline; FA_ERUNTIME when outdir cannot
+ * be read or written.
  */
+#define MANIFEST_MAX_THREADS 8
 int manifest_write(const char *outdir, const char *const *input_paths,
-		   const char *const *input_sha256, size_t n_inputs, struct fa_err *err);
+		   const char *const *input_sha256, size_t n_inputs, unsigned threads,
+		   struct fa_err *err);
 
 /*
  * The digest of a set of files: SHA-256 over "HASH  NAME\n" of every file of

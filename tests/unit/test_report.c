@@ -283,7 +283,7 @@ static void test_manifest(void **state)
 	snprintf(input, sizeof(input), "%s/policy.json", in_dir);
 	const char *inputs[] = {input};
 	struct fa_err err = {{0}};
-	assert_int_equal(manifest_write(dir, inputs, NULL, 1, &err), FA_OK);
+	assert_int_equal(manifest_write(dir, inputs, NULL, 1, 1, &err), FA_OK);
 
 	char mpath[4200];
 	snprintf(mpath, sizeof(mpath), "%s/%s", dir, MANIFEST_NAME);
@@ -372,6 +372,80 @@ static void test_manifest_symlink_escape(void **state)
 	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The manifest of a directory, as text. */
+static char *manifest_text(const char *dir)
+{
+	char mpath[4200];
+	snprintf(mpath, sizeof(mpath), "%s/%s", dir, MANIFEST_NAME);
+	FILE *f = fopen(mpath, "r");
+	assert_non_null(f);
+	char *text = calloc(1, 1 << 16);
+	assert_non_null(text);
+	size_t n = fread(text, 1, (1 << 16) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+/* Many files, some hard-linked: every thread count writes the same manifest,
+   each linked name carries its file's digest, and an unreadable input is
+   named whatever the threads. */
+static void test_manifest_threads(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fa_manifest_t_XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char sub[4200];
+	snprintf(sub, sizeof(sub), "%s/evidence", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	for (int i = 1; i <= 300; i++) {
+		char name[64], body[64], a[4300], b[4300];
+		snprintf(name, sizeof(name), "evidence/F%04d.pcap", i);
+		if (i % 3 == 0) { /* a twin of the finding before it */
+			snprintf(a, sizeof(a), "%s/evidence/F%04d.pcap", dir, i - 1);
+			snprintf(b, sizeof(b), "%s/%s", dir, name);
+			assert_int_equal(link(a, b), 0);
+			continue;
+		}
+		snprintf(body, sizeof(body), "packets of finding %d", i);
+		put(dir, name, body);
+	}
+	put(dir, "report.json", "{}\n");
+	struct fa_err err = {{0}};
+	assert_int_equal(manifest_write(dir, NULL, NULL, 0, 1, &err), FA_OK);
+	char *one = manifest_text(dir);
+	assert_int_equal(count(one, "\n"), 301);
+	for (unsigned t = 2; t <= MANIFEST_MAX_THREADS + 2; t += 3) {
+		assert_int_equal(manifest_write(dir, NULL, NULL, 0, t, &err), FA_OK);
+		char *many = manifest_text(dir);
+		assert_string_equal(one, many);
+		free(many);
+	}
+	/* F0003 is F0002 under another name */
+	const char *l2 = strstr(one, "  evidence/F0002.pcap\n"), *l3 = strstr(one, "  evidence/F0003.pcap\n");
+	assert_non_null(l2);
+	assert_non_null(l3);
+	assert_memory_equal(l2 - 64, l3 - 64, 64);
+	assert_memory_not_equal(l2 - 64, strstr(one, "  evidence/F0001.pcap\n") - 64, 64);
+	size_t bad;
+	int rc;
+	char *out = verify(dir, &bad, &rc);
+	assert_int_equal(rc, FA_OK);
+	assert_int_equal(bad, 0);
+	free(out);
+
+	const char *inputs[] = {"/nonexistent/a.pcap", "/nonexistent/b.pcap"};
+	for (unsigned t = 1; t <= 2; t++) {
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(manifest_write(dir, inputs, NULL, 2, t, &err), FA_EINPUT);
+		assert_non_null(strstr(err.msg, "/nonexistent/a.pcap"));
+	}
+	free(one);
+	char cmd[4300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_ndjson),
 		cmocka_unit_test(test_junit),
 		cmocka_unit_test(test_manifest),
+		cmocka_unit_test(test_manifest_threads),
 		cmocka_unit_test(test_manifest_symlink_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -298,6 +298,8 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void sha256_block_ni(uint32_t
 	st1 = _mm_blend_epi16(st1, tmp, 0xF0);    /* CDGH */
 	const __m128i abef = st0, cdgh = st1;
 	__m128i m[4];
+	/* unrolled, m[] lives in registers */
+#pragma GCC unroll 16
 	for (size_t j = 0; j < 16; j++) {
 		__m128i w;
 		if (j < 4) {

@@ -321,19 +321,44 @@ static int write_doc(const char *dir, const char *name, const json_t *doc,
 	return rc;
 }
 
-/* report.json written in a thread of its own (--threads 2), beside the others. */
-struct json_job {
+typedef int (*render_fn)(const json_t *, const struct report_findings *, FILE *,
+			 struct fa_err *);
+
+/* The outputs of a report, in the order they are written. */
+struct output {
+	const char *name;
+	unsigned format; /* FMT_*, 0 for report.json (always written) */
+	render_fn render; /* NULL: report.json */
+	size_t frames;
+};
+
+static const struct output outputs[] = {
+	{"report.json", 0, NULL, 0},
+	{"report.html", FMT_HTML, report_html_write_each, REPORT_DOC_FRAMES},
+	{"findings.ndjson", FMT_NDJSON, report_ndjson_write_each, 0},
+	{"junit.xml", FMT_JUNIT, report_junit_write_each, REPORT_DOC_FRAMES},
+};
+#define N_OUTPUTS (sizeof(outputs) / sizeof(outputs[0]))
+
+/* Some of the outputs, written by one thread: those whose bit is in `which`. */
+struct output_job {
 	const char *dir;
 	const json_t *doc;
 	const struct report_ctx *c;
+	unsigned formats, which;
 	int rc;
 	struct fa_err err;
 };
 
-static void *json_main(void *arg)
+static void *outputs_main(void *arg)
 {
-	struct json_job *j = arg;
-	j->rc = write_doc(j->dir, "report.json", j->doc, NULL, j->c, 0, &j->err);
+	struct output_job *j = arg;
+	j->rc = FA_OK;
+	for (size_t i = 0; j->rc == FA_OK && i < N_OUTPUTS; i++) {
+		const struct output *o = &outputs[i];
+		if ((j->which & (1u << i)) && (o->format == 0 || (j->formats & o->format)))
+			j->rc = write_doc(j->dir, o->name, j->doc, o->render, j->c, o->frames, &j->err);
+	}
 	return NULL;
 }
 
@@ -583,26 +608,29 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		};
 		doc = report_build(&c);
 		/* the writers only read the document and the audit: with a second
-		   thread, report.json (the longest) is written beside the others */
-		struct json_job jj = {tmpdir, doc, &c, FA_OK, {""}};
-		pthread_t jt;
-		bool beside = s->run.o.threads > 1 && pthread_create(&jt, NULL, json_main, &jj) == 0;
-		if (!beside)
-			rc = write_doc(tmpdir, "report.json", doc, NULL, &c, 0, err);
-		if (rc == FA_OK && (s->formats & FMT_HTML))
-			rc = write_doc(tmpdir, "report.html", doc, report_html_write_each, &c,
-				       REPORT_DOC_FRAMES, err);
-		if (rc == FA_OK && (s->formats & FMT_NDJSON))
-			rc = write_doc(tmpdir, "findings.ndjson", doc, report_ndjson_write_each, &c, 0,
-				       err);
-		if (rc == FA_OK && (s->formats & FMT_JUNIT))
-			rc = write_doc(tmpdir, "junit.xml", doc, report_junit_write_each, &c,
-				       REPORT_DOC_FRAMES, err);
+		   thread, they are written in two halves of about the same cost,
+		   report.json and report.html beside junit.xml and findings.ndjson */
+		struct output_job mine = {tmpdir, doc, &c, s->formats, (1u << N_OUTPUTS) - 1, FA_OK,
+					  {""}};
+		struct output_job other = mine;
+		pthread_t ot;
+		bool beside = false;
+		if (s->run.o.threads > 1) {
+			other.which = 1u << 0 | 1u << 1;
+			mine.which &= ~other.which;
+			beside = pthread_create(&ot, NULL, outputs_main, &other) == 0;
+			if (!beside)
+				mine.which |= other.which;
+		}
+		outputs_main(&mine);
+		rc = mine.rc;
+		if (rc != FA_OK)
+			*err = mine.err;
 		if (beside) {
-			pthread_join(jt, NULL);
-			if (rc == FA_OK && jj.rc != FA_OK) {
-				rc = jj.rc;
-				*err = jj.err;
+			pthread_join(ot, NULL);
+			if (rc == FA_OK && other.rc != FA_OK) {
+				rc = other.rc;
+				*err = other.err;
 			}
 		}
 	}

@@ -177,6 +177,20 @@ def test_flows_http_host():
     assert f["country"] == "CN", f
 
 
+def test_flows_not_utf8_kept():
+    # Latin-1 bytes from the wire: the members stay, each bad byte as U+FFFD,
+    # in flows --json, report.json, findings.ndjson and the HTML page alike
+    fl = flows(cap("http_latin1"))
+    f = [f for f in fl if f["server_port"] == 80][0]
+    assert f["user_agent"] == "Caf\ufffdBrowser/1.0", f
+    assert f["http_url"] is not None and "\ufffd" in f["http_url"], f
+    _, rep, out = audit(cap("http_latin1"))
+    rf = [x for x in rep["flows"] if x["server_port"] == 80][0]
+    assert rf["user_agent"] == f["user_agent"] and rf["http_url"] == f["http_url"], rf
+    with open(os.path.join(out, "findings.ndjson"), encoding="utf-8") as nd:
+        assert all(json.loads(line) for line in nd)
+
+
 def test_flows_private_never_located():
     """The test database places 192.168/16 in AU: private addresses must never be looked up."""
     fl = flows(cap("undeclared"))

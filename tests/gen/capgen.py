@@ -212,6 +212,13 @@ def sc_http(cap):
     http_flow(cap, DEV, FP_IP, FIRST_PARTY, 50007, "/v1/ping")
 
 
+def sc_http_latin1(cap):
+    """A request whose path and User-Agent hold Latin-1 bytes, not UTF-8."""
+    req = (b"GET /caf\xe9 HTTP/1.1\r\nHost: latin1.example.com\r\n"
+           b"User-Agent: Caf\xe9Browser/1.0\r\n\r\n")
+    tcp_session(cap, DEV, UNK_IP, 50031, 80, [req], [b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"])
+
+
 def sc_tls_only(cap):
     tls_flow(cap, DEV, FP_IP, FIRST_PARTY, 50008)
     tls_flow(cap, DEV, UMENG_IP, "alog.umeng.com", 50009)

@@ -332,10 +332,10 @@ static int digest_lines(struct digest_work *w, unsigned threads, struct fa_err *
 	struct digest_thread t[MANIFEST_MAX_THREADS];
 	pthread_t tid[MANIFEST_MAX_THREADS];
 	bool started[MANIFEST_MAX_THREADS] = {false};
-	for (unsigned k = 0; k < threads; k++) {
+	t[0] = (struct digest_thread){.w = w};
+	for (unsigned k = 1; k < threads; k++) {
 		t[k] = (struct digest_thread){.w = w};
-		if (k > 0)
-			started[k] = pthread_create(&tid[k], NULL, digest_main, &t[k]) == 0;
+		started[k] = pthread_create(&tid[k], NULL, digest_main, &t[k]) == 0;
 	}
 	digest_main(&t[0]);
 	size_t first = SIZE_MAX;

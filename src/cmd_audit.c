@@ -362,10 +362,18 @@ static void *outputs_main(void *arg)
 	return NULL;
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* A flow's key and frame range for the evidence pass, from its record. */
+static bool evidence_flow_of(uint64_t id, struct evidence_flow *out, void *user)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
+	struct flow_record r;
+	if (!engine_record_get((struct engine *)user, id, &r))
+		return false;
+	*out = (struct evidence_flow){.flow_id = r.id, .cli = r.cli, .srv = r.srv,
+				      .cport = r.cport, .sport = r.sport, .vlan = r.vlan,
+				      .proto = r.proto, .file_first = r.file,
+				      .file_last = r.last_file, .frame_first = r.first_frame,
+				      .frame_last = r.last_frame};
+	return true;
 }
 
 static int build_evidence(struct audit_session *s, const char *dir, struct fa_err *err)
@@ -375,38 +383,6 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 	if (s->evidence == NULL)
 		return FA_ERUNTIME;
 	s->n_evidence = nf;
-	/* the flows some finding names, each once, in id order */
-	size_t nids = 0;
-	for (size_t i = 0; i < nf; i++)
-		nids += audit_finding(s->audit, i)->n_flows;
-	uint64_t *ids = calloc(nids ? nids : 1, sizeof(*ids));
-	struct evidence_flow *ef = calloc(nids ? nids : 1, sizeof(*ef));
-	if (ids == NULL || ef == NULL) {
-		free(ids);
-		free(ef);
-		return FA_ERUNTIME;
-	}
-	size_t at = 0;
-	for (size_t i = 0; i < nf; i++) {
-		const struct finding *f = audit_finding(s->audit, i);
-		for (size_t j = 0; j < f->n_flows; j++)
-			ids[at++] = f->flows[j];
-	}
-	qsort(ids, nids, sizeof(*ids), cmp_u64);
-	size_t nr = 0;
-	struct flow_record rec;
-	for (size_t i = 0; i < nids; i++) {
-		if ((i > 0 && ids[i] == ids[i - 1]) || !engine_record_get(s->run.eng, ids[i], &rec))
-			continue;
-		const struct flow_record *r = &rec;
-		ef[nr++] = (struct evidence_flow){.flow_id = r->id, .cli = r->cli, .srv = r->srv,
-						  .cport = r->cport, .sport = r->sport, .vlan = r->vlan,
-						  .proto = r->proto, .file_first = r->file,
-						  .file_last = r->last_file,
-						  .frame_first = r->first_frame,
-						  .frame_last = r->last_frame};
-	}
-	free(ids);
 	for (size_t i = 0; i < nf; i++) {
 		const struct finding *f = audit_finding(s->audit, i);
 		s->evidence[i].name = f->id;
@@ -419,11 +395,10 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 	if (nf > 0) {
 		if (mkdir(edir, 0755) != 0) {
 			fa_err_set(err, "%s: cannot create: %s", edir, strerror(errno));
-			free(ef);
 			return FA_ERUNTIME;
 		}
-		rc = evidence_write(s->capture_paths, s->n_capture_paths, ef, nr, s->evidence, nf,
-				    edir, err);
+		rc = evidence_write(s->capture_paths, s->n_capture_paths, evidence_flow_of,
+				    s->run.eng, s->evidence, nf, edir, err);
 		for (size_t i = 0; i < nf; i++) {
 			for (size_t k = 0; k < s->evidence[i].n_paths; k++) {
 				char tmp[64];
@@ -433,7 +408,6 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 			}
 		}
 	}
-	free(ef);
 	return rc;
 }
 

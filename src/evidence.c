@@ -208,101 +208,299 @@ static size_t batch_size(void)
 	return (size_t)(rl.rlim_cur - FD_SPARE) / 2;
 }
 
-/* The last (file, frame) any flow of sets order[lo, hi) reaches; flows sorted by id. */
-static struct frame_pos batch_end(const struct evidence_flow *flows, size_t n_flows,
-				  const struct evidence_set *sets, const size_t *order, size_t lo,
-				  size_t hi)
+/* ---- the flows of a batch, in id order: a merge of its sets' lists ---- */
+
+struct merge_item {
+	uint64_t id;
+	size_t set; /* place of the set in the batch */
+	size_t at;  /* the next of its ids */
+};
+
+struct merge {
+	struct merge_item *heap;
+	size_t n;
+	const uint64_t **ids; /* per place: the set's ids, ascending */
+	size_t *n_ids;
+	uint64_t **owned;     /* per place: a sorted copy, for a list that was not */
+	size_t places;
+	size_t *group;        /* the places of the last flow taken */
+	size_t n_group, cap_group;
+};
+
+static bool item_less(const struct merge_item *a, const struct merge_item *b)
 {
-	struct frame_pos end = {0, 0};
-	for (size_t p = lo; p < hi; p++) {
-		const struct evidence_set *st = &sets[order[p]];
-		for (size_t j = 0; j < st->n_flow_ids; j++) {
-			size_t a = 0, b = n_flows;
-			while (a < b) {
-				size_t m = (a + b) / 2;
-				if (flows[m].flow_id < st->flow_ids[j])
-					a = m + 1;
-				else
-					b = m;
-			}
-			if (a == n_flows || flows[a].flow_id != st->flow_ids[j])
-				continue;
-			const struct evidence_flow *f = &flows[a];
-			if (f->file_last > end.file ||
-			    (f->file_last == end.file && f->frame_last > end.frame))
-				end = (struct frame_pos){f->file_last, f->frame_last};
-		}
-	}
-	return end;
+	return a->id < b->id || (a->id == b->id && a->set < b->set);
 }
 
-static int one_pass(const char *const *captures, size_t n_captures,
-		    const struct evidence_flow *flows, const size_t *chain_next,
-		    const size_t *buckets, size_t n_buckets, const struct pair *pairs,
-		    size_t n_pairs, struct evidence_set *sets, const size_t *order, size_t lo, size_t hi,
-		    const struct frame_pos *end, struct writer *w, const char *dir,
-		    struct fa_err *err)
+static void sift_down(struct merge *m, size_t i)
 {
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, min = i;
+		if (l < m->n && item_less(&m->heap[l], &m->heap[min]))
+			min = l;
+		if (r < m->n && item_less(&m->heap[r], &m->heap[min]))
+			min = r;
+		if (min == i)
+			return;
+		struct merge_item t = m->heap[i];
+		m->heap[i] = m->heap[min];
+		m->heap[min] = t;
+		i = min;
+	}
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void merge_free(struct merge *m)
+{
+	for (size_t p = 0; m->owned && p < m->places; p++)
+		free(m->owned[p]);
+	free(m->owned);
+	free(m->ids);
+	free(m->n_ids);
+	free(m->heap);
+	free(m->group);
+	memset(m, 0, sizeof(*m));
+}
+
+/* The merge of sets order[lo, hi): false without memory. */
+static bool merge_open(struct merge *m, const struct evidence_set *sets, const size_t *order,
+		       size_t lo, size_t hi)
+{
+	memset(m, 0, sizeof(*m));
+	m->places = hi - lo;
+	m->heap = malloc(m->places * sizeof(*m->heap));
+	m->ids = calloc(m->places, sizeof(*m->ids));
+	m->n_ids = calloc(m->places, sizeof(*m->n_ids));
+	m->owned = calloc(m->places, sizeof(*m->owned));
+	if (m->heap == NULL || m->ids == NULL || m->n_ids == NULL || m->owned == NULL)
+		return false;
+	for (size_t p = 0; p < m->places; p++) {
+		const struct evidence_set *st = &sets[order[lo + p]];
+		m->ids[p] = st->flow_ids;
+		m->n_ids[p] = st->n_flow_ids;
+		bool ascending = true;
+		for (size_t k = 1; ascending && k < st->n_flow_ids; k++)
+			ascending = st->flow_ids[k - 1] <= st->flow_ids[k];
+		if (!ascending) { /* flows in the order they ended (a live capture) */
+			m->owned[p] = malloc(st->n_flow_ids * sizeof(uint64_t));
+			if (m->owned[p] == NULL)
+				return false;
+			memcpy(m->owned[p], st->flow_ids, st->n_flow_ids * sizeof(uint64_t));
+			qsort(m->owned[p], st->n_flow_ids, sizeof(uint64_t), u64_cmp);
+			m->ids[p] = m->owned[p];
+		}
+		if (m->n_ids[p] > 0)
+			m->heap[m->n++] = (struct merge_item){m->ids[p][0], p, 1};
+	}
+	for (size_t i = m->n / 2; i-- > 0;)
+		sift_down(m, i);
+	return true;
+}
+
+/* The next flow id of the batch into *id, with the places of the sets that
+   hold it in m->group. False when none is left, or without memory (*oom). */
+static bool merge_next(struct merge *m, uint64_t *id, bool *oom)
+{
+	if (m->n == 0)
+		return false;
+	*id = m->heap[0].id;
+	m->n_group = 0;
+	while (m->n > 0 && m->heap[0].id == *id) {
+		struct merge_item *top = &m->heap[0];
+		if (m->n_group == 0 || m->group[m->n_group - 1] != top->set) {
+			if (m->n_group == m->cap_group) {
+				size_t nc = m->cap_group ? 2 * m->cap_group : 8;
+				size_t *ng = realloc(m->group, nc * sizeof(*ng));
+				if (ng == NULL) {
+					*oom = true;
+					return false;
+				}
+				m->group = ng;
+				m->cap_group = nc;
+			}
+			m->group[m->n_group++] = top->set;
+		}
+		if (top->at < m->n_ids[top->set])
+			top->id = m->ids[top->set][top->at++];
+		else
+			m->heap[0] = m->heap[--m->n];
+		sift_down(m, 0);
+	}
+	return true;
+}
+
+/* ---- the flows live at the reading position ---- */
+
+#define ACTIVE_BUCKETS 65536u
+#define SWEEP_EVERY 4096u
+
+struct active {
+	struct evidence_flow f;
+	uint32_t hash;
+	size_t *sets; /* places in the batch */
+	size_t n_sets;
+	struct active *next;          /* in its bucket */
+	struct active *prev_all, *next_all;
+};
+
+struct active_table {
+	struct active *bucket[ACTIVE_BUCKETS];
+	struct active *all;
+	size_t n;
+};
+
+static bool before(uint32_t file_a, uint64_t frame_a, uint32_t file_b, uint64_t frame_b)
+{
+	return file_a < file_b || (file_a == file_b && frame_a < frame_b);
+}
+
+static bool active_add(struct active_table *t, const struct evidence_flow *f, const size_t *sets,
+		       size_t n_sets)
+{
+	struct active *a = malloc(sizeof(*a));
+	size_t *s = malloc((n_sets ? n_sets : 1) * sizeof(*s));
+	if (a == NULL || s == NULL) {
+		free(a);
+		free(s);
+		return false;
+	}
+	memcpy(s, sets, n_sets * sizeof(*s));
+	*a = (struct active){.f = *f, .sets = s, .n_sets = n_sets};
+	a->hash = key_hash(&f->cli, f->cport, &f->srv, f->sport, f->proto, f->vlan);
+	struct active **b = &t->bucket[a->hash & (ACTIVE_BUCKETS - 1)];
+	a->next = *b;
+	*b = a;
+	a->next_all = t->all;
+	if (t->all)
+		t->all->prev_all = a;
+	t->all = a;
+	t->n++;
+	return true;
+}
+
+/* Drops the flows whose last frame is before (file, frame); every one with
+   at_end. */
+static void active_sweep(struct active_table *t, uint32_t file, uint64_t frame, bool at_end)
+{
+	for (struct active *a = t->all, *nx; a != NULL; a = nx) {
+		nx = a->next_all;
+		if (!at_end && !before(a->f.file_last, a->f.frame_last, file, frame))
+			continue;
+		struct active **b = &t->bucket[a->hash & (ACTIVE_BUCKETS - 1)];
+		while (*b != a)
+			b = &(*b)->next;
+		*b = a->next;
+		if (a->prev_all)
+			a->prev_all->next_all = a->next_all;
+		else
+			t->all = a->next_all;
+		if (a->next_all)
+			a->next_all->prev_all = a->prev_all;
+		free(a->sets);
+		free(a);
+		t->n--;
+	}
+}
+
+/*
+ * One pass over the captures for the sets order[lo, hi). Flows come from
+ * get_flow in id order, which is the order of their first frames, and each
+ * is taken in just before its first frame and dropped after its last: what
+ * the pass holds is the flows live at the reading position, never every
+ * flow of the capture. The pass stops once no flow is left to come.
+ */
+static int one_pass(const char *const *captures, size_t n_captures, evidence_flow_fn get_flow,
+		    void *user, struct evidence_set *sets, const size_t *order, size_t lo,
+		    size_t hi, struct writer *w, const char *dir, struct fa_err *err)
+{
+	struct merge m;
+	struct active_table *t = calloc(1, sizeof(*t));
+	if (t == NULL || !merge_open(&m, sets, order, lo, hi)) {
+		free(t);
+		merge_free(&m);
+		fa_err_set(err, "out of memory collecting evidence");
+		return FA_ERUNTIME;
+	}
 	struct source *src;
 	int rc = source_open_files(captures, n_captures, &src, err);
-	if (rc != FA_OK)
+	if (rc != FA_OK) {
+		merge_free(&m);
+		free(t);
 		return rc;
+	}
+	bool oom = false, have = false;
+	struct evidence_flow next;
+	uint64_t id;
+	/* the next flow to come, with its sets in m.group */
+	for (; !have && merge_next(&m, &id, &oom);)
+		have = get_flow(id, &next, user);
 	struct source_frame fr;
-	while ((rc = source_next(src, &fr, err)) == 1) {
-		if (fr.file > end->file || (fr.file == end->file && fr.frame > end->frame))
-			break; /* past the last frame of this batch's flows */
+	unsigned since_sweep = 0;
+	while (!oom && (rc = source_next(src, &fr, err)) == 1) {
+		while (have && !before(fr.file, fr.frame, next.file_first, next.frame_first)) {
+			if (!active_add(t, &next, m.group, m.n_group)) {
+				oom = true;
+				break;
+			}
+			for (have = false; !have && merge_next(&m, &id, &oom);)
+				have = get_flow(id, &next, user);
+		}
+		if (++since_sweep == SWEEP_EVERY) {
+			since_sweep = 0;
+			active_sweep(t, fr.file, fr.frame, false);
+			if (!have && t->n == 0)
+				break; /* every flow of the batch is past */
+		}
 		struct decoded_pkt d;
 		enum decode_result dr = decode_frame(fr.linktype, fr.data, fr.caplen, &d, NULL);
 		if (dr != DECODE_OK && dr != DECODE_OTHER_L4)
 			continue;
 		uint16_t vlan = d.vlan_count ? d.vlan[0] : 0;
 		uint32_t kh = key_hash(&d.src, d.sport, &d.dst, d.dport, d.l4_proto, vlan);
-		for (size_t k = buckets[kh % n_buckets]; k != SIZE_MAX; k = chain_next[k]) {
-			if (!flow_matches(&flows[k], &d, vlan, fr.file, fr.frame))
+		for (struct active *a = t->bucket[kh & (ACTIVE_BUCKETS - 1)]; a != NULL; a = a->next) {
+			if (a->hash != kh || !flow_matches(&a->f, &d, vlan, fr.file, fr.frame))
 				continue;
-			/* the sets of this flow, from the sorted pairs */
-			size_t a = 0, b = n_pairs;
-			while (a < b) {
-				size_t m = (a + b) / 2;
-				if (pairs[m].key < flows[k].flow_id)
-					a = m + 1;
-				else
-					b = m;
-			}
 			struct pcap_pkthdr h = {
 				.ts = {.tv_sec = (time_t)fr.ts_sec, .tv_usec = (suseconds_t)fr.ts_nsec},
 				.caplen = fr.caplen,
 				.len = fr.wirelen,
 			};
-			for (; a < n_pairs && pairs[a].key == flows[k].flow_id; a++) {
-				size_t si = pairs[a].set;
-				if (si < lo || si >= hi)
-					continue;
-				struct evidence_set *st = &sets[order[si]];
-				pcap_dumper_t *dp = writer_get(&w[si - lo], st, fr.linktype, dir, err);
+			for (size_t k = 0; k < a->n_sets; k++) {
+				struct evidence_set *st = &sets[order[lo + a->sets[k]]];
+				pcap_dumper_t *dp = writer_get(&w[a->sets[k]], st, fr.linktype, dir, err);
 				if (dp == NULL) {
-					source_free(src);
-					return FA_ERUNTIME;
+					rc = FA_ERUNTIME;
+					goto out;
 				}
 				pcap_dump((u_char *)dp, &h, fr.data);
 				if (!add_frame(st, fr.file, fr.frame)) {
-					source_free(src);
-					fa_err_set(err, "out of memory collecting evidence");
-					return FA_ERUNTIME;
+					oom = true;
+					goto out;
 				}
 			}
 			break;
 		}
 	}
+out:
 	source_free(src);
-	if (rc < 0)
-		return rc;
-	return FA_OK;
+	active_sweep(t, 0, 0, true);
+	free(t);
+	merge_free(&m);
+	if (oom) {
+		fa_err_set(err, "out of memory collecting evidence");
+		return FA_ERUNTIME;
+	}
+	return rc < 0 ? rc : FA_OK;
 }
 
-static int write_sets(const char *const *captures, size_t n_captures,
-		      const struct evidence_flow *flows, size_t n_flows, struct evidence_set *sets,
-		      const size_t *order, size_t n_own, const char *dir, struct fa_err *err);
+static int write_sets(const char *const *captures, size_t n_captures, evidence_flow_fn get_flow,
+		      void *user, struct evidence_set *sets, const size_t *order, size_t n_own,
+		      const char *dir, struct fa_err *err);
 
 /* ---- sets of the same flows: written once ---- */
 
@@ -408,9 +606,9 @@ static int copy_twin(struct evidence_set *t, const struct evidence_set *f, const
 	return FA_OK;
 }
 
-int evidence_write(const char *const *captures, size_t n_captures,
-		   const struct evidence_flow *flows, size_t n_flows, struct evidence_set *sets,
-		   size_t n_sets, const char *dir, struct fa_err *err)
+int evidence_write(const char *const *captures, size_t n_captures, evidence_flow_fn get_flow,
+		   void *user, struct evidence_set *sets, size_t n_sets, const char *dir,
+		   struct fa_err *err)
 {
 	if (n_sets == 0)
 		return FA_OK;
@@ -429,7 +627,7 @@ int evidence_write(const char *const *captures, size_t n_captures,
 	if (rc != FA_OK)
 		fa_err_set(err, "out of memory collecting evidence");
 	else
-		rc = write_sets(captures, n_captures, flows, n_flows, sets, order, n_own, dir, err);
+		rc = write_sets(captures, n_captures, get_flow, user, sets, order, n_own, dir, err);
 	for (size_t i = 0; rc == FA_OK && i < n_sets; i++)
 		if (first[i] != i)
 			rc = copy_twin(&sets[i], &sets[first[i]], dir, err);
@@ -439,45 +637,20 @@ int evidence_write(const char *const *captures, size_t n_captures,
 }
 
 /* Writes the sets order[0 .. n_own), by batches of passes over the captures. */
-static int write_sets(const char *const *captures, size_t n_captures,
-		      const struct evidence_flow *flows, size_t n_flows, struct evidence_set *sets,
-		      const size_t *order, size_t n_own, const char *dir, struct fa_err *err)
+static int write_sets(const char *const *captures, size_t n_captures, evidence_flow_fn get_flow,
+		      void *user, struct evidence_set *sets, const size_t *order, size_t n_own,
+		      const char *dir, struct fa_err *err)
 {
-	size_t n_pairs = 0;
-	for (size_t i = 0; i < n_own; i++)
-		n_pairs += sets[order[i]].n_flow_ids;
-	if (n_own == 0 || n_pairs == 0)
-		return FA_OK;
-	size_t n_buckets = n_flows * 2 + 1;
-	struct pair *pairs = malloc(n_pairs * sizeof(*pairs));
-	size_t *buckets = malloc(n_buckets * sizeof(*buckets));
-	size_t *chain_next = malloc((n_flows ? n_flows : 1) * sizeof(*chain_next));
 	size_t batch = batch_size();
 	struct writer *w = calloc(batch, sizeof(*w));
-	int rc = FA_OK;
-	if (pairs == NULL || buckets == NULL || chain_next == NULL || w == NULL) {
+	if (w == NULL) {
 		fa_err_set(err, "out of memory collecting evidence");
-		rc = FA_ERUNTIME;
-		goto out;
+		return FA_ERUNTIME;
 	}
-	size_t k = 0;
-	for (size_t i = 0; i < n_own; i++)
-		for (size_t j = 0; j < sets[order[i]].n_flow_ids; j++)
-			pairs[k++] = (struct pair){sets[order[i]].flow_ids[j], i};
-	qsort(pairs, n_pairs, sizeof(*pairs), pair_cmp);
-	for (size_t i = 0; i < n_buckets; i++)
-		buckets[i] = SIZE_MAX;
-	for (size_t i = 0; i < n_flows; i++) {
-		const struct evidence_flow *f = &flows[i];
-		uint32_t kh = key_hash(&f->cli, f->cport, &f->srv, f->sport, f->proto, f->vlan);
-		chain_next[i] = buckets[kh % n_buckets];
-		buckets[kh % n_buckets] = i;
-	}
+	int rc = FA_OK;
 	for (size_t lo = 0; lo < n_own && rc == FA_OK; lo += batch) {
 		size_t hi = lo + batch < n_own ? lo + batch : n_own;
-		struct frame_pos end = batch_end(flows, n_flows, sets, order, lo, hi);
-		rc = one_pass(captures, n_captures, flows, chain_next, buckets, n_buckets, pairs, n_pairs,
-			      sets, order, lo, hi, &end, w, dir, err);
+		rc = one_pass(captures, n_captures, get_flow, user, sets, order, lo, hi, w, dir, err);
 		/* newest first: the C library keeps open streams on a list, newest at
 		   the head, and closing from the far end walks all of it */
 		for (size_t i = hi - lo; i-- > 0;) {
@@ -486,10 +659,6 @@ static int write_sets(const char *const *captures, size_t n_captures,
 				rc = c;
 		}
 	}
-out:
-	free(pairs);
-	free(buckets);
-	free(chain_next);
 	free(w);
 	return rc;
 }

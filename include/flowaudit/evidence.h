@@ -66,15 +66,23 @@ struct evidence_set {
 };
 
 /*
- * Writes DIR/NAME.pcap for every set. flows must be sorted by flow_id.
- * Captures are re-read from the start, once per batch of sets (as many as
- * the open-file limit allows, up to 4096), each pass stopping after the
- * last frame its flows reach.
+ * The flow with id flow_id into *out, false when there is none (the flow is
+ * then left out). Asked in increasing flow id, and ids must follow the
+ * flows' first frames: a flow's id is given when its first frame is seen.
+ */
+typedef bool (*evidence_flow_fn)(uint64_t flow_id, struct evidence_flow *out, void *user);
+
+/*
+ * Writes DIR/NAME.pcap for every set, its flows asked of get_flow. The
+ * captures are re-read from the start, once per batch of sets (as many as
+ * the open-file limit allows, up to 4096); a pass holds only the flows
+ * live at its reading position and stops after the last frame of its last
+ * flow, so memory does not grow with the capture's length.
  * FA_EINPUT when a capture cannot be re-read, FA_ERUNTIME on write errors.
  */
-int evidence_write(const char *const *captures, size_t n_captures,
-		   const struct evidence_flow *flows, size_t n_flows, struct evidence_set *sets,
-		   size_t n_sets, const char *dir, struct fa_err *err);
+int evidence_write(const char *const *captures, size_t n_captures, evidence_flow_fn get_flow,
+		   void *user, struct evidence_set *sets, size_t n_sets, const char *dir,
+		   struct fa_err *err);
 
 void evidence_set_clear(struct evidence_set *s);
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,6 +60,28 @@ static struct evidence_flow flow(uint64_t id, uint8_t proto, uint16_t cport, uin
 	return f;
 }
 
+/* get_flow over an array sorted by id. */
+struct flow_list {
+	const struct evidence_flow *v;
+	size_t n;
+	uint64_t asked_last; /* ids must come in increasing order */
+	bool out_of_order;
+};
+
+static bool list_flow(uint64_t id, struct evidence_flow *out, void *user)
+{
+	struct flow_list *l = user;
+	if (id < l->asked_last)
+		l->out_of_order = true;
+	l->asked_last = id;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].flow_id == id) {
+			*out = l->v[i];
+			return true;
+		}
+	return false;
+}
+
 /* Packets in a classic pcap file. */
 static size_t pcap_packets(const char *path)
 {
@@ -74,14 +97,19 @@ static size_t pcap_packets(const char *path)
 	return n;
 }
 
+/* dir (a mkdtemp template) made, and the capture written in it as cap. */
+static void make_capture(char *dir, char *cap, size_t cap_len)
+{
+	assert_non_null(mkdtemp(dir));
+	snprintf(cap, cap_len, "%s/in.pcap", dir);
+	write_capture(cap);
+}
+
 static void test_frames_and_twins(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/fa-evidence-XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	char cap[4200];
-	snprintf(cap, sizeof(cap), "%s/in.pcap", dir);
-	write_capture(cap);
+	char dir[] = "/tmp/fa-evidence-XXXXXX", cap[4200];
+	make_capture(dir, cap, sizeof(cap));
 	const char *caps[] = {cap};
 	struct evidence_flow flows[] = {
 		flow(1, IPPROTO_TCP, 40000, 443, 1, 20207),
@@ -94,7 +122,8 @@ static void test_frames_and_twins(void **state)
 		{.name = "F0003", .flow_ids = only_a, .n_flow_ids = 1}, /* F0001's twin */
 	};
 	struct fa_err err = {""};
-	assert_int_equal(evidence_write(caps, 1, flows, 2, sets, 3, dir, &err), FA_OK);
+	struct flow_list fl = {flows, 2, 0, false};
+	assert_int_equal(evidence_write(caps, 1, list_flow, &fl, sets, 3, dir, &err), FA_OK);
 
 	/* flow A's frames, every one, from the deltas */
 	const uint64_t want[] = {1, 202, 20203, 20207};
@@ -152,10 +181,96 @@ static void test_frames_and_twins(void **state)
 	rmdir(dir);
 }
 
+/* Flow B's frames within [lo, hi]. */
+static size_t b_frames(uint64_t lo, uint64_t hi)
+{
+	size_t n = 0;
+	for (uint64_t k = lo; k <= hi; k++)
+		n += !is_a(k);
+	return n;
+}
+
+static size_t set_frames(const struct evidence_set *st, uint64_t *first, uint64_t *last)
+{
+	size_t n = 0, pos = 0;
+	uint64_t prev = 0, fr;
+	*first = *last = 0;
+	for (size_t k = 0; k < st->n_per_file; k++)
+		for (pos = 0, prev = 0; evidence_frames_next(&st->per_file[k], &pos, &prev, &fr); n++) {
+			if (n == 0)
+				*first = fr;
+			assert_true(fr > *last);
+			*last = fr;
+		}
+	return n;
+}
+
+/*
+ * One 5-tuple used by three flows one after the other, a set that lists
+ * its flows out of order, a flow the caller does not know, and so few
+ * descriptors that a pass writes two sets only: each set still gets
+ * exactly its flows' frames, and the flows are asked for in id order.
+ * Last, since it lowers the process's descriptor limit for good.
+ */
+static void test_streamed_flows(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fa-evidence-XXXXXX", cap[4200];
+	make_capture(dir, cap, sizeof(cap));
+	const char *caps[] = {cap};
+	struct evidence_flow flows[] = {
+		flow(1, IPPROTO_TCP, 40000, 443, 1, 20207),
+		flow(2, IPPROTO_UDP, 5353, 53, 2, 5000),
+		flow(3, IPPROTO_UDP, 5353, 53, 5001, 12000),
+		flow(4, IPPROTO_UDP, 5353, 53, 12001, N_FRAMES),
+	};
+	uint64_t s1[] = {4, 2}, s2[] = {3}, s3[] = {1, 3}, s4[] = {2, 99};
+	struct evidence_set sets[4] = {
+		{.name = "F0001", .flow_ids = s1, .n_flow_ids = 2},
+		{.name = "F0002", .flow_ids = s2, .n_flow_ids = 1},
+		{.name = "F0003", .flow_ids = s3, .n_flow_ids = 2},
+		{.name = "F0004", .flow_ids = s4, .n_flow_ids = 2},
+	};
+	for (int round = 0; round < 2; round++) {
+		if (round == 1) { /* two descriptors for sets: a pass per two sets */
+			struct rlimit rl = {68, 68};
+			assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+		}
+		struct fa_err err = {""};
+		struct flow_list fl = {flows, 4, 0, false};
+		assert_int_equal(evidence_write(caps, 1, list_flow, &fl, sets, 4, dir, &err), FA_OK);
+		if (round == 0)
+			assert_false(fl.out_of_order);
+		uint64_t first, last;
+		assert_int_equal(set_frames(&sets[0], &first, &last), b_frames(2, 5000) + b_frames(12001, N_FRAMES));
+		assert_int_equal(first, 2);
+		assert_int_equal(last, N_FRAMES);
+		assert_int_equal(set_frames(&sets[1], &first, &last), b_frames(5001, 12000));
+		assert_int_equal(first, 5001);
+		assert_int_equal(last, 12000);
+		assert_int_equal(set_frames(&sets[2], &first, &last), 4 + b_frames(5001, 12000));
+		assert_int_equal(first, 1);
+		assert_int_equal(last, 20207);
+		assert_int_equal(set_frames(&sets[3], &first, &last), b_frames(2, 5000));
+		for (int k = 0; k < 4; k++) {
+			char p[4300];
+			snprintf(p, sizeof(p), "%s/%s", dir, sets[k].paths[0]);
+			assert_int_equal(pcap_packets(p), sets[k].packets);
+			unlink(p);
+			evidence_set_clear(&sets[k]);
+			sets[k].n_paths = 0;
+			sets[k].packets = 0;
+		}
+	}
+	unlink(cap);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frames_and_twins),
+		cmocka_unit_test(test_streamed_flows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

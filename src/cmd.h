@@ -122,6 +122,8 @@ struct audit_session {
 	size_t n_capture_paths;
 	struct evidence_set *evidence;
 	size_t n_evidence;
+	/* wall seconds of each phase, for the summary */
+	double t_replay, t_evidence, t_outputs, t_hashes;
 };
 
 /* Checks every input and opens the pipeline; r->src must be open. */

@@ -442,6 +442,14 @@ static void remove_stale(const char *parent, const char *outdir)
 	closedir(d);
 }
 
+/* Seconds on a clock that only moves forward. */
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* The digests of every input a report names. */
 struct input_digests {
 	struct audit_session *s;
@@ -514,16 +522,21 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		}
 	}
 	pthread_t ht;
+	double t0 = mono_s();
 	bool hashing_beside = rc == FA_OK && r->o.threads > 1 &&
 			      pthread_create(&ht, NULL, hash_inputs, &in) == 0;
 	if (rc == FA_OK && !hashing_beside)
 		hash_inputs(&in);
+	double t1 = mono_s();
+	s->t_hashes = t1 - t0;
 	s->capture_paths = (const char *const *)r->o.reads;
 	s->n_capture_paths = r->o.n_reads;
 	if (rc == FA_OK && (s->formats & FMT_EVIDENCE) && (hashing_beside || in.rc == FA_OK))
 		rc = build_evidence(s, tmpdir, err);
 	if (hashing_beside)
 		pthread_join(ht, NULL);
+	double t2 = mono_s();
+	s->t_evidence = t2 - t1;
 	if (rc == FA_OK && in.rc != FA_OK) {
 		rc = in.rc;
 		*err = in.err;
@@ -608,6 +621,8 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			}
 		}
 	}
+	double t3 = mono_s();
+	s->t_outputs = t3 - t2;
 	if (rc == FA_OK) {
 		/* every input: captures, declaration, events, profile, each
 		   signature file, the geo databases */
@@ -657,6 +672,7 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		free(inputs);
 		free(sums);
 	}
+	s->t_hashes += mono_s() - t3;
 	if (rc == FA_OK) {
 		struct stat sb;
 		char old[4300] = "";
@@ -752,6 +768,13 @@ void audit_session_summary(struct audit_session *s, const json_t *doc, FILE *to)
 			(s->formats & FMT_HTML) ? "" : "");
 	if (s->outdir && (s->formats & FMT_HTML))
 		fprintf(to, "html:   %s/report.html\n", s->outdir);
+	/* where a replay's time went; a capture lasts as long as it was told to */
+	if (!s->live)
+		fprintf(to, "time: %.2f s replay, ", s->t_replay);
+	else
+		fputs("time: ", to);
+	fprintf(to, "%.2f s evidence, %.2f s report files, %.2f s hashing\n", s->t_evidence,
+		s->t_outputs, s->t_hashes);
 }
 
 int cmd_audit(int argc, char **argv)
@@ -765,10 +788,12 @@ int cmd_audit(int argc, char **argv)
 	int rc = source_open_files(s.run.o.reads, s.run.o.n_reads, &s.run.src, &err);
 	if (rc == FA_OK)
 		rc = audit_session_open(&s, &err);
+	double t0 = mono_s();
 	if (rc == FA_OK)
 		rc = run_replay(&s.run, &err);
 	if (rc == FA_OK)
 		audit_finish(s.audit);
+	s.t_replay = mono_s() - t0;
 	json_t *doc = NULL;
 	if (rc == FA_OK)
 		rc = audit_session_report(&s, "audit", &doc, &err);

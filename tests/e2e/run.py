@@ -10,6 +10,7 @@ Usage: run.py BUILD/flowaudit [NAME-SUBSTRING]
 Last line: "e2e: N passed, N failed, N skipped".
 """
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -189,6 +190,16 @@ def test_flows_not_utf8_kept():
     assert rf["user_agent"] == f["user_agent"] and rf["http_url"] == f["http_url"], rf
     with open(os.path.join(out, "findings.ndjson"), encoding="utf-8") as nd:
         assert all(json.loads(line) for line in nd)
+
+
+def test_summary_times_phases():
+    out = tempfile.mkdtemp(prefix="rep-", dir=WORK)
+    shutil.rmtree(out)
+    p = run(["audit", "-r", cap("http"), "-p", os.path.join(FIX, "policy.json"), "-g", GEO,
+             "--asn", ASN, "-o", out])
+    lines = [l for l in p.stdout.splitlines() if l.startswith("time: ")]
+    assert len(lines) == 1 and re.match(r"time: \d+\.\d\d s replay, \d+\.\d\d s evidence, "
+                                        r"\d+\.\d\d s report files, \d+\.\d\d s hashing$", lines[0]), p.stdout
 
 
 def test_flows_private_never_located():

@@ -24,7 +24,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BATCH_MAX 4096 /* sets written per pass: bounds open files and buffers */
+#define BATCH_MAX 16384 /* sets written per pass: bounds open files and buffers */
+#define BUF_BUDGET (16u << 20) /* the stream buffers of a pass together */
+#define BUF_MIN 1024
+#define BUF_MAX 8192
+#define MAX_DEAD 16 /* link types per run with a pcap header prepared */
 #define FD_SPARE 64     /* descriptors left for everything else */
 #define MAX_LINKS 4    /* link types per set (NAME.pcap, NAME-2.pcap, ...) */
 
@@ -38,9 +42,42 @@ struct pair {
 struct writer {
 	int linktype[MAX_LINKS];
 	pcap_dumper_t *d[MAX_LINKS];
-	pcap_t *dead[MAX_LINKS];
+	char *buf[MAX_LINKS];
 	size_t n;
 };
+
+/* What the writers of a pass share: one pcap header per link type, and the
+   size of each stream's buffer (the budget over the pass's sets, so that a
+   pass of many sets holds no more memory than one of a few). */
+struct writers {
+	pcap_t *dead[MAX_DEAD];
+	int dead_linktype[MAX_DEAD];
+	size_t n_dead;
+	size_t bufsize;
+};
+
+static pcap_t *dead_for(struct writers *ws, int linktype)
+{
+	for (size_t i = 0; i < ws->n_dead; i++)
+		if (ws->dead_linktype[i] == linktype)
+			return ws->dead[i];
+	if (ws->n_dead == MAX_DEAD)
+		return NULL;
+	/* nanosecond pcap: every capture's time stamps go in exactly as they were */
+	pcap_t *p = pcap_open_dead_with_tstamp_precision(linktype, 262144, PCAP_TSTAMP_PRECISION_NANO);
+	if (p != NULL) {
+		ws->dead[ws->n_dead] = p;
+		ws->dead_linktype[ws->n_dead++] = linktype;
+	}
+	return p;
+}
+
+static void writers_free(struct writers *ws)
+{
+	for (size_t i = 0; i < ws->n_dead; i++)
+		pcap_close(ws->dead[i]);
+	ws->n_dead = 0;
+}
 
 static uint32_t key_hash(const fa_addr *a, uint16_t pa, const fa_addr *b, uint16_t pb,
 			 uint8_t proto, uint16_t vlan)
@@ -132,33 +169,43 @@ bool evidence_frames_next(const struct evidence_frames *pf, size_t *pos, uint64_
 	return false;
 }
 
-static pcap_dumper_t *writer_get(struct writer *w, struct evidence_set *s, int linktype,
-				 const char *dir, struct fa_err *err)
+static pcap_dumper_t *writer_get(struct writers *ws, struct writer *w, struct evidence_set *s,
+				 int linktype, const char *dir, struct fa_err *err)
 {
 	for (size_t i = 0; i < w->n; i++)
 		if (w->linktype[i] == linktype)
 			return w->d[i];
-	if (w->n == MAX_LINKS)
-		return NULL;
-	size_t i = w->n;
 	char name[64], path[4200];
+	size_t i = w->n;
 	if (i == 0)
 		snprintf(name, sizeof(name), "%s.pcap", s->name);
 	else
 		snprintf(name, sizeof(name), "%s-%zu.pcap", s->name, i + 1);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	/* nanosecond pcap: every capture's time stamps go in exactly as they were */
-	w->dead[i] = pcap_open_dead_with_tstamp_precision(linktype, 262144, PCAP_TSTAMP_PRECISION_NANO);
-	if (w->dead[i] == NULL) {
+	if (w->n == MAX_LINKS) {
+		fa_err_set(err, "%s: the flows of %s span more than %d link types", path, s->name,
+			   MAX_LINKS);
+		return NULL;
+	}
+	pcap_t *dead = dead_for(ws, linktype);
+	if (dead == NULL) {
 		fa_err_set(err, "%s: cannot prepare pcap writer", path);
 		return NULL;
 	}
-	w->d[i] = pcap_dump_open(w->dead[i], path);
+	FILE *fp = fopen(path, "wb");
+	char *buf = fp ? malloc(ws->bufsize) : NULL;
+	if (buf != NULL)
+		setvbuf(fp, buf, _IOFBF, ws->bufsize);
+	w->d[i] = fp && buf ? pcap_dump_fopen(dead, fp) : NULL;
 	if (w->d[i] == NULL) {
-		fa_err_set(err, "%s: cannot write: %s", path, pcap_geterr(w->dead[i]));
-		pcap_close(w->dead[i]);
+		fa_err_set(err, "%s: cannot write: %s", path,
+			   fp == NULL ? strerror(errno) : buf == NULL ? "out of memory" : pcap_geterr(dead));
+		if (fp != NULL)
+			fclose(fp);
+		free(buf);
 		return NULL;
 	}
+	w->buf[i] = buf;
 	w->linktype[i] = linktype;
 	w->n++;
 	snprintf(s->paths[s->n_paths++], sizeof(s->paths[0]), "%s", name);
@@ -174,7 +221,7 @@ static int writer_close(struct writer *w, struct fa_err *err)
 			rc = FA_ERUNTIME;
 		}
 		pcap_dump_close(w->d[i]);
-		pcap_close(w->dead[i]);
+		free(w->buf[i]);
 	}
 	w->n = 0;
 	return rc;
@@ -416,7 +463,8 @@ static void active_sweep(struct active_table *t, uint32_t file, uint64_t frame, 
  */
 static int one_pass(const char *const *captures, size_t n_captures, evidence_flow_fn get_flow,
 		    void *user, struct evidence_set *sets, const size_t *order, size_t lo,
-		    size_t hi, struct writer *w, const char *dir, struct fa_err *err)
+		    size_t hi, struct writers *ws, struct writer *w, const char *dir,
+		    struct fa_err *err)
 {
 	struct merge m;
 	struct active_table *t = calloc(1, sizeof(*t));
@@ -472,7 +520,8 @@ static int one_pass(const char *const *captures, size_t n_captures, evidence_flo
 			};
 			for (size_t k = 0; k < a->n_sets; k++) {
 				struct evidence_set *st = &sets[order[lo + a->sets[k]]];
-				pcap_dumper_t *dp = writer_get(&w[a->sets[k]], st, fr.linktype, dir, err);
+				pcap_dumper_t *dp =
+					writer_get(ws, &w[a->sets[k]], st, fr.linktype, dir, err);
 				if (dp == NULL) {
 					rc = FA_ERUNTIME;
 					goto out;
@@ -647,10 +696,14 @@ static int write_sets(const char *const *captures, size_t n_captures, evidence_f
 		fa_err_set(err, "out of memory collecting evidence");
 		return FA_ERUNTIME;
 	}
+	struct writers ws = {.n_dead = 0};
 	int rc = FA_OK;
 	for (size_t lo = 0; lo < n_own && rc == FA_OK; lo += batch) {
 		size_t hi = lo + batch < n_own ? lo + batch : n_own;
-		rc = one_pass(captures, n_captures, get_flow, user, sets, order, lo, hi, w, dir, err);
+		ws.bufsize = BUF_BUDGET / (hi - lo);
+		ws.bufsize = ws.bufsize < BUF_MIN ? BUF_MIN : ws.bufsize > BUF_MAX ? BUF_MAX : ws.bufsize;
+		rc = one_pass(captures, n_captures, get_flow, user, sets, order, lo, hi, &ws, w, dir,
+			      err);
 		/* newest first: the C library keeps open streams on a list, newest at
 		   the head, and closing from the far end walks all of it */
 		for (size_t i = hi - lo; i-- > 0;) {
@@ -659,6 +712,7 @@ static int write_sets(const char *const *captures, size_t n_captures, evidence_f
 				rc = c;
 		}
 	}
+	writers_free(&ws);
 	free(w);
 	return rc;
 }

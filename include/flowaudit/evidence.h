@@ -75,7 +75,7 @@ typedef bool (*evidence_flow_fn)(uint64_t flow_id, struct evidence_flow *out, vo
 /*
  * Writes DIR/NAME.pcap for every set, its flows asked of get_flow. The
  * captures are re-read from the start, once per batch of sets (as many as
- * the open-file limit allows, up to 4096); a pass holds only the flows
+ * the open-file limit allows, up to 16,384); a pass holds only the flows
  * live at its reading position and stops after the last frame of its last
  * flow, so memory does not grow with the capture's length.
  * FA_EINPUT when a capture cannot be re-read, FA_ERUNTIME on write errors.

@@ -286,6 +286,11 @@ static void ctx_finding_members(struct jsonw *w, size_t i, void *user)
 	report_finding_members(w, (const struct report_ctx *)user, i);
 }
 
+static json_t *ctx_finding_brief(size_t i, void *user)
+{
+	return report_finding_brief_json((const struct report_ctx *)user, i);
+}
+
 /* OUTDIR/name: report.json from doc and c, or through render from doc and
    the findings of c, each with at most frames frame numbers per file and
    as many flow ids (0: all). */
@@ -309,6 +314,7 @@ static int write_doc(const char *dir, const char *name, const json_t *doc,
 			.n = audit_finding_count(c->audit),
 			.get = ctx_finding,
 			.members = ctx_finding_members,
+			.get_brief = ctx_finding_brief,
 			.user = &brief};
 		rc = render(doc, &fs, fp, err);
 	} else {

@@ -31,6 +31,12 @@ void jsonw_open_tree(struct jsonw *w)
 	memset(w, 0, sizeof(*w));
 }
 
+void jsonw_open_tree_no_arrays(struct jsonw *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->no_arrays = true;
+}
+
 void jsonw_flush(struct jsonw *w)
 {
 	if (w->out == NULL || w->len == 0)
@@ -158,6 +164,10 @@ static void text_prefix(struct jsonw *w, const char *key)
 /* Tree: v (consumed) into the open container, or as the root. */
 static void tree_add(struct jsonw *w, const char *key, json_t *v)
 {
+	if (w->skipping && v != NULL) {
+		json_decref(v);
+		return;
+	}
 	if (w->failed || v == NULL) {
 		json_decref(v);
 		w->failed = true;
@@ -184,6 +194,10 @@ static void open_container(struct jsonw *w, const char *key, bool object)
 {
 	if (w->failed)
 		return;
+	if (w->skipping || (w->no_arrays && !object && w->depth > 0)) {
+		w->skipping++;
+		return;
+	}
 	if (w->depth == JSONW_DEPTH) {
 		w->failed = true;
 		return;
@@ -217,6 +231,10 @@ void jsonw_end(struct jsonw *w)
 {
 	if (w->failed)
 		return;
+	if (w->skipping) {
+		w->skipping--;
+		return;
+	}
 	if (w->depth == 0) {
 		w->failed = true;
 		return;
@@ -253,7 +271,7 @@ static char *repaired(const char *s)
 
 void jsonw_string(struct jsonw *w, const char *key, const char *s)
 {
-	if (w->failed)
+	if (w->failed || w->skipping)
 		return;
 	if (s == NULL) {
 		jsonw_null(w, key);
@@ -275,7 +293,7 @@ void jsonw_string(struct jsonw *w, const char *key, const char *s)
 
 void jsonw_int(struct jsonw *w, const char *key, int64_t v)
 {
-	if (w->failed)
+	if (w->failed || w->skipping)
 		return;
 	if (w->out != NULL) {
 		char num[24];
@@ -289,7 +307,7 @@ void jsonw_int(struct jsonw *w, const char *key, int64_t v)
 
 static void literal(struct jsonw *w, const char *key, const char *text, json_t *v)
 {
-	if (w->failed)
+	if (w->failed || w->skipping)
 		return;
 	if (w->out != NULL) {
 		text_prefix(w, key);
@@ -327,7 +345,7 @@ static int dump_cb(const char *buf, size_t size, void *data)
 
 void jsonw_value(struct jsonw *w, const char *key, const json_t *v)
 {
-	if (w->failed)
+	if (w->failed || w->skipping)
 		return;
 	if (v == NULL) {
 		jsonw_null(w, key);

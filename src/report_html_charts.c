@@ -258,7 +258,7 @@ void rh_timeline(FILE *out, const json_t *doc, const struct report_findings *fs)
 	char *rows[MAX_TIMELINE_ROWS];
 	size_t n_rows = 0, not_drawn = 0;
 	for (i = 0; bars != NULL && i < fs->n; i++) {
-		json_t *f = fs->get(i, fs->user);
+		json_t *f = report_finding_brief(fs, i);
 		struct bar *br = &bars[i];
 		br->row = -1;
 		br->timed = rh_time(f, "first_seen", &br->a);
@@ -394,7 +394,7 @@ void rh_timeline(FILE *out, const json_t *doc, const struct report_findings *fs)
 				not_drawn++;
 				continue;
 			}
-			json_t *f = fs->get(i, fs->user);
+			json_t *f = report_finding_brief(fs, i);
 			double xa = TX(br->a), w = TX(br->b) - xa;
 			if (w < 5)
 				w = 5;

@@ -458,6 +458,15 @@ json_t *report_finding_json(const struct report_ctx *c, size_t i)
 	return tree_close(&w);
 }
 
+json_t *report_finding_brief_json(const struct report_ctx *c, size_t i)
+{
+	struct jsonw w;
+	jsonw_open_tree_no_arrays(&w);
+	jsonw_object(&w, NULL);
+	report_finding_members(&w, c, i);
+	return tree_close(&w);
+}
+
 bool report_fails(const struct audit *a, enum audit_severity fail_on)
 {
 	struct audit_stats st;

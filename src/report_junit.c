@@ -216,7 +216,7 @@ static bool jctx_init(struct jctx *j, const struct report_findings *fs, int bar)
 	if (j->ids == NULL || j->titles == NULL || j->rule == NULL || j->sev == NULL)
 		return false;
 	for (size_t i = 0; i < fs->n; i++) {
-		json_t *f = fs->get(i, fs->user);
+		json_t *f = report_finding_brief(fs, i);
 		j->rule[i] = rule_index(j, jstr(f, "rule"));
 		j->sev[i] = sev_rank(jstr(f, "severity"));
 		const char *id = jstr(f, "id"), *title = jstr(f, "title");

@@ -93,6 +93,8 @@ int report_write(FILE *out, const json_t *doc, const struct report_ctx *c);
    its members, into an object open on w, or as a new object. */
 void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t i);
 json_t *report_finding_json(const struct report_ctx *c, size_t i);
+/* The same without its arrays (report_findings.get_brief). */
+json_t *report_finding_brief_json(const struct report_ctx *c, size_t i);
 
 /* true when the audit has a finding at or above fail_on. */
 bool report_fails(const struct audit *a, enum audit_severity fail_on);

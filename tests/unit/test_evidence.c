@@ -181,6 +181,23 @@ static void test_frames_and_twins(void **state)
 	rmdir(dir);
 }
 
+/* A file's bytes, and their count in *n (a new buffer). */
+static char *slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	long size = ftell(f);
+	assert_true(size > 0);
+	rewind(f);
+	char *b = malloc((size_t)size);
+	assert_non_null(b);
+	*n = fread(b, 1, (size_t)size, f);
+	assert_int_equal(*n, (size_t)size);
+	fclose(f);
+	return b;
+}
+
 /* Flow B's frames within [lo, hi]. */
 static size_t b_frames(uint64_t lo, uint64_t hi)
 {
@@ -231,6 +248,9 @@ static void test_streamed_flows(void **state)
 		{.name = "F0003", .flow_ids = s3, .n_flow_ids = 2},
 		{.name = "F0004", .flow_ids = s4, .n_flow_ids = 2},
 	};
+	char *file0[4] = {NULL};
+	size_t file0_len[4] = {0};
+	/* then with few descriptors: the same files */
 	for (int round = 0; round < 2; round++) {
 		if (round == 1) { /* two descriptors for sets: a pass per two sets */
 			struct rlimit rl = {68, 68};
@@ -256,12 +276,24 @@ static void test_streamed_flows(void **state)
 			char p[4300];
 			snprintf(p, sizeof(p), "%s/%s", dir, sets[k].paths[0]);
 			assert_int_equal(pcap_packets(p), sets[k].packets);
+			size_t len;
+			char *bytes = slurp(p, &len);
+			if (round == 0) {
+				file0[k] = bytes;
+				file0_len[k] = len;
+			} else {
+				assert_int_equal(len, file0_len[k]);
+				assert_memory_equal(bytes, file0[k], len);
+				free(bytes);
+			}
 			unlink(p);
 			evidence_set_clear(&sets[k]);
 			sets[k].n_paths = 0;
 			sets[k].packets = 0;
 		}
 	}
+	for (int k = 0; k < 4; k++)
+		free(file0[k]);
 	unlink(cap);
 	rmdir(dir);
 }

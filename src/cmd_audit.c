@@ -161,6 +161,15 @@ int audit_session_open(struct audit_session *s, struct fa_err *err)
 		fa_err_set(err, "no policy declaration given (use -p POLICY)");
 		return FA_EINPUT;
 	}
+	/* the evidence pcaps are cut from a second read of each capture */
+	for (size_t i = 0; !s->live && (s->formats & FMT_EVIDENCE) && i < o->n_reads; i++) {
+		if (!source_path_rereadable(o->reads[i])) {
+			fa_err_set(err, "-r %s: not a file, and the evidence pcaps need a second read "
+				   "of the capture: save it to a file first, or leave evidence out "
+				   "(--format json,html,ndjson,junit)", o->reads[i]);
+			return FA_EINPUT;
+		}
+	}
 	for (size_t i = 0; i < o->n_devices; i++) {
 		unsigned m[6];
 		char tail;
@@ -464,6 +473,7 @@ struct input_digests {
 	char (*caps)[65];           /* one per capture file */
 	const char **cap_ptrs;
 	char pol[65], ev[65], dev[65], sig[65], gc[65], ga[65];
+	size_t unhashed;            /* captures that were not files (a pipe) */
 	int rc;
 	struct fa_err err;
 };
@@ -474,8 +484,14 @@ static void *hash_inputs(void *arg)
 	struct run *r = &in->s->run;
 	int rc = FA_OK;
 	for (size_t i = 0; rc == FA_OK && i < in->nf; i++) {
-		rc = sha256_file(source_file(r->src, i)->path, in->caps[i], &in->err);
+		const char *path = source_file(r->src, i)->path;
 		in->cap_ptrs[i] = in->caps[i];
+		in->caps[i][0] = '\0';
+		/* a capture piped in is gone once read: no digest rather than a false one */
+		if (!source_path_rereadable(path))
+			in->unhashed++;
+		else
+			rc = sha256_file(path, in->caps[i], &in->err);
 	}
 	if (rc == FA_OK)
 		rc = sha256_file(in->s->policy->path, in->pol, &in->err);
@@ -555,7 +571,7 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 	if (rc == FA_OK) {
 		bool have_live = s->have_live_stats;
 		struct source_live_stats live = s->live_stats;
-		const char *notes[4];
+		const char *notes[5];
 		size_t n_notes = 0;
 		struct audit_stats ast;
 		audit_stats(s->audit, &ast);
@@ -566,6 +582,10 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 				 (unsigned long long)ast.unknown_country_flows);
 			notes[n_notes++] = note;
 		}
+		if (in.unhashed)
+			notes[n_notes++] = "a capture was read from a pipe: its bytes could not be "
+					   "read again, so report.json gives it no SHA-256 and "
+					   "MANIFEST.sha256 does not list it";
 		if (r->geo == NULL)
 			notes[n_notes++] = "no geolocation database: countries unknown, cross-border "
 					   "transfers not judged";
@@ -643,6 +663,8 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		}
 		/* the digests computed above for report.json go in as they are */
 		for (size_t i = 0; rc == FA_OK && i < nf; i++) {
+			if (caps[i][0] == '\0')
+				continue; /* read from a pipe */
 			sums[ni] = caps[i];
 			inputs[ni++] = source_file(r->src, i)->path;
 		}

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 
 /*
@@ -52,6 +53,7 @@ struct source {
 	size_t n_files;
 	size_t cur;
 	pcap_t **handles;
+	char **readbuf;          /* per file: the stdio buffer libpcap reads through */
 	struct source_file_info *info;
 	char **paths;
 	struct source_live_stats live_stats;
@@ -71,6 +73,10 @@ static void source_close_all(struct source *s)
 		if (s->handles[i] != NULL) {
 			pcap_close(s->handles[i]);
 			s->handles[i] = NULL;
+		}
+		if (s->readbuf != NULL) {
+			free(s->readbuf[i]);
+			s->readbuf[i] = NULL;
 		}
 		if (s->patched != NULL && s->patched[i].fp != NULL) {
 			fclose(s->patched[i].fp);
@@ -114,6 +120,12 @@ static bool records_plausible(FILE *fp, bool swapped, uint32_t snaplen, long sta
 		off += (long)hdr + (long)caplen;
 	}
 	return true;
+}
+
+bool source_path_rereadable(const char *path)
+{
+	struct stat sb;
+	return strcmp(path, "-") != 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
 /* Opens the file ourselves when its records have the patched 24-byte headers. */
@@ -199,6 +211,7 @@ void source_free(struct source *s)
 		free(s->paths[i]);
 	free(s->paths);
 	free(s->handles);
+	free(s->readbuf);
 	free(s->info);
 	free(s->patched);
 	free(s);
@@ -214,7 +227,9 @@ static struct source *source_alloc(size_t n)
 	s->info = calloc(n, sizeof(*s->info));
 	s->paths = calloc(n, sizeof(*s->paths));
 	s->patched = calloc(n, sizeof(*s->patched));
-	if (s->handles == NULL || s->info == NULL || s->paths == NULL || s->patched == NULL) {
+	s->readbuf = calloc(n, sizeof(*s->readbuf));
+	if (s->handles == NULL || s->info == NULL || s->paths == NULL || s->patched == NULL ||
+	    s->readbuf == NULL) {
 		source_free(s);
 		return NULL;
 	}
@@ -339,6 +354,42 @@ static void open_failure(const char *path, const char *msg, char *out, size_t ou
 	snprintf(out, outlen, "%s; %s", why, open_hint(why, open_errno, m, n));
 }
 
+/*
+ * libpcap reads a file through stdio, whose buffer is one disk block (4 KiB):
+ * a capture of gigabytes then takes a read call every few packets. A
+ * regular file libpcap has opened is opened again on a stream with a
+ * buffer of READ_BUF; anything else (standard input, a pipe), or a failure
+ * on the way, keeps the first handle.
+ */
+#define READ_BUF (256u << 10)
+
+static pcap_t *reopen_buffered(pcap_t *p, const char *path, char **buf)
+{
+	if (!source_path_rereadable(path))
+		return p;
+	FILE *fp = fopen(path, "rb");
+	char *b = fp ? malloc(READ_BUF) : NULL;
+	if (b == NULL || setvbuf(fp, b, _IOFBF, READ_BUF) != 0) {
+		if (fp != NULL)
+			fclose(fp);
+		free(b);
+		return p;
+	}
+	char ebuf[PCAP_ERRBUF_SIZE];
+	pcap_t *q = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+	if (q == NULL || pcap_datalink(q) != pcap_datalink(p)) {
+		if (q != NULL)
+			pcap_close(q); /* closes fp */
+		else
+			fclose(fp);
+		free(b);
+		return p;
+	}
+	pcap_close(p);
+	*buf = b;
+	return q;
+}
+
 int source_open_files(const char *const *paths, size_t n, struct source **out, struct fa_err *err)
 {
 	*out = NULL;
@@ -370,9 +421,11 @@ int source_open_files(const char *const *paths, size_t n, struct source **out, s
 			source_free(s);
 			return FA_EINPUT;
 		}
+		s->handles[i] = reopen_buffered(s->handles[i], paths[i], &s->readbuf[i]);
 		s->info[i].linktype = pcap_datalink(s->handles[i]);
 		s->info[i].link_name = source_link_name(s->info[i].linktype);
-		if (pcap_major_version(s->handles[i]) == 2 && open_patched(paths[i], &s->patched[i]))
+		if (pcap_major_version(s->handles[i]) == 2 && source_path_rereadable(paths[i]) &&
+		    open_patched(paths[i], &s->patched[i]))
 			s->info[i].patched = true;
 	}
 	*out = s;
@@ -508,6 +561,8 @@ int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
 		}
 		pcap_close(p);
 		s->handles[s->cur] = NULL;
+		free(s->readbuf[s->cur]);
+		s->readbuf[s->cur] = NULL;
 		if (s->patched[s->cur].fp != NULL) {
 			fclose(s->patched[s->cur].fp);
 			s->patched[s->cur].fp = NULL;

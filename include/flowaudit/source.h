@@ -97,4 +97,9 @@ void source_free(struct source *s);
 /* A LINKTYPE_ value's name as libpcap gives it ("EN10MB", "LINUX_SLL2"). */
 const char *source_link_name(int linktype);
 
+/* Whether path can be opened again and read from the start: a regular
+   file, not standard input ("-"), a pipe or a device, whose bytes a second
+   reader would take from the first. */
+bool source_path_rereadable(const char *path);
+
 #endif

@@ -234,15 +234,18 @@ struct frame_pos {
 
 /*
  * Sets per pass: as many as the descriptor limit allows (raised to its
- * hard ceiling first), two descriptors each, at most BATCH_MAX. Fewer
- * passes over the captures; each pass stops after the last frame it needs.
+ * hard ceiling first), at most BATCH_MAX. A set holds a file open per
+ * link type its packets come in, so each takes as many descriptors as
+ * the captures have link types (libpcap reads one per file). Fewer sets a
+ * pass means more passes over the captures; each pass stops after the last
+ * frame it needs.
  */
-static size_t batch_size(void)
+static size_t batch_size(size_t per_set)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return 256;
-	rlim_t want = 2 * BATCH_MAX + FD_SPARE;
+	rlim_t want = per_set * BATCH_MAX + FD_SPARE;
 	if (rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
 		setrlimit(RLIMIT_NOFILE, &rl);
@@ -250,9 +253,30 @@ static size_t batch_size(void)
 	}
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
 		return BATCH_MAX;
-	if (rl.rlim_cur <= FD_SPARE + 2)
+	if (rl.rlim_cur <= FD_SPARE + per_set)
 		return 1;
-	return (size_t)(rl.rlim_cur - FD_SPARE) / 2;
+	return (size_t)(rl.rlim_cur - FD_SPARE) / per_set;
+}
+
+/* The distinct link types of the captures (at least 1, at most MAX_LINKS). */
+static size_t link_types(const char *const *captures, size_t n_captures)
+{
+	struct source *src;
+	struct fa_err e;
+	if (source_open_files(captures, n_captures, &src, &e) != FA_OK)
+		return MAX_LINKS;
+	int seen[MAX_LINKS];
+	size_t n = 0;
+	for (size_t i = 0; i < source_file_count(src) && n < MAX_LINKS; i++) {
+		int lt = source_file(src, i)->linktype;
+		size_t k = 0;
+		while (k < n && seen[k] != lt)
+			k++;
+		if (k == n)
+			seen[n++] = lt;
+	}
+	source_free(src);
+	return n ? n : 1;
 }
 
 /* ---- the flows of a batch, in id order: a merge of its sets' lists ---- */
@@ -690,7 +714,7 @@ static int write_sets(const char *const *captures, size_t n_captures, evidence_f
 		      void *user, struct evidence_set *sets, const size_t *order, size_t n_own,
 		      const char *dir, struct fa_err *err)
 {
-	size_t batch = batch_size();
+	size_t batch = batch_size(link_types(captures, n_captures));
 	struct writer *w = calloc(batch, sizeof(*w));
 	if (w == NULL) {
 		fa_err_set(err, "out of memory collecting evidence");

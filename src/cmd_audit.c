@@ -23,11 +23,11 @@
 #include "flowaudit/signatures.h"
 
 #include <dirent.h>
-#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,28 +339,32 @@ static int write_doc(const char *dir, const char *name, const json_t *doc,
 typedef int (*render_fn)(const json_t *, const struct report_findings *, FILE *,
 			 struct fa_err *);
 
-/* The outputs of a report, in the order they are written. */
+/* The outputs of a report, in the order they are written. With a second
+   thread, that thread writes those marked `beside`: two halves of about
+   the same cost. */
 struct output {
 	const char *name;
 	unsigned format; /* FMT_*, 0 for report.json (always written) */
 	render_fn render; /* NULL: report.json */
 	size_t frames;
+	bool beside;
 };
 
 static const struct output outputs[] = {
-	{"report.json", 0, NULL, 0},
-	{"report.html", FMT_HTML, report_html_write_each, REPORT_DOC_FRAMES},
-	{"findings.ndjson", FMT_NDJSON, report_ndjson_write_each, 0},
-	{"junit.xml", FMT_JUNIT, report_junit_write_each, REPORT_DOC_FRAMES},
+	{"report.json", 0, NULL, 0, true},
+	{"report.html", FMT_HTML, report_html_write_each, REPORT_DOC_FRAMES, true},
+	{"findings.ndjson", FMT_NDJSON, report_ndjson_write_each, 0, false},
+	{"junit.xml", FMT_JUNIT, report_junit_write_each, REPORT_DOC_FRAMES, false},
 };
 #define N_OUTPUTS (sizeof(outputs) / sizeof(outputs[0]))
 
-/* Some of the outputs, written by one thread: those whose bit is in `which`. */
+/* The outputs one thread writes: all of them, or one half. */
 struct output_job {
 	const char *dir;
 	const json_t *doc;
 	const struct report_ctx *c;
-	unsigned formats, which;
+	unsigned formats;
+	bool all, beside;
 	int rc;
 	struct fa_err err;
 };
@@ -371,7 +375,7 @@ static void *outputs_main(void *arg)
 	j->rc = FA_OK;
 	for (size_t i = 0; j->rc == FA_OK && i < N_OUTPUTS; i++) {
 		const struct output *o = &outputs[i];
-		if ((j->which & (1u << i)) && (o->format == 0 || (j->formats & o->format)))
+		if ((j->all || o->beside == j->beside) && (o->format == 0 || (j->formats & o->format)))
 			j->rc = write_doc(j->dir, o->name, j->doc, o->render, j->c, o->frames, &j->err);
 	}
 	return NULL;
@@ -621,19 +625,17 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		};
 		doc = report_build(&c);
 		/* the writers only read the document and the audit: with a second
-		   thread, they are written in two halves of about the same cost,
-		   report.json and report.html beside junit.xml and findings.ndjson */
-		struct output_job mine = {tmpdir, doc, &c, s->formats, (1u << N_OUTPUTS) - 1, FA_OK,
-					  {""}};
+		   thread, it writes one half of them beside this one */
+		struct output_job mine = {.dir = tmpdir, .doc = doc, .c = &c, .formats = s->formats,
+					  .all = true};
 		struct output_job other = mine;
 		pthread_t ot;
 		bool beside = false;
 		if (s->run.o.threads > 1) {
-			other.which = 1u << 0 | 1u << 1;
-			mine.which &= ~other.which;
+			other.all = mine.all = false;
+			other.beside = true;
 			beside = pthread_create(&ot, NULL, outputs_main, &other) == 0;
-			if (!beside)
-				mine.which |= other.which;
+			mine.all = !beside;
 		}
 		outputs_main(&mine);
 		rc = mine.rc;

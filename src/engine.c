@@ -563,7 +563,6 @@ static void take_classification(struct engine *e, struct flow *f, struct analysi
 	apply_classification(e, an, &res.r);
 }
 
-
 void engine_frame(struct engine *e, const struct source_frame *fr)
 {
 	if (e->sp != NULL)

@@ -32,8 +32,7 @@
 #define FD_SPARE 64     /* descriptors left for everything else */
 #define MAX_LINKS 4    /* link types per set (NAME.pcap, NAME-2.pcap, ...) */
 
-/* A key with a set: a flow id with the place of a set in the order
-   written, or the hash of a set's flows with the set. */
+/* The hash of a set's flows, with the set (to find sets of the same flows). */
 struct pair {
 	uint64_t key;
 	size_t set;
@@ -92,6 +91,12 @@ static uint32_t key_hash(const fa_addr *a, uint16_t pa, const fa_addr *b, uint16
 	return (ha + hb) ^ ((uint32_t)proto << 16) ^ vlan;
 }
 
+/* Whether capture position (file_a, frame_a) comes before (file_b, frame_b). */
+static bool before(uint32_t file_a, uint64_t frame_a, uint32_t file_b, uint64_t frame_b)
+{
+	return file_a < file_b || (file_a == file_b && frame_a < frame_b);
+}
+
 static bool flow_matches(const struct evidence_flow *f, const struct decoded_pkt *p, uint16_t vlan,
 			 uint32_t file, uint64_t frame)
 {
@@ -101,13 +106,8 @@ static bool flow_matches(const struct evidence_flow *f, const struct decoded_pkt
 		   fa_addr_eq(&f->srv, &p->dst);
 	bool rev = f->cport == p->dport && f->sport == p->sport && fa_addr_eq(&f->cli, &p->dst) &&
 		   fa_addr_eq(&f->srv, &p->src);
-	if (!fwd && !rev)
-		return false;
-	if (file < f->file_first || (file == f->file_first && frame < f->frame_first))
-		return false;
-	if (file > f->file_last || (file == f->file_last && frame > f->frame_last))
-		return false;
-	return true;
+	return (fwd || rev) && !before(file, frame, f->file_first, f->frame_first) &&
+	       !before(f->file_last, f->frame_last, file, frame);
 }
 
 static int pair_cmp(const void *a, const void *b)
@@ -227,11 +227,6 @@ static int writer_close(struct writer *w, struct fa_err *err)
 	return rc;
 }
 
-struct frame_pos {
-	uint32_t file;
-	uint64_t frame;
-};
-
 /*
  * Sets per pass: as many as the descriptor limit allows (raised to its
  * hard ceiling first), at most BATCH_MAX. A set holds a file open per
@@ -259,12 +254,8 @@ static size_t batch_size(size_t per_set)
 }
 
 /* The distinct link types of the captures (at least 1, at most MAX_LINKS). */
-static size_t link_types(const char *const *captures, size_t n_captures)
+static size_t link_types(const struct source *src)
 {
-	struct source *src;
-	struct fa_err e;
-	if (source_open_files(captures, n_captures, &src, &e) != FA_OK)
-		return MAX_LINKS;
 	int seen[MAX_LINKS];
 	size_t n = 0;
 	for (size_t i = 0; i < source_file_count(src) && n < MAX_LINKS; i++) {
@@ -275,7 +266,6 @@ static size_t link_types(const char *const *captures, size_t n_captures)
 		if (k == n)
 			seen[n++] = lt;
 	}
-	source_free(src);
 	return n ? n : 1;
 }
 
@@ -425,11 +415,6 @@ struct active_table {
 	size_t n;
 };
 
-static bool before(uint32_t file_a, uint64_t frame_a, uint32_t file_b, uint64_t frame_b)
-{
-	return file_a < file_b || (file_a == file_b && frame_a < frame_b);
-}
-
 static bool active_add(struct active_table *t, const struct evidence_flow *f, const size_t *sets,
 		       size_t n_sets)
 {
@@ -483,12 +468,12 @@ static void active_sweep(struct active_table *t, uint32_t file, uint64_t frame, 
  * get_flow in id order, which is the order of their first frames, and each
  * is taken in just before its first frame and dropped after its last: what
  * the pass holds is the flows live at the reading position, never every
- * flow of the capture. The pass stops once no flow is left to come.
+ * flow of the capture. The pass stops once no flow is left to come. src
+ * is freshly opened; the caller frees it.
  */
-static int one_pass(const char *const *captures, size_t n_captures, evidence_flow_fn get_flow,
-		    void *user, struct evidence_set *sets, const size_t *order, size_t lo,
-		    size_t hi, struct writers *ws, struct writer *w, const char *dir,
-		    struct fa_err *err)
+static int one_pass(struct source *src, evidence_flow_fn get_flow, void *user,
+		    struct evidence_set *sets, const size_t *order, size_t lo, size_t hi,
+		    struct writers *ws, struct writer *w, const char *dir, struct fa_err *err)
 {
 	struct merge m;
 	struct active_table *t = calloc(1, sizeof(*t));
@@ -498,13 +483,7 @@ static int one_pass(const char *const *captures, size_t n_captures, evidence_flo
 		fa_err_set(err, "out of memory collecting evidence");
 		return FA_ERUNTIME;
 	}
-	struct source *src;
-	int rc = source_open_files(captures, n_captures, &src, err);
-	if (rc != FA_OK) {
-		merge_free(&m);
-		free(t);
-		return rc;
-	}
+	int rc = FA_OK;
 	bool oom = false, have = false;
 	struct evidence_flow next;
 	uint64_t id;
@@ -560,7 +539,6 @@ static int one_pass(const char *const *captures, size_t n_captures, evidence_flo
 		}
 	}
 out:
-	source_free(src);
 	active_sweep(t, 0, 0, true);
 	free(t);
 	merge_free(&m);
@@ -714,20 +692,28 @@ static int write_sets(const char *const *captures, size_t n_captures, evidence_f
 		      void *user, struct evidence_set *sets, const size_t *order, size_t n_own,
 		      const char *dir, struct fa_err *err)
 {
-	size_t batch = batch_size(link_types(captures, n_captures));
+	/* the first pass's source also tells how many link types a set may need */
+	struct source *src;
+	int rc = source_open_files(captures, n_captures, &src, err);
+	if (rc != FA_OK)
+		return rc;
+	size_t batch = batch_size(link_types(src));
 	struct writer *w = calloc(batch, sizeof(*w));
 	if (w == NULL) {
+		source_free(src);
 		fa_err_set(err, "out of memory collecting evidence");
 		return FA_ERUNTIME;
 	}
 	struct writers ws = {.n_dead = 0};
-	int rc = FA_OK;
 	for (size_t lo = 0; lo < n_own && rc == FA_OK; lo += batch) {
 		size_t hi = lo + batch < n_own ? lo + batch : n_own;
+		if (src == NULL && (rc = source_open_files(captures, n_captures, &src, err)) != FA_OK)
+			break;
 		ws.bufsize = BUF_BUDGET / (hi - lo);
 		ws.bufsize = ws.bufsize < BUF_MIN ? BUF_MIN : ws.bufsize > BUF_MAX ? BUF_MAX : ws.bufsize;
-		rc = one_pass(captures, n_captures, get_flow, user, sets, order, lo, hi, &ws, w, dir,
-			      err);
+		rc = one_pass(src, get_flow, user, sets, order, lo, hi, &ws, w, dir, err);
+		source_free(src);
+		src = NULL;
 		/* newest first: the C library keeps open streams on a list, newest at
 		   the head, and closing from the far end walks all of it */
 		for (size_t i = hi - lo; i-- > 0;) {
@@ -736,6 +722,7 @@ static int write_sets(const char *const *captures, size_t n_captures, evidence_f
 				rc = c;
 		}
 	}
+	source_free(src); /* NULL unless a pass never ran */
 	writers_free(&ws);
 	free(w);
 	return rc;

@@ -65,7 +65,6 @@ bool cmd_parse_count(const char *s, unsigned long long *out)
 	const char *u = *end ? strchr(units, *end == 'K' ? 'k' : *end) : NULL;
 	if (u != NULL) {
 		bool binary = end[1] == 'i';
-		mult = 1;
 		for (const char *q = units; q <= u; q++)
 			mult *= binary ? 1024ULL : 1000ULL;
 		end += binary ? 2 : 1;

@@ -355,39 +355,33 @@ static void open_failure(const char *path, const char *msg, char *out, size_t ou
 }
 
 /*
- * libpcap reads a file through stdio, whose buffer is one disk block (4 KiB):
- * a capture of gigabytes then takes a read call every few packets. A
- * regular file libpcap has opened is opened again on a stream with a
- * buffer of READ_BUF; anything else (standard input, a pipe), or a failure
- * on the way, keeps the first handle.
+ * A capture's handle. libpcap reads a file through stdio, whose buffer is
+ * one disk block (4 KiB): a capture of gigabytes then takes a read call
+ * every few packets. So a regular file is opened here, on a stream with a
+ * buffer of READ_BUF (*buf, freed after the handle). Anything else
+ * (standard input, a pipe), and a file refused that way, is opened by
+ * libpcap itself, which words the refusal.
  */
 #define READ_BUF (256u << 10)
 
-static pcap_t *reopen_buffered(pcap_t *p, const char *path, char **buf)
+static pcap_t *open_capture(const char *path, bool regular, char **buf, char *ebuf)
 {
-	if (!source_path_rereadable(path))
-		return p;
-	FILE *fp = fopen(path, "rb");
-	char *b = fp ? malloc(READ_BUF) : NULL;
-	if (b == NULL || setvbuf(fp, b, _IOFBF, READ_BUF) != 0) {
+	if (regular) {
+		FILE *fp = fopen(path, "rb");
+		char *b = fp ? malloc(READ_BUF) : NULL;
+		if (b != NULL && setvbuf(fp, b, _IOFBF, READ_BUF) == 0) {
+			pcap_t *p = pcap_fopen_offline_with_tstamp_precision(
+				fp, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+			if (p != NULL) { /* it closes fp */
+				*buf = b;
+				return p;
+			}
+		}
 		if (fp != NULL)
 			fclose(fp);
 		free(b);
-		return p;
 	}
-	char ebuf[PCAP_ERRBUF_SIZE];
-	pcap_t *q = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, ebuf);
-	if (q == NULL || pcap_datalink(q) != pcap_datalink(p)) {
-		if (q != NULL)
-			pcap_close(q); /* closes fp */
-		else
-			fclose(fp);
-		free(b);
-		return p;
-	}
-	pcap_close(p);
-	*buf = b;
-	return q;
+	return pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, ebuf);
 }
 
 int source_open_files(const char *const *paths, size_t n, struct source **out, struct fa_err *err)
@@ -412,8 +406,8 @@ int source_open_files(const char *const *paths, size_t n, struct source **out, s
 			return FA_ERUNTIME;
 		}
 		s->info[i].path = s->paths[i];
-		s->handles[i] = pcap_open_offline_with_tstamp_precision(paths[i],
-									PCAP_TSTAMP_PRECISION_NANO, ebuf);
+		bool regular = source_path_rereadable(paths[i]);
+		s->handles[i] = open_capture(paths[i], regular, &s->readbuf[i], ebuf);
 		if (s->handles[i] == NULL) {
 			char why[PCAP_ERRBUF_SIZE + 512];
 			open_failure(paths[i], ebuf, why, sizeof(why));
@@ -421,10 +415,9 @@ int source_open_files(const char *const *paths, size_t n, struct source **out, s
 			source_free(s);
 			return FA_EINPUT;
 		}
-		s->handles[i] = reopen_buffered(s->handles[i], paths[i], &s->readbuf[i]);
 		s->info[i].linktype = pcap_datalink(s->handles[i]);
 		s->info[i].link_name = source_link_name(s->info[i].linktype);
-		if (pcap_major_version(s->handles[i]) == 2 && source_path_rereadable(paths[i]) &&
+		if (pcap_major_version(s->handles[i]) == 2 && regular &&
 		    open_patched(paths[i], &s->patched[i]))
 			s->info[i].patched = true;
 	}

@@ -210,11 +210,12 @@ static int check_keys(struct ld *l, json_t *obj, const char *opath, const char *
 	json_t *v;
 	char path[PATH_MAX_LEN];
 	json_object_foreach(obj, key, v) {
-		const char *s = strstr(allowed, key);
 		size_t kl = strlen(key);
+		/* "" is never a field, and strstr() finds it everywhere, past the end too */
+		const char *s = kl ? strstr(allowed, key) : NULL;
 		while (s != NULL && !((s == allowed || s[-1] == ' ') && (s[kl] == ' ' || s[kl] == '\0')))
 			s = strstr(s + 1, key);
-		if (s == NULL || kl == 0) {
+		if (s == NULL) {
 			char list[256];
 			size_t n = 0;
 			for (const char *a = allowed; *a != '\0' && n + 3 < sizeof(list); a++) {

@@ -119,6 +119,7 @@ static const struct bad_case bad_cases[] = {
 	{"unknown-field", {"unknown-field.json:20:3: field 'storage_region'", "unknown field",
 			   "storage_regions"}},
 	{"unknown-field-nested", {"field 'recipients[1].clauses'", "unknown field"}},
+	{"empty-field-name", {"empty-field-name.json:13:6:", "field 'recipients[1].'", "unknown field"}},
 	{"unknown-sdk", {"unknown-sdk.json:14:6: field 'recipients[2].sdk': unknown SDK id "
 			 "'admobb' (known ids: see flowaudit sigs list)"}},
 	{"duplicate-sdk", {"field 'recipients[2].sdk'", "declared twice", "recipients[0]"}},

@@ -12,7 +12,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= gcc
-PKGS    := libndpi libpcap libmaxminddb jansson
+PKGS    := libndpi libpcap libmaxminddb jansson libcrypto
 FUZZ_SECONDS ?= 60
 
 ifeq ($(SANITIZE),1)

@@ -1,7 +1,9 @@
 /*
  * test_hash.c - MD5, SHA-1 and SHA-256 against the vectors of RFC 1321,
- * RFC 3174 and FIPS 180-4 (examples), fed whole and in odd-sized pieces, and
- * sha256_file on a real file and a missing one.
+ * RFC 3174 and FIPS 180-4 (examples), fed whole and in odd-sized pieces,
+ * several contexts alive at once, a spent context refused, and sha256_file
+ * on a real file (against coreutils' sha256sum), a missing one and one
+ * larger than its read buffer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -174,8 +176,8 @@ static void test_sha256_file(void **state)
 	assert_non_null(strstr(err.msg, path));
 }
 
-/* Against coreutils' sha256sum, an implementation of its own, on data that
- * exercises every path of the active block function (SHA-NI or portable). */
+/* Against coreutils' sha256sum, an implementation of its own, on a file of
+ * four read buffers and a tail. */
 static void test_sha256_against_sha256sum(void **state)
 {
 	(void)state;
@@ -207,6 +209,61 @@ static void test_sha256_against_sha256sum(void **state)
 	unlink(path);
 }
 
+static const char *hex_of(const uint8_t *d, size_t n, char *h)
+{
+	hash_hex(d, n, h);
+	return h;
+}
+
+/* Contexts of all three kinds interleaved, as the manifest's set digest
+ * keeps one open while it hashes each file with another. */
+static void test_interleaved(void **state)
+{
+	(void)state;
+	struct sha256_ctx outer, inner;
+	struct md5_ctx m;
+	struct sha1_ctx s1;
+	assert_true(sha256_init(&outer));
+	assert_true(md5_init(&m));
+	assert_true(sha1_init(&s1));
+	assert_true(sha256_update(&outer, "a", 1));
+	assert_true(sha256_init(&inner));
+	assert_true(sha256_update(&inner, "abc", 3));
+	assert_true(md5_update(&m, "abc", 3));
+	assert_true(sha1_update(&s1, "abc", 3));
+	assert_true(sha256_update(&outer, "bc", 2));
+	uint8_t d[32];
+	char h[65];
+	assert_true(sha256_final(&inner, d));
+	assert_string_equal(hex_of(d, 32, h),
+			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_true(sha256_final(&outer, d));
+	assert_string_equal(hex_of(d, 32, h),
+			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_true(md5_final(&m, d));
+	assert_string_equal(hex_of(d, 16, h), "900150983cd24fb0d6963f7d28e17f72");
+	assert_true(sha1_final(&s1, d));
+	assert_string_equal(hex_of(d, 20, h), "a9993e364706816aba3e25717850c26c9cd0d89d");
+}
+
+/* A spent context gives no digest: final() says so and writes zeros, and an
+ * update() after it fails too; init() makes it usable again. */
+static void test_spent_context(void **state)
+{
+	(void)state;
+	struct sha256_ctx c;
+	uint8_t d[32], zero[32] = {0};
+	assert_true(sha256_init(&c));
+	assert_true(sha256_final(&c, d));
+	assert_false(sha256_update(&c, "x", 1));
+	memset(d, 0xff, sizeof(d));
+	assert_false(sha256_final(&c, d));
+	assert_memory_equal(d, zero, sizeof(d));
+	char h[65];
+	assert_string_equal(sha256_of("abc", 3, h),
+			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +274,8 @@ int main(void)
 		cmocka_unit_test(test_pieces),
 		cmocka_unit_test(test_padding_boundaries),
 		cmocka_unit_test(test_sha256_file),
+		cmocka_unit_test(test_interleaved),
+		cmocka_unit_test(test_spent_context),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -798,6 +798,13 @@ void audit_session_summary(struct audit_session *s, const json_t *doc, FILE *to)
 			(s->formats & FMT_HTML) ? "" : "");
 	if (s->outdir && (s->formats & FMT_HTML))
 		fprintf(to, "html:   %s/report.html\n", s->outdir);
+	/* the manifest's own digest stands for the whole report: quotable, and
+	   what `verify --expect-manifest` checks */
+	char mpath[4200], mhex[65];
+	struct fa_err merr;
+	snprintf(mpath, sizeof(mpath), "%s/%s", s->outdir ? s->outdir : ".", MANIFEST_NAME);
+	if (s->outdir && sha256_file(mpath, mhex, &merr) == FA_OK)
+		fprintf(to, "manifest: SHA256 %s\n", mhex);
 	/* where a replay's time went; a capture lasts as long as it was told to */
 	if (!s->live)
 		fprintf(to, "time: %.2f s replay, ", s->t_replay);

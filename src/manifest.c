@@ -13,9 +13,18 @@
  * lines, which name the audited inputs by design: an output name that is
  * absolute, holds "..", is not a regular file or resolves (through a
  * symbolic link) outside OUTDIR is reported as REFUSED and not opened.
+ * Verify also holds the directory to the manifest the other way round:
+ * anything in OUTDIR the manifest does not list (a file, a symbolic link,
+ * an empty directory) is UNLISTED, and every file report.json cites (each
+ * finding's evidence) must be listed. The citations are found by a scan of
+ * report.json through the cursor (a report of a long capture is hundreds
+ * of MB: no tree is built), which takes the string values of every key
+ * named "evidence" or "evidence_files" at any depth; report.json has no
+ * other keys of those names.
  */
 #include "flowaudit/manifest.h"
 
+#include "flowaudit/cursor.h"
 #include "flowaudit/hash.h"
 
 #include <dirent.h>
@@ -26,7 +35,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define INPUT_PREFIX "input:"
 #define MAX_DEPTH 32
@@ -88,8 +100,14 @@ static void output_name(const char *rel, char *buf, size_t len)
 	snprintf(buf, len, "%s%s", clash ? "./" : "", rel);
 }
 
-/* Collects the regular files under root/rel into l, names relative to root. */
-static int walk(const char *root, const char *rel, int depth, struct names *l, struct fa_err *err)
+/*
+ * Collects the regular files under root/rel into l, names relative to root.
+ * With odd (verify), everything else goes there as "name (what it is)":
+ * symbolic links, devices, sockets, FIFOs and empty directories; and at the
+ * top only MANIFEST.sha256 is left out, not a leftover MANIFEST.sha256.tmp.
+ */
+static int walk(const char *root, const char *rel, int depth, struct names *l, struct names *odd,
+		struct fa_err *err)
 {
 	char dir[PATH_MAX];
 	if ((size_t)snprintf(dir, sizeof(dir), "%s%s%s", root, rel[0] ? "/" : "", rel) >= sizeof(dir)) {
@@ -106,12 +124,14 @@ static int walk(const char *root, const char *rel, int depth, struct names *l, s
 		return FA_ERUNTIME;
 	}
 	int rc = FA_OK;
+	size_t entries = 0;
 	struct dirent *e;
 	while (rc == FA_OK && (e = readdir(d)) != NULL) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
+		entries++;
 		if (rel[0] == '\0' && (strcmp(e->d_name, MANIFEST_NAME) == 0 ||
-				       strcmp(e->d_name, MANIFEST_NAME ".tmp") == 0))
+				       (odd == NULL && strcmp(e->d_name, MANIFEST_NAME ".tmp") == 0)))
 			continue;
 		char sub[PATH_MAX], full[PATH_MAX];
 		if ((size_t)snprintf(sub, sizeof(sub), "%s%s%s", rel, rel[0] ? "/" : "", e->d_name) >=
@@ -126,12 +146,17 @@ static int walk(const char *root, const char *rel, int depth, struct names *l, s
 			fa_err_set(err, "%s: %s", full, strerror(errno));
 			rc = FA_ERUNTIME;
 		} else if (S_ISDIR(sb.st_mode)) {
-			rc = walk(root, sub, depth + 1, l, err);
+			rc = walk(root, sub, depth + 1, l, odd, err);
 		} else if (S_ISREG(sb.st_mode)) {
 			rc = names_push(l, sub, NULL, err);
+		} else if (odd != NULL) {
+			rc = names_push(odd, sub, S_ISLNK(sb.st_mode) ? " (symbolic link)"
+						  : " (not a regular file)", err);
 		}
 	}
 	closedir(d);
+	if (rc == FA_OK && odd != NULL && entries == 0 && rel[0] != '\0')
+		rc = names_push(odd, rel, "/ (empty directory)", err);
 	return rc;
 }
 
@@ -358,7 +383,7 @@ int manifest_write(const char *outdir, const char *const *input_paths,
 		   struct fa_err *err)
 {
 	struct names outs = {0};
-	int rc = walk(outdir, "", 0, &outs, err);
+	int rc = walk(outdir, "", 0, &outs, NULL, err);
 	/* Each entry is "name\0path": the name written and the file hashed. */
 	struct names lines = {0};
 	for (size_t i = 0; rc == FA_OK && i < outs.n; i++) {
@@ -473,14 +498,27 @@ static bool parse_line(char *line, char **hex, char **name)
 	return true;
 }
 
-/* Checks one line; writes its verdict; true when it is OK. */
-static bool check_line(const char *root, const char *hex, const char *name, FILE *to)
+enum verdict { V_OK, V_BAD, V_NOT_CHECKED };
+
+/* The file an input line names: its path, relative ones taken from inputs_dir. */
+static void input_path(const char *name, const char *inputs_dir, char *path, size_t len)
+{
+	const char *p = name + strlen(INPUT_PREFIX);
+	if (inputs_dir != NULL && p[0] != '/')
+		snprintf(path, len, "%s/%s", inputs_dir, p);
+	else
+		snprintf(path, len, "%s", p);
+}
+
+/* Checks one line; writes its verdict. */
+static enum verdict check_line(const char *root, const char *inputs_dir, const char *hex,
+			       const char *name, FILE *to)
 {
 	struct fa_err herr = {{0}};
 	char path[PATH_MAX], got[65];
 	bool input = strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0;
 	if (input) {
-		snprintf(path, sizeof(path), "%s", name + strlen(INPUT_PREFIX));
+		input_path(name, inputs_dir, path, sizeof(path));
 		struct stat sb;
 		size_t dl;
 		const char *suffix;
@@ -488,48 +526,233 @@ static bool check_line(const char *root, const char *hex, const char *name, FILE
 		snprintf(dir, sizeof(dir), "%s", path);
 		if (set_name(path, &dl, &suffix))
 			dir[dl] = '\0';
-		if (stat(dir, &sb) != 0 && errno == ENOENT) {
-			fprintf(to, "MISSING %s\n", name);
-			return false;
+		if (stat(dir, &sb) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+			fprintf(to, "NOT CHECKED %s: not found\n", name);
+			return V_NOT_CHECKED;
 		}
 	} else {
 		const char *why = unsafe_name(name);
 		if (why != NULL) {
 			fprintf(to, "REFUSED %s: %s; not read\n", name, why);
-			return false;
+			return V_BAD;
 		}
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", root, name) >= sizeof(path)) {
 			fprintf(to, "REFUSED %s: path too long\n", name);
-			return false;
+			return V_BAD;
 		}
 		struct stat sb;
 		if (lstat(path, &sb) != 0) {
 			fprintf(to, "%s %s\n", errno == ENOENT ? "MISSING" : "UNREADABLE", name);
-			return false;
+			return V_BAD;
 		}
 		char real[PATH_MAX];
 		size_t rl = strlen(root);
 		if (!S_ISREG(sb.st_mode)) {
 			fprintf(to, "REFUSED %s: not a regular file; not read\n", name);
-			return false;
+			return V_BAD;
 		}
 		if (realpath(path, real) == NULL || strncmp(real, root, rl) != 0 || real[rl] != '/') {
 			fprintf(to, "REFUSED %s: resolves outside OUTDIR; not read\n", name);
-			return false;
+			return V_BAD;
 		}
 	}
 	if ((input ? digest_of(path, got, &herr) : sha256_file(path, got, &herr)) != FA_OK) {
 		fprintf(to, "UNREADABLE %s: %s\n", name, herr.msg);
-		return false;
+		return V_BAD;
 	}
 	bool ok = strncasecmp(got, hex, 64) == 0;
 	fprintf(to, "%s %s\n", ok ? "OK" : "CHANGED", name);
-	return ok;
+	return ok ? V_OK : V_BAD;
 }
 
-int manifest_verify(const char *outdir, FILE *report_to, size_t *n_mismatch, struct fa_err *err)
+/*
+ * A JSON string at c, just after its opening quote, decoded into out (cap
+ * bytes with the NUL). *plain is false when it did not fit or held an
+ * escape that is not a printable ASCII character: no file name of ours.
+ */
+static void scan_string(struct cursor *c, char *out, size_t cap, bool *plain)
 {
-	*n_mismatch = 0;
+	size_t n = 0;
+	*plain = true;
+	while (cur_ok(c)) {
+		uint8_t b = cur_u8(c);
+		if (!cur_ok(c) || b == '"')
+			break;
+		if (b == '\\') {
+			uint8_t e = cur_u8(c);
+			static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+			const char *k = e ? strchr(from, e) : NULL;
+			if (k != NULL) {
+				b = (uint8_t)to[k - from];
+			} else if (e == 'u') {
+				unsigned v = 0;
+				for (int i = 0; i < 4; i++) {
+					uint8_t h = cur_u8(c);
+					int d = h >= '0' && h <= '9' ? h - '0'
+						: (h | 0x20) >= 'a' && (h | 0x20) <= 'f' ? (h | 0x20) - 'a' + 10
+											 : -1;
+					if (d < 0)
+						*plain = false;
+					v = v * 16 + (unsigned)(d < 0 ? 0 : d);
+				}
+				b = (uint8_t)v;
+				if (v < 0x20 || v >= 0x7f)
+					*plain = false;
+			} else {
+				*plain = false;
+			}
+		}
+		if (b < 0x20)
+			*plain = false;
+		if (n + 1 < cap)
+			out[n++] = (char)b;
+		else
+			*plain = false;
+	}
+	out[n] = '\0';
+}
+
+static void skip_space(struct cursor *c)
+{
+	while (cur_left(c)) {
+		struct cursor t = *c;
+		uint8_t b = cur_u8(&t);
+		if (b != ' ' && b != '\t' && b != '\n' && b != '\r')
+			return;
+		*c = t;
+	}
+}
+
+/*
+ * The names report.json cites into cited: the string values of keys named
+ * "evidence" and the strings of arrays under "evidence_files". A name that
+ * is not plain text goes in as "" (refused by the caller).
+ */
+static int scan_citations(const char *path, struct names *cited, struct fa_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		fa_err_set(err, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return FA_ERUNTIME;
+	}
+	if (sb.st_size == 0) {
+		close(fd);
+		return FA_OK;
+	}
+	void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED) {
+		fa_err_set(err, "%s: cannot map: %s", path, strerror(errno));
+		return FA_ERUNTIME;
+	}
+	struct cursor c = cur_make(map, (size_t)sb.st_size);
+	enum { NONE, VALUE, ARRAY_START, ARRAY } want = NONE;
+	int rc = FA_OK;
+	char s[PATH_MAX];
+	while (rc == FA_OK && cur_left(&c)) {
+		uint8_t b = cur_u8(&c);
+		if (b == ' ' || b == '\t' || b == '\n' || b == '\r' || (want == ARRAY && b == ','))
+			continue;
+		if (want == ARRAY_START && b == '[') {
+			want = ARRAY;
+			continue;
+		}
+		if (b != '"') {
+			want = NONE;
+			continue;
+		}
+		bool plain;
+		scan_string(&c, s, sizeof(s), &plain);
+		skip_space(&c);
+		struct cursor t = c;
+		if (cur_left(&c) && cur_u8(&t) == ':') {
+			c = t;
+			want = strcmp(s, "evidence") == 0 ? VALUE
+			       : strcmp(s, "evidence_files") == 0 ? ARRAY_START : NONE;
+			continue;
+		}
+		if (want == VALUE || want == ARRAY)
+			rc = names_push(cited, plain ? s : "", NULL, err);
+		if (want == VALUE)
+			want = NONE;
+	}
+	munmap(map, (size_t)sb.st_size);
+	return rc;
+}
+
+static bool listed_in(const struct names *l, const char *name)
+{
+	return l->n && bsearch(&name, l->v, l->n, sizeof(*l->v), str_cmp) != NULL;
+}
+
+/*
+ * report.json must be listed, and so must every file it cites: a finding's
+ * evidence taken away together with its manifest line fails. A cited file
+ * that is there but unlisted is already UNLISTED.
+ */
+static int check_citations(const char *root, const struct names *listed, FILE *to, size_t *bad,
+			   struct fa_err *err)
+{
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/report.json", root);
+	struct stat sb;
+	if (!listed_in(listed, "report.json")) {
+		if (lstat(path, &sb) != 0) {
+			fprintf(to, "MISSING report.json: not in the manifest; every report has one\n");
+			(*bad)++;
+		}
+		return FA_OK;
+	}
+	if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return FA_OK; /* its own line says so */
+	struct names cited = {0};
+	int rc = scan_citations(path, &cited, err);
+	if (rc == FA_OK && cited.n)
+		qsort(cited.v, cited.n, sizeof(*cited.v), str_cmp);
+	for (size_t i = 0; rc == FA_OK && i < cited.n; i++) {
+		const char *name = cited.v[i];
+		if (i > 0 && strcmp(name, cited.v[i - 1]) == 0)
+			continue;
+		const char *why = name[0] ? unsafe_name(name) : "not a plain file name";
+		if (why != NULL) {
+			fprintf(to, "REFUSED \"%s\": cited by report.json: %s\n", name, why);
+			(*bad)++;
+		} else if (!listed_in(listed, name)) {
+			char p[2 * PATH_MAX + 2];
+			snprintf(p, sizeof(p), "%s/%s", root, name);
+			if (lstat(p, &sb) != 0) {
+				fprintf(to, "MISSING %s: cited by report.json, not in the manifest\n", name);
+				(*bad)++;
+			}
+		}
+	}
+	names_free(&cited);
+	return rc;
+}
+
+bool manifest_digest_parse(const char *s, char out[65])
+{
+	if (strncasecmp(s, "SHA256:", 7) == 0)
+		s += 7;
+	if (strlen(s) != 64)
+		return false;
+	for (int i = 0; i < 64; i++) {
+		char ch = s[i];
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')))
+			return false;
+		out[i] = (char)(ch >= 'A' && ch <= 'F' ? ch + 32 : ch);
+	}
+	out[64] = '\0';
+	return true;
+}
+
+int manifest_check(const char *outdir, const struct manifest_check_opts *opt, FILE *report_to,
+		   struct manifest_result *res, struct fa_err *err)
+{
+	memset(res, 0, sizeof(*res));
 	char root[PATH_MAX], mpath[PATH_MAX];
 	if (realpath(outdir, root) == NULL) {
 		fa_err_set(err, "%s: %s", outdir, strerror(errno));
@@ -541,21 +764,34 @@ int manifest_verify(const char *outdir, FILE *report_to, size_t *n_mismatch, str
 		fa_err_set(err, "%s: no manifest: %s", mpath, strerror(errno));
 		return FA_EINPUT;
 	}
+	int rc = sha256_file(mpath, res->digest, err);
+	if (rc != FA_OK) {
+		fclose(fp);
+		return rc;
+	}
+	if (opt != NULL && opt->expect_sha256 != NULL && strcmp(res->digest, opt->expect_sha256) != 0) {
+		fprintf(report_to, "CHANGED %s: SHA256 %s, expected %s\n", MANIFEST_NAME, res->digest,
+			opt->expect_sha256);
+		res->bad++;
+	}
 	struct names listed = {0};
 	char *line = NULL;
-	size_t cap = 0, lineno = 0;
+	size_t cap = 0;
 	ssize_t got;
-	int rc = FA_OK;
 	while (rc == FA_OK && (got = getline(&line, &cap, fp)) != -1) {
-		lineno++;
+		res->lines++;
 		char *hex, *name;
 		if (got > MAX_LINE || (size_t)got != strlen(line) || !parse_line(line, &hex, &name)) {
-			fa_err_set(err, "%s: line %zu is not \"<64 hex digits>  <name>\"", mpath, lineno);
+			fa_err_set(err, "%s: line %zu is not \"<64 hex digits>  <name>\"", mpath,
+				   res->lines);
 			rc = FA_EINPUT;
 			break;
 		}
-		if (!check_line(root, hex, name, report_to))
-			(*n_mismatch)++;
+		enum verdict v = check_line(root, opt ? opt->inputs_dir : NULL, hex, name, report_to);
+		if (v == V_BAD)
+			res->bad++;
+		else if (v == V_NOT_CHECKED)
+			res->not_checked++;
 		if (strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) != 0)
 			rc = names_push(&listed, strncmp(name, "./", 2) == 0 ? name + 2 : name, NULL, err);
 	}
@@ -565,22 +801,30 @@ int manifest_verify(const char *outdir, FILE *report_to, size_t *n_mismatch, str
 		rc = FA_ERUNTIME;
 	}
 	fclose(fp);
-	struct names present = {0};
+	struct names present = {0}, odd = {0};
 	if (rc == FA_OK)
-		rc = walk(outdir, "", 0, &present, err);
+		rc = walk(outdir, "", 0, &present, &odd, err);
 	if (rc == FA_OK) {
 		if (listed.n)
 			qsort(listed.v, listed.n, sizeof(*listed.v), str_cmp);
 		if (present.n)
 			qsort(present.v, present.n, sizeof(*present.v), str_cmp);
+		if (odd.n)
+			qsort(odd.v, odd.n, sizeof(*odd.v), str_cmp);
 		for (size_t i = 0; i < present.n; i++) {
-			if (listed.n && bsearch(&present.v[i], listed.v, listed.n, sizeof(*listed.v), str_cmp))
+			if (listed_in(&listed, present.v[i]))
 				continue;
 			fprintf(report_to, "UNLISTED %s\n", present.v[i]);
-			(*n_mismatch)++;
+			res->bad++;
 		}
+		for (size_t i = 0; i < odd.n; i++) {
+			fprintf(report_to, "UNLISTED %s\n", odd.v[i]);
+			res->bad++;
+		}
+		rc = check_citations(root, &listed, report_to, &res->bad, err);
 	}
 	names_free(&listed);
 	names_free(&present);
+	names_free(&odd);
 	return rc;
 }

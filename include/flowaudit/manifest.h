@@ -8,6 +8,8 @@
  * it was given on the command line (so a relative path is resolved against
  * the current directory when verifying). `sha256sum -c` checks the output
  * lines when run inside OUTDIR; the input lines need `flowaudit verify`.
+ * The SHA-256 of the manifest itself stands for the whole report: recorded
+ * elsewhere, it makes an edit with its manifest line recomputed show.
  * Both functions borrow every argument and own nothing after they return.
  */
 #ifndef FLOWAUDIT_MANIFEST_H
@@ -45,15 +47,43 @@ int manifest_write(const char *outdir, const char *const *input_paths,
  */
 int manifest_set_digest(const char *dir, const char *suffix, char out[65], struct fa_err *err);
 
+/* What manifest_check is told beyond OUTDIR (either field may be NULL). */
+struct manifest_check_opts {
+	const char *inputs_dir;    /* relative input paths are taken from here, not the
+				      current directory */
+	const char *expect_sha256; /* the manifest's own SHA-256 (64 lower-case hex), as
+				      recorded when the report was made */
+};
+
+struct manifest_result {
+	size_t lines;       /* lines of the manifest */
+	size_t bad;         /* every verdict but OK and NOT CHECKED */
+	size_t not_checked; /* inputs not found */
+	char digest[65];    /* SHA-256 of MANIFEST.sha256 itself */
+};
+
 /*
  * Re-hashes every line of outdir/MANIFEST.sha256 and writes one line per
- * file to report_to: "OK name", "CHANGED name", "MISSING name", and
- * "UNLISTED name" for a file under outdir the manifest does not name.
- * A line whose name is absolute, holds a ".." component or resolves
- * outside outdir is not read: "REFUSED name: ..." says why. *n_mismatch
- * counts every line that is not OK. FA_EINPUT when there is no manifest
- * or a line is not in sha256sum format; FA_ERUNTIME on read errors.
+ * file to report_to: "OK name", "CHANGED name", "MISSING name" for an
+ * output, "NOT CHECKED input:path: not found" for an input that is not
+ * where the line says (a relative path resolves against the current
+ * directory, or opt->inputs_dir); then "UNLISTED name" for everything under
+ * outdir the manifest does not name (a file, or "name (symbolic link)",
+ * "name/ (empty directory)"), "MISSING name: cited by report.json, not in
+ * the manifest" for a file report.json cites, and "MISSING report.json"
+ * when the manifest does not list one. A line whose name is absolute,
+ * holds a ".." component or resolves outside outdir is not read:
+ * "REFUSED name: ..." says why. With opt->expect_sha256, a manifest whose
+ * own digest differs is "CHANGED MANIFEST.sha256: SHA256 got, expected
+ * want". res counts the verdicts and holds the manifest's digest. FA_EINPUT
+ * when there is no manifest or a line is not in sha256sum format;
+ * FA_ERUNTIME on read errors.
  */
-int manifest_verify(const char *outdir, FILE *report_to, size_t *n_mismatch, struct fa_err *err);
+int manifest_check(const char *outdir, const struct manifest_check_opts *opt, FILE *report_to,
+		   struct manifest_result *res, struct fa_err *err);
+
+/* A digest as a user gives it ("SHA256:" and upper case allowed) into 64
+   lower-case hex digits; false when it is not 64 hex digits. */
+bool manifest_digest_parse(const char *s, char out[65]);
 
 #endif

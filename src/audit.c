@@ -524,8 +524,9 @@ static void rule_recipients(struct audit *a, const struct dest *d)
 		announce(a, f, created);
 	} else if (d->kind == RECIP_UNKNOWN && !d->r->is_dns) {
 		size_t before = a->n_findings;
-		/* an unknown endpoint asks for review; it breaks no statement by itself */
-		f = raise(a, RULE_UNKNOWN_ENDPOINT, d, NULL, "");
+		/* an unknown endpoint asks for review; it breaks no statement by
+		   itself, and the clause quoted is the recipients' it is not in */
+		f = raise(a, RULE_UNKNOWN_ENDPOINT, d, recipients_clause(a), "");
 		created = a->n_findings > before;
 		if (f && created) {
 			text_set(&f->title, "Traffic to %s, which no first-party domain or signature covers",
@@ -664,18 +665,20 @@ static void rule_transport(struct audit *a, const struct dest *d)
 	announce(a, f, created);
 }
 
-static void add_identifier(struct finding *f, const struct id_hit *h, const char *value)
+/* Adds the hit to the finding's identifiers; false when it was there or
+   there is no room. */
+static bool add_identifier(struct finding *f, const struct id_hit *h, const char *value)
 {
 	for (size_t i = 0; i < f->n_ids; i++) {
 		struct finding_identifier *o = &f->ids[i];
 		if (o->flow_id == h->flow_id && strcmp(o->type, h->type) == 0 &&
 		    strcmp(o->encoding, h->encoding) == 0)
-			return;
+			return false;
 	}
 	if (f->n_ids >= FINDING_MAX_IDS)
-		return;
+		return false;
 	if (f->ids == NULL && (f->ids = calloc(FINDING_MAX_IDS, sizeof(*f->ids))) == NULL)
-		return;
+		return false;
 	struct finding_identifier *x = &f->ids[f->n_ids++];
 	x->type = h->type;
 	x->encoding = h->encoding;
@@ -686,6 +689,72 @@ static void add_identifier(struct finding *f, const struct id_hit *h, const char
 	x->dir = h->dir;
 	x->flow_id = h->flow_id;
 	idscan_mask(value ? value : "", x->masked, sizeof(x->masked));
+	return true;
+}
+
+/* How identifier k is named in a list: its type, its data category, or
+   how and where it was found. */
+enum id_words { ID_TYPE, ID_CATEGORY, ID_FOUND };
+
+static void id_word(const struct finding_identifier *x, enum id_words how, char *buf, size_t n)
+{
+	const char *cat = policy_identifier_category(x->type);
+	if (how == ID_TYPE || (how == ID_CATEGORY && cat == NULL))
+		snprintf(buf, n, "%s", x->type);
+	else if (how == ID_CATEGORY)
+		snprintf(buf, n, "%s", cat);
+	else
+		snprintf(buf, n, "%s found %s-encoded in unencrypted %s", x->type, x->encoding,
+			 strcmp(x->where, "http_body") == 0 ? "HTTP body" : "payload");
+}
+
+/* The finding's identifiers named the one way, each once, joined by sep;
+   returns how many distinct names. */
+static size_t id_list(const struct finding *f, enum id_words how, const char *sep, char *out,
+		      size_t n)
+{
+	size_t distinct = 0, len = 0;
+	out[0] = '\0';
+	for (size_t k = 0; k < f->n_ids; k++) {
+		char w[160], v[160];
+		id_word(&f->ids[k], how, w, sizeof(w));
+		bool seen = false;
+		for (size_t j = 0; j < k && !seen; j++) {
+			id_word(&f->ids[j], how, v, sizeof(v));
+			seen = strcmp(v, w) == 0;
+		}
+		if (seen)
+			continue;
+		int m = snprintf(out + len, n - len, "%s%s", distinct ? sep : "", w);
+		len = m < 0 || (size_t)m >= n - len ? n - 1 : len + (size_t)m;
+		distinct++;
+	}
+	return distinct;
+}
+
+/* Title and detail of an identifier finding name every identifier in it. */
+static void name_identifiers(struct finding *f, const struct dest *d)
+{
+	char types[TEXT_MAX], found[TEXT_MAX];
+	size_t nt = id_list(f, ID_TYPE, ", ", types, sizeof(types));
+	if (f->rule == RULE_CLEARTEXT_IDENTIFIER) {
+		id_list(f, ID_FOUND, "; ", found, sizeof(found));
+		text_set(&f->title, "Device identifier%s (%s) sent in clear to %s", nt > 1 ? "s" : "",
+			 types, d->host);
+		text_set(&f->detail, "%s", found);
+		return;
+	}
+	char cats[TEXT_MAX];
+	size_t nc = id_list(f, ID_CATEGORY, ", ", cats, sizeof(cats));
+	if (strcmp(cats, types) != 0)
+		text_set(&f->title, "%s (%s) reached %s, which is not declared to receive %s", cats,
+			 types, who(d), nc + nt > 2 ? "them" : "it");
+	else
+		text_set(&f->title, "%s reached %s, which is not declared to receive %s", types, who(d),
+			 nt > 1 ? "them" : "it");
+	id_list(f, ID_CATEGORY, "', '", cats, sizeof(cats));
+	text_set(&f->detail, "recipient kind %s; declared data categories do not include '%s'",
+		 recipient_kind_name(d->kind), cats);
 }
 
 /* The identifier's value, for masking; location hits carry index n_ids. */
@@ -724,14 +793,8 @@ static void rule_identifiers(struct audit *a, const struct dest *d, const struct
 					  p->enc_declared ? p->enc_clause : NULL,
 					  p->enc_declared ? "encryption_in_transit" : "data");
 		bool created = a->n_findings > before;
-		if (f) {
-			add_identifier(f, h, value);
-			if (created) {
-				text_set(&f->title, "Device identifier (%s) sent in clear to %s", h->type, d->host);
-				text_set(&f->detail, "%s found %s-encoded in unencrypted %s", h->type, h->encoding,
-					 strcmp(h->where, "http_body") == 0 ? "HTTP body" : "payload");
-			}
-		}
+		if (f && add_identifier(f, h, value))
+			name_identifiers(f, d);
 		announce(a, f, created);
 
 		/* only what the device sends is a disclosure to the recipient */
@@ -746,21 +809,17 @@ static void rule_identifiers(struct audit *a, const struct dest *d, const struct
 		before = a->n_findings;
 		f = raise(a, RULE_UNDECLARED_DATA, d, dest_clause(a, d), "data");
 		created = a->n_findings > before;
-		if (f) {
-			add_identifier(f, h, value);
-			if (created) {
-				if (cat != NULL && strcmp(cat, h->type) != 0)
-					text_set(&f->title, "%s (%s) reached %s, which is not declared to receive it",
-						 cat, h->type, who(d));
-				else
-					text_set(&f->title, "%s reached %s, which is not declared to receive it",
-						 h->type, who(d));
-				text_set(&f->detail, "recipient kind %s; declared data categories do not include '%s'",
-					 recipient_kind_name(d->kind), cat ? cat : h->type);
-			}
-		}
+		if (f && add_identifier(f, h, value))
+			name_identifiers(f, d);
 		announce(a, f, created);
 	}
+}
+
+bool audit_is_device_flow(const struct audit *a, const struct flow_record *r)
+{
+	struct dest d;
+	memset(&d, 0, sizeof(d));
+	return find_device(a, r, &d);
 }
 
 void audit_flow(const struct flow_record *r, const struct id_hit *hits, size_t n_hits, void *user)

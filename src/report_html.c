@@ -6,15 +6,19 @@
  * writes to a stream the caller owns. The page is self-contained: inline
  * CSS, inline SVG charts, no script, no font, no image and no link that
  * leaves the report directory (evidence links are relative and are dropped
- * when they are not). Sections: verdict and summary, declared statements,
- * destinations by country, timeline against consent, findings, devices,
- * inputs and hashes, data attribution. A missing or null member leaves its
- * line or section out.
+ * when they are not). Sections: verdict (with its reasons) and summary,
+ * notes, findings at a glance, declared statements, destinations by
+ * country, timeline against consent, findings in full, devices, what the
+ * audit cannot see, inputs and hashes, the words used, data attribution. A
+ * missing or null member leaves its line or section out.
  *
  * Every string of the document may come from captured traffic (host names,
  * user agents, URLs), so every one goes through rh_esc() before it reaches
  * the page, in text and in attribute values alike. Owns nothing after it
- * returns. The two SVG charts live in report_html_charts.c. Workload:
+ * returns. The two SVG charts live in report_html_charts.c, the findings
+ * in report_html_findings.c, the plain words in report_html_words.c.
+ * Printing (A4) lets a finding run over a page break but keeps headings
+ * with what follows them and small blocks whole. Workload:
  * thousands of flows, hundreds of findings; lists longer than a reader can
  * use are cut with "... and N more".
  */
@@ -26,10 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FRAME_NUMBERS REPORT_DOC_FRAMES /* frame numbers shown per file of a finding */
 #define MAX_DEVICE_FLOWS REPORT_DEVICE_FLOWS
 
-/* ---- accessors and escaping shared with report_html_charts.c (report_html.h) ---- */
+/* ---- accessors and escaping shared with the other report_html*.c (report_html.h) ---- */
 
 const json_t *rh_get(const json_t *o, const char *key)
 {
@@ -103,20 +106,6 @@ void rh_esc_or(FILE *out, const char *s, const char *dflt)
 	rh_esc(out, s ? s : dflt);
 }
 
-/* An href that stays inside the report directory: relative, no scheme, no "..". */
-static bool safe_relative_href(const char *s)
-{
-	if (s == NULL || s[0] == '\0' || s[0] == '/' || s[0] == '\\')
-		return false;
-	for (const char *p = s; *p; p++)
-		if (*p == ':' || *p == '\\' || (unsigned char)*p <= 0x20)
-			return false;
-	for (const char *p = s; (p = strstr(p, "..")) != NULL; p += 2)
-		if ((p == s || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
-			return false;
-	return true;
-}
-
 void rh_bytes(FILE *out, long long b)
 {
 	static const char *const unit[] = {"B", "kB", "MB", "GB", "TB"};
@@ -133,7 +122,7 @@ void rh_bytes(FILE *out, long long b)
 /* ---- page frame ---- */
 
 static const char css[] =
-	":root{--pass:#1a7f37;--fail:#b42318;--muted:#5b6470;--line:#d0d5dd}"
+	":root{--pass:#1a7f37;--fail:#b42318;--amber:#b45309;--muted:#5b6470;--line:#d0d5dd}"
 	"body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2330;"
 	"max-width:1100px;margin:0 auto;padding:24px}"
 	"h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:32px 0 8px;border-bottom:2px solid "
@@ -143,36 +132,94 @@ static const char css[] =
 	".mono,code{font-family:ui-monospace,'DejaVu Sans Mono',monospace;font-size:13px;word-break:break-all}"
 	".badge{display:inline-block;padding:2px 10px;border-radius:4px;font-weight:700;color:#fff}"
 	".verdict{font-size:22px;padding:4px 16px}.pass{background:var(--pass)}.fail{background:var(--fail)}"
+	".inconclusive{background:var(--amber)}.none{background:var(--muted)}"
+	".reasons{margin:6px 0 8px;padding:8px 12px 8px 32px;border-left:6px solid var(--amber);"
+	"background:#fffaeb}.reasons li{margin:2px 0}"
 	".kept{color:var(--pass);font-weight:700}.broken{color:var(--fail);font-weight:700}"
 	".not_exercised{color:var(--muted);font-weight:700}"
 	".sev-high{background:#b42318}.sev-medium{background:#c4620a}.sev-low{background:#8a6d00}"
-	".sev-info{background:#4b5563}"
+	".sev-info{background:#4b5563}.glance .badge{font-size:13px;padding:0 8px}"
 	".finding{border:1px solid var(--line);border-left:6px solid #4b5563;border-radius:4px;padding:12px 16px;"
 	"margin:12px 0}.finding.high{border-left-color:#b42318}.finding.medium{border-left-color:#c4620a}"
 	".finding.low{border-left-color:#8a6d00}"
 	".finding dl{display:grid;grid-template-columns:210px 1fr;gap:2px 12px;margin:0}"
-	".finding dt{color:var(--muted)}.finding dd{margin:0}"
+	".finding dl>div{display:contents}.finding dt{color:var(--muted)}.finding dd{margin:0}"
+	".covers{margin:4px 0}.glossary td.mono{white-space:nowrap;word-break:normal}"
 	"blockquote{margin:4px 0;padding:4px 12px;border-left:3px solid var(--line);background:#f8f9fb;"
 	"font-style:italic}"
 	".pre{white-space:pre-line}.meta{color:var(--muted)}.summary{display:flex;flex-wrap:wrap;gap:8px 24px;margin:12px 0}"
 	".summary div{min-width:120px}.summary b{display:block;font-size:20px}"
-	"svg{max-width:100%;height:auto}svg text{font:12px system-ui,sans-serif;fill:#1d2330}"
+	".sha{display:block;font-size:11px;color:var(--muted)}.limits li{margin:4px 0}"
+	".num{white-space:nowrap}.inputs td:nth-child(2){width:48%}"
+	"svg{max-width:100%;height:auto}svg text{font:13px system-ui,sans-serif;fill:#1d2330}"
 	".legend span{display:inline-block;margin-right:16px}.swatch{display:inline-block;width:12px;"
 	"height:12px;margin-right:4px;vertical-align:-1px;border:1px solid #555}"
 	"footer{margin-top:32px;color:var(--muted);font-size:13px}"
 	"@page{size:A4;margin:14mm}"
-	"@media print{body{font-size:10pt;max-width:none;padding:0}"
+	"@media print{body{font-size:9.5pt;max-width:none;padding:0}"
 	"*{-webkit-print-color-adjust:exact;print-color-adjust:exact}"
-	".finding,tr,figure{break-inside:avoid;page-break-inside:avoid}h2{break-after:avoid}"
-	"a{color:inherit}.finding dl{grid-template-columns:150px 1fr}}";
+	"h2{font-size:15pt;margin:18px 0 6px}h1,h2,h3,dt,th,.reasons,figure+p{break-after:avoid;"
+	"page-break-after:avoid}"
+	"tr,li,dd,blockquote,figure,.summary,.covers{break-inside:avoid;page-break-inside:avoid}"
+	".finding{padding:6px 10px;margin:8px 0}.finding dl{display:block}"
+	".finding dl>div{display:block;break-inside:avoid;page-break-inside:avoid}"
+	".finding dt{float:left;clear:left;width:112px}.finding dd{margin:0 0 1px 120px}"
+	".finding dd::after{content:'';display:block;clear:both}"
+	".mono,code{font-size:8.5pt}.sha{font-size:7pt}a{color:inherit;text-decoration:none}"
+	"footer{font-size:8pt}}";
+
+/*
+ * The badge: PASS green, FAIL red, INCONCLUSIVE amber (the audit could not
+ * look at what it was asked to: neither a pass nor a fail), and the
+ * verdict's reasons right under it, each with its code.
+ */
+static void write_verdict(FILE *out, const json_t *doc)
+{
+	static const struct {
+		const char *verdict, *cls, *badge, *says;
+	} kinds[] = {
+		{"fail", "fail", "FAIL", "The captured traffic contradicts the app's declarations"},
+		{"pass", "pass", "PASS", "No finding reached the failure threshold"},
+		{"inconclusive", "inconclusive", "INCONCLUSIVE",
+		 "The audit could not examine what it was asked to, so it neither confirms nor "
+		 "contradicts the declarations"},
+	};
+	const char *verdict = rh_str(doc, "verdict");
+	size_t k = 0;
+	while (k < 3 && !(verdict && strcmp(verdict, kinds[k].verdict) == 0))
+		k++;
+	fprintf(out, "<p><span class=\"badge verdict %s\">%s</span> %s", k < 3 ? kinds[k].cls : "none",
+		k < 3 ? kinds[k].badge : "NO VERDICT", k < 3 ? kinds[k].says : "");
+	if (rh_str(doc, "fail_on") && k < 2) {
+		fputs(" (threshold: severity ", out);
+		rh_esc(out, rh_str(doc, "fail_on"));
+		fputs(" and above)", out);
+	}
+	fputs(".</p>\n", out);
+	const json_t *why = rh_get(doc, "verdict_reasons");
+	if (json_array_size(why) > 0) {
+		fputs("<ul class=\"reasons\">\n", out);
+		size_t i;
+		const json_t *r;
+		json_array_foreach(why, i, r) {
+			const char *code = json_is_string(r) ? json_string_value(r) : rh_str(r, "code");
+			fputs("<li>", out);
+			rh_esc_or(out, rh_str(r, "text"), code);
+			if (code && rh_str(r, "text")) {
+				fputs(" <span class=\"meta mono\">", out);
+				rh_esc(out, code);
+				fputs("</span>", out);
+			}
+			fputs("</li>\n", out);
+		}
+		fputs("</ul>\n", out);
+	}
+}
 
 static void write_header(FILE *out, const json_t *doc)
 {
 	const json_t *app = rh_get(rh_get(doc, "policy"), "app");
 	const char *name = rh_str(app, "name");
-	const char *verdict = rh_str(doc, "verdict");
-	bool fail = verdict && strcmp(verdict, "fail") == 0;
-	bool pass = verdict && strcmp(verdict, "pass") == 0;
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 	      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
 	      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
@@ -185,19 +232,9 @@ static void write_header(FILE *out, const json_t *doc)
 	fprintf(out, "</title>\n<style>%s</style>\n</head>\n<body>\n<header>\n", css);
 	fputs("<h1>Network traffic audit: ", out);
 	rh_esc_or(out, name, "(unnamed app)");
-	fputs("</h1>\n<p>", out);
-	fprintf(out, "<span class=\"badge verdict %s\">%s</span> ", fail ? "fail" : pass ? "pass" : "",
-		fail ? "FAIL" : pass ? "PASS" : "NO VERDICT");
-	if (fail)
-		fputs("The captured traffic contradicts the app's declarations", out);
-	else if (pass)
-		fputs("No finding reached the failure threshold", out);
-	if (rh_str(doc, "fail_on")) {
-		fputs(" (threshold: severity ", out);
-		rh_esc(out, rh_str(doc, "fail_on"));
-		fputs(" and above)", out);
-	}
-	fputs(".</p>\n<p class=\"meta\">", out);
+	fputs("</h1>\n", out);
+	write_verdict(out, doc);
+	fputs("<p class=\"meta\">", out);
 	if (rh_str(app, "controller")) {
 		fputs("Controller: ", out);
 		rh_esc(out, rh_str(app, "controller"));
@@ -241,9 +278,10 @@ static void write_header(FILE *out, const json_t *doc)
 	if (s == NULL)
 		return;
 	fputs("<section class=\"summary\">\n", out);
-	static const char *const keys[][2] = {{"packets", "packets"}, {"flows", "flows"},
-					      {"destinations", "destinations"}, {"findings", "findings"}};
-	for (size_t k = 0; k < 4; k++) {
+	static const char *const keys[][2] = {
+		{"packets", "packets"}, {"flows", "flows"}, {"device_flows", "from the devices"},
+		{"destinations", "destinations"}, {"findings", "findings"}};
+	for (size_t k = 0; k < 5; k++) {
 		long long v;
 		if (rh_int(s, keys[k][0], &v))
 			fprintf(out, "<div><b>%lld</b>%s</div>\n", v, keys[k][1]);
@@ -264,7 +302,8 @@ static void write_header(FILE *out, const json_t *doc)
 			rh_esc(out, k);
 			fprintf(out, " %lld", (long long)json_integer_value(v));
 		}
-		fputs("</div>\n", out);
+		fputs("<br><a href=\"#limits\">what this audit cannot see</a> &middot; "
+		      "<a href=\"#glossary\">words used</a></div>\n", out);
 	}
 	fputs("</section>\n", out);
 	/* a live capture says what the kernel and the interface dropped */
@@ -358,255 +397,6 @@ static void write_statements(FILE *out, const json_t *doc)
 	fputs("</table>\n", out);
 }
 
-/* ---- findings ---- */
-
-static void dt(FILE *out, const char *label)
-{
-	fprintf(out, "<dt>%s</dt><dd>", label);
-}
-
-static void write_finding_frames(FILE *out, const json_t *f)
-{
-	const json_t *frames = rh_get(f, "frames");
-	if (json_array_size(frames) == 0)
-		return;
-	dt(out, "Packets (frame numbers)");
-	size_t i;
-	const json_t *fr;
-	json_array_foreach(frames, i, fr) {
-		const json_t *nums = rh_get(fr, "numbers");
-		fputs(i ? "<br>" : "", out);
-		fputs("<span class=\"mono\">", out);
-		rh_esc_or(out, rh_str(fr, "file"), "?");
-		fputs("</span>: ", out);
-		size_t k;
-		const json_t *n;
-		long long total;
-		if (!rh_int(fr, "numbers_total", &total))
-			total = (long long)json_array_size(nums);
-		json_array_foreach(nums, k, n) {
-			if (k == MAX_FRAME_NUMBERS) {
-				fprintf(out, " &hellip; and %lld more", total - (long long)k);
-				break;
-			}
-			fprintf(out, "%s%lld", k ? ", " : "", (long long)json_integer_value(n));
-		}
-	}
-	fputs("</dd>\n", out);
-}
-
-static void write_identifiers(FILE *out, const json_t *f)
-{
-	const json_t *ids = rh_get(f, "identifiers");
-	if (json_array_size(ids) == 0)
-		return;
-	dt(out, "Identifiers seen (masked)");
-	fputs("<table><tr><th>Type</th><th>Encoding</th><th>Value</th><th>Where</th><th>Packet</th></tr>",
-	      out);
-	size_t i;
-	const json_t *x;
-	json_array_foreach(ids, i, x) {
-		fputs("<tr><td>", out);
-		rh_esc(out, rh_str(x, "type"));
-		fputs("</td><td>", out);
-		rh_esc(out, rh_str(x, "encoding"));
-		fputs("</td><td class=\"mono\">", out);
-		rh_esc(out, rh_str(x, "masked"));
-		fputs("</td><td>", out);
-		rh_esc(out, rh_str(x, "where"));
-		fputs(" ", out);
-		rh_esc(out, rh_str(x, "direction"));
-		fputs("</td><td class=\"mono\">", out);
-		rh_esc(out, rh_str(x, "file"));
-		fprintf(out, " frame %lld, offset %lld</td></tr>", rh_int0(x, "frame"), rh_int0(x, "offset"));
-	}
-	fputs("</table></dd>\n", out);
-}
-
-static void write_consent(FILE *out, const json_t *f, const json_t *events)
-{
-	const json_t *c = rh_get(f, "consent");
-	if (!json_is_object(c))
-		return;
-	dt(out, "Consent at the time");
-	fputs("for <b>", out);
-	rh_esc_or(out, rh_str(c, "purpose"), "?");
-	fputs("</b>: ", out);
-	const char *st = rh_str(c, "state");
-	rh_esc(out, st && strcmp(st, "none") == 0 ? "never given" : st);
-	long long ev;
-	if (rh_int(c, "event", &ev)) {
-		fprintf(out, " (event #%lld", ev);
-		size_t i;
-		const json_t *e;
-		json_array_foreach(events, i, e) {
-			if (rh_int0(e, "index") == ev && rh_str(e, "time")) {
-				fputs(" at ", out);
-				rh_esc(out, rh_str(e, "time"));
-			}
-		}
-		fputs(")", out);
-	}
-	fputs("</dd>\n", out);
-}
-
-static void evidence_link(FILE *out, const char *path)
-{
-	if (safe_relative_href(path)) {
-		fputs("<a href=\"", out);
-		rh_esc(out, path);
-		fputs("\" class=\"mono\">", out);
-		rh_esc(out, path);
-		fputs("</a>", out);
-	} else {
-		fputs("<span class=\"mono\">", out);
-		rh_esc(out, path);
-		fputs("</span>", out);
-	}
-}
-
-static void write_finding(FILE *out, const json_t *f, const json_t *events)
-{
-	const char *sev = rh_str(f, "severity");
-	const char *sevc = sev && (!strcmp(sev, "high") || !strcmp(sev, "medium") || !strcmp(sev, "low") ||
-				   !strcmp(sev, "info")) ? sev : "info";
-	fprintf(out, "<article class=\"finding %s\" id=\"finding-", sevc);
-	rh_esc(out, rh_str(f, "id"));
-	fputs("\">\n<h3>", out);
-	rh_esc(out, rh_str(f, "id"));
-	fprintf(out, " <span class=\"badge sev-%s\">", sevc);
-	rh_esc_or(out, sev, "unrated");
-	fputs("</span> ", out);
-	rh_esc_or(out, rh_str(f, "title"), "(untitled)");
-	fputs("</h3>\n<dl>\n", out);
-	dt(out, "Rule");
-	fputs("<span class=\"mono\">", out);
-	rh_esc(out, rh_str(f, "rule"));
-	fputs("</span></dd>\n", out);
-	if (rh_str(f, "detail")) {
-		dt(out, "What happened");
-		fputs("<span class=\"pre\">", out);
-		rh_esc(out, rh_str(f, "detail"));
-		fputs("</span>", out);
-		fputs("</dd>\n", out);
-	}
-	if (rh_str(f, "clause")) {
-		dt(out, "What the policy says");
-		fputs("<blockquote>", out);
-		rh_esc(out, rh_str(f, "clause"));
-		fputs("</blockquote>", out);
-		if (rh_str(f, "statement")) {
-			fputs("<span class=\"meta\">statement <a href=\"#statements\">", out);
-			rh_esc(out, rh_str(f, "statement"));
-			fputs("</a></span>", out);
-		}
-		fputs("</dd>\n", out);
-	}
-	dt(out, "Device");
-	fputs("<span class=\"mono\">", out);
-	rh_esc_or(out, rh_str(f, "device"), "?");
-	fputs("</span></dd>\n", out);
-	dt(out, "Destination");
-	fputs("<span class=\"mono\">", out);
-	rh_esc_or(out, rh_str(f, "host"), "(no name)");
-	size_t i;
-	const json_t *a;
-	json_array_foreach(rh_get(f, "addresses"), i, a) {
-		fputs(i ? ", " : " (", out);
-		rh_esc(out, json_string_value(a));
-		if (i + 1 == json_array_size(rh_get(f, "addresses")))
-			fputs(")", out);
-	}
-	fputs("</span></dd>\n", out);
-	const json_t *rc = rh_get(f, "recipient");
-	if (json_is_object(rc)) {
-		dt(out, "Recipient");
-		const char *kind = rh_str(rc, "kind");
-		if (rh_str(rc, "name") == NULL && kind && strcmp(kind, "first_party") == 0)
-			rh_esc_or(out, rh_str(rc, "first_party_domain"), "the first party");
-		else
-			rh_esc_or(out, rh_str(rc, "name"), "not identified");
-		fputs(" &middot; ", out);
-		rh_esc_or(out, rh_str(rc, "kind"), "unknown");
-		if (rh_str(rc, "entity")) {
-			fputs(" &middot; operated by ", out);
-			rh_esc(out, rh_str(rc, "entity"));
-			if (rh_str(rc, "entity_country")) {
-				fputs(" (", out);
-				rh_esc(out, rh_str(rc, "entity_country"));
-				fputs(")", out);
-			}
-		}
-		fputs("</dd>\n", out);
-	}
-	dt(out, "Country of the address");
-	rh_esc_or(out, rh_str(f, "country"), "unknown");
-	fputs("</dd>\n", out);
-	long long asn;
-	if (rh_int(f, "asn", &asn)) {
-		dt(out, "Network (ASN)");
-		fprintf(out, "AS%lld ", asn);
-		rh_esc(out, rh_str(f, "as_org"));
-		fputs("</dd>\n", out);
-	}
-	dt(out, "First / last seen");
-	rh_esc_or(out, rh_str(f, "first_seen"), "?");
-	fputs(" &ndash; ", out);
-	rh_esc_or(out, rh_str(f, "last_seen"), "?");
-	fputs("</dd>\n", out);
-	dt(out, "How the name was learned");
-	rh_esc_or(out, rh_str(f, "name_source"), "unknown");
-	long long nf;
-	if (rh_int(f, "name_frame", &nf)) {
-		fprintf(out, ", frame %lld", nf);
-		if (rh_str(f, "name_file")) {
-			fputs(" of <span class=\"mono\">", out);
-			rh_esc(out, rh_str(f, "name_file"));
-			fputs("</span>", out);
-		}
-	}
-	fputs("</dd>\n", out);
-	write_finding_frames(out, f);
-	dt(out, "Traffic");
-	fprintf(out, "sent %lld packets, ", rh_int0(f, "packets_out"));
-	rh_bytes(out, rh_int0(f, "bytes_out"));
-	fprintf(out, "; received %lld packets, ", rh_int0(f, "packets_in"));
-	rh_bytes(out, rh_int0(f, "bytes_in"));
-	fputs("</dd>\n", out);
-	write_identifiers(out, f);
-	write_consent(out, f, events);
-	if (rh_str(f, "evidence") || json_array_size(rh_get(f, "evidence_files"))) {
-		dt(out, "Evidence capture");
-		const json_t *more = rh_get(f, "evidence_files");
-		if (json_array_size(more)) {
-			const json_t *p;
-			json_array_foreach(more, i, p) {
-				fputs(i ? "<br>" : "", out);
-				evidence_link(out, json_string_value(p));
-			}
-		} else {
-			evidence_link(out, rh_str(f, "evidence"));
-		}
-		fputs("</dd>\n", out);
-	}
-	fputs("</dl>\n</article>\n", out);
-}
-
-static void write_findings(FILE *out, const json_t *doc, const struct report_findings *fs)
-{
-	fprintf(out, "<h2 id=\"findings\">Findings (%zu)</h2>\n", fs->n);
-	if (fs->n == 0) {
-		fputs("<p>No finding: the captured traffic did not contradict the declarations.</p>\n", out);
-		return;
-	}
-	for (size_t i = 0; i < fs->n; i++) {
-		json_t *f = fs->get(i, fs->user);
-		if (json_is_object(f))
-			write_finding(out, f, rh_get(doc, "consent_events"));
-		json_decref(f);
-	}
-}
-
 /* ---- devices ---- */
 
 static void write_devices(FILE *out, const json_t *doc)
@@ -673,16 +463,21 @@ static void write_devices(FILE *out, const json_t *doc)
 			fprintf(out, "<tr><td>%lld</td><td class=\"mono\">", rh_int0(fl, "id"));
 			rh_esc(out, rh_str(fl, "server_ip"));
 			fprintf(out, ":%lld</td><td class=\"mono\">", rh_int0(fl, "server_port"));
-			rh_esc_or(out, rh_str(fl, "name"), "-");
+			if (rh_str(fl, "name") == NULL && rh_str(fl, "dns_query") != NULL) {
+				fputs("<span class=\"meta\">asks for</span> ", out);
+				rh_esc(out, rh_str(fl, "dns_query"));
+			} else {
+				rh_esc_or(out, rh_str(fl, "name"), "-");
+			}
 			fputs("</td><td>", out);
 			rh_esc(out, rh_str(fl, "transport"));
 			fputs(" ", out);
 			rh_esc(out, rh_str(fl, "protocol"));
 			fputs("</td><td>", out);
-			rh_esc_or(out, rh_str(fl, "country"), "-");
-			fputs("</td><td>", out);
+			rh_country(out, rh_str(fl, "country"), "-");
+			fputs("</td><td class=\"num\">", out);
 			rh_bytes(out, rh_int0(fl, "bytes_out"));
-			fputs("</td><td>", out);
+			fputs("</td><td class=\"num\">", out);
 			rh_bytes(out, rh_int0(fl, "bytes_in"));
 			fputs("</td></tr>\n", out);
 		}
@@ -703,11 +498,11 @@ static void input_row(FILE *out, const char *what, const json_t *o, const char *
 {
 	if (!json_is_object(o))
 		return;
-	fprintf(out, "<tr><td>%s</td><td class=\"mono\">", what);
+	fprintf(out, "<tr><td>%s</td><td><span class=\"mono\">", what);
 	rh_esc_or(out, rh_str(o, "path"), "-");
-	fputs("</td><td class=\"mono\">", out);
+	fputs("</span><span class=\"mono sha\">SHA-256 ", out);
 	rh_esc_or(out, rh_str(o, "sha256"), "-");
-	fputs("</td><td>", out);
+	fputs("</span></td><td>", out);
 	rh_esc(out, extra);
 	fputs("</td></tr>\n", out);
 }
@@ -722,15 +517,16 @@ static void write_inputs(FILE *out, const json_t *doc)
 	      "the signature catalogue, a directory, the value is the SHA-256 of what "
 	      "<span class=\"mono\">sha256sum *.json</span> prints there; "
 	      "<span class=\"mono\">flowaudit verify</span> checks all of them).</p>\n"
-	      "<table>\n<tr><th>Input</th><th>Path</th><th>SHA-256</th><th>Details</th></tr>\n",
+	      "<table class=\"inputs\">\n<tr><th>Input</th><th>File and its SHA-256</th><th>Details</th></tr>\n",
 	      out);
 	size_t i;
 	const json_t *c;
 	json_array_foreach(rh_get(in, "captures"), i, c) {
 		char extra[512];
-		snprintf(extra, sizeof(extra), "%lld packets, %lld bytes, link %s%s%s",
-			 rh_int0(c, "packets"), rh_int0(c, "bytes"),
-			 rh_str(c, "link_name") ? rh_str(c, "link_name") : "?",
+		const char *link = rh_str(c, "link_name");
+		snprintf(extra, sizeof(extra), "%lld packets, %lld bytes, %s (link type %s)%s%s",
+			 rh_int0(c, "packets"), rh_int0(c, "bytes"), link ? rh_plain(RH_LINK, link) : "?",
+			 link ? link : "?",
 			 rh_str(c, "error") ? "; cut short: " : "", rh_str(c, "error") ? rh_str(c, "error") : "");
 		input_row(out, "capture", c, extra);
 	}
@@ -749,11 +545,10 @@ static void write_inputs(FILE *out, const json_t *doc)
 		if (!json_is_object(g))
 			continue;
 		const char *type = rh_str(g, "database_type"), *built = rh_str(g, "build_time");
-		const char *desc = rh_str(g, "description"), *attr = rh_str(g, "attribution");
-		char extra[2048];
-		snprintf(extra, sizeof(extra), "%s%s%s%s%s%s%s", type ? type : "", built ? ", built " : "",
-			 built ? built : "", desc ? "; " : "", desc ? desc : "", attr ? "; " : "",
-			 attr ? attr : "");
+		const char *desc = rh_str(g, "description");
+		char extra[2048]; /* its attribution is in the page's footer */
+		snprintf(extra, sizeof(extra), "%s%s%s%s%s", type ? type : "", built ? ", built " : "",
+			 built ? built : "", desc ? "; " : "", desc ? desc : "");
 		input_row(out, dbs[k][1], g, extra);
 	}
 	fputs("</table>\n", out);
@@ -790,12 +585,15 @@ int report_html_write_each(const json_t *doc, const struct report_findings *fs, 
 	}
 	write_header(out, doc);
 	write_notes(out, doc);
+	rh_findings_table(out, fs);
 	write_statements(out, doc);
 	rh_country_chart(out, doc);
 	rh_timeline(out, doc, fs);
-	write_findings(out, doc, fs);
+	rh_findings(out, doc, fs);
 	write_devices(out, doc);
+	rh_cannot_see(out, doc);
 	write_inputs(out, doc);
+	rh_glossary(out);
 	write_footer(out, doc);
 	fputs("</body>\n</html>\n", out);
 	if (ferror(out)) {

@@ -1,6 +1,7 @@
 /*
- * report_html.h - private to report_html.c and report_html_charts.c: the
- * accessors and the one HTML escape both use, and the two chart sections.
+ * report_html.h - private to the report_html*.c files: the accessors and
+ * the one HTML escape they all use, the plain words for the document's
+ * codes, and the sections each file writes.
  *
  * Accessors read an absent, null or wrong-typed member as absent. rh_esc()
  * escapes for HTML text and double-quoted attribute values alike; every
@@ -27,6 +28,27 @@ void rh_esc(FILE *out, const char *s);
 void rh_esc_or(FILE *out, const char *s, const char *dflt);
 /* "900 B", "4.0 kB" */
 void rh_bytes(FILE *out, long long b);
+
+/* Codes of the report document that the page shows in plain words
+   (report_html_words.c). */
+enum rh_words { RH_SEVERITY, RH_RULE, RH_KIND, RH_SOURCE, RH_LINK, RH_WORDS_COUNT };
+/* The plain word for code, or code itself when the table lacks it. */
+const char *rh_plain(enum rh_words t, const char *code);
+/* The plain word with the code in a title attribute; an unknown code
+   escaped as itself, or dflt when code is NULL. */
+void rh_word(FILE *out, enum rh_words t, const char *code, const char *dflt);
+/* ISO 3166 alpha-2 to an English short name; NULL when not known. */
+const char *rh_country_name(const char *cc);
+/* "United States (US)"; an unknown code as itself, or dflt when NULL. */
+void rh_country(FILE *out, const char *cc, const char *dflt);
+/* The sections "What this audit cannot see" and "Words used in this report". */
+void rh_cannot_see(FILE *out, const json_t *doc);
+void rh_glossary(FILE *out);
+
+/* "Findings at a glance" (none when there is no finding) and the findings
+   in full (report_html_findings.c). */
+void rh_findings_table(FILE *out, const struct report_findings *fs);
+void rh_findings(FILE *out, const json_t *doc, const struct report_findings *fs);
 
 /* "Where the traffic went": flows to public addresses by country and recipient kind. */
 void rh_country_chart(FILE *out, const json_t *doc);

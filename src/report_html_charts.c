@@ -6,7 +6,9 @@
  * Receives the report document from report_html.c and borrows it; writes
  * SVG and a plain table beside each chart, so no number is shown by colour
  * or length alone and the page prints in black and white. Coordinates are
- * in a fixed 1000-unit-wide viewBox that scales with the page. Workload:
+ * in a fixed 800-unit-wide viewBox drawn 800 px wide on a screen and
+ * shrunk to the A4 text width (about 690 px) on paper, where its 13-unit
+ * labels stay above 8 pt. Workload:
  * thousands of flows are counted into at most MAX_CHART_COUNTRIES rows and
  * MAX_CHART_KINDS kinds; at most MAX_TIMELINE_ROWS recipients are drawn.
  */
@@ -18,7 +20,8 @@
 #define MAX_CHART_COUNTRIES 25
 #define MAX_CHART_KINDS 6
 #define MAX_TIMELINE_ROWS 30
-#define ROW_LABEL_MAX 32 /* characters of a row label drawn left of the axis */
+#define ROW_LABEL_MAX 30 /* characters of a row label drawn left of the axis */
+#define VIEW_W 800       /* viewBox width of both charts */
 
 static const char *const palette[MAX_CHART_KINDS + 1] = {
 	"#1f4e9c", "#e08a1e", "#7cc46f", "#8c8c8c", "#8e44ad", "#17becf", "#c7c7c7",
@@ -36,6 +39,34 @@ static int kind_index(const char **kinds, size_t *n, const char *k)
 		return (int)(*n)++;
 	}
 	return MAX_CHART_KINDS; /* "other" */
+}
+
+/*
+ * How the chart's flows relate to the summary's: every flow of the capture
+ * is the devices' (public or local) or between other hosts, and the chart
+ * counts the devices' flows to public addresses.
+ */
+static void write_flow_counts(FILE *out, const json_t *doc, const json_t *by)
+{
+	const json_t *s = rh_get(doc, "summary");
+	long long flows, dev, pub, charted = 0;
+	size_t i;
+	const json_t *row;
+	json_array_foreach(by, i, row)
+		charted += rh_int0(row, "flows");
+	if (!rh_int(s, "flows", &flows) || !rh_int(s, "device_flows", &dev) ||
+	    !rh_int(s, "public_flows", &pub))
+		return;
+	fprintf(out, "<p>Of the %lld flows in the capture, %lld were the devices': <b>%lld to public "
+		     "addresses</b>, counted below by the country each address is registered in, "
+		     "and %lld on the local network (such as DNS to the router). ",
+		flows, dev, pub, dev - pub);
+	if (flows > dev)
+		fprintf(out, "The other %lld were between other hosts and were not audited. ", flows - dev);
+	if (charted != pub)
+		fprintf(out, "%lld of the devices' public flows are not in the table: the report keeps "
+			     "no record of them (summary.flows_not_listed). ", pub - charted);
+	fputs("</p>\n", out);
 }
 
 struct country_row {
@@ -60,6 +91,7 @@ void rh_country_chart(FILE *out, const json_t *doc)
 	const char *kinds[MAX_CHART_KINDS];
 	size_t n_kinds = 0, n_rows = 0, cap = json_array_size(by);
 	fputs("<h2 id=\"countries\">Where the traffic went</h2>\n", out);
+	write_flow_counts(out, doc, by);
 	struct country_row *rows = calloc(cap ? cap : 1, sizeof(*rows));
 	if (rows == NULL) {
 		fputs("<p>Chart left out: not enough memory.</p>\n", out);
@@ -105,17 +137,18 @@ void rh_country_chart(FILE *out, const json_t *doc)
 	long long max = rows[0].total;
 	for (size_t r = 1; r < n_rows; r++)
 		max = rows[r].total > max ? rows[r].total : max;
-	const int label_w = 90, bar_w = 760, row_h = 26, top = 8;
+	const int label_w = 150, bar_w = VIEW_W - label_w - 50, row_h = 26, top = 8;
 	int height = top + (int)n_rows * row_h + 8;
-	fputs("<p>Flows from the devices to public addresses, by the country the address is "
-	      "registered in, split by who receives them.</p>\n<figure>\n",
-	      out);
-	fprintf(out, "<svg viewBox=\"0 0 1000 %d\" width=\"1000\" "
-		     "height=\"%d\" role=\"img\" aria-label=\"Flows by country\">\n", height, height);
+	fputs("<figure>\n", out);
+	fprintf(out, "<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
+		     "aria-label=\"Flows by country\">\n", VIEW_W, height, VIEW_W, height);
 	for (size_t r = 0; r < n_rows; r++) {
 		int y = top + (int)r * row_h;
-		fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", label_w - 8, y + 16);
+		fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\"><title>", label_w - 8, y + 16);
 		rh_esc(out, rows[r].cc);
+		fputs("</title>", out);
+		const char *name = rh_country_name(rows[r].cc);
+		rh_esc(out, name && strlen(name) <= 20 ? name : rows[r].cc);
 		fputs("</text>\n", out);
 		double x = label_w;
 		for (int k = 0; k <= MAX_CHART_KINDS; k++) {
@@ -126,7 +159,7 @@ void rh_country_chart(FILE *out, const json_t *doc)
 				     "stroke=\"#fff\"><title>", x, y + 3, w, palette[k]);
 			rh_esc(out, rows[r].cc);
 			fputs(": ", out);
-			rh_esc(out, k < MAX_CHART_KINDS ? kinds[k] : "other");
+			rh_esc(out, rh_plain(RH_KIND, k < MAX_CHART_KINDS ? kinds[k] : "other"));
 			fprintf(out, ", %lld flows</title></rect>\n", rows[r].flows[k]);
 			x += w;
 		}
@@ -136,27 +169,37 @@ void rh_country_chart(FILE *out, const json_t *doc)
 	for (size_t k = 0; k < n_kinds + other; k++) {
 		fprintf(out, "<span><i class=\"swatch\" style=\"background:%s\"></i>",
 			palette[k < n_kinds ? k : MAX_CHART_KINDS]);
-		rh_esc(out, k < n_kinds ? kinds[k] : "other");
+		rh_word(out, RH_KIND, k < n_kinds ? kinds[k] : "other", NULL);
 		fputs("</span>", out);
 	}
 	fputs("</figcaption>\n</figure>\n<table>\n<tr><th>Country</th>", out);
 	for (size_t k = 0; k < n_kinds + other; k++) {
 		fputs("<th>", out);
-		rh_esc(out, k < n_kinds ? kinds[k] : "other");
+		rh_word(out, RH_KIND, k < n_kinds ? kinds[k] : "other", NULL);
 		fputs("</th>", out);
 	}
 	fputs("<th>Flows</th><th>Bytes</th></tr>\n", out);
+	struct country_row sum = {.cc = NULL};
 	for (size_t r = 0; r < n_rows; r++) {
 		fputs("<tr><td>", out);
-		rh_esc(out, rows[r].cc);
+		rh_country(out, rows[r].cc, NULL);
 		fputs("</td>", out);
 		for (size_t k = 0; k < n_kinds + other; k++)
 			fprintf(out, "<td>%lld</td>", rows[r].flows[k < n_kinds ? k : MAX_CHART_KINDS]);
 		fprintf(out, "<td>%lld</td><td>", rows[r].total);
 		rh_bytes(out, rows[r].bytes);
 		fputs("</td></tr>\n", out);
+		for (int k = 0; k <= MAX_CHART_KINDS; k++)
+			sum.flows[k] += rows[r].flows[k];
+		sum.total += rows[r].total;
+		sum.bytes += rows[r].bytes;
 	}
-	fputs("</table>\n", out);
+	fputs("<tr class=\"total\"><th>All countries</th>", out);
+	for (size_t k = 0; k < n_kinds + other; k++)
+		fprintf(out, "<th>%lld</th>", sum.flows[k < n_kinds ? k : MAX_CHART_KINDS]);
+	fprintf(out, "<th>%lld</th><th>", sum.total);
+	rh_bytes(out, sum.bytes);
+	fputs("</th></tr>\n</table>\n", out);
 	free(rows);
 }
 
@@ -216,14 +259,19 @@ static void widen(fa_time *lo, fa_time *hi, bool *any, fa_time t)
 }
 
 /* "11-22 10:00:03", or with tenths of a second ("10:00:03.3") when the
-   ticks are closer than a minute, so a label never names another time */
-static void clock_label(FILE *out, fa_time t, bool with_date, bool tenths)
+   ticks are closer than a minute, so a label never names another time;
+   over a span of months, the date with its year ("2026-11-22") */
+static void clock_label(FILE *out, fa_time t, bool with_date, bool tenths, bool with_year)
 {
 	char buf[48];
 	fa_time_str(t, buf, sizeof(buf));
 	/* "2026-11-22T10:00:03Z": the date is chars 5..9, the clock 11..18 */
 	if (strlen(buf) < 19) {
 		rh_esc(out, buf);
+		return;
+	}
+	if (with_year) {
+		fprintf(out, "%.10s", buf);
 		return;
 	}
 	fprintf(out, with_date ? "%.5s %.8s" : "%.0s%.8s", buf + 5, buf + 11);
@@ -298,7 +346,7 @@ void rh_timeline(FILE *out, const json_t *doc, const struct report_findings *fs)
 		    (rows[n_rows] = strdup(l)) != NULL)
 			n_rows++;
 	}
-	const double left = 230, width = 740;
+	const double left = 220, width = VIEW_W - 220 - 20;
 	const int top = 64, row_h = 24;
 	int height = top + (int)n_rows * row_h + 40;
 	bool days = hi - lo > 86400LL * 1000000;
@@ -308,9 +356,8 @@ void rh_timeline(FILE *out, const json_t *doc, const struct report_findings *fs)
 	      "devices' flows listed in this report), findings or not; dashed lines are the "
 	      "consent events of the session.</p>\n<figure>\n",
 	      out);
-	fprintf(out, "<svg viewBox=\"0 0 1000 %d\" width=\"1000\" "
-		     "height=\"%d\" role=\"img\" aria-label=\"Timeline of findings and consent\">\n",
-		height, height);
+	fprintf(out, "<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
+		     "aria-label=\"Timeline of findings and consent\">\n", VIEW_W, height, VIEW_W, height);
 	for (size_t r = 0; r < n_rows; r++) {
 		int y = top + (int)r * row_h;
 		fprintf(out, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%d\" y2=\"%d\" stroke=\"#eaecf0\"/>\n",
@@ -343,7 +390,7 @@ void rh_timeline(FILE *out, const json_t *doc, const struct report_findings *fs)
 		fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#555\"/>"
 			     "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">", xk, xk, axis_y, axis_y + 5,
 			xk, axis_y + 20, k == 0 ? "start" : k == 4 ? "end" : "middle");
-		clock_label(out, tk, days, hi - lo < 240LL * 1000000);
+		clock_label(out, tk, days, hi - lo < 240LL * 1000000, hi - lo > 200 * 86400LL * 1000000);
 		fputs("</text>\n", out);
 	}
 	json_array_foreach(events, i, x) {

@@ -490,8 +490,8 @@ static json_t *object_values(json_t *obj)
 
 /*
  * summary.destinations, .countries and .by_country, over every kept flow
- * to a public address; by_country feeds the chart, split by who receives
- * the flows.
+ * of a device to a public address (the flows summary.public_flows counts);
+ * by_country feeds the chart, split by who receives the flows.
  */
 static void destinations_json(const struct report_ctx *c, json_t *s)
 {
@@ -500,7 +500,8 @@ static void destinations_json(const struct report_ctx *c, json_t *s)
 	json_t *byc = json_object();
 	struct flow_record r;
 	for (uint64_t id = 1; id <= engine_record_count(c->eng); id++) {
-		if (!engine_record_get(c->eng, id, &r) || r.geo.scope != FA_SCOPE_PUBLIC)
+		if (!engine_record_get(c->eng, id, &r) || r.geo.scope != FA_SCOPE_PUBLIC ||
+		    !audit_is_device_flow(c->audit, &r))
 			continue;
 		char buf[FA_ADDR_STRLEN];
 		json_object_set_new(dests, r.name ? r.name : fa_addr_str(&r.srv, buf, sizeof(buf)),
@@ -620,8 +621,9 @@ static const char **file_paths(const struct report_ctx *c, size_t *n)
 static json_t *flow_brief(json_t *full)
 {
 	static const char *const keys[] = {"id", "transport", "client_ip", "server_ip",
-					   "server_port", "protocol", "name", "scope", "country",
-					   "bytes_out", "bytes_in", "first_seen", "last_seen"};
+					   "server_port", "protocol", "name", "dns_query", "encrypted",
+					   "scope", "country", "bytes_out", "bytes_in", "first_seen",
+					   "last_seen"};
 	json_t *o = json_object();
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		json_t *v = json_object_get(full, keys[i]);

@@ -148,6 +148,10 @@ struct audit_stats {
 };
 void audit_stats(const struct audit *a, struct audit_stats *out);
 
+/* Is the flow one of a device's, as audit_flow() decides? (the report's
+   counts of where the devices' traffic went) */
+bool audit_is_device_flow(const struct audit *a, const struct flow_record *r);
+
 /* Is the finding's flow list containing id? (evidence selection) */
 bool finding_has_flow(const struct finding *f, uint64_t flow_id);
 

@@ -9,7 +9,7 @@
 
 FUZZ_CC    ?= clang
 FUZZ_BUILD ?= build-fuzz
-PKGS       := libndpi libpcap libmaxminddb jansson libcrypto
+PKGS       := libndpi libpcap libmaxminddb jansson libcrypto libnghttp2
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

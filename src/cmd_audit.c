@@ -25,19 +25,13 @@
 #include "flowaudit/report_json.h"
 #include "flowaudit/signatures.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <libgen.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 static const char usage[] =
 	"usage: flowaudit audit -r FILE [-r FILE...] -p POLICY [options]\n"

@@ -83,11 +83,23 @@ void run_close(struct run *r);
 void cmd_report_input_problems(const struct run *r);
 /* Set by SIGINT/SIGTERM handlers installed by run_replay and capture. */
 extern volatile int run_interrupted;
+/*
+ * Blocks SIGINT and SIGTERM in the calling thread and every thread it
+ * starts after, and starts a thread that waits for them: on one, it calls
+ * the hook run_on_stop() set (true: nothing was left half-made and OUTDIR
+ * is as it was), says so on stderr, and ends the process with 128 + the
+ * signal's number (130, 143). Called first thing by a command that stops
+ * in every phase.
+ */
+int run_watch_signals(void);
+/* The watcher's hook (NULL: none); waits while the watcher runs it. */
+void run_on_stop(bool (*fn)(void *), void *arg);
 
 /* ---- an audit run: shared by audit and capture (cmd_audit.c) ---- */
 
 #include "flowaudit/audit.h"
 #include "flowaudit/evidence.h"
+#include "flowaudit/report_dir.h"
 
 #include <jansson.h>
 
@@ -122,12 +134,15 @@ struct audit_session {
 	size_t n_capture_paths;
 	struct evidence_set *evidence;
 	size_t n_evidence;
+	struct report_dir *rdir; /* OUTDIR, locked */
 	/* wall seconds of each phase, for the summary */
 	double t_replay, t_evidence, t_outputs, t_hashes;
 };
 
 /* Checks every input and opens the pipeline; r->src must be open. */
 int audit_session_open(struct audit_session *s, struct fa_err *err);
+/* Locks outdir for this session's report (report_dir_open). */
+int audit_session_lock(struct audit_session *s, const char *outdir, struct fa_err *err);
 /* Writes the report directory; *doc gets the report document. */
 int audit_session_report(struct audit_session *s, const char *command, json_t **doc,
 			 struct fa_err *err);

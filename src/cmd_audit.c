@@ -5,8 +5,10 @@
  * Everything that can be wrong with the inputs (captures, declaration,
  * events, device profile, signatures, databases) is checked before the
  * first packet is read and before anything is written, so a bad input
- * leaves no report directory behind. The report is assembled in a
- * temporary directory beside OUTDIR and renamed into place at the end.
+ * leaves no report directory behind. OUTDIR is locked once the inputs are
+ * known to be good; the report is assembled aside and put in place at the
+ * end (report_dir.h). SIGINT and SIGTERM stop every phase: the watcher
+ * (cmd_run.c) abandons the unplaced report and exits 130 or 143.
  */
 #include "cmd.h"
 
@@ -19,22 +21,17 @@
 #include "flowaudit/manifest.h"
 #include "flowaudit/policy.h"
 #include "flowaudit/report.h"
+#include "flowaudit/report_dir.h"
 #include "flowaudit/report_json.h"
 #include "flowaudit/signatures.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <libgen.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 static const char usage[] =
 	"usage: flowaudit audit -r FILE [-r FILE...] -p POLICY [options]\n"
@@ -86,49 +83,11 @@ static fa_time report_clock(void)
 	return (fa_time)time(NULL) * 1000000;
 }
 
-/*
- * -o names a directory flowaudit will replace: only an earlier report (it
- * holds MANIFEST.sha256), an empty directory, or nothing at all. Anything
- * else is the user's and is refused before any work is done.
- */
-static int check_outdir(const char *outdir, struct fa_err *err)
-{
-	struct stat sb;
-	if (outdir == NULL || lstat(outdir, &sb) != 0)
-		return FA_OK;
-	if (!S_ISDIR(sb.st_mode)) {
-		fa_err_set(err, "-o %s: exists and is not a directory; give a new path for the report",
-			   outdir);
-		return FA_EINPUT;
-	}
-	char m[4200];
-	snprintf(m, sizeof(m), "%s/%s", outdir, MANIFEST_NAME);
-	if (access(m, F_OK) == 0)
-		return FA_OK;
-	DIR *d = opendir(outdir);
-	if (d == NULL) {
-		fa_err_set(err, "-o %s: cannot read: %s", outdir, strerror(errno));
-		return FA_EINPUT;
-	}
-	bool empty = true;
-	struct dirent *e;
-	while (empty && (e = readdir(d)) != NULL)
-		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
-	closedir(d);
-	if (!empty) {
-		fa_err_set(err, "-o %s: the directory is not a flowaudit report (it has no %s) and "
-				"is not empty; flowaudit replaces only its own reports: give a new path",
-			   outdir, MANIFEST_NAME);
-		return FA_EINPUT;
-	}
-	return FA_OK;
-}
-
 int audit_session_open(struct audit_session *s, struct fa_err *err)
 {
 	struct run *r = &s->run;
 	const struct run_opts *o = &r->o;
-	int orc = check_outdir(o->outdir, err);
+	int orc = report_dir_check(o->outdir, err);
 	if (orc != FA_OK)
 		return orc;
 	s->fail_on = SEV_LOW;
@@ -218,47 +177,35 @@ int audit_session_open(struct audit_session *s, struct fa_err *err)
 		return FA_ERUNTIME;
 	}
 	engine_set_flow_cb(r->eng, audit_flow, s->audit);
-	return FA_OK;
+	/* every input is good: take -o now, so that a second run into it is
+	   refused before it does any work */
+	return o->outdir ? audit_session_lock(s, o->outdir, err) : FA_OK;
+}
+
+/* What a signal does to the report: abandoned unless already placed. */
+static bool abandon_report(void *rdir)
+{
+	return report_dir_abandon(rdir);
+}
+
+int audit_session_lock(struct audit_session *s, const char *outdir, struct fa_err *err)
+{
+	int rc = report_dir_open(outdir, &s->rdir, err);
+	if (rc == FA_OK)
+		run_on_stop(abandon_report, s->rdir);
+	return rc;
 }
 
 void audit_session_close(struct audit_session *s)
 {
+	run_on_stop(NULL, NULL);
+	report_dir_close(s->rdir);
 	audit_free(s->audit);
 	consent_free(s->consent);
 	policy_free(s->policy);
 	run_close(&s->run);
 	free(s->outdir_alloc);
 	known_sigs = NULL;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_tree(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int mkdir_p(const char *path)
-{
-	char buf[4096];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	}
-	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
 static const char *default_outdir(struct audit_session *s, fa_time now)
@@ -430,37 +377,6 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 	return rc;
 }
 
-/*
- * OUTDIR.tmp-PID and OUTDIR.old-PID left by a run that was killed (its
- * process is gone): removed, so that killed runs do not pile up beside the
- * report. A live PID's are left alone, whoever it is.
- */
-static void remove_stale(const char *parent, const char *outdir)
-{
-	const char *base = strrchr(outdir, '/');
-	base = base ? base + 1 : outdir;
-	size_t bl = strlen(base);
-	DIR *d = opendir(parent);
-	if (d == NULL)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		const char *n = e->d_name;
-		if (strncmp(n, base, bl) != 0 ||
-		    (strncmp(n + bl, ".tmp-", 5) != 0 && strncmp(n + bl, ".old-", 5) != 0))
-			continue;
-		char *end;
-		long pid = strtol(n + bl + 5, &end, 10);
-		if (*end != '\0' || pid <= 0 || pid == (long)getpid() ||
-		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-			continue;
-		char path[4200];
-		snprintf(path, sizeof(path), "%s/%s", parent, n);
-		rm_tree(path);
-	}
-	closedir(d);
-}
-
 /* Seconds on a clock that only moves forward. */
 static double mono_s(void)
 {
@@ -533,20 +449,12 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 	const char *sig_dir = in.sig_dir;
 	const struct geo_db_info *gci = geo_country_info(r->geo), *gai = geo_asn_info(r->geo);
 
-	/* build in OUTDIR.tmp-PID, rename into place */
-	char tmpdir[4200];
-	snprintf(tmpdir, sizeof(tmpdir), "%s.tmp-%ld", outdir, (long)getpid());
-	if (rc == FA_OK) {
-		char parent[4096];
-		snprintf(parent, sizeof(parent), "%s", outdir);
-		char *pd = dirname(parent);
-		if (mkdir_p(pd) == 0)
-			remove_stale(pd, outdir);
-		if (mkdir_p(pd) != 0 || mkdir(tmpdir, 0755) != 0) {
-			fa_err_set(err, "%s: cannot create report directory: %s", tmpdir, strerror(errno));
-			rc = FA_ERUNTIME;
-		}
-	}
+	/* build aside, put in place at the end (report_dir.h) */
+	if (rc == FA_OK && s->rdir == NULL)
+		rc = audit_session_lock(s, outdir, err);
+	if (rc == FA_OK)
+		rc = report_dir_begin(s->rdir, err);
+	const char *tmpdir = rc == FA_OK ? report_dir_build_path(s->rdir) : "";
 	pthread_t ht;
 	double t0 = mono_s();
 	bool hashing_beside = rc == FA_OK && r->o.threads > 1 &&
@@ -703,33 +611,10 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		free(sums);
 	}
 	s->t_hashes += mono_s() - t3;
-	if (rc == FA_OK) {
-		struct stat sb;
-		char old[4300] = "";
-		if (stat(outdir, &sb) == 0 &&
-		    renameat2(AT_FDCWD, tmpdir, AT_FDCWD, outdir, RENAME_EXCHANGE) == 0) {
-			/* swapped in one step: OUTDIR is the new report, tmpdir the old */
-			rm_tree(tmpdir);
-			goto placed;
-		}
-		if (stat(outdir, &sb) == 0) {
-			/* a file system without RENAME_EXCHANGE: two renames */
-			snprintf(old, sizeof(old), "%s.old-%ld", outdir, (long)getpid());
-			if (rename(outdir, old) != 0) {
-				fa_err_set(err, "%s: cannot replace: %s", outdir, strerror(errno));
-				rc = FA_ERUNTIME;
-			}
-		}
-		if (rc == FA_OK && rename(tmpdir, outdir) != 0) {
-			fa_err_set(err, "%s: cannot rename report into place: %s", outdir, strerror(errno));
-			rc = FA_ERUNTIME;
-		}
-		if (old[0])
-			rm_tree(old);
-	}
-placed:
+	if (rc == FA_OK)
+		rc = report_dir_place(s->rdir, err);
 	if (rc != FA_OK) {
-		rm_tree(tmpdir);
+		report_dir_abandon(s->rdir);
 		json_decref(doc);
 		doc = NULL;
 	}
@@ -818,6 +703,10 @@ int cmd_audit(int argc, char **argv)
 {
 	struct audit_session s;
 	memset(&s, 0, sizeof(s));
+	if (run_watch_signals() != FA_OK) {
+		cmd_error("cannot start the signal watcher");
+		return FA_EXIT_RUNTIME;
+	}
 	int ex = run_parse(argc, argv, RUN_READ | RUN_POLICY, usage, &s.run.o);
 	if (ex >= 0)
 		return ex;

@@ -12,6 +12,7 @@
 #include "flowaudit/source.h"
 
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,6 +271,52 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	run_interrupted = 1;
+}
+
+/* The watcher's hook, and the signals it waits for. */
+static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool (*stop_fn)(void *);
+static void *stop_arg;
+static sigset_t stop_set;
+
+void run_on_stop(bool (*fn)(void *), void *arg)
+{
+	pthread_mutex_lock(&stop_mu);
+	stop_fn = fn;
+	stop_arg = arg;
+	pthread_mutex_unlock(&stop_mu);
+}
+
+static void *watch_main(void *arg)
+{
+	(void)arg;
+	int sig = 0;
+	while (sigwait(&stop_set, &sig) != 0)
+		;
+	run_interrupted = 1;
+	/* held until the process ends: the hook's object stays alive */
+	pthread_mutex_lock(&stop_mu);
+	bool intact = stop_fn == NULL || stop_fn(stop_arg);
+	const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+	if (intact)
+		cmd_error("interrupted by %s: stopped; no report was written, and the output "
+			  "directory holds what it held before", name);
+	else
+		cmd_error("interrupted by %s after the report was put in place", name);
+	_exit(128 + sig);
+}
+
+int run_watch_signals(void)
+{
+	sigemptyset(&stop_set);
+	sigaddset(&stop_set, SIGINT);
+	sigaddset(&stop_set, SIGTERM);
+	pthread_t t;
+	if (pthread_sigmask(SIG_BLOCK, &stop_set, NULL) != 0 ||
+	    pthread_create(&t, NULL, watch_main, NULL) != 0)
+		return FA_ERUNTIME;
+	pthread_detach(t);
+	return FA_OK;
 }
 
 int run_replay(struct run *r, struct fa_err *err)

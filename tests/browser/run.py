@@ -85,7 +85,8 @@ PAGE_FACTS_JS = r"""(function(){
     devices: rows('#devices ~ section table'),
     went: txt(wentp),
     went_total: chart?Array.from(chart.querySelectorAll('tr.total th')).map(txt):null,
-    findings_text: txt(document.querySelector('#findings'))
+    findings_text: txt(document.querySelector('#findings')),
+    headings: Array.from(document.querySelectorAll('h1,h2,h3')).map(txt)
   }})()"""
 
 
@@ -473,6 +474,25 @@ def make_checks(ctx):
         assert pages <= MAX_DEMO_PAGES, "the demo prints on %d A4 pages, more than %d for %d findings" % (
             pages, MAX_DEMO_PAGES, n)
 
+    def test_pdf_no_stranded_heading():
+        tool = shutil.which("pdftotext")
+        if tool is None:
+            raise Skip("no pdftotext (apt-get install poppler-utils)")
+        path = os.path.join(tmp, "report.pdf")
+        with open(path, "wb") as f:
+            f.write(seen["pdf"])
+        heads = [" ".join(h.split()) for h in facts.get("headings") or []]
+        assert len(heads) > len(rep["findings"]), "headings not found on the page: %r" % heads[:5]
+        stranded = []
+        for page in range(1, pdf_pages(seen["pdf"]) + 1):
+            out = subprocess.run([tool, "-layout", "-f", str(page), "-l", str(page), path, "-"],
+                                 capture_output=True, text=True, timeout=60).stdout
+            lines = [" ".join(x.split()) for x in out.splitlines() if x.strip()]
+            last = lines[-1].rstrip("-") if lines else ""
+            if len(last) > 3 and any(h.startswith(last) for h in heads):
+                stranded.append("page %d ends with %r" % (page, last))
+        assert not stranded, "; ".join(stranded)
+
     def test_findings_at_a_glance():
         rows = facts.get("glance") or []
         assert rows, "no table.glance on the page"
@@ -593,7 +613,8 @@ def main():
     binary = os.path.abspath(argv[0] if argv else os.path.join(TOP, "build", "flowaudit"))
     names = ["test_clause_quotes", "test_dns_names_and_counts", "test_findings_at_a_glance",
              "test_glossary_and_plain_words", "test_inconclusive_badge", "test_no_console_errors",
-             "test_no_network_requests", "test_pdf_a4", "test_pdf_pages", "test_screenshot",
+             "test_no_network_requests", "test_pdf_a4", "test_pdf_no_stranded_heading",
+             "test_pdf_pages", "test_screenshot",
              "test_text_names_findings"]
     passed = failed = skipped = 0
 

@@ -74,10 +74,19 @@ void cmd_report_input_problems(const struct run *r)
 		if (fi->bad_timestamps)
 			cmd_error("%s: %llu frames carry a time stamp out of range; it was clamped",
 				  fi->path, (unsigned long long)fi->bad_timestamps);
-		if (fi->frames > 0 && !decode_link_supported(fi->linktype))
-			cmd_error("%s: link type %d (%s) is not decoded; its %llu frames were counted "
-				  "and skipped",
-				  fi->path, fi->linktype, fi->link_name, (unsigned long long)fi->frames);
+		for (size_t l = 0; l < fi->n_links; l++) {
+			const struct source_link *lk = &fi->links[l];
+			if (lk->frames > 0 && !decode_link_supported(lk->linktype))
+				cmd_error("%s: link type %d (%s) is not decoded; its %llu frames were "
+					  "counted and skipped",
+					  fi->path, lk->linktype, lk->name,
+					  (unsigned long long)lk->frames);
+		}
+		if (fi->secrets_dropped)
+			cmd_error("%s: %llu decryption secrets blocks left out: the run keeps %u MiB "
+				  "of secrets at most",
+				  fi->path, (unsigned long long)fi->secrets_dropped,
+				  SOURCE_SECRETS_MAX_BYTES >> 20);
 	}
 	struct engine_stats st;
 	engine_stats(r->eng, &st);

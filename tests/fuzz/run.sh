@@ -23,7 +23,9 @@ if [ -z "$CORPUS" ]; then
 		[ -d "$c" ] && { CORPUS=$c; break; }
 	done
 fi
-TARGETS=${*:-"fuzz_packet fuzz_engine fuzz_pcap fuzz_pcapng fuzz_policy fuzz_sigs fuzz_consent fuzz_device"}
+# Every tests/fuzz/fuzz_*.c is a target.
+ALL=$(for f in tests/fuzz/fuzz_*.c; do basename "$f" .c; done | tr '\n' ' ')
+TARGETS=${*:-$ALL}
 GEN=$B/seeds-gen
 mkdir -p "$B/crashes" "$B/logs" "$GEN"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}

@@ -74,7 +74,7 @@ struct run_opts {
 struct run_times {
 	fa_time latest, prev;       /* usable times: the latest so far, the last one */
 	bool any;                   /* a usable time was seen */
-	uint32_t bad_file;          /* the file bad_seen counts for */
+	const struct source_file_info *bad_of; /* the file (or interface) bad_seen counts for */
 	uint64_t bad_seen;          /* its clamped stamps already looked at */
 	uint64_t unordered, unusable;
 	fa_time max_back;           /* how far back the furthest out-of-order frame went */

@@ -276,8 +276,8 @@ void run_frame_time(struct run_times *t, const struct source_file_info *fi,
 		    struct source_frame *fr)
 {
 	/* the source counts the stamps it clamped, file by file */
-	if (fr->file != t->bad_file) {
-		t->bad_file = fr->file;
+	if (fi != t->bad_of) {
+		t->bad_of = fi;
 		t->bad_seen = 0;
 	}
 	bool clamped = fi != NULL && fi->bad_timestamps > t->bad_seen;

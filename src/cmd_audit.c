@@ -27,6 +27,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +46,7 @@ static const char usage[] =
 	"  -o, --output DIR          report directory (default reports/NAME-TIME)\n"
 	"  --format LIST             json,html,ndjson,junit,evidence (default: all)\n"
 	"  --fail-on LEVEL           info|low|medium|high: exit 1 when a finding is at\n"
-	"                            or above LEVEL (default low)\n"
+	"                            or above LEVEL (default low); never: report only\n"
 	"  -s, --signatures DIR      signature catalogue (default: the shipped one)\n"
 	"  -g, --geo DB              country database (MaxMind DB format)\n"
 	"  --asn DB                  ASN database (MaxMind DB format)\n"
@@ -91,8 +93,9 @@ int audit_session_open(struct audit_session *s, struct fa_err *err)
 	if (orc != FA_OK)
 		return orc;
 	s->fail_on = SEV_LOW;
-	if (o->fail_on != NULL && !audit_severity_parse(o->fail_on, &s->fail_on)) {
-		fa_err_set(err, "--fail-on: '%s' is not one of info, low, medium, high", o->fail_on);
+	if (o->fail_on != NULL && !report_fail_on_parse(o->fail_on, &s->fail_on)) {
+		fa_err_set(err, "--fail-on: '%s' is not one of info, low, medium, high, never",
+			   o->fail_on);
 		return FA_EINPUT;
 	}
 	s->formats = FMT_ALL;
@@ -483,7 +486,7 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 	if (rc == FA_OK) {
 		bool have_live = s->have_live_stats;
 		struct source_live_stats live = s->live_stats;
-		const char *notes[5];
+		const char *notes[5 + SESSION_NOTES_MAX];
 		size_t n_notes = 0;
 		struct audit_stats ast;
 		audit_stats(s->audit, &ast);
@@ -501,10 +504,8 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		if (r->geo == NULL)
 			notes[n_notes++] = "no geolocation database: countries unknown, cross-border "
 					   "transfers not judged";
-		if (ast.device_flows == 0)
-			notes[n_notes++] = "no flow came from a device under test: nothing was audited "
-					   "(check --device, or that the capture holds the device's "
-					   "traffic)";
+		for (size_t i = 0; i < s->n_notes; i++)
+			notes[n_notes++] = s->notes[i].text;
 		struct report_ctx c = {
 			.command = command,
 			.generated = now,
@@ -530,6 +531,8 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			.live = have_live ? &live : NULL,
 			.notes = notes,
 			.n_notes = n_notes,
+			.reasons = &s->reasons,
+			.file_times = r->times.n_files ? r->times.file : NULL,
 		};
 		doc = report_build(&c);
 		/* the writers only read the document and the audit: with a second
@@ -629,15 +632,146 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 	return rc;
 }
 
+static void note_add(struct audit_session *s, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void note_add(struct audit_session *s, const char *code, const char *fmt, ...)
+{
+	struct session_note *n = &s->notes[s->n_notes < SESSION_NOTES_MAX ? s->n_notes++
+									    : SESSION_NOTES_MAX - 1];
+	n->code = code;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(n->text, sizeof(n->text), fmt, ap);
+	va_end(ap);
+	if (code != NULL)
+		report_reason_add(&s->reasons, code, "%s", n->text);
+}
+
+/* "frame 12 of FILE": the first frame a time check counted. */
+static const char *frame_at(const struct run *r, uint32_t file, uint64_t frame, char *buf,
+			    size_t n)
+{
+	const struct source_file_info *fi = source_file(r->src, file);
+	snprintf(buf, n, "frame %llu of %s", (unsigned long long)frame, fi ? fi->path : "?");
+	return buf;
+}
+
+/* The devices --device names, for a message: "192.168.1.23, 10.0.0.2". */
+static const char *device_list(const struct run_opts *o, char *buf, size_t n)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < o->n_devices && len + 1 < n; i++)
+		len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "", o->devices[i]);
+	return buf;
+}
+
+/* One left-out MAC's client addresses: "2a01:e0a:1::23, 10.0.0.7". */
+static const char *addr_list(const struct audit_left_out *lo, char *buf, size_t n)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < lo->n_addrs && len + 1 < n; i++) {
+		char a[FA_ADDR_STRLEN];
+		len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "",
+					fa_addr_str(&lo->addrs[i], a, sizeof(a)));
+	}
+	return buf;
+}
+
+void audit_session_judge(struct audit_session *s)
+{
+	struct run *r = &s->run;
+	struct engine_stats es;
+	engine_stats(r->eng, &es);
+	struct audit_stats as;
+	audit_stats(s->audit, &as);
+	bool timed_consent = consent_count(s->consent) > 0;
+	char buf[200], where[300];
+	s->n_notes = 0;
+	s->reasons.n = 0;
+	if (es.frames == 0)
+		note_add(s, "no-frames", "no frame was %s: nothing was audited",
+			 s->live ? "captured (check the interface, -f, and that the device's traffic "
+				   "passes it)"
+				 : "read");
+	else if (as.device_flows == 0 && r->o.n_devices > 0)
+		note_add(s, "no-device-traffic", "no flow came from --device %s: nothing was audited "
+			 "(check the address or MAC, or that the capture holds the device's traffic)",
+			 device_list(&r->o, buf, sizeof(buf)));
+	else if (as.device_flows == 0)
+		note_add(s, "no-device-traffic", "no flow came from a device under test: nothing was "
+			 "audited (check --device, or that the capture holds the device's traffic)");
+	/* files cut short: the first named, the others counted */
+	size_t cut = 0, first_cut = 0;
+	for (size_t i = 0; i < source_file_count(r->src); i++)
+		if (source_file(r->src, i)->truncated && cut++ == 0)
+			first_cut = i;
+	if (cut > 0) {
+		const struct source_file_info *fi = source_file(r->src, first_cut);
+		snprintf(where, sizeof(where), " (and %zu more files)", cut - 1);
+		note_add(s, "capture-truncated", "%s: the capture is cut short: %s; the traffic "
+			 "after that frame was not audited%s", fi->path, fi->error,
+			 cut > 1 ? where : "");
+	}
+	/* time stamps: a verdict reason when consent is judged by time */
+	const struct run_times *t = &r->times;
+	if (t->unordered > 0)
+		note_add(s, timed_consent ? "timestamps-unordered" : NULL,
+			 "%llu %s more than 1 ms earlier than a frame before %s (the first: "
+			 "%s, up to %.3f s back): the flows' times%s may be wrong",
+			 (unsigned long long)t->unordered,
+			 t->unordered == 1 ? "frame is" : "frames are", t->unordered == 1 ? "it" : "them",
+			 frame_at(r, t->unordered_file, t->unordered_frame, where, sizeof(where)),
+			 (double)t->max_back / 1e6,
+			 timed_consent ? ", and the consent state judged at them," : "");
+	if (t->unusable > 0)
+		note_add(s, timed_consent ? "timestamps-clamped" : NULL,
+			 "%llu %s no usable time stamp (0, or out of range and clamped; the "
+			 "first: %s): %s%s",
+			 (unsigned long long)t->unusable, t->unusable == 1 ? "frame carries" : "frames carry",
+			 frame_at(r, t->unusable_file, t->unusable_frame, where, sizeof(where)),
+			 t->any ? "each took the time of the frame before it"
+				: "no frame has a usable time",
+			 timed_consent ? ", so the consent state judged at them may be wrong" : "");
+	for (size_t i = 0; i < audit_left_out_count(s->audit); i++) {
+		const struct audit_left_out *lo = audit_left_out(s->audit, i);
+		const uint8_t *m = lo->mac;
+		note_add(s, "device-traffic-left-out",
+			 "%llu %s from %02x:%02x:%02x:%02x:%02x:%02x (%s) %s not audited: the "
+			 "client address (%s) is %s",
+			 (unsigned long long)lo->flows, lo->flows == 1 ? "flow" : "flows", m[0], m[1], m[2], m[3], m[4], m[5],
+			 lo->profile_mac ? "the device profile's mac"
+					 : "the MAC of audited device traffic",
+			 lo->flows == 1 ? "was" : "were", addr_list(lo, buf, sizeof(buf)),
+			 r->o.n_devices ? "not named by --device (add it, or give the MAC)"
+					: "not private, ULA, link-local or CGNAT (give --device, or "
+					  "the MAC in the device profile)");
+	}
+	s->verdict = report_verdict_of(s->audit, s->fail_on, &s->reasons);
+}
+
+int audit_session_exit(const struct audit_session *s)
+{
+	switch (s->verdict) {
+	case REPORT_FAIL: return FA_EXIT_FINDINGS;
+	case REPORT_INCONCLUSIVE: return CMD_EXIT_INCONCLUSIVE;
+	case REPORT_PASS: break;
+	}
+	return FA_EXIT_OK;
+}
+
 void audit_session_warnings(struct audit_session *s)
 {
 	struct audit_stats as;
 	audit_stats(s->audit, &as);
-	if (as.device_flows == 0)
-		cmd_error("no flow came from a device under test: nothing was audited (check "
-			  "--device, or that the capture holds the device's traffic)");
-	else if (s->run.geo != NULL && as.public_flows > 0 &&
-		 as.unknown_country_flows == as.public_flows)
+	/* a file cut short: a replay has told it already (cmd_report_input_problems) */
+	for (size_t i = 0; i < s->n_notes; i++)
+		if (s->live || s->notes[i].code == NULL ||
+		    strcmp(s->notes[i].code, "capture-truncated") != 0)
+			cmd_error("%s", s->notes[i].text);
+	if (as.device_flows > 0 && s->run.geo != NULL && as.public_flows > 0 &&
+	    as.unknown_country_flows == as.public_flows)
 		cmd_error("the country database placed none of the %llu flows to public addresses: "
 			  "is -g a country database?",
 			  (unsigned long long)as.public_flows);
@@ -676,8 +810,11 @@ void audit_session_summary(struct audit_session *s, const json_t *doc, FILE *to)
 			fprintf(to, "  %-30s %llu\n", audit_rule_name((enum audit_rule)r),
 				(unsigned long long)as.by_rule[r]);
 	fprintf(to, "verdict: %s (fail-on %s)\n",
-		report_fails(s->audit, s->fail_on) ? "FAIL" : "pass",
-		audit_severity_name(s->fail_on));
+		s->verdict == REPORT_FAIL ? "FAIL"
+		: s->verdict == REPORT_INCONCLUSIVE ? "INCONCLUSIVE" : "pass",
+		report_fail_on_name(s->fail_on));
+	for (size_t i = 0; i < s->reasons.n; i++)
+		fprintf(to, "  %s: %s\n", s->reasons.r[i].code, s->reasons.r[i].text);
 	if (s->outdir)
 		fprintf(to, "report: %s/report.json%s\n", s->outdir,
 			(s->formats & FMT_HTML) ? "" : "");
@@ -717,8 +854,10 @@ int cmd_audit(int argc, char **argv)
 	double t0 = mono_s();
 	if (rc == FA_OK)
 		rc = run_replay(&s.run, &err);
-	if (rc == FA_OK)
+	if (rc == FA_OK) {
 		audit_finish(s.audit);
+		audit_session_judge(&s);
+	}
 	s.t_replay = mono_s() - t0;
 	json_t *doc = NULL;
 	if (rc == FA_OK)
@@ -732,8 +871,8 @@ int cmd_audit(int argc, char **argv)
 	audit_session_warnings(&s);
 	if (!s.run.o.quiet)
 		audit_session_summary(&s, doc, stdout);
-	bool fails = report_fails(s.audit, s.fail_on);
+	int ex_verdict = audit_session_exit(&s);
 	json_decref(doc);
 	audit_session_close(&s);
-	return fails ? FA_EXIT_FINDINGS : FA_EXIT_OK;
+	return ex_verdict;
 }

@@ -126,6 +126,7 @@ static int keep_frame(struct audit_session *s, struct pcapng_writer *w, struct s
 		return rc;
 	fr->file = file;
 	fr->frame = frame;
+	run_frame_time(&s->run.times, source_file(s->run.src, 0), fr);
 	engine_frame(s->run.eng, fr);
 	return FA_OK;
 }
@@ -343,6 +344,7 @@ int cmd_capture(int argc, char **argv)
 			;
 		s.live_stats = ls;
 		s.have_live_stats = true;
+		audit_session_judge(&s);
 		rc = audit_session_report(&s, "capture", &doc, &err);
 	}
 	source_free(live_src);
@@ -353,17 +355,16 @@ int cmd_capture(int argc, char **argv)
 		audit_session_close(&s);
 		return cmd_exit_for(rc);
 	}
-	if (s.live_stats.received > 0 || audit_finding_count(s.audit) > 0)
-		audit_session_warnings(&s);
+	audit_session_warnings(&s);
 	if (!o->quiet) {
 		fprintf(stderr, "flowaudit: capture kept in %s\n", wpath);
 		audit_session_summary(&s, doc, stderr);
 	}
-	bool fails = report_fails(s.audit, s.fail_on);
+	int ex_verdict = audit_session_exit(&s);
 	json_decref(doc);
 	pcapng_writer_free(w);
 	audit_session_close(&s);
 	if (run_rc != FA_OK)
 		return FA_EXIT_RUNTIME;
-	return fails ? FA_EXIT_FINDINGS : FA_EXIT_OK;
+	return ex_verdict;
 }

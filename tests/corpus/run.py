@@ -289,7 +289,7 @@ def audit_job(rels):
     cmd += ["-p", POLICY, "-s", SIGS, "--quiet", "-o", out] + geo_args()
     rc, _, err, secs = run(cmd)
     captures = None
-    if rc in (0, 1):
+    if rc in (0, 1, 4):
         try:
             with open(os.path.join(out, "report.json"), encoding="utf-8") as fh:
                 captures = {c["path"]: c for c in json.load(fh)["inputs"]["captures"]}
@@ -302,7 +302,8 @@ def audit_job(rels):
 def job_trouble(res):
     """Why a flows/audit run went wrong as a whole, or None."""
     rc, err = res["rc"], res["err"]
-    ok = (0, 2) if res["kind"] == "flows" else (0, 1, 2)
+    # audit: 4 is an inconclusive report (no device traffic, a file cut short...)
+    ok = (0, 2) if res["kind"] == "flows" else (0, 1, 2, 4)
     if crashed(rc, err):
         return "%s crashed or a sanitizer reported (exit %d):\n%s" % (res["kind"], rc, err[-3000:].rstrip())
     if rc not in ok:
@@ -356,7 +357,8 @@ def _refusal_problems(r, lib, ferr, aerr):
         tail = re.sub(r"^cannot read capture:?\s*", "", tail)
         if len(re.findall(r"[A-Za-z]{2,}", tail)) < 2:
             out.append("%s's refusal gives no reason and nothing to do: %r" % (cmd, line))
-    if lib["open_error"] is None:
+    # a file that holds no frame is refused: there is nothing to audit
+    if lib["open_error"] is None and lib["frames"] != 0:
         out.append("libpcap opens it (%s frames) but flowaudit refuses it" % lib["frames"])
     if tshark_frames(path, limit=1) and r not in REFUSAL_ALLOWLIST:
         out.append("tshark reads packets from it but flowaudit refuses it; fix it, or add it to "

@@ -607,21 +607,23 @@ def test_sigterm():
 
 def test_quiet_link_stops():
     """No traffic at all: --duration and SIGINT must still end the capture (the
-    loop may not wait for a packet to notice either)."""
+    loop may not wait for a packet to notice either), and a capture of
+    nothing is inconclusive (exit 4), never a pass."""
     with Lab() as lab:
         c = lab.capture("quiet-dur", "--duration", "2", geo=False)
         c.wait_started()
         rc = c.finish(2 + STOP_GRACE, "--duration 2 on a silent link")
-        assert rc == 0, "exit %d: %s" % (rc, c.stderr()[-2000:])
+        assert rc == 4, "exit %d: %s" % (rc, c.stderr()[-2000:])
         rep = c.report()
         assert rep["findings"] == [] and rep["summary"]["capture_drops"]["dropped"] == 0, rep
+        assert rep["verdict"] == "inconclusive", rep["verdict_reasons"]
         verify(c.out)
         c = lab.capture("quiet-int", geo=False)
         c.wait_started()
         time.sleep(0.5)
         c.signal(signal.SIGINT)
         rc = c.finish(STOP_GRACE, "SIGINT on a silent link")
-        assert rc == 0, "exit %d: %s" % (rc, c.stderr()[-2000:])
+        assert rc == 4, "exit %d: %s" % (rc, c.stderr()[-2000:])
         verify(c.out)
 
 

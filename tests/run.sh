@@ -26,7 +26,7 @@ for t in "$BUILD"/tests/test_*; do
 done
 
 # Each suite prints "SUITE: N passed, N failed[, N skipped]" as its last line.
-for suite in tests/e2e/run.py tests/e2e/test_limits.sh tests/e2e/test_flood.sh \
+for suite in tests/e2e/run.py tests/e2e/report_data.py tests/e2e/test_limits.sh tests/e2e/test_flood.sh \
 	tests/corpus/run.py tests/browser/run.py tests/live/run.py; do
 	[ -f "$suite" ] || continue
 	case $suite in

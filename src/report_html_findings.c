@@ -141,7 +141,7 @@ static void write_identifiers(FILE *out, const json_t *f)
 		rh_esc(out, rh_str(x, "type"));
 		fputs("</td><td>", out);
 		rh_esc(out, rh_str(x, "encoding"));
-		fputs("</td><td class=\"mono\">", out);
+		fputs("</td><td class=\"mono num\">", out);
 		rh_esc(out, rh_str(x, "masked"));
 		fputs("</td><td>", out);
 		rh_esc(out, rh_str(x, "where"));

@@ -2,8 +2,8 @@
  * test_report_html.c - report.html on report documents built by hand:
  * the verdict badge and its reasons (pass, fail, inconclusive), the
  * findings at a glance, plain words and country names, the clause a
- * finding quotes and what it declares, DNS names, and the counts of
- * "Where the traffic went" against the summary's.
+ * finding quotes and what it declares, DNS names, the counts of "Where
+ * the traffic went" against the summary's, and the timeline's years.
  */
 #include "flowaudit/report.h"
 
@@ -272,6 +272,27 @@ static void test_dns_name_and_country_counts(void **state)
 	json_decref(doc);
 }
 
+/* A clamped time stamp stretches the timeline over decades: the axis
+   says which year each tick is in. */
+static void test_timeline_years(void **state)
+{
+	(void)state;
+	json_t *doc = doc_with_findings();
+	json_t *sum = json_object_get(doc, "summary");
+	json_object_set_new(sum, "first_seen", json_string("1970-01-01T00:00:00Z"));
+	json_object_set_new(sum, "last_seen", json_string("2026-11-28T10:00:00Z"));
+	json_t *f = json_array_get(json_object_get(doc, "findings"), 0);
+	json_object_set_new(f, "first_seen", json_string("2026-11-28T09:00:00Z"));
+	json_object_set_new(f, "last_seen", json_string("2026-11-28T09:30:00Z"));
+	char *html = render(doc);
+	const char *tl = strstr(html, "<h2 id=\"timeline\">");
+	assert_non_null(tl);
+	assert_non_null(strstr(tl, "text-anchor=\"start\">1970-01-01</text>"));
+	assert_non_null(strstr(tl, "text-anchor=\"end\">2026-11-28</text>"));
+	free(html);
+	json_decref(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,6 +301,7 @@ int main(void)
 		cmocka_unit_test(test_glance_and_plain_words),
 		cmocka_unit_test(test_clause_and_what_it_declares),
 		cmocka_unit_test(test_dns_name_and_country_counts),
+		cmocka_unit_test(test_timeline_years),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

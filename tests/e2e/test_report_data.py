@@ -10,7 +10,7 @@ summary.public_flows, and an audit of a device absent from the capture
 counts no destination at all. No browser needed (tests/browser/run.py
 looks at the page itself).
 
-Usage: report_data.py [BUILD/flowaudit]
+Usage: test_report_data.py [BUILD/flowaudit]
 Last line: "report-data: N passed, N failed, N skipped".
 """
 import json

@@ -819,6 +819,12 @@ void audit_session_judge(struct audit_session *s)
 	else if (as.device_flows == 0)
 		note_add(s, "no-device-traffic", "no flow came from a device under test: nothing was "
 			 "audited (check --device, or that the capture holds the device's traffic)");
+	const struct source_live_stats *ls = &s->live_stats;
+	if (s->have_live_stats && ls->valid && (ls->dropped || ls->if_dropped))
+		note_add(s, "capture-dropped", "%llu packets dropped by the kernel, %llu by the "
+			 "interface: the capture is incomplete, and what was lost was not audited "
+			 "(raise --buffer-size or narrow -f)",
+			 (unsigned long long)ls->dropped, (unsigned long long)ls->if_dropped);
 	/* files cut short: the first named, the others counted */
 	size_t cut = 0, first_cut = 0;
 	for (size_t i = 0; i < source_file_count(r->src); i++)

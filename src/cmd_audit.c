@@ -862,9 +862,11 @@ void audit_session_judge(struct audit_session *s)
 	if (n_lo > 0) {
 		char who[1200];
 		size_t len = 0;
-		for (size_t i = 0; i < n_lo && i < LEFT_OUT_NAMED; i++) {
+		uint64_t named = 0;
+		for (size_t i = 0; i < n_lo && i < LEFT_OUT_NAMED && len < sizeof(who); i++) {
 			const struct audit_left_out *lo = audit_left_out(s->audit, i);
 			const uint8_t *m = lo->mac;
+			named += lo->flows;
 			len += (size_t)snprintf(who + len, sizeof(who) - len,
 						"%s%llu %s from %02x:%02x:%02x:%02x:%02x:%02x (%s; client "
 						"%s %s)", i ? "; " : "", (unsigned long long)lo->flows,
@@ -874,20 +876,14 @@ void audit_session_judge(struct audit_session *s)
 								: "the MAC of audited device traffic",
 						lo->n_addrs > 1 ? "addresses" : "address",
 						addr_list(lo, buf, sizeof(buf)));
-			if (len >= sizeof(who))
-				break;
 		}
-		struct audit_stats left;
-		audit_stats(s->audit, &left);
-		uint64_t named = 0;
-		for (size_t i = 0; i < n_lo && i < LEFT_OUT_NAMED; i++)
-			named += audit_left_out(s->audit, i)->flows;
-		snprintf(where, sizeof(where), "; and %llu flows from %zu more MACs",
-			 (unsigned long long)(left.left_out_flows - named), n_lo - LEFT_OUT_NAMED);
+		where[0] = '\0';
+		if (n_lo > LEFT_OUT_NAMED)
+			snprintf(where, sizeof(where), "; and %llu flows from %zu more MACs",
+				 (unsigned long long)(as.left_out_flows - named), n_lo - LEFT_OUT_NAMED);
 		note_add(s, "device-traffic-left-out", "%s%s %s not audited: their client addresses "
 			 "are %s",
-			 who, n_lo > LEFT_OUT_NAMED ? where : "",
-			 left.left_out_flows == 1 ? "was" : "were",
+			 who, where, as.left_out_flows == 1 ? "was" : "were",
 			 r->o.n_devices ? "not named by --device (add them, or give the MAC)"
 					: "not private, ULA, link-local or CGNAT (give --device, or "
 					  "the MAC in the device profile)");

@@ -955,6 +955,15 @@ void audit_free(struct audit *a)
 	free(a);
 }
 
+/* Busiest first; a tie in MAC order, so the order never depends on the capture's. */
+static int left_out_cmp(const void *x, const void *y)
+{
+	const struct audit_left_out *a = x, *b = y;
+	if (a->flows != b->flows)
+		return a->flows > b->flows ? -1 : 1;
+	return memcmp(a->mac, b->mac, 6);
+}
+
 void audit_finish(struct audit *a)
 {
 	if (a->finished)
@@ -970,6 +979,8 @@ void audit_finish(struct audit *a)
 		a->others[a->n_left_out++] = o;
 		a->st.left_out_flows += o.flows;
 	}
+	if (a->n_left_out > 1)
+		qsort(a->others, a->n_left_out, sizeof(*a->others), left_out_cmp);
 }
 
 size_t audit_left_out_count(const struct audit *a) { return a->n_left_out; }

@@ -666,6 +666,9 @@ static const char *device_list(const struct run_opts *o, char *buf, size_t n)
 	return buf;
 }
 
+/* MACs whose left-out traffic a verdict reason names one by one. */
+#define LEFT_OUT_NAMED 3
+
 /* One left-out MAC's client addresses: "2a01:e0a:1::23, 10.0.0.7". */
 static const char *addr_list(const struct audit_left_out *lo, char *buf, size_t n)
 {
@@ -702,6 +705,12 @@ void audit_session_judge(struct audit_session *s)
 	else if (as.device_flows == 0)
 		note_add(s, "no-device-traffic", "no flow came from a device under test: nothing was "
 			 "audited (check --device, or that the capture holds the device's traffic)");
+	const struct source_live_stats *ls = &s->live_stats;
+	if (s->have_live_stats && ls->valid && (ls->dropped || ls->if_dropped))
+		note_add(s, "capture-dropped", "%llu packets dropped by the kernel, %llu by the "
+			 "interface: the capture is incomplete, and what was lost was not audited "
+			 "(raise --buffer-size or narrow -f)",
+			 (unsigned long long)ls->dropped, (unsigned long long)ls->if_dropped);
 	/* files cut short: the first named, the others counted */
 	size_t cut = 0, first_cut = 0;
 	for (size_t i = 0; i < source_file_count(r->src); i++)
@@ -734,17 +743,34 @@ void audit_session_judge(struct audit_session *s)
 			 t->any ? "each took the time of the frame before it"
 				: "no frame has a usable time",
 			 timed_consent ? ", so the consent state judged at them may be wrong" : "");
-	for (size_t i = 0; i < audit_left_out_count(s->audit); i++) {
-		const struct audit_left_out *lo = audit_left_out(s->audit, i);
-		const uint8_t *m = lo->mac;
-		note_add(s, "device-traffic-left-out",
-			 "%llu %s from %02x:%02x:%02x:%02x:%02x:%02x (%s) %s not audited: the "
-			 "client address (%s) is %s",
-			 (unsigned long long)lo->flows, lo->flows == 1 ? "flow" : "flows", m[0], m[1], m[2], m[3], m[4], m[5],
-			 lo->profile_mac ? "the device profile's mac"
-					 : "the MAC of audited device traffic",
-			 lo->flows == 1 ? "was" : "were", addr_list(lo, buf, sizeof(buf)),
-			 r->o.n_devices ? "not named by --device (add it, or give the MAC)"
+	/* the traffic of devices' MACs left out: the busiest few MACs named */
+	size_t n_lo = audit_left_out_count(s->audit);
+	if (n_lo > 0) {
+		char who[1200];
+		size_t len = 0;
+		uint64_t named = 0;
+		for (size_t i = 0; i < n_lo && i < LEFT_OUT_NAMED && len < sizeof(who); i++) {
+			const struct audit_left_out *lo = audit_left_out(s->audit, i);
+			const uint8_t *m = lo->mac;
+			named += lo->flows;
+			len += (size_t)snprintf(who + len, sizeof(who) - len,
+						"%s%llu %s from %02x:%02x:%02x:%02x:%02x:%02x (%s; client "
+						"%s %s)", i ? "; " : "", (unsigned long long)lo->flows,
+						lo->flows == 1 ? "flow" : "flows", m[0], m[1], m[2], m[3],
+						m[4], m[5],
+						lo->profile_mac ? "the device profile's mac"
+								: "the MAC of audited device traffic",
+						lo->n_addrs > 1 ? "addresses" : "address",
+						addr_list(lo, buf, sizeof(buf)));
+		}
+		where[0] = '\0';
+		if (n_lo > LEFT_OUT_NAMED)
+			snprintf(where, sizeof(where), "; and %llu flows from %zu more MACs",
+				 (unsigned long long)(as.left_out_flows - named), n_lo - LEFT_OUT_NAMED);
+		note_add(s, "device-traffic-left-out", "%s%s %s not audited: their client addresses "
+			 "are %s",
+			 who, where, as.left_out_flows == 1 ? "was" : "were",
+			 r->o.n_devices ? "not named by --device (add them, or give the MAC)"
 					: "not private, ULA, link-local or CGNAT (give --device, or "
 					  "the MAC in the device profile)");
 	}

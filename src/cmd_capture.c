@@ -323,10 +323,6 @@ int cmd_capture(int argc, char **argv)
 	}
 	if (run_rc != FA_OK)
 		cmd_error("%s; writing the report of what was captured", run_err.msg);
-	if (ls.valid && (ls.dropped || ls.if_dropped))
-		cmd_error("%llu packets dropped by the kernel, %llu by the interface: the capture "
-			  "is incomplete (raise --buffer-size or narrow -f)",
-			  (unsigned long long)ls.dropped, (unsigned long long)ls.if_dropped);
 	/* the report reads the evidence back from the files just written */
 	size_t nfiles = pcapng_writer_file_count(w);
 	for (size_t i = 0; i < nfiles && i < RUN_MAX_INPUTS; i++)

@@ -153,7 +153,7 @@ struct audit_left_out {
 	uint64_t flows;
 	bool profile_mac;                    /* the MAC is the device profile's */
 };
-/* After audit_finish(): each MAC whose traffic was left out. */
+/* After audit_finish(): each MAC whose traffic was left out, busiest first. */
 size_t audit_left_out_count(const struct audit *a);
 const struct audit_left_out *audit_left_out(const struct audit *a, size_t i);
 

@@ -267,6 +267,28 @@ def test_dual_stack_left_out():
     assert "device-traffic-left-out: " in p.stdout and DEV6 in p.stderr, (p.stdout, p.stderr)
 
 
+def test_left_out_busiest_named():
+    """Five hosts, each with a flow on a private address and k flows on a
+    global one: the three busiest MACs named with their counts, the rest summed."""
+    frames, t = [], 1795860000.0
+    for k in range(1, 6):
+        mac = "02:00:00:00:01:%02x" % k
+        for pkt in [IP(src="192.168.1.%d" % (10 + k), dst="192.168.1.1") / UDP(sport=40000, dport=53)] + \
+                   [IPv6(src="2a01:e0a:1::%x" % k, dst="2a03:2880::35") / TCP(sport=50000 + n, dport=443, flags="S")
+                    for n in range(k)]:
+            f = Ether(src=mac, dst="02:00:00:00:00:01") / pkt
+            t += 0.01
+            f.time = t
+            frames.append(f)
+    path = write(frames, work("five-hosts.pcap"))
+    p, rep, _ = audit(path, expect=4)
+    assert codes(rep) == ["device-traffic-left-out"], rep["verdict_reasons"]
+    t = reason(rep, "device-traffic-left-out")
+    assert t.startswith("5 flows from 02:00:00:00:01:05 (the MAC of audited device traffic; client "
+                        "address 2a01:e0a:1::5); 4 flows from 02:00:00:00:01:04"), t
+    assert "; 3 flows from 02:00:00:00:01:03 " in t and "; and 3 flows from 2 more MACs were not audited" in t, t
+
+
 # ------------------------------------------------------------ captures cut short
 
 def test_truncated_inconclusive():

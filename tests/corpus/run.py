@@ -511,6 +511,8 @@ def flowaudit_frames(r):
     cmd = [BIN, "flows", "-r", os.path.join(CORPUS, r), "--no-geo", "-s", SIGS]
     rc, out, err, _ = run(cmd)
     m = re.search(r"^(\d+) frames", out, re.M)
+    if rc == 2 and "holds no frame" in err:
+        return 0, err, rc   # refused for having no frame: it read none
     return (int(m.group(1)) if rc == 0 and m else None), err, rc
 
 

@@ -526,9 +526,16 @@ static enum verdict check_line(const char *root, const char *inputs_dir, const c
 		snprintf(dir, sizeof(dir), "%s", path);
 		if (set_name(path, &dl, &suffix))
 			dir[dl] = '\0';
-		if (stat(dir, &sb) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+		bool set = strcmp(dir, path) != 0;
+		int st = stat(dir, &sb);
+		if (st != 0 && (errno == ENOENT || errno == ENOTDIR)) {
 			fprintf(to, "NOT CHECKED %s: not found\n", name);
 			return V_NOT_CHECKED;
+		}
+		/* a device or a FIFO named by a stranger's manifest would never end */
+		if (st == 0 && !(set ? S_ISDIR(sb.st_mode) : S_ISREG(sb.st_mode))) {
+			fprintf(to, "REFUSED %s: not a regular file; not read\n", name);
+			return V_BAD;
 		}
 	} else {
 		const char *why = unsafe_name(name);

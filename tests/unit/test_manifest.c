@@ -2,7 +2,7 @@
  * test_manifest.c - what manifest_check holds a report directory to beyond
  * its lines: the files report.json cites (read by a scan that builds no
  * tree: escapes, arrays, keys inside strings, hostile names, a long run of
- * escapes), and the manifest's own digest.
+ * escapes), the manifest's own digest, and input lines naming a device.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -167,12 +167,34 @@ static void test_expect_digest(void **state)
 	rm_dir(dir);
 }
 
+/* An input line naming a device is refused, not read (/dev/zero never
+   ends); a FIFO likewise. */
+static void test_input_not_a_file(void **state)
+{
+	(void)state;
+	char dir[64];
+	make_report(dir, "{}\n");
+	char mpath[128];
+	snprintf(mpath, sizeof(mpath), "%s/%s", dir, MANIFEST_NAME);
+	FILE *f = fopen(mpath, "a");
+	assert_non_null(f);
+	fprintf(f, "%064d  input:/dev/zero\n", 0);
+	fclose(f);
+	struct manifest_result res;
+	char *out = check(dir, NULL, &res);
+	assert_int_equal(res.bad, 1);
+	assert_non_null(strstr(out, "REFUSED input:/dev/zero: not a regular file; not read"));
+	free(out);
+	rm_dir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_citations),
 		cmocka_unit_test(test_citations_hostile),
 		cmocka_unit_test(test_expect_digest),
+		cmocka_unit_test(test_input_not_a_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -213,6 +213,7 @@ int report_dir_open(const char *outdir, struct report_dir **out, struct fa_err *
 	}
 	rc = lock_outdir(d, err);
 	if (rc != FA_OK) {
+		d->created = false; /* whoever holds it may be using it */
 		report_dir_close(d);
 		return rc;
 	}

@@ -193,10 +193,15 @@ int report_dir_open(const char *outdir, struct report_dir **out, struct fa_err *
 	/* "reports/x/" names the directory "reports/x" */
 	for (size_t n = strlen(d->outdir); n > 1 && d->outdir[n - 1] == '/'; n--)
 		d->outdir[n - 1] = '\0';
+	struct stat sb;
+	const char *base = strrchr(d->outdir, '/');
+	base = base ? base + 1 : d->outdir;
+	/* "-o ." is someone's working directory: swapping it would leave their
+	   shell in the old, deleted one */
+	bool dot = strcmp(base, ".") == 0 || strcmp(base, "..") == 0;
 	char tmp[OUT_LEN];
 	snprintf(tmp, sizeof(tmp), "%s", d->outdir);
 	snprintf(d->parent, sizeof(d->parent), "%s", dirname(tmp));
-	struct stat sb;
 	if (lstat(d->outdir, &sb) != 0) {
 		if (mkdir_p(d->outdir) != 0) {
 			fa_err_set(err, "%s: cannot create report directory: %s", d->outdir,
@@ -208,10 +213,11 @@ int report_dir_open(const char *outdir, struct report_dir **out, struct fa_err *
 	}
 	rc = lock_outdir(d, err);
 	if (rc != FA_OK) {
+		d->created = false; /* whoever holds it may be using it */
 		report_dir_close(d);
 		return rc;
 	}
-	d->in_place = is_mount_root(d->outdir, d->parent);
+	d->in_place = dot || is_mount_root(d->outdir, d->parent);
 	*out = d;
 	return FA_OK;
 }

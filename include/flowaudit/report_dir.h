@@ -11,8 +11,8 @@
  *   (renameat2 RENAME_EXCHANGE; two renames where the file system has no
  *   exchange);
  * - inside it, OUTDIR/.flowaudit-tmp-PID, when OUTDIR is a mount point (a
- *   Docker volume, a CI artifact directory: it cannot be renamed) or its
- *   parent cannot be written. Then the
+ *   Docker volume, a CI artifact directory: it cannot be renamed), its
+ *   parent cannot be written, or it is named "." or "..". Then the
  *   old report's MANIFEST.sha256 is moved out first, its other files next,
  *   the new files in, and the new MANIFEST.sha256 last: at every moment
  *   OUTDIR holds the old report, the new one, or files with no manifest

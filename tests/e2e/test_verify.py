@@ -306,6 +306,23 @@ def test_outdir_mount_point():
         os.rmdir(mnt)
 
 
+def test_outdir_dot():
+    """-o . is written in place: a shell inside the directory keeps seeing
+    the report (the directory is the same one), run after run."""
+    d = tempfile.mkdtemp(prefix="dot-", dir=e2e.WORK)
+    ino = os.stat(d).st_ino
+    args = [e2e.BIN, "audit", "-r", e2e.cap("demo"), "-p", os.path.join(FIX, "policy.json"),
+            "-g", e2e.GEO, "--asn", e2e.ASN, "-o", ".", "--quiet"]
+    for _ in range(2):
+        p = subprocess.run(args, cwd=d, capture_output=True, text=True)
+        assert p.returncode == 1, p.stderr
+        assert os.stat(d).st_ino == ino, "the directory was replaced"
+        p = subprocess.run([e2e.BIN, "verify", "."], cwd=d, capture_output=True, text=True)
+        assert p.returncode == 0, p.stdout + p.stderr
+    assert sorted(os.listdir(d)) == ["MANIFEST.sha256", "evidence", "findings.ndjson",
+                                     "junit.xml", "report.html", "report.json"], os.listdir(d)
+
+
 def test_two_audits_one_outdir():
     """A second audit into an -o that another is writing is refused at once
     (exit 3, saying why); the first one's report is whole."""

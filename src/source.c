@@ -67,6 +67,10 @@ struct source {
 	struct source_file_info *info;
 	char **paths;
 	size_t cur_link;         /* the current file's links[] entry of the last frame */
+	bool timed;              /* the current file has had a frame with a time stamp: */
+	fa_time last_ts;         /* ... the last one's */
+	int64_t last_sec;
+	uint32_t last_nsec;
 	struct source_secret **secrets; /* each allocated with its bytes after it */
 	size_t n_secrets, cap_secrets;
 	uint64_t secret_bytes;
@@ -75,6 +79,8 @@ struct source {
 
 const char *source_link_name(int linktype)
 {
+	if (linktype == SOURCE_LINK_NONE)
+		return "none";
 	const char *n = pcap_datalink_val_to_name(linktype);
 	return n ? n : "unknown";
 }
@@ -458,7 +464,7 @@ static int open_pcapng(struct source *s, size_t i, int fd, bool own, const uint8
 	for (size_t k = 0; k < nl; k++)
 		link_index(fi, linktype_to_dlt(links[k]));
 	fi->pcapng = true;
-	fi->linktype = nl > 0 ? fi->links[0].linktype : -1;
+	fi->linktype = nl > 0 ? fi->links[0].linktype : SOURCE_LINK_NONE;
 	fi->link_name = source_link_name(fi->linktype);
 	return FA_OK;
 }
@@ -628,33 +634,46 @@ static void record_live_stats(struct source *s)
 }
 
 /* Counts a frame of the current file and hands it on in *f. ns: the
-   nanoseconds as the file gives them (a microsecond file's times 1000). */
+   nanoseconds as the file gives them (a microsecond file's times 1000).
+   An untimed frame (a pcapng Simple Packet Block, a record that is no
+   packet) takes the time of the frame before it, and leaves the file's
+   first and last times alone. */
 static void deliver(struct source *s, struct source_file_info *fi, struct source_frame *f,
-		    const uint8_t *data, uint32_t caplen, uint32_t wirelen, int64_t sec,
-		    uint64_t ns, int linktype)
+		    const uint8_t *data, uint32_t caplen, uint32_t wirelen, bool timed,
+		    int64_t sec, uint64_t ns, int linktype)
 {
 	fi->frames++;
 	fi->bytes += wirelen;
 	f->data = data;
 	f->caplen = caplen;
 	f->wirelen = wirelen;
-	bool clamped = false;
-	f->ts = fa_time_from_parts(sec, (int64_t)(ns / 1000), &clamped);
-	f->ts_sec = sec;
-	f->ts_nsec = ns < 1000000000u ? (uint32_t)ns : 999999999u;
-	if (clamped)
-		fi->bad_timestamps++;
-	if (fi->frames == 1 || f->ts < fi->first)
-		fi->first = f->ts;
-	if (f->ts > fi->last)
-		fi->last = f->ts;
+	if (timed) {
+		bool clamped = false;
+		f->ts = fa_time_from_parts(sec, (int64_t)(ns / 1000), &clamped);
+		f->ts_sec = sec;
+		f->ts_nsec = ns < 1000000000u ? (uint32_t)ns : 999999999u;
+		if (clamped)
+			fi->bad_timestamps++;
+		if (!s->timed || f->ts < fi->first)
+			fi->first = f->ts;
+		if (!s->timed || f->ts > fi->last)
+			fi->last = f->ts;
+		s->timed = true;
+		s->last_ts = f->ts;
+		s->last_sec = f->ts_sec;
+		s->last_nsec = f->ts_nsec;
+	} else {
+		f->ts = s->last_ts;
+		f->ts_sec = s->last_sec;
+		f->ts_nsec = s->last_nsec;
+	}
 	if (s->cur_link >= fi->n_links || fi->links[s->cur_link].linktype != linktype) {
 		int k = link_index(fi, linktype);
 		s->cur_link = k >= 0 ? (size_t)k : SOURCE_MAX_LINKS;
 	}
 	if (s->cur_link < fi->n_links)
 		fi->links[s->cur_link].frames++;
-	if (fi->linktype == -1) { /* a pcapng that described no interface up front */
+	if (fi->linktype == SOURCE_LINK_NONE && linktype != SOURCE_LINK_NONE) {
 		fi->linktype = linktype;
 		fi->link_name = source_link_name(linktype);
 	}
@@ -706,9 +725,10 @@ static int pcapng_next_frame(struct source *s, struct source_file_info *fi, stru
 	int k;
 	while ((k = pcapng_read_next(r, &rec)) == PCAPNG_SECRETS)
 		keep_secret(s, fi, &rec);
-	if (k == PCAPNG_PACKET) {
-		deliver(s, fi, f, rec.data, rec.len, rec.wirelen, rec.ts_sec, rec.ts_nsec,
-			linktype_to_dlt(rec.linktype));
+	if (k == PCAPNG_PACKET || k == PCAPNG_OTHER_FRAME) {
+		deliver(s, fi, f, rec.data, rec.len, rec.wirelen, rec.has_ts, rec.ts_sec,
+			rec.ts_nsec, k == PCAPNG_PACKET ? linktype_to_dlt(rec.linktype)
+							: SOURCE_LINK_NONE);
 		return 1;
 	}
 	fi->sections = pcapng_read_sections(r);
@@ -745,7 +765,7 @@ int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
 			rc = pcap_next_ex(p, &h, &data);
 		}
 		if (rc == 1) {
-			deliver(s, fi, f, data, h->caplen, h->len, (int64_t)h->ts.tv_sec,
+			deliver(s, fi, f, data, h->caplen, h->len, true, (int64_t)h->ts.tv_sec,
 				(uint64_t)h->ts.tv_usec * s->ns_per_tick, fi->linktype);
 			return 1;
 		}
@@ -770,6 +790,10 @@ int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
 		source_close(s, s->cur);
 		s->cur++;
 		s->cur_link = 0;
+		s->timed = false;
+		s->last_ts = 0;
+		s->last_sec = 0;
+		s->last_nsec = 0;
 	}
 	return 0;
 }

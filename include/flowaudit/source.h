@@ -38,7 +38,9 @@ struct source_frame {
 	uint32_t wirelen;    /* bytes on the wire */
 	fa_time ts;          /* the time stamp, to the microsecond */
 	int64_t ts_sec;      /* ... exactly as the file has it: seconds */
-	uint32_t ts_nsec;    /* and nanoseconds (a microsecond file's, times 1000) */
+	uint32_t ts_nsec;    /* and nanoseconds (a microsecond file's, times 1000); a
+				frame with none (a pcapng Simple Packet Block, a record
+				that holds no packet) has the frame before's */
 	int linktype;        /* DLT_ value of its interface, as libpcap numbers them,
 				or SOURCE_LINK_NONE */
 	uint32_t file;       /* index of the file (0 for live) */
@@ -156,7 +158,8 @@ const struct source_secret *source_secret_next(const struct source *s, uint32_t 
 size_t source_file_count(const struct source *s);
 const struct source_file_info *source_file(const struct source *s, size_t i);
 void source_live_stats(struct source *s, struct source_live_stats *out);
-/* The pcap handle of the live interface or current file, for the capture writer. */
+/* The pcap handle of the live interface or current file, for the capture
+   writer; NULL for a file the pcapng reader reads. */
 void *source_pcap_handle(const struct source *s);
 void source_free(struct source *s);
 

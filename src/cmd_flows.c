@@ -79,7 +79,12 @@ void cmd_report_input_problems(const struct run *r)
 				  fi->path, (unsigned long long)fi->bad_timestamps);
 		for (size_t l = 0; l < fi->n_links; l++) {
 			const struct source_link *lk = &fi->links[l];
-			if (lk->frames > 0 && !decode_link_supported(lk->linktype))
+			if (lk->frames > 0 && lk->linktype == SOURCE_LINK_NONE)
+				cmd_error("%s: %llu pcapng records that hold no packet (journal "
+					  "entries, custom blocks, system call events) were numbered as "
+					  "frames, as Wireshark numbers them, and skipped",
+					  fi->path, (unsigned long long)lk->frames);
+			else if (lk->frames > 0 && !decode_link_supported(lk->linktype))
 				cmd_error("%s: link type %d (%s) is not decoded; its %llu frames were "
 					  "counted and skipped",
 					  fi->path, lk->linktype, lk->name,

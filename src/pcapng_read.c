@@ -41,6 +41,26 @@ enum block_type {
 	BT_DSB = 10,
 };
 
+/*
+ * Blocks Wireshark 4.0 hands on as frames although they hold no packet,
+ * numbered with the packets: systemd journal export, custom blocks (either
+ * kind, any PEN), sysdig events.
+ */
+static bool other_frame(uint32_t type)
+{
+	switch (type) {
+	case 0x00000009u:
+	case 0x00000badu:
+	case 0x40000badu:
+	case 0x00000204u:
+	case 0x00000216u:
+	case 0x00000221u:
+		return true;
+	default:
+		return false;
+	}
+}
+
 #define OPT_END 0
 #define OPT_IF_TSRESOL 9
 #define OPT_IF_TSOFFSET 14
@@ -373,12 +393,11 @@ static int read_packet(struct pcapng_reader *r, struct cursor *c, uint32_t type,
 	rec->linktype = f->linktype;
 	rec->snaplen = f->snaplen;
 	rec->iface = id;
-	if (type == BT_SPB) {
-		rec->ts_sec = 0; /* a Simple Packet Block has no time stamp */
-		rec->ts_nsec = 0;
-	} else {
+	rec->has_ts = type != BT_SPB; /* a Simple Packet Block has no time stamp */
+	rec->ts_sec = 0;
+	rec->ts_nsec = 0;
+	if (rec->has_ts)
 		ts_convert(f, (uint64_t)hi << 32 | lo, &rec->ts_sec, &rec->ts_nsec);
-	}
 	return PCAPNG_PACKET;
 }
 
@@ -401,10 +420,11 @@ static int read_dsb(struct pcapng_reader *r, struct cursor *c, uint64_t off,
 }
 
 /*
- * One block: PCAPNG_PACKET or PCAPNG_SECRETS with *rec filled, 3 for a
- * block that hands on nothing, PCAPNG_END, or an error.
+ * One block: PCAPNG_PACKET, PCAPNG_SECRETS or PCAPNG_OTHER_FRAME with *rec
+ * filled, BLOCK_SKIPPED for a block that hands on nothing, PCAPNG_END, or
+ * an error.
  */
-#define BLOCK_SKIPPED 3
+#define BLOCK_SKIPPED 4
 
 static int step(struct pcapng_reader *r, struct pcapng_record *rec)
 {
@@ -481,7 +501,16 @@ static int step(struct pcapng_reader *r, struct pcapng_record *rec)
 	case BT_DSB:
 		return read_dsb(r, &c, off, rec);
 	default:
-		k = 0; /* statistics, name resolution, custom and unknown blocks */
+		if (other_frame(type)) {
+			rec->data = cur_take(&c, len - 12);
+			rec->len = len - 12;
+			rec->wirelen = rec->len;
+			rec->has_ts = false;
+			rec->linktype = -1;
+			rec->block_type = type;
+			return PCAPNG_OTHER_FRAME;
+		}
+		k = 0; /* statistics, name resolution and unknown blocks */
 		break;
 	}
 	return k < 0 ? k : BLOCK_SKIPPED;

@@ -23,7 +23,9 @@
  */
 #include "flowaudit/source.h"
 
+#include "flowaudit/cursor.h"
 #include "flowaudit/pcapng_read.h"
+#include "source_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,24 +39,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/*
- * Captures written by Red Hat 6.1's and Alexey Kuznetzov's patched tcpdump
- * use the ordinary pcap magic (or 0xa1b2cd34) but 24-byte record headers
- * (ifindex, protocol, packet type after the usual 16 bytes). libpcap reads
- * the first record and then fails on garbage lengths; Wireshark tells the
- * variants apart by trying each. flowaudit does the same for the common
- * 24-byte variant and reads those files itself.
- */
-struct patched {
-	FILE *fp;
-	bool swapped;
-	uint32_t snaplen;
-	uint8_t *buf;
-};
-
-#define PATCHED_HDR 24
-#define MAX_CAPLEN 262144
-
 struct source {
 	bool live;
 	uint32_t ns_per_tick;    /* what a tv_usec unit is worth: 1 (files, read in ns), 1000 */
@@ -67,6 +51,10 @@ struct source {
 	struct source_file_info *info;
 	char **paths;
 	size_t cur_link;         /* the current file's links[] entry of the last frame */
+	bool timed;              /* the current file has had a frame with a time stamp: */
+	fa_time last_ts;         /* ... the last one's */
+	int64_t last_sec;
+	uint32_t last_nsec;
 	struct source_secret **secrets; /* each allocated with its bytes after it */
 	size_t n_secrets, cap_secrets;
 	uint64_t secret_bytes;
@@ -75,6 +63,8 @@ struct source {
 
 const char *source_link_name(int linktype)
 {
+	if (linktype == SOURCE_LINK_NONE)
+		return "none";
 	const char *n = pcap_datalink_val_to_name(linktype);
 	return n ? n : "unknown";
 }
@@ -90,125 +80,13 @@ static void source_close(struct source *s, size_t i)
 	s->ng[i] = NULL;
 	free(s->readbuf[i]);
 	s->readbuf[i] = NULL;
-	if (s->patched[i].fp != NULL) {
-		fclose(s->patched[i].fp);
-		s->patched[i].fp = NULL;
-	}
-	free(s->patched[i].buf);
-	s->patched[i].buf = NULL;
-}
-
-static uint32_t rd32(const uint8_t *p, bool swapped)
-{
-	uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-	return swapped ? __builtin_bswap32(v) : v;
-}
-
-/* Does a chain of `n` records with headers of `hdr` bytes hold together? */
-static bool records_plausible(FILE *fp, bool swapped, uint32_t snaplen, long start, uint32_t hdr,
-			      int n)
-{
-	long off = start;
-	uint32_t first_sec = 0;
-	for (int i = 0; i < n; i++) {
-		uint8_t h[PATCHED_HDR];
-		if (fseek(fp, off, SEEK_SET) != 0)
-			return false;
-		size_t got = fread(h, 1, hdr, fp);
-		if (got == 0 && i > 0)
-			return true; /* a clean end of file */
-		if (got != hdr)
-			return false;
-		uint32_t sec = rd32(h, swapped), usec = rd32(h + 4, swapped);
-		uint32_t caplen = rd32(h + 8, swapped), len = rd32(h + 12, swapped);
-		if (i == 0)
-			first_sec = sec;
-		if (caplen > snaplen || caplen > MAX_CAPLEN || caplen > len || usec >= 1000000 ||
-		    sec + 86400u < first_sec || sec > first_sec + 86400u * 366)
-			return false;
-		off += (long)hdr + (long)caplen;
-	}
-	return true;
+	patched_close(&s->patched[i]);
 }
 
 bool source_path_rereadable(const char *path)
 {
 	struct stat sb;
 	return strcmp(path, "-") != 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-/* Opens the file ourselves when its records have the patched 24-byte headers. */
-static bool open_patched(const char *path, struct patched *pt)
-{
-	FILE *fp = fopen(path, "rb");
-	if (fp == NULL)
-		return false;
-	uint8_t fh[24];
-	if (fread(fh, 1, sizeof(fh), fp) != sizeof(fh)) {
-		fclose(fp);
-		return false;
-	}
-	uint32_t magic = rd32(fh, false);
-	bool swapped;
-	if (magic == 0xa1b2c3d4 || magic == 0xa1b2cd34)
-		swapped = false;
-	else if (magic == 0xd4c3b2a1 || magic == 0x34cdb2a1)
-		swapped = true;
-	else {
-		fclose(fp);
-		return false;
-	}
-	uint32_t snaplen = rd32(fh + 16, swapped);
-	if (snaplen == 0 || snaplen > MAX_CAPLEN)
-		snaplen = MAX_CAPLEN;
-	if (records_plausible(fp, swapped, snaplen, 24, 16, 8) ||
-	    !records_plausible(fp, swapped, snaplen, 24, PATCHED_HDR, 8) ||
-	    fseek(fp, 24, SEEK_SET) != 0) {
-		fclose(fp);
-		return false;
-	}
-	pt->buf = malloc(MAX_CAPLEN);
-	if (pt->buf == NULL) {
-		fclose(fp);
-		return false;
-	}
-	pt->fp = fp;
-	pt->swapped = swapped;
-	pt->snaplen = snaplen;
-	return true;
-}
-
-/* 1: a frame; 0: end of file; -1: damaged (fi->error says where). */
-static int patched_next(struct patched *pt, struct source_file_info *fi, struct pcap_pkthdr *h,
-			const u_char **data)
-{
-	uint8_t hdr[PATCHED_HDR];
-	size_t got = fread(hdr, 1, sizeof(hdr), pt->fp);
-	if (got == 0)
-		return 0;
-	if (got != sizeof(hdr)) {
-		snprintf(fi->error, sizeof(fi->error), "read stopped after frame %llu: truncated "
-			 "record header", (unsigned long long)fi->frames);
-		return -1;
-	}
-	uint32_t caplen = rd32(hdr + 8, pt->swapped);
-	if (caplen > MAX_CAPLEN || caplen > pt->snaplen) {
-		snprintf(fi->error, sizeof(fi->error), "read stopped after frame %llu: record claims "
-			 "%u bytes, more than the snapshot length %u",
-			 (unsigned long long)fi->frames, caplen, pt->snaplen);
-		return -1;
-	}
-	if (fread(pt->buf, 1, caplen, pt->fp) != caplen) {
-		snprintf(fi->error, sizeof(fi->error), "read stopped after frame %llu: truncated "
-			 "record", (unsigned long long)fi->frames);
-		return -1;
-	}
-	h->ts.tv_sec = rd32(hdr, pt->swapped);
-	h->ts.tv_usec = rd32(hdr + 4, pt->swapped) * 1000; /* nanoseconds, like the other files */
-	h->caplen = caplen;
-	h->len = rd32(hdr + 12, pt->swapped);
-	*data = pt->buf;
-	return 1;
 }
 
 void source_free(struct source *s)
@@ -458,7 +336,7 @@ static int open_pcapng(struct source *s, size_t i, int fd, bool own, const uint8
 	for (size_t k = 0; k < nl; k++)
 		link_index(fi, linktype_to_dlt(links[k]));
 	fi->pcapng = true;
-	fi->linktype = nl > 0 ? fi->links[0].linktype : -1;
+	fi->linktype = nl > 0 ? fi->links[0].linktype : SOURCE_LINK_NONE;
 	fi->link_name = source_link_name(fi->linktype);
 	return FA_OK;
 }
@@ -489,7 +367,8 @@ static int open_file(struct source *s, size_t i, struct fa_err *err)
 	}
 	uint8_t head[8];
 	size_t n = read_head(fd, regular, head, sizeof(head));
-	if (n >= 4 && rd32(head, false) == PCAPNG_MAGIC) {
+	struct cursor c = cur_make(head, n);
+	if (cur_le32(&c) == PCAPNG_MAGIC) { /* the same either byte order */
 		int rc = open_pcapng(s, i, fd, !std_in, regular ? NULL : head, regular ? 0 : n,
 				     regular ? (uint64_t)sb.st_size : 0, err);
 		if (rc != FA_OK && !std_in)
@@ -520,7 +399,7 @@ static int open_file(struct source *s, size_t i, struct fa_err *err)
 	fi->linktype = pcap_datalink(p);
 	fi->link_name = source_link_name(fi->linktype);
 	link_index(fi, fi->linktype);
-	if (pcap_major_version(p) == 2 && regular && open_patched(path, &s->patched[i]))
+	if (pcap_major_version(p) == 2 && regular && patched_open(path, &s->patched[i]))
 		fi->patched = true;
 	return FA_OK;
 }
@@ -628,33 +507,46 @@ static void record_live_stats(struct source *s)
 }
 
 /* Counts a frame of the current file and hands it on in *f. ns: the
-   nanoseconds as the file gives them (a microsecond file's times 1000). */
+   nanoseconds as the file gives them (a microsecond file's times 1000).
+   An untimed frame (a pcapng Simple Packet Block, a record that is no
+   packet) takes the time of the frame before it, and leaves the file's
+   first and last times alone. */
 static void deliver(struct source *s, struct source_file_info *fi, struct source_frame *f,
-		    const uint8_t *data, uint32_t caplen, uint32_t wirelen, int64_t sec,
-		    uint64_t ns, int linktype)
+		    const uint8_t *data, uint32_t caplen, uint32_t wirelen, bool timed,
+		    int64_t sec, uint64_t ns, int linktype)
 {
 	fi->frames++;
 	fi->bytes += wirelen;
 	f->data = data;
 	f->caplen = caplen;
 	f->wirelen = wirelen;
-	bool clamped = false;
-	f->ts = fa_time_from_parts(sec, (int64_t)(ns / 1000), &clamped);
-	f->ts_sec = sec;
-	f->ts_nsec = ns < 1000000000u ? (uint32_t)ns : 999999999u;
-	if (clamped)
-		fi->bad_timestamps++;
-	if (fi->frames == 1 || f->ts < fi->first)
-		fi->first = f->ts;
-	if (f->ts > fi->last)
-		fi->last = f->ts;
+	if (timed) {
+		bool clamped = false;
+		f->ts = fa_time_from_parts(sec, (int64_t)(ns / 1000), &clamped);
+		f->ts_sec = sec;
+		f->ts_nsec = ns < 1000000000u ? (uint32_t)ns : 999999999u;
+		if (clamped)
+			fi->bad_timestamps++;
+		if (!s->timed || f->ts < fi->first)
+			fi->first = f->ts;
+		if (!s->timed || f->ts > fi->last)
+			fi->last = f->ts;
+		s->timed = true;
+		s->last_ts = f->ts;
+		s->last_sec = f->ts_sec;
+		s->last_nsec = f->ts_nsec;
+	} else {
+		f->ts = s->last_ts;
+		f->ts_sec = s->last_sec;
+		f->ts_nsec = s->last_nsec;
+	}
 	if (s->cur_link >= fi->n_links || fi->links[s->cur_link].linktype != linktype) {
 		int k = link_index(fi, linktype);
 		s->cur_link = k >= 0 ? (size_t)k : SOURCE_MAX_LINKS;
 	}
 	if (s->cur_link < fi->n_links)
 		fi->links[s->cur_link].frames++;
-	if (fi->linktype == -1) { /* a pcapng that described no interface up front */
+	if (fi->linktype == SOURCE_LINK_NONE && linktype != SOURCE_LINK_NONE) {
 		fi->linktype = linktype;
 		fi->link_name = source_link_name(linktype);
 	}
@@ -706,9 +598,10 @@ static int pcapng_next_frame(struct source *s, struct source_file_info *fi, stru
 	int k;
 	while ((k = pcapng_read_next(r, &rec)) == PCAPNG_SECRETS)
 		keep_secret(s, fi, &rec);
-	if (k == PCAPNG_PACKET) {
-		deliver(s, fi, f, rec.data, rec.len, rec.wirelen, rec.ts_sec, rec.ts_nsec,
-			linktype_to_dlt(rec.linktype));
+	if (k == PCAPNG_PACKET || k == PCAPNG_OTHER_FRAME) {
+		deliver(s, fi, f, rec.data, rec.len, rec.wirelen, rec.has_ts, rec.ts_sec,
+			rec.ts_nsec, k == PCAPNG_PACKET ? linktype_to_dlt(rec.linktype)
+							: SOURCE_LINK_NONE);
 		return 1;
 	}
 	fi->sections = pcapng_read_sections(r);
@@ -735,17 +628,25 @@ int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
 				return 1;
 			rc = PCAP_ERROR_BREAK; /* its end; any damage recorded */
 		} else if (s->patched[s->cur].fp != NULL) {
+			struct patched_rec pr;
 			h = &ph;
-			rc = patched_next(&s->patched[s->cur], fi, h, &data);
-			if (rc == 0)
+			rc = patched_next(&s->patched[s->cur], fi, &pr);
+			if (rc == 1) {
+				ph.ts.tv_sec = pr.sec;
+				ph.ts.tv_usec = pr.nsec; /* nanoseconds, like the other files */
+				ph.caplen = pr.caplen;
+				ph.len = pr.len;
+				data = pr.data;
+			} else if (rc == 0) {
 				rc = PCAP_ERROR_BREAK; /* end of this file */
-			else if (rc < 0)
+			} else {
 				rc = -100; /* damaged: error already recorded */
+			}
 		} else {
 			rc = pcap_next_ex(p, &h, &data);
 		}
 		if (rc == 1) {
-			deliver(s, fi, f, data, h->caplen, h->len, (int64_t)h->ts.tv_sec,
+			deliver(s, fi, f, data, h->caplen, h->len, true, (int64_t)h->ts.tv_sec,
 				(uint64_t)h->ts.tv_usec * s->ns_per_tick, fi->linktype);
 			return 1;
 		}
@@ -770,6 +671,10 @@ int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
 		source_close(s, s->cur);
 		s->cur++;
 		s->cur_link = 0;
+		s->timed = false;
+		s->last_ts = 0;
+		s->last_sec = 0;
+		s->last_nsec = 0;
 	}
 	return 0;
 }

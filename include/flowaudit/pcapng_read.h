@@ -6,9 +6,11 @@
  * record at a time: a packet (Enhanced, Simple or obsolete Packet Block)
  * with the link type and snapshot length of its interface and its time
  * stamp in seconds and nanoseconds (the interface's if_tsresol and
- * if_tsoffset applied), or the contents of a Decryption Secrets Block.
- * Every other block is skipped by its length. A record's bytes are
- * borrowed until the next call.
+ * if_tsoffset applied); the contents of a Decryption Secrets Block; or a
+ * block that holds no packet but that Wireshark shows, and numbers, as a
+ * frame (a systemd journal entry, a custom block, a sysdig event), so that
+ * the caller's frame numbers stay Wireshark's. Every other block is
+ * skipped by its length. A record's bytes are borrowed until the next call.
  *
  * A file may hold several sections (each Section Header Block starts a new
  * interface table and may change the byte order) and each section several
@@ -44,6 +46,7 @@ enum pcapng_result {
 	PCAPNG_END = 0,          /* a clean end of the file */
 	PCAPNG_PACKET = 1,
 	PCAPNG_SECRETS = 2,
+	PCAPNG_OTHER_FRAME = 3,  /* a frame to Wireshark that holds no packet */
 	PCAPNG_DAMAGED = -1,     /* a block that cannot be what it claims */
 	PCAPNG_CUT_SHORT = -2,   /* the file ends inside a block */
 };
@@ -54,6 +57,7 @@ struct pcapng_record {
 	uint32_t len;            /* bytes at data (a packet's captured length) */
 	/* packets */
 	uint32_t wirelen;        /* bytes on the wire */
+	bool has_ts;             /* false for a Simple Packet Block and other frames */
 	int64_t ts_sec;          /* the time stamp, saturated to int64 */
 	uint32_t ts_nsec;
 	int linktype;            /* LINKTYPE_ of the packet's interface */
@@ -61,6 +65,8 @@ struct pcapng_record {
 	uint32_t iface;          /* its index in the section */
 	/* secrets */
 	uint32_t secrets_type;   /* 0x544c534b: a TLS key log, ... */
+	/* other frames */
+	uint32_t block_type;     /* 9: journal, 0xbad, 0x40000bad: custom, 0x204 ...: sysdig */
 };
 
 struct pcapng_reader;

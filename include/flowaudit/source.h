@@ -38,11 +38,22 @@ struct source_frame {
 	uint32_t wirelen;    /* bytes on the wire */
 	fa_time ts;          /* the time stamp, to the microsecond */
 	int64_t ts_sec;      /* ... exactly as the file has it: seconds */
-	uint32_t ts_nsec;    /* and nanoseconds (a microsecond file's, times 1000) */
-	int linktype;        /* DLT_ value of its interface, as libpcap numbers them */
+	uint32_t ts_nsec;    /* and nanoseconds (a microsecond file's, times 1000); a
+				frame with none (a pcapng Simple Packet Block, a record
+				that holds no packet) has the frame before's */
+	int linktype;        /* DLT_ value of its interface, as libpcap numbers them,
+				or SOURCE_LINK_NONE */
 	uint32_t file;       /* index of the file (0 for live) */
 	uint64_t frame;      /* 1-based frame number within the file */
 };
+
+/*
+ * The link type of a frame that holds no packet: a pcapng record Wireshark
+ * shows and numbers as a frame (a systemd journal entry, a custom block, a
+ * sysdig event). It is handed on, so that frame numbers stay Wireshark's,
+ * and never decoded.
+ */
+#define SOURCE_LINK_NONE (-1)
 
 /* A link type a file's frames came in, and how many came in it. */
 struct source_link {
@@ -55,7 +66,8 @@ struct source_link {
 
 struct source_file_info {
 	const char *path;
-	int linktype;        /* of the file, or of a pcapng's first interface (-1: none yet) */
+	int linktype;        /* of the file, or of a pcapng's first interface
+				(SOURCE_LINK_NONE: none yet) */
 	const char *link_name;
 	/* every link type of its interfaces (the first SOURCE_MAX_LINKS): for a
 	   pcapng, those described before its first packet once it is open, the
@@ -146,11 +158,13 @@ const struct source_secret *source_secret_next(const struct source *s, uint32_t 
 size_t source_file_count(const struct source *s);
 const struct source_file_info *source_file(const struct source *s, size_t i);
 void source_live_stats(struct source *s, struct source_live_stats *out);
-/* The pcap handle of the live interface or current file, for the capture writer. */
+/* The pcap handle of the live interface or current file, for the capture
+   writer; NULL for a file the pcapng reader reads. */
 void *source_pcap_handle(const struct source *s);
 void source_free(struct source *s);
 
-/* A DLT_ value's name as libpcap gives it ("EN10MB", "LINUX_SLL2"). */
+/* A DLT_ value's name as libpcap gives it ("EN10MB", "LINUX_SLL2"); "none"
+   for SOURCE_LINK_NONE. */
 const char *source_link_name(int linktype);
 
 /* Whether path can be opened again and read from the start: a regular

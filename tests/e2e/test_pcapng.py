@@ -120,10 +120,10 @@ def flow_key(f):
 
 # ---------------------------------------------------------------- tests
 
-def test_two_interfaces_flows_like_tshark():
-    """flows --json names the flows of both interfaces, and every flow's
-    first, last and naming frame is the frame tshark gives that number."""
-    path = merged()
+def check_flows_like_tshark(path):
+    """flows --json of path against tshark: every flow's first, last and
+    naming frame is the frame tshark gives that number, and tshark's frames
+    of its 5-tuple between them are its packets. Returns {SNI: {interface}}."""
     fl = e2e.flows(path)
     rows = tshark_frames(path, "frame.interface_id", "ip.src", "tcp.srcport", "udp.srcport",
                          "ip.dst", "tcp.dstport", "udp.dstport",
@@ -131,15 +131,13 @@ def test_two_interfaces_flows_like_tshark():
     by_num = {}
     for r in rows:
         num, iface, src, tsp, usp, dst, tdp, udp_, sni = (r + [""] * 9)[:9]
-        by_num[int(num)] = (int(iface), (src, tsp or usp, dst, tdp or udp_), sni)
-    assert len(by_num) == len(packets(path)) > 80
+        by_num[int(num)] = (iface, (src, tsp or usp, dst, tdp or udp_), sni)
     ifaces = set()
     named = {}
     for f in fl:
         key = flow_key(f)
         first, last = by_num[f["first_frame"]], by_num[f["last_frame"]]
         assert first[1] in key and last[1] in key, (f["id"], first, last)
-        # tshark's frames of its 5-tuple from the first to the last are the flow's
         span = [n for n, v in by_num.items()
                 if f["first_frame"] <= n <= f["last_frame"] and v[1] in key]
         assert len(span) == f["packets_out"] + f["packets_in"], (f["id"], span)
@@ -148,10 +146,46 @@ def test_two_interfaces_flows_like_tshark():
         if f["name_source"] == "sni":
             assert by_num[f["name_frame"]][2] == f["name"], (f["id"], by_num[f["name_frame"]])
             named.setdefault(f["name"], set()).add(first[0])
-    assert ifaces == {0, 1}, ifaces
-    # the demo's TLS names, each seen on both interfaces
+    return len(by_num), ifaces, named
+
+
+def test_two_interfaces_flows_like_tshark():
+    """flows --json names the flows of both interfaces, each cited by tshark's frame numbers."""
+    path = merged()
+    n, ifaces, named = check_flows_like_tshark(path)
+    assert n == len(packets(path)) > 80
+    assert ifaces == {"0", "1"}, ifaces
+    # the SDKs' TLS names, each seen on both interfaces
     for host in ("graph.facebook.com", "googleads.g.doubleclick.net"):
-        assert named.get(host) == {0, 1}, (host, named)
+        assert named.get(host) == {"0", "1"}, (host, named)
+
+
+def test_records_that_are_not_packets():
+    """Custom blocks and a systemd journal entry, which tshark numbers as
+    frames though they hold no packet, leave every frame number tshark's."""
+    path = merged()
+    with open(path, "rb") as f:
+        data = f.read()
+    epbs = [off for off, t, _ in blocks(path) if t == 6]
+
+    def block(btype, body):
+        body += b"\0" * (-len(body) % 4)
+        return struct.pack("<II", btype, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+    journal = b"__REALTIME_TIMESTAMP=1795860000000000\nMESSAGE=test\n"
+    extra = {epbs[3]: block(0xbad, struct.pack("<I", 32473) + b"flowaudit test"),
+             epbs[20]: block(9, journal),
+             epbs[40]: block(0x40000bad, struct.pack("<I", 32473) + b"x")}
+    out = os.path.join(e2e.WORK, "with-records.pcapng")
+    with open(out, "wb") as f:
+        last = 0
+        for off in sorted(extra):
+            f.write(data[last:off] + extra[off])
+            last = off
+        f.write(data[last:])
+    n, ifaces, named = check_flows_like_tshark(out)
+    assert n == len(packets(path)) + 3, n
+    p = e2e.run(["flows", "-r", out, "--no-geo", "--quiet"], expect=0)
+    assert "3 pcapng records that hold no packet" in p.stderr, p.stderr
 
 
 def test_two_interfaces_frame_count():

@@ -653,7 +653,7 @@ static void test_source(void **state)
 				break;
 		}
 		if (file == 0)
-			assert_int_equal(f.ts_sec, 0); /* an SPB has no time stamp */
+			assert_int_equal(f.ts_sec, 2); /* an SPB has none: the frame before's */
 	}
 	assert_int_equal(n_sec, 4);
 	assert_int_equal(source_secret_count(s), 4);
@@ -690,6 +690,68 @@ static void test_source(void **state)
 	free(w.b);
 }
 
+/* Blocks Wireshark numbers as frames though they hold no packet (a systemd
+   journal entry, custom blocks, a sysdig event) are handed on as such; an
+   unknown block is not. Through source.c they keep the frame numbers
+   tshark's, take the time of the frame before, and are never decoded. */
+static void test_other_frames(void **state)
+{
+	(void)state;
+	struct buf w = {0};
+	shb(&w, false);
+	idb(&w, 1, 0, 9, false, 0);
+	epb(&w, 0, 5000000000ull, pkt, 60, 60);
+	unknown(&w, 9, 40);          /* systemd journal export */
+	epb(&w, 0, 6000000000ull, pkt, 60, 60);
+	unknown(&w, 0xbad, 8);       /* custom, copiable */
+	unknown(&w, 0x40000bad, 8);  /* custom, not to be copied */
+	unknown(&w, 0x204, 32);      /* sysdig event */
+	unknown(&w, 7, 4);           /* unknown: skipped */
+	epb(&w, 0, 7000000000ull, pkt, 60, 60);
+	struct pcapng_reader *r = open_mem(&w);
+	uint32_t want[] = {0, 9, 0, 0xbad, 0x40000bad, 0x204, 0};
+	struct pcapng_record rec;
+	for (size_t i = 0; i < 7; i++) {
+		int k = pcapng_read_next(r, &rec);
+		assert_int_equal(k, want[i] ? PCAPNG_OTHER_FRAME : PCAPNG_PACKET);
+		if (want[i]) {
+			assert_int_equal(rec.block_type, want[i]);
+			assert_false(rec.has_ts);
+		}
+	}
+	expect_stop(r, PCAPNG_END, "", 1, 1);
+
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/test_pcapng_other_%d.pcapng", (int)getpid());
+	write_file(path, &w);
+	const char *paths[] = {path};
+	struct source *s = NULL;
+	struct fa_err err = {""};
+	assert_int_equal(source_open_files(paths, 1, &s, &err), FA_OK);
+	int64_t secs[] = {5, 5, 6, 6, 6, 6, 7};
+	struct source_frame f;
+	for (uint64_t n = 1; n <= 7; n++) {
+		assert_int_equal(source_next(s, &f, &err), 1);
+		assert_int_equal(f.frame, n);
+		assert_int_equal(f.linktype, want[n - 1] ? SOURCE_LINK_NONE : DLT_EN10MB);
+		assert_int_equal(f.ts_sec, secs[n - 1]);
+	}
+	assert_int_equal(source_next(s, &f, &err), 0);
+	const struct source_file_info *fi = source_file(s, 0);
+	assert_int_equal(fi->frames, 7);
+	assert_int_equal(fi->linktype, DLT_EN10MB);
+	assert_int_equal(fi->n_links, 2);
+	assert_int_equal(fi->links[1].linktype, SOURCE_LINK_NONE);
+	assert_string_equal(fi->links[1].name, "none");
+	assert_int_equal(fi->links[1].frames, 4);
+	assert_int_equal(fi->first, 5000000);
+	assert_int_equal(fi->last, 7000000);
+	assert_false(fi->truncated);
+	source_free(s);
+	unlink(path);
+	free(w.b);
+}
+
 int main(void)
 {
 	fill_pkt();
@@ -703,6 +765,7 @@ int main(void)
 		cmocka_unit_test(test_open_refusals),
 		cmocka_unit_test(test_buffered_file_and_pipe),
 		cmocka_unit_test(test_source),
+		cmocka_unit_test(test_other_frames),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -641,13 +641,19 @@ static void test_gap_gives_up(void **state)
 	put_varint2(&f, 100);
 	for (int i = 0; i < 100; i++)
 		put8(&f, 1);
+	/* and one that straddles it: the 50 bytes past it are refused */
+	put8(&f, 0x06);
+	put_varint2(&f, QUIC_CRYPTO_MAX - 50);
+	put_varint2(&f, 100);
+	for (int i = 0; i < 100; i++)
+		put8(&f, 2);
 	struct buf *dg = calloc(1, sizeof(*dg));
 	seal_initial(dg, QUIC_V1, dcid_a, 8, 0, &f, 1100);
 	c = quic_conn_new();
 	assert_int_equal(feed(q, c, dg->b, dg->n, &h), QUIC_MORE);
 	struct quic_stats s;
 	quic_ctx_stats(q, &s);
-	assert_int_equal(s.crypto_refused, 100);
+	assert_int_equal(s.crypto_refused, 150);
 	quic_conn_free(c);
 	quic_ctx_free(q);
 	free(dg);

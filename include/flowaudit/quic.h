@@ -35,7 +35,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QUIC_CRYPTO_MAX (64 * 1024) /* CRYPTO stream bytes kept per flow */
+/* CRYPTO stream bytes kept per flow: the ClientHello comes first in it,
+   and tls.c reads none larger than TLS_HELLO_MAX, so nothing past that
+   could ever be used; kept as they arrive, grown by doubling from 4 KiB */
+#define QUIC_CRYPTO_MAX (TLS_HELLO_MAX + 4)
 #define QUIC_RANGES 32              /* separate pieces of it at once */
 #define QUIC_DATAGRAMS_MAX 32       /* client datagrams read before giving up */
 #define QUIC_CID_MAX 20

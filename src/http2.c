@@ -341,7 +341,10 @@ static void block_end(struct http2_conn *c, struct block *b, int dir, const stru
 static bool block_bytes(struct http2_conn *c, int dir, const uint8_t *in, size_t n, bool final,
 			const struct http2_callbacks *cb)
 {
+	static const uint8_t empty[1];
 	struct dir *dd = &c->st->d[dir];
+	if (in == NULL)
+		in = empty; /* an empty fragment: no arithmetic on NULL */
 	for (;;) {
 		nghttp2_nv nv;
 		int flags = 0;
@@ -452,7 +455,8 @@ static void frame(struct http2_conn *c, int dir, const struct http2_callbacks *c
 		block_start(c, &dd->blk, dir, fields_sid, !promise && (dd->flags & F_END_STREAM), promise);
 		dd->blk.frame_sid = sid;
 		size_t n = cur_left(&p) - pad;
-		block_bytes(c, dir, cur_take(&p, n), n, dd->flags & F_END_HEADERS, cb);
+		const uint8_t *frag = n > 0 ? cur_take(&p, n) : NULL; /* buf is NULL until a frame needs it */
+		block_bytes(c, dir, frag, n, dd->flags & F_END_HEADERS, cb);
 		return;
 	}
 	case T_CONTINUATION:
@@ -573,7 +577,7 @@ static size_t step(struct http2_conn *c, int dir, const uint8_t *d, size_t n,
 	switch (dd->state) {
 	case S_PREFACE:
 		take = PREFACE_LEN - dd->pref_len < n ? PREFACE_LEN - dd->pref_len : n;
-		if (memcmp(d, PREFACE + dd->pref_len, take) != 0) {
+		if (memcmp(d, &PREFACE[dd->pref_len], take) != 0) {
 			go_off(c, HTTP2_OFF_NOT_HTTP2);
 			return n;
 		}

@@ -638,6 +638,10 @@ void http2_conn_feed(struct http2_conn *c, int dir, const uint8_t *d, size_t n,
 	if (c->inactive || n == 0 || (dir != HTTP2_C2S && dir != HTTP2_S2C))
 		return;
 	if (c->st == NULL) {
+		if (!http2_first_byte_ok(dir, d[0])) {
+			go_off(c, HTTP2_OFF_NOT_HTTP2);
+			return;
+		}
 		c->st = state_new();
 		if (c->st == NULL) {
 			go_off(c, HTTP2_OFF_NOMEM);

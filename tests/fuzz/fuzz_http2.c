@@ -9,7 +9,7 @@
  * by the end of the input. Every field, request and body piece handed on is
  * read in full, so a pointer or length past its buffer shows under ASan.
  * Seeds: tests/fuzz/seeds/fuzz_http2/, the connections of
- * tests/fixtures/http2/h2c.pcap in this form.
+ * tests/fixtures/http2/h2c.pcap in this form (tests/gen/h2c_fuzz_seeds.py).
  */
 #include "flowaudit/http2.h"
 

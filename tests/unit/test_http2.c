@@ -5,7 +5,8 @@
  * change), gzip bodies over several DATA frames, interleaved streams, byte
  * by byte feeding, the stream bound, malformed frames and HPACK garbage;
  * and a real h2c capture (nghttp and curl against nghttpd, made by
- * tests/gen/h2c_capture.sh) read back as tshark reads it.
+ * tests/gen/h2c_capture.sh: padding, PUSH_PROMISE, CONTINUATION, small
+ * header tables from real implementations) read back as tshark reads it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -83,7 +84,7 @@ static size_t deflate_block(nghttp2_hd_deflater *d, const nghttp2_nv *nv, size_t
 /* ---- what the decoder hands on ---- */
 
 struct got {
-	char fields[2][8192];     /* "sid name: value\n" */
+	char fields[2][1 << 18];  /* "sid name: value\n" */
 	size_t fields_len[2];
 	struct http2_request req[512];
 	int n_req;
@@ -324,6 +325,10 @@ static void test_prefaces(void **state)
 	http2_conn_feed(&c, HTTP2_C2S, (const uint8_t *)"x", 1, NULL);
 	assert_true(c.inactive);
 	http2_conn_free(&c);
+	assert_true(http2_first_byte_ok(HTTP2_C2S, 'P'));
+	assert_false(http2_first_byte_ok(HTTP2_C2S, 'G'));
+	assert_true(http2_first_byte_ok(HTTP2_S2C, 0));
+	assert_false(http2_first_byte_ok(HTTP2_S2C, 'H'));
 	/* a server that talks first, not in frames (an SMTP banner) */
 	http2_conn_init(&c);
 	http2_conn_feed(&c, HTTP2_S2C, (const uint8_t *)"220 mail.example ESMTP\r\n", 24, NULL);
@@ -611,8 +616,8 @@ static void test_bomb(void **state)
 struct capture {
 	struct got g;
 	int conn;                 /* index of the connection being fed */
-	char body[3][512];        /* each connection's request body */
-	size_t body_n[3];
+	char body[4][512];        /* each connection's request body */
+	size_t body_n[4];
 };
 
 static void cap_field(const struct http2_field *f, void *user)
@@ -713,7 +718,7 @@ static int replay(const char *path, struct conn_slot *conns, int max, struct cap
 		if (decode_frame(pcap_datalink(p), data, ph->caplen, &pkt, &ds) != DECODE_OK ||
 		    pkt.l4_proto != 6)
 			continue;
-		int dir = pkt.dport == 8080 ? HTTP2_C2S : HTTP2_S2C;
+		int dir = pkt.dport == 8080 || pkt.dport == 8081 ? HTTP2_C2S : HTTP2_S2C;
 		uint16_t cport = dir == HTTP2_C2S ? pkt.sport : pkt.dport;
 		int k = 0;
 		while (k < n_conns && conns[k].client_port != cport)
@@ -750,10 +755,10 @@ static void test_h2c_capture(void **state)
 	static struct capture x;
 	memset(&x, 0, sizeof(x));
 	struct http2_callbacks cb = {cap_field, cap_request, cap_data, &x};
-	static struct conn_slot conns[3];
+	static struct conn_slot conns[4];
 	memset(conns, 0, sizeof(conns));
-	int n_conns = replay(FIXTURE_DIR "h2c.pcap", conns, 3, &x, &cb);
-	assert_int_equal(n_conns, 3);
+	int n_conns = replay(FIXTURE_DIR "h2c.pcap", conns, 4, &x, &cb);
+	assert_int_equal(n_conns, 4);
 	for (int i = 0; i < n_conns; i++) {
 		assert_true(conns[i].c.active);
 		assert_false(conns[i].c.inactive);
@@ -762,6 +767,11 @@ static void test_h2c_capture(void **state)
 	assert_string_equal(http2_conn_info(&conns[1].c)->user_agent, "okhttp/4.12.0");
 	assert_int_equal(conns[0].c.requests, 3);
 	assert_int_equal(conns[0].c.responses, 3);
+	/* the fourth: two requests of 40 KB headers each, one pushed response */
+	assert_int_equal(conns[3].c.requests, 2);
+	assert_int_equal(conns[3].c.responses, 3);
+	assert_non_null(strstr(x.g.fields[1], "2 :path: /style.css\n"));
+	assert_non_null(strstr(x.g.fields[0], "15 x-aid: 9774d56d682e549c\n"));
 
 	/* the decoder's requests against tshark's, in order */
 	static char want[32][1024];
@@ -769,7 +779,7 @@ static void test_h2c_capture(void **state)
 	assert_non_null(f);
 	int n_want = read_tshark(f, want, 32);
 	fclose(f);
-	assert_int_equal(n_want, 5);
+	assert_int_equal(n_want, 7);
 	assert_int_equal(x.g.n_req, n_want);
 	for (int i = 0; i < n_want; i++) {
 		char line[1024];
@@ -784,6 +794,7 @@ static void test_h2c_capture(void **state)
 	const char *json = "{\"android_id\":\"9774d56d682e549c\",\"imei\":\"356938035643809\","
 			   "\"event\":\"open\"}";
 	assert_int_equal(x.body_n[0], 0);
+	assert_int_equal(x.body_n[3], 0);
 	for (int i = 1; i < 3; i++) {
 		assert_int_equal(x.body_n[i], strlen(json));
 		assert_memory_equal(x.body[i], json, strlen(json));
@@ -792,6 +803,7 @@ static void test_h2c_capture(void **state)
 	/* the committed reading is tshark's: read the capture again when tshark is here */
 	if (system("command -v tshark >/dev/null 2>&1") == 0) {
 		FILE *t = popen("tshark -r " FIXTURE_DIR "h2c.pcap -d tcp.port==8080,http2 "
+				"-d tcp.port==8081,http2 "
 				"-Y http2.type==1 -T fields -E aggregator='|' -e http2.headers.method "
 				"-e http2.headers.path -e http2.headers.authority "
 				"-e http2.headers.user_agent 2>/dev/null", "r");

@@ -73,6 +73,13 @@ static void handshake(struct wire *w)
 
 #define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE}
 
+static nghttp2_hd_deflater *deflater(void)
+{
+	nghttp2_hd_deflater *d = NULL;
+	assert_int_equal(nghttp2_hd_deflate_new(&d, 4096), 0);
+	return d;
+}
+
 static size_t deflate_block(nghttp2_hd_deflater *d, const nghttp2_nv *nv, size_t n, uint8_t *out,
 			    size_t cap)
 {
@@ -127,6 +134,12 @@ static void on_data(const struct http2_data *d, void *user)
 	g->data_calls++;
 }
 
+static void reset(struct wire *w, struct got *g)
+{
+	memset(w, 0, sizeof(*w));
+	memset(g, 0, sizeof(*g));
+}
+
 static void callbacks(struct http2_callbacks *cb, struct got *g)
 {
 	cb->field = on_field;
@@ -162,9 +175,7 @@ static void build_conversation(struct wire *w)
 {
 	memset(w, 0, sizeof(*w));
 	handshake(w);
-	nghttp2_hd_deflater *cd, *sd;
-	assert_int_equal(nghttp2_hd_deflate_new(&cd, 4096), 0);
-	assert_int_equal(nghttp2_hd_deflate_new(&sd, 4096), 0);
+	nghttp2_hd_deflater *cd = deflater(), *sd = deflater();
 	uint8_t blk[4096], pl[4096];
 
 	const nghttp2_nv r1[] = {
@@ -363,15 +374,13 @@ static void test_table_size(void **state)
 				NV("x-long-header-name", "a value long enough to be kept")};
 	static const uint8_t hts[] = {0, 1, 0, 0, 0, 64};
 	for (int round = 0; round < 3; round++) {
-		memset(&w, 0, sizeof(w));
-		memset(&g, 0, sizeof(g));
+		reset(&w, &g);
 		put_raw(&w, HTTP2_C2S, PREFACE, 24);
 		put_frame(&w, HTTP2_C2S, 4, 0, 0, NULL, 0);
 		put_frame(&w, HTTP2_S2C, 4, 0, 0, hts, sizeof(hts));
 		if (round != 2)
 			put_frame(&w, HTTP2_C2S, 4, 1, 0, NULL, 0); /* ACK */
-		nghttp2_hd_deflater *d;
-		assert_int_equal(nghttp2_hd_deflate_new(&d, 4096), 0);
+		nghttp2_hd_deflater *d = deflater();
 		/* round 0 keeps to 64 bytes; rounds 1 and 2 set 4096 */
 		assert_int_equal(nghttp2_hd_deflate_change_table_size(d, round == 0 ? 64 : 4096), 0);
 		for (uint32_t sid = 1; sid <= 5; sid += 2) {
@@ -396,16 +405,51 @@ static void test_table_size(void **state)
 	}
 }
 
+/*
+ * The server sends more SETTINGS than are kept waiting for their ACK while
+ * a client header block is open: the oldest is applied at once, the block
+ * decodes, nothing is freed under the decoder.
+ */
+static void test_settings_unacked(void **state)
+{
+	(void)state;
+	static struct wire w;
+	static struct got g;
+	reset(&w, &g);
+	put_raw(&w, HTTP2_C2S, PREFACE, 24);
+	put_frame(&w, HTTP2_C2S, 4, 0, 0, NULL, 0);
+	static const uint8_t hts[] = {0, 1, 0, 0, 0x08, 0};
+	for (int i = 0; i < 12; i++)
+		put_frame(&w, HTTP2_S2C, 4, 0, 0, hts, sizeof(hts));
+	nghttp2_hd_deflater *d = deflater();
+	uint8_t blk[256];
+	const nghttp2_nv r[] = {NV(":method", "GET"), NV(":path", "/s"), NV(":authority", "s.example")};
+	size_t bn = deflate_block(d, r, 3, blk, sizeof(blk));
+	nghttp2_hd_deflate_del(d);
+	size_t head = w.n[0];
+	put_frame(&w, HTTP2_C2S, 1, 0, 1, blk, 2);
+	put_frame(&w, HTTP2_C2S, 9, 0x4, 1, blk + 2, bn - 2);
+	struct http2_callbacks cb;
+	callbacks(&cb, &g);
+	struct http2_conn c;
+	http2_conn_init(&c);
+	http2_conn_feed(&c, HTTP2_C2S, w.b[0], head + 9 + 2, &cb); /* up to the open block */
+	http2_conn_feed(&c, HTTP2_S2C, w.b[1], w.n[1], &cb);
+	http2_conn_feed(&c, HTTP2_C2S, w.b[0] + head + 11, w.n[0] - head - 11, &cb);
+	assert_false(c.inactive);
+	assert_int_equal(g.n_req, 1);
+	assert_string_equal(g.req[0].info.target, "/s");
+	http2_conn_free(&c);
+}
+
 static void test_interleaved_streams_and_trailers(void **state)
 {
 	(void)state;
 	static struct wire w;
 	static struct got g;
-	memset(&w, 0, sizeof(w));
-	memset(&g, 0, sizeof(g));
+	reset(&w, &g);
 	handshake(&w);
-	nghttp2_hd_deflater *d;
-	assert_int_equal(nghttp2_hd_deflate_new(&d, 4096), 0);
+	nghttp2_hd_deflater *d = deflater();
 	uint8_t blk[1024];
 	const nghttp2_nv r5[] = {NV(":method", "PUT"), NV(":path", "/five"), NV("host", "h.example:8443")};
 	const nghttp2_nv r7[] = {NV(":method", "PUT"), NV(":path", "/seven"), NV(":authority", "s.example")};
@@ -423,7 +467,7 @@ static void test_interleaved_streams_and_trailers(void **state)
 	put_frame(&w, HTTP2_C2S, 0, 0, 7, "xx", 2);   /* on a closed stream: skipped */
 	nghttp2_hd_deflate_del(d);
 	/* the response to stream 5: 100 Continue, then 200 with a gzip body */
-	assert_int_equal(nghttp2_hd_deflate_new(&d, 4096), 0);
+	d = deflater();
 	const nghttp2_nv r100[] = {NV(":status", "100")};
 	const nghttp2_nv r200[] = {NV(":status", "200"), NV("content-encoding", "gzip")};
 	bn = deflate_block(d, r100, 1, blk, sizeof(blk));
@@ -466,9 +510,7 @@ static void test_streams_bounded(void **state)
 	struct http2_conn c;
 	http2_conn_init(&c);
 	feed_whole(&c, &w, NULL);
-	nghttp2_hd_deflater *d, *sd;
-	assert_int_equal(nghttp2_hd_deflate_new(&d, 4096), 0);
-	assert_int_equal(nghttp2_hd_deflate_new(&sd, 4096), 0);
+	nghttp2_hd_deflater *d = deflater(), *sd = deflater();
 	uint8_t blk[256];
 	const nghttp2_nv r[] = {NV(":method", "GET"), NV(":path", "/"), NV(":authority", "x.example")};
 	const nghttp2_nv s[] = {NV(":status", "204")};
@@ -592,8 +634,7 @@ static void test_bomb(void **state)
 	static struct wire w;
 	memset(&w, 0, sizeof(w));
 	handshake(&w);
-	nghttp2_hd_deflater *d;
-	assert_int_equal(nghttp2_hd_deflate_new(&d, 4096), 0);
+	nghttp2_hd_deflater *d = deflater();
 	uint8_t blk[256];
 	const nghttp2_nv r[] = {NV(":method", "POST"), NV(":path", "/"), NV("content-encoding", "gzip")};
 	size_t bn = deflate_block(d, r, 3, blk, sizeof(blk));
@@ -828,6 +869,7 @@ int main(void)
 		cmocka_unit_test(test_bytewise),
 		cmocka_unit_test(test_prefaces),
 		cmocka_unit_test(test_table_size),
+		cmocka_unit_test(test_settings_unacked),
 		cmocka_unit_test(test_interleaved_streams_and_trailers),
 		cmocka_unit_test(test_streams_bounded),
 		cmocka_unit_test(test_malformed),

@@ -304,8 +304,6 @@ static void block_end(struct http2_conn *c, struct block *b, int dir, const stru
 {
 	struct http2_state *st = c->st;
 	b->open = false;
-	/* a promised stream's request came from the server; its response will too */
-	int body_dir = b->promise ? HTTP2_S2C : dir;
 	struct stream *s = stream_find(st, b->sid);
 	if (s == NULL) {
 		s = stream_open(c, b->sid);
@@ -315,12 +313,13 @@ static void block_end(struct http2_conn *c, struct block *b, int dir, const stru
 		}
 	}
 	if (b->promise) {
-		s->ended[HTTP2_C2S] = true; /* the client sends nothing on a pushed stream */
+		/* the promised request came from the server, and so will its response */
+		s->ended[HTTP2_C2S] = true;
 		return;
 	}
 	if (!s->blocks[dir] && !b->informational) {
 		s->blocks[dir] = true;
-		http_body_start(&s->body[body_dir], b->coding);
+		http_body_start(&s->body[dir], b->coding);
 		if (dir == HTTP2_S2C)
 			c->responses++;
 	}
@@ -341,7 +340,10 @@ static void block_end(struct http2_conn *c, struct block *b, int dir, const stru
 static bool block_bytes(struct http2_conn *c, int dir, const uint8_t *in, size_t n, bool final,
 			const struct http2_callbacks *cb)
 {
+	static const uint8_t empty[1];
 	struct dir *dd = &c->st->d[dir];
+	if (in == NULL)
+		in = empty; /* an empty fragment: no arithmetic on NULL */
 	for (;;) {
 		nghttp2_nv nv;
 		int flags = 0;
@@ -366,11 +368,16 @@ static bool block_bytes(struct http2_conn *c, int dir, const uint8_t *in, size_t
 
 /* ---- frames ---- */
 
-/* The header blocks of direction dir may now use a dynamic table of v bytes. */
+/*
+ * The header blocks of direction dir may now use a dynamic table of v bytes.
+ * A change that arrives while a block of dir is open (possible only when the
+ * two directions were fed out of step) is dropped: the limit only checks
+ * the encoder, whose own size updates the table follows.
+ */
 static void apply_table_size(struct http2_conn *c, int dir, uint32_t v)
 {
-	if (v != NO_VALUE && nghttp2_hd_inflate_change_table_size(c->st->d[dir].hd, v) != 0)
-		go_off(c, HTTP2_OFF_COMPRESSION);
+	if (v != NO_VALUE && nghttp2_hd_inflate_change_table_size(c->st->d[dir].hd, v) == NGHTTP2_ERR_NOMEM)
+		go_off(c, HTTP2_OFF_NOMEM);
 }
 
 static void settings_frame(struct http2_conn *c, int dir, struct cursor *p, uint8_t flags)
@@ -422,6 +429,8 @@ static void settings_frame(struct http2_conn *c, int dir, struct cursor *p, uint
 	}
 	if (dd->n_pending == PENDING_MAX) {
 		apply_table_size(c, !dir, dd->pending[0]);
+		if (c->inactive)
+			return;
 		memmove(dd->pending, dd->pending + 1, (PENDING_MAX - 1) * sizeof(uint32_t));
 		dd->n_pending--;
 	}
@@ -452,7 +461,8 @@ static void frame(struct http2_conn *c, int dir, const struct http2_callbacks *c
 		block_start(c, &dd->blk, dir, fields_sid, !promise && (dd->flags & F_END_STREAM), promise);
 		dd->blk.frame_sid = sid;
 		size_t n = cur_left(&p) - pad;
-		block_bytes(c, dir, cur_take(&p, n), n, dd->flags & F_END_HEADERS, cb);
+		const uint8_t *frag = n > 0 ? cur_take(&p, n) : NULL; /* buf is NULL until a frame needs it */
+		block_bytes(c, dir, frag, n, dd->flags & F_END_HEADERS, cb);
 		return;
 	}
 	case T_CONTINUATION:
@@ -573,7 +583,7 @@ static size_t step(struct http2_conn *c, int dir, const uint8_t *d, size_t n,
 	switch (dd->state) {
 	case S_PREFACE:
 		take = PREFACE_LEN - dd->pref_len < n ? PREFACE_LEN - dd->pref_len : n;
-		if (memcmp(d, PREFACE + dd->pref_len, take) != 0) {
+		if (memcmp(d, &PREFACE[dd->pref_len], take) != 0) {
 			go_off(c, HTTP2_OFF_NOT_HTTP2);
 			return n;
 		}
@@ -634,6 +644,10 @@ void http2_conn_feed(struct http2_conn *c, int dir, const uint8_t *d, size_t n,
 	if (c->inactive || n == 0 || (dir != HTTP2_C2S && dir != HTTP2_S2C))
 		return;
 	if (c->st == NULL) {
+		if (!http2_first_byte_ok(dir, d[0])) {
+			go_off(c, HTTP2_OFF_NOT_HTTP2);
+			return;
+		}
 		c->st = state_new();
 		if (c->st == NULL) {
 			go_off(c, HTTP2_OFF_NOMEM);

@@ -116,6 +116,18 @@ struct http2_conn {
 	uint64_t goaways;
 };
 
+/*
+ * Whether a connection whose first byte in direction dir is b can be HTTP/2:
+ * the client's preface starts with 'P', the server's SETTINGS frame with the
+ * high byte of a length under 16384. A caller that keeps decoders apart from
+ * its per-flow state can allocate one only for such connections; the
+ * decoder itself switches off on other first bytes before allocating.
+ */
+static inline bool http2_first_byte_ok(int dir, uint8_t b)
+{
+	return dir == HTTP2_C2S ? b == 'P' : b == 0;
+}
+
 void http2_conn_init(struct http2_conn *c);
 /* Feeds n in-order bytes of direction dir; cb (or any of its members) may be NULL. */
 void http2_conn_feed(struct http2_conn *c, int dir, const uint8_t *d, size_t n,

@@ -5,7 +5,8 @@
  * change), gzip bodies over several DATA frames, interleaved streams, byte
  * by byte feeding, the stream bound, malformed frames and HPACK garbage;
  * and a real h2c capture (nghttp and curl against nghttpd, made by
- * tests/gen/h2c_capture.sh) read back as tshark reads it.
+ * tests/gen/h2c_capture.sh: padding, PUSH_PROMISE, CONTINUATION, small
+ * header tables from real implementations) read back as tshark reads it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -72,6 +73,13 @@ static void handshake(struct wire *w)
 
 #define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, NGHTTP2_NV_FLAG_NONE}
 
+static nghttp2_hd_deflater *deflater(void)
+{
+	nghttp2_hd_deflater *d = NULL;
+	assert_int_equal(nghttp2_hd_deflate_new(&d, 4096), 0);
+	return d;
+}
+
 static size_t deflate_block(nghttp2_hd_deflater *d, const nghttp2_nv *nv, size_t n, uint8_t *out,
 			    size_t cap)
 {
@@ -83,7 +91,7 @@ static size_t deflate_block(nghttp2_hd_deflater *d, const nghttp2_nv *nv, size_t
 /* ---- what the decoder hands on ---- */
 
 struct got {
-	char fields[2][8192];     /* "sid name: value\n" */
+	char fields[2][1 << 18];  /* "sid name: value\n" */
 	size_t fields_len[2];
 	struct http2_request req[512];
 	int n_req;
@@ -126,6 +134,12 @@ static void on_data(const struct http2_data *d, void *user)
 	g->data_calls++;
 }
 
+static void reset(struct wire *w, struct got *g)
+{
+	memset(w, 0, sizeof(*w));
+	memset(g, 0, sizeof(*g));
+}
+
 static void callbacks(struct http2_callbacks *cb, struct got *g)
 {
 	cb->field = on_field;
@@ -161,9 +175,7 @@ static void build_conversation(struct wire *w)
 {
 	memset(w, 0, sizeof(*w));
 	handshake(w);
-	nghttp2_hd_deflater *cd, *sd;
-	assert_int_equal(nghttp2_hd_deflate_new(&cd, 4096), 0);
-	assert_int_equal(nghttp2_hd_deflate_new(&sd, 4096), 0);
+	nghttp2_hd_deflater *cd = deflater(), *sd = deflater();
 	uint8_t blk[4096], pl[4096];
 
 	const nghttp2_nv r1[] = {
@@ -324,6 +336,10 @@ static void test_prefaces(void **state)
 	http2_conn_feed(&c, HTTP2_C2S, (const uint8_t *)"x", 1, NULL);
 	assert_true(c.inactive);
 	http2_conn_free(&c);
+	assert_true(http2_first_byte_ok(HTTP2_C2S, 'P'));
+	assert_false(http2_first_byte_ok(HTTP2_C2S, 'G'));
+	assert_true(http2_first_byte_ok(HTTP2_S2C, 0));
+	assert_false(http2_first_byte_ok(HTTP2_S2C, 'H'));
 	/* a server that talks first, not in frames (an SMTP banner) */
 	http2_conn_init(&c);
 	http2_conn_feed(&c, HTTP2_S2C, (const uint8_t *)"220 mail.example ESMTP\r\n", 24, NULL);
@@ -358,15 +374,13 @@ static void test_table_size(void **state)
 				NV("x-long-header-name", "a value long enough to be kept")};
 	static const uint8_t hts[] = {0, 1, 0, 0, 0, 64};
 	for (int round = 0; round < 3; round++) {
-		memset(&w, 0, sizeof(w));
-		memset(&g, 0, sizeof(g));
+		reset(&w, &g);
 		put_raw(&w, HTTP2_C2S, PREFACE, 24);
 		put_frame(&w, HTTP2_C2S, 4, 0, 0, NULL, 0);
 		put_frame(&w, HTTP2_S2C, 4, 0, 0, hts, sizeof(hts));
 		if (round != 2)
 			put_frame(&w, HTTP2_C2S, 4, 1, 0, NULL, 0); /* ACK */
-		nghttp2_hd_deflater *d;
-		assert_int_equal(nghttp2_hd_deflate_new(&d, 4096), 0);
+		nghttp2_hd_deflater *d = deflater();
 		/* round 0 keeps to 64 bytes; rounds 1 and 2 set 4096 */
 		assert_int_equal(nghttp2_hd_deflate_change_table_size(d, round == 0 ? 64 : 4096), 0);
 		for (uint32_t sid = 1; sid <= 5; sid += 2) {
@@ -391,16 +405,51 @@ static void test_table_size(void **state)
 	}
 }
 
+/*
+ * The server sends more SETTINGS than are kept waiting for their ACK while
+ * a client header block is open: the oldest is applied at once, the block
+ * decodes, nothing is freed under the decoder.
+ */
+static void test_settings_unacked(void **state)
+{
+	(void)state;
+	static struct wire w;
+	static struct got g;
+	reset(&w, &g);
+	put_raw(&w, HTTP2_C2S, PREFACE, 24);
+	put_frame(&w, HTTP2_C2S, 4, 0, 0, NULL, 0);
+	static const uint8_t hts[] = {0, 1, 0, 0, 0x08, 0};
+	for (int i = 0; i < 12; i++)
+		put_frame(&w, HTTP2_S2C, 4, 0, 0, hts, sizeof(hts));
+	nghttp2_hd_deflater *d = deflater();
+	uint8_t blk[256];
+	const nghttp2_nv r[] = {NV(":method", "GET"), NV(":path", "/s"), NV(":authority", "s.example")};
+	size_t bn = deflate_block(d, r, 3, blk, sizeof(blk));
+	nghttp2_hd_deflate_del(d);
+	size_t head = w.n[0];
+	put_frame(&w, HTTP2_C2S, 1, 0, 1, blk, 2);
+	put_frame(&w, HTTP2_C2S, 9, 0x4, 1, blk + 2, bn - 2);
+	struct http2_callbacks cb;
+	callbacks(&cb, &g);
+	struct http2_conn c;
+	http2_conn_init(&c);
+	http2_conn_feed(&c, HTTP2_C2S, w.b[0], head + 9 + 2, &cb); /* up to the open block */
+	http2_conn_feed(&c, HTTP2_S2C, w.b[1], w.n[1], &cb);
+	http2_conn_feed(&c, HTTP2_C2S, w.b[0] + head + 11, w.n[0] - head - 11, &cb);
+	assert_false(c.inactive);
+	assert_int_equal(g.n_req, 1);
+	assert_string_equal(g.req[0].info.target, "/s");
+	http2_conn_free(&c);
+}
+
 static void test_interleaved_streams_and_trailers(void **state)
 {
 	(void)state;
 	static struct wire w;
 	static struct got g;
-	memset(&w, 0, sizeof(w));
-	memset(&g, 0, sizeof(g));
+	reset(&w, &g);
 	handshake(&w);
-	nghttp2_hd_deflater *d;
-	assert_int_equal(nghttp2_hd_deflate_new(&d, 4096), 0);
+	nghttp2_hd_deflater *d = deflater();
 	uint8_t blk[1024];
 	const nghttp2_nv r5[] = {NV(":method", "PUT"), NV(":path", "/five"), NV("host", "h.example:8443")};
 	const nghttp2_nv r7[] = {NV(":method", "PUT"), NV(":path", "/seven"), NV(":authority", "s.example")};
@@ -418,7 +467,7 @@ static void test_interleaved_streams_and_trailers(void **state)
 	put_frame(&w, HTTP2_C2S, 0, 0, 7, "xx", 2);   /* on a closed stream: skipped */
 	nghttp2_hd_deflate_del(d);
 	/* the response to stream 5: 100 Continue, then 200 with a gzip body */
-	assert_int_equal(nghttp2_hd_deflate_new(&d, 4096), 0);
+	d = deflater();
 	const nghttp2_nv r100[] = {NV(":status", "100")};
 	const nghttp2_nv r200[] = {NV(":status", "200"), NV("content-encoding", "gzip")};
 	bn = deflate_block(d, r100, 1, blk, sizeof(blk));
@@ -461,9 +510,7 @@ static void test_streams_bounded(void **state)
 	struct http2_conn c;
 	http2_conn_init(&c);
 	feed_whole(&c, &w, NULL);
-	nghttp2_hd_deflater *d, *sd;
-	assert_int_equal(nghttp2_hd_deflate_new(&d, 4096), 0);
-	assert_int_equal(nghttp2_hd_deflate_new(&sd, 4096), 0);
+	nghttp2_hd_deflater *d = deflater(), *sd = deflater();
 	uint8_t blk[256];
 	const nghttp2_nv r[] = {NV(":method", "GET"), NV(":path", "/"), NV(":authority", "x.example")};
 	const nghttp2_nv s[] = {NV(":status", "204")};
@@ -587,8 +634,7 @@ static void test_bomb(void **state)
 	static struct wire w;
 	memset(&w, 0, sizeof(w));
 	handshake(&w);
-	nghttp2_hd_deflater *d;
-	assert_int_equal(nghttp2_hd_deflate_new(&d, 4096), 0);
+	nghttp2_hd_deflater *d = deflater();
 	uint8_t blk[256];
 	const nghttp2_nv r[] = {NV(":method", "POST"), NV(":path", "/"), NV("content-encoding", "gzip")};
 	size_t bn = deflate_block(d, r, 3, blk, sizeof(blk));
@@ -611,8 +657,8 @@ static void test_bomb(void **state)
 struct capture {
 	struct got g;
 	int conn;                 /* index of the connection being fed */
-	char body[3][512];        /* each connection's request body */
-	size_t body_n[3];
+	char body[4][512];        /* each connection's request body */
+	size_t body_n[4];
 };
 
 static void cap_field(const struct http2_field *f, void *user)
@@ -713,7 +759,7 @@ static int replay(const char *path, struct conn_slot *conns, int max, struct cap
 		if (decode_frame(pcap_datalink(p), data, ph->caplen, &pkt, &ds) != DECODE_OK ||
 		    pkt.l4_proto != 6)
 			continue;
-		int dir = pkt.dport == 8080 ? HTTP2_C2S : HTTP2_S2C;
+		int dir = pkt.dport == 8080 || pkt.dport == 8081 ? HTTP2_C2S : HTTP2_S2C;
 		uint16_t cport = dir == HTTP2_C2S ? pkt.sport : pkt.dport;
 		int k = 0;
 		while (k < n_conns && conns[k].client_port != cport)
@@ -750,10 +796,10 @@ static void test_h2c_capture(void **state)
 	static struct capture x;
 	memset(&x, 0, sizeof(x));
 	struct http2_callbacks cb = {cap_field, cap_request, cap_data, &x};
-	static struct conn_slot conns[3];
+	static struct conn_slot conns[4];
 	memset(conns, 0, sizeof(conns));
-	int n_conns = replay(FIXTURE_DIR "h2c.pcap", conns, 3, &x, &cb);
-	assert_int_equal(n_conns, 3);
+	int n_conns = replay(FIXTURE_DIR "h2c.pcap", conns, 4, &x, &cb);
+	assert_int_equal(n_conns, 4);
 	for (int i = 0; i < n_conns; i++) {
 		assert_true(conns[i].c.active);
 		assert_false(conns[i].c.inactive);
@@ -762,6 +808,11 @@ static void test_h2c_capture(void **state)
 	assert_string_equal(http2_conn_info(&conns[1].c)->user_agent, "okhttp/4.12.0");
 	assert_int_equal(conns[0].c.requests, 3);
 	assert_int_equal(conns[0].c.responses, 3);
+	/* the fourth: two requests of 40 KB headers each, one pushed response */
+	assert_int_equal(conns[3].c.requests, 2);
+	assert_int_equal(conns[3].c.responses, 3);
+	assert_non_null(strstr(x.g.fields[1], "2 :path: /style.css\n"));
+	assert_non_null(strstr(x.g.fields[0], "15 x-aid: 9774d56d682e549c\n"));
 
 	/* the decoder's requests against tshark's, in order */
 	static char want[32][1024];
@@ -769,7 +820,7 @@ static void test_h2c_capture(void **state)
 	assert_non_null(f);
 	int n_want = read_tshark(f, want, 32);
 	fclose(f);
-	assert_int_equal(n_want, 5);
+	assert_int_equal(n_want, 7);
 	assert_int_equal(x.g.n_req, n_want);
 	for (int i = 0; i < n_want; i++) {
 		char line[1024];
@@ -784,6 +835,7 @@ static void test_h2c_capture(void **state)
 	const char *json = "{\"android_id\":\"9774d56d682e549c\",\"imei\":\"356938035643809\","
 			   "\"event\":\"open\"}";
 	assert_int_equal(x.body_n[0], 0);
+	assert_int_equal(x.body_n[3], 0);
 	for (int i = 1; i < 3; i++) {
 		assert_int_equal(x.body_n[i], strlen(json));
 		assert_memory_equal(x.body[i], json, strlen(json));
@@ -792,6 +844,7 @@ static void test_h2c_capture(void **state)
 	/* the committed reading is tshark's: read the capture again when tshark is here */
 	if (system("command -v tshark >/dev/null 2>&1") == 0) {
 		FILE *t = popen("tshark -r " FIXTURE_DIR "h2c.pcap -d tcp.port==8080,http2 "
+				"-d tcp.port==8081,http2 "
 				"-Y http2.type==1 -T fields -E aggregator='|' -e http2.headers.method "
 				"-e http2.headers.path -e http2.headers.authority "
 				"-e http2.headers.user_agent 2>/dev/null", "r");
@@ -816,6 +869,7 @@ int main(void)
 		cmocka_unit_test(test_bytewise),
 		cmocka_unit_test(test_prefaces),
 		cmocka_unit_test(test_table_size),
+		cmocka_unit_test(test_settings_unacked),
 		cmocka_unit_test(test_interleaved_streams_and_trailers),
 		cmocka_unit_test(test_streams_bounded),
 		cmocka_unit_test(test_malformed),

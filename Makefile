@@ -40,9 +40,11 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(SANFLAGS) -Iinclude $(PKG_CFLAGS) -M
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lz -lm -lpthread
 
-CLI_SRC  := src/main.c $(wildcard src/cmd_*.c)
+# src/ has one folder per pipeline stage (docs/architecture.md); the
+# command line is src/cli/, everything else goes into the library.
+CLI_SRC  := $(wildcard src/cli/*.c)
 CLI_OBJ  := $(CLI_SRC:src/%.c=$(BUILD)/obj/%.o)
-LIB_SRC  := $(filter-out $(CLI_SRC),$(wildcard src/*.c))
+LIB_SRC  := $(filter-out $(CLI_SRC),$(wildcard src/*/*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libflowaudit.a
 BIN      := $(BUILD)/flowaudit
@@ -65,7 +67,7 @@ PREFIX_STAMP := $(BUILD)/prefix.stamp
 $(PREFIX_STAMP): FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
-$(BUILD)/obj/signatures.o $(BUILD)/obj/geo.o: $(PREFIX_STAMP)
+$(BUILD)/obj/analysis/signatures.o $(BUILD)/obj/analysis/geo.o: $(PREFIX_STAMP)
 .PHONY: FORCE
 FORCE:
 

@@ -1030,7 +1030,7 @@ def test_verify_every_file():
                 what, path, p.returncode, named[0], said[-300:])
             if what == "signature file" and sigdir not in manifest:
                 msg += (" -- the signature set (-s %s) is not covered by MANIFEST.sha256; "
-                        "expected once src/cmd_audit.c adds it" % sigdir)
+                        "expected once src/cli/cmd_audit.c adds it" % sigdir)
             problems.append(msg)
         elif what.startswith("evidence/") and sorted(l[len("CHANGED "):] for l in changed) != same_file(path):
             problems.append("%s: one byte flipped; CHANGED %r, expected its names %r"

@@ -20,7 +20,7 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(PKG_CFLAGS) $(SAN) \
 LIB_WARN   := -Wall -Wextra -Wno-unknown-warning-option
 TGT_WARN   := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 
-FUZZ_LIB_SRC := $(filter-out src/main.c $(wildcard src/cmd_*.c),$(wildcard src/*.c))
+FUZZ_LIB_SRC := $(filter-out $(wildcard src/cli/*.c),$(wildcard src/*/*.c))
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_LIB     := $(FUZZ_BUILD)/libflowaudit-fuzz.a
 FUZZ_TGT_SRC := $(wildcard tests/fuzz/fuzz_*.c)

@@ -146,6 +146,8 @@ struct quic_conn {
 	uint8_t dcid_len;
 	bool keyed, seen_long, done;
 	uint16_t datagrams;
+	uint16_t initials;  /* Initial packets tried */
+	uint8_t derived;    /* key derivations done */
 	struct quic_keys keys;
 	uint8_t *buf;      /* CRYPTO stream bytes [0, cap) */
 	uint32_t cap;
@@ -433,6 +435,9 @@ static long open_initial(struct quic_ctx *q, struct quic_conn *c, uint32_t versi
 	}
 	/* the first Initial, or one under a DCID the client took from a Retry */
 	struct quic_keys k;
+	if (c->derived >= QUIC_DERIVE_MAX)
+		return -1;
+	c->derived++;
 	if (!derive_keys(q->kdf, version, dcid, dcid_len, false, &k))
 		return -1;
 	long n = open_packet(q, &k, pkt, pkt_len, pn_off);
@@ -489,6 +494,8 @@ static void read_datagram(struct quic_ctx *q, struct quic_conn *c, const uint8_t
 		cur_skip(&dg, pkt_len);
 		if (type != type_initial(&vi))
 			continue;
+		if (++c->initials > QUIC_INITIALS_MAX)
+			return;
 		long plain = open_initial(q, c, version, dcid, dcid_len, pkt, pkt_len, pn_off);
 		if (plain >= 0)
 			read_frames(q, c, q->plain, (size_t)plain);
@@ -510,7 +517,8 @@ enum quic_status quic_client_datagram(struct quic_ctx *q, struct quic_conn *c, c
 		c->checked = have;
 		st = tls_handshake_hello(c->buf, have, out);
 	}
-	if (st == TLS_PARSE_NEED_MORE && c->seen_long && c->datagrams < QUIC_DATAGRAMS_MAX)
+	if (st == TLS_PARSE_NEED_MORE && c->seen_long && c->datagrams < QUIC_DATAGRAMS_MAX &&
+	    c->initials < QUIC_INITIALS_MAX)
 		return QUIC_MORE;
 	c->done = true;
 	conn_release(c);

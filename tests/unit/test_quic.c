@@ -673,6 +673,34 @@ static void test_gap_gives_up(void **state)
 	free(p);
 }
 
+/* Initials under ever new DCIDs: the keys derived and packets tried are bounded. */
+static void test_work_bounded(void **state)
+{
+	(void)state;
+	struct buf *dg = calloc(1, sizeof(*dg));
+	assert_non_null(dg);
+	struct buf f = {.n = 0};
+	put8(&f, 0x01); /* PING */
+	for (int i = 0; i < 100; i++) {
+		uint8_t dcid[8] = {0xd0, 0, 0, 0, 0, 0, (uint8_t)(i >> 8), (uint8_t)i};
+		seal_initial(dg, QUIC_V1, dcid, 8, (uint64_t)i, &f, 20);
+	}
+	struct quic_ctx *q = quic_ctx_new();
+	struct quic_conn *c = quic_conn_new();
+	struct tls_hello h;
+	assert_int_equal(feed(q, c, dg->b, dg->n, &h), QUIC_DONE);
+	struct quic_stats st;
+	quic_ctx_stats(q, &st);
+	/* each of the first QUIC_DERIVE_MAX DCIDs opens under its own keys; the
+	   rest are tried once under the connection's keys, up to QUIC_INITIALS_MAX */
+	assert_int_equal(st.packets, QUIC_DERIVE_MAX);
+	assert_int_equal(st.packets + st.open_failed,
+			 QUIC_INITIALS_MAX + QUIC_DERIVE_MAX - 1);
+	quic_conn_free(c);
+	quic_ctx_free(q);
+	free(dg);
+}
+
 /* Every prefix, every flipped byte and random bytes: no crash, and no name. */
 static void test_truncated_and_garbage(void **state)
 {
@@ -737,6 +765,7 @@ int main(void)
 		cmocka_unit_test(test_out_of_order_three_packets),
 		cmocka_unit_test(test_coalesced),
 		cmocka_unit_test(test_gap_gives_up),
+		cmocka_unit_test(test_work_bounded),
 		cmocka_unit_test(test_truncated_and_garbage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,7 +27,8 @@
  *   offset in that body, bounded as HTTP/1.x bodies are (http_body.h).
  *
  * Bounds: frames up to the receiver's SETTINGS_MAX_FRAME_SIZE and never
- * over HTTP2_FRAME_MAX; only non-DATA frames are buffered. HPACK dynamic
+ * over HTTP2_FRAME_MAX; only non-DATA frames are buffered, and a buffer
+ * grown past 16 KiB for one frame is released after it. HPACK dynamic
  * tables follow each side's SETTINGS_HEADER_TABLE_SIZE, applied when the
  * peer acknowledges it, and never exceed HTTP2_TABLE_MAX. Fields of a header
  * block past HTTP2_HEADER_LIST_MAX bytes are decoded but not handed on.
@@ -133,6 +134,8 @@ void http2_conn_init(struct http2_conn *c);
 void http2_conn_feed(struct http2_conn *c, int dir, const uint8_t *d, size_t n,
 		     const struct http2_callbacks *cb);
 void http2_conn_free(struct http2_conn *c);
+/* Bytes the connection holds in frame buffers now (for memory accounting). */
+size_t http2_conn_buffered(const struct http2_conn *c);
 /* The first request's :method, :path, :authority and user agent; NULL until one was decoded. */
 const struct http_info *http2_conn_info(const struct http2_conn *c);
 /* "not_http2", "frame_size", "protocol", "compression", "nomem"; "" while on. */

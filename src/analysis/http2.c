@@ -92,6 +92,11 @@ const struct http_info *http2_conn_info(const struct http2_conn *c)
 	return c->have_info ? &c->info : NULL;
 }
 
+size_t http2_conn_buffered(const struct http2_conn *c)
+{
+	return c->st != NULL ? c->st->d[0].buf_cap + c->st->d[1].buf_cap : 0;
+}
+
 const char *http2_off_str(enum http2_off r)
 {
 	switch (r) {
@@ -565,6 +570,13 @@ static void frame_done(struct http2_conn *c, int dir, const struct http2_callbac
 	dd->state = S_HEADER;
 	if (dd->type != T_DATA) {
 		frame(c, dir, cb);
+		if (!c->inactive && dd->buf_cap > FRAME_DEFAULT) {
+			/* a frame over the default size was read: give its buffer back, so
+			   each connection idles with at most 16 KiB per direction */
+			free(dd->buf);
+			dd->buf = NULL;
+			dd->buf_cap = 0;
+		}
 		return;
 	}
 	if (dd->flags & F_END_STREAM) {

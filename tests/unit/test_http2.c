@@ -611,10 +611,14 @@ static void test_malformed(void **state)
 	static const uint8_t mfs[] = {0, 5, 0, 0x10, 0, 0}; /* 1 MiB */
 	put_frame(&w, HTTP2_S2C, 4, 0, 0, mfs, sizeof(mfs));
 	put_frame(&w, HTTP2_C2S, 0, 0, 1, zeros, 20000);
+	put_frame(&w, HTTP2_C2S, 0xfa, 0, 0, zeros, 20000); /* an extension frame: read, ignored */
+	put_frame(&w, HTTP2_C2S, 6, 0, 0, zeros, 8);
 	struct http2_conn c;
 	http2_conn_init(&c);
 	feed_dirs(&c, &w, NULL, HTTP2_S2C);
 	assert_false(c.inactive);
+	assert_int_equal(c.frames[0], 2 + 3);
+	assert_true(http2_conn_buffered(&c) <= 2 * 16384); /* the 20,000-byte buffer went back */
 	http2_conn_feed(&c, HTTP2_C2S, (const uint8_t *)"\x04\x00\x01\x00\x00\x00\x00\x00\x01", 9, NULL);
 	assert_true(c.inactive); /* a DATA frame of 256 KiB + 1 */
 	assert_int_equal(c.off_reason, HTTP2_OFF_FRAME_SIZE);

@@ -64,6 +64,7 @@ void report_flow_members(struct jsonw *w, const struct flow_record *r, const cha
 		jsonw_string(w, NULL, r->other_names[i]);
 	jsonw_end(w);
 	jw_str_or_null(w, "alpn", r->alpn);
+	jsonw_bool(w, "ech", r->ech);
 	jw_str_or_null(w, "ja3", r->ja3);
 	jw_str_or_null(w, "http_url", r->http_url);
 	jw_str_or_null(w, "user_agent", r->user_agent);

@@ -23,7 +23,7 @@ if [ -z "$CORPUS" ]; then
 		[ -d "$c" ] && { CORPUS=$c; break; }
 	done
 fi
-TARGETS=${*:-"fuzz_packet fuzz_engine fuzz_pcap fuzz_policy fuzz_sigs fuzz_consent fuzz_device fuzz_quic"}
+TARGETS=${*:-"fuzz_packet fuzz_engine fuzz_pcap fuzz_policy fuzz_sigs fuzz_consent fuzz_device fuzz_quic fuzz_tls_record"}
 GEN=$B/seeds-gen
 mkdir -p "$B/crashes" "$B/logs" "$GEN"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}

@@ -108,6 +108,7 @@ session t12-resumed "" "$T12 -cipher ECDHE-RSA-AES128-GCM-SHA256" 0 1 2000
 T13="-tls1_3"
 session t13-aes128gcm "" "$T13 -ciphersuites TLS_AES_128_GCM_SHA256" 0 0 16500
 session t13-aes256gcm "" "$T13 -ciphersuites TLS_AES_256_GCM_SHA384" 0 0 2000
-session t13-chacha20 "" "$T13 -ciphersuites TLS_CHACHA20_POLY1305_SHA256" 0 0 2000
+# TLSInnerPlaintext padding: records padded to a multiple of 512 bytes.
+session t13-chacha20 "-record_padding 512" "$T13 -ciphersuites TLS_CHACHA20_POLY1305_SHA256 -record_padding 512" 0 0 2000
 session t13-keyupdate "" "$T13 -ciphersuites TLS_AES_128_GCM_SHA256" 1 0 16500
 session t13-resumed "" "$T13 -ciphersuites TLS_AES_256_GCM_SHA384" 0 1 2000

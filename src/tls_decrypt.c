@@ -105,6 +105,7 @@ struct tls_dec {
 	uint8_t server_random[32];
 	uint8_t ch_session_id[32], ch_session_id_len;
 	bool etm_offered, early_offered, shd_seen;
+	size_t early_bytes; /* 0-RTT ciphertext skipped, bounded by max_pending */
 	struct tls_dec_info info;
 	struct dir d[2];
 };
@@ -470,8 +471,11 @@ static void open_tls13(struct tls_dec *d, int i, const struct rec *r)
 	size_t n = r->len;
 	struct crypto_aad aad = {{r->raw, NULL, NULL}, {REC_HDR, 0, 0}};
 	if (n < CRYPTO_TAG_LEN || !crypto_aead_open(x->aead, nonce, &aad, body, n, plain)) {
-		if (i == TLS_DEC_FROM_CLIENT && d->early_offered && !x->any_ok && !x->app) {
-			d->info.early_skipped++; /* 0-RTT data under a secret we lack */
+		if (i == TLS_DEC_FROM_CLIENT && d->early_offered && !x->any_ok && !x->app &&
+		    d->early_bytes + n <= d->max_pending) {
+			/* 0-RTT data under a secret we lack (RFC 8446 4.2.10's trial decryption) */
+			d->info.early_skipped++;
+			d->early_bytes += n;
 			return;
 		}
 		d->info.auth_failures++;
@@ -558,6 +562,8 @@ static void open_tls12(struct tls_dec *d, int i, const struct rec *r)
 	authenticated(d, i);
 	if (r->type == CT_APPDATA)
 		deliver(d, i, plain, len);
+	else if (r->type == CT_CCS) /* renegotiation: new keys from an encrypted handshake */
+		dir_stop(d, i, TLS_DEC_UNSUPPORTED);
 }
 
 /* One whole record of direction i. R_WAIT: it (and all after it) must wait. */
@@ -617,8 +623,6 @@ static enum rec_result process(struct tls_dec *d, int i, const uint8_t *rec, siz
 		} else if (type == CT_HANDSHAKE) {
 			hs_feed(d, i, body, blen, false);
 		}
-		return R_OK;
-	} else if (type == CT_CCS || type == CT_HEARTBEAT) {
 		return R_OK;
 	}
 	if (need_key(d, i) == R_WAIT)
@@ -774,6 +778,8 @@ void tls_dec_finish(struct tls_dec *d)
 			continue;
 		if (x->q_n > 0)
 			dir_stop(d, i, x->wait == W_KEY ? TLS_DEC_NO_KEY : TLS_DEC_NO_HANDSHAKE);
+		else if (x->status == TLS_DEC_PENDING && d->info.early_skipped > 0 && i == 0)
+			dir_stop(d, i, TLS_DEC_AUTH_FAILED); /* skipped as 0-RTT, nothing opened */
 		else if (x->status == TLS_DEC_PENDING)
 			dir_stop(d, i, x->hello ? TLS_DEC_NO_DATA : TLS_DEC_NO_HANDSHAKE);
 		else

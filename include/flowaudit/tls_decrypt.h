@@ -16,11 +16,20 @@
  *            the handshake traffic secrets, then traffic secret 0 and every
  *            KeyUpdate after it; the inner content type and padding of
  *            TLSInnerPlaintext; compatibility ChangeCipherSpec records
- *            skipped; rejected 0-RTT records skipped and counted.
+ *            skipped. 0-RTT data is not read (its secret,
+ *            CLIENT_EARLY_TRAFFIC_SECRET, is not used): while the client
+ *            has offered early_data and none of its records has opened
+ *            under the handshake key, records that do not open are
+ *            skipped and counted (early_skipped), up to max_pending bytes;
+ *            a client that never gets past them is TLS_DEC_AUTH_FAILED.
  *   TLS 1.2  AES-128/256-GCM and ChaCha20-Poly1305 suites, and AES-128/256-
  *            CBC with HMAC-SHA1/SHA256/SHA384, MAC-then-encrypt or
  *            encrypt-then-MAC (RFC 7366); keys from the CLIENT_RANDOM master
  *            secret through the TLS 1.2 PRF, also for resumed sessions.
+ *            Every record after ChangeCipherSpec is opened (heartbeats and
+ *            alerts too, so that sequence numbers stay right); a
+ *            renegotiation (a second, encrypted ChangeCipherSpec) stops the
+ *            direction as TLS_DEC_UNSUPPORTED.
  *
  * Keys that are not (yet) in the key log: the direction keeps its
  * ciphertext records (up to tls_dec_cfg.max_pending bytes) and decrypts
@@ -77,7 +86,7 @@ enum tls_dec_status {
 	TLS_DEC_NO_HANDSHAKE,     /* the ClientHello or ServerHello was not captured */
 	TLS_DEC_NOT_TLS,          /* the stream does not start with TLS records */
 	TLS_DEC_MALFORMED,        /* a record or hello that breaks the protocol or a bound */
-	TLS_DEC_UNSUPPORTED,      /* cipher suite or version not supported */
+	TLS_DEC_UNSUPPORTED,      /* cipher suite, version or renegotiation not supported */
 	TLS_DEC_AUTH_FAILED,      /* a record did not authenticate */
 };
 

@@ -10,14 +10,19 @@
 # NAME.keys is the NSS key log s_client wrote. tests/unit/test_tls_decrypt.c
 # feeds the first to the decryptor and compares its plaintext with the second.
 #
-#   sh tests/gen/tls_fixtures.sh [OUTDIR]     (root: needs unshare -n, tcpdump)
+#   sh tests/gen/tls_fixtures.sh [OUTDIR [NAME...]]
+#
+# (as root: it needs unshare -n and tcpdump). With NAMEs, only those
+# sessions are made again.
 set -eu
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${1:-$TOP/tests/fixtures/tls}
+[ $# -gt 0 ] && shift
+ONLY=" $* "
 if [ "${TLSFIX_IN_NETNS:-}" != 1 ]; then
 	mkdir -p "$OUT"
 	OUT=$(cd "$OUT" && pwd)
-	exec env TLSFIX_IN_NETNS=1 unshare -n sh "$0" "$OUT"
+	exec env TLSFIX_IN_NETNS=1 unshare -n sh "$0" "$OUT" "$@"
 fi
 ip link set lo up
 WORK=$(mktemp -d)
@@ -30,8 +35,9 @@ PORT=44330
 # The client's input: short lines, one long line (in four sessions longer
 # than a record, 16 KiB, so that it is cut into two), and pauses so that the answers come back
 # before the client closes. "K" (alone on a line) is s_client's command for
-# a KeyUpdate that asks the server to update its keys too.
-client_input() { # $1 = with-keyupdate (0/1), $2 = length of the long line
+# a KeyUpdate that asks the server to update its keys too, "R" for a TLS 1.2
+# renegotiation.
+client_input() { # $1 = 1: KeyUpdates, R: a renegotiation, $2 = length of the long line
 	sleep 0.4
 	printf 'GET /first?id=3f2c1a HTTP/1.1\n'
 	sleep 0.3
@@ -39,6 +45,12 @@ client_input() { # $1 = with-keyupdate (0/1), $2 = length of the long line
 	head -c 500 /dev/zero | tr '\0' 'b'
 	printf '\n'
 	sleep 0.3
+	if [ "$1" = R ]; then
+		printf 'R\n'
+		sleep 0.5
+		printf 'after the renegotiation\n'
+		sleep 0.3
+	fi
 	if [ "$1" = 1 ]; then
 		printf 'K\n'
 		sleep 0.3
@@ -53,33 +65,58 @@ client_input() { # $1 = with-keyupdate (0/1), $2 = length of the long line
 	sleep 0.5
 }
 
-# $1 = name, $2 = s_server options, $3 = s_client options, $4 = keyupdate,
-# $5 = resume (1: a second connection resumes the first one's session),
+# What the server sends when it does not run -rev: two lines into each connection.
+server_input() { # $1 = the session's resume mode
+	[ "$1" = 2 ] || return 0
+	for _ in 1 2; do
+		sleep 0.9
+		printf 'server line one\n'
+		sleep 0.6
+		printf 'server line two\n'
+		sleep 1.5
+	done
+}
+
+# $1 = name, $2 = s_server options, $3 = s_client options, $4 = client_input's $1,
+# $5 = resume (1: a second connection resumes the first one's session; 2:
+# and sends 0-RTT early data),
 # $6 = length of the long line
 session() {
 	name=$1
 	PORT=$((PORT + 1))
+	case $ONLY in
+	"  " | *" $name "*) ;;
+	*) return 0 ;;
+	esac
 	rm -f keys sess.pem
 	naccept=1
-	[ "$5" = 1 ] && naccept=2
+	[ "$5" != 0 ] && naccept=2
 	tcpdump -i lo -U -s 0 -w "$OUT/$name.pcap" "tcp port $PORT" >/dev/null 2>&1 &
 	tcpd=$!
 	sleep 0.5
+	# -rev cannot take early data: that session's server answers with lines of its own.
+	mode=-rev
+	[ "$5" = 2 ] && mode=
 	# shellcheck disable=SC2086
-	openssl s_server -accept "$PORT" -cert cert.pem -key key.pem -rev -naccept "$naccept" \
-		$2 >/dev/null 2>&1 &
+	server_input "$5" | openssl s_server -accept "$PORT" -cert cert.pem -key key.pem $mode \
+		-naccept "$naccept" $2 >/dev/null 2>&1 &
 	srv=$!
 	sleep 0.5
 	sess=
-	[ "$5" = 1 ] && sess="-sess_out sess.pem"
+	[ "$5" != 0 ] && sess="-sess_out sess.pem"
 	# shellcheck disable=SC2086
 	client_input "$4" "$6" | openssl s_client -connect "127.0.0.1:$PORT" -keylogfile keys \
 		$3 $sess >/dev/null 2>&1 || true
-	if [ "$5" = 1 ]; then
+	if [ "$5" != 0 ]; then
 		sleep 0.3
+		early=
+		if [ "$5" = 2 ]; then
+			printf 'early data line\n' >early.txt
+			early="-early_data early.txt"
+		fi
 		# shellcheck disable=SC2086
 		client_input 0 "$6" | openssl s_client -connect "127.0.0.1:$PORT" -keylogfile keys \
-			$3 -sess_in sess.pem >/dev/null 2>&1 || true
+			$3 -sess_in sess.pem $early >/dev/null 2>&1 || true
 	fi
 	wait "$srv" || true
 	sleep 0.5
@@ -104,6 +141,8 @@ session t12-cbc-sha1-etm "" "$T12 -cipher ECDHE-RSA-AES128-SHA" 0 0 2000
 session t12-cbc-sha1 "-no_etm" "$T12 -cipher ECDHE-RSA-AES128-SHA -no_etm" 0 0 16500
 session t12-cbc-sha256 "-no_etm" "$T12 -cipher ECDHE-RSA-AES128-SHA256 -no_etm" 0 0 2000
 session t12-cbc256-sha384-etm "" "$T12 -cipher ECDHE-RSA-AES256-SHA384" 0 0 2000
+# The client asks to renegotiate; s_server refuses with an encrypted alert.
+session t12-reneg-refused "" "$T12 -cipher ECDHE-RSA-AES128-GCM-SHA256" R 0 2000
 session t12-resumed "" "$T12 -cipher ECDHE-RSA-AES128-GCM-SHA256" 0 1 2000
 T13="-tls1_3"
 session t13-aes128gcm "" "$T13 -ciphersuites TLS_AES_128_GCM_SHA256" 0 0 16500
@@ -111,4 +150,9 @@ session t13-aes256gcm "" "$T13 -ciphersuites TLS_AES_256_GCM_SHA384" 0 0 2000
 # TLSInnerPlaintext padding: records padded to a multiple of 512 bytes.
 session t13-chacha20 "-record_padding 512" "$T13 -ciphersuites TLS_CHACHA20_POLY1305_SHA256 -record_padding 512" 0 0 2000
 session t13-keyupdate "" "$T13 -ciphersuites TLS_AES_128_GCM_SHA256" 1 0 16500
+# The client's key share (X25519) is not the server's group: HelloRetryRequest.
+session t13-hrr "-groups P-256" "$T13 -ciphersuites TLS_AES_128_GCM_SHA256 -groups X25519:P-256" 0 0 2000
 session t13-resumed "" "$T13 -ciphersuites TLS_AES_256_GCM_SHA384" 0 1 2000
+# The resumed connection sends 0-RTT data, which the server accepts; its key
+# (CLIENT_EARLY_TRAFFIC_SECRET) is one flowaudit does not use.
+session t13-early "-early_data" "$T13 -ciphersuites TLS_AES_128_GCM_SHA256" 0 2 2000

@@ -32,15 +32,16 @@ def segments(path):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    for name in ("t12-aes256gcm", "t12-chacha20", "t12-cbc-sha1-etm", "t12-cbc-sha256",
-                 "t13-aes256gcm", "t13-chacha20", "t13-resumed"):
+    for name, stream in (("t12-aes256gcm", 0), ("t12-chacha20", 0), ("t12-cbc-sha1-etm", 0),
+                         ("t12-cbc-sha256", 0), ("t13-aes256gcm", 0), ("t13-chacha20", 0),
+                         ("t13-resumed", 1), ("t13-hrr", 0), ("t13-early", 1)):
         keys = open(os.path.join(FIX, name + ".keys"), "rb").read()
-        segs = segments(os.path.join(FIX, name + ".tcp.0.txt.gz"))
+        segs = segments(os.path.join(FIX, "%s.tcp.%d.txt.gz" % (name, stream)))
         for sel in (1, 0):
             out = bytearray([sel]) + struct.pack(">H", len(keys)) + keys
             for d, b in segs:
                 out += bytes([d]) + struct.pack(">H", len(b)) + b
-            with open(os.path.join(OUT, "%s-%d" % (name, sel)), "wb") as f:
+            with open(os.path.join(OUT, "%s.%d-%d" % (name, stream, sel)), "wb") as f:
                 f.write(out)
 
 

@@ -5,7 +5,9 @@
  * and 1.3 sessions between openssl s_server and s_client, the key log
  * s_client wrote, the stream bytes of each connection as tshark follows
  * them (follow,tcp,raw) and the application data tshark decrypts with the
- * key log (follow,tls,raw). Each connection's stream is fed to the
+ * key log (follow,tls,raw): every suite, KeyUpdate, padded records, a
+ * HelloRetryRequest, a refused renegotiation (encrypted handshake and alert
+ * records), resumed sessions, 0-RTT data. Each connection's stream is fed to the
  * decryptor in capture order - segment by segment, cut into pieces of 1, 7
  * and 1000 bytes, and with a direction's consecutive segments joined - and
  * its plaintext must equal tshark's, byte for byte, in both directions.
@@ -214,6 +216,7 @@ struct expect {
 	int streams;
 	uint16_t version, suite;
 	bool etm;
+	bool hello_retry;
 	bool resumed_second; /* the second connection resumes the first's session */
 	int key_updates[2];  /* at least this many, client and server (the server
 				answers each request to update, but may answer two at once) */
@@ -243,6 +246,7 @@ static void check_session(const struct expect *e)
 			assert_int_equal(in->version, e->version);
 			assert_int_equal(in->cipher_suite, e->suite);
 			assert_int_equal(in->etm, e->etm);
+			assert_int_equal(in->hello_retry, e->hello_retry);
 			assert_int_equal(in->resumed, e->resumed_second && s == 1);
 			assert_true(in->have_random);
 			assert_int_equal(in->auth_failures, 0);
@@ -272,19 +276,74 @@ static void check_session(const struct expect *e)
 		check_session(&e);                              \
 	}
 
-SESSION_TEST(test_t12_aes128gcm, {"t12-aes128gcm", 1, 0x0303, 0xc02f, false, false, {0, 0}})
-SESSION_TEST(test_t12_aes256gcm, {"t12-aes256gcm", 1, 0x0303, 0xc030, false, false, {0, 0}})
-SESSION_TEST(test_t12_chacha20, {"t12-chacha20", 1, 0x0303, 0xcca8, false, false, {0, 0}})
-SESSION_TEST(test_t12_cbc_sha1_etm, {"t12-cbc-sha1-etm", 1, 0x0303, 0xc013, true, false, {0, 0}})
-SESSION_TEST(test_t12_cbc_sha1, {"t12-cbc-sha1", 1, 0x0303, 0xc013, false, false, {0, 0}})
-SESSION_TEST(test_t12_cbc_sha256, {"t12-cbc-sha256", 1, 0x0303, 0xc027, false, false, {0, 0}})
-SESSION_TEST(test_t12_cbc256_sha384_etm, {"t12-cbc256-sha384-etm", 1, 0x0303, 0xc028, true, false, {0, 0}})
-SESSION_TEST(test_t12_resumed, {"t12-resumed", 2, 0x0303, 0xc02f, false, true, {0, 0}})
-SESSION_TEST(test_t13_aes128gcm, {"t13-aes128gcm", 1, 0x0304, 0x1301, false, false, {0, 0}})
-SESSION_TEST(test_t13_aes256gcm, {"t13-aes256gcm", 1, 0x0304, 0x1302, false, false, {0, 0}})
-SESSION_TEST(test_t13_chacha20, {"t13-chacha20", 1, 0x0304, 0x1303, false, false, {0, 0}})
-SESSION_TEST(test_t13_keyupdate, {"t13-keyupdate", 1, 0x0304, 0x1301, false, false, {2, 1}})
-SESSION_TEST(test_t13_resumed, {"t13-resumed", 2, 0x0304, 0x1302, false, true, {0, 0}})
+SESSION_TEST(test_t12_aes128gcm, {"t12-aes128gcm", 1, 0x0303, 0xc02f, false, false, false, {0, 0}})
+SESSION_TEST(test_t12_aes256gcm, {"t12-aes256gcm", 1, 0x0303, 0xc030, false, false, false, {0, 0}})
+SESSION_TEST(test_t12_chacha20, {"t12-chacha20", 1, 0x0303, 0xcca8, false, false, false, {0, 0}})
+SESSION_TEST(test_t12_cbc_sha1_etm, {"t12-cbc-sha1-etm", 1, 0x0303, 0xc013, true, false, false, {0, 0}})
+SESSION_TEST(test_t12_cbc_sha1, {"t12-cbc-sha1", 1, 0x0303, 0xc013, false, false, false, {0, 0}})
+SESSION_TEST(test_t12_cbc_sha256, {"t12-cbc-sha256", 1, 0x0303, 0xc027, false, false, false, {0, 0}})
+SESSION_TEST(test_t12_cbc256_sha384_etm, {"t12-cbc256-sha384-etm", 1, 0x0303, 0xc028, true, false, false, {0, 0}})
+SESSION_TEST(test_t12_reneg_refused, {"t12-reneg-refused", 1, 0x0303, 0xc02f, false, false, false, {0, 0}})
+SESSION_TEST(test_t12_resumed, {"t12-resumed", 2, 0x0303, 0xc02f, false, false, true, {0, 0}})
+SESSION_TEST(test_t13_aes128gcm, {"t13-aes128gcm", 1, 0x0304, 0x1301, false, false, false, {0, 0}})
+SESSION_TEST(test_t13_aes256gcm, {"t13-aes256gcm", 1, 0x0304, 0x1302, false, false, false, {0, 0}})
+SESSION_TEST(test_t13_chacha20, {"t13-chacha20", 1, 0x0304, 0x1303, false, false, false, {0, 0}})
+SESSION_TEST(test_t13_keyupdate, {"t13-keyupdate", 1, 0x0304, 0x1301, false, false, false, {2, 1}})
+SESSION_TEST(test_t13_hrr, {"t13-hrr", 1, 0x0304, 0x1301, false, true, false, {0, 0}})
+SESSION_TEST(test_t13_resumed, {"t13-resumed", 2, 0x0304, 0x1302, false, false, true, {0, 0}})
+
+/*
+ * 0-RTT: the resumed connection's first record is early data under
+ * CLIENT_EARLY_TRAFFIC_SECRET, a label flowaudit does not use. It is
+ * skipped and counted; everything after it is read as tshark reads it.
+ */
+static void test_t13_early_data(void **state)
+{
+	(void)state;
+	struct conn c;
+	if (!conn_load(&c, "t13-early", 1)) {
+		print_message("skipped: " FIX "t13-early not found\n");
+		skip();
+	}
+	static const char early[] = "early data line\n";
+	size_t el = sizeof(early) - 1;
+	assert_true(c.want.n[0] > el);
+	assert_memory_equal(c.want.p[0], early, el); /* tshark, with the early secret, reads it */
+	struct out got = {0};
+	struct tls_dec *d = tls_dec_new(c.kl, NULL, on_plain, &got);
+	feed_range(d, &c.tcp, 0, c.tcp.n, 0);
+	tls_dec_finish(d);
+	const struct tls_dec_info *in = tls_dec_info(d);
+	assert_int_equal(tls_dec_status(d), TLS_DEC_DECRYPTED);
+	assert_true(in->resumed);
+	assert_true(in->early_skipped >= 1);
+	assert_int_equal(in->auth_failures, 0);
+	assert_int_equal(got.n[0], c.want.n[0] - el);
+	assert_memory_equal(got.p[0], c.want.p[0] + el, got.n[0]);
+	assert_int_equal(got.n[1], c.want.n[1]);
+	tls_dec_free(d);
+	out_free(&got);
+
+	/* Every client record after the ClientHello damaged: skipping them as 0-RTT
+	 * must not hide that none of them ever opened. */
+	bool first = true;
+	for (size_t i = 0; i < c.tcp.n; i++) {
+		if (c.tcp.c[i].dir != 0)
+			continue;
+		if (!first)
+			c.tcp.c[i].p[c.tcp.c[i].n - 1] ^= 0x80;
+		first = false;
+	}
+	d = tls_dec_new(c.kl, NULL, on_plain, &got);
+	feed_range(d, &c.tcp, 0, c.tcp.n, 0);
+	tls_dec_finish(d);
+	assert_int_equal(tls_dec_info(d)->dir_status[0], TLS_DEC_AUTH_FAILED);
+	assert_int_equal(tls_dec_status(d), TLS_DEC_AUTH_FAILED);
+	assert_int_equal(got.n[0], 0);
+	tls_dec_free(d);
+	out_free(&got);
+	conn_free(&c);
+}
 
 #define LOAD_OR_SKIP(c, name, s)                                                       \
 	do {                                                                           \
@@ -559,12 +618,15 @@ int main(void)
 		cmocka_unit_test(test_t12_cbc_sha1),
 		cmocka_unit_test(test_t12_cbc_sha256),
 		cmocka_unit_test(test_t12_cbc256_sha384_etm),
+		cmocka_unit_test(test_t12_reneg_refused),
 		cmocka_unit_test(test_t12_resumed),
 		cmocka_unit_test(test_t13_aes128gcm),
 		cmocka_unit_test(test_t13_aes256gcm),
 		cmocka_unit_test(test_t13_chacha20),
 		cmocka_unit_test(test_t13_keyupdate),
+		cmocka_unit_test(test_t13_hrr),
 		cmocka_unit_test(test_t13_resumed),
+		cmocka_unit_test(test_t13_early_data),
 		cmocka_unit_test(test_flipped_byte),
 		cmocka_unit_test(test_late_keys),
 		cmocka_unit_test(test_keys_too_late),

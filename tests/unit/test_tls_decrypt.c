@@ -292,6 +292,14 @@ SESSION_TEST(test_t13_keyupdate, {"t13-keyupdate", 1, 0x0304, 0x1301, false, fal
 SESSION_TEST(test_t13_hrr, {"t13-hrr", 1, 0x0304, 0x1301, false, true, false, {0, 0}})
 SESSION_TEST(test_t13_resumed, {"t13-resumed", 2, 0x0304, 0x1302, false, false, true, {0, 0}})
 
+#define LOAD_OR_SKIP(c, name, s)                                                       \
+	do {                                                                           \
+		if (!conn_load(c, name, s)) {                                          \
+			print_message("skipped: " FIX "%s not found\n", name);        \
+			skip();                                                        \
+		}                                                                      \
+	} while (0)
+
 /*
  * 0-RTT: the resumed connection's first record is early data under
  * CLIENT_EARLY_TRAFFIC_SECRET, a label flowaudit does not use. It is
@@ -301,10 +309,7 @@ static void test_t13_early_data(void **state)
 {
 	(void)state;
 	struct conn c;
-	if (!conn_load(&c, "t13-early", 1)) {
-		print_message("skipped: " FIX "t13-early not found\n");
-		skip();
-	}
+	LOAD_OR_SKIP(&c, "t13-early", 1);
 	static const char early[] = "early data line\n";
 	size_t el = sizeof(early) - 1;
 	assert_true(c.want.n[0] > el);
@@ -345,13 +350,6 @@ static void test_t13_early_data(void **state)
 	conn_free(&c);
 }
 
-#define LOAD_OR_SKIP(c, name, s)                                                       \
-	do {                                                                           \
-		if (!conn_load(c, name, s)) {                                          \
-			print_message("skipped: " FIX "%s not found\n", name);        \
-			skip();                                                        \
-		}                                                                      \
-	} while (0)
 
 /* Per chunk, how many client plaintext bytes a clean run had handed on after it. */
 static size_t *progress(struct conn *c)

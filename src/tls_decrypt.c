@@ -399,6 +399,10 @@ static enum rec_result need_key(struct tls_dec *d, int i)
 	struct dir *x = &d->d[i];
 	if (x->keyed)
 		return R_OK;
+	if (!d->info.have_random) { /* no ClientHello: no client random to look up */
+		dir_stop(d, i, TLS_DEC_NO_HANDSHAKE);
+		return R_OK;
+	}
 	enum keylog_label l;
 	if (d->info.version == 0x0303)
 		l = KEYLOG_CLIENT_RANDOM;

@@ -112,7 +112,7 @@ int keylog_load_file(struct keylog *kl, const char *path, struct fa_err *err);
 struct keylog_file;
 struct keylog_file *keylog_file_open(const char *path, struct fa_err *err);
 /*
- * Returns the number of lines added (0 when nothing new), or FA_ERUNTIME
+ * Returns the number of lines read (0 when nothing new), or FA_ERUNTIME
  * when the file can no longer be read (err says why). final: also take a
  * last line that has no newline (at the end of a capture).
  */

@@ -543,6 +543,18 @@ static void test_no_handshake(void **state)
 	tls_dec_free(d);
 	out_free(&got);
 
+	/* Only the server's side was captured. */
+	d = tls_dec_new(c.kl, NULL, on_plain, &got);
+	for (size_t i = 0; i < c.tcp.n; i++)
+		if (c.tcp.c[i].dir == 1)
+			tls_dec_feed(d, TLS_DEC_FROM_SERVER, c.tcp.c[i].p, c.tcp.c[i].n);
+	tls_dec_finish(d);
+	assert_int_equal(tls_dec_info(d)->dir_status[1], TLS_DEC_NO_HANDSHAKE);
+	assert_int_equal(tls_dec_status(d), TLS_DEC_NO_HANDSHAKE);
+	assert_int_equal(tls_dec_info(d)->version, 0x0303);
+	assert_int_equal(got.n[1], 0);
+	tls_dec_free(d);
+
 	/* The ClientHello alone, no answer. */
 	d = tls_dec_new(c.kl, NULL, on_plain, &got);
 	feed_range(d, &c.tcp, 0, 1, 0);

@@ -135,10 +135,10 @@ static bool grow(struct keylog *kl)
 		free(ns);
 		return false;
 	}
-	if (kl->n > 0)
+	if (kl->e != NULL) {
 		memcpy(ne, kl->e, kl->n * sizeof(*ne));
-	if (kl->e != NULL)
 		OPENSSL_cleanse(kl->e, kl->cap * sizeof(*kl->e));
+	}
 	free(kl->e);
 	free(kl->slot);
 	kl->e = ne;

@@ -68,7 +68,7 @@
 
 #define TLS_DEC_RECORD_MAX (16384 + 2048) /* ciphertext of one record */
 #define TLS_DEC_HELLO_MAX 65536           /* a clear ClientHello or ServerHello */
-#define TLS_DEC_DEFAULT_PENDING (256 * 1024)
+#define TLS_DEC_DEFAULT_PENDING ((size_t)256 * 1024)
 
 /* Directions: the TLS client's bytes, and the server's. */
 enum tls_dec_dir {

@@ -46,6 +46,7 @@ static const char *const status_names[] = {
 	[TLS_DEC_DECRYPTED] = "decrypted",
 	[TLS_DEC_NO_KEY] = "no_key",
 	[TLS_DEC_KEY_TOO_LATE] = "key_too_late",
+	[TLS_DEC_STREAM_GAP] = "stream_gap",
 	[TLS_DEC_NO_HANDSHAKE] = "handshake_not_captured",
 	[TLS_DEC_NOT_TLS] = "not_tls",
 	[TLS_DEC_MALFORMED] = "malformed",
@@ -81,6 +82,7 @@ struct dir {
 	bool keyed;     /* cipher context ready for the current phase */
 	bool to_app, key_update; /* set by a decrypted handshake message, acted on after its record */
 	bool any_ok;    /* a record authenticated */
+	bool gap;       /* bytes were lost: nothing after them is read */
 	uint64_t seq;
 	uint8_t secret[KEYLOG_SECRET_MAX]; /* TLS 1.3 current traffic secret */
 	size_t secret_len;
@@ -685,6 +687,10 @@ static void drain(struct tls_dec *d, int i)
 	memmove(x->q, x->q + off, x->q_n - off);
 	x->q_n -= off;
 	d->info.pending_bytes[i] = x->q_n;
+	if (x->q_n == 0 && x->gap) {
+		dir_stop(d, i, TLS_DEC_STREAM_GAP);
+		return;
+	}
 	if (x->q_n == 0 && x->status == TLS_DEC_NO_KEY) {
 		x->status = x->any_ok ? TLS_DEC_DECRYPTED : TLS_DEC_PENDING;
 		d->info.dir_status[i] = x->status;
@@ -721,7 +727,7 @@ void tls_dec_feed(struct tls_dec *d, enum tls_dec_dir dir, const uint8_t *data, 
 	struct dir *x = &d->d[i];
 	tls_dec_retry(d);
 	struct cursor c = cur_make(data, len);
-	while (cur_left(&c) > 0 && !x->done) {
+	while (cur_left(&c) > 0 && !x->done && !x->gap) {
 		if (x->rec_n == 0 && cur_left(&c) >= REC_HDR) {
 			size_t n = record_len(c.p);
 			if (n == 0) {
@@ -754,6 +760,18 @@ void tls_dec_feed(struct tls_dec *d, enum tls_dec_dir dir, const uint8_t *data, 
 			record(d, i, x->rec, n);
 		}
 	}
+	release_stopped(d);
+}
+
+void tls_dec_gap(struct tls_dec *d, enum tls_dec_dir dir)
+{
+	int i = dir == TLS_DEC_FROM_SERVER;
+	struct dir *x = &d->d[i];
+	x->gap = true;
+	x->rec_n = 0; /* a record cut by the hole is lost */
+	/* Records waiting for keys came before the hole: they stay readable. */
+	if (x->q_n == 0)
+		dir_stop(d, i, TLS_DEC_STREAM_GAP);
 	release_stopped(d);
 }
 

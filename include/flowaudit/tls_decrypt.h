@@ -45,7 +45,9 @@
  *
  * Use by the engine: tls_dec_new() when a TCP flow's client sends what
  * looks like a TLS record; tls_dec_feed() with each in-order piece of
- * either direction; when the key log's generation changes (a pcapng DSB
+ * either direction, and tls_dec_gap() when reassembly skipped bytes (its
+ * stream offset jumped) or stopped at its limit, which for a flow being
+ * decrypted should be far above the cleartext default; when the key log's generation changes (a pcapng DSB
  * read, a polled key log file grew), tls_dec_retry() on the connections
  * for which tls_dec_waiting() is true; tls_dec_finish() when the flow
  * ends; then tls_dec_status() for the flow record (tls_dec_status_name()
@@ -83,6 +85,7 @@ enum tls_dec_status {
 	TLS_DEC_DECRYPTED,        /* every encrypted record so far authenticated */
 	TLS_DEC_NO_KEY,           /* the key log has no secret for it */
 	TLS_DEC_KEY_TOO_LATE,     /* ciphertext waiting for keys passed max_pending */
+	TLS_DEC_STREAM_GAP,       /* stream bytes were lost (tls_dec_gap) */
 	TLS_DEC_NO_HANDSHAKE,     /* the ClientHello or ServerHello was not captured */
 	TLS_DEC_NOT_TLS,          /* the stream does not start with TLS records */
 	TLS_DEC_MALFORMED,        /* a record or hello that breaks the protocol or a bound */
@@ -126,6 +129,14 @@ void tls_dec_free(struct tls_dec *d);
 
 /* The next len in-order bytes of direction dir. */
 void tls_dec_feed(struct tls_dec *d, enum tls_dec_dir dir, const uint8_t *data, size_t len);
+
+/*
+ * Bytes of direction dir were lost before the next feed (reassembly gave
+ * a hole up, or stopped at its limit): record boundaries and sequence
+ * numbers are gone, so the direction stops (TLS_DEC_STREAM_GAP) after
+ * what it has already handed on.
+ */
+void tls_dec_gap(struct tls_dec *d, enum tls_dec_dir dir);
 
 /* True while some direction holds ciphertext waiting for a key. */
 bool tls_dec_waiting(const struct tls_dec *d);

@@ -2,8 +2,9 @@
  * fuzz_tls_record.c - TLS record layer, handshake reader and decryption.
  *
  * Input: a selector byte, a key log (2-byte big-endian length, then NSS
- * key log text), then segments, each a byte (bit 0: the server's), a
- * 2-byte big-endian length and that many stream bytes. The selector says
+ * key log text), then segments, each a byte (bit 0: the server's; bit 1:
+ * bytes were lost before it, tls_dec_gap), a 2-byte big-endian length and
+ * that many stream bytes. The selector says
  * where the key log is read (bit 0: before the first segment, else after
  * half of them, so that records wait and are decrypted late), how small
  * the bound on waiting ciphertext is (bit 1: 2 KiB) and whether each
@@ -83,6 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				tls_dec_retry(d);
 		}
 		int dir = p[off] & 1;
+		if (p[off] & 2) /* bytes lost before this segment */
+			tls_dec_gap(d, dir ? TLS_DEC_FROM_SERVER : TLS_DEC_FROM_CLIENT);
 		size_t n = (size_t)p[off + 1] << 8 | p[off + 2];
 		if (n > left - off - 3)
 			n = left - off - 3;

@@ -14,7 +14,8 @@
  * Then what goes wrong: a flipped ciphertext byte (authentication failed,
  * no bytes from that record on), keys that arrive late (decrypted in order
  * once the key log grows) or too late (the bound), half the keys missing,
- * a missing handshake, bytes that are not TLS, and an unsupported suite.
+ * a missing handshake, a hole in the stream, bytes that are not TLS, and
+ * an unsupported suite.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -565,6 +566,51 @@ static void test_no_handshake(void **state)
 	conn_free(&c);
 }
 
+/* Stream bytes lost: what came before the hole is read, nothing after it. */
+static void test_stream_gap(void **state)
+{
+	(void)state;
+	struct conn c;
+	LOAD_OR_SKIP(&c, "t13-keyupdate", 0);
+	size_t *after = progress(&c);
+	/* The last client segment that carries plaintext: the gap goes before it. */
+	size_t k = c.tcp.n;
+	while (k > 0 && !(c.tcp.c[k - 1].dir == 0 && after[k - 1] > (k > 1 ? after[k - 2] : 0)))
+		k--;
+	assert_true(k > 1);
+	k--;
+	for (int late = 0; late < 2; late++) {
+		struct keylog *kl = keylog_new(0);
+		struct fa_err err = {{0}};
+		if (!late)
+			assert_int_equal(keylog_load_file(kl, c.keys_path, &err), FA_OK);
+		struct out got = {0};
+		struct tls_dec *d = tls_dec_new(kl, NULL, on_plain, &got);
+		feed_range(d, &c.tcp, 0, k, 0);
+		tls_dec_gap(d, TLS_DEC_FROM_CLIENT);
+		feed_range(d, &c.tcp, k, c.tcp.n, 0);
+		if (late) { /* the records before the hole still wait for their keys */
+			assert_int_equal(got.n[0], 0);
+			assert_int_equal(keylog_load_file(kl, c.keys_path, &err), FA_OK);
+			tls_dec_retry(d);
+		}
+		tls_dec_finish(d);
+		const struct tls_dec_info *in = tls_dec_info(d);
+		assert_int_equal(in->dir_status[0], TLS_DEC_STREAM_GAP);
+		assert_string_equal(tls_dec_status_name(TLS_DEC_STREAM_GAP), "stream_gap");
+		assert_int_equal(got.n[0], k ? after[k - 1] : 0);
+		assert_memory_equal(got.p[0], c.want.p[0], got.n[0]);
+		assert_true(got.n[0] < c.want.n[0]);
+		assert_int_equal(in->dir_status[1], TLS_DEC_DECRYPTED);
+		assert_int_equal(got.n[1], c.want.n[1]);
+		tls_dec_free(d);
+		out_free(&got);
+		keylog_free(kl);
+	}
+	free(after);
+	conn_free(&c);
+}
+
 static void test_not_tls(void **state)
 {
 	(void)state;
@@ -642,6 +688,7 @@ int main(void)
 		cmocka_unit_test(test_keys_too_late),
 		cmocka_unit_test(test_half_the_keys),
 		cmocka_unit_test(test_no_handshake),
+		cmocka_unit_test(test_stream_gap),
 		cmocka_unit_test(test_not_tls),
 		cmocka_unit_test(test_unsupported_suite),
 	};

@@ -3,15 +3,15 @@
  * protection through OpenSSL 3's EVP interfaces (crypto.h).
  *
  * Receives secrets, keys and protected bytes; hands on derived secrets,
- * plaintext or ciphertext, and header-protection masks. Owns the EVP cipher
- * contexts it makes, one per key.
+ * plaintext or ciphertext, and header-protection masks. Owns the EVP KDF and
+ * cipher contexts it makes.
  *
  * Workload: key derivation happens once per connection (QUIC Initial keys
  * come from each connection's first Destination Connection ID), record
- * protection once per packet. So HKDF fetches its implementation per call,
- * while a cipher context is initialised with its algorithm and key once,
- * and per packet only the nonce (AEAD) or the sample (ChaCha20 header
- * protection) is set on it again.
+ * protection once per packet. So HKDF is fetched, and its digest set, once
+ * per KDF context; a cipher context is initialised with its algorithm and
+ * key once, and per packet only the nonce (AEAD) or the sample (ChaCha20
+ * header protection) is set on it again.
  */
 #include "flowaudit/crypto.h"
 
@@ -28,23 +28,47 @@ size_t crypto_aead_key_len(enum crypto_aead a) { return a == CRYPTO_AES_128_GCM 
 
 static const char *hash_name(enum crypto_hash h) { return h == CRYPTO_SHA384 ? "SHA384" : "SHA256"; }
 
+struct crypto_kdf {
+	EVP_KDF_CTX *kc; /* HKDF, its digest set */
+	enum crypto_hash h;
+};
+
+struct crypto_kdf *crypto_kdf_new(enum crypto_hash h)
+{
+	struct crypto_kdf *k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return NULL;
+	k->h = h;
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	k->kc = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
+	EVP_KDF_free(kdf);
+	OSSL_PARAM p[2] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)hash_name(h), 0),
+		OSSL_PARAM_construct_end(),
+	};
+	if (k->kc == NULL || EVP_KDF_CTX_set_params(k->kc, p) != 1) {
+		crypto_kdf_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+void crypto_kdf_free(struct crypto_kdf *k)
+{
+	if (k == NULL)
+		return;
+	EVP_KDF_CTX_free(k->kc);
+	free(k);
+}
+
 /* One HKDF call in the given mode (EVP_KDF_HKDF_MODE_*). */
-static bool hkdf(enum crypto_hash h, int mode, const uint8_t *salt, size_t salt_len,
+static bool hkdf(struct crypto_kdf *k, int mode, const uint8_t *salt, size_t salt_len,
 		 const uint8_t *key, size_t key_len, const uint8_t *info, size_t info_len,
 		 uint8_t *out, size_t out_len)
 {
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	if (kdf == NULL)
-		return false;
-	EVP_KDF_CTX *kc = EVP_KDF_CTX_new(kdf);
-	EVP_KDF_free(kdf);
-	if (kc == NULL)
-		return false;
-	OSSL_PARAM params[6];
+	OSSL_PARAM params[5];
 	size_t n = 0;
 	params[n++] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
-	params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-						       (char *)hash_name(h), 0);
 	static const uint8_t none = 0; /* a valid pointer for an empty key */
 	params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
 							(void *)(key_len ? key : &none), key_len);
@@ -55,19 +79,17 @@ static bool hkdf(enum crypto_hash h, int mode, const uint8_t *salt, size_t salt_
 		params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
 								(void *)info, info_len);
 	params[n] = OSSL_PARAM_construct_end();
-	bool ok = EVP_KDF_derive(kc, out, out_len, params) == 1;
-	EVP_KDF_CTX_free(kc);
-	return ok;
+	return EVP_KDF_derive(k->kc, out, out_len, params) == 1;
 }
 
-bool crypto_hkdf_extract(enum crypto_hash h, const uint8_t *salt, size_t salt_len,
+bool crypto_hkdf_extract(struct crypto_kdf *k, const uint8_t *salt, size_t salt_len,
 			 const uint8_t *ikm, size_t ikm_len, uint8_t *prk)
 {
-	return hkdf(h, EVP_KDF_HKDF_MODE_EXTRACT_ONLY, salt, salt_len, ikm, ikm_len, NULL, 0, prk,
-		    crypto_hash_len(h));
+	return hkdf(k, EVP_KDF_HKDF_MODE_EXTRACT_ONLY, salt, salt_len, ikm, ikm_len, NULL, 0, prk,
+		    crypto_hash_len(k->h));
 }
 
-bool crypto_hkdf_expand_label(enum crypto_hash h, const uint8_t *secret, size_t secret_len,
+bool crypto_hkdf_expand_label(struct crypto_kdf *k, const uint8_t *secret, size_t secret_len,
 			      const char *label, const uint8_t *context, size_t context_len,
 			      uint8_t *out, size_t out_len)
 {
@@ -92,7 +114,7 @@ bool crypto_hkdf_expand_label(enum crypto_hash h, const uint8_t *secret, size_t 
 		memcpy(info + n, context, context_len);
 		n += context_len;
 	}
-	return hkdf(h, EVP_KDF_HKDF_MODE_EXPAND_ONLY, NULL, 0, secret, secret_len, info, n, out,
+	return hkdf(k, EVP_KDF_HKDF_MODE_EXPAND_ONLY, NULL, 0, secret, secret_len, info, n, out,
 		    out_len);
 }
 

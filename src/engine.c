@@ -22,7 +22,6 @@
 #include "engine_int.h"
 #include "flowaudit/cursor.h"
 #include "flowaudit/http.h"
-#include "flowaudit/quic.h"
 #include "flowaudit/reasm.h"
 #include "flowaudit/recstore.h"
 #include "flowaudit/strpool.h"
@@ -926,5 +925,6 @@ void engine_stats(const struct engine *e, struct engine_stats *out)
 	flow_table_stats(e->ft, &s.flows);
 	dns_cache_stats(e->dns, &s.dns);
 	s.strings_refused = strpool_refused(e->pool);
+	quic_ctx_stats(e->quic, &s.quic);
 	*out = s;
 }

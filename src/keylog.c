@@ -18,10 +18,10 @@
 #include "flowaudit/keylog.h"
 
 #include "flowaudit/cursor.h"
+#include "flowaudit/tls_crypto.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +74,7 @@ void keylog_free(struct keylog *kl)
 	if (kl == NULL)
 		return;
 	if (kl->e != NULL)
-		OPENSSL_cleanse(kl->e, kl->cap * sizeof(*kl->e));
+		tls_wipe(kl->e, kl->cap * sizeof(*kl->e));
 	free(kl->e);
 	free(kl->slot);
 	free(kl);
@@ -137,7 +137,7 @@ static bool grow(struct keylog *kl)
 	}
 	if (kl->e != NULL) {
 		memcpy(ne, kl->e, kl->n * sizeof(*ne));
-		OPENSSL_cleanse(kl->e, kl->cap * sizeof(*kl->e));
+		tls_wipe(kl->e, kl->cap * sizeof(*kl->e));
 	}
 	free(kl->e);
 	free(kl->slot);
@@ -324,11 +324,11 @@ static void add_line(struct keylog *kl, const uint8_t *line, size_t len, const c
 	}
 	if (slen < 0) {
 		kl->st.malformed++;
-		OPENSSL_cleanse(secret, sizeof(secret));
+		tls_wipe(secret, sizeof(secret));
 		return;
 	}
 	store(kl, r, (enum keylog_label)l, secret, (size_t)slen, origin, lineno);
-	OPENSSL_cleanse(secret, sizeof(secret));
+	tls_wipe(secret, sizeof(secret));
 }
 
 /*
@@ -410,7 +410,7 @@ void keylog_file_close(struct keylog_file *f)
 		return;
 	close(f->fd);
 	if (f->buf != NULL)
-		OPENSSL_cleanse(f->buf, f->cap);
+		tls_wipe(f->buf, f->cap);
 	free(f->buf);
 	free(f->path);
 	free(f);
@@ -510,6 +510,6 @@ size_t keylog_export(const struct keylog *kl, const uint8_t random[KEYLOG_RANDOM
 		memcpy(buf, text, n);
 		buf[n] = '\0';
 	}
-	OPENSSL_cleanse(text, sizeof(text));
+	tls_wipe(text, sizeof(text));
 	return n;
 }

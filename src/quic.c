@@ -102,27 +102,35 @@ bool quic_version_known(uint32_t version)
 static unsigned type_initial(const struct version_info *vi) { return vi->v2 ? 1 : 0; }
 static unsigned type_retry(const struct version_info *vi) { return vi->v2 ? 0 : 3; }
 
-bool quic_initial_keys(uint32_t version, const uint8_t *dcid, size_t dcid_len, bool server,
-		       struct quic_keys *out)
+/* RFC 9001 5.2: initial secret from the salt and DCID, then the direction's secret, then its keys. */
+static bool derive_keys(struct crypto_kdf *kdf, uint32_t version, const uint8_t *dcid,
+			size_t dcid_len, bool server, struct quic_keys *out)
 {
 	struct version_info vi;
-	if (!version_info(version, &vi) || dcid_len > QUIC_CID_MAX)
+	if (kdf == NULL || !version_info(version, &vi) || dcid_len > QUIC_CID_MAX)
 		return false;
 	uint8_t initial[32], secret[32];
 	const char *key_l = vi.v2 ? "quicv2 key" : "quic key";
 	const char *iv_l = vi.v2 ? "quicv2 iv" : "quic iv";
 	const char *hp_l = vi.v2 ? "quicv2 hp" : "quic hp";
-	bool ok = crypto_hkdf_extract(CRYPTO_SHA256, vi.salt, 20, dcid, dcid_len, initial) &&
-		  crypto_hkdf_expand_label(CRYPTO_SHA256, initial, 32,
-					   server ? "server in" : "client in", NULL, 0, secret, 32) &&
-		  crypto_hkdf_expand_label(CRYPTO_SHA256, secret, 32, key_l, NULL, 0, out->key,
+	bool ok = crypto_hkdf_extract(kdf, vi.salt, 20, dcid, dcid_len, initial) &&
+		  crypto_hkdf_expand_label(kdf, initial, 32, server ? "server in" : "client in",
+					   NULL, 0, secret, 32) &&
+		  crypto_hkdf_expand_label(kdf, secret, 32, key_l, NULL, 0, out->key,
 					   sizeof(out->key)) &&
-		  crypto_hkdf_expand_label(CRYPTO_SHA256, secret, 32, iv_l, NULL, 0, out->iv,
-					   sizeof(out->iv)) &&
-		  crypto_hkdf_expand_label(CRYPTO_SHA256, secret, 32, hp_l, NULL, 0, out->hp,
-					   sizeof(out->hp));
+		  crypto_hkdf_expand_label(kdf, secret, 32, iv_l, NULL, 0, out->iv, sizeof(out->iv)) &&
+		  crypto_hkdf_expand_label(kdf, secret, 32, hp_l, NULL, 0, out->hp, sizeof(out->hp));
 	memset(initial, 0, sizeof(initial));
 	memset(secret, 0, sizeof(secret));
+	return ok;
+}
+
+bool quic_initial_keys(uint32_t version, const uint8_t *dcid, size_t dcid_len, bool server,
+		       struct quic_keys *out)
+{
+	struct crypto_kdf *kdf = crypto_kdf_new(CRYPTO_SHA256);
+	bool ok = derive_keys(kdf, version, dcid, dcid_len, server, out);
+	crypto_kdf_free(kdf);
 	return ok;
 }
 
@@ -138,6 +146,8 @@ struct quic_conn {
 	uint8_t dcid_len;
 	bool keyed, seen_long, done;
 	uint16_t datagrams;
+	uint16_t initials;  /* Initial packets tried */
+	uint8_t derived;    /* key derivations done */
 	struct quic_keys keys;
 	uint8_t *buf;      /* CRYPTO stream bytes [0, cap) */
 	uint32_t cap;
@@ -147,6 +157,7 @@ struct quic_conn {
 };
 
 struct quic_ctx {
+	struct crypto_kdf *kdf;    /* HKDF-SHA256, for every connection's keys */
 	struct crypto_aead_ctx *aead;
 	struct crypto_hp_ctx *hp;
 	struct quic_keys loaded;   /* the keys the contexts hold */
@@ -155,12 +166,21 @@ struct quic_ctx {
 	uint8_t plain[PLAIN_MAX];
 };
 
-struct quic_ctx *quic_ctx_new(void) { return calloc(1, sizeof(struct quic_ctx)); }
+struct quic_ctx *quic_ctx_new(void)
+{
+	struct quic_ctx *q = calloc(1, sizeof(*q));
+	if (q != NULL && (q->kdf = crypto_kdf_new(CRYPTO_SHA256)) == NULL) {
+		free(q);
+		return NULL;
+	}
+	return q;
+}
 
 void quic_ctx_free(struct quic_ctx *q)
 {
 	if (q == NULL)
 		return;
+	crypto_kdf_free(q->kdf);
 	crypto_aead_free(q->aead);
 	crypto_hp_free(q->hp);
 	free(q);
@@ -415,7 +435,10 @@ static long open_initial(struct quic_ctx *q, struct quic_conn *c, uint32_t versi
 	}
 	/* the first Initial, or one under a DCID the client took from a Retry */
 	struct quic_keys k;
-	if (!quic_initial_keys(version, dcid, dcid_len, false, &k))
+	if (c->derived >= QUIC_DERIVE_MAX)
+		return -1;
+	c->derived++;
+	if (!derive_keys(q->kdf, version, dcid, dcid_len, false, &k))
 		return -1;
 	long n = open_packet(q, &k, pkt, pkt_len, pn_off);
 	if (n >= 0 || !c->keyed) {
@@ -471,6 +494,8 @@ static void read_datagram(struct quic_ctx *q, struct quic_conn *c, const uint8_t
 		cur_skip(&dg, pkt_len);
 		if (type != type_initial(&vi))
 			continue;
+		if (++c->initials > QUIC_INITIALS_MAX)
+			return;
 		long plain = open_initial(q, c, version, dcid, dcid_len, pkt, pkt_len, pn_off);
 		if (plain >= 0)
 			read_frames(q, c, q->plain, (size_t)plain);
@@ -492,7 +517,8 @@ enum quic_status quic_client_datagram(struct quic_ctx *q, struct quic_conn *c, c
 		c->checked = have;
 		st = tls_handshake_hello(c->buf, have, out);
 	}
-	if (st == TLS_PARSE_NEED_MORE && c->seen_long && c->datagrams < QUIC_DATAGRAMS_MAX)
+	if (st == TLS_PARSE_NEED_MORE && c->seen_long && c->datagrams < QUIC_DATAGRAMS_MAX &&
+	    c->initials < QUIC_INITIALS_MAX)
 		return QUIC_MORE;
 	c->done = true;
 	conn_release(c);

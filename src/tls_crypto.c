@@ -13,6 +13,7 @@
 #include "flowaudit/tls_crypto.h"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
@@ -95,6 +96,8 @@ bool tls_prf(enum crypto_hash h, const uint8_t *secret, size_t secret_len, const
 	EVP_KDF_CTX_free(kc);
 	return ok;
 }
+
+void tls_wipe(void *p, size_t n) { OPENSSL_cleanse(p, n); }
 
 size_t tls_mac_len(enum tls_mac m) { return m == TLS_MAC_SHA1 ? 20 : m == TLS_MAC_SHA256 ? 32 : 48; }
 

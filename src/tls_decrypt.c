@@ -24,7 +24,6 @@
 #include "flowaudit/cursor.h"
 #include "flowaudit/tls_crypto.h"
 
-#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +103,7 @@ struct tls_dec {
 	void *user;
 	size_t max_pending;
 	const struct tls_suite *suite;
+	struct crypto_kdf *kdf; /* TLS 1.3: HKDF over the suite's hash, made at the first key */
 	uint8_t server_random[32];
 	uint8_t ch_session_id[32], ch_session_id_len;
 	bool etm_offered, early_offered, shd_seen;
@@ -136,8 +136,8 @@ static void dir_release(struct dir *x)
 	free(x->hs.body);
 	x->rec = x->q = x->hs.body = NULL;
 	x->rec_n = x->q_n = x->q_cap = x->hs.body_n = 0;
-	OPENSSL_cleanse(x->secret, sizeof(x->secret));
-	OPENSSL_cleanse(x->iv, sizeof(x->iv));
+	tls_wipe(x->secret, sizeof(x->secret));
+	tls_wipe(x->iv, sizeof(x->iv));
 }
 
 void tls_dec_free(struct tls_dec *d)
@@ -146,6 +146,7 @@ void tls_dec_free(struct tls_dec *d)
 		return;
 	dir_release(&d->d[0]);
 	dir_release(&d->d[1]);
+	crypto_kdf_free(d->kdf);
 	free(d);
 }
 
@@ -245,6 +246,8 @@ static bool read_server_hello(struct tls_dec *d, struct cursor *c)
 	d->info.version = version;
 	d->info.cipher_suite = suite;
 	d->suite = tls_suite_find(suite);
+	crypto_kdf_free(d->kdf); /* made again for this hello's suite when a key needs it */
+	d->kdf = NULL;
 	if (hrr) {
 		d->info.hello_retry = true;
 	} else {
@@ -351,9 +354,9 @@ static bool tls13_set_key(struct tls_dec *d, struct dir *x)
 {
 	uint8_t key[CRYPTO_KEY_MAX];
 	size_t kl = crypto_aead_key_len(d->suite->aead);
-	bool ok = crypto_hkdf_expand_label(d->suite->hash, x->secret, x->secret_len, "key", NULL, 0,
+	bool ok = crypto_hkdf_expand_label(d->kdf, x->secret, x->secret_len, "key", NULL, 0,
 					   key, kl) &&
-		  crypto_hkdf_expand_label(d->suite->hash, x->secret, x->secret_len, "iv", NULL, 0,
+		  crypto_hkdf_expand_label(d->kdf, x->secret, x->secret_len, "iv", NULL, 0,
 					   x->iv, CRYPTO_NONCE_LEN);
 	if (ok) {
 		if (x->aead == NULL)
@@ -361,7 +364,7 @@ static bool tls13_set_key(struct tls_dec *d, struct dir *x)
 		else
 			ok = crypto_aead_rekey(x->aead, key);
 	}
-	OPENSSL_cleanse(key, sizeof(key));
+	tls_wipe(key, sizeof(key));
 	x->seq = 0;
 	return ok;
 }
@@ -391,7 +394,7 @@ static bool tls12_set_keys(struct tls_dec *d, const uint8_t *master, size_t mast
 			ok = (x->aead = crypto_aead_new(s->aead, key)) != NULL;
 		x->keyed = ok;
 	}
-	OPENSSL_cleanse(kb, sizeof(kb));
+	tls_wipe(kb, sizeof(kb));
 	return ok;
 }
 
@@ -426,6 +429,8 @@ static enum rec_result need_key(struct tls_dec *d, int i)
 		ok = tls12_set_keys(d, s, len);
 	} else {
 		ok = len == crypto_hash_len(d->suite->hash);
+		if (ok && d->kdf == NULL)
+			ok = (d->kdf = crypto_kdf_new(d->suite->hash)) != NULL;
 		if (ok) {
 			memcpy(x->secret, s, len);
 			x->secret_len = len;
@@ -511,13 +516,13 @@ static void open_tls13(struct tls_dec *d, int i, const struct rec *r)
 	} else if (x->key_update) {
 		x->key_update = false;
 		uint8_t next[KEYLOG_SECRET_MAX];
-		if (!crypto_hkdf_expand_label(d->suite->hash, x->secret, x->secret_len, "traffic upd",
+		if (!crypto_hkdf_expand_label(d->kdf, x->secret, x->secret_len, "traffic upd",
 					      NULL, 0, next, x->secret_len)) {
 			dir_stop(d, i, TLS_DEC_MALFORMED);
 			return;
 		}
 		memcpy(x->secret, next, x->secret_len);
-		OPENSSL_cleanse(next, sizeof(next));
+		tls_wipe(next, sizeof(next));
 		d->info.key_updates[i]++;
 		if (!tls13_set_key(d, x))
 			dir_stop(d, i, TLS_DEC_MALFORMED);

@@ -9,11 +9,13 @@
  * masks. Nothing here is hand-written cryptography: every primitive is an
  * EVP call.
  *
- * Contexts: an AEAD or header-protection context holds the cipher with its
- * key already scheduled, made once per key and reused for every packet
- * protected under it (only the nonce or sample changes per packet). The
- * caller owns each context: crypto_aead_free() and crypto_hp_free() release
- * it, and accept NULL. A context is used by one thread at a time.
+ * Contexts: a KDF context holds HKDF with its hash, fetched once and used
+ * for every derivation of a key schedule. An AEAD or header-protection
+ * context holds the cipher with its key already scheduled, made once per
+ * key and reused for every packet protected under it (only the nonce or
+ * sample changes per packet). The caller owns each context: the *_free()
+ * functions release it, and accept NULL. A context is used by one thread
+ * at a time.
  *
  * Status: functions return true on success. An AEAD open that fails (a tag
  * that does not verify, a record shorter than the tag) returns false and
@@ -48,17 +50,22 @@ size_t crypto_aead_key_len(enum crypto_aead a);
 /* The header-protection key has the AEAD key's length (RFC 9001 5.4.3). */
 #define crypto_hp_key_len(a) crypto_aead_key_len(a)
 
-/* HKDF-Extract (RFC 5869 2.2): prk gets crypto_hash_len(h) bytes. */
-bool crypto_hkdf_extract(enum crypto_hash h, const uint8_t *salt, size_t salt_len,
+struct crypto_kdf;
+/* HKDF over hash h; NULL without memory or without the algorithm. */
+struct crypto_kdf *crypto_kdf_new(enum crypto_hash h);
+void crypto_kdf_free(struct crypto_kdf *k);
+
+/* HKDF-Extract (RFC 5869 2.2): prk gets the hash's length in bytes. */
+bool crypto_hkdf_extract(struct crypto_kdf *k, const uint8_t *salt, size_t salt_len,
 			 const uint8_t *ikm, size_t ikm_len, uint8_t *prk);
 
 /*
  * HKDF-Expand-Label (RFC 8446 7.1): out_len bytes of
  * HKDF-Expand(secret, HkdfLabel(out_len, "tls13 " + label, context)).
- * secret_len is normally crypto_hash_len(h); label is at most 249 bytes,
+ * secret_len is normally the hash's length; label is at most 249 bytes,
  * context at most 255, out_len at most 255 * hash length.
  */
-bool crypto_hkdf_expand_label(enum crypto_hash h, const uint8_t *secret, size_t secret_len,
+bool crypto_hkdf_expand_label(struct crypto_kdf *k, const uint8_t *secret, size_t secret_len,
 			      const char *label, const uint8_t *context, size_t context_len,
 			      uint8_t *out, size_t out_len);
 

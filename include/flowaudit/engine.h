@@ -31,6 +31,7 @@
 #include "flowaudit/flow.h"
 #include "flowaudit/geo.h"
 #include "flowaudit/identifiers.h"
+#include "flowaudit/quic.h"
 #include "flowaudit/signatures.h"
 #include "flowaudit/source.h"
 
@@ -106,6 +107,7 @@ struct engine_stats {
 	uint64_t strings_refused;
 	uint64_t reasm_gaps, reasm_bytes_skipped;
 	uint64_t hits_not_kept;
+	struct quic_stats quic;      /* Initial packets opened, failed, CRYPTO bytes refused */
 	fa_time first, last;
 };
 

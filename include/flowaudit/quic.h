@@ -23,8 +23,11 @@
  * plaintext buffer; a struct quic_conn per flow holds the keys and the
  * CRYPTO bytes, at most QUIC_CRYPTO_MAX of them in at most QUIC_RANGES
  * separate pieces. A flow gives up after QUIC_DATAGRAMS_MAX client
- * datagrams without a hello, or at once when its first datagram is not a
- * QUIC long-header packet. *_free(NULL) is a no-op.
+ * datagrams or QUIC_INITIALS_MAX Initial packets without a hello, or at
+ * once when its first datagram is not a QUIC long-header packet; it
+ * derives keys at most QUIC_DERIVE_MAX times, so a sender of Initials
+ * under ever new DCIDs costs a bounded amount of work. *_free(NULL) is a
+ * no-op.
  */
 #ifndef FLOWAUDIT_QUIC_H
 #define FLOWAUDIT_QUIC_H
@@ -35,9 +38,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QUIC_CRYPTO_MAX (64 * 1024) /* CRYPTO stream bytes kept per flow */
+/* CRYPTO stream bytes kept per flow: the ClientHello comes first in it,
+   and tls.c reads none larger than TLS_HELLO_MAX, so nothing past that
+   could ever be used; kept as they arrive, grown by doubling from 4 KiB */
+#define QUIC_CRYPTO_MAX (TLS_HELLO_MAX + 4)
 #define QUIC_RANGES 32              /* separate pieces of it at once */
 #define QUIC_DATAGRAMS_MAX 32       /* client datagrams read before giving up */
+#define QUIC_INITIALS_MAX 64        /* Initial packets tried per flow (coalesced ones count) */
+#define QUIC_DERIVE_MAX 4           /* key derivations per flow: the first DCID, Retries */
 #define QUIC_CID_MAX 20
 
 #define QUIC_V1 0x00000001u

@@ -46,6 +46,9 @@ bool tls_prf(enum crypto_hash h, const uint8_t *secret, size_t secret_len, const
 
 size_t tls_mac_len(enum tls_mac m);
 
+/* Zeroes n bytes of a secret in a way the compiler may not drop (OPENSSL_cleanse). */
+void tls_wipe(void *p, size_t n);
+
 #define TLS_CBC_IV_LEN 16
 
 struct tls_cbc_ctx;

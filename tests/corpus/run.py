@@ -618,15 +618,6 @@ def names_nothing(r):
 # by capture, flow (as tshark keys it) and tshark's name. Any other
 # disagreement fails the test; one of these that now agrees is reported.
 KNOWN_DISAGREEMENTS = {
-    ("ndpi/pcap/quic_0RTT.pcap", ("udp", "192.168.2.100", 51972, "142.250.181.227", 443), "ssl.gstatic.com"):
-        "QUIC with 0-RTT first: Debian's nDPI 4.2 does not decrypt it",
-    ("ndpi/pcap/quic_frags_different_dcid.pcapng", ("udp", "129.21.84.33", 37229, "73.185.34.172", 443),
-     "cdnjs.cloudflare.com"):
-        "QUIC CRYPTO frames split across Initials with different DCIDs: nDPI 4.2 does not decrypt it",
-    ("ndpi/pcap/google_meet.pcapng", ("udp", "192.168.88.231", 59369, "173.194.73.101", 443), "meet.google.com"):
-        "QUIC Initial layout nDPI 4.2 does not decrypt",
-    ("ndpi/pcap/quic-v2.pcapng", ("udp", "::1", 42086, "::1", 4443), "test"):
-        "QUIC v2, which nDPI 4.2 does not decrypt",
     ("ndpi/pcap/capwap_data.pcapng", ("tcp", "10.1.3.68", 47025, "74.125.130.188", 443), "alt2-mtalk.google.com"):
         "TCP inside CAPWAP data frames (802.11 in UDP 5247), which flowaudit does not open",
     ("ndpi/pcap/rdp2.pcap", ("udp", "192.168.122.181", 54759, "192.168.122.2", 3389),

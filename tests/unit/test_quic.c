@@ -159,11 +159,13 @@ static void test_rfc9001_keys(void **state)
 					    0xb3, 0x4d, 0x17, 0x9a, 0xe6, 0xa4, 0xc8,
 					    0x0c, 0xad, 0xcc, 0xbb, 0x7f, 0x0a};
 	uint8_t initial[32], client[32];
-	assert_true(crypto_hkdf_extract(CRYPTO_SHA256, salt_v1, 20, dcid_a, 8, initial));
+	struct crypto_kdf *kdf = crypto_kdf_new(CRYPTO_SHA256);
+	assert_non_null(kdf);
+	assert_true(crypto_hkdf_extract(kdf, salt_v1, 20, dcid_a, 8, initial));
 	assert_hex(initial, "7db5df06e7a69e432496adedb00851923595221596ae2ae9fb8115c1e9ed0a44");
-	assert_true(crypto_hkdf_expand_label(CRYPTO_SHA256, initial, 32, "client in", NULL, 0,
-					     client, 32));
+	assert_true(crypto_hkdf_expand_label(kdf, initial, 32, "client in", NULL, 0, client, 32));
 	assert_hex(client, "c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea");
+	crypto_kdf_free(kdf);
 
 	struct quic_keys k;
 	assert_true(quic_initial_keys(QUIC_V1, dcid_a, 8, false, &k));
@@ -288,9 +290,12 @@ static void test_rfc9001_chacha20(void **state)
 	(void)state;
 	uint8_t secret[32], key[32], iv[12], hpk[32];
 	unhex("9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b", secret, 32);
-	assert_true(crypto_hkdf_expand_label(CRYPTO_SHA256, secret, 32, "quic key", NULL, 0, key, 32));
-	assert_true(crypto_hkdf_expand_label(CRYPTO_SHA256, secret, 32, "quic iv", NULL, 0, iv, 12));
-	assert_true(crypto_hkdf_expand_label(CRYPTO_SHA256, secret, 32, "quic hp", NULL, 0, hpk, 32));
+	struct crypto_kdf *kdf = crypto_kdf_new(CRYPTO_SHA256);
+	assert_non_null(kdf);
+	assert_true(crypto_hkdf_expand_label(kdf, secret, 32, "quic key", NULL, 0, key, 32));
+	assert_true(crypto_hkdf_expand_label(kdf, secret, 32, "quic iv", NULL, 0, iv, 12));
+	assert_true(crypto_hkdf_expand_label(kdf, secret, 32, "quic hp", NULL, 0, hpk, 32));
+	crypto_kdf_free(kdf);
 	assert_hex(key, "c6d98ff3441c3fe1b2182094f69caa2ed4b716b65488960a7a984979fb23e1c8");
 	assert_hex(iv, "e0459b3474bdd0e44a41c144");
 	assert_hex(hpk, "25a282b9e82f06f21f488917a4fc8f1b73573685608597d0efcb076b0ab7a7a4");
@@ -328,15 +333,23 @@ static void test_sha384_aes256(void **state)
 	const char *salt = "flowaudit salt", *ikm = "input keying material";
 	uint8_t prk[48], out[48], ctx[48];
 	assert_int_equal(crypto_hash_len(CRYPTO_SHA384), 48);
-	assert_true(crypto_hkdf_extract(CRYPTO_SHA384, (const uint8_t *)salt, strlen(salt),
+	struct crypto_kdf *kdf = crypto_kdf_new(CRYPTO_SHA384);
+	assert_non_null(kdf);
+	assert_true(crypto_hkdf_extract(kdf, (const uint8_t *)salt, strlen(salt),
 					(const uint8_t *)ikm, strlen(ikm), prk));
 	assert_hex(prk, "aa453ddfa7741b1d5793db8947f7fa88c79a6ed7851bbf31c9327e445db9abc5"
 			"b64d79734a4bd9ac9b8af4bd76008899");
 	for (int i = 0; i < 48; i++)
 		ctx[i] = (uint8_t)i;
-	assert_true(crypto_hkdf_expand_label(CRYPTO_SHA384, prk, 48, "c hs traffic", ctx, 48, out, 48));
+	assert_true(crypto_hkdf_expand_label(kdf, prk, 48, "c hs traffic", ctx, 48, out, 48));
 	assert_hex(out, "5a40cb7c724335d0269892a1f6b0bbbd09139f3db5117308aa30a8f7e1855ff1"
 			"b7f3c747e6ee5f759290c4a0511fd0be");
+	/* the same context again, after other derivations, gives the same bytes */
+	uint8_t again[48];
+	assert_true(crypto_hkdf_expand_label(kdf, prk, 48, "c hs traffic", ctx, 48, again, 48));
+	assert_memory_equal(again, out, 48);
+	crypto_kdf_free(kdf);
+	crypto_kdf_free(NULL);
 
 	uint8_t key[32], nonce[12], sample[16];
 	for (int i = 0; i < 32; i++)
@@ -641,17 +654,51 @@ static void test_gap_gives_up(void **state)
 	put_varint2(&f, 100);
 	for (int i = 0; i < 100; i++)
 		put8(&f, 1);
+	/* and one that straddles it: the 50 bytes past it are refused */
+	put8(&f, 0x06);
+	put_varint2(&f, QUIC_CRYPTO_MAX - 50);
+	put_varint2(&f, 100);
+	for (int i = 0; i < 100; i++)
+		put8(&f, 2);
 	struct buf *dg = calloc(1, sizeof(*dg));
 	seal_initial(dg, QUIC_V1, dcid_a, 8, 0, &f, 1100);
 	c = quic_conn_new();
 	assert_int_equal(feed(q, c, dg->b, dg->n, &h), QUIC_MORE);
 	struct quic_stats s;
 	quic_ctx_stats(q, &s);
-	assert_int_equal(s.crypto_refused, 100);
+	assert_int_equal(s.crypto_refused, 150);
 	quic_conn_free(c);
 	quic_ctx_free(q);
 	free(dg);
 	free(p);
+}
+
+/* Initials under ever new DCIDs: the keys derived and packets tried are bounded. */
+static void test_work_bounded(void **state)
+{
+	(void)state;
+	struct buf *dg = calloc(1, sizeof(*dg));
+	assert_non_null(dg);
+	struct buf f = {.n = 0};
+	put8(&f, 0x01); /* PING */
+	for (int i = 0; i < 100; i++) {
+		uint8_t dcid[8] = {0xd0, 0, 0, 0, 0, 0, (uint8_t)(i >> 8), (uint8_t)i};
+		seal_initial(dg, QUIC_V1, dcid, 8, (uint64_t)i, &f, 20);
+	}
+	struct quic_ctx *q = quic_ctx_new();
+	struct quic_conn *c = quic_conn_new();
+	struct tls_hello h;
+	assert_int_equal(feed(q, c, dg->b, dg->n, &h), QUIC_DONE);
+	struct quic_stats st;
+	quic_ctx_stats(q, &st);
+	/* each of the first QUIC_DERIVE_MAX DCIDs opens under its own keys; the
+	   rest are tried once under the connection's keys, up to QUIC_INITIALS_MAX */
+	assert_int_equal(st.packets, QUIC_DERIVE_MAX);
+	assert_int_equal(st.packets + st.open_failed,
+			 QUIC_INITIALS_MAX + QUIC_DERIVE_MAX - 1);
+	quic_conn_free(c);
+	quic_ctx_free(q);
+	free(dg);
 }
 
 /* Every prefix, every flipped byte and random bytes: no crash, and no name. */
@@ -718,6 +765,7 @@ int main(void)
 		cmocka_unit_test(test_out_of_order_three_packets),
 		cmocka_unit_test(test_coalesced),
 		cmocka_unit_test(test_gap_gives_up),
+		cmocka_unit_test(test_work_bounded),
 		cmocka_unit_test(test_truncated_and_garbage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

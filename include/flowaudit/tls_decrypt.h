@@ -40,15 +40,16 @@
  * A record that fails authentication (tag, MAC or padding) yields no
  * bytes, is counted, and ends decryption of its direction
  * (TLS_DEC_AUTH_FAILED). Bounds: a record's ciphertext is at most 2^14 +
- * 2048 bytes (larger is TLS_DEC_MALFORMED), a clear ClientHello or
- * ServerHello at most TLS_DEC_HELLO_MAX.
+ * 2048 bytes (larger is TLS_DEC_MALFORMED, or TLS_DEC_NOT_TLS in the first
+ * record), a clear ClientHello or ServerHello at most TLS_DEC_HELLO_MAX.
  *
  * Use by the engine: tls_dec_new() when a TCP flow's client sends what
  * looks like a TLS record; tls_dec_feed() with each in-order piece of
  * either direction, and tls_dec_gap() when reassembly skipped bytes (its
  * stream offset jumped) or stopped at its limit, which for a flow being
- * decrypted should be far above the cleartext default; when the key log's generation changes (a pcapng DSB
- * read, a polled key log file grew), tls_dec_retry() on the connections
+ * decrypted should be far above the cleartext default; when the key log's
+ * generation changes (a pcapng DSB read, a polled key log file grew),
+ * tls_dec_retry() on the connections
  * for which tls_dec_waiting() is true; tls_dec_finish() when the flow
  * ends; then tls_dec_status() for the flow record (tls_dec_status_name()
  * for JSON) and tls_dec_info()->client_random for keylog_export() when a
@@ -56,7 +57,8 @@
  *
  * Ownership: the connection borrows the key log (it must outlive it) and
  * owns its buffers and cipher contexts; tls_dec_free(NULL) is a no-op.
- * The plaintext passed to the callback is borrowed for the call only.
+ * The plaintext passed to the callback is borrowed for the call only; the
+ * callback must not feed, retry, finish or free the connection calling it.
  * Nothing is printed, and no secret or key leaves this module.
  */
 #ifndef FLOWAUDIT_TLS_DECRYPT_H

@@ -77,6 +77,14 @@ struct flow_record {
 	bool ech;                   /* the ClientHello offered encrypted_client_hello:
 				       name is then the outer (public) SNI */
 
+	/* TLS over TCP with a key log (tls_decrypt.h): whether the payload
+	   inside TLS was read. tls_status is NULL when the flow carried no TLS
+	   handshake, else tls_dec_status_name() ("decrypted", "no_key", ...). */
+	const char *tls_status;
+	bool tls_decrypted;         /* tls_status is "decrypted" */
+	bool have_client_random;    /* client_random names the connection's secrets */
+	uint8_t client_random[32];
+
 	struct geo_result geo;      /* of the server address */
 	const struct sig_entry *sig;/* NULL when no signature matched */
 	const char *sig_pattern;    /* domain or CIDR that matched */
@@ -88,7 +96,9 @@ struct flow_record {
 struct id_hit {
 	uint64_t flow_id;
 	const char *type, *encoding; /* static strings of the scanner */
-	const char *where;           /* "payload", "http_body" */
+	const char *where;           /* "payload", "http_body", "http_header", "http_query" */
+	const char *field;           /* header name or query key of the hit; NULL if none */
+	bool decrypted;              /* found in plaintext read after TLS decryption */
 	size_t id_index;             /* index in the device profile */
 	uint32_t file;
 	uint64_t frame;              /* frame that completed the match */

@@ -93,6 +93,7 @@ struct run {
 	struct idscan *ids;
 	struct engine *eng;
 	struct source *src;
+	struct keylog *keys;     /* --keylog files and the captures' secrets; NULL: none */
 };
 
 /*

@@ -1,0 +1,929 @@
+#!/usr/bin/python3
+"""Keyed TLS captures, and what tshark reads in them: the material the TLS
+decryption and HTTP/2 tests are checked against.
+
+Run as root, it builds a lab of two network namespaces joined by a veth
+pair (the device at 192.168.78.2, the server side at 192.168.78.1 with one
+public-looking address per scenario on its loopback), runs dnsmasq, the TLS
+servers and curl in them, captures with tcpdump on the server side's veth
+end, and deletes the lab again, also when something fails. No address,
+route or process outlives the run or leaves the namespaces.
+
+Every scenario is one capture of one server: a DNS lookup of its name
+through dnsmasq, then curl connections to it, each a new TCP connection
+unless said otherwise, each with a user agent naming the scenario and the
+request, and each carrying identifiers of the device profile
+tests/fixtures/tls-e2e/device.json:
+
+  q  GET  /s/NAME/q?imei=IMEI&email=EMAIL   IMEI plain, e-mail URL-encoded
+  h  GET  /s/NAME/h  X-Device-Id: ANDROID_ID, X-Ad-Id: AAID   (headers)
+  j  POST /s/NAME/j  JSON body with the IMEI and the AAID
+  z  POST /s/NAME/z  gzip JSON body (Content-Encoding: gzip) with the
+                     Android ID and the e-mail
+  m  (HTTP/2 only) GET /s/NAME/m1?aid=ANDROID_ID then GET /s/NAME/m2 on
+     one connection (two streams)
+  r  (resumption) GET /s/NAME/r1 then GET /s/NAME/r2 by one curl: two
+     connections, the second resuming the first's session
+
+The scenarios (server, protocol, cipher forced; HTTP/1.1 unless h2):
+
+  t13-aes128gcm    --serve server  , TLS 1.3 TLS_AES_128_GCM_SHA256         q h j z
+  t13-aes256gcm    --serve server  , TLS 1.3 TLS_AES_256_GCM_SHA384         q h j z
+  t13-chacha       --serve server  , TLS 1.3 TLS_CHACHA20_POLY1305_SHA256   q h j z
+  t12-aes128gcm    --serve server  , TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256    q h j z
+  t12-aes256gcm    --serve server  , TLS 1.2 ECDHE-RSA-AES256-GCM-SHA384    q h j z
+  t12-chacha       --serve server  , TLS 1.2 ECDHE-RSA-CHACHA20-POLY1305    q h j z
+  t12-cbc-etm      --serve server  , TLS 1.2 ECDHE-RSA-AES128-SHA,
+                   encrypt-then-MAC negotiated                               q h j z
+  t12-cbc-noetm    the same without encrypt-then-MAC (MAC-then-encrypt)      q h j z
+  resume-t12       openssl s_server -WWW, TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256  r
+  resume-t13       openssl s_server -WWW, TLS 1.3 TLS_AES_256_GCM_SHA384       r
+  h2-t13-aes128gcm nghttpd, h2 over TLS 1.3 TLS_AES_128_GCM_SHA256          q h j z m
+  h2-t12-chacha    nghttpd, h2 over TLS 1.2 ECDHE-RSA-CHACHA20-POLY1305     q h j z m
+
+`openssl s_server -www/-WWW` answers GET only (a POST is never answered), so
+the HTTP/1.1 scenarios with bodies are served by this script's own small
+HTTP/1.1 server (--serve, Python's ssl over the same OpenSSL), which answers
+every request with keep-alive; s_server serves the resumption scenarios.
+The cipher is forced on both ends (the server's list and curl's --ciphers
+or --tls13-ciphers) and the negotiated one is checked in the capture.
+
+Outputs in OUTDIR, per scenario NAME:
+  NAME.pcap          the capture (tcpdump, Ethernet)
+  NAME.keys          the key log curl wrote (SSLKEYLOGFILE, NSS format)
+  NAME-dsb.pcapng    the capture with the key log injected as a Decryption
+                     Secrets Block (editcap --inject-secrets tls,NAME.keys)
+  NAME-halfkeys      the key log without the lines of every second TCP
+                     connection (tcp.stream 1, 3, ...)
+  NAME.json          the reference: per TCP stream, its client port, client
+                     random, SNI, negotiated version and cipher, whether
+                     encrypt-then-MAC was negotiated and the session resumed,
+                     whether its keys are in NAME.keys and NAME-halfkeys,
+                     whether tshark decrypted it with NAME.keys, the requests
+                     tshark read in it (method, URI or :path, Host or
+                     :authority, user agent) and the identifiers sent on it
+                     (type, value, where, encoding)
+and manifest.json listing the scenarios. The script checks every capture
+before it writes the reference (see check_scenario: tshark must decrypt
+every keyed connection and read exactly the requests curl made) and fails
+loudly otherwise; self_check(OUTDIR) re-checks the outputs.
+
+Usage: tlscap.py OUTDIR [SCENARIO...]          (as root)
+       tlscap.py --check OUTDIR
+"""
+import gzip
+import re
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEVICE_PROFILE = os.path.join(TOP, "tests", "fixtures", "tls-e2e", "device.json")
+CLIENT = os.path.join(TOP, "tests", "live", "client.py")
+PY = "/usr/bin/python3"
+
+DEV_IP = "192.168.78.2"
+GW_IP = "192.168.78.1"
+DOMAIN = "tlslab-metrics.net"
+
+T13 = "1.3"
+T12 = "1.2"
+
+# name, server, TLS version, cipher, encrypt-then-MAC, requests
+SCENARIOS = [
+    ("t13-aes128gcm", "py", T13, "TLS_AES_128_GCM_SHA256", None, "qhjz"),
+    ("t13-aes256gcm", "py", T13, "TLS_AES_256_GCM_SHA384", None, "qhjz"),
+    ("t13-chacha", "py", T13, "TLS_CHACHA20_POLY1305_SHA256", None, "qhjz"),
+    ("t12-aes128gcm", "py", T12, "ECDHE-RSA-AES128-GCM-SHA256", None, "qhjz"),
+    ("t12-aes256gcm", "py", T12, "ECDHE-RSA-AES256-GCM-SHA384", None, "qhjz"),
+    ("t12-chacha", "py", T12, "ECDHE-RSA-CHACHA20-POLY1305", None, "qhjz"),
+    ("t12-cbc-etm", "py", T12, "ECDHE-RSA-AES128-SHA", True, "qhjz"),
+    ("t12-cbc-noetm", "py", T12, "ECDHE-RSA-AES128-SHA", False, "qhjz"),
+    ("resume-t12", "s_server", T12, "ECDHE-RSA-AES128-GCM-SHA256", None, "r"),
+    ("resume-t13", "s_server", T13, "TLS_AES_256_GCM_SHA384", None, "r"),
+    ("h2-t13-aes128gcm", "nghttpd", T13, "TLS_AES_128_GCM_SHA256", None, "qhjzm"),
+    ("h2-t12-chacha", "nghttpd", T12, "ECDHE-RSA-CHACHA20-POLY1305", None, "qhjzm"),
+]
+
+# IANA names of the forced ciphers, as tshark prints the negotiated suite
+IANA = {
+    "TLS_AES_128_GCM_SHA256": 0x1301,
+    "TLS_AES_256_GCM_SHA384": 0x1302,
+    "TLS_CHACHA20_POLY1305_SHA256": 0x1303,
+    "ECDHE-RSA-AES128-GCM-SHA256": 0xC02F,
+    "ECDHE-RSA-AES256-GCM-SHA384": 0xC030,
+    "ECDHE-RSA-CHACHA20-POLY1305": 0xCCA8,
+    "ECDHE-RSA-AES128-SHA": 0xC013,
+}
+
+TOOLS = ("ip", "dnsmasq", "openssl", "curl", "tcpdump", "tshark", "editcap", "mergecap",
+         "nghttpd", "ss")
+
+# Every key log label curl (OpenSSL) writes; each line is LABEL CLIENT_RANDOM SECRET.
+KEYLOG_LABELS = ("CLIENT_RANDOM", "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+                 "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
+                 "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET", "CLIENT_EARLY_TRAFFIC_SECRET")
+
+
+class LabError(RuntimeError):
+    pass
+
+
+def sh(*args, check=True, timeout=30, **kw):
+    p = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise LabError("%s: exit %d: %s" % (" ".join(args), p.returncode,
+                                            (p.stderr or p.stdout).strip()[-1500:]))
+    return p
+
+
+def prerequisites():
+    """None when captures can be made here, else why not."""
+    if os.geteuid() != 0:
+        return "not root: network namespaces need root"
+    for tool in TOOLS:
+        if shutil.which(tool) is None:
+            return ("%s is not installed (apt-get install iproute2 dnsmasq openssl curl "
+                    "tcpdump tshark nghttp2-server)" % tool)
+    r = sh("curl", "--version", check=False)
+    if "nghttp2" not in r.stdout:
+        return "this curl has no HTTP/2 (built without nghttp2)"
+    return None
+
+
+def device():
+    with open(DEVICE_PROFILE) as f:
+        return json.load(f)
+
+
+def host_of(name):
+    return "%s.%s" % (name, DOMAIN)
+
+
+def addr_of(index):
+    return "23.94.7.%d" % (10 + index)
+
+
+# ---------------------------------------------------------------- requests
+
+def plan(name, kinds, dev):
+    """The curl invocations of one scenario: each a dict with the URLs, the
+    curl arguments that follow the TLS options, and the identifiers each
+    request carries."""
+    base = "https://%s/s/%s/" % (host_of(name), name)
+    out = []
+    for k in kinds:
+        ua = "tlslab/1.0 (%s; %s)" % (name, k)
+        if k == "q":
+            q = urllib.parse.urlencode([("imei", dev["imei"]), ("email", dev["email"])])
+            reqs = [{"method": "GET", "path": "/s/%s/q?%s" % (name, q), "ids": [
+                {"type": "imei", "value": dev["imei"], "where": "query", "key": "imei",
+                 "encoding": "plain"},
+                {"type": "email", "value": dev["email"], "where": "query", "key": "email",
+                 "encoding": "url"}]}]
+            args = [base + "q?" + q]
+        elif k == "h":
+            reqs = [{"method": "GET", "path": "/s/%s/h" % name, "ids": [
+                {"type": "android_id", "value": dev["android_id"], "where": "header",
+                 "key": "X-Device-Id", "encoding": "plain"},
+                {"type": "advertising_id", "value": dev["advertising_id"], "where": "header",
+                 "key": "X-Ad-Id", "encoding": "plain"}]}]
+            args = ["-H", "X-Device-Id: " + dev["android_id"],
+                    "-H", "X-Ad-Id: " + dev["advertising_id"], base + "h"]
+        elif k == "j":
+            body = json.dumps({"device": {"imei": dev["imei"], "aaid": dev["advertising_id"]},
+                               "event": "app_open"}).encode()
+            reqs = [{"method": "POST", "path": "/s/%s/j" % name, "body": body, "ids": [
+                {"type": "imei", "value": dev["imei"], "where": "body", "encoding": "plain"},
+                {"type": "advertising_id", "value": dev["advertising_id"], "where": "body",
+                 "encoding": "plain"}]}]
+            args = ["-H", "Content-Type: application/json", "--data-binary", "@BODY",
+                    base + "j"]
+        elif k == "z":
+            plain = json.dumps({"android_id": dev["android_id"], "email": dev["email"],
+                                "event": "heartbeat"}).encode()
+            body = gzip.compress(plain, mtime=0)
+            reqs = [{"method": "POST", "path": "/s/%s/z" % name, "body": body,
+                     "content_encoding": "gzip", "ids": [
+                         {"type": "android_id", "value": dev["android_id"], "where": "body",
+                          "encoding": "plain", "content_encoding": "gzip"},
+                         {"type": "email", "value": dev["email"], "where": "body",
+                          "encoding": "plain", "content_encoding": "gzip"}]}]
+            args = ["-H", "Content-Type: application/json", "-H", "Content-Encoding: gzip",
+                    "--data-binary", "@BODY", base + "z"]
+        elif k == "m":
+            q = urllib.parse.urlencode([("aid", dev["android_id"])])
+            reqs = [{"method": "GET", "path": "/s/%s/m1?%s" % (name, q), "ids": [
+                        {"type": "android_id", "value": dev["android_id"], "where": "query",
+                         "key": "aid", "encoding": "plain"}]},
+                    {"method": "GET", "path": "/s/%s/m2" % name, "ids": []}]
+            args = [base + "m1?" + q, base + "m2"]
+        elif k == "r":
+            reqs = [{"method": "GET", "path": "/s/%s/r1" % name, "ids": []},
+                    {"method": "GET", "path": "/s/%s/r2" % name, "ids": []}]
+            args = [base + "r1", base + "r2"]
+        else:
+            raise ValueError(k)
+        for r in reqs:
+            r["user_agent"] = ua
+            r["host"] = host_of(name)
+        out.append({"kind": k, "user_agent": ua, "requests": reqs, "args": args})
+    return out
+
+
+# ---------------------------------------------------------------- the lab
+
+class Lab:
+    """Two namespaces and a veth pair; processes started in them are ended
+    and the namespaces deleted by close(), whatever happened before."""
+
+    def __init__(self, work):
+        tag = "%d" % os.getpid()
+        self.dev = "fa-%s-tls-dev" % tag
+        self.gw = "fa-%s-tls-gw" % tag
+        self.gif = "fat%sg" % tag
+        self.dif = "fat%sd" % tag
+        assert len(self.gif) <= 15
+        self.dir = work
+        self.procs = []
+        self.namespaces = []
+
+    def __enter__(self):
+        try:
+            self.build()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def build(self):
+        for ns in (self.dev, self.gw):
+            sh("ip", "netns", "add", ns)
+            self.namespaces.append(ns)
+        sh("ip", "link", "add", self.gif, "type", "veth", "peer", "name", self.dif)
+        sh("ip", "link", "set", self.gif, "netns", self.gw)
+        sh("ip", "link", "set", self.dif, "netns", self.dev)
+        for ns, ifc, addr in ((self.gw, self.gif, GW_IP), (self.dev, self.dif, DEV_IP)):
+            sh("ip", "netns", "exec", ns, "sh", "-c",
+               "echo 1 > /proc/sys/net/ipv6/conf/%s/disable_ipv6" % ifc)
+            sh("ip", "-n", ns, "addr", "add", addr + "/24", "dev", ifc)
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+            sh("ip", "-n", ns, "link", "set", ifc, "up")
+        sh("ip", "-n", self.dev, "route", "add", "default", "via", GW_IP)
+        mac = {}
+        for ns, ifc in ((self.gw, self.gif), (self.dev, self.dif)):
+            mac[ifc] = json.loads(sh("ip", "-j", "-n", ns, "link", "show", "dev",
+                                     ifc).stdout)[0]["address"]
+        sh("ip", "-n", self.gw, "neigh", "replace", DEV_IP, "lladdr", mac[self.dif], "dev",
+           self.gif, "nud", "permanent")
+        sh("ip", "-n", self.dev, "neigh", "replace", GW_IP, "lladdr", mac[self.gif], "dev",
+           self.dif, "nud", "permanent")
+
+    def add_address(self, ip):
+        sh("ip", "-n", self.gw, "addr", "add", ip + "/32", "dev", "lo")
+
+    def spawn(self, name, args, cwd=None):
+        log = open(os.path.join(self.dir, name + ".log"), "w")
+        p = subprocess.Popen(["ip", "netns", "exec", self.gw] + args, stdin=subprocess.DEVNULL,
+                             stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
+        log.close()
+        p.lab_name = name
+        self.procs.append(p)
+        return p
+
+    def log(self, name):
+        try:
+            with open(os.path.join(self.dir, name + ".log")) as f:
+                return f.read()[-1500:]
+        except OSError:
+            return ""
+
+    def wait_listening(self, want, timeout=15):
+        deadline = time.monotonic() + timeout
+        out = ""
+        while time.monotonic() < deadline:
+            for p in self.procs:
+                if p.poll() is not None:
+                    raise LabError("lab %s exited %d: %s" % (p.lab_name, p.returncode,
+                                                             self.log(p.lab_name)))
+            out = sh("ip", "netns", "exec", self.gw, "ss", "-Hlntu").stdout
+            have = set()
+            for line in out.splitlines():
+                parts = line.split()
+                if len(parts) >= 5:
+                    have.add(parts[4])
+            if set(want) <= have:
+                return
+            time.sleep(0.05)
+        raise LabError("lab servers not listening after %d s (want %s): %s" %
+                       (timeout, sorted(want), out))
+
+    def in_dev(self, args, env=None, timeout=30):
+        return subprocess.run(["ip", "netns", "exec", self.dev] + args, capture_output=True,
+                              text=True, timeout=timeout, env=env)
+
+    def close(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in reversed(self.procs):
+            try:
+                p.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=3)
+        for ns in self.namespaces:
+            r = sh("ip", "netns", "pids", ns, check=False)
+            for pid in r.stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+        for ns in self.namespaces:
+            sh("ip", "netns", "del", ns, check=False)
+        sh("ip", "link", "del", self.gif, check=False)
+
+
+def remove_stale_namespaces():
+    """Namespaces a killed run of this script left behind (its pid is gone)."""
+    r = sh("ip", "netns", "list", check=False)
+    for line in r.stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        m = re.match(r"^fa-(\d+)-tls-(dev|gw)$", name)
+        if m and not os.path.exists("/proc/%s" % m.group(1)):
+            sh("ip", "netns", "del", name, check=False)
+
+
+# ---------------------------------------------------------------- HTTP/1.1 server
+
+def serve(argv):
+    """--serve CERT KEY SPEC...: the HTTP/1.1 TLS servers, one per SPEC
+    IP:VERSION:CIPHER:ETM (ETM 1, 0 or - for the library's default). Each
+    answers every request 200 with a short body, keeping the connection."""
+    import http.server
+    import ssl
+    import threading
+
+    cert, key, specs = argv[0], argv[1], argv[2:]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def answer(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            if n:
+                self.rfile.read(n)
+            body = b'{"ok":true}\n'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = answer
+        do_POST = answer
+
+        def log_message(self, fmt, *args):
+            sys.stderr.write("%s %s\n" % (self.client_address[1], fmt % args))
+
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+
+        def __init__(self, addr, ctx):
+            self.ctx = ctx
+            super().__init__(addr, Handler)
+
+        def get_request(self):
+            sock, addr = self.socket.accept()
+            return self.ctx.wrap_socket(sock, server_side=True), addr
+
+        def handle_error(self, request, client_address):
+            sys.stderr.write("error from %s: %s\n" % (client_address, sys.exc_info()[1]))
+
+    servers = []
+    for spec in specs:
+        ip, ver, cipher, etm = spec.split(":")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        v = ssl.TLSVersion.TLSv1_3 if ver == T13 else ssl.TLSVersion.TLSv1_2
+        ctx.minimum_version = ctx.maximum_version = v
+        if ver == T12:
+            ctx.set_ciphers(cipher)
+        if etm == "0":
+            ctx.options |= 1 << 19  # SSL_OP_NO_ENCRYPT_THEN_MAC
+        srv = Server((ip, 443), ctx)
+        servers.append(srv)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    sys.stderr.write("serving %d\n" % len(servers))
+    sys.stderr.flush()
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    return 0
+
+
+# ---------------------------------------------------------------- generation
+
+def make_cert(work):
+    cert = os.path.join(work, "cert.pem")
+    key = os.path.join(work, "key.pem")
+    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+       cert, "-days", "2", "-subj", "/CN=%s" % DOMAIN, "-addext",
+       "subjectAltName=DNS:*.%s" % DOMAIN, timeout=60)
+    return cert, key
+
+
+def make_docroot(work, scenarios):
+    root = os.path.join(work, "www")
+    for name, *_ in scenarios:
+        d = os.path.join(root, "s", name)
+        os.makedirs(d)
+        for leaf in ("q", "h", "j", "z", "m1", "m2", "r1", "r2"):
+            with open(os.path.join(d, leaf), "w") as f:
+                f.write("ok %s\n" % leaf)
+    return root
+
+
+def start_servers(lab, scenarios, cert, key, www):
+    py_specs = []
+    want = {"%s:53" % GW_IP}
+    for i, (name, kind, ver, cipher, etm, _) in enumerate(SCENARIOS):
+        if name not in scenarios:
+            continue
+        ip = addr_of(i)
+        lab.add_address(ip)
+        want.add("%s:443" % ip)
+        if kind == "py":
+            py_specs.append("%s:%s:%s:%s" % (ip, ver, cipher, {None: "-", True: "1",
+                                                              False: "0"}[etm]))
+        elif kind == "s_server":
+            args = ["openssl", "s_server", "-accept", "%s:443" % ip, "-cert", cert, "-key",
+                    key, "-WWW", "-quiet", "-naccept", "1000"]
+            args += (["-tls1_3", "-ciphersuites", cipher] if ver == T13
+                     else ["-tls1_2", "-cipher", cipher])
+            lab.spawn("s_server-" + name, args, cwd=www)
+        elif kind == "nghttpd":
+            lab.spawn("nghttpd-" + name, ["nghttpd", "-a", ip, "-d", www, "443", key, cert])
+    if py_specs:
+        lab.spawn("h1server", [PY, os.path.abspath(__file__), "--serve", cert, key] + py_specs)
+    dns = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+           "--no-hosts", "--bind-interfaces", "--listen-address=" + GW_IP, "--user=root",
+           "--pid-file=" + os.path.join(lab.dir, "dnsmasq.pid"),
+           "--log-facility=" + os.path.join(lab.dir, "dnsmasq.log")]
+    for i, (name, *_) in enumerate(SCENARIOS):
+        if name in scenarios:
+            dns.append("--address=/%s/%s" % (host_of(name), addr_of(i)))
+    lab.spawn("dnsmasq", dns)
+    lab.wait_listening(want)
+
+
+def run_scenario(lab, out, index, spec, dev):
+    """One capture: DNS, then the scenario's curl invocations. Returns the
+    plan with each invocation's curl output."""
+    name, kind, ver, cipher, etm, kinds = spec
+    pcap = os.path.join(out, name + ".pcap")
+    keys = os.path.join(out, name + ".keys")
+    for p in (pcap, keys):
+        if os.path.exists(p):
+            os.unlink(p)
+    errpath = os.path.join(lab.dir, "tcpdump-%s.log" % name)
+    errf = open(errpath, "w")
+    td = subprocess.Popen(["ip", "netns", "exec", lab.gw, "tcpdump", "-i", lab.gif, "-n", "-U",
+                           "--immediate-mode", "-s", "0", "-Z", "root", "-w", pcap],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf)
+    errf.close()
+    td.lab_name = "tcpdump-" + name
+    lab.procs.append(td)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with open(errpath) as f:
+                if "listening on" in f.read():
+                    break
+            if td.poll() is not None or time.monotonic() > deadline:
+                with open(errpath) as f:
+                    raise LabError("tcpdump did not start: %s" % f.read())
+            time.sleep(0.02)
+        r = lab.in_dev([PY, CLIENT, "--resolver", GW_IP, "dns:" + host_of(name)])
+        res = json.loads(r.stdout or "[]") if r.returncode in (0, 1) else []
+        if not res or not res[0].get("ok") or res[0].get("ip") != addr_of(index):
+            raise LabError("DNS lookup of %s failed: %s %s" % (host_of(name), r.stdout,
+                                                                r.stderr))
+        tls = (["--tlsv1.3", "--tls13-ciphers", cipher] if ver == T13
+               else ["--tlsv1.2", "--tls-max", "1.2", "--ciphers", cipher])
+        proto = ["--http2"] if kind == "nghttpd" else ["--http1.1"]
+        env = dict(os.environ, SSLKEYLOGFILE=keys)
+        steps = plan(name, kinds, dev)
+        for n, step in enumerate(steps):
+            args = []
+            for a in step["args"]:
+                if a == "@BODY":
+                    body = os.path.join(lab.dir, "%s-%s.body" % (name, step["kind"]))
+                    with open(body, "wb") as f:
+                        f.write(step["requests"][0]["body"])
+                    a = "@" + body
+                args.append(a)
+            cmd = ["curl", "-sS", "-k", "--max-time", "10", "--resolve",
+                   "%s:443:%s" % (host_of(name), addr_of(index)), "-A", step["user_agent"],
+                   "-o", "/dev/null", "-w", "%{http_code} %{http_version} %{num_connects}\\n"]
+            r = lab.in_dev(cmd + tls + proto + args, env=env)
+            if r.returncode != 0:
+                raise LabError("curl for %s/%s failed (exit %d): %s" %
+                               (name, step["kind"], r.returncode, r.stderr.strip()))
+            step["curl"] = r.stdout.split()
+        time.sleep(0.2)  # the last FINs
+    finally:
+        if td.poll() is None:
+            td.send_signal(signal.SIGINT)
+        try:
+            td.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            td.kill()
+            td.wait()
+    if not os.path.exists(pcap) or not os.path.exists(keys):
+        raise LabError("%s: no capture or no key log written" % name)
+    return steps
+
+
+# ---------------------------------------------------------------- tshark
+
+FIELDS = ["ip.src", "ip.dst", "tcp.stream", "tcp.srcport", "tcp.dstport", "tls.handshake.type",
+          "tls.handshake.random", "tls.handshake.session_id",
+          "tls.handshake.extensions_server_name", "tls.handshake.ciphersuite",
+          "tls.handshake.extensions.supported_version", "tls.handshake.extension.type",
+          "http.request.method", "http.request.uri", "http.host", "http.user_agent",
+          "http2.headers.method", "http2.headers.path", "http2.headers.authority",
+          "http2.headers.user_agent", "http2.streamid"]
+SEP = "\x1f"
+
+
+def tshark_fields(pcap, keylog, filt):
+    args = ["tshark", "-n", "-r", pcap, "-o", "tls.keylog_file:" + keylog,
+            "-o", "tcp.desegment_tcp_streams:TRUE", "-o", "tls.desegment_ssl_records:TRUE",
+            "-o", "tls.desegment_ssl_application_data:TRUE",
+            "-Y", filt, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a",
+            "-E", "aggregator=" + SEP]
+    for f in FIELDS:
+        args += ["-e", f]
+    p = sh(*args, timeout=120)
+    rows = []
+    for line in p.stdout.splitlines():
+        vals = line.split("\t")
+        vals += [""] * (len(FIELDS) - len(vals))
+        rows.append({f: (v.split(SEP) if v else []) for f, v in zip(FIELDS, vals)})
+    return rows
+
+
+def read_streams(pcap, keylog):
+    """What tshark sees per TCP stream with this key log:
+    {server address: {stream: what}}, each server's streams numbered from 0
+    in the order they start, as tshark numbers them in a capture of that
+    server alone."""
+    rows = tshark_fields(pcap, keylog, "tls.handshake.type == 1 || tls.handshake.type == 2 || "
+                         "http.request || http2.headers.method")
+    streams = {}
+    for r in rows:
+        sid = int(r["tcp.stream"][0])
+        server = r["ip.dst"][0] if r["tcp.dstport"] == ["443"] else r["ip.src"][0]
+        s = streams.setdefault(sid, {"server": server, "requests": []})
+        types = r["tls.handshake.type"]
+        if "1" in types and "client_random" not in s:
+            i = types.index("1")
+            s["client_port"] = int(r["tcp.srcport"][0])
+            s["client_random"] = r["tls.handshake.random"][i] if r["tls.handshake.random"] else ""
+            s["client_session_id"] = (r["tls.handshake.session_id"] or [""])[0]
+            s["sni"] = (r["tls.handshake.extensions_server_name"] or [None])[0]
+        if "2" in types and "cipher" not in s:
+            # the ServerHello's fields: its random follows the ClientHello's when
+            # both are in one row, which never happens on a real connection
+            s["cipher"] = int((r["tls.handshake.ciphersuite"] or ["0"])[-1], 0)
+            sv = r["tls.handshake.extensions.supported_version"]
+            s["version"] = "1.3" if sv and int(sv[-1], 0) == 0x0304 else "1.2"
+            exts = [int(x, 0) if x.startswith("0x") else int(x) for x in
+                    r["tls.handshake.extension.type"]]
+            s["etm"] = 22 in exts
+            s["server_psk"] = 41 in exts
+            s["server_session_id"] = (r["tls.handshake.session_id"] or [""])[-1]
+        for i, m in enumerate(r["http.request.method"]):
+            s["requests"].append({"http": "1.1", "method": m,
+                                  "uri": at(r["http.request.uri"], i),
+                                  "host": at(r["http.host"], i),
+                                  "user_agent": at(r["http.user_agent"], i)})
+        for i, m in enumerate(r["http2.headers.method"]):
+            s["requests"].append({"http": "2", "method": m,
+                                  "uri": at(r["http2.headers.path"], i),
+                                  "host": at(r["http2.headers.authority"], i),
+                                  "user_agent": at(r["http2.headers.user_agent"], i)})
+    out = {}
+    for sid in sorted(streams):
+        by = out.setdefault(streams[sid]["server"], {})
+        streams[sid]["tcp_stream"] = len(by)
+        by[len(by)] = streams[sid]
+    return out
+
+
+def at(lst, i):
+    return lst[i] if i < len(lst) else None
+
+
+# ---------------------------------------------------------------- key logs
+
+def parse_keylog(text):
+    """{client random (lower-case hex): [lines]} and the other lines."""
+    by = {}
+    other = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] in KEYLOG_LABELS:
+            by.setdefault(parts[1].lower(), []).append(line)
+        elif line.strip():
+            other.append(line)
+    return by, other
+
+
+def write_halfkeys(keys_path, half_path, drop_randoms):
+    with open(keys_path) as f:
+        lines = f.read().splitlines()
+    kept = [l for l in lines if not (len(l.split()) == 3 and l.split()[1].lower() in
+                                     drop_randoms)]
+    with open(half_path, "w") as f:
+        f.write("".join(l + "\n" for l in kept))
+
+
+def pcapng_dsbs(path):
+    """The Decryption Secrets Blocks of a pcapng: [(secrets type, data)]."""
+    out = []
+    with open(path, "rb") as f:
+        data = f.read()
+    off = 0
+    endian = "<"
+    while off + 12 <= len(data):
+        btype = struct.unpack_from(endian + "I", data, off)[0]
+        if btype == 0x0A0D0D0A:
+            bom = data[off + 8:off + 12]
+            endian = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
+        blen = struct.unpack_from(endian + "I", data, off + 4)[0]
+        if blen < 12 or off + blen > len(data):
+            raise ValueError("%s: bad pcapng block length %d at %d" % (path, blen, off))
+        if btype == 0x0000000A:
+            stype, slen = struct.unpack_from(endian + "II", data, off + 8)
+            out.append((stype, data[off + 16:off + 16 + slen]))
+        off += blen
+    return out
+
+
+DSB_TLS = 0x544c534b  # "TLSK"
+
+
+# ---------------------------------------------------------------- checks
+
+def check_scenario(spec, steps, streams, keys_text):
+    """Problems with one generated capture (an empty list when it is right)."""
+    name, kind, ver, cipher, etm, kinds = spec
+    bad = []
+    by, _ = parse_keylog(keys_text)
+    want_reqs = [r for st in steps for r in st["requests"]]
+    want_conns = sum(1 if st["kind"] in "qhjzm" else 2 for st in steps)
+    tls_streams = [s for s in streams.values() if s.get("client_random")]
+    if len(tls_streams) != want_conns:
+        bad.append("%d TLS connections in the capture, %d made" % (len(tls_streams), want_conns))
+    for s in tls_streams:
+        tag = "stream %d" % s["tcp_stream"]
+        if s["client_random"] not in by:
+            bad.append("%s: its client random is not in the key log" % tag)
+        if s.get("sni") != host_of(name):
+            bad.append("%s: SNI %r" % (tag, s.get("sni")))
+        if s.get("cipher") != IANA[cipher]:
+            bad.append("%s: cipher 0x%04x negotiated, %s forced" % (tag, s.get("cipher") or 0,
+                                                                    cipher))
+        if s.get("version") != ver:
+            bad.append("%s: TLS %s negotiated, %s forced" % (tag, s.get("version"), ver))
+        if etm is not None and s.get("etm") != etm:
+            bad.append("%s: encrypt-then-MAC %s, wanted %s" % (tag, s.get("etm"), etm))
+        if not s["requests"]:
+            bad.append("%s: keys present but tshark decrypted no request" % tag)
+    seen = [(q["method"], q["uri"], q["host"], q["user_agent"]) for s in tls_streams
+            for q in s["requests"]]
+    want = [(r["method"], r["path"], r["host"], r["user_agent"]) for r in want_reqs]
+    if sorted(seen) != sorted(want):
+        bad.append("tshark read requests %s, curl made %s" % (sorted(seen), sorted(want)))
+    if "r" in kinds and not any(s.get("resumed") for s in tls_streams):
+        bad.append("no connection resumed a session")
+    return bad
+
+
+def resumed(s):
+    if s.get("version") == "1.3":
+        return bool(s.get("server_psk"))
+    sid = s.get("client_session_id")
+    return bool(sid) and sid == s.get("server_session_id")
+
+
+def build_reference(spec, index, steps, streams, half_drop):
+    name, kind, ver, cipher, etm, kinds = spec
+    by_path = {}
+    for st in steps:
+        for r in st["requests"]:
+            by_path[r["path"]] = r
+    ref = {"scenario": name, "server": {"py": "tlscap.py --serve (Python ssl)",
+                                        "s_server": "openssl s_server -WWW",
+                                        "nghttpd": "nghttpd"}[kind],
+           "http": "2" if kind == "nghttpd" else "1.1", "tls_version": ver, "cipher": cipher,
+           "cipher_id": IANA[cipher], "encrypt_then_mac": etm, "host": host_of(name),
+           "address": addr_of(index), "device_ip": DEV_IP, "streams": []}
+    for sid in sorted(streams):
+        s = streams[sid]
+        if not s.get("client_random"):
+            continue
+        ids = []
+        for q in s["requests"]:
+            ids += by_path.get(q["uri"], {}).get("ids", [])
+        ref["streams"].append({
+            "tcp_stream": sid, "client_port": s["client_port"],
+            "client_random": s["client_random"], "sni": s["sni"], "version": s["version"],
+            "cipher_id": s["cipher"], "etm": s["etm"], "resumed": s["resumed"],
+            "keyed": True, "keyed_in_halfkeys": s["client_random"] not in half_drop,
+            "decrypted": bool(s["requests"]),
+            "decrypted_with_halfkeys": s["decrypted_with_halfkeys"], "requests": s["requests"],
+            "identifiers": ids})
+    return ref
+
+
+def self_check(out):
+    """Re-check a generated directory; returns a list of problems."""
+    bad = []
+    with open(os.path.join(out, "manifest.json")) as f:
+        man = json.load(f)
+    for name in man["scenarios"]:
+        base = os.path.join(out, name)
+        with open(base + ".json") as f:
+            ref = json.load(f)
+        with open(base + ".keys", "rb") as f:
+            keys = f.read()
+        with open(base + "-halfkeys") as f:
+            half, _ = parse_keylog(f.read())
+        full, _ = parse_keylog(keys.decode())
+        st = ref["streams"]
+        if not st:
+            bad.append("%s: no TLS connection" % name)
+        for s in st:
+            if not s["decrypted"]:
+                bad.append("%s: stream %d has keys, tshark did not decrypt it" %
+                           (name, s["tcp_stream"]))
+            if s["client_random"] not in full:
+                bad.append("%s: stream %d has no keys" % (name, s["tcp_stream"]))
+            if s["decrypted_with_halfkeys"] != s["keyed_in_halfkeys"]:
+                bad.append("%s: stream %d: tshark's reading of the half key log is not its "
+                           "keys'" % (name, s["tcp_stream"]))
+            if (s["client_random"] in half) != s["keyed_in_halfkeys"]:
+                bad.append("%s: stream %d wrongly kept or dropped in the half key log" %
+                           (name, s["tcp_stream"]))
+            elif s["client_random"] in half and half[s["client_random"]] != \
+                    full[s["client_random"]]:
+                bad.append("%s: stream %d's lines differ in the half key log" %
+                           (name, s["tcp_stream"]))
+        dropped = [s for s in st if not s["keyed_in_halfkeys"]]
+        if len(dropped) != len(st) // 2:
+            bad.append("%s: the half key log drops %d of %d connections" %
+                       (name, len(dropped), len(st)))
+        dsb = pcapng_dsbs(base + "-dsb.pcapng")
+        if [t for t, _ in dsb] != [DSB_TLS] or dsb[0][1].rstrip(b"\0") != keys.rstrip(b"\0"):
+            bad.append("%s: the DSB pcapng does not carry exactly the key log (%d DSBs)" %
+                       (name, len(dsb)))
+    return bad
+
+
+def cat(paths, dst):
+    with open(dst, "wb") as o:
+        for p in paths:
+            with open(p, "rb") as f:
+                o.write(f.read())
+
+
+def finish(out, work, results):
+    """Read the captures with tshark (all at once: tshark's start-up is most
+    of its time), check them, and write each one's half key log, DSB pcapng
+    and reference. Returns the problems found."""
+    bases = [os.path.join(out, spec[0]) for _, spec, _ in results]
+    allpcap = os.path.join(work, "all.pcap")
+    sh("mergecap", "-a", "-F", "pcap", "-w", allpcap, *[b + ".pcap" for b in bases])
+    cat([b + ".keys" for b in bases], os.path.join(work, "all.keys"))
+    keyed = read_streams(allpcap, os.path.join(work, "all.keys"))
+    drops = []
+    for (i, spec, steps), base in zip(results, bases):
+        streams = keyed.get(addr_of(i), {})
+        for s in streams.values():
+            s["resumed"] = resumed(s)
+        tls_ids = sorted(sid for sid, s in streams.items() if s.get("client_random"))
+        # Every second connection loses its keys. A TLS 1.2 session resumed
+        # from a keyed connection is decrypted with that connection's master
+        # secret, so there the full handshake is the one that loses them.
+        order = sorted(tls_ids, key=lambda sid: (not streams[sid]["resumed"], sid))
+        drop = {streams[sid]["client_random"] for sid in order[1::2]}
+        write_halfkeys(base + ".keys", base + "-halfkeys", drop)
+        drops.append(drop)
+    cat([b + "-halfkeys" for b in bases], os.path.join(work, "all.halfkeys"))
+    halfkeyed = read_streams(allpcap, os.path.join(work, "all.halfkeys"))
+    problems = []
+    for (i, spec, steps), base, drop in zip(results, bases, drops):
+        streams = keyed.get(addr_of(i), {})
+        with open(base + ".keys") as f:
+            bad = check_scenario(spec, steps, streams, f.read())
+        # with half the keys tshark reads exactly the keyed half
+        tls_ids = sorted(sid for sid, s in streams.items() if s.get("client_random"))
+        half = halfkeyed.get(addr_of(i), {})
+        got = sorted(sid for sid, s in half.items() if s["requests"])
+        want = sorted(sid for sid in tls_ids if streams[sid]["client_random"] not in drop)
+        if got != want:
+            bad.append("with the half key log tshark decrypted streams %s, not %s" % (got, want))
+        for sid in tls_ids:
+            streams[sid]["decrypted_with_halfkeys"] = sid in got
+        if os.path.exists(base + "-dsb.pcapng"):
+            os.unlink(base + "-dsb.pcapng")
+        sh("editcap", "--inject-secrets", "tls," + base + ".keys", base + ".pcap",
+           base + "-dsb.pcapng")
+        ref = build_reference(spec, i, steps, streams, drop)
+        with open(base + ".json", "w") as f:
+            json.dump(ref, f, indent=1, sort_keys=True)
+        problems += ["%s: %s" % (spec[0], b) for b in bad]
+    return problems
+
+
+def generate(out, names=None):
+    """Build the lab, make every scenario's capture in OUTDIR, check it and
+    write its outputs. Raises LabError with what went wrong."""
+    why = prerequisites()
+    if why:
+        raise LabError(why)
+    names = names or [s[0] for s in SCENARIOS]
+    unknown = set(names) - {s[0] for s in SCENARIOS}
+    if unknown:
+        raise LabError("no such scenario: %s" % ", ".join(sorted(unknown)))
+    os.makedirs(out, exist_ok=True)
+    dev = device()
+    remove_stale_namespaces()
+    work = tempfile.mkdtemp(prefix="tlscap-", dir=out)
+    ok = False
+    try:
+        cert, key = make_cert(work)
+        www = make_docroot(work, SCENARIOS)
+        with Lab(work) as lab:
+            start_servers(lab, names, cert, key, www)
+            results = []
+            for i, spec in enumerate(SCENARIOS):
+                if spec[0] in names:
+                    results.append((i, spec, run_scenario(lab, out, i, spec, dev)))
+        problems = finish(out, work, results)
+        if problems:
+            raise LabError("the generated captures are not what was asked for:\n  " +
+                           "\n  ".join(problems))
+        with open(os.path.join(out, "manifest.json"), "w") as f:
+            json.dump({"scenarios": [s[0] for s in SCENARIOS if s[0] in names],
+                       "device_profile": DEVICE_PROFILE, "device_ip": DEV_IP,
+                       "domain": DOMAIN}, f, indent=1)
+        bad = self_check(out)
+        if bad:
+            raise LabError("self-check failed:\n  " + "\n  ".join(bad))
+        ok = True
+    finally:
+        if ok:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            sys.stderr.write("tlscap: lab files kept in %s\n" % work)
+    return [s[0] for s in SCENARIOS if s[0] in names]
+
+
+def main(argv):
+    if argv[:1] == ["--serve"]:
+        return serve(argv[1:])
+    if argv[:1] == ["--check"] and len(argv) == 2:
+        bad = self_check(argv[1])
+        for b in bad:
+            print(b)
+        print("tlscap: %s" % ("OK" if not bad else "%d problems" % len(bad)))
+        return 1 if bad else 0
+    if not argv or argv[0].startswith("-"):
+        print(__doc__.strip().splitlines()[-2].strip(), file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    t0 = time.monotonic()
+    try:
+        names = generate(argv[0], argv[1:])
+    except LabError as e:
+        print("tlscap: %s" % e, file=sys.stderr)
+        return 1
+    print("tlscap: %d scenarios in %s (%.1f s)" % (len(names), argv[0], time.monotonic() - t0))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

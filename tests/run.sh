@@ -27,7 +27,8 @@ done
 
 # Each suite prints "SUITE: N passed, N failed[, N skipped]" as its last line.
 for suite in tests/e2e/run.py tests/e2e/test_limits.sh tests/e2e/test_flood.sh \
-	tests/corpus/run.py tests/browser/run.py tests/live/run.py; do
+	tests/corpus/run.py tests/browser/run.py tests/live/run.py \
+	tests/e2e/test_tls_keys.py; do
 	[ -f "$suite" ] || continue
 	case $suite in
 	*.py) runner=/usr/bin/python3 ;;

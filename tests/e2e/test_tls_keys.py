@@ -299,7 +299,7 @@ def test_generator_self_check():
     assert not bad, bad
     nstreams = sum(len(r["streams"]) for r in refs.values())
     nreq = sum(len(s["requests"]) for r in refs.values() for s in r["streams"])
-    assert nstreams == 8 * 4 + 2 * 2 + 2 * 5 and nreq == nstreams + 2, (nstreams, nreq)
+    assert nstreams == 8 * 4 + 2 + 2 * 2 + 5 + 6 and nreq == nstreams + 2, (nstreams, nreq)
     negotiated = {(s["version"], s["cipher_id"], s["etm"]) for r in refs.values()
                   for s in r["streams"]}
     assert {c for _, c, _ in negotiated} == set(tlscap.IANA.values()), negotiated
@@ -350,6 +350,13 @@ def test_flows_dsb_no_option():
     """The pcapng with the keys in a DSB, no option: the same as --keylog."""
     need_keylog()
     check_all_decrypted(flows(all_of("-dsb.pcapng")), "-dsb.pcapng")
+
+
+def test_flows_late_dsb():
+    """Each connection's keys in a DSB of its own that comes after the
+    connection's first server segment: still every connection decrypted."""
+    need_keylog()
+    check_all_decrypted(flows(all_of("-latedsb.pcapng")), "-latedsb.pcapng")
 
 
 def test_flows_half_keys():
@@ -491,7 +498,7 @@ def test_evidence_carries_own_secrets():
             except (ValueError, OSError) as e:
                 bad.append("%s: %s: %s" % (name, f["evidence"], e))
                 continue
-            got = sorted(l for t, data in dsbs if t == tlscap.DSB_TLS
+            got = sorted(l for t, data, _ in dsbs if t == tlscap.DSB_TLS
                          for l in data.rstrip(b"\0").decode().splitlines() if l.strip())
             if not randoms or got != want:
                 bad.append("%s: %s's DSB holds %d lines, its connections have %d" %

@@ -53,6 +53,10 @@ Outputs in OUTDIR, per scenario NAME:
   NAME.keys          the key log curl wrote (SSLKEYLOGFILE, NSS format)
   NAME-dsb.pcapng    the capture with the key log injected as a Decryption
                      Secrets Block (editcap --inject-secrets tls,NAME.keys)
+  NAME-latedsb.pcapng  the capture as pcapng with each connection's key log
+                     lines in a DSB of their own, right after the first
+                     segment the server sent on it (keys that arrive late,
+                     after encrypted handshake records in TLS 1.3)
   NAME-halfkeys      the key log without the lines of every second TCP
                      connection (tcp.stream 1, 3, ...)
   NAME.json          the reference: per TCP stream, its client port, client
@@ -100,15 +104,15 @@ T12 = "1.2"
 SCENARIOS = [
     ("t13-aes128gcm", "py", T13, "TLS_AES_128_GCM_SHA256", None, "qhjz"),
     ("t13-aes256gcm", "py", T13, "TLS_AES_256_GCM_SHA384", None, "qhjz"),
-    ("t13-chacha", "py", T13, "TLS_CHACHA20_POLY1305_SHA256", None, "qhjz"),
+    ("t13-chacha", "py", T13, "TLS_CHACHA20_POLY1305_SHA256", None, "qhjzb"),
     ("t12-aes128gcm", "py", T12, "ECDHE-RSA-AES128-GCM-SHA256", None, "qhjz"),
     ("t12-aes256gcm", "py", T12, "ECDHE-RSA-AES256-GCM-SHA384", None, "qhjz"),
     ("t12-chacha", "py", T12, "ECDHE-RSA-CHACHA20-POLY1305", None, "qhjz"),
     ("t12-cbc-etm", "py", T12, "ECDHE-RSA-AES128-SHA", True, "qhjz"),
-    ("t12-cbc-noetm", "py", T12, "ECDHE-RSA-AES128-SHA", False, "qhjz"),
+    ("t12-cbc-noetm", "py", T12, "ECDHE-RSA-AES128-SHA", False, "qhjzb"),
     ("resume-t12", "s_server", T12, "ECDHE-RSA-AES128-GCM-SHA256", None, "r"),
     ("resume-t13", "s_server", T13, "TLS_AES_256_GCM_SHA384", None, "r"),
-    ("h2-t13-aes128gcm", "nghttpd", T13, "TLS_AES_128_GCM_SHA256", None, "qhjzm"),
+    ("h2-t13-aes128gcm", "nghttpd", T13, "TLS_AES_128_GCM_SHA256", None, "qhjzmb"),
     ("h2-t12-chacha", "nghttpd", T12, "ECDHE-RSA-CHACHA20-POLY1305", None, "qhjzm"),
 ]
 
@@ -134,6 +138,10 @@ KEYLOG_LABELS = ("CLIENT_RANDOM", "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
 
 class LabError(RuntimeError):
     pass
+
+
+class CaptureLoss(LabError):
+    """tcpdump dropped packets: the lab was too slow, the capture is retried."""
 
 
 def sh(*args, check=True, timeout=30, **kw):
@@ -224,7 +232,18 @@ def plan(name, kinds, dev):
                         {"type": "android_id", "value": dev["android_id"], "where": "query",
                          "key": "aid", "encoding": "plain"}]},
                     {"method": "GET", "path": "/s/%s/m2" % name, "ids": []}]
-            args = [base + "m1?" + q, base + "m2"]
+            args = ["--parallel", base + "m1?" + q, base + "m2"]
+        elif k == "b":
+            filler = "".join("%08x" % (n * 2654435761 % 2 ** 32) for n in range(5000))
+            body = json.dumps({"log": filler, "imei": dev["imei"],
+                               "email": dev["email"]}).encode()
+            reqs = [{"method": "POST", "path": "/s/%s/b" % name, "body": body, "ids": [
+                {"type": "imei", "value": dev["imei"], "where": "body", "encoding": "plain",
+                 "offset": body.index(dev["imei"].encode())},
+                {"type": "email", "value": dev["email"], "where": "body", "encoding": "plain",
+                 "offset": body.index(dev["email"].encode())}]}]
+            args = ["-H", "Content-Type: application/json", "--data-binary", "@BODY",
+                    base + "b"]
         elif k == "r":
             reqs = [{"method": "GET", "path": "/s/%s/r1" % name, "ids": []},
                     {"method": "GET", "path": "/s/%s/r2" % name, "ids": []}]
@@ -279,7 +298,9 @@ class Lab:
                "echo 1 > /proc/sys/net/ipv6/conf/%s/disable_ipv6" % ifc)
             sh("ip", "-n", ns, "addr", "add", addr + "/24", "dev", ifc)
             sh("ip", "-n", ns, "link", "set", "lo", "up")
-            sh("ip", "-n", ns, "link", "set", ifc, "up")
+            # segments no larger than the link's MTU, as on a real link: no
+            # GSO super-packets, so large TLS records span several segments
+            sh("ip", "-n", ns, "link", "set", ifc, "gso_max_segs", "1", "up")
         sh("ip", "-n", self.dev, "route", "add", "default", "via", GW_IP)
         mac = {}
         for ns, ifc in ((self.gw, self.gif), (self.dev, self.dif)):
@@ -498,7 +519,8 @@ def run_scenario(lab, out, index, spec, dev):
     errpath = os.path.join(lab.dir, "tcpdump-%s.log" % name)
     errf = open(errpath, "w")
     td = subprocess.Popen(["ip", "netns", "exec", lab.gw, "tcpdump", "-i", lab.gif, "-n", "-U",
-                           "--immediate-mode", "-s", "0", "-Z", "root", "-w", pcap],
+                           "--immediate-mode", "-B", "16384", "-s", "0", "-Z", "root", "-w",
+                           pcap],
                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf)
     errf.close()
     td.lab_name = "tcpdump-" + name
@@ -551,6 +573,11 @@ def run_scenario(lab, out, index, spec, dev):
             td.wait()
     if not os.path.exists(pcap) or not os.path.exists(keys):
         raise LabError("%s: no capture or no key log written" % name)
+    with open(errpath) as f:
+        m = re.search(r"(\d+) packets? dropped by kernel", f.read())
+    if not m or m.group(1) != "0":
+        raise CaptureLoss("%s: tcpdump lost packets (%s)" % (name, m.group(0) if m else
+                                                           "no statistics"))
     return steps
 
 
@@ -660,8 +687,10 @@ def write_halfkeys(keys_path, half_path, drop_randoms):
 
 
 def pcapng_dsbs(path):
-    """The Decryption Secrets Blocks of a pcapng: [(secrets type, data)]."""
+    """The Decryption Secrets Blocks of a pcapng: [(secrets type, data,
+    packets before it)]."""
     out = []
+    packets = 0
     with open(path, "rb") as f:
         data = f.read()
     off = 0
@@ -676,12 +705,86 @@ def pcapng_dsbs(path):
             raise ValueError("%s: bad pcapng block length %d at %d" % (path, blen, off))
         if btype == 0x0000000A:
             stype, slen = struct.unpack_from(endian + "II", data, off + 8)
-            out.append((stype, data[off + 16:off + 16 + slen]))
+            out.append((stype, data[off + 16:off + 16 + slen], packets))
+        elif btype in (3, 6):
+            packets += 1
         off += blen
     return out
 
 
 DSB_TLS = 0x544c534b  # "TLSK"
+
+
+def pcap_packets(path):
+    """The records of a classic pcap: (linktype, snaplen, nanosecond
+    resolution, [(seconds, fraction, original length, bytes)])."""
+    with open(path, "rb") as f:
+        data = f.read()
+    magic = data[:4]
+    endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    snaplen, linktype = struct.unpack_from(endian + "II", data, 16)
+    out = []
+    off = 24
+    while off + 16 <= len(data):
+        sec, frac, incl, orig = struct.unpack_from(endian + "IIII", data, off)
+        out.append((sec, frac, orig, data[off + 16:off + 16 + incl]))
+        off += 16 + incl
+    return linktype, snaplen, nano, out
+
+
+def tcp_of(frame):
+    """(source port, destination port, payload) of an Ethernet IPv4 TCP
+    frame, or None."""
+    if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+        return None
+    ihl = (frame[14] & 0x0F) * 4
+    tot = struct.unpack_from("!H", frame, 16)[0]
+    t = 14 + ihl
+    sport, dport = struct.unpack_from("!HH", frame, t)
+    doff = (frame[t + 12] >> 4) * 4
+    return sport, dport, frame[t + doff:14 + tot]
+
+
+def pcapng_block(btype, body):
+    body += b"\0" * (-len(body) % 4)
+    n = 12 + len(body)
+    return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
+
+
+def write_late_dsb(pcap, keys_path, dst):
+    """The capture as pcapng with each connection's key log lines in a DSB
+    of its own, placed right after the first segment the server sent on that
+    connection: the keys arrive once the handshake is under way, as a
+    capture tool that learns them from the device writes them (in TLS 1.3
+    that segment already carries encrypted handshake records)."""
+    with open(keys_path) as f:
+        by, _ = parse_keylog(f.read())
+    linktype, snaplen, nano, packets = pcap_packets(pcap)
+    out = [pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
+           pcapng_block(1, struct.pack("<HHI", linktype, 0, snaplen) +
+                        (struct.pack("<HHB3x", 9, 1, 9) if nano else b"") + b"\0\0\0\0")]
+    randoms = {}  # client port -> client random
+    placed = set()
+    for sec, frac, orig, frame in packets:
+        ts = sec * (10 ** 9 if nano else 10 ** 6) + frac
+        out.append(pcapng_block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF,
+                                               len(frame), orig) + frame))
+        t = tcp_of(frame)
+        if not t or not t[2]:
+            continue
+        sport, dport, payload = t
+        if dport == 443 and payload[:1] == b"\x16" and payload[5:6] == b"\x01" and \
+                len(payload) >= 43:
+            randoms[sport] = payload[11:43].hex()
+        elif sport == 443 and dport in randoms and dport not in placed:
+            placed.add(dport)
+            lines = by.get(randoms[dport], [])
+            if lines:
+                text = "".join(l + "\n" for l in lines).encode()
+                out.append(pcapng_block(0x0A, struct.pack("<II", DSB_TLS, len(text)) + text))
+    with open(dst, "wb") as f:
+        f.write(b"".join(out))
 
 
 # ---------------------------------------------------------------- checks
@@ -692,7 +795,7 @@ def check_scenario(spec, steps, streams, keys_text):
     bad = []
     by, _ = parse_keylog(keys_text)
     want_reqs = [r for st in steps for r in st["requests"]]
-    want_conns = sum(1 if st["kind"] in "qhjzm" else 2 for st in steps)
+    want_conns = sum(1 if st["kind"] in "qhjzmb" else 2 for st in steps)
     tls_streams = [s for s in streams.values() if s.get("client_random")]
     if len(tls_streams) != want_conns:
         bad.append("%d TLS connections in the capture, %d made" % (len(tls_streams), want_conns))
@@ -796,9 +899,18 @@ def self_check(out):
             bad.append("%s: the half key log drops %d of %d connections" %
                        (name, len(dropped), len(st)))
         dsb = pcapng_dsbs(base + "-dsb.pcapng")
-        if [t for t, _ in dsb] != [DSB_TLS] or dsb[0][1].rstrip(b"\0") != keys.rstrip(b"\0"):
+        if [t for t, _, _ in dsb] != [DSB_TLS] or dsb[0][1].rstrip(b"\0") != \
+                keys.rstrip(b"\0"):
             bad.append("%s: the DSB pcapng does not carry exactly the key log (%d DSBs)" %
                        (name, len(dsb)))
+        late = pcapng_dsbs(base + "-latedsb.pcapng")
+        lines = [l for t, d, _ in late for l in d.decode().splitlines()]
+        owners = [{l.split()[1] for l in d.decode().splitlines()} for _, d, _ in late]
+        if len(late) != len(st) or sorted(lines) != sorted(keys.decode().splitlines()) or \
+                any(len(o) != 1 for o in owners) or any(n == 0 for _, _, n in late):
+            bad.append("%s: the late-DSB pcapng does not carry one DSB per connection after "
+                       "its first packets (%d DSBs for %d connections)" %
+                       (name, len(late), len(st)))
     return bad
 
 
@@ -851,6 +963,7 @@ def finish(out, work, results):
             os.unlink(base + "-dsb.pcapng")
         sh("editcap", "--inject-secrets", "tls," + base + ".keys", base + ".pcap",
            base + "-dsb.pcapng")
+        write_late_dsb(base + ".pcap", base + ".keys", base + "-latedsb.pcapng")
         ref = build_reference(spec, i, steps, streams, drop)
         with open(base + ".json", "w") as f:
             json.dump(ref, f, indent=1, sort_keys=True)
@@ -881,7 +994,14 @@ def generate(out, names=None):
             results = []
             for i, spec in enumerate(SCENARIOS):
                 if spec[0] in names:
-                    results.append((i, spec, run_scenario(lab, out, i, spec, dev)))
+                    for attempt in range(3):
+                        try:
+                            steps = run_scenario(lab, out, i, spec, dev)
+                            break
+                        except CaptureLoss:
+                            if attempt == 2:
+                                raise
+                    results.append((i, spec, steps))
         problems = finish(out, work, results)
         if problems:
             raise LabError("the generated captures are not what was asked for:\n  " +

@@ -10,47 +10,59 @@ end, and deletes the lab again, also when something fails. No address,
 route or process outlives the run or leaves the namespaces.
 
 Every scenario is one capture of one server: a DNS lookup of its name
-through dnsmasq, then curl connections to it, each a new TCP connection
-unless said otherwise, each with a user agent naming the scenario and the
-request, and each carrying identifiers of the device profile
-tests/fixtures/tls-e2e/device.json:
+through dnsmasq, then connections to it by curl (one per letter below, a
+new TCP connection each unless said otherwise), each request with a user
+agent naming the scenario and the letter, and carrying identifiers of the
+device profile tests/fixtures/tls-e2e/device.json:
 
   q  GET  /s/NAME/q?imei=IMEI&email=EMAIL   IMEI plain, e-mail URL-encoded
   h  GET  /s/NAME/h  X-Device-Id: ANDROID_ID, X-Ad-Id: AAID   (headers)
   j  POST /s/NAME/j  JSON body with the IMEI and the AAID
   z  POST /s/NAME/z  gzip JSON body (Content-Encoding: gzip) with the
                      Android ID and the e-mail
-  m  (HTTP/2 only) GET /s/NAME/m1?aid=ANDROID_ID then GET /s/NAME/m2 on
-     one connection (two streams)
+  b  POST /s/NAME/b  a 40 KB JSON body, the IMEI and e-mail at its end
+                     (offset 40,000): three TLS records over some thirty
+                     segments
+  m  (HTTP/2) GET /s/NAME/m1?aid=ANDROID_ID and GET /s/NAME/m2 at once on
+     one connection (curl --parallel: two streams)
+  u  (KeyUpdate) openssl s_client -keylogfile: GET /s/NAME/u1?imei=IMEI,
+     then a KeyUpdate each way ("K": the server is asked to update too),
+     then GET /s/NAME/u2 with X-Device-Id: ANDROID_ID under the new keys;
+     OpenSSL adds CLIENT_TRAFFIC_SECRET_N and SERVER_TRAFFIC_SECRET_N lines
+     to the key log, labels a reader ignores (the new keys follow from
+     TRAFFIC_SECRET_0 and the KeyUpdates)
   r  (resumption) GET /s/NAME/r1 then GET /s/NAME/r2 by one curl: two
      connections, the second resuming the first's session
 
-The scenarios (server, protocol, cipher forced; HTTP/1.1 unless h2):
+The scenarios (server; TLS version and cipher, forced; HTTP/1.1 unless h2):
 
-  t13-aes128gcm    --serve server  , TLS 1.3 TLS_AES_128_GCM_SHA256         q h j z
-  t13-aes256gcm    --serve server  , TLS 1.3 TLS_AES_256_GCM_SHA384         q h j z
-  t13-chacha       --serve server  , TLS 1.3 TLS_CHACHA20_POLY1305_SHA256   q h j z
-  t12-aes128gcm    --serve server  , TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256    q h j z
-  t12-aes256gcm    --serve server  , TLS 1.2 ECDHE-RSA-AES256-GCM-SHA384    q h j z
-  t12-chacha       --serve server  , TLS 1.2 ECDHE-RSA-CHACHA20-POLY1305    q h j z
-  t12-cbc-etm      --serve server  , TLS 1.2 ECDHE-RSA-AES128-SHA,
-                   encrypt-then-MAC negotiated                               q h j z
-  t12-cbc-noetm    the same without encrypt-then-MAC (MAC-then-encrypt)      q h j z
-  resume-t12       openssl s_server -WWW, TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256  r
-  resume-t13       openssl s_server -WWW, TLS 1.3 TLS_AES_256_GCM_SHA384       r
-  h2-t13-aes128gcm nghttpd, h2 over TLS 1.3 TLS_AES_128_GCM_SHA256          q h j z m
-  h2-t12-chacha    nghttpd, h2 over TLS 1.2 ECDHE-RSA-CHACHA20-POLY1305     q h j z m
+  t13-aes128gcm     --serve; 1.3 TLS_AES_128_GCM_SHA256              q h j z
+  t13-aes256gcm     --serve; 1.3 TLS_AES_256_GCM_SHA384              q h j z
+  t13-chacha        --serve; 1.3 TLS_CHACHA20_POLY1305_SHA256        q h j z b
+  t12-aes128gcm     --serve; 1.2 ECDHE-RSA-AES128-GCM-SHA256         q h j z
+  t12-aes256gcm     --serve; 1.2 ECDHE-RSA-AES256-GCM-SHA384         q h j z
+  t12-chacha        --serve; 1.2 ECDHE-RSA-CHACHA20-POLY1305         q h j z
+  t12-cbc-etm       --serve; 1.2 ECDHE-RSA-AES128-SHA, encrypt-then-MAC
+                                                                     q h j z
+  t12-cbc-noetm     --serve; 1.2 ECDHE-RSA-AES128-SHA, MAC-then-encrypt
+                                                                     q h j z b
+  keyupdate-t13     --serve; 1.3 TLS_AES_256_GCM_SHA384              q u
+  resume-t12        openssl s_server -WWW; 1.2 ECDHE-RSA-AES128-GCM-SHA256  r
+  resume-t13        openssl s_server -WWW; 1.3 TLS_AES_256_GCM_SHA384       r
+  h2-t13-aes128gcm  nghttpd, h2; 1.3 TLS_AES_128_GCM_SHA256          q h j z m b
+  h2-t12-chacha     nghttpd, h2; 1.2 ECDHE-RSA-CHACHA20-POLY1305     q h j z m
 
 `openssl s_server -www/-WWW` answers GET only (a POST is never answered), so
 the HTTP/1.1 scenarios with bodies are served by this script's own small
-HTTP/1.1 server (--serve, Python's ssl over the same OpenSSL), which answers
+HTTP/1.1 server (--serve: Python's ssl over the same OpenSSL), which answers
 every request with keep-alive; s_server serves the resumption scenarios.
 The cipher is forced on both ends (the server's list and curl's --ciphers
 or --tls13-ciphers) and the negotiated one is checked in the capture.
 
 Outputs in OUTDIR, per scenario NAME:
   NAME.pcap          the capture (tcpdump, Ethernet)
-  NAME.keys          the key log curl wrote (SSLKEYLOGFILE, NSS format)
+  NAME.keys          the key log curl (SSLKEYLOGFILE) and s_client
+                     (-keylogfile) wrote, NSS format
   NAME-dsb.pcapng    the capture with the key log injected as a Decryption
                      Secrets Block (editcap --inject-secrets tls,NAME.keys)
   NAME-latedsb.pcapng  the capture as pcapng with each connection's key log
@@ -61,7 +73,8 @@ Outputs in OUTDIR, per scenario NAME:
                      connection (tcp.stream 1, 3, ...)
   NAME.json          the reference: per TCP stream, its client port, client
                      random, SNI, negotiated version and cipher, whether
-                     encrypt-then-MAC was negotiated and the session resumed,
+                     encrypt-then-MAC was negotiated, the session resumed,
+                     how many KeyUpdates tshark saw,
                      whether its keys are in NAME.keys and NAME-halfkeys,
                      whether tshark decrypted it with NAME.keys, the requests
                      tshark read in it (method, URI or :path, Host or
@@ -85,6 +98,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -110,6 +124,7 @@ SCENARIOS = [
     ("t12-chacha", "py", T12, "ECDHE-RSA-CHACHA20-POLY1305", None, "qhjz"),
     ("t12-cbc-etm", "py", T12, "ECDHE-RSA-AES128-SHA", True, "qhjz"),
     ("t12-cbc-noetm", "py", T12, "ECDHE-RSA-AES128-SHA", False, "qhjzb"),
+    ("keyupdate-t13", "py", T13, "TLS_AES_256_GCM_SHA384", None, "qu"),
     ("resume-t12", "s_server", T12, "ECDHE-RSA-AES128-GCM-SHA256", None, "r"),
     ("resume-t13", "s_server", T13, "TLS_AES_256_GCM_SHA384", None, "r"),
     ("h2-t13-aes128gcm", "nghttpd", T13, "TLS_AES_128_GCM_SHA256", None, "qhjzmb"),
@@ -129,12 +144,6 @@ IANA = {
 
 TOOLS = ("ip", "dnsmasq", "openssl", "curl", "tcpdump", "tshark", "editcap", "mergecap",
          "nghttpd", "ss")
-
-# Every key log label curl (OpenSSL) writes; each line is LABEL CLIENT_RANDOM SECRET.
-KEYLOG_LABELS = ("CLIENT_RANDOM", "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
-                 "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
-                 "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET", "CLIENT_EARLY_TRAFFIC_SECRET")
-
 
 class LabError(RuntimeError):
     pass
@@ -244,6 +253,15 @@ def plan(name, kinds, dev):
                  "offset": body.index(dev["email"].encode())}]}]
             args = ["-H", "Content-Type: application/json", "--data-binary", "@BODY",
                     base + "b"]
+        elif k == "u":
+            q = urllib.parse.urlencode([("imei", dev["imei"])])
+            reqs = [{"method": "GET", "path": "/s/%s/u1?%s" % (name, q), "ids": [
+                        {"type": "imei", "value": dev["imei"], "where": "query", "key": "imei",
+                         "encoding": "plain"}]},
+                    {"method": "GET", "path": "/s/%s/u2" % name, "ids": [
+                        {"type": "android_id", "value": dev["android_id"], "where": "header",
+                         "key": "X-Device-Id", "encoding": "plain"}]}]
+            args = [{"X-Device-Id": dev["android_id"]}]
         elif k == "r":
             reqs = [{"method": "GET", "path": "/s/%s/r1" % name, "ids": []},
                     {"method": "GET", "path": "/s/%s/r2" % name, "ids": []}]
@@ -394,7 +412,6 @@ def serve(argv):
     answers every request 200 with a short body, keeping the connection."""
     import http.server
     import ssl
-    import threading
 
     cert, key, specs = argv[0], argv[1], argv[2:]
 
@@ -546,6 +563,9 @@ def run_scenario(lab, out, index, spec, dev):
         env = dict(os.environ, SSLKEYLOGFILE=keys)
         steps = plan(name, kinds, dev)
         for n, step in enumerate(steps):
+            if step["kind"] == "u":
+                step["s_client"] = key_update_client(lab, name, index, cipher, keys, step)
+                continue
             args = []
             for a in step["args"]:
                 if a == "@BODY":
@@ -579,6 +599,61 @@ def run_scenario(lab, out, index, spec, dev):
         raise CaptureLoss("%s: tcpdump lost packets (%s)" % (name, m.group(0) if m else
                                                            "no statistics"))
     return steps
+
+
+def key_update_client(lab, name, index, cipher, keys, step):
+    """One TLS 1.3 connection by openssl s_client (-keylogfile KEYS): a
+    request, a KeyUpdate asking the server to update too ("K" on s_client's
+    input), and a second request under the new keys."""
+    r1, r2 = step["requests"]
+
+    def request(r, extra=""):
+        return ("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n%sAccept: */*\r\n\r\n" %
+                (r["path"], r["host"], r["user_agent"], extra)).encode()
+    p = subprocess.Popen(["ip", "netns", "exec", lab.dev, "openssl", "s_client", "-connect",
+                          "%s:443" % addr_of(index), "-servername", host_of(name), "-tls1_3",
+                          "-ciphersuites", cipher, "-keylogfile", keys],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    got = {"out": b"", "err": b""}
+
+    def reader(stream, key):
+        for chunk in iter(lambda: stream.read1(4096), b""):
+            got[key] += chunk
+    threads = [threading.Thread(target=reader, args=(p.stdout, "out"), daemon=True),
+               threading.Thread(target=reader, args=(p.stderr, "err"), daemon=True)]
+    for t in threads:
+        t.start()
+
+    def until(what, key, count):
+        deadline = time.monotonic() + 10
+        while got[key].count(what) < count:
+            if p.poll() is not None or time.monotonic() > deadline:
+                raise LabError("s_client for %s: no %r: %s" %
+                               (name, what, got["err"][-800:].decode(errors="replace")))
+            time.sleep(0.02)
+    # each step once the previous one is answered, so that s_client reads
+    # the "K" command alone
+    try:
+        p.stdin.write(request(r1))
+        p.stdin.flush()
+        until(b'{"ok":true}', "out", 1)
+        p.stdin.write(b"K\n")
+        p.stdin.flush()
+        until(b"KEYUPDATE", "err", 1)
+        p.stdin.write(request(r2, "X-Device-Id: %s\r\n" % step["args"][0]["X-Device-Id"]))
+        p.stdin.flush()
+        until(b'{"ok":true}', "out", 2)
+        p.stdin.close()  # s_client ends at the end of its input
+        p.wait(timeout=10)
+    except BaseException:
+        p.kill()
+        p.wait()
+        raise
+    for t in threads:
+        t.join(timeout=5)
+    if got["out"].count(b"HTTP/1.1 200") != 2:
+        raise LabError("s_client for %s: %d answers" % (name, got["out"].count(b"HTTP/1.1 200")))
+    return "2 answers, KeyUpdate sent"
 
 
 # ---------------------------------------------------------------- tshark
@@ -616,13 +691,14 @@ def read_streams(pcap, keylog):
     in the order they start, as tshark numbers them in a capture of that
     server alone."""
     rows = tshark_fields(pcap, keylog, "tls.handshake.type == 1 || tls.handshake.type == 2 || "
-                         "http.request || http2.headers.method")
+                         "tls.handshake.type == 24 || http.request || http2.headers.method")
     streams = {}
     for r in rows:
         sid = int(r["tcp.stream"][0])
         server = r["ip.dst"][0] if r["tcp.dstport"] == ["443"] else r["ip.src"][0]
-        s = streams.setdefault(sid, {"server": server, "requests": []})
+        s = streams.setdefault(sid, {"server": server, "requests": [], "key_updates": 0})
         types = r["tls.handshake.type"]
+        s["key_updates"] += types.count("24")
         if "1" in types and "client_random" not in s:
             i = types.index("1")
             s["client_port"] = int(r["tcp.srcport"][0])
@@ -665,12 +741,16 @@ def at(lst, i):
 # ---------------------------------------------------------------- key logs
 
 def parse_keylog(text):
-    """{client random (lower-case hex): [lines]} and the other lines."""
+    """{client random (lower-case hex): [lines]} and the other lines. Every
+    LABEL CLIENT_RANDOM SECRET line counts, whatever its label: OpenSSL also
+    writes CLIENT_TRAFFIC_SECRET_N and SERVER_TRAFFIC_SECRET_N after a
+    KeyUpdate."""
     by = {}
     other = []
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[0] in KEYLOG_LABELS:
+        if len(parts) == 3 and len(parts[1]) == 64 and \
+                all(c in "0123456789abcdefABCDEF" for c in parts[1]):
             by.setdefault(parts[1].lower(), []).append(line)
         elif line.strip():
             other.append(line)
@@ -795,7 +875,7 @@ def check_scenario(spec, steps, streams, keys_text):
     bad = []
     by, _ = parse_keylog(keys_text)
     want_reqs = [r for st in steps for r in st["requests"]]
-    want_conns = sum(1 if st["kind"] in "qhjzmb" else 2 for st in steps)
+    want_conns = sum(1 if st["kind"] in "qhjzmbu" else 2 for st in steps)
     tls_streams = [s for s in streams.values() if s.get("client_random")]
     if len(tls_streams) != want_conns:
         bad.append("%d TLS connections in the capture, %d made" % (len(tls_streams), want_conns))
@@ -819,6 +899,8 @@ def check_scenario(spec, steps, streams, keys_text):
     want = [(r["method"], r["path"], r["host"], r["user_agent"]) for r in want_reqs]
     if sorted(seen) != sorted(want):
         bad.append("tshark read requests %s, curl made %s" % (sorted(seen), sorted(want)))
+    if "u" in kinds and not any(s["key_updates"] >= 2 for s in tls_streams):
+        bad.append("no connection with a KeyUpdate each way")
     if "r" in kinds and not any(s.get("resumed") for s in tls_streams):
         bad.append("no connection resumed a session")
     return bad
@@ -854,6 +936,7 @@ def build_reference(spec, index, steps, streams, half_drop):
             "tcp_stream": sid, "client_port": s["client_port"],
             "client_random": s["client_random"], "sni": s["sni"], "version": s["version"],
             "cipher_id": s["cipher"], "etm": s["etm"], "resumed": s["resumed"],
+            "key_updates": s["key_updates"],
             "keyed": True, "keyed_in_halfkeys": s["client_random"] not in half_drop,
             "decrypted": bool(s["requests"]),
             "decrypted_with_halfkeys": s["decrypted_with_halfkeys"], "requests": s["requests"],
@@ -904,9 +987,9 @@ def self_check(out):
             bad.append("%s: the DSB pcapng does not carry exactly the key log (%d DSBs)" %
                        (name, len(dsb)))
         late = pcapng_dsbs(base + "-latedsb.pcapng")
-        lines = [l for t, d, _ in late for l in d.decode().splitlines()]
+        lines = [l for _, d, _ in late for l in d.decode().splitlines()]
         owners = [{l.split()[1] for l in d.decode().splitlines()} for _, d, _ in late]
-        if len(late) != len(st) or sorted(lines) != sorted(keys.decode().splitlines()) or \
+        if len(late) != len(st) or sorted(lines) != sorted(l for v in full.values() for l in v) or \
                 any(len(o) != 1 for o in owners) or any(n == 0 for _, _, n in late):
             bad.append("%s: the late-DSB pcapng does not carry one DSB per connection after "
                        "its first packets (%d DSBs for %d connections)" %

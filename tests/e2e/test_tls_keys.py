@@ -18,6 +18,12 @@ What is asserted, per connection of every scenario:
   - with half the keys exactly the keyed half is decrypted, and every other
     TLS flow says why not (`tls_decrypted` false and a reason naming the
     missing key); the two halves given as two --keylog options decrypt all;
+    the same from a pcapng whose DSBs come late, one per connection after
+    its first server segment;
+  - with one connection's secrets wrong in one digit that flow says
+    authentication failed and nothing of it is read, the others decrypt;
+  - a cipher flowaudit need not support (TLS 1.3 AES-128-CCM) is decrypted
+    like the others or its flow says the cipher is not supported;
   - audit (policy tests/fixtures/tls-e2e/policy.json, which declares
     nothing for the lab's host) raises undeclared-data for the identifiers
     sent in decrypted traffic, from keyed connections only, never
@@ -197,9 +203,30 @@ def uri_of(flow, host):
     return u
 
 
-def compare_decrypted(fl, capture, ref, decrypted_streams):
-    """Problems: flows that should be decrypted and are not, or read
-    requests other than tshark's; flows that should not and are."""
+# What a key log lets a connection be: its reference field saying whether
+# tshark decrypted it with that key log, and the word the reason a flow gives
+# for not being decrypted must hold when tshark did not.
+KEYLOGS = {"full": ("decrypted", "key"), "half": ("decrypted_with_halfkeys", "key"),
+           "bad": ("decrypted_with_badkeys", "auth"), "none": (None, "key")}
+
+
+def expected(ref, which):
+    """{tcp stream: None (to be decrypted) or the word its reason holds}."""
+    field, word = KEYLOGS[which]
+    return {s["tcp_stream"]: None if field and s[field] else word for s in ref["streams"]}
+
+
+def optional_skip(ref, f):
+    """A connection with a cipher flowaudit need not support, which it says
+    it does not."""
+    return not ref["cipher_required"] and f.get("tls_decrypted") is False and \
+        "cipher" in (reason(f) or "").lower()
+
+
+def compare_decrypted(fl, capture, ref, expect):
+    """Problems: flows to be decrypted that are not, or that read requests
+    other than tshark's; flows not to be decrypted that are, or whose reason
+    lacks its word. Also the number of flows agreeing with tshark."""
     bad = []
     by_port = tls_flows(fl, capture, ref)
     agree = 0
@@ -209,10 +236,14 @@ def compare_decrypted(fl, capture, ref, decrypted_streams):
         if f is None:
             bad.append("%s: no flow" % tag)
             continue
-        if s["tcp_stream"] not in decrypted_streams:
-            if f.get("tls_decrypted") is not False or "key" not in (reason(f) or "").lower():
-                bad.append("%s: has no key, yet tls_decrypted %r, reason %r" %
-                           (tag, f.get("tls_decrypted"), reason(f)))
+        word = expect[s["tcp_stream"]]
+        if word is not None:
+            if f.get("tls_decrypted") is not False or word not in (reason(f) or "").lower():
+                bad.append("%s: not decryptable (%s), yet tls_decrypted %r, reason %r" %
+                           (tag, word, f.get("tls_decrypted"), reason(f)))
+            continue
+        if optional_skip(ref, f):
+            agree += 1
             continue
         if f.get("tls_decrypted") is not True:
             bad.append("%s: keyed but tls_decrypted %r (%r)" % (tag, f.get("tls_decrypted"),
@@ -235,19 +266,18 @@ def compare_decrypted(fl, capture, ref, decrypted_streams):
     return bad, agree
 
 
-def check_all_decrypted(fl, suffix=".pcap", half=False):
-    """Every scenario's flows (read from NAME+suffix) against tshark: the
-    streams tshark decrypted with the full key log, or with the half one."""
+def check_all_decrypted(fl, suffix=".pcap", which="full"):
+    """Every scenario's flows (read from NAME+suffix) against tshark with the
+    key log `which` names (KEYLOGS)."""
     out, refs = captures()
     bad = []
     agree = total = 0
     for name, ref in refs.items():
-        want = {s["tcp_stream"] for s in ref["streams"]
-                if not half or s["decrypted_with_halfkeys"]}
-        b, a = compare_decrypted(fl, path(name, suffix), ref, want)
+        expect = expected(ref, which)
+        b, a = compare_decrypted(fl, path(name, suffix), ref, expect)
         bad += b
         agree += a
-        total += len(want)
+        total += sum(w is None for w in expect.values())
     assert not bad, "%d problems:\n  %s" % (len(bad), "\n  ".join(bad[:40]))
     assert agree == total, (agree, total)
     return agree
@@ -303,7 +333,8 @@ def test_generator_self_check():
     assert not bad, bad
     nstreams = sum(len(r["streams"]) for r in refs.values())
     nreq = sum(len(s["requests"]) for r in refs.values() for s in r["streams"])
-    assert nstreams == 8 * 4 + 2 + 2 + 2 * 2 + 5 + 6 and nreq == nstreams + 3, (nstreams, nreq)
+    assert nstreams == 9 * 4 + 2 + 2 + 2 * 2 + 2 + 5 + 6 and nreq == nstreams + 3, \
+        (nstreams, nreq)
     negotiated = {(s["version"], s["cipher_id"], s["etm"]) for r in refs.values()
                   for s in r["streams"]}
     assert {c for _, c, _ in negotiated} == set(tlscap.IANA.values()), negotiated
@@ -369,7 +400,7 @@ def test_flows_half_keys():
     """Half the keys: the keyed half decrypted and agreeing with tshark, every
     other TLS flow tls_decrypted false with a reason naming the key."""
     need_keylog()
-    check_all_decrypted(flows(all_of(".pcap"), keylogs("-halfkeys")), half=True)
+    check_all_decrypted(flows(all_of(".pcap"), keylogs("-halfkeys")), which="half")
 
 
 def test_flows_two_keylogs():
@@ -388,23 +419,26 @@ def test_flows_two_keylogs():
     check_all_decrypted(flows(all_of(".pcap"), keylogs("-halfkeys") + rest))
 
 
+def test_flows_bad_keys():
+    """Wrong secrets for one connection (one digit changed): that flow says
+    authentication failed, and nothing of it is read; the others decrypt."""
+    need_keylog()
+    check_all_decrypted(flows(all_of(".pcap"), keylogs("-badkeys")), which="bad")
+
+
 def test_flows_no_keys():
     """No key log: no TLS flow is decrypted, and each says it had no key."""
     need_keylog()
-    _, refs = captures()
-    fl = flows(all_of(".pcap"))
-    bad = []
-    for name, ref in refs.items():
-        bad += compare_decrypted(fl, path(name, ".pcap"), ref, set())[0]
-    assert not bad, "\n  ".join(bad)
+    check_all_decrypted(flows(all_of(".pcap")), which="none")
 
 
 # ---------------------------------------------------------------- audit
 
-def assert_findings(rep, which):
+def assert_findings(rep, which, suffix=".pcap"):
     """undeclared-data per scenario host with the identifier types of the
-    decrypted streams ('full', 'dsb' or 'half'), from those streams only,
-    naming the headers they came in; never cleartext-identifier."""
+    streams decrypted with the key log `which` names (KEYLOGS), from those
+    streams only, naming the headers they came in; never
+    cleartext-identifier; report.json's tls_decrypted as expected."""
     _, refs = captures()
     bad = []
     ci = of_rule(rep, "cleartext-identifier")
@@ -412,16 +446,25 @@ def assert_findings(rep, which):
         bad.append("cleartext-identifier on encrypted traffic: %s" %
                    sorted({f["host"] for f in ci}))
     for name, ref in refs.items():
-        capture = path(name, "-dsb.pcapng" if which == "dsb" else ".pcap")
-        dec = {s["tcp_stream"] for s in ref["streams"]
-               if which in ("full", "dsb") or (which == "half" and s["decrypted_with_halfkeys"])}
+        ids = report_flow_streams(rep, ref, path(name, suffix))
+        expect = expected(ref, which)
+        flow_of = {s["tcp_stream"]: fl for fl in rep["flows"] if fl["id"] in ids
+                   for s in [ids[fl["id"]]]}
+        dec = {sid for sid, w in expect.items() if w is None and
+               not (sid in flow_of and optional_skip(ref, flow_of[sid]))}
+        for sid, w in expect.items():
+            fl = flow_of.get(sid)
+            if fl is None:
+                bad.append("%s stream %d: not in report.json's flows" % (name, sid))
+            elif (fl.get("tls_decrypted") is True) != (sid in dec):
+                bad.append("%s stream %d: report.json says tls_decrypted %r" %
+                           (name, sid, fl.get("tls_decrypted")))
         want = identifier_types(ref, dec)
         found = of_rule(rep, "undeclared-data", ref["host"])
         got = {i["type"] for f in found for i in f["identifiers"]}
         if got != want:
             bad.append("%s: undeclared-data for %s, expected %s" % (name, sorted(got),
                                                                    sorted(want)))
-        ids = report_flow_streams(rep, ref, capture)
         for f in found:
             for fid in f["flows"]:
                 s = ids.get(fid)
@@ -436,12 +479,6 @@ def assert_findings(rep, which):
                         i["key"].lower() not in text:
                     bad.append("%s: no undeclared-data finding names header %s" %
                                (name, i["key"]))
-        for fl in rep["flows"]:
-            if fl["id"] in ids:
-                s = ids[fl["id"]]
-                if (fl.get("tls_decrypted") is True) != (s["tcp_stream"] in dec):
-                    bad.append("%s stream %d: report.json says tls_decrypted %r" %
-                               (name, s["tcp_stream"], fl.get("tls_decrypted")))
     assert not bad, "\n  ".join(bad)
 
 
@@ -457,7 +494,7 @@ def test_audit_dsb_same_findings():
     """The DSB pcapng with no option: the same findings as --keylog."""
     need_keylog()
     rep, _ = audit("dsb", all_of("-dsb.pcapng"))
-    assert_findings(rep, "dsb")
+    assert_findings(rep, "full", "-dsb.pcapng")
     keyed, _ = audit("keys", all_of(".pcap"), keylogs(".keys"))
 
     def summary(r):
@@ -473,10 +510,18 @@ def test_audit_half_keys_findings():
     assert_findings(rep, "half")
 
 
+def test_audit_bad_keys_findings():
+    """Wrong secrets for one connection: findings from the others only."""
+    need_keylog()
+    rep, _ = audit("bad", all_of(".pcap"), keylogs("-badkeys"))
+    assert_findings(rep, "bad")
+
+
 def test_audit_no_keys():
     """No keys: nothing read inside TLS, so no identifier finding at all."""
     need_keylog()
     rep, _ = audit("none", all_of(".pcap"))
+    assert_findings(rep, "none")
     got = of_rule(rep, "undeclared-data") + of_rule(rep, "cleartext-identifier")
     assert not got, [(f["rule"], f["host"]) for f in got]
 

@@ -46,9 +46,12 @@ The scenarios (server; TLS version and cipher, forced; HTTP/1.1 unless h2):
                                                                      q h j z
   t12-cbc-noetm     --serve; 1.2 ECDHE-RSA-AES128-SHA, MAC-then-encrypt
                                                                      q h j z b
+  t12-cbc-sha256    --serve; 1.2 ECDHE-RSA-AES128-SHA256 (HMAC-SHA256)   q h j z
   keyupdate-t13     --serve; 1.3 TLS_AES_256_GCM_SHA384              q u
   resume-t12        openssl s_server -WWW; 1.2 ECDHE-RSA-AES128-GCM-SHA256  r
   resume-t13        openssl s_server -WWW; 1.3 TLS_AES_256_GCM_SHA384       r
+  t13-ccm           openssl s_server -WWW; 1.3 TLS_AES_128_CCM_SHA256  q h
+                    (a cipher flowaudit need not support: REQUIRED)
   h2-t13-aes128gcm  nghttpd, h2; 1.3 TLS_AES_128_GCM_SHA256          q h j z m b
   h2-t12-chacha     nghttpd, h2; 1.2 ECDHE-RSA-CHACHA20-POLY1305     q h j z m
 
@@ -69,6 +72,10 @@ Outputs in OUTDIR, per scenario NAME:
                      lines in a DSB of their own, right after the first
                      segment the server sent on it (keys that arrive late,
                      after encrypted handshake records in TLS 1.3)
+  NAME-badkeys       the key log with every secret of the first full
+                     handshake (and of TLS 1.2 connections resuming a
+                     session) changed in its last digit: authentication
+                     fails on those connections
   NAME-halfkeys      the key log without the lines of every second TCP
                      connection (tcp.stream 1, 3, ...)
   NAME.json          the reference: per TCP stream, its client port, client
@@ -124,9 +131,11 @@ SCENARIOS = [
     ("t12-chacha", "py", T12, "ECDHE-RSA-CHACHA20-POLY1305", None, "qhjz"),
     ("t12-cbc-etm", "py", T12, "ECDHE-RSA-AES128-SHA", True, "qhjz"),
     ("t12-cbc-noetm", "py", T12, "ECDHE-RSA-AES128-SHA", False, "qhjzb"),
+    ("t12-cbc-sha256", "py", T12, "ECDHE-RSA-AES128-SHA256", None, "qhjz"),
     ("keyupdate-t13", "py", T13, "TLS_AES_256_GCM_SHA384", None, "qu"),
     ("resume-t12", "s_server", T12, "ECDHE-RSA-AES128-GCM-SHA256", None, "r"),
     ("resume-t13", "s_server", T13, "TLS_AES_256_GCM_SHA384", None, "r"),
+    ("t13-ccm", "s_server", T13, "TLS_AES_128_CCM_SHA256", None, "qh"),
     ("h2-t13-aes128gcm", "nghttpd", T13, "TLS_AES_128_GCM_SHA256", None, "qhjzmb"),
     ("h2-t12-chacha", "nghttpd", T12, "ECDHE-RSA-CHACHA20-POLY1305", None, "qhjzm"),
 ]
@@ -140,7 +149,12 @@ IANA = {
     "ECDHE-RSA-AES256-GCM-SHA384": 0xC030,
     "ECDHE-RSA-CHACHA20-POLY1305": 0xCCA8,
     "ECDHE-RSA-AES128-SHA": 0xC013,
+    "ECDHE-RSA-AES128-SHA256": 0xC027,
+    "TLS_AES_128_CCM_SHA256": 0x1304,
 }
+# The ciphers flowaudit must decrypt; with another (AES-CCM here) a flow may
+# instead say the cipher is not supported.
+REQUIRED = set(IANA.values()) - {0x1304}
 
 TOOLS = ("ip", "dnsmasq", "openssl", "curl", "tcpdump", "tshark", "editcap", "mergecap",
          "nghttpd", "ss")
@@ -766,6 +780,22 @@ def write_halfkeys(keys_path, half_path, drop_randoms):
         f.write("".join(l + "\n" for l in kept))
 
 
+def write_badkeys(keys_path, bad_path, randoms):
+    """The key log with every secret of these client randoms changed in its
+    last hex digit: keys that look right and fail authentication."""
+    with open(keys_path) as f:
+        lines = f.read().splitlines()
+    out = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 3 and parts[1].lower() in randoms:
+            sec = parts[2]
+            line = "%s %s %s%x" % (parts[0], parts[1], sec[:-1], int(sec[-1], 16) ^ 1)
+        out.append(line)
+    with open(bad_path, "w") as f:
+        f.write("".join(l + "\n" for l in out))
+
+
 def pcapng_dsbs(path):
     """The Decryption Secrets Blocks of a pcapng: [(secrets type, data,
     packets before it)]."""
@@ -913,7 +943,7 @@ def resumed(s):
     return bool(sid) and sid == s.get("server_session_id")
 
 
-def build_reference(spec, index, steps, streams, half_drop):
+def build_reference(spec, index, steps, streams, half_drop, bad_keys):
     name, kind, ver, cipher, etm, kinds = spec
     by_path = {}
     for st in steps:
@@ -923,7 +953,8 @@ def build_reference(spec, index, steps, streams, half_drop):
                                         "s_server": "openssl s_server -WWW",
                                         "nghttpd": "nghttpd"}[kind],
            "http": "2" if kind == "nghttpd" else "1.1", "tls_version": ver, "cipher": cipher,
-           "cipher_id": IANA[cipher], "encrypt_then_mac": etm, "host": host_of(name),
+           "cipher_id": IANA[cipher], "cipher_required": IANA[cipher] in REQUIRED,
+           "encrypt_then_mac": etm, "host": host_of(name),
            "address": addr_of(index), "device_ip": DEV_IP, "streams": []}
     for sid in sorted(streams):
         s = streams[sid]
@@ -939,7 +970,9 @@ def build_reference(spec, index, steps, streams, half_drop):
             "key_updates": s["key_updates"],
             "keyed": True, "keyed_in_halfkeys": s["client_random"] not in half_drop,
             "decrypted": bool(s["requests"]),
-            "decrypted_with_halfkeys": s["decrypted_with_halfkeys"], "requests": s["requests"],
+            "decrypted_with_halfkeys": s["decrypted_with_halfkeys"],
+            "keyed_in_badkeys": s["client_random"] not in bad_keys,
+            "decrypted_with_badkeys": s["decrypted_with_badkeys"], "requests": s["requests"],
             "identifiers": ids})
     return ref
 
@@ -957,6 +990,8 @@ def self_check(out):
             keys = f.read()
         with open(base + "-halfkeys") as f:
             half, _ = parse_keylog(f.read())
+        with open(base + "-badkeys") as f:
+            badk, _ = parse_keylog(f.read())
         full, _ = parse_keylog(keys.decode())
         st = ref["streams"]
         if not st:
@@ -977,6 +1012,17 @@ def self_check(out):
                     full[s["client_random"]]:
                 bad.append("%s: stream %d's lines differ in the half key log" %
                            (name, s["tcp_stream"]))
+        for s in st:
+            mine, theirs = full.get(s["client_random"], []), badk.get(s["client_random"], [])
+            spoilt = len(mine) == len(theirs) and all(
+                a[:-1] == b[:-1] and a[-1] != b[-1] for a, b in zip(mine, theirs))
+            if s["decrypted_with_badkeys"] != s["keyed_in_badkeys"] or \
+                    (mine == theirs) != s["keyed_in_badkeys"] or \
+                    spoilt == s["keyed_in_badkeys"]:
+                bad.append("%s: stream %d's lines in the bad key log are not as said" %
+                           (name, s["tcp_stream"]))
+        if all(s["keyed_in_badkeys"] for s in st):
+            bad.append("%s: the bad key log spoils no connection" % name)
         dropped = [s for s in st if not s["keyed_in_halfkeys"]]
         if len(dropped) != len(st) // 2:
             bad.append("%s: the half key log drops %d of %d connections" %
@@ -1025,29 +1071,40 @@ def finish(out, work, results):
         order = sorted(tls_ids, key=lambda sid: (not streams[sid]["resumed"], sid))
         drop = {streams[sid]["client_random"] for sid in order[1::2]}
         write_halfkeys(base + ".keys", base + "-halfkeys", drop)
-        drops.append(drop)
+        # the first full handshake's secrets, each with its last digit changed,
+        # and those of the TLS 1.2 connections resuming a session: they have
+        # its master secret
+        first = min(sid for sid in tls_ids if not streams[sid]["resumed"])
+        spoilt = {streams[sid]["client_random"] for sid in tls_ids if sid == first or
+                  (streams[sid]["resumed"] and streams[sid]["version"] == T12)}
+        write_badkeys(base + ".keys", base + "-badkeys", spoilt)
+        drops.append((drop, spoilt))
     cat([b + "-halfkeys" for b in bases], os.path.join(work, "all.halfkeys"))
     halfkeyed = read_streams(allpcap, os.path.join(work, "all.halfkeys"))
+    cat([b + "-badkeys" for b in bases], os.path.join(work, "all.badkeys"))
+    badkeyed = read_streams(allpcap, os.path.join(work, "all.badkeys"))
     problems = []
-    for (i, spec, steps), base, drop in zip(results, bases, drops):
+    for (i, spec, steps), base, (drop, spoilt) in zip(results, bases, drops):
         streams = keyed.get(addr_of(i), {})
         with open(base + ".keys") as f:
             bad = check_scenario(spec, steps, streams, f.read())
-        # with half the keys tshark reads exactly the keyed half
+        # with half the keys tshark reads exactly the keyed half; with one
+        # connection's secrets wrong, all the others
         tls_ids = sorted(sid for sid, s in streams.items() if s.get("client_random"))
-        half = halfkeyed.get(addr_of(i), {})
-        got = sorted(sid for sid, s in half.items() if s["requests"])
-        want = sorted(sid for sid in tls_ids if streams[sid]["client_random"] not in drop)
-        if got != want:
-            bad.append("with the half key log tshark decrypted streams %s, not %s" % (got, want))
-        for sid in tls_ids:
-            streams[sid]["decrypted_with_halfkeys"] = sid in got
+        for what, reading, without in (("half", halfkeyed, drop), ("bad", badkeyed, spoilt)):
+            got = sorted(sid for sid, s in reading.get(addr_of(i), {}).items() if s["requests"])
+            want = sorted(sid for sid in tls_ids if streams[sid]["client_random"] not in without)
+            if got != want:
+                bad.append("with the %s key log tshark decrypted streams %s, not %s" %
+                           (what, got, want))
+            for sid in tls_ids:
+                streams[sid]["decrypted_with_%skeys" % what] = sid in got
         if os.path.exists(base + "-dsb.pcapng"):
             os.unlink(base + "-dsb.pcapng")
         sh("editcap", "--inject-secrets", "tls," + base + ".keys", base + ".pcap",
            base + "-dsb.pcapng")
         write_late_dsb(base + ".pcap", base + ".keys", base + "-latedsb.pcapng")
-        ref = build_reference(spec, i, steps, streams, drop)
+        ref = build_reference(spec, i, steps, streams, drop, spoilt)
         with open(base + ".json", "w") as f:
             json.dump(ref, f, indent=1, sort_keys=True)
         problems += ["%s: %s" % (spec[0], b) for b in bad]

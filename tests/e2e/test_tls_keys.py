@@ -22,6 +22,8 @@ What is asserted, per connection of every scenario:
     its first server segment;
   - with one connection's secrets wrong in one digit that flow says
     authentication failed and nothing of it is read, the others decrypt;
+  - a capture that starts after a connection's hellos: that flow not
+    decrypted (the handshake was not captured), all the others decrypted;
   - a cipher flowaudit need not support (TLS 1.3 AES-128-CCM) is decrypted
     like the others or its flow says the cipher is not supported;
   - audit (policy tests/fixtures/tls-e2e/policy.json, which declares
@@ -207,7 +209,8 @@ def uri_of(flow, host):
 # tshark decrypted it with that key log, and the word the reason a flow gives
 # for not being decrypted must hold when tshark did not.
 KEYLOGS = {"full": ("decrypted", "key"), "half": ("decrypted_with_halfkeys", "key"),
-           "bad": ("decrypted_with_badkeys", "auth"), "none": (None, "key")}
+           "bad": ("decrypted_with_badkeys", "auth"), "none": (None, "key"),
+           "midstream": ("decrypted_in_midstream", "handshake")}
 
 
 def expected(ref, which):
@@ -237,6 +240,8 @@ def compare_decrypted(fl, capture, ref, expect):
             bad.append("%s: no flow" % tag)
             continue
         word = expect[s["tcp_stream"]]
+        if word == "handshake" and f.get("tls_decrypted") is None and reason(f) == "":
+            continue  # without its hellos a flow need not be known as TLS
         if word is not None:
             if f.get("tls_decrypted") is not False or word not in (reason(f) or "").lower():
                 bad.append("%s: not decryptable (%s), yet tls_decrypted %r, reason %r" %
@@ -424,6 +429,15 @@ def test_flows_bad_keys():
     authentication failed, and nothing of it is read; the others decrypt."""
     need_keylog()
     check_all_decrypted(flows(all_of(".pcap"), keylogs("-badkeys")), which="bad")
+
+
+def test_flows_handshake_missing():
+    """A capture that starts after a connection's hellos: that flow is not
+    decrypted (it says the handshake was not captured, when it is known as
+    TLS); every other connection is, with the same key log."""
+    need_keylog()
+    check_all_decrypted(flows(all_of("-midstream.pcap"), keylogs(".keys")), "-midstream.pcap",
+                        which="midstream")
 
 
 def test_flows_no_keys():

@@ -76,6 +76,10 @@ Outputs in OUTDIR, per scenario NAME:
                      handshake (and of TLS 1.2 connections resuming a
                      session) changed in its last digit: authentication
                      fails on those connections
+  NAME-midstream.pcap  the capture without the first TLS connection's
+                     frames up to the server's answer to its (last)
+                     ClientHello: both hellos
+                     missing, as when a capture starts mid-connection
   NAME-halfkeys      the key log without the lines of every second TCP
                      connection (tcp.stream 1, 3, ...)
   NAME.json          the reference: per TCP stream, its client port, client
@@ -862,6 +866,53 @@ def pcapng_block(btype, body):
     return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
 
 
+def has_client_hello(payload):
+    """Whether a segment's TLS records, read from its start, hold a
+    ClientHello."""
+    off = 0
+    while off + 6 <= len(payload):
+        if payload[off] == 0x16 and payload[off + 5] == 1:
+            return True
+        off += 5 + struct.unpack_from("!H", payload, off + 3)[0]
+    return False
+
+
+def write_midstream(pcap, dst):
+    """The capture without the start of its first TLS connection: every
+    frame of it up to and including the server's first segment after its
+    last ClientHello (there is a HelloRetryRequest at times), so neither
+    hello is there, as when a capture starts mid-connection.
+    Returns the client port of that connection."""
+    with open(pcap, "rb") as f:
+        header = f.read(24)
+    linktype, snaplen, nano, packets = pcap_packets(pcap)
+    endian = "<" if header[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    port = None
+    cut = set()
+    hello = False  # a ClientHello came and no server segment since
+    for n, (_, _, _, frame) in enumerate(packets):
+        t = tcp_of(frame)
+        if not t:
+            continue
+        if port is None and t[1] == 443:
+            port = t[0]
+        if port is not None and port in t[:2]:
+            cut.add(n)
+            if t[1] == 443 and has_client_hello(t[2]):
+                hello = True  # again after a HelloRetryRequest
+            elif t[0] == 443 and t[2] and hello:
+                hello = False
+                if not any(has_client_hello(tcp_of(f)[2]) for _, _, _, f in packets[n + 1:]
+                           if tcp_of(f) and tcp_of(f)[:2] == (port, 443)):
+                    break
+    with open(dst, "wb") as f:
+        f.write(header)
+        for n, (sec, frac, orig, frame) in enumerate(packets):
+            if n not in cut:
+                f.write(struct.pack(endian + "IIII", sec, frac, len(frame), orig) + frame)
+    return port
+
+
 def write_late_dsb(pcap, keys_path, dst):
     """The capture as pcapng with each connection's key log lines in a DSB
     of its own, placed right after the first segment the server sent on that
@@ -972,7 +1023,9 @@ def build_reference(spec, index, steps, streams, half_drop, bad_keys):
             "decrypted": bool(s["requests"]),
             "decrypted_with_halfkeys": s["decrypted_with_halfkeys"],
             "keyed_in_badkeys": s["client_random"] not in bad_keys,
-            "decrypted_with_badkeys": s["decrypted_with_badkeys"], "requests": s["requests"],
+            "decrypted_with_badkeys": s["decrypted_with_badkeys"],
+            "handshake_in_midstream": s["handshake_in_midstream"],
+            "decrypted_in_midstream": s["decrypted_in_midstream"], "requests": s["requests"],
             "identifiers": ids})
     return ref
 
@@ -1021,6 +1074,10 @@ def self_check(out):
                     spoilt == s["keyed_in_badkeys"]:
                 bad.append("%s: stream %d's lines in the bad key log are not as said" %
                            (name, s["tcp_stream"]))
+        cut = [s for s in st if not s["handshake_in_midstream"]]
+        if len(cut) != 1 or cut[0]["decrypted_in_midstream"] or \
+                any(not s["decrypted_in_midstream"] for s in st if s["handshake_in_midstream"]):
+            bad.append("%s: the midstream capture does not lack exactly one handshake" % name)
         if all(s["keyed_in_badkeys"] for s in st):
             bad.append("%s: the bad key log spoils no connection" % name)
         dropped = [s for s in st if not s["keyed_in_halfkeys"]]
@@ -1083,8 +1140,12 @@ def finish(out, work, results):
     halfkeyed = read_streams(allpcap, os.path.join(work, "all.halfkeys"))
     cat([b + "-badkeys" for b in bases], os.path.join(work, "all.badkeys"))
     badkeyed = read_streams(allpcap, os.path.join(work, "all.badkeys"))
+    cut_ports = [write_midstream(b + ".pcap", b + "-midstream.pcap") for b in bases]
+    allmid = os.path.join(work, "all-midstream.pcap")
+    sh("mergecap", "-a", "-F", "pcap", "-w", allmid, *[b + "-midstream.pcap" for b in bases])
+    midread = read_streams(allmid, os.path.join(work, "all.keys"))
     problems = []
-    for (i, spec, steps), base, (drop, spoilt) in zip(results, bases, drops):
+    for (i, spec, steps), base, (drop, spoilt), cut in zip(results, bases, drops, cut_ports):
         streams = keyed.get(addr_of(i), {})
         with open(base + ".keys") as f:
             bad = check_scenario(spec, steps, streams, f.read())
@@ -1099,6 +1160,17 @@ def finish(out, work, results):
                            (what, got, want))
             for sid in tls_ids:
                 streams[sid]["decrypted_with_%skeys" % what] = sid in got
+        # without its first connection's handshake tshark reads all the others
+        got = sorted(s["client_port"] for s in midread.get(addr_of(i), {}).values()
+                     if s["requests"])
+        want = sorted(streams[sid]["client_port"] for sid in tls_ids
+                      if streams[sid]["client_port"] != cut)
+        if got != want:
+            bad.append("without the first handshake tshark decrypted ports %s, not %s" %
+                       (got, want))
+        for sid in tls_ids:
+            streams[sid]["handshake_in_midstream"] = streams[sid]["client_port"] != cut
+            streams[sid]["decrypted_in_midstream"] = streams[sid]["client_port"] in got
         if os.path.exists(base + "-dsb.pcapng"):
             os.unlink(base + "-dsb.pcapng")
         sh("editcap", "--inject-secrets", "tls," + base + ".keys", base + ".pcap",

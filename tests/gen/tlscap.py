@@ -53,6 +53,8 @@ The scenarios (server; TLS version and cipher, forced; HTTP/1.1 unless h2):
   t13-ccm           openssl s_server -WWW; 1.3 TLS_AES_128_CCM_SHA256  q h
                     (a cipher flowaudit need not support: REQUIRED)
   h2-t13-aes128gcm  nghttpd, h2; 1.3 TLS_AES_128_GCM_SHA256          q h j z m b
+                    (nghttpd answers each first ClientHello with a
+                    HelloRetryRequest: it prefers another key share group)
   h2-t12-chacha     nghttpd, h2; 1.2 ECDHE-RSA-CHACHA20-POLY1305     q h j z m
 
 `openssl s_server -www/-WWW` answers GET only (a POST is never answered), so
@@ -144,7 +146,7 @@ SCENARIOS = [
     ("h2-t12-chacha", "nghttpd", T12, "ECDHE-RSA-CHACHA20-POLY1305", None, "qhjzm"),
 ]
 
-# IANA names of the forced ciphers, as tshark prints the negotiated suite
+# The IANA numbers of the forced ciphers, as tshark gives the negotiated one
 IANA = {
     "TLS_AES_128_GCM_SHA256": 0x1301,
     "TLS_AES_256_GCM_SHA384": 0x1302,
@@ -162,6 +164,7 @@ REQUIRED = set(IANA.values()) - {0x1304}
 
 TOOLS = ("ip", "dnsmasq", "openssl", "curl", "tcpdump", "tshark", "editcap", "mergecap",
          "nghttpd", "ss")
+
 
 class LabError(RuntimeError):
     pass

@@ -13,4 +13,5 @@ check 'ndpi' 'src/classify\.c$'
 check 'maxminddb' 'src/geo\.c$'
 check 'jansson' 'src/(policy[a-z_]*|consent|device|signatures|sig_index|report_[a-z_]+|manifest|jsonw)\.c$|include/flowaudit/(report|report_json|jsonw)\.h$'
 check 'pcap' 'src/(source|evidence|capture|pcapng)\.c$'
+check 'openssl' 'src/(crypto|hash)\.c$'
 exit $status

@@ -27,6 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* MACs remembered: of device flows, and of the clients of other flows (a
+   capture holds a few dozen hosts; past these, the rest is not counted) */
+#define AUDIT_SEEN_MACS 64
+#define AUDIT_OTHER_MACS 256
+
 struct audit {
 	struct audit_cfg cfg;
 	char *all_recipients_clause; /* see recipients_clause() */
@@ -39,6 +44,15 @@ struct audit {
 	size_t n_stmts;
 	struct audit_stats st;
 	bool finished;
+	/* devices by MAC: the profile's, and those device flows came from */
+	uint8_t profile_mac[6];
+	bool has_profile_mac;
+	uint8_t seen_macs[AUDIT_SEEN_MACS][6];
+	size_t n_seen_macs;
+	/* flows not taken as a device's, by client MAC; after audit_finish()
+	   the first n_left_out are those from a device's MAC */
+	struct audit_left_out *others;
+	size_t n_others, n_left_out;
 };
 
 static const char *const rule_names[RULE_COUNT] = {
@@ -410,6 +424,56 @@ static bool is_device_mac(const struct audit *a, const uint8_t mac[6])
 	return false;
 }
 
+static bool mac_in(const uint8_t (*set)[6], size_t n, const uint8_t mac[6])
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(set[i], mac, 6) == 0)
+			return true;
+	return false;
+}
+
+/* A MAC a device's flow came from, remembered to find its traffic left out. */
+static void remember_device_mac(struct audit *a, const uint8_t mac[6])
+{
+	if (!mac_in((const uint8_t(*)[6])a->seen_macs, a->n_seen_macs, mac) &&
+	    a->n_seen_macs < AUDIT_SEEN_MACS)
+		memcpy(a->seen_macs[a->n_seen_macs++], mac, 6);
+}
+
+/* A flow not taken as a device's, counted under its client's MAC. */
+static void remember_other(struct audit *a, const struct flow_record *r)
+{
+	if (!r->has_mac)
+		return;
+	struct audit_left_out *o = NULL;
+	for (size_t i = 0; i < a->n_others && o == NULL; i++)
+		if (memcmp(a->others[i].mac, r->cli_mac, 6) == 0)
+			o = &a->others[i];
+	if (o == NULL) {
+		if (a->n_others == AUDIT_OTHER_MACS)
+			return;
+		if (a->others == NULL &&
+		    (a->others = calloc(AUDIT_OTHER_MACS, sizeof(*a->others))) == NULL)
+			return;
+		o = &a->others[a->n_others++];
+		memcpy(o->mac, r->cli_mac, 6);
+	}
+	o->flows++;
+	bool seen = false;
+	for (size_t i = 0; i < o->n_addrs && !seen; i++)
+		seen = fa_addr_eq(&o->addrs[i], &r->cli);
+	if (!seen && o->n_addrs < AUDIT_LEFT_OUT_ADDRS)
+		o->addrs[o->n_addrs++] = r->cli;
+}
+
+/* Is mac a device's: a --device MAC, the profile's, or one a device's flow came from? */
+static bool device_mac_known(const struct audit *a, const uint8_t mac[6])
+{
+	return is_device_mac(a, mac) ||
+	       (a->has_profile_mac && memcmp(a->profile_mac, mac, 6) == 0) ||
+	       mac_in((const uint8_t(*)[6])a->seen_macs, a->n_seen_macs, mac);
+}
+
 static bool find_device(const struct audit *a, const struct flow_record *r, struct dest *d)
 {
 	bool explicit = a->cfg.n_device_addrs + a->cfg.n_device_macs > 0;
@@ -428,7 +492,8 @@ static bool find_device(const struct audit *a, const struct flow_record *r, stru
 		}
 		return false;
 	}
-	if (!fa_addr_is_local_device(&r->cli))
+	bool by_mac = a->has_profile_mac && r->has_mac && memcmp(a->profile_mac, r->cli_mac, 6) == 0;
+	if (!by_mac && !fa_addr_is_local_device(&r->cli))
 		return false;
 	d->device = r->cli;
 	d->remote = r->srv;
@@ -829,9 +894,13 @@ void audit_flow(const struct flow_record *r, const struct id_hit *hits, size_t n
 	struct dest d;
 	memset(&d, 0, sizeof(d));
 	d.r = r;
-	if (!find_device(a, r, &d))
+	if (!find_device(a, r, &d)) {
+		remember_other(a, r);
 		return;
+	}
 	a->st.device_flows++;
+	if (d.device_is_client && r->has_mac)
+		remember_device_mac(a, r->cli_mac);
 	classify_dest(a, &d);
 	enum fa_addr_scope scope = fa_addr_scope(&d.remote);
 	if (scope != FA_SCOPE_PUBLIC) {
@@ -858,6 +927,7 @@ struct audit *audit_new(const struct audit_cfg *cfg)
 	if (a == NULL)
 		return NULL;
 	a->cfg = *cfg;
+	a->has_profile_mac = device_profile_mac(cfg->profile, a->profile_mac);
 	build_statements(a);
 	if (a->stmts == NULL || !index_grow(a)) {
 		audit_free(a);
@@ -881,10 +951,43 @@ void audit_free(struct audit *a)
 	free(a->index);
 	free(a->stmts);
 	free(a->all_recipients_clause);
+	free(a->others);
 	free(a);
 }
 
-void audit_finish(struct audit *a) { a->finished = true; }
+/* Busiest first; a tie in MAC order, so the order never depends on the capture's. */
+static int left_out_cmp(const void *x, const void *y)
+{
+	const struct audit_left_out *a = x, *b = y;
+	if (a->flows != b->flows)
+		return a->flows > b->flows ? -1 : 1;
+	return memcmp(a->mac, b->mac, 6);
+}
+
+void audit_finish(struct audit *a)
+{
+	if (a->finished)
+		return;
+	a->finished = true;
+	/* the flows of a device's MAC that were not taken: moved to the front */
+	for (size_t i = 0; i < a->n_others; i++) {
+		struct audit_left_out o = a->others[i];
+		if (!device_mac_known(a, o.mac))
+			continue;
+		o.profile_mac = a->has_profile_mac && memcmp(a->profile_mac, o.mac, 6) == 0;
+		a->others[i] = a->others[a->n_left_out];
+		a->others[a->n_left_out++] = o;
+		a->st.left_out_flows += o.flows;
+	}
+	if (a->n_left_out > 1)
+		qsort(a->others, a->n_left_out, sizeof(*a->others), left_out_cmp);
+}
+
+size_t audit_left_out_count(const struct audit *a) { return a->n_left_out; }
+const struct audit_left_out *audit_left_out(const struct audit *a, size_t i)
+{
+	return i < a->n_left_out ? &a->others[i] : NULL;
+}
 
 size_t audit_finding_count(const struct audit *a) { return a->n_findings; }
 const struct finding *audit_finding(const struct audit *a, size_t i)

@@ -31,6 +31,7 @@ bool cmd_parse_count(const char *s, unsigned long long *out);
 /* ---- options shared by flows, audit and capture (cmd_run.c) ---- */
 
 #include "flowaudit/engine.h"
+#include "flowaudit/report_json.h"
 
 enum run_opt_mask {
 	RUN_READ = 1 << 0,    /* -r FILE */
@@ -59,8 +60,33 @@ struct run_opts {
 	bool consent_stdin;
 };
 
+/*
+ * The time stamps of the frames a run hands the engine, as run_frame_time()
+ * finds them. A frame more than RUN_REORDER_SLACK earlier than the latest
+ * before it is out of order (captures on several queues or interfaces
+ * reorder by microseconds; that is not counted). A frame whose time stamp
+ * is 0 or out of range (clamped) has no usable time: it takes the time of
+ * the frame before it, so that one bad stamp does not stretch every range
+ * to 1970 or to the year 126,000.
+ */
+#define RUN_REORDER_SLACK 1000 /* microseconds */
+
+struct run_times {
+	fa_time latest, prev;       /* usable times: the latest so far, the last one */
+	bool any;                   /* a usable time was seen */
+	const struct source_file_info *bad_of; /* the file (or interface) bad_seen counts for */
+	uint64_t bad_seen;          /* its clamped stamps already looked at */
+	uint64_t unordered, unusable;
+	fa_time max_back;           /* how far back the furthest out-of-order frame went */
+	uint32_t unordered_file, unusable_file;   /* the first of each: file ... */
+	uint64_t unordered_frame, unusable_frame; /* ... and frame number */
+	size_t n_files;
+	struct report_file_times file[RUN_MAX_INPUTS]; /* usable first and last, per file */
+};
+
 struct run {
 	struct run_opts o;
+	struct run_times times;
 	struct geo *geo;
 	struct sig_db *sigs;
 	struct device_profile *dev;
@@ -76,18 +102,36 @@ struct run {
 int run_parse(int argc, char **argv, unsigned mask, const char *usage, struct run_opts *o);
 /* Opens geo, signatures, device profile and the engine. FA_* status. */
 int run_open(struct run *r, engine_flow_cb on_flow, void *user, struct fa_err *err);
-/* Reads every frame of r->src through the engine; progress on a terminal. */
+/* Reads every frame of r->src through the engine; progress on a terminal.
+   A file that yields no frame at all is FA_EINPUT, naming it. */
 int run_replay(struct run *r, struct fa_err *err);
+/* Checks fr's time stamp against the frames before it (struct run_times)
+   and gives a frame without a usable one the time of the frame before it;
+   fi is the source's record of the file fr came from. */
+void run_frame_time(struct run_times *t, const struct source_file_info *fi,
+		    struct source_frame *fr);
 void run_close(struct run *r);
 /* Tells the user on stderr about files cut short, frames skipped, flows evicted. */
 void cmd_report_input_problems(const struct run *r);
 /* Set by SIGINT/SIGTERM handlers installed by run_replay and capture. */
 extern volatile int run_interrupted;
+/*
+ * Blocks SIGINT and SIGTERM in the calling thread and every thread it
+ * starts after, and starts a thread that waits for them: on one, it calls
+ * the hook run_on_stop() set (true: nothing was left half-made and OUTDIR
+ * is as it was), says so on stderr, and ends the process with 128 + the
+ * signal's number (130, 143). Called first thing by a command that stops
+ * in every phase.
+ */
+int run_watch_signals(void);
+/* The watcher's hook (NULL: none); waits while the watcher runs it. */
+void run_on_stop(bool (*fn)(void *), void *arg);
 
 /* ---- an audit run: shared by audit and capture (cmd_audit.c) ---- */
 
 #include "flowaudit/audit.h"
 #include "flowaudit/evidence.h"
+#include "flowaudit/report_dir.h"
 
 #include <jansson.h>
 
@@ -99,6 +143,16 @@ enum {
 	FMT_EVIDENCE = 16,
 	FMT_ALL = 31,
 };
+
+/* Exit status of an audit that could not look at all it was asked to. */
+#define CMD_EXIT_INCONCLUSIVE 4
+
+/* A line for report.json's notes, and under code, a verdict reason. */
+struct session_note {
+	const char *code;              /* NULL: a note only */
+	char text[REPORT_REASON_TEXT];
+};
+#define SESSION_NOTES_MAX 12
 
 struct audit_session {
 	struct run run;
@@ -122,16 +176,34 @@ struct audit_session {
 	size_t n_capture_paths;
 	struct evidence_set *evidence;
 	size_t n_evidence;
+	struct report_dir *rdir; /* OUTDIR, locked */
 	/* wall seconds of each phase, for the summary */
 	double t_replay, t_evidence, t_outputs, t_hashes;
+	/* what the audit could not look at (audit_session_judge) */
+	struct session_note notes[SESSION_NOTES_MAX];
+	size_t n_notes;
+	struct report_reasons reasons;
+	enum report_verdict verdict;
 };
 
 /* Checks every input and opens the pipeline; r->src must be open. */
 int audit_session_open(struct audit_session *s, struct fa_err *err);
+/* Locks outdir for this session's report (report_dir_open). */
+int audit_session_lock(struct audit_session *s, const char *outdir, struct fa_err *err);
+/*
+ * After the last frame and audit_finish(): what the audit could not look
+ * at (no frame, no device traffic, a capture cut short, time stamps out of
+ * order or unusable, a device's traffic left out), as notes and verdict
+ * reasons, and the verdict.
+ */
+void audit_session_judge(struct audit_session *s);
+/* The exit status for the verdict: 0, 1, or CMD_EXIT_INCONCLUSIVE. */
+int audit_session_exit(const struct audit_session *s);
 /* Writes the report directory; *doc gets the report document. */
 int audit_session_report(struct audit_session *s, const char *command, json_t **doc,
 			 struct fa_err *err);
-/* On stderr: an audit that judged nothing, a database that placed nothing. */
+/* On stderr: what the audit could not look at (but files cut short, which
+   cmd_report_input_problems() tells), a database that placed nothing. */
 void audit_session_warnings(struct audit_session *s);
 /* The short summary on `to`: counts, destinations by country, findings by rule. */
 void audit_session_summary(struct audit_session *s, const json_t *doc, FILE *to);

@@ -5,8 +5,10 @@
  * Everything that can be wrong with the inputs (captures, declaration,
  * events, device profile, signatures, databases) is checked before the
  * first packet is read and before anything is written, so a bad input
- * leaves no report directory behind. The report is assembled in a
- * temporary directory beside OUTDIR and renamed into place at the end.
+ * leaves no report directory behind. OUTDIR is locked once the inputs are
+ * known to be good; the report is assembled aside and put in place at the
+ * end (report_dir.h). SIGINT and SIGTERM stop every phase: the watcher
+ * (cmd_run.c) abandons the unplaced report and exits 130 or 143.
  */
 #include "cmd.h"
 
@@ -19,22 +21,19 @@
 #include "flowaudit/manifest.h"
 #include "flowaudit/policy.h"
 #include "flowaudit/report.h"
+#include "flowaudit/report_dir.h"
 #include "flowaudit/report_json.h"
 #include "flowaudit/signatures.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 static const char usage[] =
 	"usage: flowaudit audit -r FILE [-r FILE...] -p POLICY [options]\n"
@@ -47,7 +46,7 @@ static const char usage[] =
 	"  -o, --output DIR          report directory (default reports/NAME-TIME)\n"
 	"  --format LIST             json,html,ndjson,junit,evidence (default: all)\n"
 	"  --fail-on LEVEL           info|low|medium|high: exit 1 when a finding is at\n"
-	"                            or above LEVEL (default low)\n"
+	"                            or above LEVEL (default low); never: report only\n"
 	"  -s, --signatures DIR      signature catalogue (default: the shipped one)\n"
 	"  -g, --geo DB              country database (MaxMind DB format)\n"
 	"  --asn DB                  ASN database (MaxMind DB format)\n"
@@ -86,54 +85,17 @@ static fa_time report_clock(void)
 	return (fa_time)time(NULL) * 1000000;
 }
 
-/*
- * -o names a directory flowaudit will replace: only an earlier report (it
- * holds MANIFEST.sha256), an empty directory, or nothing at all. Anything
- * else is the user's and is refused before any work is done.
- */
-static int check_outdir(const char *outdir, struct fa_err *err)
-{
-	struct stat sb;
-	if (outdir == NULL || lstat(outdir, &sb) != 0)
-		return FA_OK;
-	if (!S_ISDIR(sb.st_mode)) {
-		fa_err_set(err, "-o %s: exists and is not a directory; give a new path for the report",
-			   outdir);
-		return FA_EINPUT;
-	}
-	char m[4200];
-	snprintf(m, sizeof(m), "%s/%s", outdir, MANIFEST_NAME);
-	if (access(m, F_OK) == 0)
-		return FA_OK;
-	DIR *d = opendir(outdir);
-	if (d == NULL) {
-		fa_err_set(err, "-o %s: cannot read: %s", outdir, strerror(errno));
-		return FA_EINPUT;
-	}
-	bool empty = true;
-	struct dirent *e;
-	while (empty && (e = readdir(d)) != NULL)
-		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
-	closedir(d);
-	if (!empty) {
-		fa_err_set(err, "-o %s: the directory is not a flowaudit report (it has no %s) and "
-				"is not empty; flowaudit replaces only its own reports: give a new path",
-			   outdir, MANIFEST_NAME);
-		return FA_EINPUT;
-	}
-	return FA_OK;
-}
-
 int audit_session_open(struct audit_session *s, struct fa_err *err)
 {
 	struct run *r = &s->run;
 	const struct run_opts *o = &r->o;
-	int orc = check_outdir(o->outdir, err);
+	int orc = report_dir_check(o->outdir, err);
 	if (orc != FA_OK)
 		return orc;
 	s->fail_on = SEV_LOW;
-	if (o->fail_on != NULL && !audit_severity_parse(o->fail_on, &s->fail_on)) {
-		fa_err_set(err, "--fail-on: '%s' is not one of info, low, medium, high", o->fail_on);
+	if (o->fail_on != NULL && !report_fail_on_parse(o->fail_on, &s->fail_on)) {
+		fa_err_set(err, "--fail-on: '%s' is not one of info, low, medium, high, never",
+			   o->fail_on);
 		return FA_EINPUT;
 	}
 	s->formats = FMT_ALL;
@@ -218,47 +180,35 @@ int audit_session_open(struct audit_session *s, struct fa_err *err)
 		return FA_ERUNTIME;
 	}
 	engine_set_flow_cb(r->eng, audit_flow, s->audit);
-	return FA_OK;
+	/* every input is good: take -o now, so that a second run into it is
+	   refused before it does any work */
+	return o->outdir ? audit_session_lock(s, o->outdir, err) : FA_OK;
+}
+
+/* What a signal does to the report: abandoned unless already placed. */
+static bool abandon_report(void *rdir)
+{
+	return report_dir_abandon(rdir);
+}
+
+int audit_session_lock(struct audit_session *s, const char *outdir, struct fa_err *err)
+{
+	int rc = report_dir_open(outdir, &s->rdir, err);
+	if (rc == FA_OK)
+		run_on_stop(abandon_report, s->rdir);
+	return rc;
 }
 
 void audit_session_close(struct audit_session *s)
 {
+	run_on_stop(NULL, NULL);
+	report_dir_close(s->rdir);
 	audit_free(s->audit);
 	consent_free(s->consent);
 	policy_free(s->policy);
 	run_close(&s->run);
 	free(s->outdir_alloc);
 	known_sigs = NULL;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_tree(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int mkdir_p(const char *path)
-{
-	char buf[4096];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	}
-	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
 static const char *default_outdir(struct audit_session *s, fa_time now)
@@ -430,37 +380,6 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 	return rc;
 }
 
-/*
- * OUTDIR.tmp-PID and OUTDIR.old-PID left by a run that was killed (its
- * process is gone): removed, so that killed runs do not pile up beside the
- * report. A live PID's are left alone, whoever it is.
- */
-static void remove_stale(const char *parent, const char *outdir)
-{
-	const char *base = strrchr(outdir, '/');
-	base = base ? base + 1 : outdir;
-	size_t bl = strlen(base);
-	DIR *d = opendir(parent);
-	if (d == NULL)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		const char *n = e->d_name;
-		if (strncmp(n, base, bl) != 0 ||
-		    (strncmp(n + bl, ".tmp-", 5) != 0 && strncmp(n + bl, ".old-", 5) != 0))
-			continue;
-		char *end;
-		long pid = strtol(n + bl + 5, &end, 10);
-		if (*end != '\0' || pid <= 0 || pid == (long)getpid() ||
-		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-			continue;
-		char path[4200];
-		snprintf(path, sizeof(path), "%s/%s", parent, n);
-		rm_tree(path);
-	}
-	closedir(d);
-}
-
 /* Seconds on a clock that only moves forward. */
 static double mono_s(void)
 {
@@ -533,20 +452,12 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 	const char *sig_dir = in.sig_dir;
 	const struct geo_db_info *gci = geo_country_info(r->geo), *gai = geo_asn_info(r->geo);
 
-	/* build in OUTDIR.tmp-PID, rename into place */
-	char tmpdir[4200];
-	snprintf(tmpdir, sizeof(tmpdir), "%s.tmp-%ld", outdir, (long)getpid());
-	if (rc == FA_OK) {
-		char parent[4096];
-		snprintf(parent, sizeof(parent), "%s", outdir);
-		char *pd = dirname(parent);
-		if (mkdir_p(pd) == 0)
-			remove_stale(pd, outdir);
-		if (mkdir_p(pd) != 0 || mkdir(tmpdir, 0755) != 0) {
-			fa_err_set(err, "%s: cannot create report directory: %s", tmpdir, strerror(errno));
-			rc = FA_ERUNTIME;
-		}
-	}
+	/* build aside, put in place at the end (report_dir.h) */
+	if (rc == FA_OK && s->rdir == NULL)
+		rc = audit_session_lock(s, outdir, err);
+	if (rc == FA_OK)
+		rc = report_dir_begin(s->rdir, err);
+	const char *tmpdir = rc == FA_OK ? report_dir_build_path(s->rdir) : "";
 	pthread_t ht;
 	double t0 = mono_s();
 	bool hashing_beside = rc == FA_OK && r->o.threads > 1 &&
@@ -575,7 +486,7 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 	if (rc == FA_OK) {
 		bool have_live = s->have_live_stats;
 		struct source_live_stats live = s->live_stats;
-		const char *notes[5];
+		const char *notes[5 + SESSION_NOTES_MAX];
 		size_t n_notes = 0;
 		struct audit_stats ast;
 		audit_stats(s->audit, &ast);
@@ -593,10 +504,8 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		if (r->geo == NULL)
 			notes[n_notes++] = "no geolocation database: countries unknown, cross-border "
 					   "transfers not judged";
-		if (ast.device_flows == 0)
-			notes[n_notes++] = "no flow came from a device under test: nothing was audited "
-					   "(check --device, or that the capture holds the device's "
-					   "traffic)";
+		for (size_t i = 0; i < s->n_notes; i++)
+			notes[n_notes++] = s->notes[i].text;
 		struct report_ctx c = {
 			.command = command,
 			.generated = now,
@@ -622,6 +531,8 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			.live = have_live ? &live : NULL,
 			.notes = notes,
 			.n_notes = n_notes,
+			.reasons = &s->reasons,
+			.file_times = r->times.n_files ? r->times.file : NULL,
 		};
 		doc = report_build(&c);
 		/* the writers only read the document and the audit: with a second
@@ -703,33 +614,10 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		free(sums);
 	}
 	s->t_hashes += mono_s() - t3;
-	if (rc == FA_OK) {
-		struct stat sb;
-		char old[4300] = "";
-		if (stat(outdir, &sb) == 0 &&
-		    renameat2(AT_FDCWD, tmpdir, AT_FDCWD, outdir, RENAME_EXCHANGE) == 0) {
-			/* swapped in one step: OUTDIR is the new report, tmpdir the old */
-			rm_tree(tmpdir);
-			goto placed;
-		}
-		if (stat(outdir, &sb) == 0) {
-			/* a file system without RENAME_EXCHANGE: two renames */
-			snprintf(old, sizeof(old), "%s.old-%ld", outdir, (long)getpid());
-			if (rename(outdir, old) != 0) {
-				fa_err_set(err, "%s: cannot replace: %s", outdir, strerror(errno));
-				rc = FA_ERUNTIME;
-			}
-		}
-		if (rc == FA_OK && rename(tmpdir, outdir) != 0) {
-			fa_err_set(err, "%s: cannot rename report into place: %s", outdir, strerror(errno));
-			rc = FA_ERUNTIME;
-		}
-		if (old[0])
-			rm_tree(old);
-	}
-placed:
+	if (rc == FA_OK)
+		rc = report_dir_place(s->rdir, err);
 	if (rc != FA_OK) {
-		rm_tree(tmpdir);
+		report_dir_abandon(s->rdir);
 		json_decref(doc);
 		doc = NULL;
 	}
@@ -744,15 +632,172 @@ placed:
 	return rc;
 }
 
+static void note_add(struct audit_session *s, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void note_add(struct audit_session *s, const char *code, const char *fmt, ...)
+{
+	struct session_note *n = &s->notes[s->n_notes < SESSION_NOTES_MAX ? s->n_notes++
+									    : SESSION_NOTES_MAX - 1];
+	n->code = code;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(n->text, sizeof(n->text), fmt, ap);
+	va_end(ap);
+	if (code != NULL)
+		report_reason_add(&s->reasons, code, "%s", n->text);
+}
+
+/* "frame 12 of FILE": the first frame a time check counted. */
+static const char *frame_at(const struct run *r, uint32_t file, uint64_t frame, char *buf,
+			    size_t n)
+{
+	const struct source_file_info *fi = source_file(r->src, file);
+	snprintf(buf, n, "frame %llu of %s", (unsigned long long)frame, fi ? fi->path : "?");
+	return buf;
+}
+
+/* The devices --device names, for a message: "192.168.1.23, 10.0.0.2". */
+static const char *device_list(const struct run_opts *o, char *buf, size_t n)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < o->n_devices && len + 1 < n; i++)
+		len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "", o->devices[i]);
+	return buf;
+}
+
+/* MACs whose left-out traffic a verdict reason names one by one. */
+#define LEFT_OUT_NAMED 3
+
+/* One left-out MAC's client addresses: "2a01:e0a:1::23, 10.0.0.7". */
+static const char *addr_list(const struct audit_left_out *lo, char *buf, size_t n)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < lo->n_addrs && len + 1 < n; i++) {
+		char a[FA_ADDR_STRLEN];
+		len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "",
+					fa_addr_str(&lo->addrs[i], a, sizeof(a)));
+	}
+	return buf;
+}
+
+void audit_session_judge(struct audit_session *s)
+{
+	struct run *r = &s->run;
+	struct engine_stats es;
+	engine_stats(r->eng, &es);
+	struct audit_stats as;
+	audit_stats(s->audit, &as);
+	bool timed_consent = consent_count(s->consent) > 0;
+	char buf[200], where[300];
+	s->n_notes = 0;
+	s->reasons.n = 0;
+	if (es.frames == 0)
+		note_add(s, "no-frames", "no frame was %s: nothing was audited",
+			 s->live ? "captured (check the interface, -f, and that the device's traffic "
+				   "passes it)"
+				 : "read");
+	else if (as.device_flows == 0 && r->o.n_devices > 0)
+		note_add(s, "no-device-traffic", "no flow came from --device %s: nothing was audited "
+			 "(check the address or MAC, or that the capture holds the device's traffic)",
+			 device_list(&r->o, buf, sizeof(buf)));
+	else if (as.device_flows == 0)
+		note_add(s, "no-device-traffic", "no flow came from a device under test: nothing was "
+			 "audited (check --device, or that the capture holds the device's traffic)");
+	const struct source_live_stats *ls = &s->live_stats;
+	if (s->have_live_stats && ls->valid && (ls->dropped || ls->if_dropped))
+		note_add(s, "capture-dropped", "%llu packets dropped by the kernel, %llu by the "
+			 "interface: the capture is incomplete, and what was lost was not audited "
+			 "(raise --buffer-size or narrow -f)",
+			 (unsigned long long)ls->dropped, (unsigned long long)ls->if_dropped);
+	/* files cut short: the first named, the others counted */
+	size_t cut = 0, first_cut = 0;
+	for (size_t i = 0; i < source_file_count(r->src); i++)
+		if (source_file(r->src, i)->truncated && cut++ == 0)
+			first_cut = i;
+	if (cut > 0) {
+		const struct source_file_info *fi = source_file(r->src, first_cut);
+		snprintf(where, sizeof(where), " (and %zu more files)", cut - 1);
+		note_add(s, "capture-truncated", "%s: the capture is cut short: %s; the traffic "
+			 "after that frame was not audited%s", fi->path, fi->error,
+			 cut > 1 ? where : "");
+	}
+	/* time stamps: a verdict reason when consent is judged by time */
+	const struct run_times *t = &r->times;
+	if (t->unordered > 0)
+		note_add(s, timed_consent ? "timestamps-unordered" : NULL,
+			 "%llu %s more than 1 ms earlier than a frame before %s (the first: "
+			 "%s, up to %.3f s back): the flows' times%s may be wrong",
+			 (unsigned long long)t->unordered,
+			 t->unordered == 1 ? "frame is" : "frames are", t->unordered == 1 ? "it" : "them",
+			 frame_at(r, t->unordered_file, t->unordered_frame, where, sizeof(where)),
+			 (double)t->max_back / 1e6,
+			 timed_consent ? ", and the consent state judged at them," : "");
+	if (t->unusable > 0)
+		note_add(s, timed_consent ? "timestamps-clamped" : NULL,
+			 "%llu %s no usable time stamp (0, or out of range and clamped; the "
+			 "first: %s): %s%s",
+			 (unsigned long long)t->unusable, t->unusable == 1 ? "frame carries" : "frames carry",
+			 frame_at(r, t->unusable_file, t->unusable_frame, where, sizeof(where)),
+			 t->any ? "each took the time of the frame before it"
+				: "no frame has a usable time",
+			 timed_consent ? ", so the consent state judged at them may be wrong" : "");
+	/* the traffic of devices' MACs left out: the busiest few MACs named */
+	size_t n_lo = audit_left_out_count(s->audit);
+	if (n_lo > 0) {
+		char who[1200];
+		size_t len = 0;
+		uint64_t named = 0;
+		for (size_t i = 0; i < n_lo && i < LEFT_OUT_NAMED && len < sizeof(who); i++) {
+			const struct audit_left_out *lo = audit_left_out(s->audit, i);
+			const uint8_t *m = lo->mac;
+			named += lo->flows;
+			len += (size_t)snprintf(who + len, sizeof(who) - len,
+						"%s%llu %s from %02x:%02x:%02x:%02x:%02x:%02x (%s; client "
+						"%s %s)", i ? "; " : "", (unsigned long long)lo->flows,
+						lo->flows == 1 ? "flow" : "flows", m[0], m[1], m[2], m[3],
+						m[4], m[5],
+						lo->profile_mac ? "the device profile's mac"
+								: "the MAC of audited device traffic",
+						lo->n_addrs > 1 ? "addresses" : "address",
+						addr_list(lo, buf, sizeof(buf)));
+		}
+		where[0] = '\0';
+		if (n_lo > LEFT_OUT_NAMED)
+			snprintf(where, sizeof(where), "; and %llu flows from %zu more MACs",
+				 (unsigned long long)(as.left_out_flows - named), n_lo - LEFT_OUT_NAMED);
+		note_add(s, "device-traffic-left-out", "%s%s %s not audited: their client addresses "
+			 "are %s",
+			 who, where, as.left_out_flows == 1 ? "was" : "were",
+			 r->o.n_devices ? "not named by --device (add them, or give the MAC)"
+					: "not private, ULA, link-local or CGNAT (give --device, or "
+					  "the MAC in the device profile)");
+	}
+	s->verdict = report_verdict_of(s->audit, s->fail_on, &s->reasons);
+}
+
+int audit_session_exit(const struct audit_session *s)
+{
+	switch (s->verdict) {
+	case REPORT_FAIL: return FA_EXIT_FINDINGS;
+	case REPORT_INCONCLUSIVE: return CMD_EXIT_INCONCLUSIVE;
+	case REPORT_PASS: break;
+	}
+	return FA_EXIT_OK;
+}
+
 void audit_session_warnings(struct audit_session *s)
 {
 	struct audit_stats as;
 	audit_stats(s->audit, &as);
-	if (as.device_flows == 0)
-		cmd_error("no flow came from a device under test: nothing was audited (check "
-			  "--device, or that the capture holds the device's traffic)");
-	else if (s->run.geo != NULL && as.public_flows > 0 &&
-		 as.unknown_country_flows == as.public_flows)
+	/* a file cut short: a replay has told it already (cmd_report_input_problems) */
+	for (size_t i = 0; i < s->n_notes; i++)
+		if (s->live || s->notes[i].code == NULL ||
+		    strcmp(s->notes[i].code, "capture-truncated") != 0)
+			cmd_error("%s", s->notes[i].text);
+	if (as.device_flows > 0 && s->run.geo != NULL && as.public_flows > 0 &&
+	    as.unknown_country_flows == as.public_flows)
 		cmd_error("the country database placed none of the %llu flows to public addresses: "
 			  "is -g a country database?",
 			  (unsigned long long)as.public_flows);
@@ -791,8 +836,11 @@ void audit_session_summary(struct audit_session *s, const json_t *doc, FILE *to)
 			fprintf(to, "  %-30s %llu\n", audit_rule_name((enum audit_rule)r),
 				(unsigned long long)as.by_rule[r]);
 	fprintf(to, "verdict: %s (fail-on %s)\n",
-		report_fails(s->audit, s->fail_on) ? "FAIL" : "pass",
-		audit_severity_name(s->fail_on));
+		s->verdict == REPORT_FAIL ? "FAIL"
+		: s->verdict == REPORT_INCONCLUSIVE ? "INCONCLUSIVE" : "pass",
+		report_fail_on_name(s->fail_on));
+	for (size_t i = 0; i < s->reasons.n; i++)
+		fprintf(to, "  %s: %s\n", s->reasons.r[i].code, s->reasons.r[i].text);
 	if (s->outdir)
 		fprintf(to, "report: %s/report.json%s\n", s->outdir,
 			(s->formats & FMT_HTML) ? "" : "");
@@ -818,6 +866,10 @@ int cmd_audit(int argc, char **argv)
 {
 	struct audit_session s;
 	memset(&s, 0, sizeof(s));
+	if (run_watch_signals() != FA_OK) {
+		cmd_error("cannot start the signal watcher");
+		return FA_EXIT_RUNTIME;
+	}
 	int ex = run_parse(argc, argv, RUN_READ | RUN_POLICY, usage, &s.run.o);
 	if (ex >= 0)
 		return ex;
@@ -828,8 +880,10 @@ int cmd_audit(int argc, char **argv)
 	double t0 = mono_s();
 	if (rc == FA_OK)
 		rc = run_replay(&s.run, &err);
-	if (rc == FA_OK)
+	if (rc == FA_OK) {
 		audit_finish(s.audit);
+		audit_session_judge(&s);
+	}
 	s.t_replay = mono_s() - t0;
 	json_t *doc = NULL;
 	if (rc == FA_OK)
@@ -843,8 +897,8 @@ int cmd_audit(int argc, char **argv)
 	audit_session_warnings(&s);
 	if (!s.run.o.quiet)
 		audit_session_summary(&s, doc, stdout);
-	bool fails = report_fails(s.audit, s.fail_on);
+	int ex_verdict = audit_session_exit(&s);
 	json_decref(doc);
 	audit_session_close(&s);
-	return fails ? FA_EXIT_FINDINGS : FA_EXIT_OK;
+	return ex_verdict;
 }

@@ -126,6 +126,7 @@ static int keep_frame(struct audit_session *s, struct pcapng_writer *w, struct s
 		return rc;
 	fr->file = file;
 	fr->frame = frame;
+	run_frame_time(&s->run.times, source_file(s->run.src, 0), fr);
 	engine_frame(s->run.eng, fr);
 	return FA_OK;
 }
@@ -322,10 +323,6 @@ int cmd_capture(int argc, char **argv)
 	}
 	if (run_rc != FA_OK)
 		cmd_error("%s; writing the report of what was captured", run_err.msg);
-	if (ls.valid && (ls.dropped || ls.if_dropped))
-		cmd_error("%llu packets dropped by the kernel, %llu by the interface: the capture "
-			  "is incomplete (raise --buffer-size or narrow -f)",
-			  (unsigned long long)ls.dropped, (unsigned long long)ls.if_dropped);
 	/* the report reads the evidence back from the files just written */
 	size_t nfiles = pcapng_writer_file_count(w);
 	for (size_t i = 0; i < nfiles && i < RUN_MAX_INPUTS; i++)
@@ -343,6 +340,7 @@ int cmd_capture(int argc, char **argv)
 			;
 		s.live_stats = ls;
 		s.have_live_stats = true;
+		audit_session_judge(&s);
 		rc = audit_session_report(&s, "capture", &doc, &err);
 	}
 	source_free(live_src);
@@ -353,17 +351,16 @@ int cmd_capture(int argc, char **argv)
 		audit_session_close(&s);
 		return cmd_exit_for(rc);
 	}
-	if (s.live_stats.received > 0 || audit_finding_count(s.audit) > 0)
-		audit_session_warnings(&s);
+	audit_session_warnings(&s);
 	if (!o->quiet) {
 		fprintf(stderr, "flowaudit: capture kept in %s\n", wpath);
 		audit_session_summary(&s, doc, stderr);
 	}
-	bool fails = report_fails(s.audit, s.fail_on);
+	int ex_verdict = audit_session_exit(&s);
 	json_decref(doc);
 	pcapng_writer_free(w);
 	audit_session_close(&s);
 	if (run_rc != FA_OK)
 		return FA_EXIT_RUNTIME;
-	return fails ? FA_EXIT_FINDINGS : FA_EXIT_OK;
+	return ex_verdict;
 }

@@ -26,7 +26,7 @@ static const char usage[] =
 
 static void print_table(struct engine *e)
 {
-	printf("%6s %-6s %-40s %-40s %-18s %-40s %-9s %-3s %8s %8s\n", "id", "proto", "client",
+	printf("%6s %-6s %-40s %-40s %-18s %-40s %-12s %-3s %8s %8s\n", "id", "proto", "client",
 	       "server", "protocol", "name", "source", "cc", "pkts", "bytes");
 	struct flow_record r;
 	for (uint64_t id = 1; id <= engine_record_count(e); id++) {
@@ -39,10 +39,13 @@ static void print_table(struct engine *e)
 		bool v6 = strchr(ca, ':') != NULL;
 		snprintf(cli, sizeof(cli), v6 ? "[%s]:%u" : "%s:%u", ca, r.cport);
 		snprintf(srv, sizeof(srv), v6 ? "[%s]:%u" : "%s:%u", sa, r.sport);
-		printf("%6llu %-6s %-40s %-40s %-18s %-40s %-9s %-3s %8llu %8llu\n",
+		/* "+ech": the name is an encrypted ClientHello's outer, public one */
+		char src[24];
+		snprintf(src, sizeof(src), "%s%s", name_source_str(r.name_source), r.ech ? "+ech" : "");
+		printf("%6llu %-6s %-40s %-40s %-18s %-40s %-12s %-3s %8llu %8llu\n",
 		       (unsigned long long)r.id, r.transport, cli, srv,
 		       r.protocol ? r.protocol : "Unknown", r.name ? r.name : "-",
-		       name_source_str(r.name_source), r.geo.found_country ? r.geo.country : "-",
+		       src, r.geo.found_country ? r.geo.country : "-",
 		       (unsigned long long)(r.pkts[0] + r.pkts[1]),
 		       (unsigned long long)(r.bytes[0] + r.bytes[1]));
 	}
@@ -74,10 +77,24 @@ void cmd_report_input_problems(const struct run *r)
 		if (fi->bad_timestamps)
 			cmd_error("%s: %llu frames carry a time stamp out of range; it was clamped",
 				  fi->path, (unsigned long long)fi->bad_timestamps);
-		if (fi->frames > 0 && !decode_link_supported(fi->linktype))
-			cmd_error("%s: link type %d (%s) is not decoded; its %llu frames were counted "
-				  "and skipped",
-				  fi->path, fi->linktype, fi->link_name, (unsigned long long)fi->frames);
+		for (size_t l = 0; l < fi->n_links; l++) {
+			const struct source_link *lk = &fi->links[l];
+			if (lk->frames > 0 && lk->linktype == SOURCE_LINK_NONE)
+				cmd_error("%s: %llu pcapng records that hold no packet (journal "
+					  "entries, custom blocks, system call events) were numbered as "
+					  "frames, as Wireshark numbers them, and skipped",
+					  fi->path, (unsigned long long)lk->frames);
+			else if (lk->frames > 0 && !decode_link_supported(lk->linktype))
+				cmd_error("%s: link type %d (%s) is not decoded; its %llu frames were "
+					  "counted and skipped",
+					  fi->path, lk->linktype, lk->name,
+					  (unsigned long long)lk->frames);
+		}
+		if (fi->secrets_dropped)
+			cmd_error("%s: %llu decryption secrets blocks left out: the run keeps %u MiB "
+				  "of secrets at most",
+				  fi->path, (unsigned long long)fi->secrets_dropped,
+				  SOURCE_SECRETS_MAX_BYTES >> 20);
 	}
 	struct engine_stats st;
 	engine_stats(r->eng, &st);

@@ -12,6 +12,7 @@
 #include "flowaudit/source.h"
 
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,6 +273,95 @@ static void on_signal(int sig)
 	run_interrupted = 1;
 }
 
+/* The watcher's hook, and the signals it waits for. */
+static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool (*stop_fn)(void *);
+static void *stop_arg;
+static sigset_t stop_set;
+
+void run_on_stop(bool (*fn)(void *), void *arg)
+{
+	pthread_mutex_lock(&stop_mu);
+	stop_fn = fn;
+	stop_arg = arg;
+	pthread_mutex_unlock(&stop_mu);
+}
+
+static void *watch_main(void *arg)
+{
+	(void)arg;
+	int sig = 0;
+	while (sigwait(&stop_set, &sig) != 0)
+		;
+	run_interrupted = 1;
+	/* held until the process ends: the hook's object stays alive */
+	pthread_mutex_lock(&stop_mu);
+	bool intact = stop_fn == NULL || stop_fn(stop_arg);
+	const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+	if (intact)
+		cmd_error("interrupted by %s: stopped; no report was written, and the output "
+			  "directory holds what it held before", name);
+	else
+		cmd_error("interrupted by %s after the report was put in place", name);
+	_exit(128 + sig);
+}
+
+int run_watch_signals(void)
+{
+	sigemptyset(&stop_set);
+	sigaddset(&stop_set, SIGINT);
+	sigaddset(&stop_set, SIGTERM);
+	pthread_t t;
+	if (pthread_sigmask(SIG_BLOCK, &stop_set, NULL) != 0 ||
+	    pthread_create(&t, NULL, watch_main, NULL) != 0)
+		return FA_ERUNTIME;
+	pthread_detach(t);
+	return FA_OK;
+}
+
+void run_frame_time(struct run_times *t, const struct source_file_info *fi,
+		    struct source_frame *fr)
+{
+	/* the source counts the stamps it clamped, file by file */
+	if (fi != t->bad_of) {
+		t->bad_of = fi;
+		t->bad_seen = 0;
+	}
+	bool clamped = fi != NULL && fi->bad_timestamps > t->bad_seen;
+	if (fi != NULL)
+		t->bad_seen = fi->bad_timestamps;
+	if (clamped || (fr->ts_sec == 0 && fr->ts_nsec == 0)) {
+		if (t->unusable++ == 0) {
+			t->unusable_file = fr->file;
+			t->unusable_frame = fr->frame;
+		}
+		if (t->any)
+			fr->ts = t->prev;
+		return;
+	}
+	if (t->any && fr->ts + RUN_REORDER_SLACK < t->latest) {
+		if (t->unordered++ == 0) {
+			t->unordered_file = fr->file;
+			t->unordered_frame = fr->frame;
+		}
+		if (t->latest - fr->ts > t->max_back)
+			t->max_back = t->latest - fr->ts;
+	}
+	if (!t->any || fr->ts > t->latest)
+		t->latest = fr->ts;
+	t->prev = fr->ts;
+	t->any = true;
+	if (fr->file < RUN_MAX_INPUTS) {
+		struct report_file_times *ft = &t->file[fr->file];
+		if (ft->first == 0 || fr->ts < ft->first)
+			ft->first = fr->ts;
+		if (fr->ts > ft->last)
+			ft->last = fr->ts;
+		if (fr->file >= t->n_files)
+			t->n_files = fr->file + 1;
+	}
+}
+
 int run_replay(struct run *r, struct fa_err *err)
 {
 	struct sigaction sa;
@@ -284,6 +374,7 @@ int run_replay(struct run *r, struct fa_err *err)
 	int rc = 0;
 	uint64_t n = 0;
 	while (!run_interrupted && (rc = source_next(r->src, &fr, err)) == 1) {
+		run_frame_time(&r->times, source_file(r->src, fr.file), &fr);
 		engine_frame(r->eng, &fr);
 		if (progress && (++n & 0xffff) == 0) {
 			const struct source_file_info *fi = source_file(r->src, fr.file);
@@ -305,6 +396,11 @@ int run_replay(struct run *r, struct fa_err *err)
 		const struct source_file_info *fi = source_file(r->src, i);
 		if (fi->truncated && fi->frames == 0) {
 			fa_err_set(err, "%s: cannot read capture: %s", fi->path, fi->error);
+			return FA_EINPUT;
+		}
+		if (fi->frames == 0) {
+			fa_err_set(err, "%s: the capture holds no frame (a file header and nothing "
+				   "after it): there is nothing to audit", fi->path);
 			return FA_EINPUT;
 		}
 	}

@@ -355,6 +355,26 @@ static int load_root(struct device_profile *d, json_t *root, struct fa_err *err)
 	return FA_OK;
 }
 
+static int hex_val(char c)
+{
+	return isdigit((unsigned char)c) ? c - '0' : tolower((unsigned char)c) - 'a' + 10;
+}
+
+bool device_profile_mac(const struct device_profile *d, uint8_t mac[6])
+{
+	for (size_t i = 0; d != NULL && i < d->n_ids; i++) {
+		const char *v = d->ids[i].value;
+		if (d->ids[i].type_store != NULL || strcmp(d->ids[i].type, "mac") != 0)
+			continue;
+		/* shape_mac() let in 12 hex digits, bare or in pairs split by ':' or '-' */
+		size_t step = strlen(v) == 17 ? 3 : 2;
+		for (size_t k = 0; k < 6; k++)
+			mac[k] = (uint8_t)(hex_val(v[k * step]) << 4 | hex_val(v[k * step + 1]));
+		return true;
+	}
+	return false;
+}
+
 int device_load(const char *path, struct device_profile **out, struct fa_err *err)
 {
 	*out = NULL;

@@ -10,12 +10,17 @@
  * TCP payload the in-order stream: the first client bytes go to the TLS
  * ClientHello parser (for the full SNI) and, unless the flow turned out to
  * be encrypted, every delivered byte goes through the identifier scanner.
+ * A UDP flow whose client opens with a QUIC long-header packet has its
+ * client datagrams go to quic.c until its Initial ClientHello is whole
+ * (the same TLS parser: full SNI, ALPN, ECH), which takes the first few
+ * datagrams of the flow.
  * Naming, geolocation and signature matching happen once per flow, when it
  * ends.
  */
 #include "flowaudit/engine.h"
 
 #include "engine_int.h"
+#include "flowaudit/cursor.h"
 #include "flowaudit/http.h"
 #include "flowaudit/reasm.h"
 #include "flowaudit/recstore.h"
@@ -65,6 +70,14 @@ struct analysis {
 	const char *sni;
 	uint32_t sni_file;
 	uint64_t sni_frame;
+	bool ech;                  /* the ClientHello offered encrypted_client_hello */
+
+	/* QUIC Initial ClientHello from the client's datagrams */
+	struct quic_conn *quic;
+	bool quic_done;
+	const char *quic_sni;
+	uint32_t quic_sni_file;
+	uint64_t quic_sni_frame;
 
 	const char *http_host;
 	uint32_t http_host_file;
@@ -93,6 +106,7 @@ struct engine {
 	fa_time now;
 	struct split *sp;          /* threads 2: nDPI's thread, whose answers this engine takes */
 	struct split *pub;         /* set: this engine is that thread's, publishing to pub */
+	struct quic_ctx *quic;     /* QUIC Initial ciphers, made at the first QUIC flow */
 	bool flushing;
 	struct dns_message dnsmsg; /* scratch: large, so not on the stack */
 };
@@ -198,6 +212,7 @@ void engine_free(struct engine *e)
 	dns_cache_free(e->dns);
 	strpool_free(e->pool);
 	recstore_free(e->recs);
+	quic_ctx_free(e->quic);
 	free(e->hits);
 	free(e);
 }
@@ -378,18 +393,19 @@ static void hello_bytes(struct stream *s, const uint8_t *d, size_t n)
 		}
 		return;
 	}
-	char sni[256], alpn[64];
-	enum tls_parse_status rc = tls_client_hello_sni(an->hello + at, an->hello_len - (size_t)at,
-							sni, sizeof(sni), alpn, sizeof(alpn));
+	struct tls_hello h;
+	enum tls_parse_status rc = tls_client_hello(an->hello + at, an->hello_len - (size_t)at, &h);
 	if (rc == TLS_PARSE_NEED_MORE && an->hello_len < HELLO_MAX)
 		return;
-	if (rc == TLS_PARSE_OK && sni[0] != '\0') {
-		an->sni = intern(s->e, sni);
+	if (rc == TLS_PARSE_OK && h.sni[0] != '\0') {
+		an->sni = intern(s->e, h.sni);
 		an->sni_file = s->cur_file;
 		an->sni_frame = s->cur_frame;
-		if (alpn[0] && an->alpn == NULL)
-			an->alpn = intern(s->e, alpn);
+		if (h.alpn[0] && an->alpn == NULL)
+			an->alpn = intern(s->e, h.alpn);
 	}
+	if (rc == TLS_PARSE_OK)
+		an->ech = h.ech;
 	hello_done(an);
 }
 
@@ -481,9 +497,53 @@ static bool is_dns(const struct decoded_pkt *p)
 	       (p->sport == 53 || p->dport == 53 || p->sport == 5353 || p->dport == 5353);
 }
 
+static void quic_finish(struct analysis *an)
+{
+	quic_conn_free(an->quic);
+	an->quic = NULL;
+	an->quic_done = true;
+}
+
+/* A client datagram of a flow that may be QUIC: on to its Initial ClientHello. */
+static void quic_payload(struct engine *e, struct analysis *an, const struct decoded_pkt *p,
+			 const struct source_frame *fr)
+{
+	if (an->quic == NULL) {
+		struct cursor c = cur_make(p->payload, p->payload_len);
+		if ((cur_u8(&c) & 0x80) == 0) { /* not a long header: not a QUIC handshake */
+			an->quic_done = true;
+			return;
+		}
+		if (e->quic == NULL)
+			e->quic = quic_ctx_new();
+		an->quic = e->quic != NULL ? quic_conn_new() : NULL;
+		if (an->quic == NULL) {
+			an->quic_done = true;
+			return;
+		}
+	}
+	struct tls_hello h;
+	enum quic_status st = quic_client_datagram(e->quic, an->quic, p->payload, p->payload_len, &h);
+	if (st == QUIC_MORE)
+		return;
+	if (st == QUIC_HELLO) {
+		if (h.sni[0] != '\0') {
+			an->quic_sni = intern(e, h.sni);
+			an->quic_sni_file = fr->file;
+			an->quic_sni_frame = fr->frame;
+		}
+		if (h.alpn[0] && an->alpn == NULL)
+			an->alpn = intern(e, h.alpn);
+		an->ech = h.ech;
+	}
+	quic_finish(an);
+}
+
 static void udp_payload(struct engine *e, struct flow *f, struct analysis *an, int dir,
 			const struct decoded_pkt *p, const struct source_frame *fr)
 {
+	if (dir == FLOW_OUT && !an->quic_done && !is_dns(p))
+		quic_payload(e, an, p, fr);
 	if (is_dns(p)) {
 		enum dns_parse_status ds = dns_parse(p->payload, p->payload_len, &e->dnsmsg);
 		if (ds == DNS_PARSE_OK || ds == DNS_PARSE_TRUNCATED) {
@@ -658,6 +718,8 @@ static void name_flow(struct engine *e, const struct analysis *an, struct flow_r
 {
 	if (an->sni != NULL) {
 		set_name(r, an->sni, NAME_SNI, an->sni_file, an->sni_frame);
+	} else if (an->quic_sni != NULL) {
+		set_name(r, an->quic_sni, NAME_QUIC_SNI, an->quic_sni_file, an->quic_sni_frame);
 	} else if (an->ndpi_name != NULL && an->ndpi_kind == CLASSIFY_NAME_TLS_SNI) {
 		set_name(r, an->ndpi_name, NAME_SNI, an->ndpi_name_file, an->ndpi_name_frame);
 	} else if (an->ndpi_name != NULL && an->ndpi_kind == CLASSIFY_NAME_QUIC_SNI) {
@@ -781,6 +843,7 @@ static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 	r.user_agent = an->user_agent;
 	r.http_url = an->http_url;
 	r.dns_query = an->dns_query;
+	r.ech = an->ech;
 	name_flow(e, an, &r);
 	attribute_flow(e, &r);
 	keep_hits(e, an, &r);
@@ -803,6 +866,7 @@ static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 
 	for (int d = 0; d < 2; d++)
 		stream_free(an->st[d]);
+	quic_conn_free(an->quic);
 	free(an->hello);
 	free(an->hits);
 	if (an != &empty)
@@ -861,5 +925,6 @@ void engine_stats(const struct engine *e, struct engine_stats *out)
 	flow_table_stats(e->ft, &s.flows);
 	dns_cache_stats(e->dns, &s.dns);
 	s.strings_refused = strpool_refused(e->pool);
+	quic_ctx_stats(e->quic, &s.quic);
 	*out = s;
 }

@@ -293,6 +293,10 @@ void split_free(struct split *sp)
 		pthread_mutex_unlock(&sp->mu);
 		pthread_join(sp->th, NULL);
 		sp->started = false;
+		/* a classifier stopped before its engine_finish() still holds live
+		   flows, whose state only ending them releases */
+		if (sp->done != UINT64_MAX && sp->cls != NULL)
+			engine_finish(sp->cls);
 	}
 	engine_free(sp->cls);
 	free(sp->cur);

@@ -231,7 +231,8 @@ static int writer_close(struct writer *w, struct fa_err *err)
  * Sets per pass: as many as the descriptor limit allows (raised to its
  * hard ceiling first), at most BATCH_MAX. A set holds a file open per
  * link type its packets come in, so each takes as many descriptors as
- * the captures have link types (libpcap reads one per file). Fewer sets a
+ * the captures have link types (one per pcap file, one per interface of a
+ * pcapng). Fewer sets a
  * pass means more passes over the captures; each pass stops after the last
  * frame it needs.
  */
@@ -253,18 +254,23 @@ static size_t batch_size(size_t per_set)
 	return (size_t)(rl.rlim_cur - FD_SPARE) / per_set;
 }
 
-/* The distinct link types of the captures (at least 1, at most MAX_LINKS). */
+/* The distinct link types of the captures (at least 1, at most MAX_LINKS):
+   of every pcap file, and of every interface a pcapng describes before its
+   first packet (Wireshark, dumpcap and mergecap describe all of them there). */
 static size_t link_types(const struct source *src)
 {
 	int seen[MAX_LINKS];
 	size_t n = 0;
 	for (size_t i = 0; i < source_file_count(src) && n < MAX_LINKS; i++) {
-		int lt = source_file(src, i)->linktype;
-		size_t k = 0;
-		while (k < n && seen[k] != lt)
-			k++;
-		if (k == n)
-			seen[n++] = lt;
+		const struct source_file_info *fi = source_file(src, i);
+		for (size_t l = 0; l < fi->n_links && n < MAX_LINKS; l++) {
+			int lt = fi->links[l].linktype;
+			size_t k = 0;
+			while (k < n && seen[k] != lt)
+				k++;
+			if (k == n)
+				seen[n++] = lt;
+		}
 	}
 	return n ? n : 1;
 }

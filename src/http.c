@@ -6,7 +6,7 @@
  * the middle of a header line, a chunk-size line or a gzip block); hands on
  * decoded body bytes through a callback and the first request's line, Host
  * and User-Agent. Owns the header buffer (grows to HTTP_HEADER_MAX) and,
- * while a compressed body is open, one zlib inflate state.
+ * while a compressed body is open, one zlib inflate state (http_body.c).
  *
  * Workload: the cleartext streams of a capture, most of them short API
  * calls. Non-HTTP streams are recognised within their first 8 bytes and
@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <zlib.h>
 
 enum {
 	HS_START = 0, /* between messages */
@@ -34,10 +33,6 @@ enum {
 	HS_TRAILERS,
 };
 
-enum { CODING_NONE = 0, CODING_GZIP, CODING_DEFLATE };
-
-#define INFLATE_FREE_OUT (64 * 1024)
-
 static const char *const starts[] = {
 	"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE ",
 	"HTTP/1.",
@@ -45,20 +40,11 @@ static const char *const starts[] = {
 
 void http_stream_init(struct http_stream *h) { memset(h, 0, sizeof(*h)); }
 
-static void end_body_coding(struct http_stream *h)
-{
-	if (h->z != NULL) {
-		inflateEnd(h->z);
-		free(h->z);
-		h->z = NULL;
-	}
-}
-
 void http_stream_free(struct http_stream *h)
 {
 	if (h == NULL)
 		return;
-	end_body_coding(h);
+	http_body_end(&h->body);
 	free(h->hdr);
 	h->hdr = NULL;
 	h->hdr_cap = h->hdr_len = 0;
@@ -72,7 +58,7 @@ const struct http_info *http_stream_info(const struct http_stream *h)
 static void go_inactive(struct http_stream *h)
 {
 	h->inactive = true;
-	end_body_coding(h);
+	http_body_end(&h->body);
 	free(h->hdr);
 	h->hdr = NULL;
 	h->hdr_cap = h->hdr_len = 0;
@@ -80,118 +66,28 @@ static void go_inactive(struct http_stream *h)
 
 static void end_message(struct http_stream *h)
 {
-	end_body_coding(h);
+	http_body_end(&h->body);
 	h->state = HS_START;
 	h->hdr_len = h->line_start = 0;
 	h->prefix_ok = false;
 	h->remaining = 0;
 	h->line_len = 0;
 	h->chunked = h->is_response = false;
-	h->coding = CODING_NONE;
-	h->zpend_len = 0;
-	h->z_done = false;
-	h->body_in = h->body_out = 0;
+	http_body_start(&h->body, HTTP_CODING_NONE);
 }
 
 /* ---- body decoding ---- */
 
-static void emit_out(struct http_stream *h, const uint8_t *d, size_t n, http_body_cb body,
-		     void *user)
-{
-	if (h->body_out >= HTTP_BODY_MAX)
-		return;
-	size_t room = (size_t)(HTTP_BODY_MAX - h->body_out);
-	if (n > room) {
-		n = room;
-		h->bombs++;
-		h->z_done = true;
-	}
-	h->body_out += n;
-	if (n > 0 && body != NULL)
-		body(d, n, user);
-}
-
-static bool open_inflate(struct http_stream *h, int window_bits)
-{
-	h->z = calloc(1, sizeof(*h->z));
-	if (h->z == NULL || inflateInit2(h->z, window_bits) != Z_OK) {
-		free(h->z);
-		h->z = NULL;
-		h->z_done = true;
-		return false;
-	}
-	return true;
-}
-
-static void inflate_bytes(struct http_stream *h, const uint8_t *d, size_t n, http_body_cb body,
-			  void *user)
-{
-	uint8_t out[16384];
-	h->z->next_in = (Bytef *)(uintptr_t)d;
-	h->z->avail_in = (uInt)n;
-	while (!h->z_done) {
-		h->z->next_out = out;
-		h->z->avail_out = sizeof(out);
-		int rc = inflate(h->z, Z_NO_FLUSH);
-		size_t got = sizeof(out) - h->z->avail_out;
-		if (h->body_out + got > INFLATE_FREE_OUT &&
-		    h->body_out + got > (uint64_t)HTTP_INFLATE_RATIO * h->z->total_in) {
-			h->bombs++;
-			h->z_done = true;
-			break;
-		}
-		emit_out(h, out, got, body, user);
-		if (rc == Z_STREAM_END) {
-			h->z_done = true;
-		} else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-			h->inflate_errors++;
-			h->z_done = true;
-		} else if (h->z->avail_in == 0 && got < sizeof(out)) {
-			break;
-		} else if (rc == Z_BUF_ERROR && got == 0) {
-			break;
-		}
-	}
-	if (h->z_done)
-		end_body_coding(h);
-}
-
 static void body_bytes(struct http_stream *h, const uint8_t *d, size_t n, http_body_cb body,
 		       void *user)
 {
-	if (n == 0)
-		return;
-	if (h->coding == CODING_NONE) {
-		if (h->chunked)
-			emit_out(h, d, n, body, user);
-		return;
-	}
-	if (h->z_done)
-		return;
-	h->body_in += n;
-	if (h->z == NULL) {
-		if (h->coding == CODING_GZIP) {
-			if (!open_inflate(h, 15 + 32)) /* gzip or zlib, detected */
-				return;
-		} else {
-			/* "deflate" means zlib-wrapped, but servers send raw deflate too;
-			   a zlib header is two bytes whose value is a multiple of 31 */
-			while (h->zpend_len < 2 && n > 0) {
-				h->zpend[h->zpend_len++] = *d++;
-				n--;
-			}
-			if (h->zpend_len < 2)
-				return;
-			unsigned v = (unsigned)h->zpend[0] << 8 | h->zpend[1];
-			bool zlib = (h->zpend[0] & 0x0f) == 8 && v % 31 == 0;
-			if (!open_inflate(h, zlib ? 15 : -15))
-				return;
-			inflate_bytes(h, h->zpend, 2, body, user);
-			if (h->z == NULL)
-				return;
-		}
-	}
-	inflate_bytes(h, d, n, body, user);
+	if (h->body.coding == HTTP_CODING_NONE && !h->chunked)
+		return; /* in the raw bytes already */
+	int rc = http_body_feed(&h->body, d, n, body, user);
+	if (rc == HTTP_BODY_CUT)
+		h->bombs++;
+	else if (rc == HTTP_BODY_ERROR)
+		h->inflate_errors++;
 }
 
 /* ---- header block ---- */
@@ -201,7 +97,7 @@ static bool name_is(const uint8_t *name, size_t n, const char *want)
 	return n == strlen(want) && strncasecmp((const char *)name, want, n) == 0;
 }
 
-static void copy_text(char *dst, size_t cap, const uint8_t *s, size_t n)
+void http_copy_text(char *dst, size_t cap, const uint8_t *s, size_t n)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n && o + 1 < cap; i++)
@@ -271,11 +167,11 @@ static void parse_headers(struct http_stream *h)
 		size_t mlen = (size_t)(sp1 - line);
 		connect = mlen == 7 && memcmp(line, "CONNECT", 7) == 0;
 		if (!h->have_info) {
-			copy_text(h->info.method, sizeof(h->info.method), line, mlen);
+			http_copy_text(h->info.method, sizeof(h->info.method), line, mlen);
 			const uint8_t *t = sp1 + 1;
 			size_t tn = n - mlen - 1;
 			const uint8_t *sp2 = memchr(t, ' ', tn);
-			copy_text(h->info.target, sizeof(h->info.target), t, sp2 ? (size_t)(sp2 - t) : tn);
+			http_copy_text(h->info.target, sizeof(h->info.target), t, sp2 ? (size_t)(sp2 - t) : tn);
 		}
 	}
 	bool have_len = false, bad_len = false;
@@ -302,18 +198,11 @@ static void parse_headers(struct http_stream *h)
 		} else if (name_is(line, nn, "transfer-encoding")) {
 			h->chunked = has_token(v, vn, "chunked");
 		} else if (name_is(line, nn, "content-encoding")) {
-			if (vn == 4 && strncasecmp((const char *)v, "gzip", 4) == 0)
-				h->coding = CODING_GZIP;
-			else if (vn == 6 && strncasecmp((const char *)v, "x-gzip", 6) == 0)
-				h->coding = CODING_GZIP;
-			else if (vn == 7 && strncasecmp((const char *)v, "deflate", 7) == 0)
-				h->coding = CODING_DEFLATE;
-			else
-				h->coding = CODING_NONE; /* identity, br, stacked codings */
+			h->body.coding = http_body_coding(v, vn);
 		} else if (is_request && !h->have_info && name_is(line, nn, "host")) {
-			copy_text(h->info.host, sizeof(h->info.host), v, vn);
+			http_copy_text(h->info.host, sizeof(h->info.host), v, vn);
 		} else if (is_request && !h->have_info && name_is(line, nn, "user-agent")) {
-			copy_text(h->info.user_agent, sizeof(h->info.user_agent), v, vn);
+			http_copy_text(h->info.user_agent, sizeof(h->info.user_agent), v, vn);
 		}
 	}
 	if (is_request)

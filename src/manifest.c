@@ -526,9 +526,16 @@ static enum verdict check_line(const char *root, const char *inputs_dir, const c
 		snprintf(dir, sizeof(dir), "%s", path);
 		if (set_name(path, &dl, &suffix))
 			dir[dl] = '\0';
-		if (stat(dir, &sb) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+		bool set = strcmp(dir, path) != 0;
+		int st = stat(dir, &sb);
+		if (st != 0 && (errno == ENOENT || errno == ENOTDIR)) {
 			fprintf(to, "NOT CHECKED %s: not found\n", name);
 			return V_NOT_CHECKED;
+		}
+		/* a device or a FIFO named by a stranger's manifest would never end */
+		if (st == 0 && !(set ? S_ISDIR(sb.st_mode) : S_ISREG(sb.st_mode))) {
+			fprintf(to, "REFUSED %s: not a regular file; not read\n", name);
+			return V_BAD;
 		}
 	} else {
 		const char *why = unsafe_name(name);
@@ -565,46 +572,77 @@ static enum verdict check_line(const char *root, const char *inputs_dir, const c
 	return ok ? V_OK : V_BAD;
 }
 
+/* Bytes from c to the next byte b within max (max, or all that is left,
+   when there is none). */
+static size_t span_to(const struct cursor *c, uint8_t b, size_t max)
+{
+	struct cursor t = *c;
+	size_t left = cur_left(&t);
+	if (left > max)
+		left = max;
+	const uint8_t *w = cur_take(&t, left);
+	const uint8_t *q = w != NULL ? memchr(w, b, left) : NULL;
+	return q != NULL ? (size_t)(q - w) : left;
+}
+
+/* One escape after its backslash, as a byte; *plain false when it is not
+   a printable ASCII character. */
+static uint8_t scan_escape(struct cursor *c, bool *plain)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	uint8_t e = cur_u8(c);
+	const char *k = e ? strchr(from, e) : NULL;
+	if (k != NULL)
+		return (uint8_t)to[k - from];
+	if (e != 'u') {
+		*plain = false;
+		return 0;
+	}
+	unsigned v = 0;
+	for (int i = 0; i < 4; i++) {
+		uint8_t h = cur_u8(c), l = (uint8_t)(h | 0x20);
+		int d = h >= '0' && h <= '9' ? h - '0' : l >= 'a' && l <= 'f' ? l - 'a' + 10 : -1;
+		if (d < 0)
+			*plain = false;
+		v = v * 16 + (unsigned)(d < 0 ? 0 : d);
+	}
+	if (v < 0x20 || v >= 0x7f)
+		*plain = false;
+	return (uint8_t)v;
+}
+
 /*
  * A JSON string at c, just after its opening quote, decoded into out (cap
- * bytes with the NUL). *plain is false when it did not fit or held an
- * escape that is not a printable ASCII character: no file name of ours.
+ * bytes with the NUL). *plain is false when it did not fit or held a byte
+ * or escape that is not a printable ASCII character: no file name of ours.
+ * Runs without escapes are found with memchr and copied whole; the next
+ * quote is looked for again only once an escape has consumed it, so a
+ * string of escapes costs linear time too.
  */
-static void scan_string(struct cursor *c, char *out, size_t cap, bool *plain)
+static void scan_string(struct cursor *c, const uint8_t *base, char *out, size_t cap,
+			bool *plain)
 {
 	size_t n = 0;
 	*plain = true;
-	while (cur_ok(c)) {
-		uint8_t b = cur_u8(c);
-		if (!cur_ok(c) || b == '"')
-			break;
-		if (b == '\\') {
-			uint8_t e = cur_u8(c);
-			static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-			const char *k = e ? strchr(from, e) : NULL;
-			if (k != NULL) {
-				b = (uint8_t)to[k - from];
-			} else if (e == 'u') {
-				unsigned v = 0;
-				for (int i = 0; i < 4; i++) {
-					uint8_t h = cur_u8(c);
-					int d = h >= '0' && h <= '9' ? h - '0'
-						: (h | 0x20) >= 'a' && (h | 0x20) <= 'f' ? (h | 0x20) - 'a' + 10
-											 : -1;
-					if (d < 0)
-						*plain = false;
-					v = v * 16 + (unsigned)(d < 0 ? 0 : d);
-				}
-				b = (uint8_t)v;
-				if (v < 0x20 || v >= 0x7f)
-					*plain = false;
-			} else {
+	size_t quote = cur_offset(c, base) + span_to(c, '"', SIZE_MAX);
+	while (cur_left(c)) {
+		size_t at = cur_offset(c, base);
+		if (quote < at)
+			quote = at + span_to(c, '"', SIZE_MAX);
+		size_t run = span_to(c, '\\', quote - at);
+		const uint8_t *w = cur_take(c, run);
+		for (size_t i = 0; w != NULL && i < run && *plain; i++) {
+			if (w[i] < 0x20 || n + 1 >= cap)
 				*plain = false;
-			}
+			else
+				out[n++] = (char)w[i];
 		}
-		if (b < 0x20)
-			*plain = false;
-		if (n + 1 < cap)
+		if (!cur_left(c))
+			break;
+		if (cur_u8(c) == '"')
+			break;
+		uint8_t b = scan_escape(c, plain);
+		if (*plain && n + 1 < cap)
 			out[n++] = (char)b;
 		else
 			*plain = false;
@@ -623,10 +661,14 @@ static void skip_space(struct cursor *c)
 	}
 }
 
+#define SCAN_DROP_BYTES (64u << 20) /* pages of report.json given back as the scan goes */
+
 /*
  * The names report.json cites into cited: the string values of keys named
  * "evidence" and the strings of arrays under "evidence_files". A name that
- * is not plain text goes in as "" (refused by the caller).
+ * is not plain text goes in as "" (refused by the caller). The file is
+ * mapped, and the pages already scanned are given back every 64 MiB, so a
+ * report of hundreds of MB does not stay resident.
  */
 static int scan_citations(const char *path, struct names *cited, struct fa_err *err)
 {
@@ -642,18 +684,32 @@ static int scan_citations(const char *path, struct names *cited, struct fa_err *
 		close(fd);
 		return FA_OK;
 	}
-	void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	size_t size = (size_t)sb.st_size;
+	void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED) {
 		fa_err_set(err, "%s: cannot map: %s", path, strerror(errno));
 		return FA_ERUNTIME;
 	}
-	struct cursor c = cur_make(map, (size_t)sb.st_size);
+	madvise(map, size, MADV_SEQUENTIAL);
+	const uint8_t *base = map;
+	struct cursor c = cur_make(base, size);
 	enum { NONE, VALUE, ARRAY_START, ARRAY } want = NONE;
 	int rc = FA_OK;
+	size_t dropped = 0;
 	char s[PATH_MAX];
 	while (rc == FA_OK && cur_left(&c)) {
+		size_t at = cur_offset(&c, base);
+		if (at - dropped >= SCAN_DROP_BYTES) {
+			size_t upto = at & ~(size_t)(SCAN_DROP_BYTES - 1);
+			madvise((uint8_t *)map + dropped, upto - dropped, MADV_DONTNEED);
+			dropped = upto;
+		}
+		if (want == NONE) /* only a key can start one: go to the next string */
+			cur_skip(&c, span_to(&c, '"', SIZE_MAX));
 		uint8_t b = cur_u8(&c);
+		if (!cur_ok(&c))
+			break;
 		if (b == ' ' || b == '\t' || b == '\n' || b == '\r' || (want == ARRAY && b == ','))
 			continue;
 		if (want == ARRAY_START && b == '[') {
@@ -665,12 +721,13 @@ static int scan_citations(const char *path, struct names *cited, struct fa_err *
 			continue;
 		}
 		bool plain;
-		scan_string(&c, s, sizeof(s), &plain);
+		scan_string(&c, base, s, sizeof(s), &plain);
 		skip_space(&c);
 		struct cursor t = c;
 		if (cur_left(&c) && cur_u8(&t) == ':') {
 			c = t;
-			want = strcmp(s, "evidence") == 0 ? VALUE
+			want = s[0] != 'e' ? NONE /* nearly every key: no strcmp */
+			       : strcmp(s, "evidence") == 0 ? VALUE
 			       : strcmp(s, "evidence_files") == 0 ? ARRAY_START : NONE;
 			continue;
 		}
@@ -679,7 +736,7 @@ static int scan_citations(const char *path, struct names *cited, struct fa_err *
 		if (want == VALUE)
 			want = NONE;
 	}
-	munmap(map, (size_t)sb.st_size);
+	munmap(map, size);
 	return rc;
 }
 

@@ -141,7 +141,7 @@ static void write_identifiers(FILE *out, const json_t *f)
 		rh_esc(out, rh_str(x, "type"));
 		fputs("</td><td>", out);
 		rh_esc(out, rh_str(x, "encoding"));
-		fputs("</td><td class=\"mono\">", out);
+		fputs("</td><td class=\"mono num\">", out);
 		rh_esc(out, rh_str(x, "masked"));
 		fputs("</td><td>", out);
 		rh_esc(out, rh_str(x, "where"));
@@ -291,14 +291,10 @@ static void write_clause(FILE *out, const json_t *f, const json_t *doc)
 	rh_esc(out, rh_str(f, "clause"));
 	fputs("</blockquote>", out);
 	write_not_covered(out, f, doc);
-	if (rh_str(f, "statement")) {
-		fputs("<span class=\"meta\">statement <a href=\"#statements\">", out);
-		rh_esc(out, rh_str(f, "statement"));
-		fputs("</a></span>", out);
-	}
 	fputs("</dd></div>\n", out);
 }
 
+/* Who: the name and addresses, the recipient, where the address is registered. */
 static void write_destination(FILE *out, const json_t *f)
 {
 	dt(out, "Destination");
@@ -312,19 +308,20 @@ static void write_destination(FILE *out, const json_t *f)
 		if (i + 1 == json_array_size(rh_get(f, "addresses")))
 			fputs(")", out);
 	}
-	fputs("</span></dd></div>\n", out);
+	fputs("</span><br>", out);
 	const json_t *rc = rh_get(f, "recipient");
 	if (json_is_object(rc)) {
-		dt(out, "Recipient");
 		const char *kind = rh_str(rc, "kind");
-		if (rh_str(rc, "name") == NULL && kind && strcmp(kind, "first_party") == 0)
+		if (rh_str(rc, "name") == NULL && kind && strcmp(kind, "first_party") == 0) {
 			rh_esc_or(out, rh_str(rc, "first_party_domain"), "the first party");
-		else
-			rh_esc_or(out, rh_str(rc, "name"), "not identified");
-		fputs(" &middot; ", out);
-		rh_word(out, RH_KIND, kind, "unknown");
+			fputs(", ", out);
+		} else if (rh_str(rc, "name") != NULL) {
+			rh_esc(out, rh_str(rc, "name"));
+			fputs(", ", out);
+		}
+		rh_word(out, RH_KIND, kind, "recipient not identified");
 		if (rh_str(rc, "entity")) {
-			fputs(" &middot; operated by ", out);
+			fputs(" run by ", out);
 			rh_esc(out, rh_str(rc, "entity"));
 			if (rh_str(rc, "entity_country")) {
 				fputs(" (", out);
@@ -332,14 +329,63 @@ static void write_destination(FILE *out, const json_t *f)
 				fputs(")", out);
 			}
 		}
-		fputs("</dd></div>\n", out);
+		fputs("; ", out);
 	}
-	dt(out, "Registered in");
-	rh_country(out, rh_str(f, "country"), "unknown");
+	fputs("address registered in ", out);
+	rh_country(out, rh_str(f, "country"), "an unknown country");
 	long long asn;
 	if (rh_int(f, "asn", &asn)) {
-		fprintf(out, " &middot; network AS%lld ", asn);
+		fprintf(out, ", network AS%lld ", asn);
 		rh_esc(out, rh_str(f, "as_org"));
+	}
+	fputs("</dd></div>\n", out);
+}
+
+/* When and how much: the device, the first and last packet, bytes each way. */
+static void write_traffic(FILE *out, const json_t *f)
+{
+	dt(out, "Traffic");
+	fputs("<span class=\"mono\">", out);
+	rh_esc_or(out, rh_str(f, "device"), "?");
+	fprintf(out, "</span> sent %lld packets (", rh_int0(f, "packets_out"));
+	rh_bytes(out, rh_int0(f, "bytes_out"));
+	fprintf(out, ") and received %lld (", rh_int0(f, "packets_in"));
+	rh_bytes(out, rh_int0(f, "bytes_in"));
+	fputs("), ", out);
+	rh_esc_or(out, rh_str(f, "first_seen"), "?");
+	fputs(" &ndash; ", out);
+	rh_esc_or(out, rh_str(f, "last_seen"), "?");
+	fputs("</dd></div>\n", out);
+}
+
+/* The evidence captures, then how the destination's name was learned. */
+static void write_evidence(FILE *out, const json_t *f)
+{
+	const json_t *more = rh_get(f, "evidence_files");
+	if (rh_str(f, "evidence") || json_array_size(more)) {
+		dt(out, "Evidence");
+		if (json_array_size(more)) {
+			size_t i;
+			const json_t *p;
+			json_array_foreach(more, i, p) {
+				fputs(i ? ", " : "", out);
+				evidence_link(out, json_string_value(p));
+			}
+		} else {
+			evidence_link(out, rh_str(f, "evidence"));
+		}
+		fputs("</dd></div>\n", out);
+	}
+	dt(out, "Name from");
+	rh_word(out, RH_SOURCE, rh_str(f, "name_source"), "unknown");
+	long long nf;
+	if (rh_int(f, "name_frame", &nf)) {
+		fprintf(out, ", frame %lld", nf);
+		if (rh_str(f, "name_file")) {
+			fputs(" of <span class=\"mono\">", out);
+			rh_esc(out, rh_str(f, "name_file"));
+			fputs("</span>", out);
+		}
 	}
 	fputs("</dd></div>\n", out);
 }
@@ -359,9 +405,15 @@ static void write_finding(FILE *out, const json_t *f, const json_t *doc)
 	fputs("</h3>\n<dl>\n", out);
 	dt(out, "Rule");
 	rh_word(out, RH_RULE, rh_str(f, "rule"), "?");
-	fputs(" <span class=\"meta mono\">", out);
+	fputs(" <span class=\"meta\">(<span class=\"mono\">", out);
 	rh_esc(out, rh_str(f, "rule"));
-	fputs("</span></dd></div>\n", out);
+	fputs("</span>", out);
+	if (rh_str(f, "statement")) {
+		fputs("; breaks statement <a href=\"#statements\" class=\"mono\">", out);
+		rh_esc(out, rh_str(f, "statement"));
+		fputs("</a>", out);
+	}
+	fputs(")</span></dd></div>\n", out);
 	if (rh_str(f, "detail")) {
 		dt(out, "What happened");
 		fputs("<span class=\"pre\">", out);
@@ -370,50 +422,11 @@ static void write_finding(FILE *out, const json_t *f, const json_t *doc)
 	}
 	write_clause(out, f, doc);
 	write_destination(out, f);
-	dt(out, "Device and time");
-	fputs("<span class=\"mono\">", out);
-	rh_esc_or(out, rh_str(f, "device"), "?");
-	fputs("</span>, ", out);
-	rh_esc_or(out, rh_str(f, "first_seen"), "?");
-	fputs(" &ndash; ", out);
-	rh_esc_or(out, rh_str(f, "last_seen"), "?");
-	fputs("</dd></div>\n", out);
-	dt(out, "Name from");
-	rh_word(out, RH_SOURCE, rh_str(f, "name_source"), "unknown");
-	long long nf;
-	if (rh_int(f, "name_frame", &nf)) {
-		fprintf(out, ", frame %lld", nf);
-		if (rh_str(f, "name_file")) {
-			fputs(" of <span class=\"mono\">", out);
-			rh_esc(out, rh_str(f, "name_file"));
-			fputs("</span>", out);
-		}
-	}
-	fputs("</dd></div>\n", out);
-	write_finding_frames(out, f);
-	dt(out, "Traffic");
-	fprintf(out, "sent %lld packets, ", rh_int0(f, "packets_out"));
-	rh_bytes(out, rh_int0(f, "bytes_out"));
-	fprintf(out, "; received %lld packets, ", rh_int0(f, "packets_in"));
-	rh_bytes(out, rh_int0(f, "bytes_in"));
-	fputs("</dd></div>\n", out);
+	write_traffic(out, f);
 	write_identifiers(out, f);
 	write_consent(out, f, rh_get(doc, "consent_events"));
-	const json_t *more = rh_get(f, "evidence_files");
-	if (rh_str(f, "evidence") || json_array_size(more)) {
-		dt(out, "Evidence");
-		if (json_array_size(more)) {
-			size_t i;
-			const json_t *p;
-			json_array_foreach(more, i, p) {
-				fputs(i ? "<br>" : "", out);
-				evidence_link(out, json_string_value(p));
-			}
-		} else {
-			evidence_link(out, rh_str(f, "evidence"));
-		}
-		fputs("</dd></div>\n", out);
-	}
+	write_evidence(out, f);
+	write_finding_frames(out, f);
 	fputs("</dl>\n</article>\n", out);
 }
 

@@ -9,6 +9,8 @@
 #include "flowaudit/jsonw.h"
 #include "flowaudit/report.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +66,7 @@ void report_flow_members(struct jsonw *w, const struct flow_record *r, const cha
 		jsonw_string(w, NULL, r->other_names[i]);
 	jsonw_end(w);
 	jw_str_or_null(w, "alpn", r->alpn);
+	jsonw_bool(w, "ech", r->ech);
 	jw_str_or_null(w, "ja3", r->ja3);
 	jw_str_or_null(w, "http_url", r->http_url);
 	jw_str_or_null(w, "user_agent", r->user_agent);
@@ -266,8 +269,9 @@ static json_t *inputs_json(const struct report_ctx *c)
 		json_object_set_new(o, "packets", json_integer((json_int_t)fi->frames));
 		json_object_set_new(o, "bytes", json_integer((json_int_t)fi->bytes));
 		json_object_set_new(o, "bad_timestamps", json_integer((json_int_t)fi->bad_timestamps));
-		json_object_set_new(o, "first_seen", report_time_json(fi->first));
-		json_object_set_new(o, "last_seen", report_time_json(fi->last));
+		const struct report_file_times *ft = c->file_times ? &c->file_times[i] : NULL;
+		json_object_set_new(o, "first_seen", report_time_json(ft ? ft->first : fi->first));
+		json_object_set_new(o, "last_seen", report_time_json(ft ? ft->last : fi->last));
 		json_object_set_new(o, "error", fi->truncated ? json_string(fi->error) : json_null());
 		json_array_append_new(caps, o);
 	}
@@ -471,7 +475,49 @@ bool report_fails(const struct audit *a, enum audit_severity fail_on)
 {
 	struct audit_stats st;
 	audit_stats(a, &st);
-	return st.any && st.highest >= fail_on;
+	return fail_on < REPORT_FAIL_NEVER && st.any && st.highest >= fail_on;
+}
+
+const char *report_fail_on_name(enum audit_severity fail_on)
+{
+	return fail_on >= REPORT_FAIL_NEVER ? "never" : audit_severity_name(fail_on);
+}
+
+bool report_fail_on_parse(const char *s, enum audit_severity *out)
+{
+	if (strcmp(s, "never") == 0) {
+		*out = REPORT_FAIL_NEVER;
+		return true;
+	}
+	return audit_severity_parse(s, out);
+}
+
+const char *report_verdict_name(enum report_verdict v)
+{
+	switch (v) {
+	case REPORT_PASS: return "pass";
+	case REPORT_FAIL: return "fail";
+	case REPORT_INCONCLUSIVE: return "inconclusive";
+	}
+	return "inconclusive";
+}
+
+enum report_verdict report_verdict_of(const struct audit *a, enum audit_severity fail_on,
+				      const struct report_reasons *rs)
+{
+	if (report_fails(a, fail_on))
+		return REPORT_FAIL;
+	return rs != NULL && rs->n > 0 ? REPORT_INCONCLUSIVE : REPORT_PASS;
+}
+
+void report_reason_add(struct report_reasons *rs, const char *code, const char *fmt, ...)
+{
+	struct report_reason *r = &rs->r[rs->n < REPORT_REASONS_MAX ? rs->n++ : REPORT_REASONS_MAX - 1];
+	r->code = code;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->text, sizeof(r->text), fmt, ap);
+	va_end(ap);
 }
 
 /* The values of obj, in insertion order, as an array; consumes obj. */
@@ -759,9 +805,14 @@ json_t *report_build(const struct report_ctx *c)
 	json_object_set_new(doc, "generator", gen);
 	json_object_set_new(doc, "generated_at", report_time_json(c->generated));
 	json_object_set_new(doc, "command", json_string(c->command));
-	bool fails = report_fails(c->audit, c->fail_on);
-	json_object_set_new(doc, "verdict", json_string(fails ? "fail" : "pass"));
-	json_object_set_new(doc, "fail_on", json_string(audit_severity_name(c->fail_on)));
+	enum report_verdict v = report_verdict_of(c->audit, c->fail_on, c->reasons);
+	json_object_set_new(doc, "verdict", json_string(report_verdict_name(v)));
+	json_t *why = json_array();
+	for (size_t i = 0; c->reasons && i < c->reasons->n; i++)
+		json_array_append_new(why, json_pack("{s:s, s:s}", "code", c->reasons->r[i].code,
+						     "text", c->reasons->r[i].text));
+	json_object_set_new(doc, "verdict_reasons", why);
+	json_object_set_new(doc, "fail_on", json_string(report_fail_on_name(c->fail_on)));
 	json_object_set_new(doc, "inputs", inputs_json(c));
 	json_object_set_new(doc, "policy", policy_json(c->policy));
 	json_object_set_new(doc, "devices", devices_json(c));

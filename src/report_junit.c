@@ -10,7 +10,12 @@
  * <failure> per test case, hence a case per finding. A finding fails when
  * its severity is at or above the report's fail_on, so the XML agrees with
  * the exit status; a finding below it is a passing case that carries its
- * details in <system-out>. A statement not exercised is <skipped>.
+ * details in <system-out>. A statement not exercised is <skipped>. A
+ * first suite, "audit coverage", has one case that is an <error> naming
+ * each of report.json's verdict_reasons when the audit could not look at
+ * all it was asked to (an inconclusive verdict, or reasons beside a FAIL),
+ * so that CI never shows an audit of nothing as green. fail_on "never"
+ * fails no finding.
  *
  * Every string is escaped, and characters XML 1.0 forbids (C0 controls
  * other than tab, newline, carriage return; U+FFFE, U+FFFF) are dropped,
@@ -391,6 +396,39 @@ static void write_rule(FILE *out, const struct jctx *j, int k, const char *rule)
 	fputs("  </testsuite>\n", out);
 }
 
+/* The suite "audit coverage": one case, an <error> naming every verdict reason. */
+static void write_coverage(FILE *out, const json_t *doc)
+{
+	const json_t *rs = json_object_get(doc, "verdict_reasons");
+	size_t n = json_array_size(rs);
+	fprintf(out, "  <testsuite name=\"audit coverage\" tests=\"1\" failures=\"0\" "
+		"errors=\"%d\" skipped=\"0\">\n", n ? 1 : 0);
+	testcase_open(out, "coverage", "the captured traffic of the devices was examined", NULL,
+		      NULL);
+	if (n == 0) {
+		fputs("/>\n", out);
+		fputs("  </testsuite>\n", out);
+		return;
+	}
+	fputs(">\n      <error type=\"", out);
+	x_esc(out, jstr(doc, "verdict") ? jstr(doc, "verdict") : "inconclusive");
+	fputs("\" message=\"the audit could not look at all it was asked to:", out);
+	size_t i;
+	const json_t *r;
+	json_array_foreach(rs, i, r) {
+		fputs(i ? ", " : " ", out);
+		x_esc(out, jstr(r, "code"));
+	}
+	fputs("\">", out);
+	json_array_foreach(rs, i, r) {
+		x_esc(out, jstr(r, "code"));
+		fputs(": ", out);
+		x_esc(out, jstr(r, "text"));
+		fputs("&#10;", out);
+	}
+	fputs("</error>\n    </testcase>\n  </testsuite>\n", out);
+}
+
 int report_junit_write(const json_t *doc, FILE *out, struct fa_err *err)
 {
 	struct report_findings fs = report_findings_of_doc(doc);
@@ -401,8 +439,10 @@ int report_junit_write_each(const json_t *doc, const struct report_findings *fs,
 			    struct fa_err *err)
 {
 	const char *fail_on = jstr(doc, "fail_on");
+	/* "never": above every severity */
+	int bar = fail_on == NULL ? 0 : strcmp(fail_on, "never") == 0 ? 4 : sev_rank(fail_on);
 	struct jctx j;
-	if (!jctx_init(&j, fs, fail_on ? sev_rank(fail_on) : 0)) {
+	if (!jctx_init(&j, fs, bar)) {
 		jctx_free(&j);
 		fa_err_set(err, "junit.xml: out of memory");
 		return FA_ERUNTIME;
@@ -423,13 +463,15 @@ int report_junit_write_each(const json_t *doc, const struct report_findings *fs,
 		fputs(": ", out);
 		x_esc(out, app);
 	}
-	fprintf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\"", tests, failures);
+	fprintf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%d\"", tests + 1, failures,
+		json_array_size(json_object_get(doc, "verdict_reasons")) ? 1 : 0);
 	if (jstr(doc, "generated_at")) {
 		fputs(" timestamp=\"", out);
 		x_esc(out, jstr(doc, "generated_at"));
 		fputs("\"", out);
 	}
 	fputs(">\n", out);
+	write_coverage(out, doc);
 	write_statements(out, doc, &j);
 	for (size_t k = 0; k < N_RULES; k++)
 		write_rule(out, &j, (int)k, rule_ids[k]);

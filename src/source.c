@@ -1,14 +1,19 @@
 /*
- * source.c - frames from capture files and live interfaces, via libpcap.
+ * source.c - frames from capture files and live interfaces.
  *
  * Receives paths or an interface; hands on one frame at a time, borrowing
- * libpcap's buffer. Owns the pcap handles and the per-file statistics.
+ * the reader's buffer. Owns the readers (pcap handles, pcapng readers),
+ * the decryption secrets of pcapng files and the per-file statistics.
  *
  * Files are opened at once so that a missing or unreadable capture is an
  * input error before any work is done; they are read in the order given.
- * pcap_next_ex() distinguishes end of file (-2) from a damaged file (-1):
- * the second stops that file, records how far it got, and moves on, so one
- * bad file in a batch never hides what the others contain.
+ * Each file's first bytes choose its reader: a pcapng Section Header goes
+ * to pcapng_read.c, anything else to libpcap (classic pcap, and the refusal
+ * of what is neither). From a pipe those bytes are handed to libpcap
+ * before the rest of the stream (fopencookie), as a pipe cannot seek back.
+ * Both readers tell a clean end from damage: damage stops that file,
+ * records how far it got, and moves on, so one bad file in a batch never
+ * hides what the others contain.
  *
  * A live handle is non-blocking: libpcap's own wait on Linux (TPACKET_V3)
  * sleeps until a packet arrives whatever the buffer timeout says, which
@@ -18,7 +23,12 @@
  */
 #include "flowaudit/source.h"
 
+#include "flowaudit/cursor.h"
+#include "flowaudit/pcapng_read.h"
+#include "source_int.h"
+
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
 #include <poll.h>
@@ -27,24 +37,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
-
-/*
- * Captures written by Red Hat 6.1's and Alexey Kuznetzov's patched tcpdump
- * use the ordinary pcap magic (or 0xa1b2cd34) but 24-byte record headers
- * (ifindex, protocol, packet type after the usual 16 bytes). libpcap reads
- * the first record and then fails on garbage lengths; Wireshark tells the
- * variants apart by trying each. flowaudit does the same for the common
- * 24-byte variant and reads those files itself.
- */
-struct patched {
-	FILE *fp;
-	bool swapped;
-	uint32_t snaplen;
-	uint8_t *buf;
-};
-
-#define PATCHED_HDR 24
-#define MAX_CAPLEN 262144
+#include <unistd.h>
 
 struct source {
 	bool live;
@@ -53,73 +46,41 @@ struct source {
 	size_t n_files;
 	size_t cur;
 	pcap_t **handles;
+	struct pcapng_reader **ng; /* per file: its pcapng reader, NULL for libpcap's */
 	char **readbuf;          /* per file: the stdio buffer libpcap reads through */
 	struct source_file_info *info;
 	char **paths;
+	size_t cur_link;         /* the current file's links[] entry of the last frame */
+	bool timed;              /* the current file has had a frame with a time stamp: */
+	fa_time last_ts;         /* ... the last one's */
+	int64_t last_sec;
+	uint32_t last_nsec;
+	struct source_secret **secrets; /* each allocated with its bytes after it */
+	size_t n_secrets, cap_secrets;
+	uint64_t secret_bytes;
 	struct source_live_stats live_stats;
 };
 
 const char *source_link_name(int linktype)
 {
+	if (linktype == SOURCE_LINK_NONE)
+		return "none";
 	const char *n = pcap_datalink_val_to_name(linktype);
 	return n ? n : "unknown";
 }
 
-static void source_close_all(struct source *s)
+/* Closes file i's readers and frees their buffers. */
+static void source_close(struct source *s, size_t i)
 {
-	if (s->handles == NULL || s->patched == NULL)
-		return;
-	for (size_t i = 0; i < s->n_files; i++) {
-		if (s->handles[i] != NULL) {
-			pcap_close(s->handles[i]);
-			s->handles[i] = NULL;
-		}
-		if (s->readbuf != NULL) {
-			free(s->readbuf[i]);
-			s->readbuf[i] = NULL;
-		}
-		if (s->patched != NULL && s->patched[i].fp != NULL) {
-			fclose(s->patched[i].fp);
-			s->patched[i].fp = NULL;
-		}
-		if (s->patched != NULL) {
-			free(s->patched[i].buf);
-			s->patched[i].buf = NULL;
-		}
+	if (s->handles[i] != NULL) {
+		pcap_close(s->handles[i]);
+		s->handles[i] = NULL;
 	}
-}
-
-static uint32_t rd32(const uint8_t *p, bool swapped)
-{
-	uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-	return swapped ? __builtin_bswap32(v) : v;
-}
-
-/* Does a chain of `n` records with headers of `hdr` bytes hold together? */
-static bool records_plausible(FILE *fp, bool swapped, uint32_t snaplen, long start, uint32_t hdr,
-			      int n)
-{
-	long off = start;
-	uint32_t first_sec = 0;
-	for (int i = 0; i < n; i++) {
-		uint8_t h[PATCHED_HDR];
-		if (fseek(fp, off, SEEK_SET) != 0)
-			return false;
-		size_t got = fread(h, 1, hdr, fp);
-		if (got == 0 && i > 0)
-			return true; /* a clean end of file */
-		if (got != hdr)
-			return false;
-		uint32_t sec = rd32(h, swapped), usec = rd32(h + 4, swapped);
-		uint32_t caplen = rd32(h + 8, swapped), len = rd32(h + 12, swapped);
-		if (i == 0)
-			first_sec = sec;
-		if (caplen > snaplen || caplen > MAX_CAPLEN || caplen > len || usec >= 1000000 ||
-		    sec + 86400u < first_sec || sec > first_sec + 86400u * 366)
-			return false;
-		off += (long)hdr + (long)caplen;
-	}
-	return true;
+	pcapng_read_free(s->ng[i]);
+	s->ng[i] = NULL;
+	free(s->readbuf[i]);
+	s->readbuf[i] = NULL;
+	patched_close(&s->patched[i]);
 }
 
 bool source_path_rereadable(const char *path)
@@ -128,89 +89,22 @@ bool source_path_rereadable(const char *path)
 	return strcmp(path, "-") != 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-/* Opens the file ourselves when its records have the patched 24-byte headers. */
-static bool open_patched(const char *path, struct patched *pt)
-{
-	FILE *fp = fopen(path, "rb");
-	if (fp == NULL)
-		return false;
-	uint8_t fh[24];
-	if (fread(fh, 1, sizeof(fh), fp) != sizeof(fh)) {
-		fclose(fp);
-		return false;
-	}
-	uint32_t magic = rd32(fh, false);
-	bool swapped;
-	if (magic == 0xa1b2c3d4 || magic == 0xa1b2cd34)
-		swapped = false;
-	else if (magic == 0xd4c3b2a1 || magic == 0x34cdb2a1)
-		swapped = true;
-	else {
-		fclose(fp);
-		return false;
-	}
-	uint32_t snaplen = rd32(fh + 16, swapped);
-	if (snaplen == 0 || snaplen > MAX_CAPLEN)
-		snaplen = MAX_CAPLEN;
-	if (records_plausible(fp, swapped, snaplen, 24, 16, 8) ||
-	    !records_plausible(fp, swapped, snaplen, 24, PATCHED_HDR, 8) ||
-	    fseek(fp, 24, SEEK_SET) != 0) {
-		fclose(fp);
-		return false;
-	}
-	pt->buf = malloc(MAX_CAPLEN);
-	if (pt->buf == NULL) {
-		fclose(fp);
-		return false;
-	}
-	pt->fp = fp;
-	pt->swapped = swapped;
-	pt->snaplen = snaplen;
-	return true;
-}
-
-/* 1: a frame; 0: end of file; -1: damaged (fi->error says where). */
-static int patched_next(struct patched *pt, struct source_file_info *fi, struct pcap_pkthdr *h,
-			const u_char **data)
-{
-	uint8_t hdr[PATCHED_HDR];
-	size_t got = fread(hdr, 1, sizeof(hdr), pt->fp);
-	if (got == 0)
-		return 0;
-	if (got != sizeof(hdr)) {
-		snprintf(fi->error, sizeof(fi->error), "read stopped after frame %llu: truncated "
-			 "record header", (unsigned long long)fi->frames);
-		return -1;
-	}
-	uint32_t caplen = rd32(hdr + 8, pt->swapped);
-	if (caplen > MAX_CAPLEN || caplen > pt->snaplen) {
-		snprintf(fi->error, sizeof(fi->error), "read stopped after frame %llu: record claims "
-			 "%u bytes, more than the snapshot length %u",
-			 (unsigned long long)fi->frames, caplen, pt->snaplen);
-		return -1;
-	}
-	if (fread(pt->buf, 1, caplen, pt->fp) != caplen) {
-		snprintf(fi->error, sizeof(fi->error), "read stopped after frame %llu: truncated "
-			 "record", (unsigned long long)fi->frames);
-		return -1;
-	}
-	h->ts.tv_sec = rd32(hdr, pt->swapped);
-	h->ts.tv_usec = rd32(hdr + 4, pt->swapped) * 1000; /* nanoseconds, like the other files */
-	h->caplen = caplen;
-	h->len = rd32(hdr + 12, pt->swapped);
-	*data = pt->buf;
-	return 1;
-}
-
 void source_free(struct source *s)
 {
 	if (s == NULL)
 		return;
-	source_close_all(s);
-	for (size_t i = 0; s->paths != NULL && i < s->n_files; i++)
+	bool opened = s->handles && s->ng && s->readbuf && s->patched;
+	for (size_t i = 0; s->paths != NULL && i < s->n_files; i++) {
+		if (opened)
+			source_close(s, i);
 		free(s->paths[i]);
+	}
+	for (size_t i = 0; i < s->n_secrets; i++)
+		free(s->secrets[i]);
+	free(s->secrets);
 	free(s->paths);
 	free(s->handles);
+	free(s->ng);
 	free(s->readbuf);
 	free(s->info);
 	free(s->patched);
@@ -228,8 +122,9 @@ static struct source *source_alloc(size_t n)
 	s->paths = calloc(n, sizeof(*s->paths));
 	s->patched = calloc(n, sizeof(*s->patched));
 	s->readbuf = calloc(n, sizeof(*s->readbuf));
+	s->ng = calloc(n, sizeof(*s->ng));
 	if (s->handles == NULL || s->info == NULL || s->paths == NULL || s->patched == NULL ||
-	    s->readbuf == NULL) {
+	    s->readbuf == NULL || s->ng == NULL) {
 		source_free(s);
 		return NULL;
 	}
@@ -268,9 +163,10 @@ static bool looks_like_text(const uint8_t *m, size_t n)
 }
 
 /*
- * What to do about a capture libpcap refused to open. `why` is libpcap's
- * reason; `open_errno` is what our own fopen() of the file said (0 when it
- * opened), `m` the first bytes of the file. Every refusal gets a hint.
+ * What to do about a capture that could not be opened. `why` is the
+ * reader's reason (libpcap's, the pcapng reader's, or open()'s);
+ * `open_errno` what open() said (0 when it opened), `m` the first bytes of
+ * the file. Every refusal gets a hint.
  */
 static const char *open_hint(const char *why, int open_errno, const uint8_t *m, size_t n)
 {
@@ -279,7 +175,7 @@ static const char *open_hint(const char *why, int open_errno, const uint8_t *m, 
 		       "readable (chmod), or run flowaudit as a user who may read it";
 	if (open_errno == ENOENT || strstr(why, "No such file"))
 		return "check the path: -r takes an existing pcap or pcapng file";
-	if (strstr(why, "Is a directory"))
+	if (open_errno == EISDIR || strstr(why, "Is a directory"))
 		return "-r takes a capture file, not a directory: give each file with its own -r";
 	if (strstr(why, "unknown file format") || strstr(why, "bad dump file format")) {
 		const char *p = packed_hint(m, n);
@@ -293,20 +189,13 @@ static const char *open_hint(const char *why, int open_errno, const uint8_t *m, 
 		       "(gzip -d / zstd -d / xz -d)";
 	}
 	if (strstr(why, "archaic pcap") || strstr(why, "savefile version") ||
-	    strstr(why, "savefile major version"))
-		return "not a pcap/pcapng file flowaudit can read (libpcap reads pcap 2.0 to 2.4 and "
+	    strstr(why, "savefile major version") || strstr(why, "pcapng version"))
+		return "not a pcap/pcapng file flowaudit can read (it reads pcap 2.0 to 2.4 and "
 		       "pcapng 1.0 and 1.2): convert it with 'editcap -F pcapng FILE OUT.pcapng' where "
 		       "Wireshark opens it";
-	if (strstr(why, "different from the type of the first interface") ||
-	    strstr(why, "different link") ||
-	    strstr(why, "different from the snapshot length of the first interface"))
-		return "the interfaces of this pcapng differ and libpcap reads only one kind per file: "
-		       "split it by interface (tshark -r FILE -Y 'frame.interface_id==N' -w "
-		       "PART-N.pcapng for each N, as editcap cannot split by interface) and give each "
-		       "part with -r";
 	if (strstr(why, "only got 0") && n == 0 && open_errno == 0)
 		return "the file is empty (the capture never wrote its header): record it again";
-	if (strstr(why, "truncated"))
+	if (strstr(why, "truncated") || strstr(why, "ends inside") || strstr(why, "ends before"))
 		return "the file is damaged or not a capture: it ends inside its header (if a "
 		       "capture is still writing it, wait until it stops, else copy it again)";
 	if (strstr(why, "error reading dump file"))
@@ -318,70 +207,201 @@ static const char *open_hint(const char *why, int open_errno, const uint8_t *m, 
 }
 
 /* What to do about a capture that broke off after it was opened. */
-static const char *read_hint(const char *why)
+static const char *read_hint(bool cut_short)
 {
-	if (strstr(why, "different from the type of the first interface") ||
-	    strstr(why, "different from the snapshot length of the first interface"))
-		return open_hint(why, 0, NULL, 0);
-	if (strstr(why, "truncated"))
+	if (cut_short)
 		return "the file ends inside a packet: it was cut short (copied in part, or still "
 		       "being written); the frames before are used";
 	return "the rest of the file is damaged; the frames before are used";
 }
 
-/* "REASON; HINT" for a capture libpcap would not open. */
-static void open_failure(const char *path, const char *msg, char *out, size_t outlen)
+/* FA_EINPUT with "PATH: cannot read capture: REASON; HINT". */
+static int refuse(const char *path, const char *why, int open_errno, const uint8_t *m, size_t n,
+		  struct fa_err *err)
 {
-	uint8_t m[8];
-	size_t n = 0;
-	int open_errno = 0;
-	if (strcmp(path, "-") != 0) { /* libpcap reads "-" as standard input */
-		FILE *fp = fopen(path, "rb");
-		if (fp == NULL) {
-			open_errno = errno;
-		} else {
-			n = fread(m, 1, sizeof(m), fp);
-			fclose(fp);
-		}
+	fa_err_set(err, "%s: cannot read capture: %s; %s", path, why,
+		   open_hint(why, open_errno, m, n));
+	return FA_EINPUT;
+}
+
+/* Up to n first bytes of fd (from offset 0 of a file; from a pipe, taken). */
+static size_t read_head(int fd, bool regular, uint8_t *m, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = regular ? pread(fd, m + got, n - got, (off_t)got)
+				    : read(fd, m + got, n - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
 	}
-	/* libpcap words a failed fopen() as "PATH: strerror"; the line already names PATH */
-	const char *why = msg;
-	size_t pl = strlen(path);
-	if (strncmp(msg, path, pl) == 0 && msg[pl] == ':' && msg[pl + 1] == ' ')
-		why = msg + pl + 2;
-	else if (open_errno != 0 && strncmp(msg, path, strlen(msg)) == 0)
-		why = strerror(open_errno); /* the path filled libpcap's buffer */
-	snprintf(out, outlen, "%s; %s", why, open_hint(why, open_errno, m, n));
+	return got;
+}
+
+/* A pipe for libpcap: the bytes already taken from it, then the rest. */
+struct replay {
+	int fd;
+	bool own;
+	uint8_t head[8];
+	size_t n, at;
+};
+
+static ssize_t replay_read(void *cookie, char *buf, size_t size)
+{
+	struct replay *rp = cookie;
+	if (rp->at < rp->n) {
+		size_t k = rp->n - rp->at < size ? rp->n - rp->at : size;
+		memcpy(buf, rp->head + rp->at, k);
+		rp->at += k;
+		return (ssize_t)k;
+	}
+	ssize_t k;
+	do
+		k = read(rp->fd, buf, size);
+	while (k < 0 && errno == EINTR);
+	return k;
+}
+
+static int replay_close(void *cookie)
+{
+	struct replay *rp = cookie;
+	int rc = rp->own ? close(rp->fd) : 0;
+	free(rp);
+	return rc;
+}
+
+static FILE *replay_open(int fd, bool own, const uint8_t *head, size_t n)
+{
+	struct replay *rp = malloc(sizeof(*rp));
+	if (rp == NULL)
+		return NULL;
+	*rp = (struct replay){.fd = fd, .own = own, .n = n};
+	memcpy(rp->head, head, n);
+	FILE *fp = fopencookie(rp, "rb", (cookie_io_functions_t){.read = replay_read,
+								   .close = replay_close});
+	if (fp == NULL)
+		free(rp);
+	return fp;
 }
 
 /*
- * A capture's handle. libpcap reads a file through stdio, whose buffer is
- * one disk block (4 KiB): a capture of gigabytes then takes a read call
- * every few packets. So a regular file is opened here, on a stream with a
- * buffer of READ_BUF (*buf, freed after the handle). Anything else
- * (standard input, a pipe), and a file refused that way, is opened by
- * libpcap itself, which words the refusal.
+ * libpcap's LINKTYPE_ to DLT_ mapping, for the values that differ (where a
+ * DLT_ number means different things on different systems): a pcapng
+ * interface's link type numbered as libpcap numbers a pcap file's.
+ */
+static int linktype_to_dlt(int lt)
+{
+	static const struct {
+		int linktype, dlt;
+	} map[] = {
+		{100, DLT_ATM_RFC1483}, {101, DLT_RAW},      {102, DLT_SLIP_BSDOS},
+		{103, DLT_PPP_BSDOS},   {106, DLT_ATM_CLIP},
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].linktype == lt)
+			return map[i].dlt;
+	return lt;
+}
+
+/* The links[] entry of linktype in fi, added when there is room; -1 without. */
+static int link_index(struct source_file_info *fi, int linktype)
+{
+	for (size_t k = 0; k < fi->n_links; k++)
+		if (fi->links[k].linktype == linktype)
+			return (int)k;
+	if (fi->n_links == SOURCE_MAX_LINKS)
+		return -1;
+	fi->links[fi->n_links] = (struct source_link){linktype, source_link_name(linktype), 0};
+	return (int)fi->n_links++;
+}
+
+/* File i through the pcapng reader, on fd (its first n bytes in head when
+   they were taken from a pipe). */
+static int open_pcapng(struct source *s, size_t i, int fd, bool own, const uint8_t *head,
+		       size_t n, uint64_t size, struct fa_err *err)
+{
+	char why[400];
+	int rc = pcapng_read_open_fd(fd, own, head, n, size, &s->ng[i], why, sizeof(why));
+	if (rc == FA_ERUNTIME) {
+		fa_err_set(err, "%s: cannot read capture: %s", s->paths[i], why);
+		return rc;
+	}
+	if (rc != FA_OK)
+		return refuse(s->paths[i], why, 0, head, n, err);
+	struct source_file_info *fi = &s->info[i];
+	int links[SOURCE_MAX_LINKS];
+	size_t nl = pcapng_read_peek_links(s->ng[i], links, SOURCE_MAX_LINKS);
+	for (size_t k = 0; k < nl; k++)
+		link_index(fi, linktype_to_dlt(links[k]));
+	fi->pcapng = true;
+	fi->linktype = nl > 0 ? fi->links[0].linktype : SOURCE_LINK_NONE;
+	fi->link_name = source_link_name(fi->linktype);
+	return FA_OK;
+}
+
+/*
+ * A capture's reader. A regular file is opened once: pcapng goes to our
+ * reader, anything else to libpcap on a stream with a buffer of READ_BUF
+ * (libpcap's own is one disk block, 4 KiB: a capture of gigabytes would
+ * take a read call every few packets). A pipe or standard input ("-")
+ * gives its first bytes to tell the format, and libpcap gets them back.
  */
 #define READ_BUF (256u << 10)
 
-static pcap_t *open_capture(const char *path, bool regular, char **buf, char *ebuf)
+static int open_file(struct source *s, size_t i, struct fa_err *err)
 {
-	if (regular) {
-		FILE *fp = fopen(path, "rb");
-		char *b = fp ? malloc(READ_BUF) : NULL;
-		if (b != NULL && setvbuf(fp, b, _IOFBF, READ_BUF) == 0) {
-			pcap_t *p = pcap_fopen_offline_with_tstamp_precision(
-				fp, PCAP_TSTAMP_PRECISION_NANO, ebuf);
-			if (p != NULL) { /* it closes fp */
-				*buf = b;
-				return p;
-			}
-		}
-		if (fp != NULL)
-			fclose(fp);
-		free(b);
+	const char *path = s->paths[i];
+	bool std_in = strcmp(path, "-") == 0; /* as libpcap reads "-" */
+	bool regular = source_path_rereadable(path);
+	int fd = std_in ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		return refuse(path, strerror(e), e, NULL, 0, err);
 	}
-	return pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+	struct stat sb;
+	if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		close(fd);
+		return refuse(path, strerror(EISDIR), EISDIR, NULL, 0, err);
+	}
+	uint8_t head[8];
+	size_t n = read_head(fd, regular, head, sizeof(head));
+	struct cursor c = cur_make(head, n);
+	if (cur_le32(&c) == PCAPNG_MAGIC) { /* the same either byte order */
+		int rc = open_pcapng(s, i, fd, !std_in, regular ? NULL : head, regular ? 0 : n,
+				     regular ? (uint64_t)sb.st_size : 0, err);
+		if (rc != FA_OK && !std_in)
+			close(fd);
+		return rc;
+	}
+	FILE *fp = regular ? fdopen(fd, "rb") : replay_open(fd, !std_in, head, n);
+	if (fp == NULL) {
+		if (!std_in)
+			close(fd);
+		return refuse(path, "out of memory", 0, head, n, err);
+	}
+	char *b = malloc(READ_BUF);
+	if (b != NULL && setvbuf(fp, b, _IOFBF, READ_BUF) != 0) {
+		free(b);
+		b = NULL;
+	}
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+	if (p == NULL) {
+		fclose(fp); /* libpcap leaves a stream it refused to the caller */
+		free(b);
+		return refuse(path, ebuf, 0, head, n, err);
+	}
+	s->handles[i] = p; /* it closes fp */
+	s->readbuf[i] = b;
+	struct source_file_info *fi = &s->info[i];
+	fi->linktype = pcap_datalink(p);
+	fi->link_name = source_link_name(fi->linktype);
+	link_index(fi, fi->linktype);
+	if (pcap_major_version(p) == 2 && regular && patched_open(path, &s->patched[i]))
+		fi->patched = true;
+	return FA_OK;
 }
 
 int source_open_files(const char *const *paths, size_t n, struct source **out, struct fa_err *err)
@@ -398,7 +418,6 @@ int source_open_files(const char *const *paths, size_t n, struct source **out, s
 	}
 	s->ns_per_tick = 1; /* files are read in nanoseconds */
 	for (size_t i = 0; i < n; i++) {
-		char ebuf[PCAP_ERRBUF_SIZE] = "";
 		s->paths[i] = strdup(paths[i]);
 		if (s->paths[i] == NULL) {
 			source_free(s);
@@ -406,20 +425,11 @@ int source_open_files(const char *const *paths, size_t n, struct source **out, s
 			return FA_ERUNTIME;
 		}
 		s->info[i].path = s->paths[i];
-		bool regular = source_path_rereadable(paths[i]);
-		s->handles[i] = open_capture(paths[i], regular, &s->readbuf[i], ebuf);
-		if (s->handles[i] == NULL) {
-			char why[PCAP_ERRBUF_SIZE + 512];
-			open_failure(paths[i], ebuf, why, sizeof(why));
-			fa_err_set(err, "%s: cannot read capture: %s", paths[i], why);
+		int rc = open_file(s, i, err);
+		if (rc != FA_OK) {
 			source_free(s);
-			return FA_EINPUT;
+			return rc;
 		}
-		s->info[i].linktype = pcap_datalink(s->handles[i]);
-		s->info[i].link_name = source_link_name(s->info[i].linktype);
-		if (pcap_major_version(s->handles[i]) == 2 && regular &&
-		    open_patched(paths[i], &s->patched[i]))
-			s->info[i].patched = true;
 	}
 	*out = s;
 	return FA_OK;
@@ -465,6 +475,7 @@ int source_open_live(const struct source_live_opts *o, struct source **out, stru
 	}
 	s->info[0].linktype = pcap_datalink(p);
 	s->info[0].link_name = source_link_name(s->info[0].linktype);
+	link_index(&s->info[0], s->info[0].linktype);
 	if (o->filter != NULL && o->filter[0] != '\0') {
 		struct bpf_program prog;
 		if (pcap_compile(p, &prog, o->filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
@@ -495,6 +506,115 @@ static void record_live_stats(struct source *s)
 	}
 }
 
+/* Counts a frame of the current file and hands it on in *f. ns: the
+   nanoseconds as the file gives them (a microsecond file's times 1000).
+   An untimed frame (a pcapng Simple Packet Block, a record that is no
+   packet) takes the time of the frame before it, and leaves the file's
+   first and last times alone. */
+static void deliver(struct source *s, struct source_file_info *fi, struct source_frame *f,
+		    const uint8_t *data, uint32_t caplen, uint32_t wirelen, bool timed,
+		    int64_t sec, uint64_t ns, int linktype)
+{
+	fi->frames++;
+	fi->bytes += wirelen;
+	f->data = data;
+	f->caplen = caplen;
+	f->wirelen = wirelen;
+	if (timed) {
+		bool clamped = false;
+		f->ts = fa_time_from_parts(sec, (int64_t)(ns / 1000), &clamped);
+		f->ts_sec = sec;
+		f->ts_nsec = ns < 1000000000u ? (uint32_t)ns : 999999999u;
+		if (clamped)
+			fi->bad_timestamps++;
+		if (!s->timed || f->ts < fi->first)
+			fi->first = f->ts;
+		if (!s->timed || f->ts > fi->last)
+			fi->last = f->ts;
+		s->timed = true;
+		s->last_ts = f->ts;
+		s->last_sec = f->ts_sec;
+		s->last_nsec = f->ts_nsec;
+	} else {
+		f->ts = s->last_ts;
+		f->ts_sec = s->last_sec;
+		f->ts_nsec = s->last_nsec;
+	}
+	if (s->cur_link >= fi->n_links || fi->links[s->cur_link].linktype != linktype) {
+		int k = link_index(fi, linktype);
+		s->cur_link = k >= 0 ? (size_t)k : SOURCE_MAX_LINKS;
+	}
+	if (s->cur_link < fi->n_links)
+		fi->links[s->cur_link].frames++;
+	if (fi->linktype == SOURCE_LINK_NONE && linktype != SOURCE_LINK_NONE) {
+		fi->linktype = linktype;
+		fi->link_name = source_link_name(linktype);
+	}
+	f->linktype = linktype;
+	f->file = (uint32_t)s->cur;
+	f->frame = fi->frames;
+}
+
+/* A Decryption Secrets Block of the current file, copied; counted as left
+   out past SOURCE_SECRETS_MAX_BYTES or without memory. */
+static void keep_secret(struct source *s, struct source_file_info *fi,
+			const struct pcapng_record *rec)
+{
+	if (s->secret_bytes + rec->len > SOURCE_SECRETS_MAX_BYTES) {
+		fi->secrets_dropped++;
+		return;
+	}
+	if (s->n_secrets == s->cap_secrets) {
+		size_t nc = s->cap_secrets ? s->cap_secrets * 2 : 8;
+		struct source_secret **n = realloc(s->secrets, nc * sizeof(*n));
+		if (n == NULL) {
+			fi->secrets_dropped++;
+			return;
+		}
+		s->secrets = n;
+		s->cap_secrets = nc;
+	}
+	struct source_secret *x = malloc(sizeof(*x) + rec->len);
+	if (x == NULL) {
+		fi->secrets_dropped++;
+		return;
+	}
+	uint8_t *d = (uint8_t *)(x + 1);
+	if (rec->len > 0)
+		memcpy(d, rec->data, rec->len);
+	*x = (struct source_secret){.file = (uint32_t)s->cur, .before = fi->frames + 1,
+				    .type = rec->secrets_type, .data = d, .len = rec->len};
+	s->secrets[s->n_secrets++] = x;
+	s->secret_bytes += rec->len;
+	fi->secrets++;
+}
+
+/* The next frame of a pcapng file: 1, or 0 at its end (fi->error says why
+   when it stopped early). */
+static int pcapng_next_frame(struct source *s, struct source_file_info *fi, struct source_frame *f)
+{
+	struct pcapng_reader *r = s->ng[s->cur];
+	struct pcapng_record rec;
+	int k;
+	while ((k = pcapng_read_next(r, &rec)) == PCAPNG_SECRETS)
+		keep_secret(s, fi, &rec);
+	if (k == PCAPNG_PACKET || k == PCAPNG_OTHER_FRAME) {
+		deliver(s, fi, f, rec.data, rec.len, rec.wirelen, rec.has_ts, rec.ts_sec,
+			rec.ts_nsec, k == PCAPNG_PACKET ? linktype_to_dlt(rec.linktype)
+							: SOURCE_LINK_NONE);
+		return 1;
+	}
+	fi->sections = pcapng_read_sections(r);
+	fi->interfaces = pcapng_read_interfaces(r);
+	if (k != PCAPNG_END) {
+		fi->truncated = true;
+		snprintf(fi->error, sizeof(fi->error), "read stopped after frame %llu: %s; %s",
+			 (unsigned long long)fi->frames, pcapng_read_error(r),
+			 read_hint(k == PCAPNG_CUT_SHORT));
+	}
+	return 0;
+}
+
 int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
 {
 	while (s->cur < s->n_files) {
@@ -503,36 +623,31 @@ int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
 		struct pcap_pkthdr *h, ph;
 		const u_char *data;
 		int rc;
-		if (s->patched[s->cur].fp != NULL) {
+		if (s->ng[s->cur] != NULL) {
+			if (pcapng_next_frame(s, fi, f) == 1)
+				return 1;
+			rc = PCAP_ERROR_BREAK; /* its end; any damage recorded */
+		} else if (s->patched[s->cur].fp != NULL) {
+			struct patched_rec pr;
 			h = &ph;
-			rc = patched_next(&s->patched[s->cur], fi, h, &data);
-			if (rc == 0)
+			rc = patched_next(&s->patched[s->cur], fi, &pr);
+			if (rc == 1) {
+				ph.ts.tv_sec = pr.sec;
+				ph.ts.tv_usec = pr.nsec; /* nanoseconds, like the other files */
+				ph.caplen = pr.caplen;
+				ph.len = pr.len;
+				data = pr.data;
+			} else if (rc == 0) {
 				rc = PCAP_ERROR_BREAK; /* end of this file */
-			else if (rc < 0)
+			} else {
 				rc = -100; /* damaged: error already recorded */
+			}
 		} else {
 			rc = pcap_next_ex(p, &h, &data);
 		}
 		if (rc == 1) {
-			fi->frames++;
-			fi->bytes += h->len;
-			f->data = data;
-			f->caplen = h->caplen;
-			f->wirelen = h->len;
-			bool clamped = false;
-			uint64_t ns = (uint64_t)h->ts.tv_usec * (s->ns_per_tick ? s->ns_per_tick : 1);
-			f->ts = fa_time_from_parts((int64_t)h->ts.tv_sec, (int64_t)(ns / 1000), &clamped);
-			f->ts_sec = (int64_t)h->ts.tv_sec;
-			f->ts_nsec = ns < 1000000000u ? (uint32_t)ns : 999999999u;
-			if (clamped)
-				fi->bad_timestamps++;
-			if (fi->frames == 1 || f->ts < fi->first)
-				fi->first = f->ts;
-			if (f->ts > fi->last)
-				fi->last = f->ts;
-			f->linktype = fi->linktype;
-			f->file = (uint32_t)s->cur;
-			f->frame = fi->frames;
+			deliver(s, fi, f, data, h->caplen, h->len, true, (int64_t)h->ts.tv_sec,
+				(uint64_t)h->ts.tv_usec * s->ns_per_tick, fi->linktype);
 			return 1;
 		}
 		if (rc == 0) /* live: nothing buffered right now */
@@ -548,19 +663,18 @@ int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
 			fi->truncated = true;
 			const char *why = pcap_geterr(p);
 			snprintf(fi->error, sizeof(fi->error), "read stopped after frame %llu: %s; %s",
-				 (unsigned long long)fi->frames, why, read_hint(why));
+				 (unsigned long long)fi->frames, why,
+				 read_hint(strstr(why, "truncated") != NULL));
 		} else if (rc == -100) {
 			fi->truncated = true;
 		}
-		pcap_close(p);
-		s->handles[s->cur] = NULL;
-		free(s->readbuf[s->cur]);
-		s->readbuf[s->cur] = NULL;
-		if (s->patched[s->cur].fp != NULL) {
-			fclose(s->patched[s->cur].fp);
-			s->patched[s->cur].fp = NULL;
-		}
+		source_close(s, s->cur);
 		s->cur++;
+		s->cur_link = 0;
+		s->timed = false;
+		s->last_ts = 0;
+		s->last_sec = 0;
+		s->last_nsec = 0;
 	}
 	return 0;
 }
@@ -599,6 +713,20 @@ void source_break(struct source *s)
 {
 	if (s != NULL && s->live && s->handles[0] != NULL)
 		pcap_breakloop(s->handles[0]);
+}
+
+size_t source_secret_count(const struct source *s) { return s->n_secrets; }
+
+const struct source_secret *source_secret_next(const struct source *s, uint32_t file,
+					       uint64_t frame, size_t *next)
+{
+	if (*next >= s->n_secrets)
+		return NULL;
+	const struct source_secret *x = s->secrets[*next];
+	if (x->file > file || (x->file == file && x->before > frame))
+		return NULL;
+	(*next)++;
+	return x;
 }
 
 size_t source_file_count(const struct source *s) { return s->n_files; }

@@ -1,9 +1,11 @@
 /*
- * tls.c - server name (RFC 6066 section 3) and ALPN (RFC 7301) of a TLS
+ * tls.c - server name (RFC 6066 section 3), ALPN (RFC 7301) and the
+ * encrypted_client_hello extension (draft-ietf-tls-esni) of a TLS
  * ClientHello (RFC 8446 section 4.1.2; RFC 5246 section 7.4.1.2).
  *
- * Receives: the client's first stream bytes, possibly incomplete. Hands on:
- * the whole SNI host name and the first ALPN protocol. Owns nothing; writes
+ * Receives: the client's first stream bytes, possibly incomplete, or (from
+ * QUIC) a bare handshake message. Hands on: the whole SNI host name, the
+ * first ALPN protocol and whether ECH is in use. Owns nothing; writes
  * only into the caller's buffers (plus a TLS_HELLO_MAX scratch buffer on the
  * stack, used when a hello is split over several records).
  *
@@ -30,6 +32,7 @@
 #define HS_HEADER 4
 #define EXT_SERVER_NAME 0
 #define EXT_ALPN 16
+#define EXT_ECH 0xfe0d /* encrypted_client_hello (draft-ietf-tls-esni) */
 #define SNI_HOST_NAME 0
 
 const char *tls_parse_status_name(enum tls_parse_status s)
@@ -192,8 +195,14 @@ static enum tls_parse_status read_alpn(struct cursor d, char *alpn, size_t alpn_
 	return TLS_PARSE_OK;
 }
 
-static enum tls_parse_status parse_hello(struct cursor h, char *sni, size_t sni_len, char *alpn,
-					 size_t alpn_len)
+/* Where parse_hello() writes: the caller's buffers and flag. */
+struct hello_out {
+	char *sni, *alpn;
+	size_t sni_len, alpn_len;
+	bool ech;
+};
+
+static enum tls_parse_status parse_hello(struct cursor h, struct hello_out *o)
 {
 	cur_skip(&h, HS_HEADER + 2 + 32); /* header, legacy_version, random */
 	uint8_t sid = cur_u8(&h);
@@ -223,12 +232,14 @@ static enum tls_parse_status parse_hello(struct cursor h, char *sni, size_t sni_
 			if (seen_sni)
 				return TLS_PARSE_MALFORMED;
 			seen_sni = true;
-			st = read_sni(d, sni, sni_len);
+			st = read_sni(d, o->sni, o->sni_len);
 		} else if (type == EXT_ALPN) {
 			if (seen_alpn)
 				return TLS_PARSE_MALFORMED;
 			seen_alpn = true;
-			st = read_alpn(d, alpn, alpn_len);
+			st = read_alpn(d, o->alpn, o->alpn_len);
+		} else if (type == EXT_ECH) {
+			o->ech = true;
 		}
 		if (st != TLS_PARSE_OK)
 			return st;
@@ -236,25 +247,66 @@ static enum tls_parse_status parse_hello(struct cursor h, char *sni, size_t sni_
 	return TLS_PARSE_OK;
 }
 
+static void out_clear(struct hello_out *o)
+{
+	if (o->sni != NULL && o->sni_len > 0)
+		o->sni[0] = '\0';
+	if (o->alpn != NULL && o->alpn_len > 0)
+		o->alpn[0] = '\0';
+	o->ech = false;
+}
+
+/* From TLS records (from_records) or a bare handshake message. */
+static enum tls_parse_status hello_parse(const uint8_t *data, size_t len, bool from_records,
+					 struct hello_out *o)
+{
+	out_clear(o);
+	if (data == NULL)
+		len = 0;
+	enum tls_parse_status st;
+	struct cursor msg;
+	if (from_records) {
+		uint8_t buf[TLS_HELLO_MAX + HS_HEADER];
+		st = gather(data, len, buf, &msg);
+		if (st == TLS_PARSE_OK)
+			st = parse_hello(msg, o);
+	} else {
+		size_t hs_len = 0;
+		struct cursor c = cur_make(data, len);
+		struct cursor peek = c;
+		if (len >= 1 && cur_u8(&peek) != HS_CLIENT_HELLO)
+			st = TLS_PARSE_NOT_TLS;
+		else if (len < HS_HEADER)
+			st = TLS_PARSE_NEED_MORE;
+		else if ((st = hs_header(c, &hs_len)) == TLS_PARSE_OK && len - HS_HEADER < hs_len)
+			st = TLS_PARSE_NEED_MORE;
+		if (st == TLS_PARSE_OK)
+			st = parse_hello(cur_sub(&c, HS_HEADER + hs_len), o);
+	}
+	if (st != TLS_PARSE_OK)
+		out_clear(o);
+	return st;
+}
+
+enum tls_parse_status tls_client_hello(const uint8_t *data, size_t len, struct tls_hello *out)
+{
+	struct hello_out o = {out->sni, out->alpn, sizeof(out->sni), sizeof(out->alpn), false};
+	enum tls_parse_status st = hello_parse(data, len, true, &o);
+	out->ech = o.ech;
+	return st;
+}
+
+enum tls_parse_status tls_handshake_hello(const uint8_t *msg, size_t len, struct tls_hello *out)
+{
+	struct hello_out o = {out->sni, out->alpn, sizeof(out->sni), sizeof(out->alpn), false};
+	enum tls_parse_status st = hello_parse(msg, len, false, &o);
+	out->ech = o.ech;
+	return st;
+}
+
 enum tls_parse_status tls_client_hello_sni(const uint8_t *data, size_t len, char *sni,
 					   size_t sni_len, char *alpn, size_t alpn_len)
 {
-	if (sni != NULL && sni_len > 0)
-		sni[0] = '\0';
-	if (alpn != NULL && alpn_len > 0)
-		alpn[0] = '\0';
-	if (data == NULL)
-		len = 0;
-	uint8_t buf[TLS_HELLO_MAX + HS_HEADER];
-	struct cursor msg;
-	enum tls_parse_status st = gather(data, len, buf, &msg);
-	if (st == TLS_PARSE_OK)
-		st = parse_hello(msg, sni, sni_len, alpn, alpn_len);
-	if (st != TLS_PARSE_OK) {
-		if (sni != NULL && sni_len > 0)
-			sni[0] = '\0';
-		if (alpn != NULL && alpn_len > 0)
-			alpn[0] = '\0';
-	}
-	return st;
+	struct hello_out o = {sni, alpn, sni_len, alpn_len, false};
+	return hello_parse(data, len, true, &o);
 }

@@ -26,9 +26,9 @@ for t in "$BUILD"/tests/test_*; do
 done
 
 # Each suite prints "SUITE: N passed, N failed[, N skipped]" as its last line.
-for suite in tests/e2e/run.py tests/e2e/test_limits.sh tests/e2e/test_flood.sh \
-	tests/corpus/run.py tests/browser/run.py tests/live/run.py \
-	tests/e2e/test_tls_keys.py; do
+# Every tests/e2e/test_* file is a suite of its own.
+for suite in tests/e2e/run.py tests/e2e/test_*.py tests/e2e/test_*.sh \
+	tests/corpus/run.py tests/browser/run.py tests/live/run.py; do
 	[ -f "$suite" ] || continue
 	case $suite in
 	*.py) runner=/usr/bin/python3 ;;

@@ -8,7 +8,12 @@
  *
  * Who is who: a flow's device is the endpoint named by --device (address or
  * MAC); without --device, the client when its address is private, ULA,
- * link-local or CGNAT. The other end is the destination. A destination on a
+ * link-local or CGNAT, or when its MAC is the device profile's "mac" (a
+ * phone on a global IPv6 address, or on both families at once). The other
+ * end is the destination. Traffic the audit leaves out is counted: flows
+ * from the MAC of a device (the profile's, a --device MAC, or one a
+ * device's flows came from) on an address not taken as a device
+ * (audit_left_out()). A destination on a
  * non-public address is local: never abroad, never a recipient. The
  * destination is first party when its name falls under the declaration's
  * first-party domains, else what the signature catalogue says (an SDK, or
@@ -131,7 +136,7 @@ void audit_free(struct audit *a);
 /* An engine_flow_cb: pass the audit as user. */
 void audit_flow(const struct flow_record *r, const struct id_hit *hits, size_t n_hits, void *user);
 
-/* Statement verdicts; call after the last flow. */
+/* Statement verdicts and the traffic left out; call after the last flow. */
 void audit_finish(struct audit *a);
 
 size_t audit_finding_count(const struct audit *a);
@@ -139,8 +144,22 @@ const struct finding *audit_finding(const struct audit *a, size_t i);
 size_t audit_statement_count(const struct audit *a);
 const struct statement *audit_statement(const struct audit *a, size_t i);
 
+/* Flows from a device's MAC on addresses not taken as a device. */
+#define AUDIT_LEFT_OUT_ADDRS 4
+struct audit_left_out {
+	uint8_t mac[6];
+	fa_addr addrs[AUDIT_LEFT_OUT_ADDRS]; /* the first few client addresses */
+	size_t n_addrs;
+	uint64_t flows;
+	bool profile_mac;                    /* the MAC is the device profile's */
+};
+/* After audit_finish(): each MAC whose traffic was left out, busiest first. */
+size_t audit_left_out_count(const struct audit *a);
+const struct audit_left_out *audit_left_out(const struct audit *a, size_t i);
+
 struct audit_stats {
 	uint64_t flows, device_flows, local_flows, public_flows, unknown_country_flows;
+	uint64_t left_out_flows; /* after audit_finish(): the sum over audit_left_out() */
 	uint64_t by_rule[RULE_COUNT];
 	uint64_t by_severity[SEV_COUNT];
 	enum audit_severity highest;

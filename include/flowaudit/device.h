@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define DEVICE_FILE_MAX (64 * 1024)
 #define DEVICE_OTHER_MAX 16    /* entries in "other" */
@@ -46,6 +47,8 @@ struct device_profile {
 };
 
 int device_load(const char *path, struct device_profile **out, struct fa_err *err);
+/* The profile's "mac" as 6 octets; false when it gives none (d may be NULL). */
+bool device_profile_mac(const struct device_profile *d, uint8_t mac[6]);
 void device_free(struct device_profile *d);
 
 #endif

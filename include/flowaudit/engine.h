@@ -5,7 +5,8 @@
  * nDPI classification, the DNS name cache, the TLS ClientHello parser, and
  * the identifier scanner on cleartext payload (TCP streams put back in
  * order, HTTP bodies de-chunked and inflated). When a flow ends it is named
- * (SNI, QUIC SNI, HTTP Host, else the newest DNS answer for its server
+ * (TLS SNI, QUIC SNI from the Initial packets decrypted here or else nDPI's,
+ * HTTP Host, else the newest DNS answer for its server
  * address seen before the flow began), located (geo.h) and matched against
  * the signature catalogue, and handed on as a struct flow_record, together
  * with the identifiers found in it, to the caller's on_flow callback.
@@ -30,6 +31,7 @@
 #include "flowaudit/flow.h"
 #include "flowaudit/geo.h"
 #include "flowaudit/identifiers.h"
+#include "flowaudit/quic.h"
 #include "flowaudit/signatures.h"
 #include "flowaudit/source.h"
 
@@ -72,6 +74,8 @@ struct flow_record {
 	const char *other_names[FLOW_OTHER_NAMES];
 	uint8_t n_other_names;
 	const char *alpn, *ja3, *user_agent, *http_url, *dns_query;
+	bool ech;                   /* the ClientHello offered encrypted_client_hello:
+				       name is then the outer (public) SNI */
 
 	struct geo_result geo;      /* of the server address */
 	const struct sig_entry *sig;/* NULL when no signature matched */
@@ -103,6 +107,7 @@ struct engine_stats {
 	uint64_t strings_refused;
 	uint64_t reasm_gaps, reasm_bytes_skipped;
 	uint64_t hits_not_kept;
+	struct quic_stats quic;      /* Initial packets opened, failed, CRYPTO bytes refused */
 	fa_time first, last;
 };
 

@@ -6,8 +6,10 @@
  * per finding). Hands on: one pcap per set holding exactly the packets of
  * its flows, in capture order, with the original link type and timestamps;
  * and, per set, the frame numbers it holds (file by file) and the packet
- * count. A set whose flows span files of different link types is written as
- * one file per link type (NAME.pcap, NAME-2.pcap, ...).
+ * count. A set whose flows span files or pcapng interfaces of different link
+ * types is written as one file per link type (NAME.pcap, NAME-2.pcap, ...),
+ * each a pcap of that link type. The captures are read through source.h,
+ * as the replay read them, so the frame numbers are the replay's.
  *
  * A packet belongs to a flow when its addresses, ports, protocol and outer
  * VLAN match the flow either way round and its (file, frame) position lies

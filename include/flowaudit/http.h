@@ -29,9 +29,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flowaudit/http_body.h"
+
 #define HTTP_HEADER_MAX (16 * 1024)
-#define HTTP_BODY_MAX (1024 * 1024)  /* decoded bytes handed on per message */
-#define HTTP_INFLATE_RATIO 200       /* decoded : compressed, past the first 64 KiB */
 
 struct http_info {
 	char method[16];
@@ -39,10 +39,6 @@ struct http_info {
 	char host[256];       /* as sent, port included */
 	char user_agent[256];
 };
-
-typedef void (*http_body_cb)(const uint8_t *d, size_t n, void *user);
-
-struct z_stream_s;
 
 struct http_stream {
 	int state;
@@ -59,12 +55,7 @@ struct http_stream {
 	char line[64];            /* chunk-size or trailer line */
 	size_t line_len;
 	bool chunked, is_response;
-	int coding;               /* content coding being undone */
-	struct z_stream_s *z;
-	uint8_t zpend[2];
-	size_t zpend_len;
-	bool z_done;
-	uint64_t body_in, body_out;
+	struct http_body body;    /* content coding being undone */
 
 	/* statistics */
 	uint64_t messages;        /* messages whose headers were parsed */
@@ -79,5 +70,8 @@ void http_stream_feed(struct http_stream *h, const uint8_t *d, size_t n, http_bo
 void http_stream_free(struct http_stream *h);
 /* The first request's line and headers; NULL until one was parsed. */
 const struct http_info *http_stream_info(const struct http_stream *h);
+
+/* Copies n bytes as printable ASCII ('?' for others), cut to fit cap. */
+void http_copy_text(char *dst, size_t cap, const uint8_t *s, size_t n);
 
 #endif

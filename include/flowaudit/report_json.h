@@ -42,6 +42,47 @@ int report_flows_write(FILE *out, struct engine *e, const struct policy *p,
 /* "2026-11-22T10:00:03Z" as a JSON string (null for 0). */
 json_t *report_time_json(fa_time t);
 
+/* A capture file's first and last usable time stamps (0: none). */
+struct report_file_times {
+	fa_time first, last;
+};
+
+/*
+ * The verdict of a report. FAIL: a finding at or above --fail-on. Else
+ * INCONCLUSIVE when the audit could not look at all it was asked to (each
+ * such reason is listed, under FAIL too), else PASS.
+ */
+enum report_verdict { REPORT_PASS = 0, REPORT_FAIL, REPORT_INCONCLUSIVE };
+const char *report_verdict_name(enum report_verdict v); /* "pass", "fail", "inconclusive" */
+
+#define REPORT_REASONS_MAX 8
+#define REPORT_REASON_TEXT 4608 /* a path (PATH_MAX) and the words around it */
+
+struct report_reason {
+	const char *code;              /* "no-frames", "no-device-traffic", ... (docs/report-format.md) */
+	char text[REPORT_REASON_TEXT]; /* for the reader, naming the file or the addresses */
+};
+
+struct report_reasons {
+	struct report_reason r[REPORT_REASONS_MAX];
+	size_t n;
+};
+
+/* Adds a reason; past REPORT_REASONS_MAX the last one is kept. */
+void report_reason_add(struct report_reasons *rs, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The --fail-on level that never fails: above every severity. */
+#define REPORT_FAIL_NEVER SEV_COUNT
+/* "never" for REPORT_FAIL_NEVER, else the severity's name. */
+const char *report_fail_on_name(enum audit_severity fail_on);
+/* Parses info, low, medium, high or never. */
+bool report_fail_on_parse(const char *s, enum audit_severity *out);
+
+/* The verdict from the audit's findings and the reasons (NULL: none). */
+enum report_verdict report_verdict_of(const struct audit *a, enum audit_severity fail_on,
+				      const struct report_reasons *rs);
+
 struct report_input_file {
 	const char *path;
 	char sha256[65];
@@ -69,6 +110,8 @@ struct report_ctx {
 	const struct source_live_stats *live; /* NULL for a replay */
 	const char *const *notes;       /* extra lines for the reader */
 	size_t n_notes;
+	const struct report_reasons *reasons; /* what the audit could not look at; may be NULL */
+	const struct report_file_times *file_times; /* per capture, usable stamps only; NULL: the files' own */
 	size_t frames_limit;            /* frame numbers per file, and flow ids, per finding; 0: all */
 };
 
@@ -96,7 +139,8 @@ json_t *report_finding_json(const struct report_ctx *c, size_t i);
 /* The same without its arrays (report_findings.get_brief). */
 json_t *report_finding_brief_json(const struct report_ctx *c, size_t i);
 
-/* true when the audit has a finding at or above fail_on. */
+/* true when the audit has a finding at or above fail_on (never for
+   REPORT_FAIL_NEVER). */
 bool report_fails(const struct audit *a, enum audit_severity fail_on);
 
 #endif

@@ -5,7 +5,12 @@ Writes a fresh demo report into a temporary directory, opens its report.html
 from file:// in headless Chromium and, over the DevTools protocol, checks
 that the page logs no error, asks for nothing outside file: and data:, names
 every finding id and host of report.json in its rendered text, and prints to
-a PDF on A4 paper. A screenshot of the top of the page (1200 px wide) is written to the temporary
+a PDF on A4 paper in at most MAX_DEMO_PAGES pages. On the rendered page it
+checks the findings at a glance, the glossary and plain words, the clause
+each finding quotes, the names DNS flows asked for and the flow counts of
+"Where the traffic went" against report.json. A second report, of the demo
+audited for a device that is not in it (--device 10.9.9.9), must show an
+amber INCONCLUSIVE badge with its reasons and no clean result. A screenshot of the top of the page (1200 px wide) is written to the temporary
 directory, or to PATH with --screenshot PATH (docs/report-screenshot.png is
 made that way; the report's generation time is on the page, so every run
 gives different bytes). The work directory (report, PDF, screenshot) is
@@ -44,6 +49,45 @@ STEP_TIMEOUT = 30.0      # one DevTools command or event
 START_TIMEOUT = 30.0     # Chromium announcing its DevTools port
 AUDIT_TIMEOUT = 120.0
 SETTLE = 1.0             # after load: late requests and console messages
+MAX_DEMO_PAGES = 10      # A4 pages of the demo's print (8 findings)
+ABSENT_DEVICE = "10.9.9.9"
+
+# What the checks read off the rendered page, gathered in one evaluation.
+PAGE_FACTS_JS = r"""(function(){
+  function txt(e){return e?e.innerText.trim():null}
+  function rows(sel){return Array.from(document.querySelectorAll(sel+' tr')).map(function(r){
+    return Array.from(r.cells).map(function(c){return c.innerText.trim()})})}
+  var body=document.body.cloneNode(true);
+  body.querySelectorAll('#glossary, table.glossary').forEach(function(e){e.remove()});
+  var badge=document.querySelector('.badge.verdict');
+  var findings={};
+  document.querySelectorAll('article.finding').forEach(function(a){
+    findings[a.id.replace('finding-','')]={
+      h3:txt(a.querySelector('h3')), quote:txt(a.querySelector('blockquote')),
+      covers:txt(a.querySelector('.covers')),
+      titles:Array.from(a.querySelectorAll('[title]')).map(function(e){
+        return [e.getAttribute('title'),e.innerText.trim()]})}});
+  var went=document.querySelector('#countries'), wentp=went?went.nextElementSibling:null;
+  var chart=went?went.parentNode.querySelector('#countries ~ table'):null;
+  return {
+    badge: badge?{cls:badge.className,text:txt(badge),
+      bg:getComputedStyle(badge).backgroundColor}:null,
+    reasons: Array.from(document.querySelectorAll('ul.reasons li')).map(txt),
+    reasons_follow_badge: !!(badge&&badge.parentNode.nextElementSibling&&
+      badge.parentNode.nextElementSibling.matches('ul.reasons')),
+    glance: rows('table.glance'),
+    glance_before_details: (function(){var a=document.querySelector('#at-a-glance'),
+      b=document.querySelector('#findings');return !!(a&&b&&
+      (a.compareDocumentPosition(b)&Node.DOCUMENT_POSITION_FOLLOWING))})(),
+    text_outside_glossary: body.innerText,
+    glossary: rows('table.glossary'),
+    findings: findings,
+    devices: rows('#devices ~ section table'),
+    went: txt(wentp),
+    went_total: chart?Array.from(chart.querySelectorAll('tr.total th')).map(txt):null,
+    findings_text: txt(document.querySelector('#findings')),
+    headings: Array.from(document.querySelectorAll('h1,h2,h3')).map(txt)
+  }})()"""
 
 
 class Skip(Exception):
@@ -260,19 +304,22 @@ def stop_chromium(proc):
 
 # ---------------------------------------------------------------- the visit
 
-def make_report(binary, outdir):
+def make_report(binary, outdir, extra=(), ok=(0, 1)):
     args = [binary, "audit", "-r", "examples/demo.pcap", "-p", "policies/audio-extract-kit.json",
             "-e", "examples/demo-events.json", "-d", "examples/demo-device.json", "-o", outdir,
-            "--quiet"]
+            "--quiet"] + list(extra)
     p = subprocess.run(args, cwd=TOP, capture_output=True, text=True, timeout=AUDIT_TIMEOUT)
-    if p.returncode not in (0, 1):
+    if ok is None:  # any exit status that is not bad input or a runtime failure
+        ok = [c for c in range(0, 126) if c not in (2, 3)]
+    if p.returncode not in ok:
         raise RuntimeError("flowaudit audit exited %d: %s" % (p.returncode, p.stderr[-2000:]))
     with open(os.path.join(outdir, "report.json")) as f:
         return json.load(f)
 
 
-def visit(ws_url, html_path):
-    """Loads the page and gathers everything the checks look at."""
+def visit(ws_url, html_path, close=True):
+    """Loads the page and gathers everything the checks look at; close=False
+    leaves Chromium running for another visit."""
     ws = WebSocket(ws_url, STEP_TIMEOUT)
     dt = DevTools(ws)
     try:
@@ -292,6 +339,8 @@ def visit(ws_url, html_path):
         page = dt.events[start:]
         text = dt.call("Runtime.evaluate", {"expression": "document.body.innerText",
                                             "returnByValue": True})["result"].get("value", "")
+        facts = dt.call("Runtime.evaluate", {"expression": PAGE_FACTS_JS,
+                                             "returnByValue": True})["result"].get("value") or {}
         # The screenshot ends above the timeline when that falls inside the
         # viewport, so the picture stops at a section boundary.
         cut = dt.call("Runtime.evaluate", {
@@ -305,11 +354,12 @@ def visit(ws_url, html_path):
         pdf = base64.b64decode(dt.call("Page.printToPDF", {
             "paperWidth": 8.27, "paperHeight": 11.69, "printBackground": True,
             "preferCSSPageSize": True}, timeout=60)["data"])
-        try:
-            dt.call("Browser.close", session=False, timeout=5)
-        except (RuntimeError, TimeoutError, OSError):
-            pass
-        return {"url": url, "events": page, "text": text, "png": shot, "pdf": pdf}
+        if close:
+            try:
+                dt.call("Browser.close", session=False, timeout=5)
+            except (RuntimeError, TimeoutError, OSError):
+                pass
+        return {"url": url, "events": page, "text": text, "facts": facts, "png": shot, "pdf": pdf}
     finally:
         ws.close()
 
@@ -375,6 +425,7 @@ def shrink_png(data):
 
 def make_checks(ctx):
     rep, seen, tmp, shot_path = ctx["report"], ctx["seen"], ctx["tmp"], ctx["screenshot"]
+    
 
     def test_no_network_requests():
         bad = outside_requests(seen["events"])
@@ -414,6 +465,122 @@ def make_checks(ctx):
         assert len(png) <= SCREENSHOT_MAX, "screenshot is %d KB (limit %d KB)" % (
             len(png) // 1024, SCREENSHOT_MAX // 1024)
 
+    facts = seen.get("facts") or {}
+
+    def test_pdf_pages():
+        pages = pdf_pages(seen["pdf"])
+        n = len(rep["findings"])
+        assert n == 8, "the demo has %d findings, this limit is for 8" % n
+        assert pages <= MAX_DEMO_PAGES, "the demo prints on %d A4 pages, more than %d for %d findings" % (
+            pages, MAX_DEMO_PAGES, n)
+
+    def test_pdf_no_stranded_heading():
+        tool = shutil.which("pdftotext")
+        if tool is None:
+            raise Skip("no pdftotext (apt-get install poppler-utils)")
+        path = os.path.join(tmp, "report.pdf")
+        with open(path, "wb") as f:
+            f.write(seen["pdf"])
+        heads = [" ".join(h.split()) for h in facts.get("headings") or []]
+        assert len(heads) > len(rep["findings"]), "headings not found on the page: %r" % heads[:5]
+        stranded = []
+        for page in range(1, pdf_pages(seen["pdf"]) + 1):
+            out = subprocess.run([tool, "-layout", "-f", str(page), "-l", str(page), path, "-"],
+                                 capture_output=True, text=True, timeout=60).stdout
+            lines = [" ".join(x.split()) for x in out.splitlines() if x.strip()]
+            last = lines[-1].rstrip("-") if lines else ""
+            if len(last) > 3 and any(h.startswith(last) for h in heads):
+                stranded.append("page %d ends with %r" % (page, last))
+        assert not stranded, "; ".join(stranded)
+
+    def test_findings_at_a_glance():
+        rows = facts.get("glance") or []
+        assert rows, "no table.glance on the page"
+        assert facts.get("glance_before_details"), "the findings at a glance come after the details"
+        assert rows[0] == ["Finding", "Severity", "Rule", "Destination", "Country"], rows[0]
+        body = rows[1:]
+        assert len(body) == len(rep["findings"]), "%d rows for %d findings" % (len(body), len(rep["findings"]))
+        names = {"US": "United States", "CN": "China"}
+        for row, f in zip(body, rep["findings"]):
+            assert row[0] == f["id"] and row[1] == f["severity"] and row[3] == f["host"], (row, f["id"])
+            assert row[2] and row[2] != f["rule"], "rule %s not in plain words: %r" % (f["rule"], row[2])
+            want = "%s (%s)" % (names[f["country"]], f["country"])
+            assert row[4] == want, "%s: country %r, expected %r" % (f["id"], row[4], want)
+
+    def test_glossary_and_plain_words():
+        codes = {r[1] for r in facts.get("glossary") or [] if len(r) == 3}
+        for c in ("first_party", "sdk", "unknown", "sni", "http_host", "high", "undeclared-recipient"):
+            assert c in codes, "the glossary does not explain %s" % c
+        text = facts.get("text_outside_glossary", "")
+        # name sources and recipient kinds are words outside the glossary;
+        # their codes stay in title attributes
+        for code in ("sni", "http_host", "first_party"):
+            used = [f for f in rep["findings"] if code in (f["name_source"], f["recipient"]["kind"])]
+            assert used, "the demo has no finding with %s" % code
+            for f in used:
+                t = [x for x in facts["findings"][f["id"]]["titles"] if x[0] == code]
+                assert t and t[0][1] and t[0][1] != code, "%s: %s not shown as a word: %r" % (f["id"], code, t)
+        for word in ("sni", "http_host", "EN10MB"):
+            for m in re.finditer(r"(?<![\w-])%s(?![\w-])" % word, text):
+                ctx = text[max(0, m.start() - 30):m.end() + 10]
+                assert word == "EN10MB" and "Ethernet (link type EN10MB)" in ctx, \
+                    "internal word %r on the page outside the glossary: ...%s..." % (word, ctx)
+        assert "What this audit cannot see" in text and "encrypted" in text, "no 'What this audit cannot see'"
+
+    def test_clause_quotes():
+        fs = facts.get("findings") or {}
+        admob = [r["clause"] for r in rep["policy"]["recipients"] if r["sdk"] == "admob"][0]
+        checked = 0
+        for f in rep["findings"]:
+            got = fs.get(f["id"])
+            assert got is not None, "%s not on the page" % f["id"]
+            if f["rule"] in ("undeclared-recipient", "unknown-endpoint"):
+                assert f["clause"] == admob, "%s quotes %r, not the recipients' clause" % (f["id"], f["clause"])
+                assert got["quote"] == admob, "%s: page quotes %r" % (f["id"], got["quote"])
+                assert got["covers"] and "admob" in got["covers"], "%s: %r" % (f["id"], got["covers"])
+                who = f["recipient"]["name"] or f["host"]
+                assert who in got["covers"], "%s: %r does not name %s" % (f["id"], got["covers"], who)
+                checked += 1
+            if f["identifiers"]:
+                for t in {x["type"] for x in f["identifiers"]}:
+                    assert t in f["title"] and t in f["detail"], "%s names not %s: %r / %r" % (
+                        f["id"], t, f["title"], f["detail"])
+                    assert t in got["h3"], "%s heading lacks %s" % (f["id"], t)
+                checked += 1
+        assert checked >= 4, "only %d findings about recipients or identifiers in the demo" % checked
+
+    def test_dns_names_and_counts():
+        asked = [fl["dns_query"] for fl in rep["flows"] if fl.get("dns_query") and not fl.get("name")]
+        assert asked, "the demo has no DNS flow"
+        names = [r[2] for r in facts.get("devices") or [] if len(r) > 2]
+        for q in asked:
+            assert "asks for " + q in names, "DNS query %s not in the devices' flows: %r" % (q, names)
+        s = rep["summary"]
+        went = facts.get("went") or ""
+        want = "Of the %d flows in the capture, %d were the devices': %d to public addresses" % (
+            s["flows"], s["device_flows"], s["public_flows"])
+        assert want in went, "%r not in %r" % (want, went)
+        total = facts.get("went_total") or []
+        charted = sum(r["flows"] for r in s["by_country"])
+        assert len(total) >= 3 and total[-2] == str(s["public_flows"]) == str(charted), (total, charted)
+
+    def test_inconclusive_badge():
+        other = ctx.get("inconclusive")
+        if other is None:
+            raise Skip(ctx.get("inconclusive_why", "no inconclusive report"))
+        f = other["facts"]
+        b = f.get("badge") or {}
+        assert b.get("text") == "INCONCLUSIVE" and "inconclusive" in b.get("cls", ""), b
+        rgb = [int(v) for v in re.findall(r"\d+", b.get("bg", ""))[:3]]
+        assert len(rgb) == 3 and rgb[0] > rgb[1] > rgb[2] and rgb[0] - rgb[2] > 100, \
+            "badge colour %s is not amber" % b.get("bg")
+        reasons = ctx["inconclusive_report"].get("verdict_reasons") or []
+        assert reasons and f.get("reasons_follow_badge"), "no reasons under the badge"
+        for r in reasons:
+            assert any(r["text"] in li for li in f["reasons"]), "reason %r not listed" % r["text"]
+        text = other["text"]
+        assert "did not contradict the declarations" not in text, "a clean result under INCONCLUSIVE"
+
     def test_pdf_a4():
         pdf = seen["pdf"]
         path = os.path.join(tmp, "report.pdf")
@@ -444,8 +611,11 @@ def main():
     keep = "--keep" in argv
     argv = [a for a in argv if a != "--keep"]
     binary = os.path.abspath(argv[0] if argv else os.path.join(TOP, "build", "flowaudit"))
-    names = ["test_no_console_errors", "test_no_network_requests", "test_pdf_a4",
-             "test_screenshot", "test_text_names_findings"]
+    names = ["test_clause_quotes", "test_dns_names_and_counts", "test_findings_at_a_glance",
+             "test_glossary_and_plain_words", "test_inconclusive_badge", "test_no_console_errors",
+             "test_no_network_requests", "test_pdf_a4", "test_pdf_no_stranded_heading",
+             "test_pdf_pages", "test_screenshot",
+             "test_text_names_findings"]
     passed = failed = skipped = 0
 
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
@@ -461,9 +631,13 @@ def main():
     try:
         try:
             rep = make_report(binary, os.path.join(tmp, "report"))
+            absent = make_report(binary, os.path.join(tmp, "absent"), ["--device", ABSENT_DEVICE], ok=None)
             proc, ws_url, why = start_chromium(os.path.join(tmp, "profile"))
             if ws_url is None:
                 raise RuntimeError("Chromium did not start: " + why)
+            other = None
+            if absent.get("verdict") == "inconclusive":
+                other = visit(ws_url, os.path.join(tmp, "absent", "report.html"), close=False)
             seen = visit(ws_url, os.path.join(tmp, "report", "report.html"))
         except Exception as e:  # every check fails with the one reason
             setup_error = "%s: %s" % (type(e).__name__, e)
@@ -474,7 +648,10 @@ def main():
                 print("FAIL %s: %s" % (n, setup_error))
             failed = len(names)
         else:
-            ctx = {"report": rep, "seen": seen, "tmp": tmp, "screenshot": shot_path}
+            ctx = {"report": rep, "seen": seen, "tmp": tmp, "screenshot": shot_path,
+                   "inconclusive": other, "inconclusive_report": absent,
+                   "inconclusive_why": "the demo audited with --device %s has verdict %r, not "
+                   "'inconclusive': this flowaudit predates that verdict" % (ABSENT_DEVICE, absent.get("verdict"))}
             for name, fn in make_checks(ctx):
                 try:
                     fn()

@@ -14,6 +14,8 @@ When ../shared/corpus is present (beside the project), this checks
     TLS/QUIC SNI or an HTTP Host, `flowaudit flows --json` gives that name
     (at least 99%, and every disagreement is one of the documented ones of
     docs/architecture.md, "Naming against tshark") (test_tshark_agreement);
+  - every pcapng whose packet count MANIFEST.tsv knows: flowaudit reads as
+    many frames as tshark (test_pcapng_frames_like_tshark);
   - the SDK hosts of the real app captures are attributed to the right
     signature, and the hosts that stay unknown are the committed list
     tests/corpus/expected_unknown.txt (test_sdk_attribution).
@@ -71,6 +73,12 @@ class Skip(Exception):
 
 def rel(path):
     return os.path.relpath(path, CORPUS)
+
+
+def is_pcapng(r):
+    """Whether a capture of the corpus is pcapng (by its first block, whatever its name)."""
+    with open(os.path.join(CORPUS, r), "rb") as fh:
+        return fh.read(4) == bytes.fromhex("0a0d0d0a")
 
 
 # ---------------------------------------------------------------- the corpus
@@ -196,7 +204,8 @@ def run(cmd):
 
 
 def crashed(rc, err):
-    return rc < 0 or rc >= 4 or "runtime error:" in err or "Sanitizer" in err
+    # 0-3, and 4: an audit that could not look at all it was given
+    return rc < 0 or rc > 4 or "runtime error:" in err or "Sanitizer" in err
 
 
 def shell(cmd):
@@ -281,7 +290,7 @@ def audit_job(rels):
     cmd += ["-p", POLICY, "-s", SIGS, "--quiet", "-o", out] + geo_args()
     rc, _, err, secs = run(cmd)
     captures = None
-    if rc in (0, 1):
+    if rc in (0, 1, 4):
         try:
             with open(os.path.join(out, "report.json"), encoding="utf-8") as fh:
                 captures = {c["path"]: c for c in json.load(fh)["inputs"]["captures"]}
@@ -294,7 +303,8 @@ def audit_job(rels):
 def job_trouble(res):
     """Why a flows/audit run went wrong as a whole, or None."""
     rc, err = res["rc"], res["err"]
-    ok = (0, 2) if res["kind"] == "flows" else (0, 1, 2)
+    # audit: 4 is an inconclusive report (no device traffic, a file cut short...)
+    ok = (0, 2) if res["kind"] == "flows" else (0, 1, 2, 4)
     if crashed(rc, err):
         return "%s crashed or a sanitizer reported (exit %d):\n%s" % (res["kind"], rc, err[-3000:].rstrip())
     if rc not in ok:
@@ -320,7 +330,7 @@ def batches(rels, max_files=8, max_bytes=1 << 20):
 # ---------------------------------------------------------------- every capture survives
 
 # Files flowaudit may refuse (exit 2) although tshark reads packets from them.
-# Each needs the reason; flowaudit reads captures through libpcap, as tcpdump does.
+# Each needs the reason; flowaudit reads classic pcap through libpcap, as tcpdump does.
 REFUSAL_ALLOWLIST = {
     # pcap header version 2.5: libpcap (and so tcpdump and flowaudit) rejects
     # every major.minor but 2.4; Wireshark's own reader accepts it and shows
@@ -348,7 +358,8 @@ def _refusal_problems(r, lib, ferr, aerr):
         tail = re.sub(r"^cannot read capture:?\s*", "", tail)
         if len(re.findall(r"[A-Za-z]{2,}", tail)) < 2:
             out.append("%s's refusal gives no reason and nothing to do: %r" % (cmd, line))
-    if lib["open_error"] is None:
+    # a file that holds no frame is refused: there is nothing to audit
+    if lib["open_error"] is None and lib["frames"] != 0:
         out.append("libpcap opens it (%s frames) but flowaudit refuses it" % lib["frames"])
     if tshark_frames(path, limit=1) and r not in REFUSAL_ALLOWLIST:
         out.append("tshark reads packets from it but flowaudit refuses it; fix it, or add it to "
@@ -379,6 +390,8 @@ def _accepted_problems(r, lib, ferr, aerr, cap):
     if stops and (not cap.get("error") or not STOPPED.search(cap["error"])):
         out.append("report.json inputs.captures[].error does not say where reading stopped: %r"
                    % cap.get("error"))
+    if is_pcapng(r):
+        return out  # flowaudit's own reader, held to tshark by test_pcapng_frames_like_tshark
     if lib["open_error"] is not None:
         print("  note: %s: libpcap cannot open it (%s); flowaudit read %s packets"
               % (r, lib["open_error"], packets))
@@ -491,6 +504,54 @@ def test_every_capture_survives():
     assert not bad, "%d of %d captures crashed or misbehaved" % (len(bad), len(files))
 
 
+# ---------------------------------------------------------------- pcapng frames against tshark
+
+def flowaudit_frames(r):
+    """(frames flowaudit reads from one capture, its stderr)."""
+    cmd = [BIN, "flows", "-r", os.path.join(CORPUS, r), "--no-geo", "-s", SIGS]
+    rc, out, err, _ = run(cmd)
+    m = re.search(r"^(\d+) frames", out, re.M)
+    if rc == 2 and "holds no frame" in err:
+        return 0, err, rc   # refused for having no frame: it read none
+    return (int(m.group(1)) if rc == 0 and m else None), err, rc
+
+
+def test_pcapng_frames_like_tshark():
+    """Every pcapng of the corpus whose packet count MANIFEST.tsv knows:
+    flowaudit reads as many frames as tshark (`tshark -r FILE -T fields -e
+    frame.number | wc -l`). flowaudit reads pcapng with its own reader, and
+    evidence and reports cite frames by tshark's numbers, so the counts must
+    agree file by file."""
+    files = [r for r in capture_files() if is_pcapng(r)]
+    if not files:
+        raise Skip("no pcapng captures in %s" % CORPUS)
+    if shutil.which("tshark") is None:
+        raise Skip("tshark is not installed")
+    known = [r for r in files if manifest().get(r, {}).get("packets", "").isdigit()]
+    t0 = time.time()
+    ts, cached = tshark_cached(known, "frames", tshark_frames, lambda n: n, lambda n: n,
+                               extra=False)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=JOBS) as ex:
+        ours = dict(zip(known, ex.map(flowaudit_frames, known)))
+    bad = []
+    for r in known:
+        n, err, rc = ours[r]
+        if crashed(rc, err):
+            bad.append("%s: flows crashed (exit %d): %s" % (r, rc, err[-600:]))
+        elif n != ts[r]:
+            bad.append("%s: flowaudit reads %s frames, tshark %s (MANIFEST.tsv %s)%s"
+                       % (r, n, ts[r], manifest()[r]["packets"],
+                          ": " + err.strip()[-300:] if err.strip() else ""))
+    print("%d pcapng captures (%d with a packet count in MANIFEST.tsv): %d frame counts as "
+          "tshark's, %d differ (%d tshark answers from %s) in %.0fs"
+          % (len(files), len(known), len(known) - len(bad), len(bad), cached,
+             os.path.basename(tshark_cache_path("frames")), time.time() - t0))
+    for b in bad:
+        print("  " + b)
+    assert not bad, "%d of %d pcapng captures are counted differently from tshark" % (
+        len(bad), len(known))
+
+
 # ---------------------------------------------------------------- naming against tshark
 
 def norm(name):
@@ -551,19 +612,22 @@ def tshark_names(path):
     return names
 
 
-_TSHARK_CACHE_FORMAT = 1   # bump when tshark_names() asks for something else
+_TSHARK_CACHE_FORMAT = 1   # bump when tshark_names() or tshark_frames() asks for something else
 
 
-def tshark_cache_path():
-    return os.path.join(os.path.dirname(BIN), "corpus-tshark-cache.json")
+def tshark_cache_path(what="names"):
+    name = "corpus-tshark-cache.json" if what == "names" else "corpus-tshark-%s.json" % what
+    return os.path.join(os.path.dirname(BIN), name)
 
 
-def tshark_names_cached(rels):
-    """tshark_names() of each capture, in the pool. tshark is the oracle, not
+def tshark_cached(rels, what, compute, encode, decode, extra=True):
+    """compute(path) of each capture, in the pool. tshark is the oracle, not
     the thing under test, and the corpus is read-only, so its answers are kept
-    beside the binary (BUILD/corpus-tshark-cache.json, keyed by tshark's
-    version and each file's size and mtime); FLOWAUDIT_CORPUS_NO_CACHE=1
-    ignores it."""
+    beside the binary (BUILD/corpus-tshark-cache.json for names,
+    corpus-tshark-WHAT.json otherwise, keyed by tshark's version and each
+    file's size and mtime); FLOWAUDIT_CORPUS_NO_CACHE=1 ignores them. With
+    extra, the flows --json runs of the captures missing from _FLOWS share
+    the pool. Returns ({rel: answer}, how many came from the cache)."""
     try:
         ver = subprocess.run(["tshark", "--version"], capture_output=True, text=True,
                              timeout=60).stdout.splitlines()[0]
@@ -573,7 +637,7 @@ def tshark_names_cached(rels):
     cache = {}
     if not os.environ.get("FLOWAUDIT_CORPUS_NO_CACHE"):
         try:
-            with open(tshark_cache_path(), encoding="utf-8") as fh:
+            with open(tshark_cache_path(what), encoding="utf-8") as fh:
                 c = json.load(fh)
             if c.get("key") == key:
                 cache = c.get("files", {})
@@ -588,22 +652,35 @@ def tshark_names_cached(rels):
     for r in rels:
         hit = cache.get(r)
         if hit and hit.get("stamp") == stamp(r):
-            out[r] = {tuple(k[:1]) + (k[1], int(k[2]), k[3], int(k[4])): n for k, n in hit["names"]}
+            out[r] = decode(hit[what])
         else:
             todo.append(r)
-    jobs = [(lambda r=r: (r, tshark_names(os.path.join(CORPUS, r)))) for r in todo]
-    for r, names in flows_of(rels, jobs):
-        out[r] = names
-        cache[r] = {"stamp": stamp(r), "names": [[list(k), n] for k, n in sorted(names.items())]}
+    jobs = [(lambda r=r: (r, compute(os.path.join(CORPUS, r)))) for r in todo]
+    if extra:
+        done = flows_of(rels, jobs)
+    else:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=JOBS) as ex:
+            done = list(ex.map(lambda j: j(), jobs))
+    for r, answer in done:
+        out[r] = answer
+        cache[r] = {"stamp": stamp(r), what: encode(answer)}
     if todo:
         try:
-            tmp = tshark_cache_path() + ".tmp"
+            tmp = tshark_cache_path(what) + ".tmp"
             with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump({"key": key, "files": cache}, fh)
-            os.replace(tmp, tshark_cache_path())
+            os.replace(tmp, tshark_cache_path(what))
         except OSError:
             pass
     return out, len(rels) - len(todo)
+
+
+def tshark_names_cached(rels):
+    """tshark_names() of each capture (cached), with the missing flows runs."""
+    return tshark_cached(
+        rels, "names", tshark_names,
+        lambda names: [[list(k), n] for k, n in sorted(names.items())],
+        lambda rows: {tuple(k[:1]) + (k[1], int(k[2]), k[3], int(k[4])): n for k, n in rows})
 
 
 def names_nothing(r):
@@ -618,15 +695,6 @@ def names_nothing(r):
 # by capture, flow (as tshark keys it) and tshark's name. Any other
 # disagreement fails the test; one of these that now agrees is reported.
 KNOWN_DISAGREEMENTS = {
-    ("ndpi/pcap/quic_0RTT.pcap", ("udp", "192.168.2.100", 51972, "142.250.181.227", 443), "ssl.gstatic.com"):
-        "QUIC with 0-RTT first: Debian's nDPI 4.2 does not decrypt it",
-    ("ndpi/pcap/quic_frags_different_dcid.pcapng", ("udp", "129.21.84.33", 37229, "73.185.34.172", 443),
-     "cdnjs.cloudflare.com"):
-        "QUIC CRYPTO frames split across Initials with different DCIDs: nDPI 4.2 does not decrypt it",
-    ("ndpi/pcap/google_meet.pcapng", ("udp", "192.168.88.231", 59369, "173.194.73.101", 443), "meet.google.com"):
-        "QUIC Initial layout nDPI 4.2 does not decrypt",
-    ("ndpi/pcap/quic-v2.pcapng", ("udp", "::1", 42086, "::1", 4443), "test"):
-        "QUIC v2, which nDPI 4.2 does not decrypt",
     ("ndpi/pcap/capwap_data.pcapng", ("tcp", "10.1.3.68", 47025, "74.125.130.188", 443), "alt2-mtalk.google.com"):
         "TCP inside CAPWAP data frames (802.11 in UDP 5247), which flowaudit does not open",
     ("ndpi/pcap/rdp2.pcap", ("udp", "192.168.122.181", 54759, "192.168.122.2", 3389),

@@ -920,7 +920,7 @@ def test_junit_cases():
     ev = os.path.join(FIX, "events-consent.json")
     p, rep, out = audit(cap("demo"), "-d", dev, "-e", ev, expect=1)
     root, suites = _junit(out)
-    assert set(suites) == set(["declared statements"] + RULE_IDS), sorted(suites)
+    assert set(suites) == set(["audit coverage", "declared statements"] + RULE_IDS), sorted(suites)
     for s in root.findall("testsuite"):
         cases = s.findall("testcase")
         assert int(s.get("tests")) == len(cases), (s.get("name"), s.get("tests"), len(cases))

@@ -3,10 +3,13 @@
  *
  * Input: the bytes of a pcap or pcapng file. They are written to a file in
  * a private directory, opened with source_open_files() and every frame goes
- * through the engine (with the identifier scanner on). libpcap does the
- * file parsing; what this exercises is our side of it: odd link types,
+ * through the engine (with the identifier scanner on). libpcap parses a
+ * classic pcap, flowaudit's own reader a pcapng (read from the file through
+ * its buffer, as a replay reads it; fuzz_pcapng has the reader alone); what
+ * this exercises is the rest: odd link types, a link type per interface,
  * zero-length and huge records, timestamps that go backwards, files that
- * stop in the middle, and the per-file statistics afterwards.
+ * stop in the middle, the decryption secrets and the per-file statistics
+ * afterwards.
  *
  * As in fuzz_engine.c, one engine serves FUZZ_ENGINE_REUSE inputs in a row
  * (default 256; nDPI's initialisation is too slow to pay per input), each
@@ -21,6 +24,7 @@ static struct idscan *g_ids;
 static char g_path[128];
 static struct engine *g_engine;
 static unsigned g_uses, g_reuse = 256;
+static volatile uint8_t g_sink;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -80,8 +84,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct source_file_info *fi = source_file(src, i);
 		if (fi->link_name != NULL)
 			(void)strlen(fi->link_name);
+		for (size_t l = 0; l < fi->n_links; l++)
+			(void)strlen(fi->links[l].name);
 		(void)strlen(fi->error);
 	}
+	size_t next = 0;
+	const struct source_secret *x;
+	while ((x = source_secret_next(src, UINT32_MAX, 0, &next)) != NULL)
+		if (x->len > 0) /* read: a wrong length shows as an overread */
+			g_sink = x->data[0] ^ x->data[x->len - 1];
 	source_free(src);
 	return 0;
 }

@@ -6,7 +6,8 @@
 # Before fuzzing, each target replays its files in tests/fuzz/regressions/
 # (each once). Seeds: tests/fuzz/seeds/<target>/, plus, when the shared
 # corpus is present, frames, frame runs and small captures cut from it by
-# seeds.py, and the project's policies, signatures and fixtures. New inputs
+# seeds.py (the pcapng ones also for fuzz_pcapng), and the project's
+# policies, signatures and fixtures. New inputs
 # go to build-fuzz/corpus/<target>/ (kept between runs), crash, leak and
 # timeout reproducers to build-fuzz/crashes/, logs to build-fuzz/logs/.
 # FUZZ_JOBS targets run at once (default 2, one per core).
@@ -23,7 +24,9 @@ if [ -z "$CORPUS" ]; then
 		[ -d "$c" ] && { CORPUS=$c; break; }
 	done
 fi
-TARGETS=${*:-"fuzz_packet fuzz_engine fuzz_pcap fuzz_policy fuzz_sigs fuzz_consent fuzz_device"}
+# Every tests/fuzz/fuzz_*.c is a target.
+ALL=$(for f in tests/fuzz/fuzz_*.c; do basename "$f" .c; done | tr '\n' ' ')
+TARGETS=${*:-$ALL}
 GEN=$B/seeds-gen
 mkdir -p "$B/crashes" "$B/logs" "$GEN"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
@@ -42,7 +45,13 @@ if [ -n "$CORPUS" ] && [ ! -f "$GEN/.done" ] && [ -x /usr/bin/python3 ]; then
 		echo "fuzz: seeds.py failed; fuzzing from the committed seeds only" >&2
 	fi
 fi
-mkdir -p "$GEN/fuzz_policy" "$GEN/fuzz_sigs" "$GEN/fuzz_consent" "$GEN/fuzz_device"
+mkdir -p "$GEN/fuzz_policy" "$GEN/fuzz_sigs" "$GEN/fuzz_consent" "$GEN/fuzz_device" \
+	"$GEN/fuzz_pcapng"
+# the pcapng files among fuzz_pcap's seeds seed the pcapng reader alone too
+for f in tests/fuzz/seeds/fuzz_pcap/* "$GEN"/fuzz_pcap/*; do
+	[ -f "$f" ] && [ "$(od -An -tx1 -N4 "$f" | tr -d ' \n')" = 0a0d0d0a ] &&
+		cp "$f" "$GEN/fuzz_pcapng/"
+done
 for f in policies/*.json tests/fixtures/policy/*.json tests/e2e/fixtures/policy*.json; do
 	[ -f "$f" ] && cp "$f" "$GEN/fuzz_policy/$(echo "$f" | tr / _)"
 done

@@ -170,6 +170,43 @@ static void test_too_many_other(void **state)
 	assert_non_null(strstr(err.msg, "'other'"));
 }
 
+/* The profile's "mac" as octets, in each spelling it may have; an "other"
+   entry typed mac is not the device's own MAC. */
+static void test_profile_mac(void **state)
+{
+	(void)state;
+	static const char *const spellings[] = {"02:00:00:00:00:17", "02-00-00-00-00-17",
+						"020000000017"};
+	static const uint8_t want[6] = {0x02, 0, 0, 0, 0, 0x17};
+	for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+		char text[200];
+		snprintf(text, sizeof(text), "{\"imei\": \"356938035643809\", \"mac\": \"%s\"}",
+			 spellings[i]);
+		write_file(text);
+		struct device_profile *d = NULL;
+		struct fa_err err;
+		assert_int_equal(device_load(path, &d, &err), FA_OK);
+		uint8_t mac[6] = {0};
+		assert_true(device_profile_mac(d, mac));
+		assert_memory_equal(mac, want, 6);
+		device_free(d);
+	}
+	write_file("{\"mac\": \"AA:bb:CC:dd:EE:0f\"}");
+	struct device_profile *d = NULL;
+	struct fa_err err;
+	assert_int_equal(device_load(path, &d, &err), FA_OK);
+	uint8_t mac[6];
+	assert_true(device_profile_mac(d, mac));
+	assert_memory_equal(mac, ((const uint8_t[6]){0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x0f}), 6);
+	device_free(d);
+	write_file("{\"imei\": \"356938035643809\", \"other\": [{\"type\": \"mac\", "
+		   "\"value\": \"02:00:00:00:00:17\"}]}");
+	assert_int_equal(device_load(path, &d, &err), FA_OK);
+	assert_false(device_profile_mac(d, mac));
+	device_free(d);
+	assert_false(device_profile_mac(NULL, mac));
+}
+
 static void test_file_limits(void **state)
 {
 	(void)state;
@@ -197,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_bad_fields),
 		cmocka_unit_test(test_too_many_other),
 		cmocka_unit_test(test_file_limits),
+		cmocka_unit_test(test_profile_mac),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -176,7 +176,7 @@ static void test_sparse(void **state)
 	assert_non_null(strstr(html, "</html>"));
 	free(html);
 	char *x = render(report_junit_write, doc);
-	assert_int_equal(count(x, "<testsuite "), 9);
+	assert_int_equal(count(x, "<testsuite "), 10);
 	assert_non_null(strstr(x, "</testsuites>"));
 	free(x);
 	char *nd = render(report_ndjson_write, doc);
@@ -216,13 +216,17 @@ static void test_junit(void **state)
 	(void)state;
 	json_t *doc = test_doc();
 	char *x = render(report_junit_write, doc);
-	/* statements + 8 rules */
-	assert_int_equal(count(x, "<testsuite "), 9);
-	assert_int_equal(count(x, "</testsuite>"), 9);
+	/* coverage + statements + 8 rules */
+	assert_int_equal(count(x, "<testsuite "), 10);
+	assert_int_equal(count(x, "</testsuite>"), 10);
 	/* F0001 (high) fails, F0002 (low < medium) passes; the broken statement fails */
 	assert_int_equal(count(x, "<failure "), 2);
-	assert_non_null(strstr(x, "<testsuites name=\"flowaudit: Audio &lt;Kit&gt;\" tests=\"11\" "
+	assert_non_null(strstr(x, "<testsuites name=\"flowaudit: Audio &lt;Kit&gt;\" tests=\"12\" "
 				  "failures=\"2\" errors=\"0\""));
+	/* no verdict reason: the coverage case passes */
+	assert_non_null(strstr(x, "<testsuite name=\"audit coverage\" tests=\"1\" failures=\"0\" "
+				  "errors=\"0\""));
+	assert_int_equal(count(x, "<error"), 0);
 	assert_non_null(strstr(x, "<testsuite name=\"undeclared-recipient\" tests=\"1\" failures=\"1\""));
 	assert_non_null(strstr(x, "<testsuite name=\"declared statements\" tests=\"3\" failures=\"1\" "
 				  "errors=\"0\" skipped=\"1\""));
@@ -235,6 +239,28 @@ static void test_junit(void **state)
 	json_object_set_new(doc, "fail_on", json_string("info"));
 	x = render(report_junit_write, doc);
 	assert_int_equal(count(x, "<failure "), 3);
+	free(x);
+
+	/* with fail_on never, none does: the findings are reported, nothing fails */
+	json_object_set_new(doc, "fail_on", json_string("never"));
+	x = render(report_junit_write, doc);
+	assert_int_equal(count(x, "<failure "), 0);
+	assert_int_equal(count(x, "below fail_on"), 3);
+	free(x);
+
+	/* verdict reasons: one errored case naming each, counted in <testsuites> */
+	json_object_set_new(doc, "verdict", json_string("inconclusive"));
+	json_object_set_new(doc, "verdict_reasons",
+			    json_pack("[{s:s, s:s}, {s:s, s:s}]", "code", "no-device-traffic", "text",
+				      "no flow came from --device 10.9.9.9", "code",
+				      "capture-truncated", "text", "a.pcap: cut <short>"));
+	x = render(report_junit_write, doc);
+	assert_int_equal(count(x, "<error "), 1);
+	assert_non_null(strstr(x, "tests=\"12\" failures=\"0\" errors=\"1\""));
+	assert_non_null(strstr(x, "<error type=\"inconclusive\" message=\"the audit could not look "
+				  "at all it was asked to: no-device-traffic, capture-truncated\">"));
+	assert_non_null(strstr(x, "no-device-traffic: no flow came from --device 10.9.9.9&#10;"));
+	assert_non_null(strstr(x, "capture-truncated: a.pcap: cut &lt;short&gt;&#10;"));
 	free(x);
 	json_decref(doc);
 }

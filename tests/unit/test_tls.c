@@ -17,45 +17,16 @@
 
 #include "flowaudit/tls.h"
 
+#include "bytebuf.h"
+
 #define CORPUS "/work/shared/corpus/ndpi/pcap/"
-
-struct buf {
-	uint8_t b[40000];
-	size_t n;
-};
-
-static void put8(struct buf *m, unsigned v)
-{
-	assert_true(m->n < sizeof(m->b));
-	m->b[m->n++] = (uint8_t)v;
-}
-
-static void put16(struct buf *m, unsigned v)
-{
-	put8(m, v >> 8);
-	put8(m, v & 0xFF);
-}
-
-static void put_bytes(struct buf *m, const void *p, size_t n)
-{
-	const uint8_t *s = p;
-	for (size_t i = 0; i < n; i++)
-		put8(m, s[i]);
-}
-
-/* Writes a 16-bit length for the bytes written since `at` + 2. */
-static void patch16(struct buf *m, size_t at)
-{
-	size_t n = m->n - at - 2;
-	m->b[at] = (uint8_t)(n >> 8);
-	m->b[at + 1] = (uint8_t)n;
-}
 
 struct hello_opts {
 	const char *sni;  /* NULL: no server_name extension */
 	const char *alpn; /* NULL: no ALPN extension */
 	bool sni_twice;
 	size_t padding; /* bytes of a padding extension (21), to make it large */
+	bool ech;       /* an encrypted_client_hello extension (outer form) */
 };
 
 /* A ClientHello handshake message (header included), no record layer. */
@@ -105,6 +76,21 @@ static void build_handshake(struct buf *m, const struct hello_opts *o)
 		put_bytes(m, o->alpn, n);
 		put8(m, 8);
 		put_bytes(m, "http/1.1", 8);
+	}
+	if (o->ech) {
+		/* ECHClientHello: outer(0), HPKE KDF and AEAD ids, config id, enc, payload */
+		put16(m, 0xfe0d);
+		put16(m, 1 + 4 + 1 + 2 + 32 + 2 + 48);
+		put8(m, 0);
+		put16(m, 0x0001);
+		put16(m, 0x0001);
+		put8(m, 0x42);
+		put16(m, 32);
+		for (int i = 0; i < 32; i++)
+			put8(m, (unsigned)(0x20 + i));
+		put16(m, 48);
+		for (int i = 0; i < 48; i++)
+			put8(m, (unsigned)(0x90 + i));
 	}
 	if (o->padding > 0) {
 		put16(m, 21);
@@ -415,6 +401,61 @@ static int scan_capture(const char *path, const char *want, bool *found)
 	return ok;
 }
 
+/* The encrypted_client_hello extension is reported; the outer SNI stays the name. */
+static void test_ech_flag(void **state)
+{
+	(void)state;
+	struct hello_opts with = {.sni = "public.example.net", .alpn = "h2", .ech = true};
+	struct hello_opts without = {.sni = "public.example.net", .alpn = "h2"};
+	struct buf *r = build(&with, 16384);
+	struct tls_hello h;
+	assert_int_equal(tls_client_hello(r->b, r->n, &h), TLS_PARSE_OK);
+	assert_true(h.ech);
+	assert_string_equal(h.sni, "public.example.net");
+	assert_string_equal(h.alpn, "h2");
+	free(r);
+	r = build(&without, 16384);
+	assert_int_equal(tls_client_hello(r->b, r->n, &h), TLS_PARSE_OK);
+	assert_false(h.ech);
+	assert_string_equal(h.sni, "public.example.net");
+	free(r);
+	/* split over records, the flag survives the gathering */
+	r = build(&with, 50);
+	assert_int_equal(tls_client_hello(r->b, r->n, &h), TLS_PARSE_OK);
+	assert_true(h.ech);
+	free(r);
+}
+
+/* The bare handshake message (QUIC's CRYPTO stream) goes through the same parser. */
+static void test_handshake_message(void **state)
+{
+	(void)state;
+	struct hello_opts o = {.sni = "quic.example.org", .alpn = "h3", .ech = true};
+	struct buf *hs = calloc(1, sizeof(*hs));
+	assert_non_null(hs);
+	build_handshake(hs, &o);
+	struct tls_hello h;
+	assert_int_equal(tls_handshake_hello(hs->b, hs->n, &h), TLS_PARSE_OK);
+	assert_string_equal(h.sni, "quic.example.org");
+	assert_string_equal(h.alpn, "h3");
+	assert_true(h.ech);
+	/* every prefix asks for more and leaves nothing behind */
+	for (size_t n = 0; n < hs->n; n++) {
+		uint8_t *copy = malloc(n ? n : 1);
+		assert_non_null(copy);
+		memcpy(copy, hs->b, n);
+		assert_int_equal(tls_handshake_hello(copy, n, &h), TLS_PARSE_NEED_MORE);
+		assert_string_equal(h.sni, "");
+		assert_false(h.ech);
+		free(copy);
+	}
+	/* a record header in front is not a bare handshake message */
+	struct buf *r = build(&o, 16384);
+	assert_int_equal(tls_handshake_hello(r->b, r->n, &h), TLS_PARSE_NOT_TLS);
+	free(r);
+	free(hs);
+}
+
 static void test_real_capture(void **state)
 {
 	(void)state;
@@ -451,6 +492,8 @@ int main(void)
 		cmocka_unit_test(test_large_hello),
 		cmocka_unit_test(test_not_tls),
 		cmocka_unit_test(test_inconsistent_lengths),
+		cmocka_unit_test(test_ech_flag),
+		cmocka_unit_test(test_handshake_message),
 		cmocka_unit_test(test_real_capture),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

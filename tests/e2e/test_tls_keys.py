@@ -5,8 +5,8 @@ captures tests/gen/tlscap.py makes, against what tshark reads in them.
 The captures are made once per run (about 15 s, as root, in network
 namespaces) into this suite's temporary directory and shared by every test;
 tests/gen/tlscap.py's docstring lists the scenarios (TLS 1.2 and 1.3, GCM,
-ChaCha20-Poly1305 and CBC with and without encrypt-then-MAC, resumption,
-HTTP/1.1 and HTTP/2, identifiers of tests/fixtures/tls-e2e/device.json in
+ChaCha20-Poly1305, CBC with and without encrypt-then-MAC, CCM, resumption,
+KeyUpdate, HTTP/1.1 and HTTP/2, identifiers of tests/fixtures/tls-e2e/device.json in
 the query, headers, a JSON body and a gzip body).
 
 What is asserted, per connection of every scenario:
@@ -14,12 +14,11 @@ What is asserted, per connection of every scenario:
     (`tls_decrypted: true` on its flow, in flows JSON and in report.json)
     and its request URI and user agent are tshark's, all of them;
   - the same from the pcapng carrying the keys as a Decryption Secrets
-    Block, with no option;
+    Block, with no option, and from one whose DSBs come late (one per
+    connection, after its first server segment);
   - with half the keys exactly the keyed half is decrypted, and every other
     TLS flow says why not (`tls_decrypted` false and a reason naming the
     missing key); the two halves given as two --keylog options decrypt all;
-    the same from a pcapng whose DSBs come late, one per connection after
-    its first server segment;
   - with one connection's secrets wrong in one digit that flow says
     authentication failed and nothing of it is read, the others decrypt;
   - a capture that starts after a connection's hellos: that flow not

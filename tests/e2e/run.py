@@ -17,7 +17,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import traceback
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIX = os.path.join(TOP, "tests", "e2e", "fixtures")
@@ -1201,37 +1200,14 @@ def build_mmdb():
             raise RuntimeError("mkmmdb.pl failed: " + r.stderr)
 
 
-def main():
+def bind(binary, work_dir):
     global BIN, WORK
-    if len(sys.argv) < 2:
-        print("usage: run.py BUILD/flowaudit [FILTER]", file=sys.stderr)
-        return 2
-    BIN = os.path.abspath(sys.argv[1])
-    flt = sys.argv[2] if len(sys.argv) > 2 else ""
-    WORK = tempfile.mkdtemp(prefix="flowaudit-e2e-")
-    passed = failed = skipped = 0
-    try:
-        build_mmdb()
-        tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and flt in n]
-        for name, fn in tests:
-            try:
-                fn()
-                print("PASS %s" % name)
-                passed += 1
-            except Skip as e:
-                print("SKIP %s: %s" % (name, e))
-                skipped += 1
-            except Exception:
-                print("FAIL %s" % name)
-                traceback.print_exc(limit=3, file=sys.stdout)
-                failed += 1
-    finally:
-        if failed == 0:
-            shutil.rmtree(WORK, ignore_errors=True)
-        else:
-            print("e2e work files kept in %s" % WORK)
-    print("e2e: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    BIN, WORK = binary, work_dir
+
+
+def main():
+    import suite
+    return suite.main("e2e", globals(), lambda b, w: build_mmdb(), (Skip,), bind)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,10 @@ import shutil
 import struct
 import subprocess
 import sys
-import tempfile
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import suite  # noqa: E402  (the shared harness)
 import run as e2e  # noqa: E402  (its run/flows/audit helpers and test databases)
 
 Skip = e2e.Skip
@@ -287,37 +286,12 @@ def test_pcapng_decryption_secrets_not_frames():
     assert len(tshark_frames(withkeys)) == len(tshark_frames(path))
 
 
+def bind(binary, work_dir):
+    e2e.BIN, e2e.WORK = binary, work_dir
+
+
 def main():
-    if len(sys.argv) < 2:
-        print("usage: test_pcapng.py BUILD/flowaudit [NAME-SUBSTRING]", file=sys.stderr)
-        return 2
-    e2e.BIN = os.path.abspath(sys.argv[1])
-    flt = sys.argv[2] if len(sys.argv) > 2 else ""
-    e2e.WORK = tempfile.mkdtemp(prefix="flowaudit-e2e-pcapng-")
-    passed = failed = skipped = 0
-    try:
-        e2e.build_mmdb()
-        for name, fn in sorted(globals().items()):
-            if not name.startswith("test_") or flt not in name:
-                continue
-            try:
-                fn()
-                print("PASS %s" % name)
-                passed += 1
-            except Skip as e:
-                print("SKIP %s: %s" % (name, e))
-                skipped += 1
-            except Exception:
-                print("FAIL %s" % name)
-                traceback.print_exc(limit=3, file=sys.stdout)
-                failed += 1
-    finally:
-        if failed == 0:
-            shutil.rmtree(e2e.WORK, ignore_errors=True)
-        else:
-            print("work files kept in %s" % e2e.WORK)
-    print("e2e-pcapng: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    return suite.main("e2e-pcapng", globals(), lambda b, w: e2e.build_mmdb(), (Skip,), bind)
 
 
 if __name__ == "__main__":

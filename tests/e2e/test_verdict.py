@@ -23,10 +23,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import suite  # noqa: E402  (the shared harness)
 import run as e2e  # noqa: E402  (the e2e suite's helpers: capgen captures, MMDB files)
 
 from scapy.all import (DNS, DNSRR, IP, IPv6, TCP, UDP, Ether, PcapWriter,  # noqa: E402
@@ -413,36 +413,12 @@ def test_capture_saw_nothing():
 
 # ------------------------------------------------------------ harness
 
+def bind(binary, work_dir):
+    e2e.BIN, e2e.WORK = binary, work_dir
+
+
 def main():
-    if len(sys.argv) < 2:
-        print("usage: test_verdict.py BUILD/flowaudit [FILTER]", file=sys.stderr)
-        return 2
-    e2e.BIN = os.path.abspath(sys.argv[1])
-    flt = sys.argv[2] if len(sys.argv) > 2 else ""
-    e2e.WORK = tempfile.mkdtemp(prefix="flowaudit-verdict-")
-    passed = failed = skipped = 0
-    try:
-        build_mmdb()
-        tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and flt in n]
-        for name, fn in tests:
-            try:
-                fn()
-                print("PASS %s" % name)
-                passed += 1
-            except (Skip, e2e.Skip) as e:
-                print("SKIP %s: %s" % (name, e))
-                skipped += 1
-            except Exception:
-                print("FAIL %s" % name)
-                traceback.print_exc(limit=3, file=sys.stdout)
-                failed += 1
-    finally:
-        if failed == 0:
-            shutil.rmtree(e2e.WORK, ignore_errors=True)
-        else:
-            print("verdict work files kept in %s" % e2e.WORK)
-    print("verdict: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    return suite.main("verdict", globals(), lambda b, w: build_mmdb(), (Skip, e2e.Skip), bind)
 
 
 if __name__ == "__main__":

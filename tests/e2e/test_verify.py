@@ -19,9 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import suite  # noqa: E402  (the shared harness)
 import run as e2e  # noqa: E402
 
 FIX = e2e.FIX
@@ -344,36 +344,12 @@ def test_two_audits_one_outdir():
     assert rep["inputs"]["captures"][0]["path"].endswith("long.pcap")
 
 
+def bind(binary, work_dir):
+    e2e.BIN, e2e.WORK = binary, work_dir
+
+
 def main():
-    if len(sys.argv) < 2:
-        print("usage: test_verify.py BUILD/flowaudit [FILTER]", file=sys.stderr)
-        return 2
-    e2e.BIN = os.path.abspath(sys.argv[1])
-    flt = sys.argv[2] if len(sys.argv) > 2 else ""
-    e2e.WORK = tempfile.mkdtemp(prefix="flowaudit-verify-")
-    passed = failed = skipped = 0
-    try:
-        e2e.build_mmdb()
-        tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and flt in n]
-        for name, fn in tests:
-            try:
-                fn()
-                print("PASS %s" % name)
-                passed += 1
-            except e2e.Skip as e:
-                print("SKIP %s: %s" % (name, e))
-                skipped += 1
-            except Exception:
-                print("FAIL %s" % name)
-                traceback.print_exc(limit=3, file=sys.stdout)
-                failed += 1
-    finally:
-        if failed == 0:
-            shutil.rmtree(e2e.WORK, ignore_errors=True)
-        else:
-            print("verify work files kept in %s" % e2e.WORK)
-    print("verify: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    return suite.main("verify", globals(), lambda b, w: e2e.build_mmdb(), (e2e.Skip,), bind)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,15 @@
 #include "flowaudit/evidence.h"
 #include "flowaudit/geo.h"
 #include "flowaudit/hash.h"
+#include "flowaudit/keylog.h"
 #include "flowaudit/manifest.h"
+#include "flowaudit/pcapng.h"
 #include "flowaudit/policy.h"
 #include "flowaudit/report.h"
 #include "flowaudit/report_dir.h"
 #include "flowaudit/report_json.h"
 #include "flowaudit/signatures.h"
+#include "flowaudit/tls_crypto.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -345,6 +348,63 @@ static bool evidence_flow_of(uint64_t id, struct evidence_flow *out, void *user)
 	return true;
 }
 
+/*
+ * The key log lines of the finding's decrypted connections, for its
+ * evidence pcapng's Decryption Secrets Block: exactly those, so that
+ * Wireshark reads the connections the finding rests on and nothing else
+ * of the key log reaches the report. Stops at whole connections before
+ * PCAPNG_DSB_MAX bytes. Sets the set's tls_keys (owned; freed and wiped by
+ * evidence_keys_free()), or leaves it NULL when there are none.
+ */
+static void evidence_keys(const struct run *r, const struct finding *f, struct evidence_set *es)
+{
+	if (r->keys == NULL)
+		return;
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	for (size_t k = 0; k < f->n_flows; k++) {
+		struct flow_record fr;
+		if (!engine_record_get(r->eng, f->flows[k], &fr) || !fr.tls_decrypted ||
+		    !fr.have_client_random)
+			continue;
+		if (cap - len < KEYLOG_EXPORT_MAX) {
+			size_t nc = cap ? 2 * cap : 4 * KEYLOG_EXPORT_MAX;
+			if (nc > PCAPNG_DSB_MAX)
+				break;
+			char *nt = malloc(nc);
+			if (nt == NULL)
+				break;
+			if (text != NULL) {
+				memcpy(nt, text, len);
+				tls_wipe(text, cap);
+				free(text);
+			}
+			text = nt;
+			cap = nc;
+		}
+		size_t n = keylog_export(r->keys, fr.client_random, text + len, cap - len);
+		if (n < cap - len)
+			len += n;
+	}
+	if (len == 0) {
+		free(text);
+		return;
+	}
+	es->tls_keys = text;
+	es->tls_keys_len = len;
+}
+
+static void evidence_keys_free(struct evidence_set *es)
+{
+	if (es->tls_keys != NULL) {
+		char *text = (char *)es->tls_keys;
+		tls_wipe(text, es->tls_keys_len);
+		free(text);
+	}
+	es->tls_keys = NULL;
+	es->tls_keys_len = 0;
+}
+
 static int build_evidence(struct audit_session *s, const char *dir, struct fa_err *err)
 {
 	size_t nf = audit_finding_count(s->audit);
@@ -357,6 +417,7 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 		s->evidence[i].name = f->id;
 		s->evidence[i].flow_ids = f->flows;
 		s->evidence[i].n_flow_ids = f->n_flows;
+		evidence_keys(&s->run, f, &s->evidence[i]);
 	}
 	char edir[4300];
 	snprintf(edir, sizeof(edir), "%s/evidence", dir);
@@ -525,6 +586,7 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			.geo = r->geo,
 			.geo_country_sha256 = gc[0] ? gc : NULL,
 			.geo_asn_sha256 = ga[0] ? ga : NULL,
+			.tls_keys = r->keys != NULL && keylog_stats(r->keys)->secrets > 0,
 			.eng = r->eng,
 			.audit = s->audit,
 			.evidence = (s->formats & FMT_EVIDENCE) ? s->evidence : NULL,
@@ -621,8 +683,10 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		json_decref(doc);
 		doc = NULL;
 	}
-	for (size_t i = 0; i < s->n_evidence; i++)
+	for (size_t i = 0; i < s->n_evidence; i++) {
 		evidence_set_clear(&s->evidence[i]);
+		evidence_keys_free(&s->evidence[i]);
+	}
 	free(s->evidence);
 	s->evidence = NULL;
 	s->n_evidence = 0;

@@ -288,6 +288,12 @@ static json_t *inputs_json(const struct report_ctx *c)
 	json_object_set_new(geo, "country", geo_db_json(geo_country_info(c->geo), c->geo_country_sha256));
 	json_object_set_new(geo, "asn", geo_db_json(geo_asn_info(c->geo), c->geo_asn_sha256));
 	json_object_set_new(in, "geo", geo);
+	/* the key logs by path and digest: their contents are secrets */
+	json_t *kl = json_array();
+	for (size_t i = 0; i < c->n_keylogs; i++)
+		json_array_append_new(kl, file_ref(c->keylog_paths[i],
+						   c->keylog_sha256 ? c->keylog_sha256[i] : NULL));
+	json_object_set_new(in, "keylogs", kl);
 	return in;
 }
 
@@ -414,6 +420,7 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	jw_str_or_null(w, "clause", f->clause);
 	jsonw_string(w, "statement", f->statement[0] ? f->statement : NULL);
 	jsonw_string(w, "detail", f->detail ? f->detail : "");
+	jsonw_bool(w, "decrypted", f->decrypted);
 	jsonw_array(w, "identifiers");
 	for (size_t k = 0; k < f->n_ids; k++) {
 		const struct finding_identifier *x = &f->ids[k];
@@ -423,6 +430,17 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 		jsonw_string(w, "encoding", x->encoding);
 		jsonw_string(w, "masked", x->masked);
 		jsonw_string(w, "where", x->where);
+		jsonw_bool(w, "decrypted", x->decrypted);
+		/* where in the request: a header's name, a query key, or the
+		   offset in the body or payload */
+		jsonw_object(w, "location");
+		jsonw_string(w, "in", x->where);
+		if (x->field[0])
+			jsonw_string(w, strcmp(x->where, "http_header") == 0 ? "header" : "key",
+				     x->field);
+		else
+			jsonw_int(w, "offset", (int64_t)x->offset);
+		jsonw_end(w);
 		jsonw_string(w, "file", xfi ? xfi->path : NULL);
 		jsonw_int(w, "frame", (int64_t)x->frame);
 		jsonw_int(w, "offset", (int64_t)x->offset);
@@ -535,19 +553,74 @@ static json_t *object_values(json_t *obj)
 }
 
 /*
+ * summary.tls: of every kept flow that carried a TLS handshake, how many
+ * were decrypted and, per reason, how many were not (tls_dec_status_name()
+ * words). Without keys none is: examined false says the payload inside
+ * TLS was not looked at.
+ */
+struct tls_coverage {
+	uint64_t flows, decrypted;
+	json_t *why; /* reason -> count */
+};
+
+static void tls_count(struct tls_coverage *t, const struct flow_record *r)
+{
+	if (r->tls_status == NULL)
+		return;
+	t->flows++;
+	if (r->tls_decrypted) {
+		t->decrypted++;
+		return;
+	}
+	json_t *v = json_object_get(t->why, r->tls_status);
+	json_object_set_new(t->why, r->tls_status, json_integer(v ? json_integer_value(v) + 1 : 1));
+}
+
+static json_t *tls_json(const struct report_ctx *c, struct tls_coverage *t)
+{
+	return json_pack("{s:b, s:I, s:I, s:I, s:o}", "examined", c->tls_keys, "keylogs",
+			 (json_int_t)c->n_keylogs, "flows", (json_int_t)t->flows, "decrypted",
+			 (json_int_t)t->decrypted, "not_decrypted", t->why);
+}
+
+/* The note that says what was read inside TLS: always, since a reader of
+   a report without keys must not take "no finding" for "nothing sent". */
+static json_t *tls_note(const json_t *tls)
+{
+	json_int_t flows = json_integer_value(json_object_get(tls, "flows"));
+	json_int_t dec = json_integer_value(json_object_get(tls, "decrypted"));
+	if (!json_is_true(json_object_get(tls, "examined")))
+		return json_sprintf("no TLS session keys were given (--keylog FILE, or the "
+				    "Decryption Secrets Blocks of a pcapng): the payload inside TLS "
+				    "was not examined, in any of the %" JSON_INTEGER_FORMAT
+				    " TLS flows", flows);
+	json_int_t no_key = json_integer_value(
+		json_object_get(json_object_get(tls, "not_decrypted"), "no_key"));
+	return json_sprintf("TLS session keys were given: %" JSON_INTEGER_FORMAT " of %"
+			    JSON_INTEGER_FORMAT " TLS flows were decrypted and examined; %"
+			    JSON_INTEGER_FORMAT " had no key, %" JSON_INTEGER_FORMAT
+			    " were not decrypted for another reason (summary.tls)",
+			    dec, flows, no_key, flows - dec - no_key);
+}
+
+/*
  * summary.destinations, .countries and .by_country, over every kept flow
  * of a device to a public address (the flows summary.public_flows counts);
- * by_country feeds the chart, split by who receives the flows.
+ * by_country feeds the chart, split by who receives the flows. And
+ * summary.tls over every kept flow.
  */
 static void destinations_json(const struct report_ctx *c, json_t *s)
 {
 	json_t *countries = json_object();
 	json_t *dests = json_object();
 	json_t *byc = json_object();
+	struct tls_coverage tls = {.why = json_object()};
 	struct flow_record r;
 	for (uint64_t id = 1; id <= engine_record_count(c->eng); id++) {
-		if (!engine_record_get(c->eng, id, &r) || r.geo.scope != FA_SCOPE_PUBLIC ||
-		    !audit_is_device_flow(c->audit, &r))
+		if (!engine_record_get(c->eng, id, &r))
+			continue;
+		tls_count(&tls, &r);
+		if (r.geo.scope != FA_SCOPE_PUBLIC || !audit_is_device_flow(c->audit, &r))
 			continue;
 		char buf[FA_ADDR_STRLEN];
 		json_object_set_new(dests, r.name ? r.name : fa_addr_str(&r.srv, buf, sizeof(buf)),
@@ -575,6 +648,7 @@ static void destinations_json(const struct report_ctx *c, json_t *s)
 	json_decref(dests);
 	json_object_set_new(s, "countries", countries);
 	json_object_set_new(s, "by_country", object_values(byc));
+	json_object_set_new(s, "tls", tls_json(c, &tls));
 }
 
 static json_t *summary_json(const struct report_ctx *c)
@@ -846,6 +920,9 @@ json_t *report_build(const struct report_ctx *c)
 	if (c->geo != NULL)
 		json_array_append_new(attr, json_string(geo_attribution()));
 	json_object_set_new(doc, "attribution", attr);
-	json_object_set_new(doc, "notes", cstr_list(c->notes, c->n_notes));
+	json_t *notes = cstr_list(c->notes, c->n_notes);
+	json_array_append_new(notes, tls_note(json_object_get(json_object_get(doc, "summary"),
+							      "tls")));
+	json_object_set_new(doc, "notes", notes);
 	return doc;
 }

@@ -34,6 +34,7 @@
 #include "flowaudit/quic.h"
 #include "flowaudit/signatures.h"
 #include "flowaudit/source.h"
+#include "flowaudit/tls_decrypt.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -118,6 +119,16 @@ struct engine_stats {
 	uint64_t reasm_gaps, reasm_bytes_skipped;
 	uint64_t hits_not_kept;
 	struct quic_stats quic;      /* Initial packets opened, failed, CRYPTO bytes refused */
+	/*
+	 * TLS over TCP (a flow whose client opened with a TLS record): tls_flows
+	 * of them ended; tls_decrypted were read whole with the key log
+	 * (tls_status "decrypted"); tls_by_status counts every ended TLS flow
+	 * under its tls_dec_status, so tls_by_status[TLS_DEC_NO_KEY] is those
+	 * the key log had no secret for (all of them when no key log was
+	 * given), and the other entries the other reasons why not.
+	 */
+	uint64_t tls_flows, tls_decrypted;
+	uint64_t tls_by_status[TLS_DEC_AUTH_FAILED + 1];
 	fa_time first, last;
 };
 
@@ -135,6 +146,23 @@ struct engine_cfg {
 	const struct geo *geo;       /* may be NULL */
 	const struct sig_db *sigs;   /* may be NULL */
 	const struct idscan *ids;    /* may be NULL: no identifier scan */
+	/*
+	 * keys: TLS session secrets (keylog.h); NULL: TLS payload is not read.
+	 * With keys, a TCP flow that opens with a TLS record is decrypted
+	 * (tls_decrypt.h) and what it carries goes where cleartext payload
+	 * goes: HTTP/1.x and HTTP/2 decoders, names, the identifier scanner.
+	 * keys_update, when set, is called before each frame is analysed (fr)
+	 * and before flows end without one (fr NULL), in the thread that calls
+	 * engine_frame(), to bring the key log up to that point (a pcapng's
+	 * secrets blocks before that frame, a growing key log file); when the
+	 * key log's generation has changed after it, connections waiting for
+	 * keys look again. The engine only reads the key log.
+	 */
+	const struct keylog *keys;
+	void (*keys_update)(void *user, const struct source_frame *fr);
+	void *keys_user;
+	size_t tls_stream_limit;     /* stream bytes read per direction of a TLS
+					flow being decrypted, default 64 MiB */
 	engine_flow_cb on_flow;      /* may be NULL */
 	void *user;
 	/*

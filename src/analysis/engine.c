@@ -22,6 +22,7 @@
 #include "engine_int.h"
 #include "flowaudit/cursor.h"
 #include "flowaudit/http.h"
+#include "flowaudit/http2.h"
 #include "flowaudit/reasm.h"
 #include "flowaudit/recstore.h"
 #include "flowaudit/strpool.h"
@@ -36,13 +37,29 @@
 #define HELLO_MAX 16384   /* bytes of client stream kept for the ClientHello */
 #define HELLO_SEARCH 4096 /* a ClientHello or buried request must start within these */
 #define FLOW_HITS_MAX 64  /* distinct (type, encoding, direction) per flow */
+#define TLS_STREAM_LIMIT ((size_t)64 << 20) /* default tls_stream_limit */
+
+/* Where hits come from: the flow, and the frame being read. */
+struct app {
+	struct engine *e;
+	struct analysis *an;
+	struct flow *f;
+	uint32_t file;
+	uint64_t frame;
+	bool decrypted;            /* plaintext read after TLS decryption */
+};
+
+/* One decoded message body of a direction, scanned as one piece. */
+struct body_scan {
+	uint32_t state;
+	uint64_t msg, off;
+};
 
 struct stream {
 	struct reasm ra;
 	struct http_stream http;
 	uint32_t scan_state;
-	uint32_t body_state;       /* scanner state across one message's body */
-	uint64_t body_msg, body_off;
+	struct body_scan body;     /* scanner state across one message's body */
 	bool http_on;
 	struct engine *e;
 	struct analysis *an;
@@ -50,6 +67,24 @@ struct stream {
 	int dir;
 	uint32_t cur_file;
 	uint64_t cur_frame;
+	uint64_t tls_next;         /* a flow being decrypted: the next stream offset due */
+	bool tls_gap;              /* tls_dec_gap() was called for this direction */
+};
+
+/*
+ * A TCP flow being decrypted: its connection, and the plaintext of each
+ * direction on its way to the HTTP decoders and the scanner. Listed in the
+ * engine so that connections waiting for keys look again when keys come.
+ */
+struct tls_flow {
+	struct tls_dec *dec;
+	struct app a;
+	uint64_t plain_off[2];
+	uint32_t scan_state[2];
+	struct http_stream http[2];
+	bool http_on[2];
+	struct body_scan body[2];
+	struct tls_flow *prev, *next;
 };
 
 struct analysis {
@@ -82,6 +117,14 @@ struct analysis {
 	const char *http_host;
 	uint32_t http_host_file;
 	uint64_t http_host_frame;
+	const char *req_ua, *req_url; /* of the first request read by flowaudit's decoders */
+
+	/* TLS: the client opened with a TLS record; decrypted when keys were given */
+	bool tls_seen;
+	struct tls_flow *tls;
+	/* HTTP/2, over TLS or in the clear (prior knowledge) */
+	struct http2_conn *h2;
+	bool h2_off;
 
 	uint64_t payload_bytes[2];
 	uint32_t isn[2];           /* first stream byte, from the SYN */
@@ -107,6 +150,8 @@ struct engine {
 	struct split *sp;          /* threads 2: nDPI's thread, whose answers this engine takes */
 	struct split *pub;         /* set: this engine is that thread's, publishing to pub */
 	struct quic_ctx *quic;     /* QUIC Initial ciphers, made at the first QUIC flow */
+	struct tls_flow *tls_list; /* flows being decrypted */
+	uint64_t keys_gen;         /* the key log's generation they last looked at */
 	bool flushing;
 	struct dns_message dnsmsg; /* scratch: large, so not on the stack */
 };
@@ -131,6 +176,7 @@ void engine_cfg_default(struct engine_cfg *cfg)
 	cfg->mem_records = 16384;
 	cfg->max_hits = 100000;
 	cfg->reasm_limit = 256 * 1024;
+	cfg->tls_stream_limit = TLS_STREAM_LIMIT;
 }
 
 static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user);
@@ -150,6 +196,9 @@ static int engine_make(const struct engine_cfg *cfg, struct split *pub, struct e
 		engine_cfg_default(&e->cfg);
 	if (e->cfg.reasm_limit == 0)
 		e->cfg.reasm_limit = 256 * 1024;
+	if (e->cfg.tls_stream_limit < e->cfg.reasm_limit)
+		e->cfg.tls_stream_limit = e->cfg.reasm_limit > TLS_STREAM_LIMIT ? e->cfg.reasm_limit
+										 : TLS_STREAM_LIMIT;
 	if (e->cfg.threads > ENGINE_MAX_THREADS) {
 		fa_err_set(err, "at most %d threads", ENGINE_MAX_THREADS);
 		free(e);
@@ -198,6 +247,8 @@ int engine_new_classifier(const struct engine_cfg *cfg, struct split *sp, struct
 	c.on_flow = NULL;
 	c.user = NULL;
 	c.ids = NULL;
+	c.keys = NULL;
+	c.keys_update = NULL;
 	c.mem_records = 1;
 	return engine_make(&c, sp, out, err);
 }
@@ -244,49 +295,82 @@ static void add_hit(struct analysis *an, const struct id_hit *h)
 }
 
 struct scan_ctx {
-	struct stream *s;
+	const struct app *a;
+	int dir;
 	const char *where;
+	const uint8_t *field;      /* header name, as sent; interned at a hit */
+	size_t field_len;
 };
+
+static const char *intern_text(struct engine *e, const uint8_t *s, size_t n)
+{
+	char buf[128];
+	http_copy_text(buf, sizeof(buf), s, n);
+	return intern(e, buf);
+}
 
 static void on_match(const struct idscan_match *m, void *user)
 {
 	struct scan_ctx *sc = user;
-	struct stream *s = sc->s;
+	const struct app *a = sc->a;
 	struct id_hit h = {
-		.flow_id = s->f->id,
+		.flow_id = a->f->id,
 		.type = m->type,
 		.encoding = m->encoding,
 		.where = sc->where,
+		.field = sc->field_len ? intern_text(a->e, sc->field, sc->field_len) : NULL,
+		.decrypted = a->decrypted,
 		.id_index = m->id_index,
-		.file = s->cur_file,
-		.frame = s->cur_frame,
+		.file = a->file,
+		.frame = a->frame,
 		.offset = m->offset,
-		.dir = s->dir,
+		.dir = sc->dir,
 	};
-	add_hit(s->an, &h);
+	add_hit(a->an, &h);
+}
+
+static void app_scan(const struct scan_ctx *sc, const uint8_t *d, size_t n, uint64_t off,
+		     uint32_t *state)
+{
+	const struct idscan *ids = sc->a->e->cfg.ids;
+	if (ids == NULL || n == 0)
+		return;
+	*state = idscan_feed(ids, *state, d, n, off, on_match, (void *)sc);
+}
+
+static struct app stream_app(const struct stream *s)
+{
+	return (struct app){s->e, s->an, s->f, s->cur_file, s->cur_frame, false};
 }
 
 static void scan_bytes(struct stream *s, const uint8_t *d, size_t n, uint64_t off, const char *where,
 		       uint32_t *state)
 {
-	const struct idscan *ids = s->e->cfg.ids;
-	if (ids == NULL || n == 0)
-		return;
-	struct scan_ctx sc = {s, where};
-	*state = idscan_feed(ids, *state, d, n, off, on_match, &sc);
+	struct app a = stream_app(s);
+	struct scan_ctx sc = {&a, s->dir, where, NULL, 0};
+	app_scan(&sc, d, n, off, state);
+}
+
+/* One piece of the decoded body of message h->messages: one scan per
+   message body, so a match may straddle inflate blocks or chunks. */
+static void body_piece(const struct app *a, int dir, const struct http_stream *h,
+		       struct body_scan *b, const uint8_t *d, size_t n)
+{
+	if (b->off == 0 || h->messages != b->msg) {
+		b->state = idscan_start(a->e->cfg.ids);
+		b->msg = h->messages;
+		b->off = 0;
+	}
+	struct scan_ctx sc = {a, dir, "http_body", NULL, 0};
+	app_scan(&sc, d, n, b->off, &b->state);
+	b->off += n;
 }
 
 static void on_http_body(const uint8_t *d, size_t n, void *user)
 {
 	struct stream *s = user;
-	/* one scan per message body, so a match may straddle inflate blocks or chunks */
-	if (s->body_off == 0 || s->http.messages != s->body_msg) {
-		s->body_state = idscan_start(s->e->cfg.ids);
-		s->body_msg = s->http.messages;
-		s->body_off = 0;
-	}
-	scan_bytes(s, d, n, s->body_off, "http_body", &s->body_state);
-	s->body_off += n;
+	struct app a = stream_app(s);
+	body_piece(&a, s->dir, &s->http, &s->body, d, n);
 }
 
 /* ---- TCP streams ---- */
@@ -311,7 +395,7 @@ static long hello_start(const uint8_t *buf, size_t len)
  * the blank line, "Host:". Writes the host and returns true when found.
  */
 /* Host header value -> the flow's name: port and trailing dot dropped, lower case. */
-static void set_http_host(struct stream *s, const char *value)
+static void set_http_host(const struct app *a, const char *value)
 {
 	char host[256];
 	snprintf(host, sizeof(host), "%s", value);
@@ -319,9 +403,29 @@ static void set_http_host(struct stream *s, const char *value)
 	if (colon && host[0] != '[')
 		*colon = '\0';
 	fa_host_normalize(host);
-	s->an->http_host = intern(s->e, host);
-	s->an->http_host_file = s->cur_file;
-	s->an->http_host_frame = s->cur_frame;
+	a->an->http_host = intern(a->e, host);
+	a->an->http_host_file = a->file;
+	a->an->http_host_frame = a->frame;
+}
+
+/*
+ * A request read by flowaudit's own decoders (decrypted HTTP/1.x, HTTP/2):
+ * its Host or :authority names the flow as a cleartext Host does, and the
+ * first request gives the flow's user agent and request line.
+ */
+static void app_request(const struct app *a, const struct http_info *hi)
+{
+	struct analysis *an = a->an;
+	if (hi->host[0] && an->http_host == NULL)
+		set_http_host(a, hi->host);
+	if (an->req_url == NULL && hi->target[0]) {
+		char url[sizeof(hi->host) + sizeof(hi->target)];
+		bool path = hi->target[0] == '/';
+		snprintf(url, sizeof(url), "%s%s", path ? hi->host : "", hi->target);
+		an->req_url = intern(a->e, url);
+		if (hi->user_agent[0])
+			an->req_ua = intern(a->e, hi->user_agent);
+	}
 }
 
 static bool buried_http_host(const uint8_t *buf, size_t len, char *host, size_t n)
@@ -386,7 +490,8 @@ static void hello_bytes(struct stream *s, const uint8_t *d, size_t n)
 	if (at < 0) {
 		char host[256];
 		if (s->http.inactive && buried_http_host(an->hello, an->hello_len, host, sizeof(host))) {
-			set_http_host(s, host);
+			struct app a = stream_app(s);
+			set_http_host(&a, host);
 			hello_done(an);
 		} else if (an->hello_len >= HELLO_SEARCH) {
 			hello_done(an);
@@ -415,16 +520,218 @@ static void http_bytes(struct stream *s, const uint8_t *d, size_t n, bool scan)
 	http_stream_feed(&s->http, d, n, scan ? on_http_body : NULL, s);
 	if (s->dir == FLOW_OUT && an->http_host == NULL) {
 		const struct http_info *hi = http_stream_info(&s->http);
-		if (hi != NULL && hi->host[0])
-			set_http_host(s, hi->host);
+		if (hi != NULL && hi->host[0]) {
+			struct app a = stream_app(s);
+			set_http_host(&a, hi->host);
+		}
 	}
 	if (s->http.inactive)
 		s->http_on = false;
 }
 
+/* ---- HTTP/2, over TLS or in the clear ---- */
+
+static void h2_on_field(const struct http2_field *f, void *user)
+{
+	const struct app *a = user;
+	if (a->e->cfg.ids == NULL)
+		return;
+	struct scan_ctx sc = {a, f->dir, "http_header", f->name, f->name_len};
+	uint32_t st = idscan_start(a->e->cfg.ids);
+	app_scan(&sc, f->value, f->value_len, 0, &st);
+}
+
+static void h2_on_request(const struct http2_request *r, void *user)
+{
+	app_request(user, &r->info);
+}
+
+static void h2_on_data(const struct http2_data *d, void *user)
+{
+	const struct app *a = user;
+	if (a->e->cfg.ids == NULL)
+		return;
+	if (d->offset == 0)
+		*d->state = idscan_start(a->e->cfg.ids);
+	struct scan_ctx sc = {a, d->dir, "http_body", NULL, 0};
+	app_scan(&sc, d->d, d->n, d->offset, d->state);
+}
+
+static void h2_drop(struct analysis *an)
+{
+	if (an->h2 != NULL) {
+		http2_conn_free(an->h2);
+		free(an->h2);
+		an->h2 = NULL;
+	}
+}
+
+/*
+ * In-order bytes of direction dir to the flow's HTTP/2 decoder, made at the
+ * first byte of either direction that can start HTTP/2 (the server's
+ * SETTINGS often comes before the client's preface). True while the
+ * connection is read as HTTP/2 (the client's preface was seen).
+ */
+static bool h2_feed(const struct app *a, int dir, const uint8_t *d, size_t n)
+{
+	struct analysis *an = a->an;
+	if (an->h2_off || n == 0)
+		return false;
+	if (an->h2 == NULL) {
+		if (!http2_first_byte_ok(dir, d[0]) || (an->h2 = malloc(sizeof(*an->h2))) == NULL) {
+			an->h2_off = true;
+			return false;
+		}
+		http2_conn_init(an->h2);
+	}
+	struct http2_callbacks cbs = {h2_on_field, h2_on_request, h2_on_data, (void *)a};
+	http2_conn_feed(an->h2, dir, d, n, &cbs);
+	if (an->h2->inactive && !an->h2->active) {
+		h2_drop(an);
+		an->h2_off = true;
+		return false;
+	}
+	return an->h2->active;
+}
+
+/* ---- TLS decryption ---- */
+
+/* Does a client stream open with a TLS record (handshake, alert, CCS, data)? */
+static bool tls_record_start(const uint8_t *d, size_t n)
+{
+	return n >= 3 && d[0] >= 0x14 && d[0] <= 0x17 && d[1] == 0x03 && d[2] <= 0x04;
+}
+
+struct tls_body_ctx {
+	struct tls_flow *t;
+	int dir;
+};
+
+static void on_tls_body(const uint8_t *d, size_t n, void *user)
+{
+	struct tls_body_ctx *c = user;
+	body_piece(&c->t->a, c->dir, &c->t->http[c->dir], &c->t->body[c->dir], d, n);
+}
+
+/* Decrypted application data of one direction, in stream order. */
+static void on_plain(void *user, enum tls_dec_dir tdir, const uint8_t *d, size_t n)
+{
+	struct tls_flow *t = user;
+	const struct app *a = &t->a;
+	int dir = tdir == TLS_DEC_FROM_CLIENT ? FLOW_OUT : FLOW_IN;
+	uint64_t off = t->plain_off[dir];
+	t->plain_off[dir] += n;
+	if (h2_feed(a, dir, d, n)) {
+		t->http_on[FLOW_OUT] = t->http_on[FLOW_IN] = false;
+		return; /* header fields and bodies come through the HTTP/2 callbacks */
+	}
+	const struct idscan *ids = a->e->cfg.ids;
+	if (ids != NULL) {
+		struct scan_ctx sc = {a, dir, "payload", NULL, 0};
+		app_scan(&sc, d, n, off, &t->scan_state[dir]);
+	}
+	if (!t->http_on[dir])
+		return;
+	struct tls_body_ctx bc = {t, dir};
+	http_stream_feed(&t->http[dir], d, n, ids ? on_tls_body : NULL, &bc);
+	const struct http_info *hi = http_stream_info(&t->http[dir]);
+	if (dir == FLOW_OUT && hi != NULL && strcmp(hi->method, "PRI") != 0)
+		app_request(a, hi);
+	if (t->http[dir].inactive)
+		t->http_on[dir] = false;
+}
+
+/* The client opened with a TLS record: decrypt the flow when there are keys. */
+static void tls_begin(struct stream *s)
+{
+	struct engine *e = s->e;
+	struct analysis *an = s->an;
+	an->tls_seen = true;
+	if (e->cfg.keys == NULL)
+		return;
+	struct tls_flow *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return;
+	t->a = stream_app(s);
+	t->a.decrypted = true;
+	t->dec = tls_dec_new(e->cfg.keys, NULL, on_plain, t);
+	if (t->dec == NULL) {
+		free(t);
+		return;
+	}
+	for (int d = 0; d < 2; d++) {
+		http_stream_init(&t->http[d]);
+		t->http_on[d] = true;
+		t->scan_state[d] = e->cfg.ids ? idscan_start(e->cfg.ids) : 0;
+		if (an->st[d] != NULL)
+			an->st[d]->ra.limit = e->cfg.tls_stream_limit;
+	}
+	t->next = e->tls_list;
+	if (e->tls_list != NULL)
+		e->tls_list->prev = t;
+	e->tls_list = t;
+	an->tls = t;
+	s->http_on = false; /* the stream itself is ciphertext */
+}
+
+static void tls_flow_free(struct engine *e, struct tls_flow *t)
+{
+	if (t == NULL)
+		return;
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		e->tls_list = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	tls_dec_free(t->dec);
+	for (int d = 0; d < 2; d++)
+		http_stream_free(&t->http[d]);
+	free(t);
+}
+
+/* In-order ciphertext of a flow being decrypted, with the stream offset it starts at. */
+static void tls_cipher_bytes(struct stream *s, const uint8_t *d, size_t n, uint64_t off)
+{
+	struct tls_flow *t = s->an->tls;
+	if (off != s->tls_next && !s->tls_gap) {
+		tls_dec_gap(t->dec, (enum tls_dec_dir)s->dir);
+		s->tls_gap = true;
+	}
+	s->tls_next = off + n;
+	t->a.file = s->cur_file;
+	t->a.frame = s->cur_frame;
+	tls_dec_feed(t->dec, (enum tls_dec_dir)s->dir, d, n);
+}
+
+/* Brings the key log up to frame fr (NULL: as far as it goes) and lets the
+   connections that wait for keys look again when it changed. */
+static void keys_refresh(struct engine *e, const struct source_frame *fr)
+{
+	if (e->cfg.keys == NULL)
+		return;
+	if (e->cfg.keys_update != NULL)
+		e->cfg.keys_update(e->cfg.keys_user, fr);
+	uint64_t gen = keylog_generation(e->cfg.keys);
+	if (gen == e->keys_gen)
+		return;
+	e->keys_gen = gen;
+	for (struct tls_flow *t = e->tls_list; t != NULL; t = t->next) {
+		if (!tls_dec_waiting(t->dec))
+			continue;
+		if (fr != NULL) {
+			t->a.file = fr->file;
+			t->a.frame = fr->frame;
+		}
+		tls_dec_retry(t->dec);
+	}
+}
+
 /* Does this direction still need its bytes? */
 static bool stream_wanted(const struct engine *e, const struct analysis *an, int dir)
 {
+	if (an->tls != NULL || (an->h2 != NULL && !an->h2->inactive))
+		return true;
 	if (dir == FLOW_OUT && !an->hello_done)
 		return true;
 	if (dir == FLOW_OUT && an->http_host == NULL && !an->http_off)
@@ -436,7 +743,16 @@ static void on_stream_bytes(const uint8_t *d, size_t n, uint64_t off, void *user
 {
 	struct stream *s = user;
 	struct analysis *an = s->an;
+	if (off == 0 && s->dir == FLOW_OUT && !an->tls_seen && tls_record_start(d, n))
+		tls_begin(s);
 	bool scan = s->e->cfg.ids != NULL && !an->scan_off;
+	if (an->tls != NULL) {
+		tls_cipher_bytes(s, d, n, off);
+		scan = false;
+	} else if (!an->h2_off) {
+		struct app a = stream_app(s);
+		h2_feed(&a, s->dir, d, n);
+	}
 	if (scan)
 		scan_bytes(s, d, n, off, "payload", &s->scan_state);
 	if (s->http_on && (scan || (s->dir == FLOW_OUT && an->http_host == NULL)))
@@ -455,7 +771,8 @@ static struct stream *stream_get(struct engine *e, struct flow *f, struct analys
 	struct stream *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
-	reasm_init(&s->ra, isn, e->cfg.reasm_limit, 64 * 1024);
+	reasm_init(&s->ra, isn, an->tls != NULL ? e->cfg.tls_stream_limit : e->cfg.reasm_limit,
+		   64 * 1024);
 	http_stream_init(&s->http);
 	s->http_on = true;
 	s->e = e;
@@ -488,6 +805,10 @@ static void tcp_payload(struct engine *e, struct flow *f, struct analysis *an, i
 	s->cur_file = fr->file;
 	s->cur_frame = fr->frame;
 	reasm_segment(&s->ra, p->tcp_seq, p->payload, p->payload_len, on_stream_bytes, s);
+	if (an->tls != NULL && s->ra.beyond_limit > 0 && !s->tls_gap) {
+		tls_dec_gap(an->tls->dec, (enum tls_dec_dir)dir); /* the rest is not read */
+		s->tls_gap = true;
+	}
 }
 
 /* A UDP datagram to or from port 53 or 5353, with payload. */
@@ -634,6 +955,7 @@ void engine_frame(struct engine *e, const struct source_frame *fr)
 void engine_analyse_frame(struct engine *e, const struct source_frame *fr)
 {
 	struct decoded_pkt p;
+	keys_refresh(e, fr);
 	e->st.frames++;
 	e->st.bytes += fr->wirelen;
 	if (e->st.frames == 1 || fr->ts < e->st.first)
@@ -729,6 +1051,9 @@ static void name_flow(struct engine *e, const struct analysis *an, struct flow_r
 	} else if (an->ndpi_name != NULL && an->ndpi_kind == CLASSIFY_NAME_HTTP_HOST) {
 		set_name(r, an->ndpi_name, NAME_HTTP_HOST, an->ndpi_name_file, an->ndpi_name_frame);
 	}
+	/* a Host read inside TLS that differs from the SNI */
+	if (an->http_host != NULL && r->name != NULL && strcmp(an->http_host, r->name) != 0)
+		r->other_names[r->n_other_names++] = an->http_host;
 	/* DNS answers: the name itself when nothing better, the rest as other names */
 	struct dns_name_ref refs[FLOW_OTHER_NAMES + 1];
 	size_t n = dns_cache_lookup(e->dns, &r->srv, r->first, refs, FLOW_OTHER_NAMES + 1);
@@ -738,7 +1063,8 @@ static void name_flow(struct engine *e, const struct analysis *an, struct flow_r
 		i = 1;
 	}
 	for (; i < n && r->n_other_names < FLOW_OTHER_NAMES; i++) {
-		if (r->name != NULL && strcmp(refs[i].name, r->name) == 0)
+		if ((r->name != NULL && strcmp(refs[i].name, r->name) == 0) ||
+		    (r->n_other_names > 0 && strcmp(refs[i].name, r->other_names[0]) == 0))
 			continue;
 		const char *s = intern(e, refs[i].name);
 		if (s != NULL)
@@ -792,6 +1118,28 @@ static void keep_hits(struct engine *e, struct analysis *an, struct flow_record 
 	}
 }
 
+/* What decryption made of a TLS flow, into its record and the stats. */
+static void tls_record(struct engine *e, struct analysis *an, struct flow_record *r)
+{
+	enum tls_dec_status st = TLS_DEC_NO_KEY;
+	if (an->tls != NULL) {
+		if (!e->cfg.ordered) /* live: the key log may have grown meanwhile */
+			keys_refresh(e, NULL);
+		tls_dec_finish(an->tls->dec);
+		st = tls_dec_status(an->tls->dec);
+		const struct tls_dec_info *ti = tls_dec_info(an->tls->dec);
+		r->have_client_random = ti->have_random;
+		if (ti->have_random)
+			memcpy(r->client_random, ti->client_random, sizeof(r->client_random));
+	}
+	r->tls_status = tls_dec_status_name(st);
+	r->tls_decrypted = st == TLS_DEC_DECRYPTED;
+	e->st.tls_flows++;
+	e->st.tls_decrypted += r->tls_decrypted;
+	if ((unsigned)st < sizeof(e->st.tls_by_status) / sizeof(e->st.tls_by_status[0]))
+		e->st.tls_by_status[st]++;
+}
+
 static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 {
 	struct engine *e = user;
@@ -840,10 +1188,12 @@ static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 	memcpy(r.payload_bytes, an->payload_bytes, sizeof(r.payload_bytes));
 	r.alpn = an->alpn;
 	r.ja3 = an->ja3;
-	r.user_agent = an->user_agent;
-	r.http_url = an->http_url;
+	r.user_agent = an->req_ua != NULL ? an->req_ua : an->user_agent;
+	r.http_url = an->req_url != NULL ? an->req_url : an->http_url;
 	r.dns_query = an->dns_query;
 	r.ech = an->ech;
+	if (an->tls_seen)
+		tls_record(e, an, &r);
 	name_flow(e, an, &r);
 	attribute_flow(e, &r);
 	keep_hits(e, an, &r);
@@ -866,6 +1216,8 @@ static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 
 	for (int d = 0; d < 2; d++)
 		stream_free(an->st[d]);
+	tls_flow_free(e, an->tls);
+	h2_drop(an);
 	quic_conn_free(an->quic);
 	free(an->hello);
 	free(an->hits);
@@ -893,6 +1245,7 @@ void engine_finish(struct engine *e)
 	if (e->sp != NULL)
 		split_finish(e->sp);
 	e->flushing = true;
+	keys_refresh(e, NULL);
 	flow_table_flush(e->ft);
 	if (!e->cfg.ordered || e->cfg.on_flow == NULL)
 		return;

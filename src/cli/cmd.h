@@ -41,6 +41,7 @@ enum run_opt_mask {
 };
 
 #define RUN_MAX_INPUTS 256
+#define RUN_MAX_KEYLOGS 64
 
 struct run_opts {
 	const char *reads[RUN_MAX_INPUTS];
@@ -54,6 +55,8 @@ struct run_opts {
 	size_t n_devices;
 	bool json, quiet;
 	unsigned long long max_flows, reasm_limit, threads;
+	const char *keylogs[RUN_MAX_KEYLOGS]; /* --keylog FILE, in order */
+	size_t n_keylogs;
 	/* live capture */
 	const char *iface, *filter, *write_path, *user, *consent_fifo;
 	unsigned long long duration, buffer_size, rotate_size, rotate_seconds;
@@ -94,6 +97,12 @@ struct run {
 	struct engine *eng;
 	struct source *src;
 	struct keylog *keys;     /* --keylog files and the captures' secrets; NULL: none */
+	size_t next_secret;      /* the source's next Decryption Secrets Block to take */
+	/* a live capture: its --keylog files, polled as they grow */
+	struct keylog_file *keyfiles[RUN_MAX_KEYLOGS];
+	size_t n_keyfiles;
+	fa_time keys_polled;     /* when they were last polled (wall clock) */
+	uint64_t keys_told;      /* key log messages already printed */
 };
 
 /*
@@ -112,8 +121,11 @@ int run_replay(struct run *r, struct fa_err *err);
 void run_frame_time(struct run_times *t, const struct source_file_info *fi,
 		    struct source_frame *fr);
 void run_close(struct run *r);
-/* Tells the user on stderr about files cut short, frames skipped, flows evicted. */
-void cmd_report_input_problems(const struct run *r);
+/* Tells the user on stderr about files cut short, frames skipped, flows evicted,
+   key log lines that were malformed or not used. */
+void cmd_report_input_problems(struct run *r);
+/* On stderr: the key log's messages (malformed lines, conflicts) not yet told. */
+void run_report_keys(struct run *r);
 /* Set by SIGINT/SIGTERM handlers installed by run_replay and capture. */
 extern volatile int run_interrupted;
 /*

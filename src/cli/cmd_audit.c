@@ -57,6 +57,9 @@ static const char usage[] =
 	"  --max-flows N             live flows kept at once (default 262144)\n"
 	"  --stream-limit BYTES      stream bytes scanned per direction (default 256Ki)\n"
 	"  --threads N               1, or 2: nDPI in a thread of its own (same output)\n"
+	"  --keylog FILE             TLS key log (SSLKEYLOGFILE format): decrypt the TLS\n"
+	"                            flows it has secrets for (repeatable); a pcapng's\n"
+	"                            secrets blocks are read with no option\n"
 	"  --quiet                   no progress and no summary\n";
 
 static struct sig_db *known_sigs;

@@ -40,6 +40,8 @@ static const char usage[] =
 	"  -Z, --user USER           drop root for USER once the interface and files are open\n"
 	"  --consent-fifo PATH       read consent events from this FIFO while capturing\n"
 	"  --consent-stdin           read consent events from standard input\n"
+	"  --keylog FILE             TLS key log the client writes (SSLKEYLOGFILE): read\n"
+	"                            as it grows, to decrypt TLS flows (repeatable)\n"
 	"  -e, -d, --device, -o, --format, --fail-on, -s, -g, --asn, --no-geo,\n"
 	"  --max-flows, --stream-limit, --quiet: as for 'flowaudit audit'\n"
 	"Consent lines: 'consent_granted advertising analytics', 'consent_withdrawn', or the\n"

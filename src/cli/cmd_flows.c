@@ -5,6 +5,7 @@
 #include "cmd.h"
 
 #include "flowaudit/geo.h"
+#include "flowaudit/keylog.h"
 #include "flowaudit/report_json.h"
 #include "flowaudit/source.h"
 
@@ -22,6 +23,8 @@ static const char usage[] =
 	"  -s, --signatures DIR   signature catalogue (default: the shipped one)\n"
 	"  --max-flows N          live flows kept at once (default 262144)\n"
 	"  --threads N            1, or 2: nDPI in a thread of its own (same output)\n"
+	"  --keylog FILE          TLS key log (SSLKEYLOGFILE format): decrypt the TLS\n"
+	"                         flows it has secrets for (repeatable)\n"
 	"  --quiet                no progress on stderr\n";
 
 static void print_table(struct engine *e)
@@ -68,7 +71,7 @@ static void print_geo_sources(const struct geo *g, FILE *to)
 		fprintf(to, "%s\n", geo_attribution());
 }
 
-void cmd_report_input_problems(const struct run *r)
+void cmd_report_input_problems(struct run *r)
 {
 	for (size_t i = 0; i < source_file_count(r->src); i++) {
 		const struct source_file_info *fi = source_file(r->src, i);
@@ -96,6 +99,18 @@ void cmd_report_input_problems(const struct run *r)
 				  fi->path, (unsigned long long)fi->secrets_dropped,
 				  SOURCE_SECRETS_MAX_BYTES >> 20);
 	}
+	run_report_keys(r);
+	const struct keylog_stats *ks = r->keys ? keylog_stats(r->keys) : NULL;
+	if (ks != NULL && ks->malformed > ks->n_messages)
+		cmd_error("%llu malformed key log lines skipped in all",
+			  (unsigned long long)ks->malformed);
+	if (ks != NULL && ks->unknown)
+		cmd_error("%llu key log lines with labels not used for decryption (such as "
+			  "CLIENT_EARLY_TRAFFIC_SECRET) were counted and ignored",
+			  (unsigned long long)ks->unknown);
+	if (ks != NULL && ks->full)
+		cmd_error("the key log is full: the secrets of %llu lines were left out",
+			  (unsigned long long)ks->dropped);
 	struct engine_stats st;
 	engine_stats(r->eng, &st);
 	uint64_t bad = st.decode.result[DECODE_MALFORMED];

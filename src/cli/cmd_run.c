@@ -8,6 +8,7 @@
 #include "flowaudit/device.h"
 #include "flowaudit/geo.h"
 #include "flowaudit/identifiers.h"
+#include "flowaudit/keylog.h"
 #include "flowaudit/signatures.h"
 #include "flowaudit/source.h"
 
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 volatile int run_interrupted;
@@ -38,6 +40,7 @@ enum {
 	OPT_CONSENT_STDIN,
 	OPT_QUIET,
 	OPT_THREADS,
+	OPT_KEYLOG,
 	OPT_HELP,
 };
 
@@ -69,6 +72,7 @@ static const struct option long_opts[] = {
 	{"consent-stdin", no_argument, NULL, OPT_CONSENT_STDIN},
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"threads", required_argument, NULL, OPT_THREADS},
+	{"keylog", required_argument, NULL, OPT_KEYLOG},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -170,6 +174,13 @@ int run_parse(int argc, char **argv, unsigned mask, const char *usage, struct ru
 				return FA_EXIT_INPUT;
 			}
 			break;
+		case OPT_KEYLOG:
+			if (o->n_keylogs == RUN_MAX_KEYLOGS) {
+				cmd_error("at most %d --keylog options", RUN_MAX_KEYLOGS);
+				return FA_EXIT_INPUT;
+			}
+			o->keylogs[o->n_keylogs++] = optarg;
+			break;
 		case OPT_REASM:
 			if (!count_arg("--stream-limit", optarg, &o->reasm_limit))
 				return FA_EXIT_INPUT;
@@ -216,6 +227,92 @@ int run_parse(int argc, char **argv, unsigned mask, const char *usage, struct ru
 	return -1;
 }
 
+static fa_time wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (fa_time)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Polls a live capture's key log files for the lines written since the last poll. */
+static void poll_keyfiles(struct run *r, bool final)
+{
+	for (size_t i = 0; i < r->n_keyfiles; i++) {
+		struct fa_err err = {""};
+		if (keylog_file_poll(r->keyfiles[i], r->keys, final, &err) < 0) {
+			cmd_error("%s; it is no longer read", err.msg);
+			keylog_file_close(r->keyfiles[i]);
+			r->keyfiles[i--] = r->keyfiles[--r->n_keyfiles];
+		}
+	}
+	r->keys_polled = wall_now();
+}
+
+/*
+ * The engine's keys_update: before frame fr, the secrets blocks of the
+ * captures that came before it; a live capture's key log files once a
+ * second, and whenever a flow ends (fr NULL).
+ */
+static void run_keys_update(void *user, const struct source_frame *fr)
+{
+	struct run *r = user;
+	const struct source_secret *sec;
+	while ((sec = source_secret_next(r->src, fr ? fr->file : UINT32_MAX,
+					 fr ? fr->frame : UINT64_MAX, &r->next_secret)) != NULL) {
+		if (sec->type != SOURCE_SECRETS_TLS_KEYLOG)
+			continue;
+		const struct source_file_info *fi = source_file(r->src, sec->file);
+		char origin[600];
+		snprintf(origin, sizeof(origin), "%s: secrets block before frame %llu",
+			 fi ? fi->path : "capture", (unsigned long long)sec->before);
+		keylog_add_text(r->keys, sec->data, sec->len, origin);
+	}
+	if (r->n_keyfiles > 0 && (fr == NULL || wall_now() - r->keys_polled >= 1000000))
+		poll_keyfiles(r, false);
+}
+
+/* The key log: --keylog files (read whole, or polled when live), and a
+   store for a pcapng's secrets blocks. */
+static int open_keys(struct run *r, struct fa_err *err)
+{
+	const struct run_opts *o = &r->o;
+	bool pcapng = false;
+	for (size_t i = 0; r->src != NULL && o->iface == NULL && i < source_file_count(r->src); i++)
+		pcapng |= source_file(r->src, i)->pcapng;
+	if (o->n_keylogs == 0 && !pcapng)
+		return FA_OK;
+	r->keys = keylog_new(0);
+	if (r->keys == NULL) {
+		fa_err_set(err, "out of memory");
+		return FA_ERUNTIME;
+	}
+	for (size_t i = 0; i < o->n_keylogs; i++) {
+		if (o->iface == NULL) {
+			int rc = keylog_load_file(r->keys, o->keylogs[i], err);
+			if (rc != FA_OK)
+				return rc;
+			continue;
+		}
+		r->keyfiles[r->n_keyfiles] = keylog_file_open(o->keylogs[i], err);
+		if (r->keyfiles[r->n_keyfiles] == NULL)
+			return FA_EINPUT;
+		r->n_keyfiles++;
+	}
+	if (r->n_keyfiles > 0)
+		poll_keyfiles(r, false);
+	run_report_keys(r);
+	return FA_OK;
+}
+
+void run_report_keys(struct run *r)
+{
+	if (r->keys == NULL)
+		return;
+	const struct keylog_stats *ks = keylog_stats(r->keys);
+	for (; r->keys_told < ks->n_messages; r->keys_told++)
+		cmd_error("%s", ks->messages[r->keys_told]);
+}
+
 int run_open(struct run *r, engine_flow_cb on_flow, void *user, struct fa_err *err)
 {
 	const struct run_opts *o = &r->o;
@@ -249,8 +346,16 @@ int run_open(struct run *r, engine_flow_cb on_flow, void *user, struct fa_err *e
 		if (r->ids == NULL)
 			return FA_EINPUT;
 	}
+	rc = open_keys(r, err);
+	if (rc != FA_OK)
+		return rc;
 	struct engine_cfg cfg;
 	engine_cfg_default(&cfg);
+	cfg.keys = r->keys;
+	if (r->keys != NULL) {
+		cfg.keys_update = run_keys_update;
+		cfg.keys_user = r;
+	}
 	if (o->max_flows)
 		cfg.flows.max_flows = (size_t)o->max_flows;
 	if (o->reasm_limit)
@@ -410,6 +515,9 @@ int run_replay(struct run *r, struct fa_err *err)
 void run_close(struct run *r)
 {
 	engine_free(r->eng);
+	for (size_t i = 0; i < r->n_keyfiles; i++)
+		keylog_file_close(r->keyfiles[i]);
+	keylog_free(r->keys);
 	source_free(r->src);
 	idscan_free(r->ids);
 	device_free(r->dev);

@@ -67,6 +67,10 @@ void report_flow_members(struct jsonw *w, const struct flow_record *r, const cha
 	jsonw_end(w);
 	jw_str_or_null(w, "alpn", r->alpn);
 	jsonw_bool(w, "ech", r->ech);
+	if (r->tls_status != NULL) { /* a TLS flow: was its payload read? */
+		jsonw_bool(w, "tls_decrypted", r->tls_decrypted);
+		jsonw_string(w, "tls_decrypt_status", r->tls_status);
+	}
 	jw_str_or_null(w, "ja3", r->ja3);
 	jw_str_or_null(w, "http_url", r->http_url);
 	jw_str_or_null(w, "user_agent", r->user_agent);

@@ -460,6 +460,8 @@ struct input_digests {
 	char (*caps)[65];           /* one per capture file */
 	const char **cap_ptrs;
 	char pol[65], ev[65], dev[65], sig[65], gc[65], ga[65];
+	char keys[RUN_MAX_KEYLOGS][65]; /* one per --keylog file */
+	const char *key_ptrs[RUN_MAX_KEYLOGS];
 	size_t unhashed;            /* captures that were not files (a pipe) */
 	int rc;
 	struct fa_err err;
@@ -493,6 +495,11 @@ static void *hash_inputs(void *arg)
 		rc = sha256_file(gci->path, in->gc, &in->err);
 	if (rc == FA_OK && gai)
 		rc = sha256_file(gai->path, in->ga, &in->err);
+	/* a key log by its digest: its contents are secrets */
+	for (size_t i = 0; rc == FA_OK && i < r->o.n_keylogs; i++) {
+		in->key_ptrs[i] = in->keys[i];
+		rc = sha256_file(r->o.keylogs[i], in->keys[i], &in->err);
+	}
 	in->rc = rc;
 	return NULL;
 }
@@ -589,7 +596,11 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			.geo = r->geo,
 			.geo_country_sha256 = gc[0] ? gc : NULL,
 			.geo_asn_sha256 = ga[0] ? ga : NULL,
-			.tls_keys = r->keys != NULL && keylog_stats(r->keys)->secrets > 0,
+			.keylog_paths = r->o.keylogs,
+			.keylog_sha256 = in.key_ptrs,
+			.n_keylogs = r->o.n_keylogs,
+			.tls_keys = r->o.n_keylogs > 0 ||
+				    (r->keys != NULL && keylog_stats(r->keys)->secrets > 0),
 			.eng = r->eng,
 			.audit = s->audit,
 			.evidence = (s->formats & FMT_EVIDENCE) ? s->evidence : NULL,
@@ -629,11 +640,12 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 	s->t_outputs = t3 - t2;
 	if (rc == FA_OK) {
 		/* every input: captures, declaration, events, profile, each
-		   signature file, the geo databases */
+		   signature file, the geo databases, the key logs */
 		size_t nsig = sig_db_count(r->sigs);
 		char sig_set[4200];
-		const char **inputs = calloc(nf + nsig + 8, sizeof(*inputs));
-		const char **sums = calloc(nf + nsig + 8, sizeof(*sums));
+		size_t nk = r->o.n_keylogs;
+		const char **inputs = calloc(nf + nsig + nk + 8, sizeof(*inputs));
+		const char **sums = calloc(nf + nsig + nk + 8, sizeof(*sums));
 		size_t ni = 0;
 		if (inputs == NULL || sums == NULL) {
 			fa_err_set(err, "out of memory writing %s", MANIFEST_NAME);
@@ -672,6 +684,10 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			if (gai) {
 				sums[ni] = ga;
 				inputs[ni++] = gai->path;
+			}
+			for (size_t i = 0; i < nk; i++) {
+				sums[ni] = in.keys[i];
+				inputs[ni++] = r->o.keylogs[i];
 			}
 			rc = manifest_write(tmpdir, inputs, sums, ni, (unsigned)r->o.threads, err);
 		}

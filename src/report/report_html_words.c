@@ -139,16 +139,24 @@ void rh_cannot_see(FILE *out, const json_t *doc)
 	const json_t *tls = rh_get(s, "tls");
 	long long tls_flows = rh_int0(tls, "flows"), tls_dec = rh_int0(tls, "decrypted");
 	if (json_is_true(rh_get(tls, "examined"))) {
-		/* keys were given: say how far they reached */
-		long long no_key = rh_int0(rh_get(tls, "not_decrypted"), "no_key");
+		/* keys were given: say how far they reached, reason by reason */
 		fprintf(out, "<li><b>Inside encrypted connections, without their keys.</b> TLS "
 			     "session keys were given: %lld of the %lld TLS flows were decrypted and "
-			     "read like unencrypted traffic; %lld had no key and %lld could not be "
-			     "decrypted for another reason (the handshake not captured, a cipher not "
-			     "supported, authentication failed). What the app sent inside the others, "
-			     "and inside QUIC, is not read: for those, flowaudit sees who was "
-			     "contacted, when, and how much was sent.",
-			tls_dec, tls_flows, no_key, tls_flows - tls_dec - no_key);
+			     "read like unencrypted traffic",
+			tls_dec, tls_flows);
+		const char *why;
+		const json_t *n;
+		bool first = true;
+		json_object_foreach((json_t *)rh_get(tls, "not_decrypted"), why, n) {
+			fprintf(out, "%s%lld ", first ? "; not decrypted: " : ", ",
+				(long long)json_integer_value(n));
+			fputs("<span class=\"mono\">", out);
+			rh_esc(out, why);
+			fputs("</span>", out);
+			first = false;
+		}
+		fputs(". What the app sent inside the others, and inside QUIC, is not read: for "
+		      "those, flowaudit sees who was contacted, when, and how much was sent.", out);
 	} else {
 		fputs("<li><b>Inside encrypted connections.</b> No TLS session keys were given "
 		      "(<span class=\"mono\">--keylog</span>, or a pcapng's Decryption Secrets "

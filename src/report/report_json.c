@@ -557,34 +557,21 @@ static json_t *object_values(json_t *obj)
 }
 
 /*
- * summary.tls: of every kept flow that carried a TLS handshake, how many
- * were decrypted and, per reason, how many were not (tls_dec_status_name()
- * words). Without keys none is: examined false says the payload inside
- * TLS was not looked at.
+ * summary.tls: of the flows that carried TLS, how many were decrypted and,
+ * per reason, how many were not (tls_dec_status_name() words), from the
+ * engine's counts of every ended flow. examined false: no keys were given,
+ * the payload inside TLS was not looked at.
  */
-struct tls_coverage {
-	uint64_t flows, decrypted;
-	json_t *why; /* reason -> count */
-};
-
-static void tls_count(struct tls_coverage *t, const struct flow_record *r)
+static json_t *tls_json(const struct report_ctx *c, const struct engine_stats *es)
 {
-	if (r->tls_status == NULL)
-		return;
-	t->flows++;
-	if (r->tls_decrypted) {
-		t->decrypted++;
-		return;
-	}
-	json_t *v = json_object_get(t->why, r->tls_status);
-	json_object_set_new(t->why, r->tls_status, json_integer(v ? json_integer_value(v) + 1 : 1));
-}
-
-static json_t *tls_json(const struct report_ctx *c, struct tls_coverage *t)
-{
+	json_t *why = json_object();
+	for (int k = 0; k <= TLS_DEC_AUTH_FAILED; k++)
+		if (k != TLS_DEC_DECRYPTED && es->tls_by_status[k])
+			json_object_set_new(why, tls_dec_status_name((enum tls_dec_status)k),
+					    json_integer((json_int_t)es->tls_by_status[k]));
 	return json_pack("{s:b, s:I, s:I, s:I, s:o}", "examined", c->tls_keys, "keylogs",
-			 (json_int_t)c->n_keylogs, "flows", (json_int_t)t->flows, "decrypted",
-			 (json_int_t)t->decrypted, "not_decrypted", t->why);
+			 (json_int_t)c->n_keylogs, "flows", (json_int_t)es->tls_flows, "decrypted",
+			 (json_int_t)es->tls_decrypted, "not_decrypted", why);
 }
 
 /* The note that says what was read inside TLS: always, since a reader of
@@ -610,21 +597,17 @@ static json_t *tls_note(const json_t *tls)
 /*
  * summary.destinations, .countries and .by_country, over every kept flow
  * of a device to a public address (the flows summary.public_flows counts);
- * by_country feeds the chart, split by who receives the flows. And
- * summary.tls over every kept flow.
+ * by_country feeds the chart, split by who receives the flows.
  */
 static void destinations_json(const struct report_ctx *c, json_t *s)
 {
 	json_t *countries = json_object();
 	json_t *dests = json_object();
 	json_t *byc = json_object();
-	struct tls_coverage tls = {.why = json_object()};
 	struct flow_record r;
 	for (uint64_t id = 1; id <= engine_record_count(c->eng); id++) {
-		if (!engine_record_get(c->eng, id, &r))
-			continue;
-		tls_count(&tls, &r);
-		if (r.geo.scope != FA_SCOPE_PUBLIC || !audit_is_device_flow(c->audit, &r))
+		if (!engine_record_get(c->eng, id, &r) || r.geo.scope != FA_SCOPE_PUBLIC ||
+		    !audit_is_device_flow(c->audit, &r))
 			continue;
 		char buf[FA_ADDR_STRLEN];
 		json_object_set_new(dests, r.name ? r.name : fa_addr_str(&r.srv, buf, sizeof(buf)),
@@ -652,7 +635,6 @@ static void destinations_json(const struct report_ctx *c, json_t *s)
 	json_decref(dests);
 	json_object_set_new(s, "countries", countries);
 	json_object_set_new(s, "by_country", object_values(byc));
-	json_object_set_new(s, "tls", tls_json(c, &tls));
 }
 
 static json_t *summary_json(const struct report_ctx *c)
@@ -699,6 +681,7 @@ static json_t *summary_json(const struct report_ctx *c)
 	json_object_set_new(s, "peak_live_flows", json_integer((json_int_t)es.flows.peak_live));
 	json_object_set_new(s, "dns_answers_evicted", json_integer((json_int_t)es.dns.evicted_addresses));
 	json_object_set_new(s, "stream_gaps", json_integer((json_int_t)es.reasm_gaps));
+	json_object_set_new(s, "tls", tls_json(c, &es));
 	if (c->live != NULL && c->live->valid) {
 		json_t *d = json_object();
 		json_object_set_new(d, "received", json_integer((json_int_t)c->live->received));

@@ -55,6 +55,11 @@ T_RSS_4X = 1.10
 T_LINEAR = 1.10
 T_KB_PER_FLOW = 1.5
 T_THREADS = 1.7
+# issue 16's: the audit of keyed TLS captures with their key logs costs at
+# most this much more than without them
+T_KEYED = 1.5
+TLS_FIX = os.path.join(TOP, "tests", "fixtures", "tls")
+KEYED_REPEAT = 15  # each TLS fixture given this many times, so that start-up does not dominate
 
 
 class Failed(Exception):
@@ -363,6 +368,30 @@ def main():
                 "-s", "signatures"] + geo_args + list(extra) + ["-o", outdir]
         return series(label, lambda i: argv, before=clean, after=keep, ok=(0, 1))
 
+    def keyed_series():
+        """The TLS fixtures (real connections, tests/fixtures/tls) audited
+        with and without their key logs: {"unkeyed": ..., "keyed": ...}."""
+        caps = sorted(f for f in os.listdir(TLS_FIX) if f.endswith(".pcap"))
+        # the fixtures' client is 127.0.0.1: name it the device under test
+        args = [fa, "audit", "--quiet", "--no-geo", "--format", "json", "-s", "signatures",
+                "--device", "127.0.0.1",
+                "-p", os.path.join(TOP, "tests", "fixtures", "tls-e2e", "policy.json"),
+                "-d", os.path.join(TOP, "tests", "fixtures", "tls-e2e", "device.json")]
+        for _ in range(KEYED_REPEAT):
+            for c in caps:
+                args += ["-r", os.path.join(TLS_FIX, c)]
+        keys = []
+        for c in caps:
+            keys += ["--keylog", os.path.join(TLS_FIX, c[:-len(".pcap")] + ".keys")]
+        out = {}
+        for label, extra in (("unkeyed", []), ("keyed", keys)):
+            outdir = os.path.join(OUT, "report-tls-%s" % label)
+            out[label] = series("flowaudit tls %s" % label, lambda i, e=extra, o=outdir:
+                                args + e + ["-o", o],
+                                before=lambda i, o=outdir: shutil.rmtree(o, ignore_errors=True),
+                                ok=(0, 1, 4))
+        return out
+
     def flows_series(threads):
         out = os.path.join(OUT, "logs", "flows-t%d.json" % threads)
 
@@ -413,6 +442,9 @@ def main():
             threads["audit t2"] = fa_series("1x", ("--threads", "2"), "flowaudit 1x threads 2")
             threads["flows t1"] = flows_series(1)
             threads["flows t2"] = flows_series(2)
+
+        # the cost of decryption: keyed against unkeyed audits of TLS captures
+        keyed = keyed_series()
 
         # memory per live flow: the same flood through two flow caps, so
         # that everything but the live flows cancels out
@@ -543,6 +575,15 @@ def main():
                 f1["wall"], f2["wall"], "identical" if same else "DIFFERS"))
     else:
         say("  n/a   --threads N >= 1.7x with 2 threads: not measured (1x timed out)")
+    ku, kk = keyed.get("unkeyed", {}), keyed.get("keyed", {})
+    if "wall" in ku and "wall" in kk:
+        kr = kk["wall"] / ku["wall"]
+        say("  %s  %-62s %.2fx (%.2f s -> %.2f s)" % (
+            verdict(kr <= T_KEYED), "keyed audit <= %.1fx unkeyed (TLS fixtures x%d)"
+            % (T_KEYED, KEYED_REPEAT), kr, ku["wall"], kk["wall"]))
+        checks.append(("keyed audit <= %.1fx unkeyed" % T_KEYED, kr, kr <= T_KEYED, "%.2fx"))
+    else:
+        say("  n/a   keyed audit <= %.1fx unkeyed: not measured" % T_KEYED)
     say("")
     say("micro-benchmarks (-O2, %s):" % rel(os.path.join(build, "libflowaudit.a")))
     for name in ("sigbench", "idbench"):
@@ -556,7 +597,7 @@ def main():
                                              rel(os.path.join(OUT, "logs"))))
     record = {"started": started.isoformat(), "machine": m, "workload": wl["key"],
               "geo": geo_desc, "results": results, "scaling": scaling, "flowaudit": fa_stats,
-              "threads": threads, "digests": digests, "per_live_flow": per_flow,
+              "threads": threads, "keyed": keyed, "digests": digests, "per_live_flow": per_flow,
               "micro": micro,
               "targets": [{"target": t, "value": v, "pass": ok} for t, v, ok, _ in checks]}
     with open(os.path.join(OUT, "results-%s.json" % started.strftime("%Y%m%dT%H%M%S")),

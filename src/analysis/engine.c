@@ -49,6 +49,30 @@ struct app {
 	bool decrypted;            /* plaintext read after TLS decryption */
 };
 
+/*
+ * Where the parts of the HTTP/1.x requests of a decrypted client stream
+ * are, so that a hit in them says "http_query" and the key, "http_header"
+ * and the name, or "http_body" and its offset in the body: the current
+ * request's line, the start and name of each header line, and where its
+ * body starts (Content-Length, or chunked: to the end of the stream).
+ */
+#define H1_LINES 48
+enum { H1_START = 0, H1_REQ, H1_HDR, H1_BODY, H1_OFF };
+struct h1_track {
+	int state;
+	bool head_done;            /* body_start is valid */
+	bool chunked;
+	uint64_t msg_start, body_start, body_left, clen;
+	char reqline[1024];        /* the request line's first bytes */
+	size_t reqline_len;
+	uint64_t line_start[H1_LINES];
+	char name[H1_LINES][48];
+	unsigned n_lines;
+	char cur[64];              /* the current line's first bytes */
+	size_t cur_len;
+	uint64_t cur_start;
+};
+
 /* One decoded message body of a direction, scanned as one piece. */
 struct body_scan {
 	uint32_t state;
@@ -84,6 +108,7 @@ struct tls_flow {
 	struct http_stream http[2];
 	bool http_on[2];
 	struct body_scan body[2];
+	struct h1_track h1;        /* the client's requests */
 	struct tls_flow *prev, *next;
 };
 
@@ -300,7 +325,130 @@ struct scan_ctx {
 	const char *where;
 	const uint8_t *field;      /* header name, as sent; interned at a hit */
 	size_t field_len;
+	const struct h1_track *h1; /* set: a decrypted request stream, placed by h1_where() */
 };
+
+/* A header line ended: its name, and what it says of the body. */
+static void h1_header_line(struct h1_track *t)
+{
+	const char *c = t->cur;
+	size_t n = t->cur_len;
+	const char *colon = memchr(c, ':', n);
+	if (colon == NULL)
+		return;
+	size_t nl = (size_t)(colon - c);
+	if (t->n_lines < H1_LINES) {
+		t->line_start[t->n_lines] = t->cur_start;
+		http_copy_text(t->name[t->n_lines], sizeof(t->name[0]), (const uint8_t *)c, nl);
+		t->n_lines++;
+	}
+	const char *v = colon + 1;
+	size_t vn = n - nl - 1;
+	while (vn > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		vn--;
+	}
+	if (nl == 14 && strncasecmp(c, "content-length", 14) == 0) {
+		t->clen = 0;
+		for (size_t i = 0; i < vn && v[i] >= '0' && v[i] <= '9' && t->clen < (1ULL << 40); i++)
+			t->clen = t->clen * 10 + (uint64_t)(v[i] - '0');
+	} else if (nl == 17 && strncasecmp(c, "transfer-encoding", 17) == 0 && vn >= 7 &&
+		   memmem(v, vn, "chunked", 7) != NULL) {
+		t->chunked = true;
+	}
+}
+
+/* The next n in-order bytes of a decrypted request stream, at stream offset off. */
+static void h1_track_feed(struct h1_track *t, const uint8_t *d, size_t n, uint64_t off)
+{
+	size_t i = 0;
+	while (i < n && t->state != H1_OFF) {
+		if (t->state == H1_BODY) {
+			if (t->chunked)
+				return; /* the body runs to the end of what is read */
+			uint64_t take = n - i < t->body_left ? n - i : t->body_left;
+			t->body_left -= take;
+			i += (size_t)take;
+			if (t->body_left == 0)
+				t->state = H1_START;
+			continue;
+		}
+		uint8_t c = d[i];
+		uint64_t at = off + i++;
+		if (t->state == H1_START) {
+			if (c == '\r' || c == '\n')
+				continue;
+			if (c < 'A' || c > 'Z') {
+				t->state = H1_OFF;
+				return;
+			}
+			t->state = H1_REQ;
+			t->head_done = t->chunked = false;
+			t->msg_start = t->cur_start = at;
+			t->reqline_len = t->cur_len = 0;
+			t->n_lines = 0;
+			t->clen = 0;
+		}
+		if (c != '\n') {
+			if (t->state == H1_REQ && t->reqline_len < sizeof(t->reqline))
+				t->reqline[t->reqline_len++] = (char)c;
+			if (t->cur_len < sizeof(t->cur))
+				t->cur[t->cur_len++] = (char)c;
+			continue;
+		}
+		bool blank = t->cur_len == 0 || (t->cur_len == 1 && t->cur[0] == '\r');
+		if (t->state == H1_REQ) {
+			t->state = H1_HDR;
+		} else if (blank) {
+			t->head_done = true;
+			t->body_start = at + 1;
+			t->body_left = t->clen;
+			t->state = t->chunked || t->clen > 0 ? H1_BODY : H1_START;
+		} else {
+			h1_header_line(t);
+		}
+		t->cur_len = 0;
+		t->cur_start = at + 1;
+	}
+}
+
+/*
+ * The part of the current request a match at stream offset o is in:
+ * "http_body" (*off becomes its offset in the body), "http_query" with
+ * the key before it, "http_header" with the header name, or NULL.
+ */
+static const char *h1_where(const struct h1_track *t, uint64_t o, char *field, size_t cap,
+			    uint64_t *off)
+{
+	/* after a message without body (H1_START) its parts stay known until the next */
+	if (t->state == H1_OFF || t->cur_start == 0 || o < t->msg_start)
+		return NULL;
+	if (t->head_done && o >= t->body_start) {
+		*off = o - t->body_start;
+		return "http_body";
+	}
+	uint64_t in_line = o - t->msg_start;
+	if (in_line < t->reqline_len) {
+		const char *q = memchr(t->reqline, '?', (size_t)in_line);
+		if (q == NULL)
+			return NULL;
+		size_t k = (size_t)in_line;
+		while (k > (size_t)(q - t->reqline) + 1 && t->reqline[k - 1] != '&')
+			k--;
+		size_t e = k;
+		while (e < (size_t)in_line && t->reqline[e] != '=')
+			e++;
+		http_copy_text(field, cap, (const uint8_t *)t->reqline + k, e - k);
+		return "http_query";
+	}
+	for (unsigned i = t->n_lines; i-- > 0;) {
+		if (t->line_start[i] <= o) {
+			snprintf(field, cap, "%s", t->name[i]);
+			return "http_header";
+		}
+	}
+	return NULL;
+}
 
 static const char *intern_text(struct engine *e, const uint8_t *s, size_t n)
 {
@@ -326,6 +474,12 @@ static void on_match(const struct idscan_match *m, void *user)
 		.offset = m->offset,
 		.dir = sc->dir,
 	};
+	char field[128];
+	const char *w = sc->h1 ? h1_where(sc->h1, m->offset, field, sizeof(field), &h.offset) : NULL;
+	if (w != NULL) {
+		h.where = w;
+		h.field = strcmp(w, "http_body") != 0 ? intern(a->e, field) : NULL;
+	}
 	add_hit(a->an, &h);
 }
 
@@ -347,7 +501,7 @@ static void scan_bytes(struct stream *s, const uint8_t *d, size_t n, uint64_t of
 		       uint32_t *state)
 {
 	struct app a = stream_app(s);
-	struct scan_ctx sc = {&a, s->dir, where, NULL, 0};
+	struct scan_ctx sc = {&a, s->dir, where, NULL, 0, NULL};
 	app_scan(&sc, d, n, off, state);
 }
 
@@ -361,7 +515,7 @@ static void body_piece(const struct app *a, int dir, const struct http_stream *h
 		b->msg = h->messages;
 		b->off = 0;
 	}
-	struct scan_ctx sc = {a, dir, "http_body", NULL, 0};
+	struct scan_ctx sc = {a, dir, "http_body", NULL, 0, NULL};
 	app_scan(&sc, d, n, b->off, &b->state);
 	b->off += n;
 }
@@ -536,7 +690,7 @@ static void h2_on_field(const struct http2_field *f, void *user)
 	const struct app *a = user;
 	if (a->e->cfg.ids == NULL)
 		return;
-	struct scan_ctx sc = {a, f->dir, "http_header", f->name, f->name_len};
+	struct scan_ctx sc = {a, f->dir, "http_header", f->name, f->name_len, NULL};
 	uint32_t st = idscan_start(a->e->cfg.ids);
 	app_scan(&sc, f->value, f->value_len, 0, &st);
 }
@@ -553,7 +707,7 @@ static void h2_on_data(const struct http2_data *d, void *user)
 		return;
 	if (d->offset == 0)
 		*d->state = idscan_start(a->e->cfg.ids);
-	struct scan_ctx sc = {a, d->dir, "http_body", NULL, 0};
+	struct scan_ctx sc = {a, d->dir, "http_body", NULL, 0, NULL};
 	app_scan(&sc, d->d, d->n, d->offset, d->state);
 }
 
@@ -627,7 +781,11 @@ static void on_plain(void *user, enum tls_dec_dir tdir, const uint8_t *d, size_t
 	}
 	const struct idscan *ids = a->e->cfg.ids;
 	if (ids != NULL) {
-		struct scan_ctx sc = {a, dir, "payload", NULL, 0};
+		struct scan_ctx sc = {a, dir, "payload", NULL, 0, NULL};
+		if (dir == FLOW_OUT && t->http_on[dir]) {
+			h1_track_feed(&t->h1, d, n, off);
+			sc.h1 = &t->h1;
+		}
 		app_scan(&sc, d, n, off, &t->scan_state[dir]);
 	}
 	if (!t->http_on[dir])

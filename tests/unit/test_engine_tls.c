@@ -6,7 +6,7 @@
  *
  * Each fixture's client sends "GET /first?id=3f2c1a HTTP/1.1" inside TLS;
  * the device profile here has serial 3f2c1a, which the scanner can only
- * find in the plaintext.
+ * find in the plaintext, in the query under the key "id".
  */
 #include "flowaudit/device.h"
 #include "flowaudit/engine.h"
@@ -55,7 +55,7 @@ struct result {
 	struct flow_record tcp;  /* the fixture's one TCP flow */
 	size_t n_tcp;
 	struct id_hit hits[8];     /* their strings are gone: see types */
-	char types[8][32];
+	char types[8][32], fields[8][32];
 	size_t n_hits;
 	struct engine_stats st;
 };
@@ -109,8 +109,10 @@ static void replay(const char *capture, const char *keys, uint64_t late_frame, u
 		out->tcp = r;
 		out->n_tcp++;
 		for (size_t i = 0; i < r.n_hits && out->n_hits < 8; i++) {
-			snprintf(out->types[out->n_hits], sizeof(out->types[0]), "%s",
-				 hits[r.first_hit + i].type);
+			const struct id_hit *h = &hits[r.first_hit + i];
+			snprintf(out->types[out->n_hits], sizeof(out->types[0]), "%s", h->type);
+			snprintf(out->fields[out->n_hits], sizeof(out->fields[0]), "%s",
+				 h->field ? h->field : "");
 			out->hits[out->n_hits++] = hits[r.first_hit + i];
 		}
 	}
@@ -164,7 +166,9 @@ static void check_decrypted(const char *name)
 		const struct id_hit *h = &res.hits[i];
 		if (strcmp(res.types[i], "serial") == 0 && h->dir == FLOW_OUT) {
 			assert_true(h->decrypted);
-			assert_string_equal(h->where, "payload");
+			/* "GET /first?id=3f2c1a HTTP/1.1": the query key */
+			assert_string_equal(h->where, "http_query");
+			assert_string_equal(res.fields[i], "id");
 			assert_true(h->frame > 0);
 			found = true;
 		}

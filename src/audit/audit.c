@@ -779,21 +779,22 @@ static void id_word(const struct finding_identifier *x, enum id_words how, char 
 		snprintf(buf, n, "%s found %s-encoded in unencrypted %s", x->type, x->encoding,
 			 strcmp(x->where, "http_body") == 0 ? "HTTP body" : "payload");
 	else if (strcmp(x->where, "http_header") == 0 || strcmp(x->where, "http_query") == 0)
-		snprintf(buf, n, "%s found %s-encoded in %s '%s' after TLS decryption", x->type,
-			 x->encoding, strcmp(x->where, "http_header") == 0 ? "HTTP header" : "query key",
-			 x->field);
+		snprintf(buf, n, "%s (%s) in %s '%s'", x->type, x->encoding,
+			 strcmp(x->where, "http_header") == 0 ? "HTTP header" : "query key", x->field);
 	else
-		snprintf(buf, n, "%s found %s-encoded in %s at offset %llu after TLS decryption",
-			 x->type, x->encoding, strcmp(x->where, "http_body") == 0 ? "HTTP body" : "payload",
+		snprintf(buf, n, "%s (%s) in %s at offset %llu", x->type, x->encoding,
+			 strcmp(x->where, "http_body") == 0 ? "HTTP body" : "payload",
 			 (unsigned long long)x->offset);
 }
 
-/* The finding's identifiers named the one way, each once, joined by sep;
-   returns how many distinct names. */
+/* The finding's identifiers named the one way, each once, joined by sep,
+   into out (n bytes: names that do not fit whole are left out and counted,
+   "and 3 more"); returns how many distinct names. */
+#define ID_LIST_TAIL 24 /* room kept for "; and N more" */
 static size_t id_list(const struct finding *f, enum id_words how, const char *sep, char *out,
 		      size_t n)
 {
-	size_t distinct = 0, len = 0;
+	size_t distinct = 0, len = 0, left_out = 0;
 	out[0] = '\0';
 	for (size_t k = 0; k < f->n_ids; k++) {
 		char w[160], v[160];
@@ -805,10 +806,17 @@ static size_t id_list(const struct finding *f, enum id_words how, const char *se
 		}
 		if (seen)
 			continue;
-		int m = snprintf(out + len, n - len, "%s%s", distinct ? sep : "", w);
-		len = m < 0 || (size_t)m >= n - len ? n - 1 : len + (size_t)m;
 		distinct++;
+		size_t need = (len ? strlen(sep) : 0) + strlen(w);
+		if (left_out > 0 || len + need + ID_LIST_TAIL >= n) {
+			left_out++;
+			continue;
+		}
+		snprintf(out + len, n - len, "%s%s", len ? sep : "", w);
+		len += need;
 	}
+	if (left_out > 0 && n > len)
+		snprintf(out + len, n - len, "%sand %zu more", len ? sep : "", left_out);
 	return distinct;
 }
 
@@ -840,9 +848,16 @@ static void name_identifiers(struct finding *f, const struct dest *d)
 	}
 	/* what was read inside TLS says where: the reader finds it in the
 	   evidence, which Wireshark opens decrypted */
-	id_list(f, ID_DECRYPTED, "; ", found, sizeof(found));
-	text_set(&f->detail, "recipient kind %s; declared data categories do not include '%s'; %s",
-		 recipient_kind_name(d->kind), cats, found);
+	char head[TEXT_MAX];
+	int m = snprintf(head, sizeof(head),
+			 "recipient kind %s; declared data categories do not include '%s'; read "
+			 "after TLS decryption: ", recipient_kind_name(d->kind), cats);
+	size_t room = m < 0 || (size_t)m >= sizeof(found) ? 0 : sizeof(found) - (size_t)m;
+	if (room > ID_LIST_TAIL)
+		id_list(f, ID_DECRYPTED, "; ", found, room);
+	else
+		snprintf(found, sizeof(found), "%s", "see identifiers");
+	text_set(&f->detail, "%s%s", head, found);
 }
 
 /* The identifier's value, for masking; location hits carry index n_ids. */

@@ -139,11 +139,11 @@ static void test_decrypted_hits(void **state)
 	assert_string_equal(f->ids[2].field, "");
 	for (size_t k = 0; k < 3; k++)
 		assert_true(f->ids[k].decrypted);
-	assert_non_null(strstr(f->detail, "android_id found plain-encoded in HTTP header "
-					  "'X-Device-Id' after TLS decryption"));
-	assert_non_null(strstr(f->detail, "imei found base64-encoded in query key 'imei' after TLS "
-					  "decryption"));
-	assert_non_null(strstr(f->detail, "HTTP body at offset 517 after TLS decryption"));
+	assert_string_equal(f->detail, "recipient kind unknown; declared data categories do not "
+				       "include 'android_id', 'imei'; read after TLS decryption: "
+				       "android_id (plain) in HTTP header 'X-Device-Id'; imei (base64) "
+				       "in query key 'imei'; android_id (plain) in HTTP body at offset "
+				       "517");
 
 	/* in clear: cleartext-identifier as before, and undeclared-data */
 	const struct finding *c = find(l->a, RULE_CLEARTEXT_IDENTIFIER, "plain.example.net");
@@ -190,10 +190,42 @@ static void test_decrypted_hits(void **state)
 	json_decref(j);
 }
 
+/* A finding with more identifiers than its detail can name: whole entries,
+   then how many were left out; never a name cut in the middle. */
+static void test_detail_cut_whole(void **state)
+{
+	struct lab *l = *state;
+	for (uint64_t k = 1; k <= FINDING_MAX_IDS; k++) { /* one a flow: each is its own */
+		struct flow_record r = flow_to(l, k, 34, "lab.example.net", true);
+		struct id_hit h = hit(l, k, "android_id", "plain", "http_body", NULL, 100000 + k, true);
+		audit_flow(&r, &h, 1, l->a);
+	}
+	const struct finding *f = find(l->a, RULE_UNDECLARED_DATA, "lab.example.net");
+	assert_non_null(f);
+	assert_int_equal(f->n_ids, FINDING_MAX_IDS);
+	size_t len = strlen(f->detail);
+	assert_true(len < 512);
+	const char *tail = strstr(f->detail, "; and ");
+	assert_non_null(tail);
+	assert_string_equal(tail + strlen(tail) - 5, " more");
+	/* every name before the tail is whole */
+	size_t shown = 0;
+	for (const char *p = f->detail; (p = strstr(p, "android_id (plain) in HTTP body at offset "));
+	     p++) {
+		assert_true(p < tail);
+		shown++;
+	}
+	unsigned long more = strtoul(tail + strlen("; and "), NULL, 10);
+	assert_int_equal(shown + more, FINDING_MAX_IDS);
+	assert_true(shown >= 5);
+	assert_true(tail[-1] >= '0' && tail[-1] <= '9'); /* the last offset whole */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_decrypted_hits, lab_open, lab_close),
+		cmocka_unit_test_setup_teardown(test_detail_cut_whole, lab_open, lab_close),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

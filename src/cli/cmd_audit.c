@@ -337,6 +337,9 @@ static void *outputs_main(void *arg)
 	return NULL;
 }
 
+static void note_add(struct audit_session *s, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* A flow's key and frame range for the evidence pass, from its record. */
 static bool evidence_flow_of(uint64_t id, struct evidence_flow *out, void *user)
 {
@@ -356,13 +359,16 @@ static bool evidence_flow_of(uint64_t id, struct evidence_flow *out, void *user)
  * evidence pcapng's Decryption Secrets Block: exactly those, so that
  * Wireshark reads the connections the finding rests on and nothing else
  * of the key log reaches the report. Stops at whole connections before
- * PCAPNG_DSB_MAX bytes. Sets the set's tls_keys (owned; freed and wiped by
- * evidence_keys_free()), or leaves it NULL when there are none.
+ * PCAPNG_DSB_MAX bytes, or when memory runs out: returns how many
+ * decrypted connections were left out then. Sets the set's tls_keys
+ * (owned; freed and wiped by evidence_keys_free()), or leaves it NULL
+ * when there are none.
  */
-static void evidence_keys(const struct run *r, const struct finding *f, struct evidence_set *es)
+static size_t evidence_keys(const struct run *r, const struct finding *f, struct evidence_set *es)
 {
+	size_t left_out = 0;
 	if (r->keys == NULL)
-		return;
+		return 0;
 	char *text = NULL;
 	size_t len = 0, cap = 0;
 	for (size_t k = 0; k < f->n_flows; k++) {
@@ -370,13 +376,17 @@ static void evidence_keys(const struct run *r, const struct finding *f, struct e
 		if (!engine_record_get(r->eng, f->flows[k], &fr) || !fr.tls_decrypted ||
 		    !fr.have_client_random)
 			continue;
+		if (left_out > 0) {
+			left_out++;
+			continue;
+		}
 		if (cap - len < KEYLOG_EXPORT_MAX) {
 			size_t nc = cap ? 2 * cap : 4 * KEYLOG_EXPORT_MAX;
-			if (nc > PCAPNG_DSB_MAX)
-				break;
-			char *nt = malloc(nc);
-			if (nt == NULL)
-				break;
+			char *nt = nc <= PCAPNG_DSB_MAX ? malloc(nc) : NULL;
+			if (nt == NULL) {
+				left_out++;
+				continue;
+			}
 			if (text != NULL) {
 				memcpy(nt, text, len);
 				tls_wipe(text, cap);
@@ -391,10 +401,11 @@ static void evidence_keys(const struct run *r, const struct finding *f, struct e
 	}
 	if (len == 0) {
 		free(text);
-		return;
+		return left_out;
 	}
 	es->tls_keys = text;
 	es->tls_keys_len = len;
+	return left_out;
 }
 
 static void evidence_keys_free(struct evidence_set *es)
@@ -420,7 +431,12 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 		s->evidence[i].name = f->id;
 		s->evidence[i].flow_ids = f->flows;
 		s->evidence[i].n_flow_ids = f->n_flows;
-		evidence_keys(&s->run, f, &s->evidence[i]);
+		size_t no_keys = evidence_keys(&s->run, f, &s->evidence[i]);
+		if (no_keys > 0)
+			note_add(s, NULL, "the evidence of %s carries the session keys of some of its "
+				 "decrypted connections only: %zu more would pass the %u MiB a "
+				 "Decryption Secrets Block may hold here", f->id, no_keys,
+				 PCAPNG_DSB_MAX >> 20);
 	}
 	char edir[4300];
 	snprintf(edir, sizeof(edir), "%s/evidence", dir);
@@ -715,8 +731,6 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 	return rc;
 }
 
-static void note_add(struct audit_session *s, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 static void note_add(struct audit_session *s, const char *code, const char *fmt, ...)
 {
 	struct session_note *n = &s->notes[s->n_notes < SESSION_NOTES_MAX ? s->n_notes++

@@ -61,6 +61,8 @@ const char *recipient_kind_name(enum recipient_kind k);
 
 struct finding_identifier {
 	const char *type, *encoding, *where;
+	char field[64];              /* header name or query key; "" when none */
+	bool decrypted;              /* read in plaintext after TLS decryption */
 	char masked[64];
 	uint32_t file;
 	uint64_t frame, offset;
@@ -96,6 +98,7 @@ struct finding {
 	char *detail;                /* owned */
 	struct finding_identifier *ids; /* owned, at most FINDING_MAX_IDS */
 	size_t n_ids;
+	bool decrypted;              /* an identifier of it was read after TLS decryption */
 	/* consent rules and cross-border under with_consent */
 	bool has_consent;
 	char consent_purpose[32];

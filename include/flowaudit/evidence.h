@@ -1,5 +1,5 @@
 /*
- * evidence.h - the packets behind each finding, as pcap files.
+ * evidence.h - the packets behind each finding, as pcap or pcapng files.
  *
  * Receives: the capture files of the run, the flows to select (5-tuple,
  * VLAN and the frame range each flow spans), and sets of flow ids (one set
@@ -8,7 +8,11 @@
  * and, per set, the frame numbers it holds (file by file) and the packet
  * count. A set whose flows span files or pcapng interfaces of different link
  * types is written as one file per link type (NAME.pcap, NAME-2.pcap, ...),
- * each a pcap of that link type. The captures are read through source.h,
+ * each a pcap of that link type. A set given TLS key log text (tls_keys)
+ * is written as pcapng instead (NAME.pcapng, NAME-2.pcapng, ...) whose
+ * Decryption Secrets Block carries that text, so that Wireshark opens it
+ * decrypted; the caller gives a set the lines of its own connections only.
+ * The captures are read through source.h,
  * as the replay read them, so the frame numbers are the replay's.
  *
  * A packet belongs to a flow when its addresses, ports, protocol and outer
@@ -58,6 +62,8 @@ struct evidence_set {
 	const char *name;          /* base name without extension, e.g. "F0001" */
 	const uint64_t *flow_ids;  /* borrowed */
 	size_t n_flow_ids;
+	const char *tls_keys;      /* borrowed NSS key log lines for a DSB; NULL: none */
+	size_t tls_keys_len;       /* 0: a pcap, else a pcapng with them */
 	/* results */
 	struct evidence_frames *per_file;
 	size_t n_per_file;
@@ -75,7 +81,7 @@ struct evidence_set {
 typedef bool (*evidence_flow_fn)(uint64_t flow_id, struct evidence_flow *out, void *user);
 
 /*
- * Writes DIR/NAME.pcap for every set, its flows asked of get_flow. The
+ * Writes DIR/NAME.pcap (NAME.pcapng with tls_keys) for every set, its flows asked of get_flow. The
  * captures are re-read from the start, once per batch of sets (as many as
  * the open-file limit allows, up to 16,384); a pass holds only the flows
  * live at its reading position and stops after the last frame of its last

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct pcapng_writer;
 
@@ -40,5 +41,21 @@ const char *pcapng_writer_path(const struct pcapng_writer *w, size_t i);
 /* Flushes and closes; paths stay readable until pcapng_writer_free. */
 int pcapng_writer_close(struct pcapng_writer *w, struct fa_err *err);
 void pcapng_writer_free(struct pcapng_writer *w);
+
+/*
+ * An evidence file, onto a stream the caller opened: the Section Header
+ * Block, one interface of linktype with nanosecond time stamps, then a
+ * Decryption Secrets Block of TLS key log text when keys_len > 0 (at most
+ * PCAPNG_DSB_MAX bytes: NSS key log lines, which Wireshark and tshark use
+ * to decrypt the file's TLS with no key log of their own). Packets
+ * follow with pcapng_put_evidence_packet(). FA_ERUNTIME when a write fails
+ * (errno says why) or the secrets are too long.
+ */
+#define PCAPNG_DSB 0x0000000Au
+#define PCAPNG_DSB_TLS_KEYLOG 0x544c534bu /* secrets type "TLSK" */
+#define PCAPNG_DSB_MAX (16u << 20)
+int pcapng_put_evidence_head(FILE *fp, int linktype, const char *tls_keys, size_t keys_len);
+int pcapng_put_evidence_packet(FILE *fp, uint64_t ts_ns, const uint8_t *data, uint32_t caplen,
+			       uint32_t wirelen);
 
 #endif

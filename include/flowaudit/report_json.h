@@ -104,6 +104,10 @@ struct report_ctx {
 	const char *sig_dir, *sig_sha256;
 	const struct geo *geo;
 	const char *geo_country_sha256, *geo_asn_sha256;
+	const char *const *keylog_paths;   /* --keylog files, in order */
+	const char *const *keylog_sha256;  /* one per key log (NULL entries: none) */
+	size_t n_keylogs;
+	bool tls_keys;                  /* session keys were given (files or the captures' DSBs) */
 	struct engine *eng;
 	const struct audit *audit;
 	const struct evidence_set *evidence; /* one per finding, same order; may be NULL */

@@ -737,7 +737,8 @@ static bool add_identifier(struct finding *f, const struct id_hit *h, const char
 	for (size_t i = 0; i < f->n_ids; i++) {
 		struct finding_identifier *o = &f->ids[i];
 		if (o->flow_id == h->flow_id && strcmp(o->type, h->type) == 0 &&
-		    strcmp(o->encoding, h->encoding) == 0)
+		    strcmp(o->encoding, h->encoding) == 0 && strcmp(o->where, h->where) == 0 &&
+		    strcmp(o->field, h->field ? h->field : "") == 0)
 			return false;
 	}
 	if (f->n_ids >= FINDING_MAX_IDS)
@@ -748,6 +749,9 @@ static bool add_identifier(struct finding *f, const struct id_hit *h, const char
 	x->type = h->type;
 	x->encoding = h->encoding;
 	x->where = h->where;
+	snprintf(x->field, sizeof(x->field), "%s", h->field ? h->field : "");
+	x->decrypted = h->decrypted;
+	f->decrypted |= h->decrypted;
 	x->file = h->file;
 	x->frame = h->frame;
 	x->offset = h->offset;
@@ -758,8 +762,9 @@ static bool add_identifier(struct finding *f, const struct id_hit *h, const char
 }
 
 /* How identifier k is named in a list: its type, its data category, or
-   how and where it was found. */
-enum id_words { ID_TYPE, ID_CATEGORY, ID_FOUND };
+   how and where it was found (ID_DECRYPTED: the same, for those read after
+   TLS decryption only; "" for the others, which a list leaves out). */
+enum id_words { ID_TYPE, ID_CATEGORY, ID_FOUND, ID_DECRYPTED };
 
 static void id_word(const struct finding_identifier *x, enum id_words how, char *buf, size_t n)
 {
@@ -768,32 +773,50 @@ static void id_word(const struct finding_identifier *x, enum id_words how, char 
 		snprintf(buf, n, "%s", x->type);
 	else if (how == ID_CATEGORY)
 		snprintf(buf, n, "%s", cat);
-	else
+	else if (how == ID_DECRYPTED && !x->decrypted)
+		buf[0] = '\0';
+	else if (!x->decrypted)
 		snprintf(buf, n, "%s found %s-encoded in unencrypted %s", x->type, x->encoding,
 			 strcmp(x->where, "http_body") == 0 ? "HTTP body" : "payload");
+	else if (strcmp(x->where, "http_header") == 0 || strcmp(x->where, "http_query") == 0)
+		snprintf(buf, n, "%s (%s) in %s '%s'", x->type, x->encoding,
+			 strcmp(x->where, "http_header") == 0 ? "HTTP header" : "query key", x->field);
+	else
+		snprintf(buf, n, "%s (%s) in %s at offset %llu", x->type, x->encoding,
+			 strcmp(x->where, "http_body") == 0 ? "HTTP body" : "payload",
+			 (unsigned long long)x->offset);
 }
 
-/* The finding's identifiers named the one way, each once, joined by sep;
-   returns how many distinct names. */
+/* The finding's identifiers named the one way, each once, joined by sep,
+   into out (n bytes: names that do not fit whole are left out and counted,
+   "and 3 more"); returns how many distinct names. */
+#define ID_LIST_TAIL 24 /* room kept for "; and N more" */
 static size_t id_list(const struct finding *f, enum id_words how, const char *sep, char *out,
 		      size_t n)
 {
-	size_t distinct = 0, len = 0;
+	size_t distinct = 0, len = 0, left_out = 0;
 	out[0] = '\0';
 	for (size_t k = 0; k < f->n_ids; k++) {
 		char w[160], v[160];
 		id_word(&f->ids[k], how, w, sizeof(w));
-		bool seen = false;
+		bool seen = w[0] == '\0';
 		for (size_t j = 0; j < k && !seen; j++) {
 			id_word(&f->ids[j], how, v, sizeof(v));
 			seen = strcmp(v, w) == 0;
 		}
 		if (seen)
 			continue;
-		int m = snprintf(out + len, n - len, "%s%s", distinct ? sep : "", w);
-		len = m < 0 || (size_t)m >= n - len ? n - 1 : len + (size_t)m;
 		distinct++;
+		size_t need = (len ? strlen(sep) : 0) + strlen(w);
+		if (left_out > 0 || len + need + ID_LIST_TAIL >= n) {
+			left_out++;
+			continue;
+		}
+		snprintf(out + len, n - len, "%s%s", len ? sep : "", w);
+		len += need;
 	}
+	if (left_out > 0 && n > len)
+		snprintf(out + len, n - len, "%sand %zu more", len ? sep : "", left_out);
 	return distinct;
 }
 
@@ -818,8 +841,23 @@ static void name_identifiers(struct finding *f, const struct dest *d)
 		text_set(&f->title, "%s reached %s, which is not declared to receive %s", types, who(d),
 			 nt > 1 ? "them" : "it");
 	id_list(f, ID_CATEGORY, "', '", cats, sizeof(cats));
-	text_set(&f->detail, "recipient kind %s; declared data categories do not include '%s'",
-		 recipient_kind_name(d->kind), cats);
+	if (!f->decrypted) {
+		text_set(&f->detail, "recipient kind %s; declared data categories do not include '%s'",
+			 recipient_kind_name(d->kind), cats);
+		return;
+	}
+	/* what was read inside TLS says where: the reader finds it in the
+	   evidence, which Wireshark opens decrypted */
+	char head[TEXT_MAX];
+	int m = snprintf(head, sizeof(head),
+			 "recipient kind %s; declared data categories do not include '%s'; read "
+			 "after TLS decryption: ", recipient_kind_name(d->kind), cats);
+	size_t room = m < 0 || (size_t)m >= sizeof(found) ? 0 : sizeof(found) - (size_t)m;
+	if (room > ID_LIST_TAIL)
+		id_list(f, ID_DECRYPTED, "; ", found, room);
+	else
+		snprintf(found, sizeof(found), "%s", "see identifiers");
+	text_set(&f->detail, "%s%s", head, found);
 }
 
 /* The identifier's value, for masking; location hits carry index n_ids. */
@@ -854,13 +892,17 @@ static void rule_identifiers(struct audit *a, const struct dest *d, const struct
 		char locbuf[64];
 		const char *value = id_value(a, h->id_index, locbuf, sizeof(locbuf));
 		size_t before = a->n_findings;
-		struct finding *f = raise(a, RULE_CLEARTEXT_IDENTIFIER, d,
-					  p->enc_declared ? p->enc_clause : NULL,
-					  p->enc_declared ? "encryption_in_transit" : "data");
-		bool created = a->n_findings > before;
-		if (f && add_identifier(f, h, value))
-			name_identifiers(f, d);
-		announce(a, f, created);
+		struct finding *f;
+		bool created;
+		/* read after decryption, it crossed the network encrypted */
+		if (!h->decrypted) {
+			f = raise(a, RULE_CLEARTEXT_IDENTIFIER, d, p->enc_declared ? p->enc_clause : NULL,
+				  p->enc_declared ? "encryption_in_transit" : "data");
+			created = a->n_findings > before;
+			if (f && add_identifier(f, h, value))
+				name_identifiers(f, d);
+			announce(a, f, created);
+		}
 
 		/* only what the device sends is a disclosure to the recipient */
 		if ((h->dir == FLOW_OUT) != d->device_is_client)

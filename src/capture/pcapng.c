@@ -6,6 +6,9 @@
  * own Section Header and Interface Description block, so a rotated file
  * stands alone. Blocks are written in host byte order, which the SHB's
  * byte-order magic announces.
+ *
+ * Also the blocks of an evidence file (evidence.c): nanosecond time stamps
+ * and, before its packets, a Decryption Secrets Block of TLS key log lines.
  */
 #include "flowaudit/pcapng.h"
 
@@ -26,35 +29,79 @@ struct pcapng_writer {
 	char *base, *ext;
 };
 
-static int put(struct pcapng_writer *w, const void *p, size_t n, struct fa_err *err)
-{
-	if (fwrite(p, 1, n, w->fp) != n) {
-		fa_err_set(err, "%s: write failed: %s", w->paths[w->n_paths - 1], strerror(errno));
-		return FA_ERUNTIME;
-	}
-	w->bytes += n;
-	return FA_OK;
-}
+/* ---- blocks, onto a stream: each returns its length, 0 on a write error ---- */
 
-static int put32(struct pcapng_writer *w, uint32_t v, struct fa_err *err) { return put(w, &v, 4, err); }
+static bool fput(FILE *fp, const void *p, size_t n) { return fwrite(p, 1, n, fp) == n; }
+static bool fput32(FILE *fp, uint32_t v) { return fput(fp, &v, 4); }
 
-static int put_option(struct pcapng_writer *w, uint16_t code, const char *s, struct fa_err *err)
+static bool fput_pad(FILE *fp, size_t len)
 {
-	uint16_t len = (uint16_t)strlen(s);
-	uint16_t hdr[2] = {code, len};
 	static const uint8_t pad[4];
-	int rc = put(w, hdr, 4, err);
-	if (rc == FA_OK)
-		rc = put(w, s, len, err);
-	if (rc == FA_OK && (len & 3))
-		rc = put(w, pad, 4 - (len & 3), err);
-	return rc;
+	return (len & 3) == 0 || fput(fp, pad, 4 - (len & 3));
 }
 
-static size_t option_size(const char *s)
+static bool fput_option(FILE *fp, uint16_t code, const void *v, uint16_t len)
 {
-	size_t len = strlen(s);
-	return 4 + ((len + 3) & ~(size_t)3);
+	uint16_t hdr[2] = {code, len};
+	return fput(fp, hdr, 4) && fput(fp, v, len) && fput_pad(fp, len);
+}
+
+static size_t option_size(size_t len) { return 4 + ((len + 3) & ~(size_t)3); }
+
+/* Section Header Block (naming flowaudit) and Interface Description Block;
+   tsresol 9 records nanosecond time stamps, 0 leaves the microsecond default. */
+static size_t put_head(FILE *fp, int linktype, uint32_t snaplen, const char *iface,
+		       uint8_t tsresol)
+{
+	const char *app = "flowaudit";
+	uint32_t shb_len = 28 + (uint32_t)option_size(strlen(app)) + 4;
+	uint16_t ver[2] = {1, 0};
+	int64_t sect_len = -1;
+	bool ok = fput32(fp, 0x0A0D0D0A) && fput32(fp, shb_len) && fput32(fp, 0x1A2B3C4D) &&
+		  fput(fp, ver, 4) && fput(fp, &sect_len, 8) &&
+		  fput_option(fp, 4, app, (uint16_t)strlen(app)) && /* shb_userappl */
+		  fput32(fp, 0) && fput32(fp, shb_len);             /* opt_endofopt */
+	uint32_t idb_len = 20 + (uint32_t)option_size(strlen(iface)) + 4 +
+			   (tsresol ? (uint32_t)option_size(1) : 0);
+	uint16_t lt[2] = {(uint16_t)linktype, 0};
+	ok = ok && fput32(fp, 1) && fput32(fp, idb_len) && fput(fp, lt, 4) && fput32(fp, snaplen) &&
+	     fput_option(fp, 2, iface, (uint16_t)strlen(iface)) &&  /* if_name */
+	     (tsresol == 0 || fput_option(fp, 9, &tsresol, 1)) && /* if_tsresol */
+	     fput32(fp, 0) && fput32(fp, idb_len);
+	return ok ? shb_len + idb_len : 0;
+}
+
+/* Enhanced Packet Block on interface 0; ts in the interface's units. */
+static size_t put_epb(FILE *fp, uint64_t ts, const uint8_t *data, uint32_t caplen,
+		      uint32_t wirelen)
+{
+	uint32_t len = 32 + ((caplen + 3) & ~3u);
+	uint32_t hdr[7] = {6, len, 0, (uint32_t)(ts >> 32), (uint32_t)ts, caplen, wirelen};
+	bool ok = fput(fp, hdr, sizeof(hdr)) && fput(fp, data, caplen) && fput_pad(fp, caplen) &&
+		  fput32(fp, len);
+	return ok ? len : 0;
+}
+
+int pcapng_put_evidence_head(FILE *fp, int linktype, const char *tls_keys, size_t keys_len)
+{
+	if (put_head(fp, linktype, 262144, "evidence", 9) == 0)
+		return FA_ERUNTIME;
+	if (keys_len == 0)
+		return FA_OK;
+	if (keys_len > PCAPNG_DSB_MAX)
+		return FA_ERUNTIME;
+	/* Decryption Secrets Block: type, length of the secrets, the secrets */
+	uint32_t len = 20 + (uint32_t)((keys_len + 3) & ~(size_t)3);
+	bool ok = fput32(fp, PCAPNG_DSB) && fput32(fp, len) && fput32(fp, PCAPNG_DSB_TLS_KEYLOG) &&
+		  fput32(fp, (uint32_t)keys_len) && fput(fp, tls_keys, keys_len) &&
+		  fput_pad(fp, keys_len) && fput32(fp, len);
+	return ok ? FA_OK : FA_ERUNTIME;
+}
+
+int pcapng_put_evidence_packet(FILE *fp, uint64_t ts_ns, const uint8_t *data, uint32_t caplen,
+			       uint32_t wirelen)
+{
+	return put_epb(fp, ts_ns, data, caplen, wirelen) ? FA_OK : FA_ERUNTIME;
 }
 
 static int start_file(struct pcapng_writer *w, fa_time now, struct fa_err *err)
@@ -81,38 +128,15 @@ static int start_file(struct pcapng_writer *w, fa_time now, struct fa_err *err)
 		fa_err_set(err, "%s: cannot write: %s", path, strerror(errno));
 		return FA_ERUNTIME;
 	}
-	w->bytes = 0;
 	w->frames = 0;
 	w->opened_at = now;
-	/* Section Header Block */
-	const char *app = "flowaudit";
-	uint32_t shb_len = 28 + (uint32_t)option_size(app) + 4;
-	int rc = put32(w, 0x0A0D0D0A, err);
-	if (rc == FA_OK) rc = put32(w, shb_len, err);
-	if (rc == FA_OK) rc = put32(w, 0x1A2B3C4D, err);
-	uint16_t ver[2] = {1, 0};
-	if (rc == FA_OK) rc = put(w, ver, 4, err);
-	int64_t sect_len = -1;
-	if (rc == FA_OK) rc = put(w, &sect_len, 8, err);
-	if (rc == FA_OK) rc = put_option(w, 4, app, err); /* shb_userappl */
-	if (rc == FA_OK) rc = put32(w, 0, err);             /* opt_endofopt */
-	if (rc == FA_OK) rc = put32(w, shb_len, err);
-	/* Interface Description Block */
-	const char *ifn = w->o.iface ? w->o.iface : "capture";
-	uint32_t idb_len = 20 + (uint32_t)option_size(ifn) + 4;
-	if (rc == FA_OK) rc = put32(w, 1, err);
-	if (rc == FA_OK) rc = put32(w, idb_len, err);
-	uint16_t lt[2] = {(uint16_t)w->o.linktype, 0};
-	if (rc == FA_OK) rc = put(w, lt, 4, err);
-	if (rc == FA_OK) rc = put32(w, w->o.snaplen, err);
-	if (rc == FA_OK) rc = put_option(w, 2, ifn, err); /* if_name */
-	if (rc == FA_OK) rc = put32(w, 0, err);
-	if (rc == FA_OK) rc = put32(w, idb_len, err);
-	if (rc == FA_OK && fflush(w->fp) != 0) {
+	w->bytes = put_head(w->fp, w->o.linktype, w->o.snaplen, w->o.iface ? w->o.iface : "capture",
+			    0);
+	if (w->bytes == 0 || fflush(w->fp) != 0) {
 		fa_err_set(err, "%s: write failed: %s", path, strerror(errno));
-		rc = FA_ERUNTIME;
+		return FA_ERUNTIME;
 	}
-	return rc;
+	return FA_OK;
 }
 
 int pcapng_writer_open(const struct pcapng_opts *o, struct pcapng_writer **out, struct fa_err *err)
@@ -163,17 +187,12 @@ int pcapng_writer_packet(struct pcapng_writer *w, fa_time ts, const uint8_t *dat
 		if (rc != FA_OK)
 			return rc;
 	}
-	uint32_t padded = (caplen + 3) & ~3u;
-	uint32_t len = 32 + padded;
-	uint64_t t = (uint64_t)ts;
-	uint32_t hdr[7] = {6, len, 0, (uint32_t)(t >> 32), (uint32_t)t, caplen, wirelen};
-	static const uint8_t pad[4];
-	int rc = put(w, hdr, sizeof(hdr), err);
-	if (rc == FA_OK) rc = put(w, data, caplen, err);
-	if (rc == FA_OK && padded != caplen) rc = put(w, pad, padded - caplen, err);
-	if (rc == FA_OK) rc = put32(w, len, err);
-	if (rc != FA_OK)
-		return rc;
+	size_t n = put_epb(w->fp, (uint64_t)ts, data, caplen, wirelen);
+	if (n == 0) {
+		fa_err_set(err, "%s: write failed: %s", w->paths[w->n_paths - 1], strerror(errno));
+		return FA_ERUNTIME;
+	}
+	w->bytes += n;
 	w->frames++;
 	if (file)
 		*file = (uint32_t)(w->n_paths - 1);

@@ -18,12 +18,15 @@
 #include "flowaudit/evidence.h"
 #include "flowaudit/geo.h"
 #include "flowaudit/hash.h"
+#include "flowaudit/keylog.h"
 #include "flowaudit/manifest.h"
+#include "flowaudit/pcapng.h"
 #include "flowaudit/policy.h"
 #include "flowaudit/report.h"
 #include "flowaudit/report_dir.h"
 #include "flowaudit/report_json.h"
 #include "flowaudit/signatures.h"
+#include "flowaudit/tls_crypto.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -334,6 +337,9 @@ static void *outputs_main(void *arg)
 	return NULL;
 }
 
+static void note_add(struct audit_session *s, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* A flow's key and frame range for the evidence pass, from its record. */
 static bool evidence_flow_of(uint64_t id, struct evidence_flow *out, void *user)
 {
@@ -348,6 +354,71 @@ static bool evidence_flow_of(uint64_t id, struct evidence_flow *out, void *user)
 	return true;
 }
 
+/*
+ * The key log lines of the finding's decrypted connections, for its
+ * evidence pcapng's Decryption Secrets Block: exactly those, so that
+ * Wireshark reads the connections the finding rests on and nothing else
+ * of the key log reaches the report. Stops at whole connections before
+ * PCAPNG_DSB_MAX bytes, or when memory runs out: returns how many
+ * decrypted connections were left out then. Sets the set's tls_keys
+ * (owned; freed and wiped by evidence_keys_free()), or leaves it NULL
+ * when there are none.
+ */
+static size_t evidence_keys(const struct run *r, const struct finding *f, struct evidence_set *es)
+{
+	size_t left_out = 0;
+	if (r->keys == NULL)
+		return 0;
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	for (size_t k = 0; k < f->n_flows; k++) {
+		struct flow_record fr;
+		if (!engine_record_get(r->eng, f->flows[k], &fr) || !fr.tls_decrypted ||
+		    !fr.have_client_random)
+			continue;
+		if (left_out > 0) {
+			left_out++;
+			continue;
+		}
+		if (cap - len < KEYLOG_EXPORT_MAX) {
+			size_t nc = cap ? 2 * cap : 4 * KEYLOG_EXPORT_MAX;
+			char *nt = nc <= PCAPNG_DSB_MAX ? malloc(nc) : NULL;
+			if (nt == NULL) {
+				left_out++;
+				continue;
+			}
+			if (text != NULL) {
+				memcpy(nt, text, len);
+				tls_wipe(text, cap);
+				free(text);
+			}
+			text = nt;
+			cap = nc;
+		}
+		size_t n = keylog_export(r->keys, fr.client_random, text + len, cap - len);
+		if (n < cap - len)
+			len += n;
+	}
+	if (len == 0) {
+		free(text);
+		return left_out;
+	}
+	es->tls_keys = text;
+	es->tls_keys_len = len;
+	return left_out;
+}
+
+static void evidence_keys_free(struct evidence_set *es)
+{
+	if (es->tls_keys != NULL) {
+		char *text = (char *)es->tls_keys;
+		tls_wipe(text, es->tls_keys_len);
+		free(text);
+	}
+	es->tls_keys = NULL;
+	es->tls_keys_len = 0;
+}
+
 static int build_evidence(struct audit_session *s, const char *dir, struct fa_err *err)
 {
 	size_t nf = audit_finding_count(s->audit);
@@ -360,6 +431,12 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 		s->evidence[i].name = f->id;
 		s->evidence[i].flow_ids = f->flows;
 		s->evidence[i].n_flow_ids = f->n_flows;
+		size_t no_keys = evidence_keys(&s->run, f, &s->evidence[i]);
+		if (no_keys > 0)
+			note_add(s, NULL, "the evidence of %s carries the session keys of some of its "
+				 "decrypted connections only: %zu more would pass the %u MiB a "
+				 "Decryption Secrets Block may hold here", f->id, no_keys,
+				 PCAPNG_DSB_MAX >> 20);
 	}
 	char edir[4300];
 	snprintf(edir, sizeof(edir), "%s/evidence", dir);
@@ -399,6 +476,8 @@ struct input_digests {
 	char (*caps)[65];           /* one per capture file */
 	const char **cap_ptrs;
 	char pol[65], ev[65], dev[65], sig[65], gc[65], ga[65];
+	char keys[RUN_MAX_KEYLOGS][65]; /* one per --keylog file */
+	const char *key_ptrs[RUN_MAX_KEYLOGS];
 	size_t unhashed;            /* captures that were not files (a pipe) */
 	int rc;
 	struct fa_err err;
@@ -432,6 +511,11 @@ static void *hash_inputs(void *arg)
 		rc = sha256_file(gci->path, in->gc, &in->err);
 	if (rc == FA_OK && gai)
 		rc = sha256_file(gai->path, in->ga, &in->err);
+	/* a key log by its digest: its contents are secrets */
+	for (size_t i = 0; rc == FA_OK && i < r->o.n_keylogs; i++) {
+		in->key_ptrs[i] = in->keys[i];
+		rc = sha256_file(r->o.keylogs[i], in->keys[i], &in->err);
+	}
 	in->rc = rc;
 	return NULL;
 }
@@ -528,6 +612,11 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			.geo = r->geo,
 			.geo_country_sha256 = gc[0] ? gc : NULL,
 			.geo_asn_sha256 = ga[0] ? ga : NULL,
+			.keylog_paths = r->o.keylogs,
+			.keylog_sha256 = in.key_ptrs,
+			.n_keylogs = r->o.n_keylogs,
+			.tls_keys = r->o.n_keylogs > 0 ||
+				    (r->keys != NULL && keylog_stats(r->keys)->secrets > 0),
 			.eng = r->eng,
 			.audit = s->audit,
 			.evidence = (s->formats & FMT_EVIDENCE) ? s->evidence : NULL,
@@ -567,11 +656,12 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 	s->t_outputs = t3 - t2;
 	if (rc == FA_OK) {
 		/* every input: captures, declaration, events, profile, each
-		   signature file, the geo databases */
+		   signature file, the geo databases, the key logs */
 		size_t nsig = sig_db_count(r->sigs);
 		char sig_set[4200];
-		const char **inputs = calloc(nf + nsig + 8, sizeof(*inputs));
-		const char **sums = calloc(nf + nsig + 8, sizeof(*sums));
+		size_t nk = r->o.n_keylogs;
+		const char **inputs = calloc(nf + nsig + nk + 8, sizeof(*inputs));
+		const char **sums = calloc(nf + nsig + nk + 8, sizeof(*sums));
 		size_t ni = 0;
 		if (inputs == NULL || sums == NULL) {
 			fa_err_set(err, "out of memory writing %s", MANIFEST_NAME);
@@ -611,6 +701,10 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 				sums[ni] = ga;
 				inputs[ni++] = gai->path;
 			}
+			for (size_t i = 0; i < nk; i++) {
+				sums[ni] = in.keys[i];
+				inputs[ni++] = r->o.keylogs[i];
+			}
 			rc = manifest_write(tmpdir, inputs, sums, ni, (unsigned)r->o.threads, err);
 		}
 		free(inputs);
@@ -624,8 +718,10 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		json_decref(doc);
 		doc = NULL;
 	}
-	for (size_t i = 0; i < s->n_evidence; i++)
+	for (size_t i = 0; i < s->n_evidence; i++) {
 		evidence_set_clear(&s->evidence[i]);
+		evidence_keys_free(&s->evidence[i]);
+	}
 	free(s->evidence);
 	s->evidence = NULL;
 	s->n_evidence = 0;
@@ -635,8 +731,6 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 	return rc;
 }
 
-static void note_add(struct audit_session *s, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 static void note_add(struct audit_session *s, const char *code, const char *fmt, ...)
 {
 	struct session_note *n = &s->notes[s->n_notes < SESSION_NOTES_MAX ? s->n_notes++

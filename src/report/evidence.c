@@ -14,6 +14,7 @@
 #include "flowaudit/evidence.h"
 
 #include "flowaudit/decode.h"
+#include "flowaudit/pcapng.h"
 #include "flowaudit/source.h"
 
 #include <errno.h>
@@ -40,7 +41,8 @@ struct pair {
 
 struct writer {
 	int linktype[MAX_LINKS];
-	pcap_dumper_t *d[MAX_LINKS];
+	pcap_dumper_t *d[MAX_LINKS]; /* a pcap, or ... */
+	FILE *ng[MAX_LINKS];         /* ... a pcapng, for a set with TLS secrets */
 	char *buf[MAX_LINKS];
 	size_t n;
 };
@@ -169,58 +171,100 @@ bool evidence_frames_next(const struct evidence_frames *pf, size_t *pos, uint64_
 	return false;
 }
 
-static pcap_dumper_t *writer_get(struct writers *ws, struct writer *w, struct evidence_set *s,
-				 int linktype, const char *dir, struct fa_err *err)
+/* The file name of a set's k-th file: pcapng when it carries TLS secrets. */
+static void file_name(const struct evidence_set *s, size_t k, char *name, size_t n)
+{
+	const char *ext = s->tls_keys_len ? "pcapng" : "pcap";
+	if (k == 0)
+		snprintf(name, n, "%s.%s", s->name, ext);
+	else
+		snprintf(name, n, "%s-%zu.%s", s->name, k + 1, ext);
+}
+
+/* The index of the file of set s for linktype in w, opened on first use; -1
+   with err set when it cannot be. */
+static int writer_get(struct writers *ws, struct writer *w, struct evidence_set *s, int linktype,
+		      const char *dir, struct fa_err *err)
 {
 	for (size_t i = 0; i < w->n; i++)
 		if (w->linktype[i] == linktype)
-			return w->d[i];
+			return (int)i;
 	char name[64], path[4200];
 	size_t i = w->n;
-	if (i == 0)
-		snprintf(name, sizeof(name), "%s.pcap", s->name);
-	else
-		snprintf(name, sizeof(name), "%s-%zu.pcap", s->name, i + 1);
+	file_name(s, i, name, sizeof(name));
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (w->n == MAX_LINKS) {
 		fa_err_set(err, "%s: the flows of %s span more than %d link types", path, s->name,
 			   MAX_LINKS);
-		return NULL;
+		return -1;
 	}
-	pcap_t *dead = dead_for(ws, linktype);
-	if (dead == NULL) {
+	pcap_t *dead = s->tls_keys_len ? NULL : dead_for(ws, linktype);
+	if (dead == NULL && s->tls_keys_len == 0) {
 		fa_err_set(err, "%s: cannot prepare pcap writer", path);
-		return NULL;
+		return -1;
 	}
 	FILE *fp = fopen(path, "wb");
 	char *buf = fp ? malloc(ws->bufsize) : NULL;
 	if (buf != NULL)
 		setvbuf(fp, buf, _IOFBF, ws->bufsize);
-	w->d[i] = fp && buf ? pcap_dump_fopen(dead, fp) : NULL;
-	if (w->d[i] == NULL) {
+	bool ok = fp && buf;
+	if (ok && s->tls_keys_len) {
+		ok = pcapng_put_evidence_head(fp, linktype, s->tls_keys, s->tls_keys_len) == FA_OK;
+		w->ng[i] = ok ? fp : NULL;
+		w->d[i] = NULL;
+	} else if (ok) {
+		w->d[i] = pcap_dump_fopen(dead, fp);
+		w->ng[i] = NULL;
+		ok = w->d[i] != NULL;
+	}
+	if (!ok) {
 		fa_err_set(err, "%s: cannot write: %s", path,
-			   fp == NULL ? strerror(errno) : buf == NULL ? "out of memory" : pcap_geterr(dead));
+			   fp == NULL || s->tls_keys_len ? strerror(errno)
+			   : buf == NULL		 ? "out of memory"
+						 : pcap_geterr(dead));
 		if (fp != NULL)
 			fclose(fp);
 		free(buf);
-		return NULL;
+		return -1;
 	}
 	w->buf[i] = buf;
 	w->linktype[i] = linktype;
 	w->n++;
 	snprintf(s->paths[s->n_paths++], sizeof(s->paths[0]), "%s", name);
-	return w->d[i];
+	return (int)i;
+}
+
+/* One frame into file i of w. */
+static bool writer_put(struct writer *w, int i, const struct source_frame *fr)
+{
+	if (w->ng[i] != NULL)
+		return pcapng_put_evidence_packet(w->ng[i], fr->ts_sec * 1000000000ull + fr->ts_nsec,
+						  fr->data, fr->caplen, fr->wirelen) == FA_OK;
+	struct pcap_pkthdr h = {
+		.ts = {.tv_sec = (time_t)fr->ts_sec, .tv_usec = (suseconds_t)fr->ts_nsec},
+		.caplen = fr->caplen,
+		.len = fr->wirelen,
+	};
+	pcap_dump((u_char *)w->d[i], &h, fr->data);
+	return true;
 }
 
 static int writer_close(struct writer *w, struct fa_err *err)
 {
 	int rc = FA_OK;
 	for (size_t i = 0; i < w->n; i++) {
-		if (pcap_dump_flush(w->d[i]) != 0 && rc == FA_OK) {
-			fa_err_set(err, "evidence pcap: write failed: %s", strerror(errno));
+		bool failed;
+		if (w->ng[i] != NULL) {
+			failed = ferror(w->ng[i]) != 0;
+			failed |= fclose(w->ng[i]) != 0;
+		} else {
+			failed = pcap_dump_flush(w->d[i]) != 0;
+			pcap_dump_close(w->d[i]);
+		}
+		if (failed && rc == FA_OK) {
+			fa_err_set(err, "evidence file: write failed: %s", strerror(errno));
 			rc = FA_ERUNTIME;
 		}
-		pcap_dump_close(w->d[i]);
 		free(w->buf[i]);
 	}
 	w->n = 0;
@@ -522,20 +566,20 @@ static int one_pass(struct source *src, evidence_flow_fn get_flow, void *user,
 		for (struct active *a = t->bucket[kh & (ACTIVE_BUCKETS - 1)]; a != NULL; a = a->next) {
 			if (a->hash != kh || !flow_matches(&a->f, &d, vlan, fr.file, fr.frame))
 				continue;
-			struct pcap_pkthdr h = {
-				.ts = {.tv_sec = (time_t)fr.ts_sec, .tv_usec = (suseconds_t)fr.ts_nsec},
-				.caplen = fr.caplen,
-				.len = fr.wirelen,
-			};
 			for (size_t k = 0; k < a->n_sets; k++) {
 				struct evidence_set *st = &sets[order[lo + a->sets[k]]];
-				pcap_dumper_t *dp =
-					writer_get(ws, &w[a->sets[k]], st, fr.linktype, dir, err);
-				if (dp == NULL) {
+				struct writer *wk = &w[a->sets[k]];
+				int fi = writer_get(ws, wk, st, fr.linktype, dir, err);
+				if (fi < 0) {
 					rc = FA_ERUNTIME;
 					goto out;
 				}
-				pcap_dump((u_char *)dp, &h, fr.data);
+				if (!writer_put(wk, fi, &fr)) {
+					fa_err_set(err, "%s: write failed: %s", st->paths[fi],
+						   strerror(errno));
+					rc = FA_ERUNTIME;
+					goto out;
+				}
 				if (!add_frame(st, fr.file, fr.frame)) {
 					oom = true;
 					goto out;
@@ -569,11 +613,14 @@ static uint64_t ids_hash(const struct evidence_set *s)
 	return h;
 }
 
+/* The same flows and the same secrets: the same file. */
 static bool same_flows(const struct evidence_set *a, const struct evidence_set *b)
 {
 	return a->n_flow_ids == b->n_flow_ids &&
 	       (a->n_flow_ids == 0 ||
-		memcmp(a->flow_ids, b->flow_ids, a->n_flow_ids * sizeof(*a->flow_ids)) == 0);
+		memcmp(a->flow_ids, b->flow_ids, a->n_flow_ids * sizeof(*a->flow_ids)) == 0) &&
+	       a->tls_keys_len == b->tls_keys_len &&
+	       (a->tls_keys_len == 0 || memcmp(a->tls_keys, b->tls_keys, a->tls_keys_len) == 0);
 }
 
 /*
@@ -651,10 +698,7 @@ static int copy_twin(struct evidence_set *t, const struct evidence_set *f, const
 	t->packets = f->packets;
 	for (size_t k = 0; k < f->n_paths; k++) {
 		char name[64];
-		if (k == 0)
-			snprintf(name, sizeof(name), "%s.pcap", t->name);
-		else
-			snprintf(name, sizeof(name), "%s-%zu.pcap", t->name, k + 1);
+		file_name(t, k, name, sizeof(name));
 		int rc = link_or_copy(dir, f->paths[k], name, err);
 		if (rc != FA_OK)
 			return rc;

@@ -145,8 +145,18 @@ static void write_identifiers(FILE *out, const json_t *f)
 		rh_esc(out, rh_str(x, "masked"));
 		fputs("</td><td>", out);
 		rh_esc(out, rh_str(x, "where"));
+		/* the header or query key it came in: the finding's location */
+		const json_t *loc = rh_get(x, "location");
+		const char *name = rh_str(loc, "header") ? rh_str(loc, "header") : rh_str(loc, "key");
+		if (name) {
+			fputs(" <span class=\"mono\">", out);
+			rh_esc(out, name);
+			fputs("</span>", out);
+		}
 		fputs(" ", out);
 		rh_esc(out, rh_str(x, "direction"));
+		if (json_is_true(rh_get(x, "decrypted")))
+			fputs(", read after TLS decryption", out);
 		fputs("</td><td class=\"mono\">", out);
 		rh_esc(out, rh_str(x, "file"));
 		fprintf(out, " frame %lld, offset %lld</td></tr>", rh_int0(x, "frame"), rh_int0(x, "offset"));
@@ -420,6 +430,12 @@ static void write_finding(FILE *out, const json_t *f, const json_t *doc)
 		rh_esc(out, rh_str(f, "detail"));
 		fputs("</span></dd></div>\n", out);
 	}
+	if (json_is_true(rh_get(f, "decrypted"))) {
+		dt(out, "Inside TLS");
+		fputs("read in the plaintext of TLS connections decrypted with the session keys "
+		      "given; the evidence capture carries those connections' keys and no others, "
+		      "so Wireshark opens it decrypted</dd></div>\n", out);
+	}
 	write_clause(out, f, doc);
 	write_destination(out, f);
 	write_traffic(out, f);
@@ -449,7 +465,10 @@ void rh_findings(FILE *out, const json_t *doc, const struct report_findings *fs)
 	fputs("<p class=\"meta\">An evidence capture is a file of the report directory, named "
 	      "in its finding (for example <span class=\"mono\">evidence/F0001.pcap</span>) and "
 	      "listed with its SHA-256 in <span class=\"mono\">MANIFEST.sha256</span>; Wireshark "
-	      "opens it. Frame numbers count the packets of the input capture from 1.</p>\n", out);
+	      "opens it. The evidence of a finding read inside TLS is a pcapng "
+	      "(<span class=\"mono\">.pcapng</span>) that carries the session keys of its own "
+	      "connections, so Wireshark shows them decrypted. Frame numbers count the packets of "
+	      "the input capture from 1.</p>\n", out);
 	for (size_t i = 0; i < fs->n; i++) {
 		json_t *f = fs->get(i, fs->user);
 		if (json_is_object(f))

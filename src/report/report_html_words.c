@@ -136,9 +136,36 @@ void rh_cannot_see(FILE *out, const json_t *doc)
 		enc += json_is_true(rh_get(fl, "encrypted"));
 	}
 	fputs("<h2 id=\"limits\">What this audit cannot see</h2>\n<ul class=\"limits\">\n", out);
-	fputs("<li><b>Inside encrypted connections.</b> flowaudit has no keys: what the app sent "
-	      "inside TLS or QUIC connections (identifiers, location, recordings, anything) is not "
-	      "read. It sees who was contacted, when, and how much was sent.", out);
+	const json_t *tls = rh_get(s, "tls");
+	long long tls_flows = rh_int0(tls, "flows"), tls_dec = rh_int0(tls, "decrypted");
+	if (json_is_true(rh_get(tls, "examined"))) {
+		/* keys were given: say how far they reached, reason by reason */
+		fprintf(out, "<li><b>Inside encrypted connections, without their keys.</b> TLS "
+			     "session keys were given: %lld of the %lld TLS flows were decrypted and "
+			     "read like unencrypted traffic",
+			tls_dec, tls_flows);
+		const char *why;
+		const json_t *n;
+		bool first = true;
+		json_object_foreach((json_t *)rh_get(tls, "not_decrypted"), why, n) {
+			fprintf(out, "%s%lld ", first ? "; not decrypted: " : ", ",
+				(long long)json_integer_value(n));
+			fputs("<span class=\"mono\">", out);
+			rh_esc(out, why);
+			fputs("</span>", out);
+			first = false;
+		}
+		fputs(". What the app sent inside the others, and inside QUIC, is not read: for "
+		      "those, flowaudit sees who was contacted, when, and how much was sent.", out);
+	} else {
+		fputs("<li><b>Inside encrypted connections.</b> No TLS session keys were given "
+		      "(<span class=\"mono\">--keylog</span>, or a pcapng's Decryption Secrets "
+		      "Blocks), so the payload inside TLS was not examined: what the app sent "
+		      "inside TLS or QUIC connections (identifiers, location, recordings, anything) "
+		      "is not read. It sees who was contacted, when, and how much was sent.", out);
+		if (tls)
+			fprintf(out, " %lld flows carried TLS.", tls_flows);
+	}
 	if (listed)
 		fprintf(out, " %lld of the %lld flows listed in this report were encrypted.", enc, listed);
 	fputs("</li>\n<li><b>Names it was not shown.</b> A destination is named only from what "
@@ -156,8 +183,9 @@ void rh_cannot_see(FILE *out, const json_t *doc)
 	fputs("<li><b>What is not in the capture.</b> Traffic before the capture began or after "
 	      "it ended, over another network (mobile data), or dropped by the capture.</li>\n"
 	      "<li><b>Identifiers it was not given.</b> Device identifiers are found only when the "
-	      "device profile gives their values, and only in unencrypted data (as written, or "
-	      "hex, Base64, MD5, SHA-1 or SHA-256 of the value).</li>\n"
+	      "device profile gives their values, and only in unencrypted data or TLS decrypted "
+	      "with its keys (as written, or hex, Base64, MD5, SHA-1 or SHA-256 of the "
+	      "value).</li>\n"
 	      "<li><b>Where a server stands.</b> Countries are those an address is registered in, "
 	      "which is not always where the server is or who runs it.</li>\n"
 	      "<li><b>What happens after.</b> What a recipient stores, for how long and with whom "

@@ -292,6 +292,12 @@ static json_t *inputs_json(const struct report_ctx *c)
 	json_object_set_new(geo, "country", geo_db_json(geo_country_info(c->geo), c->geo_country_sha256));
 	json_object_set_new(geo, "asn", geo_db_json(geo_asn_info(c->geo), c->geo_asn_sha256));
 	json_object_set_new(in, "geo", geo);
+	/* the key logs by path and digest: their contents are secrets */
+	json_t *kl = json_array();
+	for (size_t i = 0; i < c->n_keylogs; i++)
+		json_array_append_new(kl, file_ref(c->keylog_paths[i],
+						   c->keylog_sha256 ? c->keylog_sha256[i] : NULL));
+	json_object_set_new(in, "keylogs", kl);
 	return in;
 }
 
@@ -418,6 +424,7 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	jw_str_or_null(w, "clause", f->clause);
 	jsonw_string(w, "statement", f->statement[0] ? f->statement : NULL);
 	jsonw_string(w, "detail", f->detail ? f->detail : "");
+	jsonw_bool(w, "decrypted", f->decrypted);
 	jsonw_array(w, "identifiers");
 	for (size_t k = 0; k < f->n_ids; k++) {
 		const struct finding_identifier *x = &f->ids[k];
@@ -427,6 +434,17 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 		jsonw_string(w, "encoding", x->encoding);
 		jsonw_string(w, "masked", x->masked);
 		jsonw_string(w, "where", x->where);
+		jsonw_bool(w, "decrypted", x->decrypted);
+		/* where in the request: a header's name, a query key, or the
+		   offset in the body or payload */
+		jsonw_object(w, "location");
+		jsonw_string(w, "in", x->where);
+		if (x->field[0])
+			jsonw_string(w, strcmp(x->where, "http_header") == 0 ? "header" : "key",
+				     x->field);
+		else
+			jsonw_int(w, "offset", (int64_t)x->offset);
+		jsonw_end(w);
 		jsonw_string(w, "file", xfi ? xfi->path : NULL);
 		jsonw_int(w, "frame", (int64_t)x->frame);
 		jsonw_int(w, "offset", (int64_t)x->offset);
@@ -539,6 +557,44 @@ static json_t *object_values(json_t *obj)
 }
 
 /*
+ * summary.tls: of the flows that carried TLS, how many were decrypted and,
+ * per reason, how many were not (tls_dec_status_name() words), from the
+ * engine's counts of every ended flow. examined false: no keys were given,
+ * the payload inside TLS was not looked at.
+ */
+static json_t *tls_json(const struct report_ctx *c, const struct engine_stats *es)
+{
+	json_t *why = json_object();
+	for (int k = 0; k <= TLS_DEC_AUTH_FAILED; k++)
+		if (k != TLS_DEC_DECRYPTED && es->tls_by_status[k])
+			json_object_set_new(why, tls_dec_status_name((enum tls_dec_status)k),
+					    json_integer((json_int_t)es->tls_by_status[k]));
+	return json_pack("{s:b, s:I, s:I, s:I, s:o}", "examined", c->tls_keys, "keylogs",
+			 (json_int_t)c->n_keylogs, "flows", (json_int_t)es->tls_flows, "decrypted",
+			 (json_int_t)es->tls_decrypted, "not_decrypted", why);
+}
+
+/* The note that says what was read inside TLS: always, since a reader of
+   a report without keys must not take "no finding" for "nothing sent". */
+static json_t *tls_note(const json_t *tls)
+{
+	json_int_t flows = json_integer_value(json_object_get(tls, "flows"));
+	json_int_t dec = json_integer_value(json_object_get(tls, "decrypted"));
+	if (!json_is_true(json_object_get(tls, "examined")))
+		return json_sprintf("no TLS session keys were given (--keylog FILE, or the "
+				    "Decryption Secrets Blocks of a pcapng): the payload inside TLS "
+				    "was not examined, in any of the %" JSON_INTEGER_FORMAT
+				    " TLS flows", flows);
+	json_int_t no_key = json_integer_value(
+		json_object_get(json_object_get(tls, "not_decrypted"), "no_key"));
+	return json_sprintf("TLS session keys were given: %" JSON_INTEGER_FORMAT " of %"
+			    JSON_INTEGER_FORMAT " TLS flows were decrypted and examined; %"
+			    JSON_INTEGER_FORMAT " had no key, %" JSON_INTEGER_FORMAT
+			    " were not decrypted for another reason (summary.tls)",
+			    dec, flows, no_key, flows - dec - no_key);
+}
+
+/*
  * summary.destinations, .countries and .by_country, over every kept flow
  * of a device to a public address (the flows summary.public_flows counts);
  * by_country feeds the chart, split by who receives the flows.
@@ -625,6 +681,7 @@ static json_t *summary_json(const struct report_ctx *c)
 	json_object_set_new(s, "peak_live_flows", json_integer((json_int_t)es.flows.peak_live));
 	json_object_set_new(s, "dns_answers_evicted", json_integer((json_int_t)es.dns.evicted_addresses));
 	json_object_set_new(s, "stream_gaps", json_integer((json_int_t)es.reasm_gaps));
+	json_object_set_new(s, "tls", tls_json(c, &es));
 	if (c->live != NULL && c->live->valid) {
 		json_t *d = json_object();
 		json_object_set_new(d, "received", json_integer((json_int_t)c->live->received));
@@ -850,6 +907,9 @@ json_t *report_build(const struct report_ctx *c)
 	if (c->geo != NULL)
 		json_array_append_new(attr, json_string(geo_attribution()));
 	json_object_set_new(doc, "attribution", attr);
-	json_object_set_new(doc, "notes", cstr_list(c->notes, c->n_notes));
+	json_t *notes = cstr_list(c->notes, c->n_notes);
+	json_array_append_new(notes, tls_note(json_object_get(json_object_get(doc, "summary"),
+							      "tls")));
+	json_object_set_new(doc, "notes", notes);
 	return doc;
 }

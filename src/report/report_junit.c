@@ -105,6 +105,9 @@ static void finding_body(FILE *out, const json_t *f)
 		x_esc(out, v);
 		fputs("&#10;", out);
 	}
+	if (json_is_true(json_object_get(f, "decrypted")))
+		fputs("read after TLS decryption: yes (the evidence carries its connections' "
+		      "keys)&#10;", out);
 	const json_t *rc = json_object_get(f, "recipient");
 	if (json_is_object(rc)) {
 		fputs("recipient: ", out);

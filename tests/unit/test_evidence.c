@@ -2,9 +2,13 @@
  * evidence: a generated capture of two flows, read back through
  * evidence_write(): each set's frame numbers exactly (gaps that take one,
  * two and three bytes to encode), the packets in each pcap, and two sets of
- * the same flow sharing one file and one frame list.
+ * the same flow sharing one file and one frame list. And a set given TLS
+ * key log lines: a pcapng whose Decryption Secrets Block holds exactly
+ * them, which tshark decrypts with no key log of its own.
  */
+#include "flowaudit/decode.h"
 #include "flowaudit/evidence.h"
+#include "flowaudit/pcapng.h"
 
 #include "frames.h"
 
@@ -97,6 +101,17 @@ static size_t pcap_packets(const char *path)
 	return n;
 }
 
+/* Each set's first file removed, and the set cleared. */
+static void remove_sets(const char *dir, struct evidence_set *sets, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		char p[4300];
+		snprintf(p, sizeof(p), "%s/%s", dir, sets[k].paths[0]);
+		unlink(p);
+		evidence_set_clear(&sets[k]);
+	}
+}
+
 /* dir (a mkdtemp template) made, and the capture written in it as cap. */
 static void make_capture(char *dir, char *cap, size_t cap_len)
 {
@@ -171,12 +186,7 @@ static void test_frames_and_twins(void **state)
 	snprintf(c, sizeof(c), "%s/%s", dir, sets[1].paths[0]);
 	assert_int_equal(pcap_packets(c), N_FRAMES - 4);
 
-	for (int s = 0; s < 3; s++) {
-		char p[4300];
-		snprintf(p, sizeof(p), "%s/%s", dir, sets[s].paths[0]);
-		unlink(p);
-		evidence_set_clear(&sets[s]);
-	}
+	remove_sets(dir, sets, 3);
 	unlink(cap);
 	rmdir(dir);
 }
@@ -298,10 +308,185 @@ static void test_streamed_flows(void **state)
 	rmdir(dir);
 }
 
+#define TLS_FIX "tests/fixtures/tls/"
+
+/* The output of a command, NUL-terminated (NULL when it cannot run). */
+static char *command_output(const char *cmd, size_t *len)
+{
+	FILE *p = popen(cmd, "r");
+	if (p == NULL)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *out = malloc(cap);
+	assert_non_null(out);
+	size_t got;
+	while ((got = fread(out + n, 1, cap - n - 1, p)) > 0) {
+		n += got;
+		if (cap - n < 2) {
+			cap *= 2;
+			out = realloc(out, cap);
+			assert_non_null(out);
+		}
+	}
+	out[n] = '\0';
+	pclose(p);
+	*len = n;
+	return out;
+}
+
+static uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+/*
+ * A recorded TLS 1.3 connection (curl against openssl s_server) and its key
+ * log: set F0001 given the key log is F0001.pcapng, whose blocks are the
+ * section header, an interface with nanosecond stamps, a DSB of exactly
+ * that text, and every packet of the capture with its own time stamp; F0002,
+ * the same flow without keys, is a plain pcap (not a twin of F0001); F0003,
+ * the same flow and keys, a copy of F0001 under its own name. tshark
+ * follows the TLS stream of F0001.pcapng with no key log of its own and
+ * reads exactly what it reads in the capture given the key log file (the
+ * fixture's .tls.0.txt.gz); in F0002.pcap it reads nothing.
+ */
+static void test_dsb_pcapng(void **state)
+{
+	(void)state;
+	const char *cap = TLS_FIX "t13-aes128gcm.pcap";
+	size_t keys_len;
+	char *keys = slurp(TLS_FIX "t13-aes128gcm.keys", &keys_len);
+	assert_true(keys_len > 0);
+
+	/* the connection's 5-tuple from its first packet, its frames all */
+	char eb[PCAP_ERRBUF_SIZE];
+	pcap_t *in = pcap_open_offline_with_tstamp_precision(cap, PCAP_TSTAMP_PRECISION_NANO, eb);
+	assert_non_null(in);
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	struct evidence_flow f = {.flow_id = 7, .frame_first = 1};
+	uint64_t n = 0;
+	struct pcap_pkthdr hdrs[64];
+	while (pcap_next_ex(in, &h, &data) == 1) {
+		if (n == 0) {
+			struct decoded_pkt d;
+			assert_int_equal(decode_frame(pcap_datalink(in), data, h->caplen, &d, NULL),
+					 DECODE_OK);
+			f.cli = d.src;
+			f.srv = d.dst;
+			f.cport = d.sport;
+			f.sport = d.dport;
+			f.proto = d.l4_proto;
+		}
+		assert_true(n < 64);
+		hdrs[n++] = *h;
+	}
+	pcap_close(in);
+	f.frame_last = n;
+
+	char dir[] = "/tmp/fa-evidence-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	uint64_t ids[] = {7};
+	struct evidence_set sets[3] = {
+		{.name = "F0001", .flow_ids = ids, .n_flow_ids = 1, .tls_keys = keys,
+		 .tls_keys_len = keys_len},
+		{.name = "F0002", .flow_ids = ids, .n_flow_ids = 1},
+		{.name = "F0003", .flow_ids = ids, .n_flow_ids = 1, .tls_keys = keys,
+		 .tls_keys_len = keys_len},
+	};
+	const char *caps[] = {cap};
+	struct flow_list fl = {&f, 1, 0, false};
+	struct fa_err err = {""};
+	assert_int_equal(evidence_write(caps, 1, list_flow, &fl, sets, 3, dir, &err), FA_OK);
+	assert_string_equal(sets[0].paths[0], "F0001.pcapng");
+	assert_string_equal(sets[1].paths[0], "F0002.pcap");
+	assert_string_equal(sets[2].paths[0], "F0003.pcapng");
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(sets[k].n_paths, 1);
+		assert_int_equal(sets[k].packets, n);
+		uint64_t first, last;
+		assert_int_equal(set_frames(&sets[k], &first, &last), n);
+		assert_int_equal(first, 1);
+		assert_int_equal(last, n);
+	}
+
+	/* the blocks of F0001.pcapng, walked by their lengths */
+	char p1[4300], p2[4300], p3[4300];
+	snprintf(p1, sizeof(p1), "%s/F0001.pcapng", dir);
+	snprintf(p2, sizeof(p2), "%s/F0002.pcap", dir);
+	snprintf(p3, sizeof(p3), "%s/F0003.pcapng", dir);
+	size_t len, len3;
+	uint8_t *b = (uint8_t *)slurp(p1, &len);
+	char *b3 = slurp(p3, &len3);
+	assert_int_equal(len, len3);
+	assert_memory_equal(b, b3, len);
+	free(b3);
+	uint32_t types[80];
+	size_t nb = 0, dsbs = 0;
+	for (size_t at = 0; at + 12 <= len && nb < 80;) {
+		uint32_t type = le32(b + at), blen = le32(b + at + 4);
+		assert_true(blen >= 12 && blen % 4 == 0 && at + blen <= len);
+		assert_int_equal(le32(b + at + blen - 4), blen);
+		types[nb++] = type;
+		if (type == PCAPNG_DSB) {
+			dsbs++;
+			assert_int_equal(le32(b + at + 8), 0x544c534b);
+			assert_int_equal(le32(b + at + 12), keys_len);
+			assert_memory_equal(b + at + 16, keys, keys_len);
+		}
+		at += blen;
+	}
+	assert_int_equal(nb, 3 + n);
+	assert_int_equal(types[0], 0x0A0D0D0A);
+	assert_int_equal(types[1], 1);
+	assert_int_equal(types[2], PCAPNG_DSB);
+	assert_int_equal(dsbs, 1);
+	free(b);
+
+	/* the packets and their time stamps, to the nanosecond */
+	pcap_t *out = pcap_open_offline_with_tstamp_precision(p1, PCAP_TSTAMP_PRECISION_NANO, eb);
+	assert_non_null(out);
+	uint64_t m = 0;
+	while (pcap_next_ex(out, &h, &data) == 1) {
+		assert_true(m < n);
+		assert_int_equal(h->ts.tv_sec, hdrs[m].ts.tv_sec);
+		assert_int_equal(h->ts.tv_usec, hdrs[m].ts.tv_usec);
+		assert_int_equal(h->caplen, hdrs[m].caplen);
+		assert_int_equal(h->len, hdrs[m].len);
+		m++;
+	}
+	assert_int_equal(m, n);
+	pcap_close(out);
+
+	if (system("command -v tshark >/dev/null 2>&1") != 0) {
+		print_message("tshark not installed: the DSB's decryption not checked\n");
+	} else {
+		char cmd[5000];
+		size_t got_len, want_len, none_len;
+		snprintf(cmd, sizeof(cmd),
+			 "tshark -r %s -o tls.keylog_file:/dev/null -q -z follow,tls,raw,0 2>/dev/null", p1);
+		char *got = command_output(cmd, &got_len);
+		char *want = command_output("zcat " TLS_FIX "t13-aes128gcm.tls.0.txt.gz", &want_len);
+		snprintf(cmd, sizeof(cmd),
+			 "tshark -r %s -o tls.keylog_file:/dev/null -q -z follow,tls,raw,0 2>/dev/null", p2);
+		char *none = command_output(cmd, &none_len);
+		assert_non_null(got);
+		assert_non_null(want);
+		assert_non_null(none);
+		assert_true(want_len > 1000); /* the decrypted request and response */
+		assert_string_equal(got, want);
+		assert_null(strchr(none, '\t')); /* no data line: nothing decrypted */
+		free(got);
+		free(want);
+		free(none);
+	}
+	remove_sets(dir, sets, 3);
+	rmdir(dir);
+	free(keys);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frames_and_twins),
+		cmocka_unit_test(test_dsb_pcapng),
 		cmocka_unit_test(test_streamed_flows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -166,6 +166,56 @@ static void test_html(void **state)
 	json_decref(doc);
 }
 
+/*
+ * What was read inside TLS: without keys the limits say the payload inside
+ * TLS was not examined; with keys, how many TLS flows were decrypted and
+ * why the others were not (a reason is escaped like every string). A
+ * finding on decrypted traffic says so in report.html (and names the
+ * header an identifier came in) and in junit.xml.
+ */
+static void test_tls_coverage(void **state)
+{
+	(void)state;
+	json_t *doc = test_doc();
+	json_t *sum = json_object_get(doc, "summary");
+	json_object_set_new(sum, "tls", json_pack("{s:b, s:i, s:i, s:i, s:{s:i}}", "examined", 0,
+						  "keylogs", 0, "flows", 5, "decrypted", 0,
+						  "not_decrypted", "no_key", 5));
+	char *html = render(report_html_write, doc);
+	assert_non_null(strstr(html, "No TLS session keys were given"));
+	assert_non_null(strstr(html, "the payload inside TLS was not examined"));
+	assert_non_null(strstr(html, "5 flows carried TLS."));
+	assert_null(strstr(html, "Inside TLS</dt>"));
+	free(html);
+
+	json_object_set_new(sum, "tls", json_pack("{s:b, s:i, s:i, s:i, s:{s:i, s:i}}", "examined",
+						  1, "keylogs", 1, "flows", 5, "decrypted", 3,
+						  "not_decrypted", "no_key", 1, "<evil>", 1));
+	/* F0002 read inside TLS, from a header */
+	json_t *f2 = json_array_get(json_object_get(doc, "findings"), 1);
+	json_object_set_new(f2, "decrypted", json_true());
+	json_t *x = json_array_get(json_object_get(f2, "identifiers"), 0);
+	json_object_set_new(x, "where", json_string("http_header"));
+	json_object_set_new(x, "decrypted", json_true());
+	json_object_set_new(x, "location", json_pack("{s:s, s:s}", "in", "http_header", "header",
+						     "X-Device-<Id>"));
+	html = render(report_html_write, doc);
+	assert_null(strstr(html, "No TLS session keys were given"));
+	assert_non_null(strstr(html, "TLS session keys were given: 3 of the 5 TLS flows were "
+				     "decrypted"));
+	assert_non_null(strstr(html, "1 <span class=\"mono\">no_key</span>"));
+	assert_non_null(strstr(html, "1 <span class=\"mono\">&lt;evil&gt;</span>"));
+	assert_null(strstr(html, "<evil>"));
+	assert_int_equal(count(html, "Inside TLS"), 1);
+	assert_non_null(strstr(html, "http_header <span class=\"mono\">X-Device-&lt;Id&gt;</span> "
+				     "out, read after TLS decryption"));
+	free(html);
+	char *ju = render(report_junit_write, doc);
+	assert_int_equal(count(ju, "read after TLS decryption: yes"), 1);
+	free(ju);
+	json_decref(doc);
+}
+
 /* Sections missing or null: every writer still produces a whole file. */
 static void test_sparse(void **state)
 {
@@ -482,6 +532,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_tls_coverage),
 		cmocka_unit_test(test_sparse),
 		cmocka_unit_test(test_ndjson),
 		cmocka_unit_test(test_junit),

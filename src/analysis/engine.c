@@ -60,6 +60,7 @@ struct app {
 enum { H1_START = 0, H1_REQ, H1_HDR, H1_BODY, H1_OFF };
 struct h1_track {
 	int state;
+	bool begun;                /* a request started: msg_start is valid */
 	bool head_done;            /* body_start is valid */
 	bool chunked;
 	uint64_t msg_start, body_start, body_left, clen;
@@ -384,6 +385,7 @@ static void h1_track_feed(struct h1_track *t, const uint8_t *d, size_t n, uint64
 				return;
 			}
 			t->state = H1_REQ;
+			t->begun = true;
 			t->head_done = t->chunked = false;
 			t->msg_start = t->cur_start = at;
 			t->reqline_len = t->cur_len = 0;
@@ -441,7 +443,7 @@ static const char *h1_where(const struct h1_track *t, uint64_t o, char *field, s
 			    uint64_t *off)
 {
 	/* after a message without body (H1_START) its parts stay known until the next */
-	if (t->state == H1_OFF || t->cur_start == 0 || o < t->msg_start)
+	if (t->state == H1_OFF || !t->begun || o < t->msg_start)
 		return NULL;
 	if (t->head_done && o >= t->body_start) {
 		*off = o - t->body_start;

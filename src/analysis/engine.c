@@ -38,6 +38,7 @@
 #define HELLO_SEARCH 4096 /* a ClientHello or buried request must start within these */
 #define FLOW_HITS_MAX 64  /* distinct (type, encoding, direction) per flow */
 #define TLS_STREAM_LIMIT ((size_t)64 << 20) /* default tls_stream_limit */
+#define TLS_SPECULATIVE_PENDING ((size_t)32 * 1024) /* ciphertext kept per direction while the key store is empty */
 
 /* Where hits come from: the flow, and the frame being read. */
 struct app {
@@ -829,7 +830,15 @@ static void tls_begin(struct stream *s)
 		return;
 	t->a = stream_app(s);
 	t->a.decrypted = true;
-	t->dec = tls_dec_new(e->cfg.keys, NULL, on_plain, t);
+	/* A key store that holds nothing yet (a pcapng replayed without
+	   --keylog, whose secrets blocks may still come) keeps only a little
+	   ciphertext per connection while it waits, so that a capture with no
+	   secrets at all costs little memory; a connection whose keys come
+	   later than that says so (key_too_late). */
+	struct tls_dec_cfg dc = {0};
+	if (keylog_generation(e->cfg.keys) == 0)
+		dc.max_pending = TLS_SPECULATIVE_PENDING;
+	t->dec = tls_dec_new(e->cfg.keys, &dc, on_plain, t);
 	if (t->dec == NULL) {
 		free(t);
 		return;

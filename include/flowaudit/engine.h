@@ -4,7 +4,9 @@
  * Receives: frames (source.h). Runs them through decode, the flow table,
  * nDPI classification, the DNS name cache, the TLS ClientHello parser, and
  * the identifier scanner on cleartext payload (TCP streams put back in
- * order, HTTP bodies de-chunked and inflated). When a flow ends it is named
+ * order, HTTP bodies de-chunked and inflated), and, with a key log, on the
+ * plaintext of TLS flows (decrypted by tls_decrypt.c, read as HTTP/1.x or
+ * HTTP/2; HTTP/2 in the clear too). When a flow ends it is named
  * (TLS SNI, QUIC SNI from the Initial packets decrypted here or else nDPI's,
  * HTTP Host, else the newest DNS answer for its server
  * address seen before the flow began), located (geo.h) and matched against

@@ -60,6 +60,7 @@ struct app {
 enum { H1_START = 0, H1_REQ, H1_HDR, H1_BODY, H1_OFF };
 struct h1_track {
 	int state;
+	bool begun;                /* a request started: msg_start is valid */
 	bool head_done;            /* body_start is valid */
 	bool chunked;
 	uint64_t msg_start, body_start, body_left, clen;
@@ -326,6 +327,7 @@ struct scan_ctx {
 	const uint8_t *field;      /* header name, as sent; interned at a hit */
 	size_t field_len;
 	const struct h1_track *h1; /* set: a decrypted request stream, placed by h1_where() */
+	const uint8_t *target;     /* set: the value scanned is a request target (:path) */
 };
 
 /* A header line ended: its name, and what it says of the body. */
@@ -383,6 +385,7 @@ static void h1_track_feed(struct h1_track *t, const uint8_t *d, size_t n, uint64
 				return;
 			}
 			t->state = H1_REQ;
+			t->begun = true;
 			t->head_done = t->chunked = false;
 			t->msg_start = t->cur_start = at;
 			t->reqline_len = t->cur_len = 0;
@@ -413,6 +416,25 @@ static void h1_track_feed(struct h1_track *t, const uint8_t *d, size_t n, uint64
 }
 
 /*
+ * A match at offset at of a request target (or request line): when it is
+ * in the query, the key of its parameter into field, and true.
+ */
+static bool query_key(const uint8_t *s, size_t at, char *field, size_t cap)
+{
+	const uint8_t *q = memchr(s, '?', at);
+	if (q == NULL)
+		return false;
+	size_t k = at;
+	while (k > (size_t)(q - s) + 1 && s[k - 1] != '&')
+		k--;
+	size_t e = k;
+	while (e < at && s[e] != '=')
+		e++;
+	http_copy_text(field, cap, s + k, e - k);
+	return true;
+}
+
+/*
  * The part of the current request a match at stream offset o is in:
  * "http_body" (*off becomes its offset in the body), "http_query" with
  * the key before it, "http_header" with the header name, or NULL.
@@ -421,26 +443,17 @@ static const char *h1_where(const struct h1_track *t, uint64_t o, char *field, s
 			    uint64_t *off)
 {
 	/* after a message without body (H1_START) its parts stay known until the next */
-	if (t->state == H1_OFF || t->cur_start == 0 || o < t->msg_start)
+	if (t->state == H1_OFF || !t->begun || o < t->msg_start)
 		return NULL;
 	if (t->head_done && o >= t->body_start) {
 		*off = o - t->body_start;
 		return "http_body";
 	}
 	uint64_t in_line = o - t->msg_start;
-	if (in_line < t->reqline_len) {
-		const char *q = memchr(t->reqline, '?', (size_t)in_line);
-		if (q == NULL)
-			return NULL;
-		size_t k = (size_t)in_line;
-		while (k > (size_t)(q - t->reqline) + 1 && t->reqline[k - 1] != '&')
-			k--;
-		size_t e = k;
-		while (e < (size_t)in_line && t->reqline[e] != '=')
-			e++;
-		http_copy_text(field, cap, (const uint8_t *)t->reqline + k, e - k);
-		return "http_query";
-	}
+	if (in_line < t->reqline_len)
+		return query_key((const uint8_t *)t->reqline, (size_t)in_line, field, cap)
+			       ? "http_query"
+			       : NULL;
 	for (unsigned i = t->n_lines; i-- > 0;) {
 		if (t->line_start[i] <= o) {
 			snprintf(field, cap, "%s", t->name[i]);
@@ -476,6 +489,8 @@ static void on_match(const struct idscan_match *m, void *user)
 	};
 	char field[128];
 	const char *w = sc->h1 ? h1_where(sc->h1, m->offset, field, sizeof(field), &h.offset) : NULL;
+	if (sc->target != NULL && query_key(sc->target, (size_t)m->offset, field, sizeof(field)))
+		w = "http_query";
 	if (w != NULL) {
 		h.where = w;
 		h.field = strcmp(w, "http_body") != 0 ? intern(a->e, field) : NULL;
@@ -501,7 +516,7 @@ static void scan_bytes(struct stream *s, const uint8_t *d, size_t n, uint64_t of
 		       uint32_t *state)
 {
 	struct app a = stream_app(s);
-	struct scan_ctx sc = {&a, s->dir, where, NULL, 0, NULL};
+	struct scan_ctx sc = {&a, s->dir, where, NULL, 0, NULL, NULL};
 	app_scan(&sc, d, n, off, state);
 }
 
@@ -515,7 +530,7 @@ static void body_piece(const struct app *a, int dir, const struct http_stream *h
 		b->msg = h->messages;
 		b->off = 0;
 	}
-	struct scan_ctx sc = {a, dir, "http_body", NULL, 0, NULL};
+	struct scan_ctx sc = {a, dir, "http_body", NULL, 0, NULL, NULL};
 	app_scan(&sc, d, n, b->off, &b->state);
 	b->off += n;
 }
@@ -690,7 +705,9 @@ static void h2_on_field(const struct http2_field *f, void *user)
 	const struct app *a = user;
 	if (a->e->cfg.ids == NULL)
 		return;
-	struct scan_ctx sc = {a, f->dir, "http_header", f->name, f->name_len, NULL};
+	struct scan_ctx sc = {a, f->dir, "http_header", f->name, f->name_len, NULL, NULL};
+	if (f->name_len == 5 && memcmp(f->name, ":path", 5) == 0)
+		sc.target = f->value;
 	uint32_t st = idscan_start(a->e->cfg.ids);
 	app_scan(&sc, f->value, f->value_len, 0, &st);
 }
@@ -707,7 +724,7 @@ static void h2_on_data(const struct http2_data *d, void *user)
 		return;
 	if (d->offset == 0)
 		*d->state = idscan_start(a->e->cfg.ids);
-	struct scan_ctx sc = {a, d->dir, "http_body", NULL, 0, NULL};
+	struct scan_ctx sc = {a, d->dir, "http_body", NULL, 0, NULL, NULL};
 	app_scan(&sc, d->d, d->n, d->offset, d->state);
 }
 
@@ -781,7 +798,7 @@ static void on_plain(void *user, enum tls_dec_dir tdir, const uint8_t *d, size_t
 	}
 	const struct idscan *ids = a->e->cfg.ids;
 	if (ids != NULL) {
-		struct scan_ctx sc = {a, dir, "payload", NULL, 0, NULL};
+		struct scan_ctx sc = {a, dir, "payload", NULL, 0, NULL, NULL};
 		if (dir == FLOW_OUT && t->http_on[dir]) {
 			h1_track_feed(&t->h1, d, n, off);
 			sc.h1 = &t->h1;

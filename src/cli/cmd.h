@@ -124,6 +124,9 @@ void run_close(struct run *r);
 /* Tells the user on stderr about files cut short, frames skipped, flows evicted,
    key log lines that were malformed or not used. */
 void cmd_report_input_problems(struct run *r);
+/* A live capture: reads the lines appended to its --keylog files since the
+   last poll (final: a last line without newline too). */
+void run_poll_keys(struct run *r, bool final);
 /* On stderr: the key log's messages (malformed lines, conflicts) not yet told. */
 void run_report_keys(struct run *r);
 /* Set by SIGINT/SIGTERM handlers installed by run_replay and capture. */

@@ -316,7 +316,9 @@ int cmd_capture(int argc, char **argv)
 	read_consent(&lr, s.consent);
 	struct source_live_stats ls;
 	source_live_stats(s.run.src, &ls);
+	run_poll_keys(&s.run, true); /* the client may have written its last keys just now */
 	engine_finish(s.run.eng);
+	run_report_keys(&s.run);
 	audit_finish(s.audit);
 	int wrc = pcapng_writer_close(w, &err);
 	if (run_rc == FA_OK && wrc != FA_OK) {

@@ -234,8 +234,7 @@ static fa_time wall_now(void)
 	return (fa_time)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Polls a live capture's key log files for the lines written since the last poll. */
-static void poll_keyfiles(struct run *r, bool final)
+void run_poll_keys(struct run *r, bool final)
 {
 	for (size_t i = 0; i < r->n_keyfiles; i++) {
 		struct fa_err err = {""};
@@ -268,7 +267,7 @@ static void run_keys_update(void *user, const struct source_frame *fr)
 		keylog_add_text(r->keys, sec->data, sec->len, origin);
 	}
 	if (r->n_keyfiles > 0 && (fr == NULL || wall_now() - r->keys_polled >= 1000000))
-		poll_keyfiles(r, false);
+		run_poll_keys(r, false);
 }
 
 /* The key log: --keylog files (read whole, or polled when live), and a
@@ -299,7 +298,7 @@ static int open_keys(struct run *r, struct fa_err *err)
 		r->n_keyfiles++;
 	}
 	if (r->n_keyfiles > 0)
-		poll_keyfiles(r, false);
+		run_poll_keys(r, false);
 	run_report_keys(r);
 	return FA_OK;
 }

@@ -620,6 +620,60 @@ def test_report_keylog_digest_not_secrets():
     assert not bad, "\n  ".join(sorted(set(bad))[:40])
 
 
+# ---------------------------------------------------------------- the option itself
+# On tests/fixtures/tls (real connections, no root needed).
+
+def fixture_flows(args):
+    p = run(["flows", "--json", "--no-geo", "--quiet"] + args, expect=(0,))
+    return [f for f in json.loads(p.stdout) if f["transport"] == "tcp"], p.stderr
+
+
+def test_keylog_missing_file():
+    """A key log that cannot be read: exit 2, naming it."""
+    missing = os.path.join(WORK, "no-such.keys")
+    p = run(["flows", "-r", os.path.join(TOP, "tests", "fixtures", "tls", "t13-aes128gcm.pcap"),
+             "--keylog", missing], expect=(2,))
+    assert missing in p.stderr, p.stderr
+
+
+def test_keylog_bad_lines_reported():
+    """Malformed lines are told with file and line number and skipped;
+    other labels counted; the good lines still decrypt."""
+    fix = os.path.join(TOP, "tests", "fixtures", "tls")
+    with open(os.path.join(fix, "t13-aes128gcm.keys")) as f:
+        good = [ln for ln in f.read().splitlines() if ln and not ln.startswith("#")]
+    cr = good[0].split()[1]
+    kl = os.path.join(WORK, "mixed.keys")
+    with open(kl, "w") as f:
+        f.write(good[0] + "\n" + "not a key log line\n" +
+                "CLIENT_EARLY_TRAFFIC_SECRET %s %s\n" % (cr, "ab" * 32) +
+                "\n".join(good[1:]) + "\n")
+    fl, err = fixture_flows(["-r", os.path.join(fix, "t13-aes128gcm.pcap"), "--keylog", kl])
+    assert "%s:2:" % kl in err, err
+    assert "1 key log lines with labels not used" in err, err
+    assert [f.get("tls_decrypt_status") for f in fl] == ["decrypted"], fl
+    assert fl[0]["tls_decrypted"] is True
+    # without the key log the same flow says why not, and nothing else changes
+    bare, _ = fixture_flows(["-r", os.path.join(fix, "t13-aes128gcm.pcap")])
+    assert [(f["tls_decrypted"], f["tls_decrypt_status"]) for f in bare] == [(False, "no_key")]
+    strip = [{k: v for k, v in f.items() if not k.startswith("tls_decrypt")} for f in fl]
+    assert strip == [{k: v for k, v in f.items() if not k.startswith("tls_decrypt")}
+                     for f in bare], (strip, bare)
+
+
+def test_keylog_threads_identical():
+    """--threads 2 gives the same flows, byte for byte, keys or not."""
+    fix = os.path.join(TOP, "tests", "fixtures", "tls")
+    args = []
+    for n in sorted(os.listdir(fix)):
+        if n.endswith(".pcap"):
+            args += ["-r", os.path.join(fix, n), "--keylog", os.path.join(fix, n[:-5] + ".keys")]
+    outs = [run(["flows", "--json", "--no-geo", "--quiet", "--threads", t] + args,
+                expect=(0,)).stdout for t in ("1", "2")]
+    assert outs[0] == outs[1]
+    assert outs[0].count('"tls_decrypt_status":"decrypted"') >= 14, outs[0][:2000]
+
+
 # ---------------------------------------------------------------- harness
 
 def order(name):

@@ -8,7 +8,10 @@
  * The flow table is kept small (8 live flows) so eviction runs, and the
  * identifier scanner is on, so the flow table, nDPI, reassembly, the HTTP
  * parser, the TLS parser, the DNS cache and the end-of-flow naming all see
- * the same hostile frames in one process.
+ * the same hostile frames in one process. A key log (empty: no client
+ * random of a fuzzed handshake is in it) is given, so TLS flows go through
+ * tls_decrypt.c's handshake and record parsing and wait for keys, and the
+ * HTTP/2 decoder sees every TCP stream that could be HTTP/2.
  *
  * Building an engine costs nDPI's initialisation (about a quarter of a
  * second under the sanitizers), so one engine serves FUZZ_ENGINE_REUSE
@@ -19,12 +22,14 @@
  * not replay from its file alone.
  */
 #include "flowaudit/engine.h"
+#include "flowaudit/keylog.h"
 
 #include "fuzz_common.h"
 
 #define FUZZ_MAX_FRAMES 256
 
 static struct idscan *g_ids;
+static struct keylog *g_keys;
 static struct engine *g_engine;
 static unsigned g_uses, g_reuse = 256;
 static size_t g_acc;
@@ -37,6 +42,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	g_ids = fuzz_idscan();
+	g_keys = keylog_new(16);
 	const char *r = getenv("FUZZ_ENGINE_REUSE");
 	if (r != NULL && atoi(r) > 0)
 		g_reuse = (unsigned)atoi(r);
@@ -55,8 +61,11 @@ static void on_flow(const struct flow_record *r, const struct id_hit *hits, size
 			*acc += strlen(s[i]);
 	for (size_t i = 0; i < r->n_other_names; i++)
 		*acc += strlen(r->other_names[i]);
+	if (r->tls_status != NULL)
+		*acc += strlen(r->tls_status);
 	for (size_t i = 0; i < n_hits; i++)
-		*acc += strlen(hits[i].type) + strlen(hits[i].encoding) + strlen(hits[i].where);
+		*acc += strlen(hits[i].type) + strlen(hits[i].encoding) + strlen(hits[i].where) +
+			(hits[i].field ? strlen(hits[i].field) : 0);
 }
 
 static struct engine *engine_get(void)
@@ -73,6 +82,7 @@ static struct engine *engine_get(void)
 	cfg.max_hits = 64;
 	cfg.reasm_limit = 4096;
 	cfg.ids = g_ids;
+	cfg.keys = g_keys;
 	cfg.on_flow = on_flow;
 	cfg.user = &g_acc;
 	struct fa_err err = {{0}};

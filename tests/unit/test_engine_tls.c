@@ -6,7 +6,9 @@
  *
  * Each fixture's client sends "GET /first?id=3f2c1a HTTP/1.1" inside TLS;
  * the device profile here has serial 3f2c1a, which the scanner can only
- * find in the plaintext, in the query under the key "id".
+ * find in the plaintext, in the query under the key "id". HTTP/2 in the
+ * clear (tests/fixtures/http2/h2c.pcap, with tshark's reading of it) goes
+ * through the same HTTP/2 decoder as HTTP/2 inside TLS.
  */
 #include "flowaudit/device.h"
 #include "flowaudit/engine.h"
@@ -27,11 +29,12 @@
 
 static struct device_identifier serial_id[] = {
 	{"serial", (char *)"3f2c1a", NULL},
+	{"imei", (char *)"356938035643809", NULL},
 };
 static struct device_profile profile = {
 	.path = (char *)"test-device.json",
 	.ids = serial_id,
-	.n_ids = 1,
+	.n_ids = 2,
 };
 
 struct late {
@@ -52,8 +55,9 @@ static void late_update(void *user, const struct source_frame *fr)
 }
 
 struct result {
-	struct flow_record tcp;  /* the fixture's one TCP flow */
+	struct flow_record tcp;  /* the fixture's one TCP flow (the last one) */
 	size_t n_tcp;
+	char names[8][64], urls[8][128], uas[8][64]; /* of each TCP flow */
 	struct id_hit hits[8];     /* their strings are gone: see types */
 	char types[8][32], fields[8][32];
 	size_t n_hits;
@@ -107,6 +111,11 @@ static void replay(const char *capture, const char *keys, uint64_t late_frame, u
 		if (!engine_record_get(e, id, &r) || r.proto != 6)
 			continue;
 		out->tcp = r;
+		if (out->n_tcp < 8) {
+			snprintf(out->names[out->n_tcp], 64, "%s", r.name ? r.name : "");
+			snprintf(out->urls[out->n_tcp], 128, "%s", r.http_url ? r.http_url : "");
+			snprintf(out->uas[out->n_tcp], 64, "%s", r.user_agent ? r.user_agent : "");
+		}
 		out->n_tcp++;
 		for (size_t i = 0; i < r.n_hits && out->n_hits < 8; i++) {
 			const struct id_hit *h = &hits[r.first_hit + i];
@@ -259,6 +268,38 @@ static void test_two_threads_same(void **state)
 	}
 }
 
+/*
+ * HTTP/2 with prior knowledge: the requests tshark reads (h2c.tshark.tsv)
+ * name the flows and give their first request line and user agent; the
+ * IMEI in a :path query is a hit under http_query, key "imei", not
+ * decrypted.
+ */
+static void test_h2c(void **state)
+{
+	(void)state;
+	struct result res;
+	replay("tests/fixtures/http2/h2c.pcap", NULL, 0, 1, &res);
+	assert_int_equal(res.n_tcp, 4);
+	assert_null(res.tcp.tls_status);
+	assert_string_equal(res.names[0], "127.0.0.1");
+	assert_string_equal(res.urls[0], "127.0.0.1:8080/index.html");
+	assert_string_equal(res.uas[0], "DemoApp/2.1 (Android 13; Pixel 7)");
+	assert_string_equal(res.names[1], "localhost");
+	assert_string_equal(res.urls[1], "localhost:8080/v1/events");
+	assert_string_equal(res.uas[1], "okhttp/4.12.0");
+	assert_string_equal(res.urls[2], "localhost:8080/v1/events?z=1");
+	bool found = false;
+	for (size_t i = 0; i < res.n_hits; i++) {
+		if (strcmp(res.types[i], "imei") != 0 || strcmp(res.hits[i].where, "http_query") != 0)
+			continue;
+		assert_string_equal(res.fields[i], "imei");
+		assert_false(res.hits[i].decrypted);
+		assert_int_equal(res.hits[i].dir, FLOW_OUT);
+		found = true;
+	}
+	assert_true(found);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_key_missing),
 		cmocka_unit_test(test_late_keys),
 		cmocka_unit_test(test_two_threads_same),
+		cmocka_unit_test(test_h2c),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

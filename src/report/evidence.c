@@ -4,7 +4,9 @@
  * Receives the run's capture files, the flows (key and frame range) and the
  * sets of flow ids; re-reads the captures once per batch of sets and copies
  * each matching packet, byte for byte with its original timestamp, into the
- * set's file. Hands on the frame numbers each set holds. Owns those arrays.
+ * set's file: a pcap through libpcap, or for a set with TLS key log lines a
+ * pcapng whose Decryption Secrets Block carries them (pcapng.c writes its
+ * blocks). Hands on the frame numbers each set holds. Owns those arrays.
  *
  * Matching a packet: decode it, hash its 5-tuple the same way both
  * directions round, and check the flows with that key whose (file, frame)
@@ -218,10 +220,11 @@ static int writer_get(struct writers *ws, struct writer *w, struct evidence_set 
 		ok = w->d[i] != NULL;
 	}
 	if (!ok) {
-		fa_err_set(err, "%s: cannot write: %s", path,
-			   fp == NULL || s->tls_keys_len ? strerror(errno)
-			   : buf == NULL		 ? "out of memory"
-						 : pcap_geterr(dead));
+		const char *why = fp == NULL	     ? strerror(errno)
+				  : buf == NULL	     ? "out of memory"
+				  : s->tls_keys_len ? strerror(errno)
+						     : pcap_geterr(dead);
+		fa_err_set(err, "%s: cannot write: %s", path, why);
 		if (fp != NULL)
 			fclose(fp);
 		free(buf);

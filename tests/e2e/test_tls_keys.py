@@ -51,9 +51,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIX = os.path.join(TOP, "tests", "fixtures", "tls-e2e")
@@ -61,6 +59,7 @@ POLICY = os.path.join(FIX, "policy.json")
 DEVICE = os.path.join(FIX, "device.json")
 sys.path.insert(0, os.path.join(TOP, "tests", "gen"))
 import tlscap  # noqa: E402
+import suite  # noqa: E402  (the e2e harness)
 
 # The key log labels flowaudit reads (NSS key log format)
 LABELS = ("CLIENT_RANDOM", "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
@@ -676,49 +675,16 @@ def test_keylog_threads_identical():
 
 # ---------------------------------------------------------------- harness
 
-def order(name):
-    fn = globals().get(name)
-    code = getattr(fn, "__code__", None)
-    return code.co_firstlineno if code else 0
+def bind(binary, work_dir):
+    global BIN, WORK
+    BIN, WORK = binary, work_dir
 
 
 def main():
-    global BIN, WORK
-    if len(sys.argv) < 2:
-        print("usage: test_tls_keys.py BUILD/flowaudit [FILTER]", file=sys.stderr)
-        return 2
-    BIN = os.path.abspath(sys.argv[1])
-    flt = sys.argv[2] if len(sys.argv) > 2 else ""
-    tests = [(n, f) for n, f in sorted(globals().items(), key=lambda kv: order(kv[0]))
-             if n.startswith("test_") and callable(f) and flt in n]
     # a terminated run still tears its lab down (the with blocks unwind)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    WORK = tempfile.mkdtemp(prefix="flowaudit-tlskeys-")
-    passed = failed = skipped = 0
-    t_start = time.monotonic()
-    try:
-        for name, fn in tests:
-            t = time.monotonic()
-            try:
-                fn()
-                print("PASS %s (%.1f s)" % (name, time.monotonic() - t))
-                passed += 1
-            except Skip as e:
-                print("SKIP %s: %s" % (name, e))
-                skipped += 1
-            except Exception:
-                print("FAIL %s (%.1f s)" % (name, time.monotonic() - t))
-                traceback.print_exc(limit=4, file=sys.stdout)
-                failed += 1
-            sys.stdout.flush()
-    finally:
-        if failed == 0:
-            shutil.rmtree(WORK, ignore_errors=True)
-        else:
-            print("tls-keys work files kept in %s" % WORK)
-    print("tls-keys suite took %.0f s" % (time.monotonic() - t_start))
-    print("tls-keys: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
+    return suite.main("tls-keys", globals(), skips=(Skip,), bind=bind,
+                      order=suite.in_file_order(globals()))
 
 
 if __name__ == "__main__":

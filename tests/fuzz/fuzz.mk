@@ -9,7 +9,8 @@
 
 FUZZ_CC    ?= clang
 FUZZ_BUILD ?= build-fuzz
-PKGS       := libndpi libpcap libmaxminddb jansson libcrypto libnghttp2
+# the libraries the Makefile links, from its one list
+PKGS       := $(shell sed -n "s/^PKGS *:= *//p" Makefile)
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

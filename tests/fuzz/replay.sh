@@ -11,7 +11,8 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$TOP" || exit 2
 LIB=$B/libflowaudit.a
 [ -f "$LIB" ] || { echo "replay: $LIB missing: run make SANITIZE=1" >&2; exit 2; }
-PKGS="libndpi libpcap libmaxminddb jansson libcrypto libnghttp2"
+# the libraries the Makefile links, from its one list
+PKGS=$(sed -n "s/^PKGS *:= *//p" Makefile)
 OUT=$B/fuzz-replay
 mkdir -p "$OUT"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}

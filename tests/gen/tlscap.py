@@ -115,6 +115,9 @@ import threading
 import time
 import urllib.parse
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netlab  # noqa: E402  (the two-namespace lab, shared with tests/live)
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEVICE_PROFILE = os.path.join(TOP, "tests", "fixtures", "tls-e2e", "device.json")
 CLIENT = os.path.join(TOP, "tests", "live", "client.py")
@@ -166,20 +169,12 @@ TOOLS = ("ip", "dnsmasq", "openssl", "curl", "tcpdump", "tshark", "editcap", "me
          "nghttpd", "ss")
 
 
-class LabError(RuntimeError):
-    pass
+LabError = netlab.LabError
+sh = netlab.sh
 
 
 class CaptureLoss(LabError):
     """tcpdump dropped packets: the lab was too slow, the capture is retried."""
-
-
-def sh(*args, check=True, timeout=30, **kw):
-    p = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, **kw)
-    if check and p.returncode != 0:
-        raise LabError("%s: exit %d: %s" % (" ".join(args), p.returncode,
-                                            (p.stderr or p.stdout).strip()[-1500:]))
-    return p
 
 
 def prerequisites():
@@ -298,131 +293,26 @@ def plan(name, kinds, dev):
 
 # ---------------------------------------------------------------- the lab
 
-class Lab:
-    """Two namespaces and a veth pair; processes started in them are ended
-    and the namespaces deleted by close(), whatever happened before."""
+class Lab(netlab.VethLab):
+    """The lab of netlab.py, named for this script, with links that carry
+    one segment per packet; the device's commands run through in_dev()."""
 
     def __init__(self, work):
         tag = "%d" % os.getpid()
-        self.dev = "fa-%s-tls-dev" % tag
-        self.gw = "fa-%s-tls-gw" % tag
-        self.gif = "fat%sg" % tag
-        self.dif = "fat%sd" % tag
-        assert len(self.gif) <= 15
-        self.dir = work
-        self.procs = []
-        self.namespaces = []
-
-    def __enter__(self):
-        try:
-            self.build()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
+        super().__init__("fa-%s-tls-dev" % tag, "fa-%s-tls-gw" % tag, "fat%sd" % tag,
+                         "fat%sg" % tag, work, DEV_IP, GW_IP)
 
     def build(self):
-        for ns in (self.dev, self.gw):
-            sh("ip", "netns", "add", ns)
-            self.namespaces.append(ns)
-        sh("ip", "link", "add", self.gif, "type", "veth", "peer", "name", self.dif)
-        sh("ip", "link", "set", self.gif, "netns", self.gw)
-        sh("ip", "link", "set", self.dif, "netns", self.dev)
-        for ns, ifc, addr in ((self.gw, self.gif, GW_IP), (self.dev, self.dif, DEV_IP)):
-            sh("ip", "netns", "exec", ns, "sh", "-c",
-               "echo 1 > /proc/sys/net/ipv6/conf/%s/disable_ipv6" % ifc)
-            sh("ip", "-n", ns, "addr", "add", addr + "/24", "dev", ifc)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-            # segments no larger than the link's MTU, as on a real link: no
-            # GSO super-packets, so large TLS records span several segments
-            sh("ip", "-n", ns, "link", "set", ifc, "gso_max_segs", "1", "up")
-        sh("ip", "-n", self.dev, "route", "add", "default", "via", GW_IP)
-        mac = {}
-        for ns, ifc in ((self.gw, self.gif), (self.dev, self.dif)):
-            mac[ifc] = json.loads(sh("ip", "-j", "-n", ns, "link", "show", "dev",
-                                     ifc).stdout)[0]["address"]
-        sh("ip", "-n", self.gw, "neigh", "replace", DEV_IP, "lladdr", mac[self.dif], "dev",
-           self.gif, "nud", "permanent")
-        sh("ip", "-n", self.dev, "neigh", "replace", GW_IP, "lladdr", mac[self.gif], "dev",
-           self.dif, "nud", "permanent")
-
-    def add_address(self, ip):
-        sh("ip", "-n", self.gw, "addr", "add", ip + "/32", "dev", "lo")
-
-    def spawn(self, name, args, cwd=None):
-        log = open(os.path.join(self.dir, name + ".log"), "w")
-        p = subprocess.Popen(["ip", "netns", "exec", self.gw] + args, stdin=subprocess.DEVNULL,
-                             stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
-        log.close()
-        p.lab_name = name
-        self.procs.append(p)
-        return p
-
-    def log(self, name):
-        try:
-            with open(os.path.join(self.dir, name + ".log")) as f:
-                return f.read()[-1500:]
-        except OSError:
-            return ""
-
-    def wait_listening(self, want, timeout=15):
-        deadline = time.monotonic() + timeout
-        out = ""
-        while time.monotonic() < deadline:
-            for p in self.procs:
-                if p.poll() is not None:
-                    raise LabError("lab %s exited %d: %s" % (p.lab_name, p.returncode,
-                                                             self.log(p.lab_name)))
-            out = sh("ip", "netns", "exec", self.gw, "ss", "-Hlntu").stdout
-            have = set()
-            for line in out.splitlines():
-                parts = line.split()
-                if len(parts) >= 5:
-                    have.add(parts[4])
-            if set(want) <= have:
-                return
-            time.sleep(0.05)
-        raise LabError("lab servers not listening after %d s (want %s): %s" %
-                       (timeout, sorted(want), out))
+        self.link(one_segment_per_packet=True)
 
     def in_dev(self, args, env=None, timeout=30):
         return subprocess.run(["ip", "netns", "exec", self.dev] + args, capture_output=True,
                               text=True, timeout=timeout, env=env)
 
-    def close(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-        for p in reversed(self.procs):
-            try:
-                p.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=3)
-        for ns in self.namespaces:
-            r = sh("ip", "netns", "pids", ns, check=False)
-            for pid in r.stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-        for ns in self.namespaces:
-            sh("ip", "netns", "del", ns, check=False)
-        sh("ip", "link", "del", self.gif, check=False)
-
 
 def remove_stale_namespaces():
     """Namespaces a killed run of this script left behind (its pid is gone)."""
-    r = sh("ip", "netns", "list", check=False)
-    for line in r.stdout.splitlines():
-        name = line.split()[0] if line.split() else ""
-        m = re.match(r"^fa-(\d+)-tls-(dev|gw)$", name)
-        if m and not os.path.exists("/proc/%s" % m.group(1)):
-            sh("ip", "netns", "del", name, check=False)
+    netlab.remove_stale_namespaces(r"^fa-(\d+)-tls-(dev|gw)$")
 
 
 # ---------------------------------------------------------------- HTTP/1.1 server

@@ -21,15 +21,18 @@ Last line: "live: N passed, N failed, N skipped".
 """
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gen"))
+import netlab  # noqa: E402  (the two-namespace lab)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
+import suite  # noqa: E402  (the harness the suites share)
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIX = os.path.join(TOP, "tests", "e2e", "fixtures")
@@ -85,11 +88,7 @@ class Skip(Exception):
     pass
 
 
-def sh(*args, check=True, timeout=20):
-    p = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
-    if check and p.returncode != 0:
-        raise RuntimeError("%s: exit %d: %s" % (" ".join(args), p.returncode, p.stderr.strip()))
-    return p
+sh = netlab.sh
 
 
 def rules(rep):
@@ -106,61 +105,23 @@ def fmt(s):
 
 # ---------------------------------------------------------------- the lab
 
-class Lab:
-    """Two namespaces, a veth pair, dnsmasq, a TLS server and an HTTP server."""
+class Lab(netlab.VethLab):
+    """The lab of tests/gen/netlab.py with dnsmasq, a TLS server and an HTTP
+    server in the gateway namespace; flowaudit captures on its end (gif)."""
 
     def __init__(self):
         SEQ[0] += 1
         n = SEQ[0]
-        self.dev = "fa-%d-%d-dev" % (os.getpid(), n)
-        self.gw = "fa-%d-%d-gw" % (os.getpid(), n)
-        self.gif = "fa%d%dg" % (os.getpid(), n)  # gateway end: flowaudit captures here
-        self.dif = "fa%d%dd" % (os.getpid(), n)
-        assert len(self.gif) <= 15, self.gif
-        self.dir = os.path.join(WORK, "lab%d" % n)
-        os.makedirs(self.dir)
-        self.procs = []
-        self.namespaces = []
-
-    def __enter__(self):
-        try:
-            self.build()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
+        work_dir = os.path.join(WORK, "lab%d" % n)
+        os.makedirs(work_dir)
+        pid = os.getpid()
+        super().__init__("fa-%d-%d-dev" % (pid, n), "fa-%d-%d-gw" % (pid, n), "fa%d%dd" % (pid, n),
+                         "fa%d%dg" % (pid, n), work_dir, DEV_IP, GW_IP)
 
     def build(self):
-        for ns in (self.dev, self.gw):
-            sh("ip", "netns", "add", ns)
-            self.namespaces.append(ns)
-        sh("ip", "link", "add", self.gif, "type", "veth", "peer", "name", self.dif)
-        sh("ip", "link", "set", self.gif, "netns", self.gw)
-        sh("ip", "link", "set", self.dif, "netns", self.dev)
-        for ns, ifc, addr in ((self.gw, self.gif, GW_IP), (self.dev, self.dif, DEV_IP)):
-            # No IPv6 on the link: no router solicitations or MLD reports, so
-            # the only frames are the ones a test makes and a quiet link is
-            # really quiet.
-            sh("ip", "netns", "exec", ns, "sh", "-c",
-               "echo 1 > /proc/sys/net/ipv6/conf/%s/disable_ipv6" % ifc)
-            sh("ip", "-n", ns, "addr", "add", addr + "/24", "dev", ifc)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-            sh("ip", "-n", ns, "link", "set", ifc, "up")
-        sh("ip", "-n", self.dev, "route", "add", "default", "via", GW_IP)
-        # Static neighbours: no ARP either, for the same reason.
-        mac = {}
-        for ns, ifc in ((self.gw, self.gif), (self.dev, self.dif)):
-            mac[ifc] = json.loads(sh("ip", "-j", "-n", ns, "link", "show", "dev", ifc).stdout)[0]["address"]
-        sh("ip", "-n", self.gw, "neigh", "replace", DEV_IP, "lladdr", mac[self.dif], "dev",
-           self.gif, "nud", "permanent")
-        sh("ip", "-n", self.dev, "neigh", "replace", GW_IP, "lladdr", mac[self.gif], "dev",
-           self.dif, "nud", "permanent")
+        self.link()
         for ip in HOSTS.values():
-            sh("ip", "-n", self.gw, "addr", "add", ip + "/32", "dev", "lo")
+            self.add_address(ip)
         dns = ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
                "--no-hosts", "--bind-interfaces", "--listen-address=" + GW_IP, "--user=root",
                "--pid-file=" + os.path.join(self.dir, "dnsmasq.pid"),
@@ -171,36 +132,7 @@ class Lab:
                            "-www", "-quiet"])
         self.spawn("http", [PY, "-m", "http.server", "80", "--bind", "0.0.0.0",
                             "--directory", WWW])
-        self.wait_listening()
-
-    def spawn(self, name, args):
-        log = open(os.path.join(self.dir, name + ".log"), "w")
-        p = subprocess.Popen(["ip", "netns", "exec", self.gw] + args, stdin=subprocess.DEVNULL,
-                             stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        p.lab_name = name
-        self.procs.append(p)
-        return p
-
-    def wait_listening(self):
-        want = {"udp:%s:53" % GW_IP, "tcp:*:443", "tcp:0.0.0.0:80"}
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            for p in self.procs:
-                if p.poll() is not None:
-                    with open(os.path.join(self.dir, p.lab_name + ".log")) as f:
-                        raise RuntimeError("lab %s exited %d: %s" % (p.lab_name, p.returncode,
-                                                                     f.read()[-500:]))
-            out = sh("ip", "netns", "exec", self.gw, "ss", "-Hlntu").stdout
-            have = set()
-            for line in out.splitlines():
-                parts = line.split()
-                if len(parts) >= 5:
-                    have.add("%s:%s" % (parts[0], parts[4]))
-            if want <= have:
-                return
-            time.sleep(0.05)
-        raise RuntimeError("lab servers not listening after 10 s: %s" % out)
+        self.wait_listening({"udp:%s:53" % GW_IP, "tcp:*:443", "tcp:0.0.0.0:80"}, timeout=10)
 
     def client(self, *steps, timeout=60, check=True):
         """Run the device's traffic; returns the list of step results."""
@@ -231,30 +163,6 @@ class Lab:
         c = Capture(self, name, list(extra), geo, iface or self.gif, **kw)
         self.procs.append(c.proc)
         return c
-
-    def close(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-        for p in reversed(self.procs):
-            try:
-                p.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=3)
-        # Anything still running in a namespace of this lab was started by
-        # this lab (a child of one of its processes); end it by its id.
-        for ns in self.namespaces:
-            r = sh("ip", "netns", "pids", ns, check=False)
-            for pid in r.stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-        for ns in self.namespaces:
-            sh("ip", "netns", "del", ns, check=False)
-        # the veth pair, had the move into the namespaces failed
-        sh("ip", "link", "del", self.gif, check=False)
 
 
 class Capture:
@@ -930,12 +838,7 @@ def prerequisites():
 
 def remove_stale_namespaces():
     """Namespaces a killed run of this suite left behind (its pid is gone)."""
-    r = sh("ip", "netns", "list", check=False)
-    for line in r.stdout.splitlines():
-        name = line.split()[0] if line.split() else ""
-        m = re.match(r"^fa-(\d+)-(\d+-(dev|gw)|probe)$", name)
-        if m and not os.path.exists("/proc/%s" % m.group(1)):
-            sh("ip", "netns", "del", name, check=False)
+    netlab.remove_stale_namespaces(r"^fa-(\d+)-(\d+-(dev|gw)|probe)$")
 
 
 def prepare():
@@ -958,61 +861,35 @@ def prepare():
         f.write("<html><body>lab</body></html>\n")
 
 
-def main():
+def bind(binary, work_dir):
     global BIN, WORK
+    BIN, WORK = binary, work_dir
+
+
+def late():
+    """A capture that missed its deadline fails the test that made it."""
+    if LATE:
+        raise AssertionError("; ".join(LATE))
+
+
+def main():
     if len(sys.argv) < 2:
         print("usage: run.py BUILD/flowaudit [FILTER]", file=sys.stderr)
         return 2
-    BIN = os.path.abspath(sys.argv[1])
     flt = sys.argv[2] if len(sys.argv) > 2 else ""
-    tests = [(n, f) for n, f in sorted(globals().items(), key=lambda kv: order(kv[0]))
-             if n.startswith("test_") and flt in n]
-    passed = failed = skipped = 0
     why = prerequisites()
     if why is not None:
-        for name, _ in tests:
+        tests = [n for n in globals() if n.startswith("test_") and flt in n]
+        for name in sorted(tests):
             print("SKIP %s: %s" % (name, why))
         print("live: 0 passed, 0 failed, %d skipped" % len(tests))
         return 0
     # a terminated run still tears its lab down (the with blocks unwind)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     remove_stale_namespaces()
-    WORK = tempfile.mkdtemp(prefix="flowaudit-live-")
-    t_start = time.monotonic()
-    try:
-        prepare()
-        for name, fn in tests:
-            t = time.monotonic()
-            del LATE[:]
-            try:
-                fn()
-                if LATE:
-                    raise AssertionError("; ".join(LATE))
-                print("PASS %s (%.1f s)" % (name, time.monotonic() - t))
-                passed += 1
-            except Skip as e:
-                print("SKIP %s: %s" % (name, e))
-                skipped += 1
-            except Exception:
-                print("FAIL %s (%.1f s)" % (name, time.monotonic() - t))
-                traceback.print_exc(limit=4, file=sys.stdout)
-                failed += 1
-            sys.stdout.flush()
-    finally:
-        if failed == 0:
-            shutil.rmtree(WORK, ignore_errors=True)
-        else:
-            print("live work files kept in %s" % WORK)
-    print("live suite took %.0f s" % (time.monotonic() - t_start))
-    print("live: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return 1 if failed else 0
-
-
-def order(name):
-    """Tests run in file order, so a failure's output reads top to bottom."""
-    fn = globals().get(name)
-    code = getattr(fn, "__code__", None)
-    return code.co_firstlineno if code else 0
+    return suite.main("live", globals(), setup=lambda b, w: prepare(), skips=(Skip,), bind=bind,
+                      order=suite.in_file_order(globals()), before_each=lambda: LATE.clear(),
+                      after_each=late)
 
 
 if __name__ == "__main__":

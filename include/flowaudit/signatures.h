@@ -47,6 +47,8 @@ struct sig_entry {
 	size_t n_networks;
 	const char *const *references;
 	size_t n_references;
+	const char *const *aliases;   /* names policies use for it; may be 0 */
+	size_t n_aliases;
 };
 
 struct sig_db;
@@ -80,6 +82,21 @@ const struct sig_entry *sig_match_host(const struct sig_db *db, const char *host
  */
 const struct sig_entry *sig_match_addr(const struct sig_db *db, const fa_addr *a, char *pattern,
 				       size_t pattern_len);
+
+/*
+ * Aliases: the names a privacy policy may use for an entry ("JPush",
+ * "极光推送", "GoogleMobileAds SDK"). Two names are the same alias when
+ * their keys are equal: ASCII letters folded to lower case, ASCII and
+ * full-width spaces, '-', '_', '.', '·' and '・' dropped, every other byte
+ * kept. No alias may have the key of another entry's alias or name
+ * (sig_db_finish rejects it, naming both files).
+ */
+#define SIG_MAX_ALIAS 128 /* bytes of one alias */
+#define SIG_MAX_ALIASES 64
+/* The key of name into out (NUL-terminated, cut at len - 1 bytes); its length. */
+size_t sig_alias_key(const char *name, char *out, size_t len);
+/* The entry whose alias, name or id has the key of name; NULL when none. */
+const struct sig_entry *sig_db_find_alias(const struct sig_db *db, const char *name);
 
 const char *sig_kind_name(enum sig_kind k); /* "sdk", "infrastructure" */
 

@@ -193,6 +193,119 @@ static int check_ids(struct sig_db *db, struct fa_err *err)
 	return rc;
 }
 
+/* ---- aliases ---- */
+
+size_t sig_alias_key(const char *name, char *out, size_t len)
+{
+	static const char *const drop[] = {"\xe3\x80\x80" /* U+3000 */, "\xc2\xb7" /* · */,
+					   "\xe3\x83\xbb" /* ・ */};
+	size_t o = 0;
+	if (len == 0)
+		return 0;
+	for (const char *p = name; *p != '\0' && o + 1 < len;) {
+		unsigned char c = (unsigned char)*p;
+		bool skipped = false;
+		for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]) && !skipped; i++) {
+			size_t dl = strlen(drop[i]);
+			if (strncmp(p, drop[i], dl) == 0) {
+				p += dl;
+				skipped = true;
+			}
+		}
+		if (skipped)
+			continue;
+		p++;
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '-' || c == '_' || c == '.')
+			continue;
+		out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+	}
+	out[o] = '\0';
+	return o;
+}
+
+struct alias_ref {
+	char key[SIG_MAX_ALIAS + 1];
+	const struct sig_entry *e;
+	const char *text;
+	size_t field; /* index in aliases[], or SIZE_MAX for the entry's name */
+};
+
+static int cmp_alias(const void *a, const void *b)
+{
+	return strcmp(((const struct alias_ref *)a)->key, ((const struct alias_ref *)b)->key);
+}
+
+/*
+ * No alias may share its key with another entry's alias or name. Names may
+ * share a key among themselves (two products of one vendor), and an entry
+ * may list its own name as an alias.
+ */
+static int check_aliases(struct sig_db *db, struct fa_err *err)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < db->n; i++)
+		total += db->entries[i].n_aliases + 1;
+	struct alias_ref *v = malloc(total * sizeof(*v));
+	if (v == NULL)
+		return no_memory(err);
+	size_t k = 0;
+	for (size_t i = 0; i < db->n; i++) {
+		const struct sig_entry *e = &db->entries[i];
+		for (size_t j = 0; j <= e->n_aliases; j++) {
+			struct alias_ref *r = &v[k++];
+			r->e = e;
+			r->field = j < e->n_aliases ? j : SIZE_MAX;
+			r->text = j < e->n_aliases ? e->aliases[j] : e->name;
+			sig_alias_key(r->text, r->key, sizeof(r->key));
+		}
+	}
+	qsort(v, total, sizeof(*v), cmp_alias);
+	int rc = FA_OK;
+	for (size_t i = 0; i < total && rc == FA_OK; i++) {
+		for (size_t j = i + 1; j < total && strcmp(v[i].key, v[j].key) == 0; j++) {
+			const struct alias_ref *a = &v[i], *b = &v[j];
+			if (a->e == b->e || (a->field == SIZE_MAX && b->field == SIZE_MAX))
+				continue;
+			if (a->field == SIZE_MAX) {
+				const struct alias_ref *t = a;
+				a = b;
+				b = t;
+			}
+			fa_err_set(err, "%s: field 'aliases[%zu]': '%s' is also %s of %s (%s); an alias "
+				   "must name one entry", a->e->file, a->field, a->text,
+				   b->field == SIZE_MAX ? "the name" : "an alias", b->e->id, b->e->file);
+			rc = FA_EINPUT;
+			break;
+		}
+	}
+	free(v);
+	return rc;
+}
+
+const struct sig_entry *sig_db_find_alias(const struct sig_db *db, const char *name)
+{
+	if (db == NULL || name == NULL)
+		return NULL;
+	char want[SIG_MAX_ALIAS + 1], k[SIG_MAX_ALIAS + 1];
+	if (sig_alias_key(name, want, sizeof(want)) == 0)
+		return NULL;
+	const struct sig_entry *by_name = NULL;
+	for (size_t i = 0; i < db->n; i++) {
+		const struct sig_entry *e = &db->entries[i];
+		for (size_t j = 0; j < e->n_aliases; j++) {
+			sig_alias_key(e->aliases[j], k, sizeof(k));
+			if (strcmp(k, want) == 0)
+				return e;
+		}
+		if (by_name == NULL) {
+			sig_alias_key(e->name, k, sizeof(k));
+			if (strcmp(k, want) == 0 || strcmp(e->id, want) == 0)
+				by_name = e;
+		}
+	}
+	return by_name;
+}
+
 static int build_domains(struct sig_db *db, struct fa_err *err)
 {
 	size_t total = 0;
@@ -297,6 +410,8 @@ int sig_db_finish(struct sig_db *db, struct fa_err *err)
 	db->nets = NULL;
 	db->n_doms = db->n_nets = db->n_g4 = db->n_g6 = 0;
 	int rc = check_ids(db, err);
+	if (rc == FA_OK)
+		rc = check_aliases(db, err);
 	if (rc == FA_OK)
 		rc = build_domains(db, err);
 	if (rc == FA_OK)

@@ -52,7 +52,7 @@ static const char *const purpose_list[] = {
 
 static const char *const known_fields[] = {
 	"id",	"name",	    "kind",	  "entity",	"entity_country",
-	"purposes", "domains", "networks", "references", "notes",
+	"purposes", "domains", "networks", "references", "notes", "aliases",
 };
 
 struct sig_arena_block {
@@ -408,6 +408,32 @@ static int check_references(const char *file, json_t *arr, struct fa_err *err)
 	return FA_OK;
 }
 
+/* Each alias is text whose key is not empty, and no two of one entry share a key. */
+static int check_aliases(const char *file, json_t *arr, struct fa_err *err)
+{
+	size_t n = arr ? json_array_size(arr) : 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *a = json_string_value(json_array_get(arr, i));
+		char f[64], k[SIG_MAX_ALIAS + 1], k2[SIG_MAX_ALIAS + 1];
+		snprintf(f, sizeof(f), "aliases[%zu]", i);
+		if (!text_ok(a, SIG_MAX_ALIAS) || sig_alias_key(a, k, sizeof(k)) == 0) {
+			field_err(err, file, f, "must be 1 to %d bytes of text with a letter or digit "
+				  "and no control characters", SIG_MAX_ALIAS);
+			return FA_EINPUT;
+		}
+		for (size_t j = 0; j < i; j++) {
+			const char *b = json_string_value(json_array_get(arr, j));
+			sig_alias_key(b, k2, sizeof(k2));
+			if (strcmp(k, k2) == 0) {
+				field_err(err, file, f, "'%s' is the same alias as aliases[%zu] '%s'", a,
+					  j, b);
+				return FA_EINPUT;
+			}
+		}
+	}
+	return FA_OK;
+}
+
 /* Validates the entry in o and appends it to db. */
 static int add_entry(struct sig_db *db, const char *file, json_t *o, struct fa_err *err)
 {
@@ -421,7 +447,8 @@ static int add_entry(struct sig_db *db, const char *file, json_t *o, struct fa_e
 			char f[80];
 			snprintf(f, sizeof(f), "%.64s", key);
 			field_err(err, file, f, "unknown field (allowed: id, name, kind, entity, "
-				  "entity_country, purposes, domains, networks, references, notes)");
+				  "entity_country, purposes, domains, networks, references, notes, "
+				  "aliases)");
 			return FA_EINPUT;
 		}
 	}
@@ -465,13 +492,15 @@ static int add_entry(struct sig_db *db, const char *file, json_t *o, struct fa_e
 		}
 	}
 
-	json_t *purposes, *domains, *networks, *refs;
+	json_t *purposes, *domains, *networks, *refs, *aliases;
 	if ((rc = get_list(file, o, "purposes", true, N_PURPOSES, &purposes, err)) != FA_OK ||
 	    (rc = check_purposes(file, purposes, kind, err)) != FA_OK ||
 	    (rc = get_list(file, o, "domains", false, SIG_MAX_PATTERNS, &domains, err)) != FA_OK ||
 	    (rc = get_list(file, o, "networks", false, SIG_MAX_PATTERNS, &networks, err)) != FA_OK ||
 	    (rc = get_list(file, o, "references", true, MAX_REFERENCES, &refs, err)) != FA_OK ||
-	    (rc = check_references(file, refs, err)) != FA_OK)
+	    (rc = check_references(file, refs, err)) != FA_OK ||
+	    (rc = get_list(file, o, "aliases", false, SIG_MAX_ALIASES, &aliases, err)) != FA_OK ||
+	    (rc = check_aliases(file, aliases, err)) != FA_OK)
 		return rc;
 	size_t nd = domains ? json_array_size(domains) : 0;
 	size_t nn = networks ? json_array_size(networks) : 0;
@@ -535,9 +564,11 @@ static int add_entry(struct sig_db *db, const char *file, json_t *o, struct fa_e
 	e.domains = copy_list(db, domains, NULL, &e.n_domains);
 	e.networks = copy_list(db, networks, canon, &e.n_networks);
 	e.references = copy_list(db, refs, NULL, &e.n_references);
+	e.aliases = copy_list(db, aliases, NULL, &e.n_aliases);
 	free(canon);
 	if (!e.id || !e.name || !e.entity || !e.entity_country || !e.file ||
-	    (notes && !e.notes) || !e.purposes || !e.domains || !e.networks || !e.references)
+	    (notes && !e.notes) || !e.purposes || !e.domains || !e.networks || !e.references ||
+	    !e.aliases)
 		return oom(err, file);
 	db->entries[db->n++] = e;
 	return FA_OK;

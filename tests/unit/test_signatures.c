@@ -431,6 +431,84 @@ static void test_fields(void **state)
 	    FA_EINPUT, "field 'name'");
 }
 
+static void test_aliases(void **state)
+{
+	(void)state;
+	char k[64];
+	assert_int_equal(sig_alias_key("GoogleMobileAds SDK", k, sizeof(k)), 18);
+	assert_string_equal(k, "googlemobileadssdk");
+	sig_alias_key("Google Mobile-Ads_SDK", k, sizeof(k));
+	assert_string_equal(k, "googlemobileadssdk");
+	/* full-width space and middle dots go; CJK bytes stay as they are */
+	sig_alias_key("友盟\xe3\x80\x80" "U\xc2\xb7" "App", k, sizeof(k));
+	assert_string_equal(k, "友盟uapp");
+	assert_int_equal(sig_alias_key(" -_. ", k, sizeof(k)), 0);
+	assert_int_equal(sig_alias_key("abcdef", k, 4), 3);
+	assert_string_equal(k, "abc");
+
+	one(HEAD "\"purposes\": [\"push\"], \"domains\": [\"a.example\"], "
+	    "\"aliases\": [\"JPush\", \"极光推送\"]}", FA_OK, NULL);
+	one(HEAD "\"purposes\": [\"push\"], \"domains\": [\"a.example\"], "
+	    "\"aliases\": [\"JPush\", \"j-push\"]}", FA_EINPUT, "field 'aliases[1]'");
+	one(HEAD "\"purposes\": [\"push\"], \"domains\": [\"a.example\"], "
+	    "\"aliases\": [\" - \"]}", FA_EINPUT, "field 'aliases[0]'");
+	one(HEAD "\"purposes\": [\"push\"], \"domains\": [\"a.example\"], "
+	    "\"aliases\": \"JPush\"}", FA_EINPUT, "field 'aliases'");
+
+	/* an alias naming two entries is refused, naming both files */
+	struct tmpdir t;
+	struct fa_err err = {{0}};
+	struct sig_db *db = NULL;
+	tmp_open(&t);
+	tmp_write(&t, "one.json", "{\"id\": \"one\", \"name\": \"One Push\", \"entity\": \"E\", "
+		  "\"entity_country\": \"CN\", \"references\": [\"https://e.example/\"], "
+		  "\"purposes\": [\"push\"], \"domains\": [\"one.example\"], "
+		  "\"aliases\": [\"极光推送\", \"JPush\"]}");
+	tmp_write(&t, "two.json", "{\"id\": \"two\", \"name\": \"Two\", \"entity\": \"E\", "
+		  "\"entity_country\": \"CN\", \"references\": [\"https://e.example/\"], "
+		  "\"purposes\": [\"push\"], \"domains\": [\"two.example\"], "
+		  "\"aliases\": [\"J Push\"]}");
+	assert_int_equal(sig_db_load_dir(t.path, &db, &err), FA_EINPUT);
+	assert_non_null(strstr(err.msg, "field 'aliases["));
+	assert_non_null(strstr(err.msg, "one.json"));
+	assert_non_null(strstr(err.msg, "two.json"));
+	tmp_close(&t);
+
+	/* an alias equal to another entry's name is refused too */
+	tmp_open(&t);
+	tmp_write(&t, "one.json", "{\"id\": \"one\", \"name\": \"One Push\", \"entity\": \"E\", "
+		  "\"entity_country\": \"CN\", \"references\": [\"https://e.example/\"], "
+		  "\"purposes\": [\"push\"], \"domains\": [\"one.example\"]}");
+	tmp_write(&t, "two.json", "{\"id\": \"two\", \"name\": \"Two\", \"entity\": \"E\", "
+		  "\"entity_country\": \"CN\", \"references\": [\"https://e.example/\"], "
+		  "\"purposes\": [\"push\"], \"domains\": [\"two.example\"], "
+		  "\"aliases\": [\"one-push\"]}");
+	assert_int_equal(sig_db_load_dir(t.path, &db, &err), FA_EINPUT);
+	assert_non_null(strstr(err.msg, "two.json: field 'aliases[0]'"));
+	assert_non_null(strstr(err.msg, "the name of one"));
+	tmp_close(&t);
+
+	/* lookups by alias, name and id */
+	tmp_open(&t);
+	tmp_write(&t, "one.json", "{\"id\": \"one\", \"name\": \"One Push\", \"entity\": \"E\", "
+		  "\"entity_country\": \"CN\", \"references\": [\"https://e.example/\"], "
+		  "\"purposes\": [\"push\"], \"domains\": [\"one.example\"], "
+		  "\"aliases\": [\"极光推送\", \"One Push\"]}");
+	tmp_write(&t, "two.json", "{\"id\": \"two\", \"name\": \"Two\", \"entity\": \"E\", "
+		  "\"entity_country\": \"CN\", \"references\": [\"https://e.example/\"], "
+		  "\"purposes\": [\"push\"], \"domains\": [\"two.example\"]}");
+	assert_int_equal(sig_db_load_dir(t.path, &db, &err), FA_OK);
+	tmp_close(&t);
+	assert_string_equal(sig_db_find_alias(db, "极光推送")->id, "one");
+	assert_string_equal(sig_db_find_alias(db, "one push")->id, "one");
+	assert_string_equal(sig_db_find_alias(db, "TWO")->id, "two");
+	assert_int_equal(sig_db_find(db, "one")->n_aliases, 2);
+	assert_int_equal(sig_db_find(db, "two")->n_aliases, 0);
+	assert_null(sig_db_find_alias(db, "three"));
+	assert_null(sig_db_find_alias(db, "--"));
+	sig_db_free(db);
+}
+
 static void test_ids_and_files(void **state)
 {
 	(void)state;
@@ -558,6 +636,7 @@ int main(void)
 		cmocka_unit_test(test_cidr_syntax),
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_ids_and_files),
+		cmocka_unit_test(test_aliases),
 		cmocka_unit_test(test_vocabulary),
 		cmocka_unit_test(test_default_dir),
 	};

@@ -50,7 +50,7 @@
 
 #define QDEC_STREAM_HOLD ((size_t)256 * 1024) /* out-of-order bytes held per stream */
 #define QDEC_CONN_HOLD ((size_t)1024 * 1024)  /* ... per connection, every stream */
-#define QDEC_STREAMS 128                      /* streams followed at once */
+#define QDEC_STREAMS 64                       /* streams followed at once */
 #define QDEC_REKEYS 8                         /* Initial key derivations (Retry, new DCIDs) */
 
 /* Directions, as in tls_decrypt.h: the client's datagrams, and the server's. */

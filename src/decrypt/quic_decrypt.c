@@ -13,7 +13,7 @@
  * Workload: every datagram of a keyed QUIC flow. Per packet: a header
  * parse, one header-protection mask, one AEAD open into a buffer of the
  * connection, a walk over the frames; no allocation except for held
- * stream pieces. Every byte is read through the cursor.
+ * stream pieces and a plaintext buffer as large as the largest packet. Every byte is read through the cursor.
  *
  *   long header  flags(1) version(4) dcid_len(1) dcid scid_len(1) scid
  *                [Initial: token_len(varint) token] length(varint)
@@ -95,7 +95,8 @@ struct quic_dec {
 	struct qstream streams[QDEC_STREAMS];
 	size_t held_total;
 	uint64_t clock;
-	uint8_t plain[PLAIN_MAX];
+	uint8_t *plain;   /* the last packet's plaintext, grown to the largest packet */
+	size_t plain_cap;
 };
 
 /* ---- keys ---- */
@@ -270,6 +271,7 @@ void quic_dec_free(struct quic_dec *q)
 		crypto_hp_free(d->hp_app);
 	}
 	crypto_kdf_free(q->kdf);
+	free(q->plain);
 	memset(q, 0, sizeof(*q));
 	free(q);
 }
@@ -309,16 +311,20 @@ static struct qstream *stream_get(struct quic_dec *q, int dir, uint64_t id)
 			s->last_use = ++q->clock;
 			return s;
 		}
-		if (oldest == NULL || s->last_use < oldest->last_use)
+		/* the oldest ended stream goes first, then the oldest live one */
+		if (oldest == NULL || (s->dead && !oldest->dead) ||
+		    (s->dead == oldest->dead && s->last_use < oldest->last_use))
 			oldest = s;
 	}
 	struct qstream *s = free_slot;
 	if (s == NULL) {
 		s = oldest;
-		if (!s->dead && q->cbs.gap != NULL)
-			q->cbs.gap(q->cbs.user, s->dir, s->id);
+		if (!s->dead) {
+			if (q->cbs.gap != NULL)
+				q->cbs.gap(q->cbs.user, s->dir, s->id);
+			q->info.streams_evicted++;
+		}
 		stream_drop(q, s);
-		q->info.streams_evicted++;
 	}
 	memset(s, 0, sizeof(*s));
 	s->used = true;
@@ -609,6 +615,14 @@ static long open_one(struct quic_dec *q, struct qdir *d, int space, const struct
 	if (ct == NULL || ct_len < CRYPTO_TAG_LEN || ct_len - CRYPTO_TAG_LEN > PLAIN_MAX) {
 		q->info.malformed++;
 		return -1;
+	}
+	if (q->plain_cap < ct_len) {
+		size_t cap = ct_len < 2048 ? 2048 : ct_len;
+		uint8_t *np = realloc(q->plain, cap);
+		if (np == NULL)
+			return -1;
+		q->plain = np;
+		q->plain_cap = cap;
 	}
 	uint64_t pn = pn_decode(d->largest[space], d->any[space], trunc, pn_len * 8);
 	*phase = (flags >> 2) & 1u;

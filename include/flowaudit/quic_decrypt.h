@@ -91,6 +91,13 @@ void quic_dec_free(struct quic_dec *d);
 /* One UDP payload of direction dir (QDEC_FROM_CLIENT or QDEC_FROM_SERVER). */
 void quic_dec_datagram(struct quic_dec *d, int dir, const uint8_t *p, size_t n);
 /*
+ * The frames of a packet of number space `space` (QDEC_INITIAL,
+ * QDEC_HANDSHAKE, QDEC_APP) that opened to p: what quic_dec_datagram() does
+ * after opening a packet, for the tests and the fuzz target of the frame
+ * layer. False at a frame that breaks the protocol (counted as malformed).
+ */
+bool quic_dec_frames(struct quic_dec *d, int dir, int space, const uint8_t *p, size_t n);
+/*
  * decrypted once some 1-RTT packet opened; no_key when the handshake was
  * read but the key log has no 1-RTT secret; no_handshake without the
  * Initial packets' hellos; cipher_not_supported for another version or

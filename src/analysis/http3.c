@@ -69,7 +69,7 @@ struct http3_conn {
 	bool dec_failed[2];
 	uint64_t table_cap[2];    /* the SETTINGS of side i: the table for the other side's blocks */
 	bool have_encoder[2], have_control[2];
-	struct h3s s[SLOTS];
+	struct h3s *s[SLOTS]; /* made at a stream's first bytes, freed when it ends */
 	uint64_t clock;
 	bool have_first;
 	struct http_info first;
@@ -91,12 +91,22 @@ static void slot_clear(struct h3s *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Frees slot i's stream. */
+static void slot_free(struct http3_conn *c, size_t i)
+{
+	if (c->s[i] == NULL)
+		return;
+	slot_clear(c->s[i]);
+	free(c->s[i]);
+	c->s[i] = NULL;
+}
+
 void http3_conn_free(struct http3_conn *c)
 {
 	if (c == NULL)
 		return;
 	for (size_t i = 0; i < SLOTS; i++)
-		slot_clear(&c->s[i]);
+		slot_free(c, i);
 	for (int d = 0; d < 2; d++)
 		if (c->dec[d] != NULL)
 			nghttp3_qpack_decoder_del(c->dec[d]);
@@ -115,29 +125,31 @@ void http3_stats(const struct http3_conn *c, struct http3_stats *out)
 
 static struct h3s *slot(struct http3_conn *c, int dir, uint64_t sid, bool make)
 {
-	struct h3s *free_slot = NULL, *oldest = NULL;
+	size_t free_i = SLOTS, old_i = SLOTS;
 	for (size_t i = 0; i < SLOTS; i++) {
-		struct h3s *s = &c->s[i];
-		if (!s->used) {
-			if (free_slot == NULL)
-				free_slot = s;
+		struct h3s *s = c->s[i];
+		if (s == NULL || !s->used) {
+			if (free_i == SLOTS)
+				free_i = i;
 		} else if (s->dir == dir && s->sid == sid) {
 			s->last_use = ++c->clock;
 			return s;
-		} else if (!s->pinned && (oldest == NULL || s->last_use < oldest->last_use)) {
-			oldest = s;
+		} else if (!s->pinned && (old_i == SLOTS || s->last_use < c->s[old_i]->last_use)) {
+			old_i = i;
 		}
 	}
 	if (!make)
 		return NULL;
-	struct h3s *s = free_slot;
-	if (s == NULL) {
-		if (oldest == NULL)
+	if (free_i == SLOTS) {
+		if (old_i == SLOTS)
 			return NULL;
-		slot_clear(oldest);
+		slot_free(c, old_i);
 		c->st.streams_evicted++;
-		s = oldest;
+		free_i = old_i;
 	}
+	struct h3s *s = c->s[free_i];
+	if (s == NULL && (s = c->s[free_i] = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
 	s->used = true;
 	s->dir = dir;
 	s->sid = sid;
@@ -226,7 +238,7 @@ static void block_done(struct http3_conn *c, struct h3s *s, const struct http2_c
 static bool block_decode(struct http3_conn *c, struct h3s *s, const struct http2_callbacks *cb)
 {
 	nghttp3_qpack_decoder *dec = decoder(c, s->dir);
-	if (dec == NULL) {
+	if (dec == NULL || s->buf_len == 0) { /* no decoder, or an empty block: not a field section */
 		c->st.frames_skipped++;
 		return true;
 	}
@@ -276,8 +288,8 @@ static bool block_decode(struct http3_conn *c, struct h3s *s, const struct http2
 static void unblock(struct http3_conn *c, int dir, const struct http2_callbacks *cb)
 {
 	for (size_t i = 0; i < SLOTS; i++) {
-		struct h3s *s = &c->s[i];
-		if (!s->used || s->dir != dir || !s->blocked)
+		struct h3s *s = c->s[i];
+		if (s == NULL || !s->used || s->dir != dir || !s->blocked)
 			continue;
 		if (!block_decode(c, s, cb))
 			continue;

@@ -788,10 +788,20 @@ static bool long_packet(struct quic_dec *q, int dir, struct cursor *c)
 	long n = open_one(q, d, space, &h, hp, keys, 1, &which, &phase);
 	if (n >= 0) {
 		q->info.opened[space][dir]++;
-		if (!frames(q, dir, space, q->plain, (size_t)n))
-			q->info.malformed++;
+		quic_dec_frames(q, dir, space, q->plain, (size_t)n);
 	}
 	return true;
+}
+
+bool quic_dec_frames(struct quic_dec *q, int dir, int space, const uint8_t *p, size_t n)
+{
+	if (q == NULL || (dir != QDEC_FROM_CLIENT && dir != QDEC_FROM_SERVER) || space < QDEC_INITIAL ||
+	    space > QDEC_APP)
+		return false;
+	if (frames(q, dir, space, p, n))
+		return true;
+	q->info.malformed++;
+	return false;
 }
 
 void quic_dec_datagram(struct quic_dec *q, int dir, const uint8_t *p, size_t n)
@@ -819,8 +829,7 @@ void quic_dec_datagram(struct quic_dec *q, int dir, const uint8_t *p, size_t n)
 		long m = open_app(q, dir, &h);
 		if (m >= 0) {
 			q->info.opened[QDEC_APP][dir]++;
-			if (!frames(q, dir, QDEC_APP, q->plain, (size_t)m))
-				q->info.malformed++;
+			quic_dec_frames(q, dir, QDEC_APP, q->plain, (size_t)m);
 		}
 		return;
 	}

@@ -16,7 +16,9 @@
  * that what is found in them does not depend on the HTTP version.
  *
  * Bounds: HTTP3_FRAME_MAX per HEADERS frame (larger ones are skipped and
- * counted), HTTP3_TABLE_MAX of dynamic table per direction whatever
+ * counted), HTTP3_CONN_HOLD for every block being collected and every
+ * byte that waits behind a blocked block (past it, the frame is skipped or
+ * the blocked stream dropped, counted), HTTP3_TABLE_MAX of dynamic table per direction whatever
  * SETTINGS say, HTTP3_STREAMS request streams followed at once,
  * HTTP3_BLOCKED blocked header blocks per direction; bodies as HTTP/2's.
  * A block QPACK cannot decode ends that direction's header decoding
@@ -39,6 +41,8 @@
 #define HTTP3_TABLE_MAX (64 * 1024)  /* QPACK dynamic table, each direction */
 #define HTTP3_STREAMS 64             /* request streams at once */
 #define HTTP3_BLOCKED 16             /* blocked header blocks per direction */
+#define HTTP3_CONN_HOLD (256 * 1024) /* header blocks being collected and bytes of
+					blocked streams, every stream of a connection */
 
 struct http3_stats {
 	uint64_t requests, responses;

@@ -29,7 +29,6 @@
 
 #define SLOTS (2 * HTTP3_STREAMS + 8)
 #define SETTINGS_MAX 1024          /* a SETTINGS frame's payload */
-#define PENDING_MAX (256 * 1024)   /* bytes of a stream kept while its header block is blocked */
 
 enum kind { K_NEW, K_REQUEST, K_CONTROL, K_ENCODER, K_IGNORE };
 
@@ -70,6 +69,7 @@ struct http3_conn {
 	uint64_t table_cap[2];    /* the SETTINGS of side i: the table for the other side's blocks */
 	bool have_encoder[2], have_control[2];
 	struct h3s *s[SLOTS]; /* made at a stream's first bytes, freed when it ends */
+	size_t held;          /* header blocks and waiting stream bytes, every stream */
 	uint64_t clock;
 	bool have_first;
 	struct http_info first;
@@ -81,8 +81,9 @@ struct http3_conn *http3_conn_new(void)
 	return calloc(1, sizeof(struct http3_conn));
 }
 
-static void slot_clear(struct h3s *s)
+static void slot_clear(struct http3_conn *c, struct h3s *s)
 {
+	c->held -= s->buf_len + s->pend_len;
 	free(s->buf);
 	free(s->pend);
 	if (s->sctx != NULL)
@@ -96,7 +97,7 @@ static void slot_free(struct http3_conn *c, size_t i)
 {
 	if (c->s[i] == NULL)
 		return;
-	slot_clear(c->s[i]);
+	slot_clear(c, c->s[i]);
 	free(c->s[i]);
 	c->s[i] = NULL;
 }
@@ -278,6 +279,7 @@ static bool block_decode(struct http3_conn *c, struct h3s *s, const struct http2
 	s->blocked = false;
 	nghttp3_qpack_stream_context_del(s->sctx);
 	s->sctx = NULL;
+	c->held -= s->buf_len;
 	free(s->buf);
 	s->buf = NULL;
 	s->buf_len = s->consumed = 0;
@@ -299,6 +301,7 @@ static void unblock(struct http3_conn *c, int dir, const struct http2_callbacks 
 		s->pend = NULL;
 		s->pend_len = 0;
 		s->pend_fin = false;
+		c->held -= n;
 		if (n > 0 || fin)
 			stream_feed(c, s, p, n, fin, cb);
 		free(p);
@@ -354,6 +357,11 @@ static void frame_bytes(struct http3_conn *c, struct h3s *s, const uint8_t *d, s
 	}
 	if (!collect || s->skipping)
 		return;
+	if (c->held + n > HTTP3_CONN_HOLD) {
+		s->skipping = true;
+		c->st.frames_skipped++;
+		return;
+	}
 	uint8_t *nb = realloc(s->buf, s->buf_len + n);
 	if (nb == NULL) {
 		s->skipping = true;
@@ -362,6 +370,7 @@ static void frame_bytes(struct http3_conn *c, struct h3s *s, const uint8_t *d, s
 	s->buf = nb;
 	memcpy(s->buf + s->buf_len, d, n);
 	s->buf_len += n;
+	c->held += n;
 }
 
 static bool frame_end(struct http3_conn *c, struct h3s *s, const struct http2_callbacks *cb)
@@ -375,6 +384,7 @@ static bool frame_end(struct http3_conn *c, struct h3s *s, const struct http2_ca
 		settings(c, s->dir, s->buf, s->buf_len);
 	}
 	if (go_on) {
+		c->held -= s->buf_len;
 		free(s->buf);
 		s->buf = NULL;
 		s->buf_len = 0;
@@ -391,7 +401,7 @@ static void stream_feed(struct http3_conn *c, struct h3s *s, const uint8_t *d, s
 			const struct http2_callbacks *cb)
 {
 	if (s->blocked) {
-		if (s->pend_len + n > PENDING_MAX) {
+		if (c->held + n > HTTP3_CONN_HOLD) {
 			c->st.frames_skipped++;
 			s->dead = true;
 			return;
@@ -405,6 +415,7 @@ static void stream_feed(struct http3_conn *c, struct h3s *s, const uint8_t *d, s
 		if (n > 0)
 			memcpy(s->pend + s->pend_len, d, n);
 		s->pend_len += n;
+		c->held += n;
 		s->pend_fin = s->pend_fin || fin;
 		return;
 	}
@@ -485,7 +496,7 @@ static void stream_feed(struct http3_conn *c, struct h3s *s, const uint8_t *d, s
 		http_body_end(&s->body);
 		s->body_on = false;
 		if (!s->pinned)
-			slot_clear(s);
+			slot_clear(c, s);
 	}
 }
 
@@ -511,7 +522,7 @@ void http3_stream_gap(struct http3_conn *c, int dir, uint64_t sid)
 	if (s->kind == K_ENCODER)
 		c->dec_failed[dir] = true; /* the table is no longer known */
 	bool pinned = s->pinned;
-	slot_clear(s);
+	slot_clear(c, s);
 	if (pinned) { /* a control or encoder stream stays taken, so no other takes its place */
 		s->used = s->dead = s->pinned = true;
 		s->dir = dir;

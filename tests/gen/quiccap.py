@@ -31,6 +31,9 @@ of tests/fixtures/tls-e2e/device.json):
   tls-h1         the three requests over TLS 1.3 and HTTP/1.1 (one TCP
                  connection)
   tls-h2         the three requests over TLS 1.3 and HTTP/2
+  h3-flood       four keyed connections, each sending 8 MB of STREAM
+                 pieces after a hole on 40 streams (32,000 packets), for
+                 the memory ceiling per QUIC connection
 
 Each capture starts with a DNS lookup of the server's name. Nothing is ever
 sent: the packets exist only in the file.
@@ -298,6 +301,12 @@ class QuicConn:
         self.phase[d] ^= 1
 
     def send(self, d, datagram):
+        if hasattr(self.cap, "udp"):
+            if d == 0:
+                self.cap.udp(CLIENT, SERVER, self.sport, 443, datagram)
+            else:
+                self.cap.udp(SERVER, CLIENT, 443, self.sport, datagram)
+            return
         if d == 0:
             pkt = ip(CLIENT, SERVER) / UDP(sport=self.sport, dport=443) / Raw(datagram)
         else:
@@ -371,6 +380,57 @@ def quic_scenario(cap, suite, version, keyed=True):
     c.send(1, c.short_packet(1, stream(8, 0, h3_frame(0x01, b"\x00\x00\xd9"), fin=True)))
     c.send(0, c.short_packet(0, vi(0x1C) + vi(0) + vi(0) + vi(0)))  # CONNECTION_CLOSE
     return c.keylog()
+
+
+class RawPcap:
+    """A pcap of Ethernet/IPv4/UDP frames written without scapy, for the
+    flood, whose tens of thousands of packets scapy would take minutes on."""
+
+    def __init__(self, path, t0=1795860000.0):
+        self.f = open(path, "wb")
+        self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        self.t = t0
+
+    def udp(self, src, dst, sport, dport, payload):
+        self.t += 0.0001
+        udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+        ip_h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
+                           bytes(map(int, src.split("."))), bytes(map(int, dst.split("."))))
+        cs = sum(struct.unpack("!10H", ip_h))
+        cs = (cs & 0xFFFF) + (cs >> 16)
+        cs = ~((cs & 0xFFFF) + (cs >> 16)) & 0xFFFF
+        ip_h = ip_h[:10] + struct.pack("!H", cs) + ip_h[12:]
+        out = src == CLIENT
+        macs = bytes.fromhex("020000000001020000000017") if out else bytes.fromhex("020000000017020000000001")
+        frame = macs + b"\x08\x00" + ip_h + udp
+        sec = int(self.t)
+        self.f.write(struct.pack("<IIII", sec, int((self.t - sec) * 1e6), len(frame), len(frame)) + frame)
+
+    def close(self):
+        self.f.close()
+
+
+def flood(path, conns=4, streams=40, per_stream=200):
+    """Connections whose client sends only STREAM pieces after a hole (never
+    offset 0), streams x per_stream pieces of 1000 bytes each: far more than
+    flowaudit holds for a connection. Returns the key log."""
+    cap = RawPcap(path)
+    keys = ""
+    chunk = bytes(1000)
+    for n in range(conns):
+        c = QuicConn(cap, 0x1301, V1, seed=100 + n)
+        hl = 32
+        ch = client_hello(c.client_random, HOST, b"h3")
+        c.send(0, c.long_packet(0, "initial", crypto(0, ch), pad_to=1200))
+        c.send(1, c.long_packet(1, "initial", crypto(0, server_hello(c.rnd(32), 0x1301))))
+        c.send(1, c.long_packet(1, "handshake", crypto(0, encrypted_extensions(b"h3") + finished(hl))))
+        for k in range(streams * per_stream):
+            sid = 4 * (k // per_stream)
+            off = 1000 * (1 + k % per_stream)
+            c.send(0, c.short_packet(0, stream(sid, off, chunk)))
+        keys += c.keylog()
+    cap.close()
+    return keys
 
 
 def fields(method, path, extra, prefix=True):
@@ -503,7 +563,12 @@ SCENARIOS = {
 
 def main():
     if len(sys.argv) == 2 and sys.argv[1] == "--list":
-        print("\n".join(SCENARIOS))
+        print("\n".join(list(SCENARIOS) + ["h3-flood"]))
+        return 0
+    if len(sys.argv) == 4 and sys.argv[1] == "h3-flood":
+        keys = flood(sys.argv[2])
+        with open(sys.argv[3], "w") as f:
+            f.write(keys)
         return 0
     if len(sys.argv) != 4 or sys.argv[1] not in SCENARIOS:
         sys.stderr.write("usage: quiccap.py SCENARIO OUT.pcap OUT.keys | --list\n")

@@ -22,6 +22,9 @@
 #include "flowaudit/engine.h"
 
 #include "engine_int.h"
+
+#include "flowaudit/http3.h"
+#include "flowaudit/quic_decrypt.h"
 #include "flowaudit/cursor.h"
 #include "flowaudit/http.h"
 #include "flowaudit/http2.h"
@@ -385,10 +388,13 @@ static void quic_payload(struct engine *e, struct analysis *an, const struct dec
 {
 	if (an->quic == NULL) {
 		struct cursor c = cur_make(p->payload, p->payload_len);
-		if ((cur_u8(&c) & 0x80) == 0) { /* not a long header: not a QUIC handshake */
+		uint8_t b0 = cur_u8(&c);
+		uint32_t version = cur_be32(&c);
+		if ((b0 & 0x80) == 0) { /* not a long header: not a QUIC handshake */
 			an->quic_done = true;
 			return;
 		}
+		an->quic_seen = cur_ok(&c) && quic_version_known(version);
 		if (e->quic == NULL)
 			e->quic = quic_ctx_new();
 		an->quic = e->quic != NULL ? quic_conn_new() : NULL;
@@ -419,6 +425,8 @@ static void udp_payload(struct engine *e, struct flow *f, struct analysis *an, i
 {
 	if (dir == FLOW_OUT && !an->quic_done && !is_dns(p))
 		quic_payload(e, an, p, fr);
+	if (an->quic_seen && e->cfg.keys != NULL)
+		quic_flow_datagram(e, f, an, dir, p->payload, p->payload_len, fr);
 	if (is_dns(p)) {
 		enum dns_parse_status ds = dns_parse(p->payload, p->payload_len, &e->dnsmsg);
 		if (ds == DNS_PARSE_OK || ds == DNS_PARSE_TRUNCATED) {
@@ -694,6 +702,23 @@ static void tls_record(struct engine *e, struct analysis *an, struct flow_record
 		e->st.tls_by_status[st]++;
 }
 
+/* What decryption made of a QUIC flow, into its record and the stats. */
+static void quic_record(struct engine *e, struct analysis *an, struct flow_record *r)
+{
+	enum tls_dec_status st = TLS_DEC_NO_KEY;
+	if (an->qf != NULL) {
+		st = quic_dec_status(an->qf->dec);
+		const struct quic_dec_info *qi = quic_dec_info(an->qf->dec);
+		r->have_client_random = qi->have_random;
+		if (qi->have_random)
+			memcpy(r->client_random, qi->client_random, sizeof(r->client_random));
+	}
+	r->tls_status = tls_dec_status_name(st);
+	r->tls_decrypted = st == TLS_DEC_DECRYPTED;
+	e->st.quic_flows++;
+	e->st.quic_decrypted += r->tls_decrypted;
+}
+
 static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 {
 	struct engine *e = user;
@@ -748,6 +773,8 @@ static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 	r.ech = an->ech;
 	if (an->tls_seen)
 		tls_record(e, an, &r);
+	else if (an->quic_seen)
+		quic_record(e, an, &r);
 	name_flow(e, an, &r);
 	attribute_flow(e, &r);
 	keep_hits(e, an, &r);
@@ -771,6 +798,7 @@ static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 	for (int d = 0; d < 2; d++)
 		stream_free(an->st[d]);
 	tls_flow_free(e, an->tls);
+	quic_flow_free(an->qf);
 	h2_drop(an);
 	quic_conn_free(an->quic);
 	free(an->hello);

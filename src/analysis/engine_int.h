@@ -99,6 +99,13 @@ struct tls_flow {
 	struct tls_flow *prev, *next;
 };
 
+/* A QUIC flow decrypted with the key log: its packets, then HTTP/3. */
+struct quic_flow {
+	struct quic_dec *dec;
+	struct http3_conn *h3;
+	struct app a;
+};
+
 struct analysis {
 	struct classify_flow *cf;
 	const char *protocol, *category;
@@ -123,6 +130,8 @@ struct analysis {
 	struct quic_conn *quic;
 	bool quic_done;
 	const char *quic_sni;
+	bool quic_seen;            /* the client opened with a QUIC long header of a known version */
+	struct quic_flow *qf;      /* decrypted when keys were given */
 	uint32_t quic_sni_file;
 	uint64_t quic_sni_frame;
 
@@ -228,6 +237,11 @@ void tls_begin(struct stream *s);
 void tls_cipher_bytes(struct stream *s, const uint8_t *d, size_t n, uint64_t off);
 /* Ends a flow's decryption and takes it off the engine's list (NULL: nothing). */
 void tls_flow_free(struct engine *e, struct tls_flow *t);
+/* A datagram of a QUIC flow (dir FLOW_OUT or FLOW_IN) to its decryption, made at the first. */
+void quic_flow_datagram(struct engine *e, struct flow *f, struct analysis *an, int dir,
+			const uint8_t *p, size_t n, const struct source_frame *fr);
+/* Ends a QUIC flow's decryption (NULL: nothing). */
+void quic_flow_free(struct quic_flow *q);
 /* Brings the key log up to frame fr (NULL: as far as it goes); waiting connections retry. */
 void keys_refresh(struct engine *e, const struct source_frame *fr);
 

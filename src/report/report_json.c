@@ -569,9 +569,11 @@ static json_t *tls_json(const struct report_ctx *c, const struct engine_stats *e
 		if (k != TLS_DEC_DECRYPTED && es->tls_by_status[k])
 			json_object_set_new(why, tls_dec_status_name((enum tls_dec_status)k),
 					    json_integer((json_int_t)es->tls_by_status[k]));
-	return json_pack("{s:b, s:I, s:I, s:I, s:o}", "examined", c->tls_keys, "keylogs",
-			 (json_int_t)c->n_keylogs, "flows", (json_int_t)es->tls_flows, "decrypted",
-			 (json_int_t)es->tls_decrypted, "not_decrypted", why);
+	return json_pack("{s:b, s:I, s:I, s:I, s:o, s:{s:I, s:I}}", "examined", c->tls_keys,
+			 "keylogs", (json_int_t)c->n_keylogs, "flows", (json_int_t)es->tls_flows,
+			 "decrypted", (json_int_t)es->tls_decrypted, "not_decrypted", why, "quic",
+			 "flows", (json_int_t)es->quic_flows, "decrypted",
+			 (json_int_t)es->quic_decrypted);
 }
 
 /* The note that says what was read inside TLS: always, since a reader of
@@ -580,18 +582,26 @@ static json_t *tls_note(const json_t *tls)
 {
 	json_int_t flows = json_integer_value(json_object_get(tls, "flows"));
 	json_int_t dec = json_integer_value(json_object_get(tls, "decrypted"));
+	const json_t *quic = json_object_get(tls, "quic");
+	json_int_t qflows = json_integer_value(json_object_get(quic, "flows"));
+	json_int_t qdec = json_integer_value(json_object_get(quic, "decrypted"));
+	char q[160] = "";
+	if (qflows > 0)
+		snprintf(q, sizeof(q), "; %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT
+			 " QUIC flows were decrypted and examined", qdec, qflows);
 	if (!json_is_true(json_object_get(tls, "examined")))
 		return json_sprintf("no TLS session keys were given (--keylog FILE, or the "
 				    "Decryption Secrets Blocks of a pcapng): the payload inside TLS "
 				    "was not examined, in any of the %" JSON_INTEGER_FORMAT
-				    " TLS flows", flows);
+				    " TLS flows%s", flows,
+				    qflows > 0 ? " and the QUIC flows" : "");
 	json_int_t no_key = json_integer_value(
 		json_object_get(json_object_get(tls, "not_decrypted"), "no_key"));
 	return json_sprintf("TLS session keys were given: %" JSON_INTEGER_FORMAT " of %"
 			    JSON_INTEGER_FORMAT " TLS flows were decrypted and examined; %"
 			    JSON_INTEGER_FORMAT " had no key, %" JSON_INTEGER_FORMAT
-			    " were not decrypted for another reason (summary.tls)",
-			    dec, flows, no_key, flows - dec - no_key);
+			    " were not decrypted for another reason%s (summary.tls)",
+			    dec, flows, no_key, flows - dec - no_key, q);
 }
 
 /*

@@ -413,15 +413,36 @@ static bool http_url(const char *s)
 	       strchr(s, ' ') == NULL && strlen(s) < 2048;
 }
 
+/* Writes o (and drops it) into a new file: one write, no stdio buffering. */
 static int write_json(const char *path, json_t *o, struct fa_err *err)
 {
-	int rc = FA_OK;
-	if (o == NULL || json_dump_file(o, path, JSON_INDENT(2) | JSON_ENSURE_ASCII) != 0) {
-		fa_err_set(err, "%s: cannot write: %s", path, o ? strerror(errno) : "out of memory");
-		rc = FA_ERUNTIME;
-	}
+	char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
 	json_decref(o);
-	return rc;
+	if (text == NULL) {
+		fa_err_set(err, "%s: out of memory", path);
+		return FA_ERUNTIME;
+	}
+	size_t n = strlen(text);
+	text[n] = '\n'; /* in place of the NUL, which is not written */
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	size_t done = 0;
+	while (fd >= 0 && done <= n) {
+		ssize_t w = write(fd, text + done, n + 1 - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	int saved = errno;
+	free(text);
+	if (fd < 0 || done != n + 1 || close(fd) != 0) {
+		if (fd >= 0 && done != n + 1)
+			close(fd);
+		fa_err_set(err, "%s: cannot write: %s", path, strerror(saved ? saved : EIO));
+		return FA_ERUNTIME;
+	}
+	return FA_OK;
 }
 
 static int write_entry(struct imp *m, const struct imp_entity *e, const char *dir, const char *id,

@@ -106,13 +106,22 @@ bool sig_cidr_parse(const char *s, struct sig_net *r, const char **why, char *fi
 	return true;
 }
 
+/*
+ * FNV-1a over the bytes from the last to the first: the hash of a name is
+ * then the running hash at the start of each of its suffixes, so one pass
+ * backwards over a host gives the hashes of all the suffixes it probes.
+ */
+#define HASH_SEED 2166136261u
+static inline uint32_t hash_step(uint32_t h, char c)
+{
+	return (h ^ (uint8_t)c) * 16777619u;
+}
+
 static uint32_t hash_bytes(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (size_t i = 0; i < n; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 16777619u;
-	}
+	uint32_t h = HASH_SEED;
+	while (n-- > 0)
+		h = hash_step(h, s[n]);
 	return h;
 }
 
@@ -359,9 +368,10 @@ static int build_domains(struct sig_db *db, struct fa_err *err)
 	db->mask = cap - 1;
 	for (size_t i = 0; i < db->n_doms; i++) {
 		size_t s = db->doms[i].hash & db->mask;
-		while (db->slots[s] != 0)
+		while (db->slots[s].idx != 0)
 			s = (s + 1) & db->mask;
-		db->slots[s] = (uint32_t)i + 1;
+		db->slots[s].idx = (uint32_t)i + 1;
+		db->slots[s].hash = db->doms[i].hash;
 	}
 	return FA_OK;
 }
@@ -447,15 +457,17 @@ int sig_db_finish(struct sig_db *db, struct fa_err *err)
 	return rc;
 }
 
-static const struct sig_dom *dom_lookup(const struct sig_db *db, const char *s, size_t len)
+static const struct sig_dom *dom_lookup(const struct sig_db *db, const char *s, size_t len,
+				       uint32_t h)
 {
-	uint32_t h = hash_bytes(s, len);
 	for (size_t i = h & db->mask;; i = (i + 1) & db->mask) {
-		uint32_t k = db->slots[i];
-		if (k == 0)
+		const struct sig_slot *sl = &db->slots[i];
+		if (sl->idx == 0)
 			return NULL;
-		const struct sig_dom *r = &db->doms[k - 1];
-		if (r->hash == h && r->len == len && memcmp(r->dom, s, len) == 0)
+		if (sl->hash != h)
+			continue;
+		const struct sig_dom *r = &db->doms[sl->idx - 1];
+		if (r->len == len && memcmp(r->dom, s, len) == 0)
 			return r;
 	}
 }
@@ -479,20 +491,34 @@ const struct sig_entry *sig_match_host(const struct sig_db *db, const char *host
 		n--;
 	if (n == 0 || n > SIG_MAX_HOST)
 		return NULL;
-	/* Every pattern has at least two labels, so only suffixes holding a dot can match. */
-	const char *p = buf;
-	size_t len = n;
-	const char *dot;
+	/*
+	 * The hashes of the suffixes that start a label, in one pass from the
+	 * end. Every pattern has at least two labels, so the last label alone
+	 * is never probed.
+	 */
+	uint32_t hs[SIG_MAX_HOST / 2 + 2];
+	size_t starts[SIG_MAX_HOST / 2 + 2], ns = 0;
+	uint32_t h = HASH_SEED;
+	bool dot_seen = false;
+	for (size_t i = n; i-- > 0;) {
+		h = hash_step(h, buf[i]);
+		if (i == 0 || buf[i - 1] == '.') {
+			if (dot_seen) {
+				hs[ns] = h;
+				starts[ns++] = i;
+			}
+			dot_seen = dot_seen || i > 0;
+		}
+	}
 	const struct sig_dom *best = NULL;
-	while ((dot = memchr(p, '.', len)) != NULL) {
-		const struct sig_dom *r = dom_lookup(db, p, len);
+	/* longest first: the first hit of a layer is its most specific */
+	for (size_t k = ns; k-- > 0;) {
+		const struct sig_dom *r = dom_lookup(db, buf + starts[k], n - starts[k], hs[k]);
 		if (r != NULL && (best == NULL || r->layer < best->layer)) {
 			best = r;
 			if (r->layer == 0)
 				break;
 		}
-		len -= (size_t)(dot + 1 - p);
-		p = dot + 1;
 	}
 	if (best == NULL)
 		return NULL;

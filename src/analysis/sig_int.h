@@ -23,6 +23,13 @@ struct sig_dom {
 	uint32_t len, hash, entry, field, layer;
 };
 
+/* A slot of the domain table: the hash beside the index, so that a probe
+   that finds another name rarely touches doms[]. */
+struct sig_slot {
+	uint32_t idx; /* index into doms + 1; 0 is empty */
+	uint32_t hash;
+};
+
 struct sig_net {
 	uint8_t b[16]; /* host bits zero; IPv4 in b[0..3] */
 	uint8_t v, len;
@@ -49,7 +56,7 @@ struct sig_db {
 
 	struct sig_dom *doms;
 	size_t n_doms;
-	uint32_t *slots; /* index into doms + 1; 0 is empty */
+	struct sig_slot *slots; /* open addressing over doms */
 	size_t mask;
 
 	struct sig_net *nets;

@@ -105,7 +105,8 @@ check: test
 
 # Benchmarks (docs/performance.md). The micro-benchmarks link the optimised
 # library; pcaploop needs only libpcap. bench/run.sh finds them beside $(BIN).
-BENCH_BIN    := $(BUILD)/bench/pcaploop $(BUILD)/bench/sigbench $(BUILD)/bench/idbench
+BENCH_BIN    := $(BUILD)/bench/pcaploop $(BUILD)/bench/sigbench $(BUILD)/bench/idbench \
+                $(BUILD)/bench/importbench
 BENCH_CFLAGS := -O2 -g -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude $(PKG_CFLAGS)
 
 .PHONY: bench-build

@@ -87,7 +87,7 @@ lib() { # $1 = include pattern, $2 = allowed files (regex on path)
 }
 lib 'ndpi' 'src/analysis/classify\.c$'
 lib 'maxminddb' 'src/analysis/geo\.c$'
-lib 'jansson' 'src/audit/(policy[a-z_]*|consent)\.c$|src/analysis/(device|signatures|sig_index)\.c$|src/report/(report_[a-z_]+|manifest|jsonw)\.c$|include/flowaudit/(report|report_json|jsonw)\.h$'
+lib 'jansson' 'src/audit/(policy[a-z_]*|consent)\.c$|src/analysis/(device|signatures|sig_index|sig_import[a-z_]*)\.c$|src/report/(report_[a-z_]+|manifest|jsonw)\.c$|include/flowaudit/(report|report_json|jsonw)\.h$'
 lib 'pcap' 'src/capture/(source|source_patched|pcapng)\.c$|src/report/evidence\.c$'
 lib 'openssl' 'src/decrypt/(crypto|tls_crypto)\.c$|src/common/hash\.c$'
 lib 'nghttp2' 'src/analysis/http2\.c$'

@@ -48,7 +48,8 @@ struct run_opts {
 	size_t n_reads;
 	const char *geo_path, *asn_path;
 	bool no_geo;
-	const char *sig_dir;
+	const char *sig_dir;            /* -s: a colon-separated list, in sig_list */
+	char sig_list[SIG_MAX_PATH_LIST];
 	const char *policy_path, *events_path, *device_path, *outdir;
 	const char *fail_on, *formats;
 	const char *devices[64];

@@ -476,12 +476,47 @@ struct input_digests {
 	char (*caps)[65];           /* one per capture file */
 	const char **cap_ptrs;
 	char pol[65], ev[65], dev[65], sig[65], gc[65], ga[65];
+	char sig_layer[SIG_MAX_LAYERS][65]; /* each catalogue's set of files */
 	char keys[RUN_MAX_KEYLOGS][65]; /* one per --keylog file */
 	const char *key_ptrs[RUN_MAX_KEYLOGS];
 	size_t unhashed;            /* captures that were not files (a pipe) */
 	int rc;
 	struct fa_err err;
 };
+
+/*
+ * The digest of each catalogue's set of files, and of them all: with one
+ * catalogue its own, with several SHA-256 over "HASH  DIR/ *.json" lines.
+ */
+static int sig_digests(const struct sig_db *db, char layer[][65], char all[65],
+		       struct fa_err *err)
+{
+	size_t n = sig_db_catalogue_count(db);
+	struct sha256_ctx c;
+	bool ok = sha256_init(&c);
+	for (size_t i = 0; i < n; i++) {
+		const char *dir = sig_db_catalogue(db, i)->dir;
+		int rc = manifest_set_digest(dir, ".json", layer[i], err);
+		if (rc != FA_OK)
+			return rc;
+		if (n == 1)
+			memcpy(all, layer[0], 65);
+		char line[4200];
+		int l = snprintf(line, sizeof(line), "%s  %s/*.json\n", layer[i], dir);
+		ok = ok && l > 0 && sha256_update(&c, line, strlen(line));
+	}
+	uint8_t d[SHA256_DIGEST_LEN];
+	if (n > 1) {
+		if (!ok || !sha256_final(&c, d)) {
+			fa_err_set(err, "signatures: cannot compute a SHA-256 digest");
+			return FA_ERUNTIME;
+		}
+		hash_hex(d, sizeof(d), all);
+	} else if (ok) {
+		sha256_final(&c, d); /* releases the context */
+	}
+	return FA_OK;
+}
 
 static void *hash_inputs(void *arg)
 {
@@ -505,7 +540,7 @@ static void *hash_inputs(void *arg)
 	if (rc == FA_OK && r->dev)
 		rc = sha256_file(r->dev->path, in->dev, &in->err);
 	if (rc == FA_OK && in->sig_dir)
-		rc = manifest_set_digest(in->sig_dir, ".json", in->sig, &in->err);
+		rc = sig_digests(r->sigs, in->sig_layer, in->sig, &in->err);
 	const struct geo_db_info *gci = geo_country_info(r->geo), *gai = geo_asn_info(r->geo);
 	if (rc == FA_OK && gci)
 		rc = sha256_file(gci->path, in->gc, &in->err);
@@ -658,10 +693,10 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		/* every input: captures, declaration, events, profile, each
 		   signature file, the geo databases, the key logs */
 		size_t nsig = sig_db_count(r->sigs);
-		char sig_set[4200];
-		size_t nk = r->o.n_keylogs;
-		const char **inputs = calloc(nf + nsig + nk + 8, sizeof(*inputs));
-		const char **sums = calloc(nf + nsig + nk + 8, sizeof(*sums));
+		char sig_set[SIG_MAX_LAYERS][4200];
+		size_t nk = r->o.n_keylogs, ncat = sig_db_catalogue_count(r->sigs);
+		const char **inputs = calloc(nf + nsig + nk + ncat + 8, sizeof(*inputs));
+		const char **sums = calloc(nf + nsig + nk + ncat + 8, sizeof(*sums));
 		size_t ni = 0;
 		if (inputs == NULL || sums == NULL) {
 			fa_err_set(err, "out of memory writing %s", MANIFEST_NAME);
@@ -687,11 +722,12 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			}
 			for (size_t i = 0; i < nsig; i++)
 				inputs[ni++] = sig_db_entry(r->sigs, i)->file;
-			/* and the set itself: a signature file added is a change too */
-			if (sig_dir) {
-				snprintf(sig_set, sizeof(sig_set), "%s/*.json", sig_dir);
-				sums[ni] = sig;
-				inputs[ni++] = sig_set;
+			/* and each set itself: a signature file added is a change too */
+			for (size_t i = 0; sig_dir && i < ncat; i++) {
+				snprintf(sig_set[i], sizeof(sig_set[i]), "%s/*.json",
+					 sig_db_catalogue(r->sigs, i)->dir);
+				sums[ni] = in.sig_layer[i];
+				inputs[ni++] = sig_set[i];
 			}
 			if (gci) {
 				sums[ni] = gc;

@@ -141,7 +141,15 @@ int run_parse(int argc, char **argv, unsigned mask, const char *usage, struct ru
 		case 'g': o->geo_path = optarg; break;
 		case OPT_ASN: o->asn_path = optarg; break;
 		case OPT_NO_GEO: o->no_geo = true; break;
-		case 's': o->sig_dir = optarg; break;
+		case 's': {
+			const char *why;
+			if (!sig_path_append(o->sig_list, sizeof(o->sig_list), optarg, &why)) {
+				cmd_error("-s %s: %s", optarg, why);
+				return FA_EXIT_INPUT;
+			}
+			o->sig_dir = o->sig_list;
+			break;
+		}
 		case 'p': o->policy_path = optarg; break;
 		case 'e': o->events_path = optarg; break;
 		case 'd': o->device_path = optarg; break;
@@ -327,13 +335,13 @@ int run_open(struct run *r, engine_flow_cb on_flow, void *user, struct fa_err *e
 	}
 	const char *sd = o->sig_dir ? o->sig_dir : sig_default_dir();
 	if (sd != NULL) {
-		if (o->sig_dir == NULL && access(sd, F_OK) != 0) {
+		if (o->sig_dir == NULL && strchr(sd, ':') == NULL && access(sd, F_OK) != 0) {
 			fa_err_set(err, "no signature catalogue found ($FLOWAUDIT_SIGNATURES, ./signatures, "
 					"signatures/ beside the binary, %s): pass -s DIR, or run "
 					"'make install'", sd);
 			return FA_EINPUT;
 		}
-		rc = sig_db_load_dir(sd, &r->sigs, err);
+		rc = sig_db_load_path(sd, &r->sigs, err);
 		if (rc != FA_OK)
 			return rc;
 	}

@@ -339,6 +339,12 @@ static void write_destination(FILE *out, const json_t *f)
 				fputs(")", out);
 			}
 		}
+		if (rh_str(rc, "catalogue")) {
+			/* which catalogue said so: vetted entries or an imported list */
+			fputs(", per the catalogue <span class=\"mono\">", out);
+			rh_esc(out, rh_str(rc, "catalogue"));
+			fputs("</span>", out);
+		}
 		fputs("; ", out);
 	}
 	fputs("address registered in ", out);

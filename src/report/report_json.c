@@ -90,6 +90,8 @@ void report_flow_members(struct jsonw *w, const struct flow_record *r, const cha
 		jsonw_string(w, "kind", sig_kind_name(r->sig->kind));
 		jw_str_or_null(w, "pattern", r->sig_pattern);
 		jsonw_string(w, "by", r->sig_by_network ? "network" : "name");
+		jsonw_string(w, "catalogue", r->sig->catalogue->label);
+		jw_str_or_null(w, "catalogue_dir", r->sig->catalogue->dir);
 		jsonw_end(w);
 	} else {
 		jsonw_null(w, "signature");
@@ -239,6 +241,24 @@ static json_t *cstr_list(const char *const *v, size_t n)
 	return a;
 }
 
+/* The layers of the catalogue, first first: where each came from. */
+static json_t *catalogues_json(const struct sig_db *db)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < sig_db_catalogue_count(db); i++) {
+		const struct sig_catalogue *c = sig_db_catalogue(db, i);
+		json_t *o = json_object();
+		json_object_set_new(o, "label", json_string(c->label));
+		json_object_set_new(o, "path", c->dir ? json_string(c->dir) : json_null());
+		json_object_set_new(o, "source", c->source ? json_string(c->source) : json_null());
+		json_object_set_new(o, "list", c->list ? json_string(c->list) : json_null());
+		json_object_set_new(o, "version", c->version ? json_string(c->version) : json_null());
+		json_object_set_new(o, "licence", c->licence ? json_string(c->licence) : json_null());
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 static json_t *file_ref(const char *path, const char *sha)
 {
 	if (path == NULL)
@@ -285,8 +305,10 @@ static json_t *inputs_json(const struct report_ctx *c)
 	json_object_set_new(in, "device_profile",
 			    file_ref(c->profile ? c->profile->path : NULL, c->profile_sha256));
 	json_t *sg = file_ref(c->sig_dir, c->sig_sha256);
-	if (json_is_object(sg))
+	if (json_is_object(sg)) {
 		json_object_set_new(sg, "entries", json_integer(c->sigs ? (json_int_t)sig_db_count(c->sigs) : 0));
+		json_object_set_new(sg, "catalogues", catalogues_json(c->sigs));
+	}
 	json_object_set_new(in, "signatures", sg);
 	json_t *geo = json_object();
 	json_object_set_new(geo, "country", geo_db_json(geo_country_info(c->geo), c->geo_country_sha256));
@@ -373,8 +395,11 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	jsonw_string(w, "name", f->sig ? f->sig->name : NULL);
 	jsonw_string(w, "entity", f->sig ? f->sig->entity
 			    : f->kind == RECIP_FIRST_PARTY ? c->policy->controller : NULL);
-	jsonw_string(w, "entity_country", f->sig ? f->sig->entity_country : NULL);
+	/* "ZZ": the catalogue does not know the seat */
+	jsonw_string(w, "entity_country", f->sig && strcmp(f->sig->entity_country, "ZZ") != 0
+			    ? f->sig->entity_country : NULL);
 	jw_str_or_null(w, "first_party_domain", f->first_party_domain);
+	jsonw_string(w, "catalogue", f->sig ? f->sig->catalogue->label : NULL);
 	jsonw_end(w);
 	jsonw_string(w, "country", f->country[0] ? f->country : NULL);
 	if (f->asn)
@@ -751,6 +776,7 @@ static json_t *flow_brief(json_t *full)
 	if (json_is_object(sig)) {
 		json_t *b = json_object();
 		json_object_set(b, "name", json_object_get(sig, "name"));
+		json_object_set(b, "catalogue", json_object_get(sig, "catalogue"));
 		json_object_set_new(o, "signature", b);
 	} else {
 		json_object_set_new(o, "signature", json_null());

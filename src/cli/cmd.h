@@ -19,6 +19,7 @@ int cmd_capture(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_sigs(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_evidence(int argc, char **argv);
 
 /* "flowaudit: <message>" on stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -159,6 +160,8 @@ enum {
 	FMT_JUNIT = 8,
 	FMT_EVIDENCE = 16,
 	FMT_ALL = 31,
+	FMT_EVIDENCE_FILES = 32, /* one evidence file per finding, however many */
+	FMT_EVIDENCE_PACK = 64,  /* the evidence pack, however few */
 };
 
 /* Exit status of an audit that could not look at all it was asked to. */
@@ -193,6 +196,7 @@ struct audit_session {
 	size_t n_capture_paths;
 	struct evidence_set *evidence;
 	size_t n_evidence;
+	struct evidence_pack *evidence_pack; /* NULL: one file per finding */
 	struct report_dir *rdir; /* OUTDIR, locked */
 	/* wall seconds of each phase, for the summary */
 	double t_replay, t_evidence, t_outputs, t_hashes;

@@ -376,6 +376,56 @@ static json_t *consent_json(const struct consent_timeline *tl)
 	return a;
 }
 
+/* {"file": file, "numbers": [...], "numbers_total": n when cut short} for
+   one file's frame numbers, as many as c->frames_limit lets. */
+static void frames_object(struct jsonw *w, const struct report_ctx *c, const char *file,
+			  const struct evidence_frames *pf)
+{
+	jsonw_object(w, NULL);
+	jsonw_string(w, "file", file);
+	size_t shown = c->frames_limit && pf->n > c->frames_limit ? c->frames_limit : pf->n;
+	size_t pos = 0;
+	uint64_t prev = 0, frame;
+	jsonw_array(w, "numbers");
+	for (size_t m = 0; m < shown && evidence_frames_next(pf, &pos, &prev, &frame); m++)
+		jsonw_int(w, NULL, (int64_t)frame);
+	jsonw_end(w);
+	if (shown < pf->n) /* the document's short form; report.json has them all */
+		jsonw_int(w, "numbers_total", (int64_t)pf->n);
+	jsonw_end(w);
+}
+
+/*
+ * A finding's evidence in the pack: the part(s) holding its packets, their
+ * frame numbers there, and the display filter that shows them in
+ * Wireshark: the packet comment names the finding, and the word boundary
+ * keeps F1234 from matching F12345 (ids are F and digits, so nothing else
+ * ends in F1234).
+ */
+static void evidence_pack_members(struct jsonw *w, const struct report_ctx *c,
+				  const struct evidence_set *ev)
+{
+	const struct evidence_pack *pk = ev->pack;
+	bool any = ev->n_pack_frames > 0 && ev->pack_frames[0].file < pk->n_paths;
+	jsonw_string(w, "evidence", any ? pk->paths[ev->pack_frames[0].file] : NULL);
+	if (ev->n_pack_frames > 1) {
+		jsonw_array(w, "evidence_files");
+		for (size_t k = 0; k < ev->n_pack_frames; k++)
+			if (ev->pack_frames[k].file < pk->n_paths)
+				jsonw_string(w, NULL, pk->paths[ev->pack_frames[k].file]);
+		jsonw_end(w);
+	}
+	jsonw_array(w, "evidence_frames");
+	for (size_t k = 0; k < ev->n_pack_frames; k++) {
+		const struct evidence_frames *pf = &ev->pack_frames[k];
+		frames_object(w, c, pf->file < pk->n_paths ? pk->paths[pf->file] : NULL, pf);
+	}
+	jsonw_end(w);
+	char filter[128];
+	snprintf(filter, sizeof(filter), "frame.comment matches \"%s\\\\b\"", ev->name);
+	jsonw_string(w, "evidence_filter", any ? filter : NULL);
+}
+
 void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t i)
 {
 	const struct finding *f = audit_finding(c->audit, i);
@@ -421,18 +471,7 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	for (size_t k = 0; ev && k < ev->n_per_file; k++) {
 		const struct evidence_frames *pf = &ev->per_file[k];
 		const struct source_file_info *fi = source_file(c->src, pf->file);
-		jsonw_object(w, NULL);
-		jsonw_string(w, "file", fi ? fi->path : NULL);
-		size_t shown = c->frames_limit && pf->n > c->frames_limit ? c->frames_limit : pf->n;
-		size_t pos = 0;
-		uint64_t prev = 0, frame;
-		jsonw_array(w, "numbers");
-		for (size_t m = 0; m < shown && evidence_frames_next(pf, &pos, &prev, &frame); m++)
-			jsonw_int(w, NULL, (int64_t)frame);
-		jsonw_end(w);
-		if (shown < pf->n) /* the document's short form; report.json has them all */
-			jsonw_int(w, "numbers_total", (int64_t)pf->n);
-		jsonw_end(w);
+		frames_object(w, c, fi ? fi->path : NULL, pf);
 	}
 	jsonw_end(w);
 	jsonw_int(w, "packets_out", (int64_t)f->pkts[0]);
@@ -492,8 +531,11 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	} else {
 		jsonw_null(w, "consent");
 	}
-	jsonw_string(w, "evidence", ev && ev->n_paths ? ev->paths[0] : NULL);
-	if (ev && ev->n_paths > 1) {
+	if (ev && ev->pack)
+		evidence_pack_members(w, c, ev);
+	else
+		jsonw_string(w, "evidence", ev && ev->n_paths ? ev->paths[0] : NULL);
+	if (ev && !ev->pack && ev->n_paths > 1) {
 		jsonw_array(w, "evidence_files");
 		for (size_t k = 0; k < ev->n_paths; k++)
 			jsonw_string(w, NULL, ev->paths[k]);

@@ -297,9 +297,9 @@ void jsonw_int(struct jsonw *w, const char *key, int64_t v)
 		return;
 	if (w->out != NULL) {
 		char num[24];
-		int n = snprintf(num, sizeof(num), "%" PRId64, v);
+		size_t n = (size_t)(fa_put_int(num, v) - num);
 		text_prefix(w, key);
-		put(w, num, (size_t)n);
+		put(w, num, n);
 		return;
 	}
 	tree_add(w, key, json_integer((json_int_t)v));

@@ -835,6 +835,10 @@ void engine_stats(const struct engine *e, struct engine_stats *out)
 	flow_table_stats(e->ft, &s.flows);
 	dns_cache_stats(e->dns, &s.dns);
 	s.strings_refused = strpool_refused(e->pool);
+	const char *why;
+	s.records_not_kept += recstore_lost(e->recs, &why);
+	if (s.records_lost_why == NULL)
+		s.records_lost_why = why;
 	quic_ctx_stats(e->quic, &s.quic);
 	*out = s;
 }

@@ -60,6 +60,8 @@ struct source {
 	size_t n_secrets, cap_secrets;
 	uint64_t secret_bytes;
 	struct source_live_stats live_stats;
+	uint64_t *size;          /* per file: its bytes; 0 when unknown (a pipe) */
+	uint64_t ng_offset;      /* the current pcapng file's last block offset */
 };
 
 const char *source_link_name(int linktype)
@@ -111,6 +113,7 @@ void source_free(struct source *s)
 	free(s->info);
 	free(s->patched);
 	free(s->fast);
+	free(s->size);
 	free(s);
 }
 
@@ -127,8 +130,9 @@ static struct source *source_alloc(size_t n)
 	s->readbuf = calloc(n, sizeof(*s->readbuf));
 	s->ng = calloc(n, sizeof(*s->ng));
 	s->fast = calloc(n, sizeof(*s->fast));
+	s->size = calloc(n, sizeof(*s->size));
 	if (s->handles == NULL || s->info == NULL || s->paths == NULL || s->patched == NULL ||
-	    s->readbuf == NULL || s->ng == NULL || s->fast == NULL) {
+	    s->readbuf == NULL || s->ng == NULL || s->fast == NULL || s->size == NULL) {
 		source_free(s);
 		return NULL;
 	}
@@ -393,6 +397,8 @@ static int open_file(struct source *s, size_t i, struct fa_err *err)
 		close(fd);
 		return refuse(path, strerror(EISDIR), EISDIR, NULL, 0, err);
 	}
+	if (regular)
+		s->size[i] = (uint64_t)sb.st_size;
 	uint8_t head[8];
 	size_t n = read_head(fd, regular, head, sizeof(head));
 	struct cursor c = cur_make(head, n);
@@ -631,6 +637,7 @@ static int pcapng_next_frame(struct source *s, struct source_file_info *fi, stru
 	while ((k = pcapng_read_next(r, &rec)) == PCAPNG_SECRETS)
 		keep_secret(s, fi, &rec);
 	if (k == PCAPNG_PACKET || k == PCAPNG_OTHER_FRAME) {
+		s->ng_offset = rec.offset;
 		deliver(s, fi, f, rec.data, rec.len, rec.wirelen, rec.has_ts, rec.ts_sec,
 			rec.ts_nsec, k == PCAPNG_PACKET ? linktype_to_dlt(rec.linktype)
 							: SOURCE_LINK_NONE);
@@ -719,6 +726,7 @@ int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
 		}
 		source_close(s, s->cur);
 		s->cur++;
+		s->ng_offset = 0;
 		s->cur_link = 0;
 		s->timed = false;
 		s->last_ts = 0;
@@ -776,6 +784,41 @@ const struct source_secret *source_secret_next(const struct source *s, uint32_t 
 		return NULL;
 	(*next)++;
 	return x;
+}
+
+/* How far into the current file reading is, in bytes. */
+static uint64_t file_position(const struct source *s)
+{
+	size_t i = s->cur;
+	if (s->ng[i] != NULL)
+		return s->ng_offset;
+	if (s->fast[i].active)
+		return pcap_fast_offset(&s->fast[i]);
+	FILE *fp = s->patched[i].fp;
+	if (fp == NULL && s->handles[i] != NULL)
+		fp = pcap_file(s->handles[i]);
+	off_t at = fp != NULL ? ftello(fp) : -1;
+	return at > 0 ? (uint64_t)at : 0;
+}
+
+void source_progress(const struct source *s, uint64_t *done, uint64_t *total)
+{
+	*done = *total = 0;
+	if (s->live)
+		return;
+	for (size_t i = 0; i < s->n_files; i++) {
+		if (s->size[i] == 0) { /* a pipe: no end to measure against */
+			*done = *total = 0;
+			return;
+		}
+		*total += s->size[i];
+		if (i < s->cur)
+			*done += s->size[i];
+	}
+	if (s->cur < s->n_files) {
+		uint64_t at = file_position(s);
+		*done += at < s->size[s->cur] ? at : s->size[s->cur];
+	}
 }
 
 size_t source_file_count(const struct source *s) { return s->n_files; }

@@ -151,6 +151,7 @@ void engine_free(struct engine *e)
 	strpool_free(e->pool);
 	recstore_free(e->recs);
 	quic_ctx_free(e->quic);
+	attr_free(e);
 	free(e->hits);
 	free(e);
 }
@@ -165,13 +166,13 @@ const char *intern(struct engine *e, const char *s)
 /* ---- TCP streams ---- */
 
 /*
- * Where a TLS ClientHello record starts in buf, or -1. Usually at 0; after a
- * SOCKS or HTTP CONNECT exchange, a PROXY protocol line or STARTTLS it
- * starts later in the client's stream.
+ * Where a TLS ClientHello record starts in buf, at or after from, or -1.
+ * Usually at 0; after a SOCKS or HTTP CONNECT exchange, a PROXY protocol
+ * line or STARTTLS it starts later in the client's stream.
  */
-static long hello_start(const uint8_t *buf, size_t len)
+static long hello_start(const uint8_t *buf, size_t len, size_t from)
 {
-	for (size_t i = 0; i + 6 <= len; i++) {
+	for (size_t i = from; i + 6 <= len; i++) {
 		if (buf[i] == 0x16 && buf[i + 1] == 0x03 && buf[i + 2] <= 0x04 && buf[i + 5] == 0x01)
 			return (long)i;
 	}
@@ -241,7 +242,9 @@ static void hello_bytes(struct stream *s, const uint8_t *d, size_t n)
 	size_t take = want - an->hello_len;
 	memcpy(an->hello + an->hello_len, d, take);
 	an->hello_len += (uint32_t)take;
-	long at = hello_start(an->hello, an->hello_len);
+	/* the bytes before hello_scan were looked at by the calls before */
+	long at = hello_start(an->hello, an->hello_len, an->hello_scan);
+	an->hello_scan = at >= 0 ? (uint32_t)at : an->hello_len > 5 ? an->hello_len - 5 : 0;
 	if (at < 0) {
 		char host[256];
 		if (s->http.inactive && buried_http_host(an->hello, an->hello_len, host, sizeof(host))) {
@@ -636,7 +639,7 @@ static void name_flow(struct engine *e, const struct analysis *an, struct flow_r
 
 static void attribute_flow(struct engine *e, struct flow_record *r)
 {
-	geo_lookup(e->cfg.geo, &r->srv, &r->geo);
+	attr_geo(e, &r->srv, &r->geo);
 	if (r->geo.found_asn && r->geo.as_org[0] == '\0')
 		r->geo.as_org[0] = '\0';
 	if (e->cfg.sigs == NULL)
@@ -648,10 +651,10 @@ static void attribute_flow(struct engine *e, struct flow_record *r)
 		r->sig_pattern = pat;
 		return;
 	}
-	char cidr[64];
-	r->sig = sig_match_addr(e->cfg.sigs, &r->srv, cidr, sizeof(cidr));
+	const char *cidr;
+	r->sig = attr_sig_addr(e, &r->srv, &cidr);
 	if (r->sig != NULL) {
-		r->sig_pattern = intern(e, cidr);
+		r->sig_pattern = cidr;
 		r->sig_by_network = true;
 	}
 }
@@ -860,6 +863,10 @@ void engine_stats(const struct engine *e, struct engine_stats *out)
 	flow_table_stats(e->ft, &s.flows);
 	dns_cache_stats(e->dns, &s.dns);
 	s.strings_refused = strpool_refused(e->pool);
+	const char *why;
+	s.records_not_kept += recstore_lost(e->recs, &why);
+	if (s.records_lost_why == NULL)
+		s.records_lost_why = why;
 	quic_ctx_stats(e->quic, &s.quic);
 	*out = s;
 }

@@ -119,6 +119,7 @@ struct analysis {
 	/* TLS ClientHello from the client stream */
 	uint8_t *hello;
 	uint32_t hello_len, hello_cap;
+	uint32_t hello_scan;       /* no ClientHello starts before this offset */
 	bool hello_done;
 	bool http_off;             /* the client's stream is not HTTP */
 	const char *sni;
@@ -174,6 +175,7 @@ struct engine {
 	struct tls_flow *tls_list; /* flows being decrypted */
 	uint64_t keys_gen;         /* the key log's generation they last looked at */
 	bool flushing;
+	struct attr_cache *attr;   /* server addresses looked up (engine_attr.c) */
 	struct dns_message dnsmsg; /* scratch: large, so not on the stack */
 };
 
@@ -211,6 +213,14 @@ void engine_analyse_frame(struct engine *e, const struct source_frame *fr);
 /* An engine that only classifies and publishes to sp (engine.c). */
 int engine_new_classifier(const struct engine_cfg *cfg, struct split *sp, struct engine **out,
 			  struct fa_err *err);
+
+/* Server addresses, each looked up once (engine_attr.c). */
+
+/* The geolocation of a. */
+void attr_geo(struct engine *e, const fa_addr *a, struct geo_result *out);
+/* The signature whose network holds a, or NULL; *cidr its CIDR text, interned. */
+const struct sig_entry *attr_sig_addr(struct engine *e, const fa_addr *a, const char **cidr);
+void attr_free(struct engine *e);
 
 /* The engine's application layer (engine_app.c), called from engine.c. */
 

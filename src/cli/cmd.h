@@ -123,6 +123,23 @@ int run_replay(struct run *r, struct fa_err *err);
 void run_frame_time(struct run_times *t, const struct source_file_info *fi,
 		    struct source_frame *fr);
 void run_close(struct run *r);
+
+/*
+ * One line of progress on stderr, redrawn a few times a second, when
+ * stderr is a terminal and --quiet was not given: packets, flows, packets
+ * per second, and for a replay how far into its files it is (bytes read of
+ * their size), for a live capture the packets the kernel dropped.
+ */
+struct run_progress {
+	bool on;
+	fa_time start, last;     /* monotonic, microseconds */
+	bool shown;              /* a line is on the terminal */
+};
+void run_progress_start(struct run_progress *p, const struct run *r);
+/* Redraws the line when it is due; frames: the packets read so far. */
+void run_progress_tick(struct run_progress *p, struct run *r, uint64_t frames);
+/* Clears the line. */
+void run_progress_end(struct run_progress *p);
 /* Tells the user on stderr about files cut short, frames skipped, flows evicted,
    key log lines that were malformed or not used. */
 void cmd_report_input_problems(struct run *r);

@@ -55,6 +55,9 @@ struct got {
 	} s[8];
 	size_t ns;
 	uint64_t calls, gaps;
+	int cid_dir[4];
+	uint8_t cid[4][20], cid_len[4];
+	size_t n_cids;
 };
 
 static size_t got_slot(struct got *g, int dir, uint64_t sid)
@@ -86,6 +89,15 @@ static void on_gap(void *user, int dir, uint64_t sid)
 	struct got *g = user;
 	g->gaps++;
 	g->s[got_slot(g, dir, sid)].gaps++;
+}
+
+static void on_cid(void *user, int dir, const uint8_t *cid, size_t len)
+{
+	struct got *g = user;
+	assert_true(g->n_cids < 4 && len <= 20);
+	g->cid_dir[g->n_cids] = dir;
+	memcpy(g->cid[g->n_cids], cid, len);
+	g->cid_len[g->n_cids++] = (uint8_t)len;
 }
 
 /* One datagram, from an exactly sized heap copy (so ASan sees any overread). */
@@ -209,7 +221,7 @@ static void conn_open(struct conn *c, uint16_t suite, bool keyed)
 	c->dg = calloc(1, sizeof(*c->dg));
 	c->f = calloc(1, sizeof(*c->f));
 	assert_true(c->g && c->dg && c->f);
-	struct quic_dec_cbs cbs = {on_stream, on_gap, c->g};
+	struct quic_dec_cbs cbs = {on_stream, on_gap, on_cid, c->g};
 	c->q = quic_dec_new(c->kl, &cbs);
 	assert_non_null(c->q);
 
@@ -285,6 +297,30 @@ static void test_streams(void **state)
 		c.f->n = 0;
 		stream_frame(c.f, 0, 900, msg + 900, 1200, false);
 		send_app(&c, QDEC_FROM_CLIENT);
+		/* each side's SCID was reported; a NEW_CONNECTION_ID of the server's length too,
+		   one of another length not (short headers could not carry it) */
+		assert_int_equal(c.g->n_cids, 2);
+		assert_int_equal(c.g->cid_dir[0], QDEC_FROM_CLIENT);
+		assert_int_equal(c.g->cid_len[0], 4);
+		assert_int_equal(c.g->cid_dir[1], QDEC_FROM_SERVER);
+		assert_memory_equal(c.g->cid[1], c.scid, 6);
+		c.f->n = 0;
+		put8(c.f, 0x18);
+		put8(c.f, 1);
+		put8(c.f, 0);
+		put8(c.f, 6);
+		put_bytes(c.f, "\x61\x62\x63\x64\x65\x66", 6);
+		put_bytes(c.f, "0123456789abcdef", 16);
+		put8(c.f, 0x18);
+		put8(c.f, 2);
+		put8(c.f, 0);
+		put8(c.f, 9);
+		put_bytes(c.f, "\x71\x72\x73\x74\x75\x76\x77\x78\x79", 9);
+		put_bytes(c.f, "0123456789abcdef", 16);
+		send_app(&c, QDEC_FROM_SERVER);
+		assert_int_equal(c.g->n_cids, 3);
+		assert_int_equal(c.g->cid_dir[2], QDEC_FROM_SERVER);
+		assert_memory_equal(c.g->cid[2], "\x61\x62\x63\x64\x65\x66", 6);
 		/* the server answers on the same stream, with PING and ACK first */
 		c.f->n = 0;
 		put8(c.f, 0x01);
@@ -304,7 +340,7 @@ static void test_streams(void **state)
 		assert_int_equal(c.g->s[1].fins, 1);
 		const struct quic_dec_info *i = quic_dec_info(c.q);
 		assert_int_equal(i->opened[QDEC_APP][0], 4);
-		assert_int_equal(i->opened[QDEC_APP][1], 1);
+		assert_int_equal(i->opened[QDEC_APP][1], 2);
 		assert_int_equal(i->malformed + i->auth_failed + i->no_key, 0);
 		assert_int_equal(quic_dec_status(c.q), TLS_DEC_DECRYPTED);
 		conn_close(&c);

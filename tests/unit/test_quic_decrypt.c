@@ -1,7 +1,7 @@
 /*
  * test_quic_decrypt.c - QUIC decryption with a key log: the client and
  * server Initials of RFC 9001 Appendix A (A.2, A.3) give the client random
- * and the cipher suite; connections built here with the crypto layer, under
+ * and the cipher suite, and after A.4's Retry the keys follow the new DCID; connections built here with the crypto layer, under
  * each cipher suite, carry STREAM frames out of order, retransmitted and
  * past the hold bounds, a key update with a late packet of the old phase,
  * and packets that cannot be opened, which are counted and never fatal.
@@ -141,6 +141,44 @@ static void test_rfc9001_initials(void **state)
 	quic_dec_free(q);
 	quic_dec_free(NULL);
 	free(dg);
+}
+
+/* RFC 9001 A.4: the server's Retry to A.2's Initial, SCID f067a5502a4262b5. */
+static const char a4[] = "ff000000010008f067a5502a4262b5746f6b656e04a265ba2eff4d829058fb3f0f2496ba";
+
+static void hello(struct buf *f, int type, const uint8_t *random, uint16_t suite);
+
+/*
+ * After a Retry the client's next Initial goes to the Retry's SCID, and
+ * the Initial keys of both directions come from that new DCID.
+ */
+static void test_rfc9001_retry(void **state)
+{
+	(void)state;
+	struct buf *dg = calloc(1, sizeof(*dg)), *f = calloc(1, sizeof(*f));
+	assert_true(dg && f);
+	struct quic_dec *q = quic_dec_new(NULL, NULL);
+	dg->n = unhex(rfc9001_client_initial, dg->b, sizeof(dg->b));
+	feed(q, QDEC_FROM_CLIENT, dg);
+	dg->n = unhex(a4, dg->b, sizeof(dg->b));
+	feed(q, QDEC_FROM_SERVER, dg);
+	const struct quic_dec_info *i = quic_dec_info(q);
+	assert_int_equal(i->malformed + i->auth_failed, 0);
+	/* the second Initial, to the Retry's SCID, with the token */
+	static const uint8_t retry_scid[8] = {0xf0, 0x67, 0xa5, 0x50, 0x2a, 0x42, 0x62, 0xb5};
+	uint8_t rnd[32];
+	memset(rnd, 0x5a, sizeof(rnd));
+	hello(f, 1, rnd, 0);
+	struct qp_keys k;
+	qp_initial_keys(QUIC_V1, retry_scid, 8, false, &k);
+	dg->n = 0;
+	qp_long(dg, QUIC_V1, 0, retry_scid, 8, NULL, 0, 3, f, 1162, &k);
+	feed(q, QDEC_FROM_CLIENT, dg);
+	assert_int_equal(i->opened[QDEC_INITIAL][0], 2);
+	assert_int_equal(i->auth_failed, 0);
+	quic_dec_free(q);
+	free(dg);
+	free(f);
 }
 
 /* ---- connections built here ---- */
@@ -466,6 +504,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc9001_initials),
+		cmocka_unit_test(test_rfc9001_retry),
 		cmocka_unit_test(test_streams),
 		cmocka_unit_test(test_key_update),
 		cmocka_unit_test(test_hold_bounds),

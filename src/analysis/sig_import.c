@@ -161,21 +161,35 @@ void imp_problem(struct imp *m, const char *where, const char *fmt, ...)
 	imp_text(p->what, p->what, sizeof(p->what) - 1);
 }
 
+/* The length of the well-formed UTF-8 sequence at p (1 to 4), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3
+		 : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
+	if (n == 2 && p[0] < 0xC2)
+		return 0; /* overlong */
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+	return n;
+}
+
 void imp_text(const char *in, char *out, size_t max)
 {
+	/* a hosts list's header is any bytes: keep well-formed UTF-8 only, since
+	   JSON text must be, and never cut a character */
 	size_t o = 0;
-	for (const char *p = in; *p != '\0' && o < max; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c < 0x20 || c == 0x7f)
+	for (const unsigned char *p = (const unsigned char *)in; *p != '\0';) {
+		size_t n = utf8_len(p);
+		if (n == 0 || *p < 0x20 || *p == 0x7f) {
+			p++;
 			continue;
-		out[o++] = (char)c;
-	}
-	/* do not end inside a UTF-8 sequence */
-	if (o == max && in[0] != '\0') {
-		while (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0x80)
-			o--;
-		if (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0xC0)
-			o--;
+		}
+		if (o + n > max)
+			break;
+		memmove(out + o, p, n);
+		o += n;
+		p += n;
 	}
 	/* no leading or trailing spaces */
 	while (o > 0 && out[o - 1] == ' ')

@@ -353,6 +353,30 @@ static void test_bad_options(void **state)
 	sig_db_free(db);
 }
 
+/* A header of any bytes still makes JSON the loader reads: well-formed UTF-8 only. */
+static void test_header_bytes(void **state)
+{
+	struct scratch *s = *state;
+	char list[256];
+	snprintf(list, sizeof(list), "%s/bytes.txt", s->top);
+	FILE *f = fopen(list, "w");
+	assert_non_null(f);
+	fputs("# Title: caf\xc3\xa9 \xff\xfelist\x01\n# Version: v\xe2\x82\n"
+	      "# Homepage: https://lists.example/bytes\n0.0.0.0 ads.bytes-example.net\n", f);
+	fclose(f);
+	struct sig_import_opts o = {.format = SIG_IMPORT_HOSTS, .input = list, .outdir = s->out};
+	struct sig_import_result r;
+	struct fa_err err = {{0}};
+	assert_int_equal(sig_import(&o, &r, &err), FA_OK);
+	sig_import_result_free(&r);
+	struct sig_db *db = load(s->out);
+	assert_string_equal(sig_db_catalogue(db, 0)->version, "v");
+	const struct sig_entry *e = sig_match_host(db, "ads.bytes-example.net", NULL);
+	assert_non_null(e->notes);
+	assert_non_null(strstr(e->notes, "caf\xc3\xa9 list"));
+	sig_db_free(db);
+}
+
 static void test_format_names(void **state)
 {
 	(void)state;
@@ -373,6 +397,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nothing_half_written, make_scratch,
 						drop_scratch),
 		cmocka_unit_test_setup_teardown(test_bad_options, make_scratch, drop_scratch),
+		cmocka_unit_test_setup_teardown(test_header_bytes, make_scratch, drop_scratch),
 		cmocka_unit_test(test_format_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,7 @@
 #    placed in HEADER_HOME below. The same rule holds between the headers.
 # 2. Each outside library has its owners: nDPI classify.c, libmaxminddb
 #    geo.c, jansson the loaders and JSON writers, libpcap the capture side,
-#    OpenSSL crypto.c and hash.c, libnghttp2 http2.c.
+#    OpenSSL crypto.c and hash.c, libnghttp2 http2.c, libnghttp3 http3.c.
 cd "$(dirname "$0")/.." || exit 2
 status=0
 STAGES="common capture decrypt analysis audit report cli"
@@ -91,4 +91,5 @@ lib 'jansson' 'src/audit/(policy[a-z_]*|consent)\.c$|src/analysis/(device|signat
 lib 'pcap' 'src/capture/(source|source_patched|pcapng)\.c$|src/report/evidence\.c$'
 lib 'openssl' 'src/decrypt/(crypto|tls_crypto)\.c$|src/common/hash\.c$'
 lib 'nghttp2' 'src/analysis/http2\.c$'
+lib 'nghttp3' 'src/analysis/http3\.c$'
 exit $status

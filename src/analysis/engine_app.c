@@ -16,6 +16,8 @@
 
 #include "flowaudit/http.h"
 #include "flowaudit/http2.h"
+#include "flowaudit/http3.h"
+#include "flowaudit/quic_decrypt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +369,54 @@ bool h2_feed(const struct app *a, int dir, const uint8_t *d, size_t n)
 		return false;
 	}
 	return an->h2->active;
+}
+
+/* ---- QUIC decryption and HTTP/3 ---- */
+
+static void quic_on_stream(void *user, int dir, uint64_t sid, const uint8_t *d, size_t n, bool fin)
+{
+	struct quic_flow *q = user;
+	struct http2_callbacks cbs = {h2_on_field, h2_on_request, h2_on_data, (void *)&q->a};
+	http3_stream(q->h3, dir == QDEC_FROM_CLIENT ? HTTP2_C2S : HTTP2_S2C, sid, d, n, fin, &cbs);
+}
+
+static void quic_on_gap(void *user, int dir, uint64_t sid)
+{
+	struct quic_flow *q = user;
+	http3_stream_gap(q->h3, dir == QDEC_FROM_CLIENT ? HTTP2_C2S : HTTP2_S2C, sid);
+}
+
+void quic_flow_free(struct quic_flow *q)
+{
+	if (q == NULL)
+		return;
+	quic_dec_free(q->dec);
+	http3_conn_free(q->h3);
+	free(q);
+}
+
+void quic_flow_datagram(struct engine *e, struct flow *f, struct analysis *an, int dir,
+			const uint8_t *p, size_t n, const struct source_frame *fr)
+{
+	if (an->qf == NULL) {
+		if (e->cfg.keys == NULL || dir != FLOW_OUT)
+			return;
+		struct quic_flow *q = calloc(1, sizeof(*q));
+		if (q == NULL)
+			return;
+		struct quic_dec_cbs cbs = {quic_on_stream, quic_on_gap, q};
+		q->dec = quic_dec_new(e->cfg.keys, &cbs);
+		q->h3 = http3_conn_new();
+		if (q->dec == NULL || q->h3 == NULL) {
+			quic_flow_free(q);
+			return;
+		}
+		q->a = (struct app){e, an, f, 0, 0, true};
+		an->qf = q;
+	}
+	an->qf->a.file = fr->file;
+	an->qf->a.frame = fr->frame;
+	quic_dec_datagram(an->qf->dec, dir == FLOW_OUT ? QDEC_FROM_CLIENT : QDEC_FROM_SERVER, p, n);
 }
 
 /* ---- TLS decryption ---- */

@@ -99,6 +99,13 @@ struct tls_flow {
 	struct tls_flow *prev, *next;
 };
 
+/* A QUIC flow decrypted with the key log: its packets, then HTTP/3. */
+struct quic_flow {
+	struct quic_dec *dec;
+	struct http3_conn *h3;
+	struct app a;
+};
+
 struct analysis {
 	struct classify_flow *cf;
 	const char *protocol, *category;
@@ -112,6 +119,7 @@ struct analysis {
 	/* TLS ClientHello from the client stream */
 	uint8_t *hello;
 	uint32_t hello_len, hello_cap;
+	uint32_t hello_scan;       /* no ClientHello starts before this offset */
 	bool hello_done;
 	bool http_off;             /* the client's stream is not HTTP */
 	const char *sni;
@@ -123,6 +131,8 @@ struct analysis {
 	struct quic_conn *quic;
 	bool quic_done;
 	const char *quic_sni;
+	bool quic_seen;            /* the client opened with a QUIC long header of a known version */
+	struct quic_flow *qf;      /* decrypted when keys were given */
 	uint32_t quic_sni_file;
 	uint64_t quic_sni_frame;
 
@@ -165,6 +175,7 @@ struct engine {
 	struct tls_flow *tls_list; /* flows being decrypted */
 	uint64_t keys_gen;         /* the key log's generation they last looked at */
 	bool flushing;
+	struct attr_cache *attr;   /* server addresses looked up (engine_attr.c) */
 	struct dns_message dnsmsg; /* scratch: large, so not on the stack */
 };
 
@@ -203,6 +214,14 @@ void engine_analyse_frame(struct engine *e, const struct source_frame *fr);
 int engine_new_classifier(const struct engine_cfg *cfg, struct split *sp, struct engine **out,
 			  struct fa_err *err);
 
+/* Server addresses, each looked up once (engine_attr.c). */
+
+/* The geolocation of a. */
+void attr_geo(struct engine *e, const fa_addr *a, struct geo_result *out);
+/* The signature whose network holds a, or NULL; *cidr its CIDR text, interned. */
+const struct sig_entry *attr_sig_addr(struct engine *e, const fa_addr *a, const char **cidr);
+void attr_free(struct engine *e);
+
 /* The engine's application layer (engine_app.c), called from engine.c. */
 
 /* s's text, interned in e's string pool; NULL for NULL or "" (engine.c). */
@@ -228,6 +247,11 @@ void tls_begin(struct stream *s);
 void tls_cipher_bytes(struct stream *s, const uint8_t *d, size_t n, uint64_t off);
 /* Ends a flow's decryption and takes it off the engine's list (NULL: nothing). */
 void tls_flow_free(struct engine *e, struct tls_flow *t);
+/* A datagram of a QUIC flow (dir FLOW_OUT or FLOW_IN) to its decryption, made at the first. */
+void quic_flow_datagram(struct engine *e, struct flow *f, struct analysis *an, int dir,
+			const uint8_t *p, size_t n, const struct source_frame *fr);
+/* Ends a QUIC flow's decryption (NULL: nothing). */
+void quic_flow_free(struct quic_flow *q);
 /* Brings the key log up to frame fr (NULL: as far as it goes); waiting connections retry. */
 void keys_refresh(struct engine *e, const struct source_frame *fr);
 

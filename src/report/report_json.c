@@ -376,6 +376,56 @@ static json_t *consent_json(const struct consent_timeline *tl)
 	return a;
 }
 
+/* {"file": file, "numbers": [...], "numbers_total": n when cut short} for
+   one file's frame numbers, as many as c->frames_limit lets. */
+static void frames_object(struct jsonw *w, const struct report_ctx *c, const char *file,
+			  const struct evidence_frames *pf)
+{
+	jsonw_object(w, NULL);
+	jsonw_string(w, "file", file);
+	size_t shown = c->frames_limit && pf->n > c->frames_limit ? c->frames_limit : pf->n;
+	size_t pos = 0;
+	uint64_t prev = 0, frame;
+	jsonw_array(w, "numbers");
+	for (size_t m = 0; m < shown && evidence_frames_next(pf, &pos, &prev, &frame); m++)
+		jsonw_int(w, NULL, (int64_t)frame);
+	jsonw_end(w);
+	if (shown < pf->n) /* the document's short form; report.json has them all */
+		jsonw_int(w, "numbers_total", (int64_t)pf->n);
+	jsonw_end(w);
+}
+
+/*
+ * A finding's evidence in the pack: the part(s) holding its packets, their
+ * frame numbers there, and the display filter that shows them in
+ * Wireshark: the packet comment names the finding, and the word boundary
+ * keeps F1234 from matching F12345 (ids are F and digits, so nothing else
+ * ends in F1234).
+ */
+static void evidence_pack_members(struct jsonw *w, const struct report_ctx *c,
+				  const struct evidence_set *ev)
+{
+	const struct evidence_pack *pk = ev->pack;
+	bool any = ev->n_pack_frames > 0 && ev->pack_frames[0].file < pk->n_paths;
+	jsonw_string(w, "evidence", any ? pk->paths[ev->pack_frames[0].file] : NULL);
+	if (ev->n_pack_frames > 1) {
+		jsonw_array(w, "evidence_files");
+		for (size_t k = 0; k < ev->n_pack_frames; k++)
+			if (ev->pack_frames[k].file < pk->n_paths)
+				jsonw_string(w, NULL, pk->paths[ev->pack_frames[k].file]);
+		jsonw_end(w);
+	}
+	jsonw_array(w, "evidence_frames");
+	for (size_t k = 0; k < ev->n_pack_frames; k++) {
+		const struct evidence_frames *pf = &ev->pack_frames[k];
+		frames_object(w, c, pf->file < pk->n_paths ? pk->paths[pf->file] : NULL, pf);
+	}
+	jsonw_end(w);
+	char filter[128];
+	snprintf(filter, sizeof(filter), "frame.comment matches \"%s\\\\b\"", ev->name);
+	jsonw_string(w, "evidence_filter", any ? filter : NULL);
+}
+
 void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t i)
 {
 	const struct finding *f = audit_finding(c->audit, i);
@@ -421,18 +471,7 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	for (size_t k = 0; ev && k < ev->n_per_file; k++) {
 		const struct evidence_frames *pf = &ev->per_file[k];
 		const struct source_file_info *fi = source_file(c->src, pf->file);
-		jsonw_object(w, NULL);
-		jsonw_string(w, "file", fi ? fi->path : NULL);
-		size_t shown = c->frames_limit && pf->n > c->frames_limit ? c->frames_limit : pf->n;
-		size_t pos = 0;
-		uint64_t prev = 0, frame;
-		jsonw_array(w, "numbers");
-		for (size_t m = 0; m < shown && evidence_frames_next(pf, &pos, &prev, &frame); m++)
-			jsonw_int(w, NULL, (int64_t)frame);
-		jsonw_end(w);
-		if (shown < pf->n) /* the document's short form; report.json has them all */
-			jsonw_int(w, "numbers_total", (int64_t)pf->n);
-		jsonw_end(w);
+		frames_object(w, c, fi ? fi->path : NULL, pf);
 	}
 	jsonw_end(w);
 	jsonw_int(w, "packets_out", (int64_t)f->pkts[0]);
@@ -492,8 +531,11 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	} else {
 		jsonw_null(w, "consent");
 	}
-	jsonw_string(w, "evidence", ev && ev->n_paths ? ev->paths[0] : NULL);
-	if (ev && ev->n_paths > 1) {
+	if (ev && ev->pack)
+		evidence_pack_members(w, c, ev);
+	else
+		jsonw_string(w, "evidence", ev && ev->n_paths ? ev->paths[0] : NULL);
+	if (ev && !ev->pack && ev->n_paths > 1) {
 		jsonw_array(w, "evidence_files");
 		for (size_t k = 0; k < ev->n_paths; k++)
 			jsonw_string(w, NULL, ev->paths[k]);
@@ -594,9 +636,11 @@ static json_t *tls_json(const struct report_ctx *c, const struct engine_stats *e
 		if (k != TLS_DEC_DECRYPTED && es->tls_by_status[k])
 			json_object_set_new(why, tls_dec_status_name((enum tls_dec_status)k),
 					    json_integer((json_int_t)es->tls_by_status[k]));
-	return json_pack("{s:b, s:I, s:I, s:I, s:o}", "examined", c->tls_keys, "keylogs",
-			 (json_int_t)c->n_keylogs, "flows", (json_int_t)es->tls_flows, "decrypted",
-			 (json_int_t)es->tls_decrypted, "not_decrypted", why);
+	return json_pack("{s:b, s:I, s:I, s:I, s:o, s:{s:I, s:I}}", "examined", c->tls_keys,
+			 "keylogs", (json_int_t)c->n_keylogs, "flows", (json_int_t)es->tls_flows,
+			 "decrypted", (json_int_t)es->tls_decrypted, "not_decrypted", why, "quic",
+			 "flows", (json_int_t)es->quic_flows, "decrypted",
+			 (json_int_t)es->quic_decrypted);
 }
 
 /* The note that says what was read inside TLS: always, since a reader of
@@ -605,18 +649,26 @@ static json_t *tls_note(const json_t *tls)
 {
 	json_int_t flows = json_integer_value(json_object_get(tls, "flows"));
 	json_int_t dec = json_integer_value(json_object_get(tls, "decrypted"));
+	const json_t *quic = json_object_get(tls, "quic");
+	json_int_t qflows = json_integer_value(json_object_get(quic, "flows"));
+	json_int_t qdec = json_integer_value(json_object_get(quic, "decrypted"));
+	char q[160] = "";
+	if (qflows > 0)
+		snprintf(q, sizeof(q), "; %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT
+			 " QUIC flows were decrypted and examined", qdec, qflows);
 	if (!json_is_true(json_object_get(tls, "examined")))
 		return json_sprintf("no TLS session keys were given (--keylog FILE, or the "
 				    "Decryption Secrets Blocks of a pcapng): the payload inside TLS "
 				    "was not examined, in any of the %" JSON_INTEGER_FORMAT
-				    " TLS flows", flows);
+				    " TLS flows%s", flows,
+				    qflows > 0 ? " and the QUIC flows" : "");
 	json_int_t no_key = json_integer_value(
 		json_object_get(json_object_get(tls, "not_decrypted"), "no_key"));
 	return json_sprintf("TLS session keys were given: %" JSON_INTEGER_FORMAT " of %"
 			    JSON_INTEGER_FORMAT " TLS flows were decrypted and examined; %"
 			    JSON_INTEGER_FORMAT " had no key, %" JSON_INTEGER_FORMAT
-			    " were not decrypted for another reason (summary.tls)",
-			    dec, flows, no_key, flows - dec - no_key);
+			    " were not decrypted for another reason%s (summary.tls)",
+			    dec, flows, no_key, flows - dec - no_key, q);
 }
 
 /*

@@ -403,8 +403,7 @@ static void header_line(struct imp *m, const char *s)
 			snprintf(m->version, sizeof(m->version), "%.120s", v);
 		else if ((i == 4 || i == 5) && m->licence[0] == '\0')
 			snprintf(m->licence, sizeof(m->licence), "%.1000s", v);
-		else if (i == 6 && m->o->url == NULL && m->list_url[0] == '\0' &&
-			 (strncmp(v, "https://", 8) == 0 || strncmp(v, "http://", 7) == 0))
+		else if (i == 6 && m->o->url == NULL && m->list_url[0] == '\0' && imp_url(v))
 			snprintf(m->list_url, sizeof(m->list_url), "%.2000s", v);
 		return;
 	}

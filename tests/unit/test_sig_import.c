@@ -377,6 +377,32 @@ static void test_header_bytes(void **state)
 	sig_db_free(db);
 }
 
+/* What a list may hold that our format may not still gives entries that load. */
+static void test_odd_rows_still_load(void **state)
+{
+	struct scratch *s = *state;
+	char list[256];
+	snprintf(list, sizeof(list), "%s/odd.json", s->top);
+	FILE *f = fopen(list, "w");
+	assert_non_null(f);
+	fputs("{\"license\": \"\\u0001\", \"categories\": {\"Analytics\": [\n"
+	      "  {\"  \\t \": {\"https://odd.example/a\\tb\": [\"odd-one.example\"]}}]}}\n", f);
+	fclose(f);
+	struct sig_import_opts o = {.format = SIG_IMPORT_DISCONNECT, .input = list,
+				    .outdir = s->out};
+	struct sig_import_result r;
+	struct fa_err err = {{0}};
+	assert_int_equal(sig_import(&o, &r, &err), FA_OK);
+	assert_string_equal(r.licence, "not stated in the file");
+	sig_import_result_free(&r);
+	struct sig_db *db = load(s->out);
+	const struct sig_entry *e = sig_match_host(db, "odd-one.example", NULL);
+	assert_string_equal(e->id, "disconnect-entity");
+	assert_string_equal(e->name, "disconnect-entity");
+	assert_int_equal(e->n_references, 1); /* the homepage with a tab is left out */
+	sig_db_free(db);
+}
+
 static void test_format_names(void **state)
 {
 	(void)state;
@@ -398,6 +424,8 @@ int main(void)
 						drop_scratch),
 		cmocka_unit_test_setup_teardown(test_bad_options, make_scratch, drop_scratch),
 		cmocka_unit_test_setup_teardown(test_header_bytes, make_scratch, drop_scratch),
+		cmocka_unit_test_setup_teardown(test_odd_rows_still_load, make_scratch,
+						drop_scratch),
 		cmocka_unit_test(test_format_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -113,6 +113,29 @@ static struct sig_db *load(const char *dir)
 	return db;
 }
 
+/* Writes text as the list s->top/name; its path in path. */
+static void write_list(const struct scratch *s, const char *name, const char *text, char *path,
+		       size_t len)
+{
+	snprintf(path, len, "%s/%s", s->top, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Imports text, written as a list of format f, into s->out; must succeed. */
+static void import_text(const struct scratch *s, enum sig_import_format f, const char *name,
+			const char *text, struct sig_import_result *r)
+{
+	char list[256];
+	struct fa_err err = {{0}};
+	write_list(s, name, text, list, sizeof(list));
+	struct sig_import_opts o = {.format = f, .input = list, .outdir = s->out};
+	if (sig_import(&o, r, &err) != FA_OK)
+		fail_msg("importing %s failed: %s", name, err.msg);
+}
+
 static void test_exodus(void **state)
 {
 	struct scratch *s = *state;
@@ -320,11 +343,7 @@ static void test_bad_options(void **state)
 	struct fa_err err = {{0}};
 	/* a hosts list that names no homepage needs --url */
 	char list[256];
-	snprintf(list, sizeof(list), "%s/plain.txt", s->top);
-	FILE *f = fopen(list, "w");
-	assert_non_null(f);
-	fputs("0.0.0.0 ads.example.net\n", f);
-	fclose(f);
+	write_list(s, "plain.txt", "0.0.0.0 ads.example.net\n", list, sizeof(list));
 	struct sig_import_opts o = {.format = SIG_IMPORT_HOSTS, .input = list, .outdir = s->out};
 	assert_int_equal(sig_import(&o, &r, &err), FA_EINPUT);
 	assert_non_null(strstr(err.msg, "--url"));
@@ -357,17 +376,10 @@ static void test_bad_options(void **state)
 static void test_header_bytes(void **state)
 {
 	struct scratch *s = *state;
-	char list[256];
-	snprintf(list, sizeof(list), "%s/bytes.txt", s->top);
-	FILE *f = fopen(list, "w");
-	assert_non_null(f);
-	fputs("# Title: caf\xc3\xa9 \xff\xfelist\x01\n# Version: v\xe2\x82\n"
-	      "# Homepage: https://lists.example/bytes\n0.0.0.0 ads.bytes-example.net\n", f);
-	fclose(f);
-	struct sig_import_opts o = {.format = SIG_IMPORT_HOSTS, .input = list, .outdir = s->out};
 	struct sig_import_result r;
-	struct fa_err err = {{0}};
-	assert_int_equal(sig_import(&o, &r, &err), FA_OK);
+	import_text(s, SIG_IMPORT_HOSTS, "bytes.txt",
+		    "# Title: caf\xc3\xa9 \xff\xfelist\x01\n# Version: v\xe2\x82\n"
+		    "# Homepage: https://lists.example/bytes\n0.0.0.0 ads.bytes-example.net\n", &r);
 	sig_import_result_free(&r);
 	struct sig_db *db = load(s->out);
 	assert_string_equal(sig_db_catalogue(db, 0)->version, "v");
@@ -381,18 +393,11 @@ static void test_header_bytes(void **state)
 static void test_odd_rows_still_load(void **state)
 {
 	struct scratch *s = *state;
-	char list[256];
-	snprintf(list, sizeof(list), "%s/odd.json", s->top);
-	FILE *f = fopen(list, "w");
-	assert_non_null(f);
-	fputs("{\"license\": \"\\u0001\", \"categories\": {\"Analytics\": [\n"
-	      "  {\"  \\t \": {\"https://odd.example/a\\tb\": [\"odd-one.example\"]}}]}}\n", f);
-	fclose(f);
-	struct sig_import_opts o = {.format = SIG_IMPORT_DISCONNECT, .input = list,
-				    .outdir = s->out};
 	struct sig_import_result r;
-	struct fa_err err = {{0}};
-	assert_int_equal(sig_import(&o, &r, &err), FA_OK);
+	import_text(s, SIG_IMPORT_DISCONNECT, "odd.json",
+		    "{\"license\": \"\\u0001\", \"categories\": {\"Analytics\": [\n"
+		    "  {\"  \\t \": {\"https://odd.example/a\\tb\": [\"odd-one.example\"]}}]}}\n",
+		    &r);
 	assert_string_equal(r.licence, "not stated in the file");
 	sig_import_result_free(&r);
 	struct sig_db *db = load(s->out);

@@ -19,6 +19,7 @@
 static const char usage[] =
 	"usage: flowaudit policy check FILE [-s SIGDIR]\n"
 	"  -s, --signatures DIR      signature catalogue the SDK ids must exist in\n"
+	"                            (repeatable: layers, the first that has the id)\n"
 	"                            (default: $FLOWAUDIT_SIGNATURES, ./signatures, installed)\n";
 
 static bool sdk_known(const char *id, void *ctx)

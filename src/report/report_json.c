@@ -104,6 +104,40 @@ void report_flow_members(struct jsonw *w, const struct flow_record *r, const cha
 	jsonw_int(w, "first_frame", (int64_t)r->first_frame);
 	jsonw_int(w, "last_frame", (int64_t)r->last_frame);
 	jsonw_string(w, "end", flow_end_reason_name(r->end));
+	report_rtt_members(w, &r->rtt);
+}
+
+void report_rtt_members(struct jsonw *w, const struct rtt_result *t)
+{
+	if (t->rtt_us != RTT_NONE)
+		jsonw_milli(w, "rtt_ms", t->rtt_us);
+	else
+		jsonw_null(w, "rtt_ms");
+	if (t->server_us != RTT_NONE)
+		jsonw_milli(w, "server_rtt_ms", t->server_us);
+	else
+		jsonw_null(w, "server_rtt_ms");
+	if (t->kind == RTT_KIND_NONE) {
+		jsonw_null(w, "rtt_frames");
+		return;
+	}
+	jsonw_object(w, "rtt_frames");
+	jsonw_string(w, "measured", rtt_kind_name(t->kind));
+	if (t->server_us != RTT_NONE) {
+		jsonw_int(w, "request", (int64_t)t->req_frame);
+		jsonw_int(w, "answer", (int64_t)t->ans_frame);
+	} else {
+		jsonw_null(w, "request");
+		jsonw_null(w, "answer");
+	}
+	if (t->ack_frame) {
+		jsonw_int(w, "syn", (int64_t)t->syn_frame);
+		jsonw_int(w, "ack", (int64_t)t->ack_frame);
+	} else {
+		jsonw_null(w, "syn");
+		jsonw_null(w, "ack");
+	}
+	jsonw_end(w);
 }
 
 /* A tree writer with its object open, for the _members() functions. */

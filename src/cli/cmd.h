@@ -51,6 +51,7 @@ struct run_opts {
 	const char *sig_dir;
 	const char *policy_path, *events_path, *device_path, *outdir;
 	const char *fail_on, *formats;
+	const char *vantage;  /* --vantage CC or LAT,LON */
 	const char *devices[64];
 	size_t n_devices;
 	bool json, quiet;

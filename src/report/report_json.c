@@ -326,6 +326,8 @@ static json_t *inputs_json(const struct report_ctx *c)
 	json_object_set_new(geo, "country", geo_db_json(geo_country_info(c->geo), c->geo_country_sha256));
 	json_object_set_new(geo, "asn", geo_db_json(geo_asn_info(c->geo), c->geo_asn_sha256));
 	json_object_set_new(in, "geo", geo);
+	const struct vantage *vp = c->audit ? audit_vantage(c->audit) : NULL;
+	json_object_set_new(in, "vantage", vp && vp->set ? json_string(vp->text) : json_null());
 	/* the key logs by path and digest: their contents are secrets */
 	json_t *kl = json_array();
 	for (size_t i = 0; i < c->n_keylogs; i++)
@@ -386,6 +388,59 @@ static json_t *consent_json(const struct consent_timeline *tl)
 		json_array_append_new(a, o);
 	}
 	return a;
+}
+
+/* A distance in whole kilometres, or null when not known. */
+static void jw_km(struct jsonw *w, const char *key, double km)
+{
+	if (km < 0)
+		jsonw_null(w, key);
+	else
+		jsonw_int(w, key, (int64_t)(km + 0.5));
+}
+
+/* location_check and location: a cross-border finding's round trip against
+   its registered country (docs/rules.md); null for other findings. */
+static void location_members(struct jsonw *w, const struct report_ctx *c, const struct finding *f)
+{
+	const struct location_check *l = &f->loc;
+	if (l->verdict == LOC_NONE) {
+		jsonw_null(w, "location_check");
+		jsonw_null(w, "location");
+		return;
+	}
+	const struct vantage *v = audit_vantage(c->audit);
+	bool rtt = l->rtt_us != RTT_NONE;
+	jsonw_string(w, "location_check", location_verdict_name(l->verdict));
+	jsonw_object(w, "location");
+	jsonw_string(w, "registered_country", f->country);
+	jsonw_string(w, "vantage", v->set ? v->text : NULL);
+	if (rtt)
+		jsonw_milli(w, "rtt_ms", l->rtt_us);
+	else
+		jsonw_null(w, "rtt_ms");
+	jsonw_string(w, "measured", rtt ? rtt_kind_name(l->kind) : NULL);
+	if (rtt) {
+		const struct source_file_info *fi = c->src ? source_file(c->src, l->file) : NULL;
+		jsonw_int(w, "flow", (int64_t)l->flow_id);
+		jw_addr(w, "address", &l->addr);
+		jsonw_string(w, "file", fi ? fi->path : NULL);
+		jsonw_array(w, "frames");
+		jsonw_int(w, NULL, (int64_t)l->req_frame);
+		jsonw_int(w, NULL, (int64_t)l->ans_frame);
+		jsonw_end(w);
+	} else {
+		jsonw_null(w, "flow");
+		jsonw_null(w, "address");
+		jsonw_null(w, "file");
+		jsonw_array(w, "frames");
+		jsonw_end(w);
+	}
+	jw_km(w, "bound_km", l->bound_km);
+	jw_km(w, "distance_km", l->distance_km);
+	jsonw_int(w, "margin_km", (int64_t)GEODIST_ERROR_KM);
+	jsonw_string(w, "reasoning", l->reasoning ? l->reasoning : "");
+	jsonw_end(w);
 }
 
 void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t i)
@@ -501,6 +556,7 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	} else {
 		jsonw_null(w, "consent");
 	}
+	location_members(w, c, f);
 	jsonw_string(w, "evidence", ev && ev->n_paths ? ev->paths[0] : NULL);
 	if (ev && ev->n_paths > 1) {
 		jsonw_array(w, "evidence_files");

@@ -53,6 +53,7 @@ struct run_opts {
 	char sig_list[SIG_MAX_PATH_LIST];
 	const char *policy_path, *events_path, *device_path, *outdir;
 	const char *fail_on, *formats;
+	const char *vantage;  /* --vantage CC or LAT,LON */
 	const char *devices[64];
 	size_t n_devices;
 	bool json, quiet;

@@ -46,6 +46,9 @@ static const char usage[] =
 	"  -d, --device-profile FILE identifiers of the device under test\n"
 	"  --device IP|MAC           the device under test (repeatable; default: every\n"
 	"                            private, ULA, link-local or CGNAT client)\n"
+	"  --vantage CC|LAT,LON      where the capture was made: the location check of\n"
+	"                            cross-border findings (default: the device\n"
+	"                            profile's \"vantage\", else none)\n"
 	"  -o, --output DIR          report directory (default reports/NAME-TIME)\n"
 	"  --format LIST             json,html,ndjson,junit,evidence (default: all);\n"
 	"                            evidence-files or evidence-pack: the evidence as\n"
@@ -182,7 +185,18 @@ int audit_session_open(struct audit_session *s, struct fa_err *err)
 	} else {
 		s->consent = consent_new();
 	}
+	struct vantage vantage = {0};
+	if (o->vantage != NULL) {
+		const char *why;
+		if (!vantage_parse(o->vantage, &vantage, &why)) {
+			fa_err_set(err, "--vantage: '%s': %s", o->vantage, why);
+			return FA_EINPUT;
+		}
+	} else if (r->dev != NULL) {
+		vantage = r->dev->vantage;
+	}
 	struct audit_cfg ac = {
+		.vantage = vantage,
 		.policy = s->policy,
 		.consent = s->consent,
 		.profile = r->dev,
@@ -1037,6 +1051,11 @@ void audit_session_judge(struct audit_session *s)
 			 t->any ? "each took the time of the frame before it"
 				: "no frame has a usable time",
 			 timed_consent ? ", so the consent state judged at them may be wrong" : "");
+	if (as.by_rule[RULE_CROSS_BORDER] > 0 && !audit_vantage(s->audit)->set)
+		note_add(s, NULL, "no vantage point was given (--vantage CC or LAT,LON, or \"vantage\" "
+			 "in the device profile): each cross-border finding's round trip is reported as "
+			 "a distance from where the capture was made, but no country can be ruled out "
+			 "(location_check cannot_judge)");
 	/* the traffic of devices' MACs left out: the busiest few MACs named */
 	size_t n_lo = audit_left_out_count(s->audit);
 	if (n_lo > 0) {

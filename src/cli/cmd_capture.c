@@ -42,8 +42,8 @@ static const char usage[] =
 	"  --consent-stdin           read consent events from standard input\n"
 	"  --keylog FILE             TLS key log the client writes (SSLKEYLOGFILE): read\n"
 	"                            as it grows, to decrypt TLS flows (repeatable)\n"
-	"  -e, -d, --device, -o, --format, --fail-on, -s, -g, --asn, --no-geo,\n"
-	"  --max-flows, --stream-limit, --quiet: as for 'flowaudit audit'\n"
+	"  -e, -d, --device, --vantage, -o, --format, --fail-on, -s, -g, --asn,\n"
+	"  --no-geo, --max-flows, --stream-limit, --quiet: as for 'flowaudit audit'\n"
 	"Consent lines: 'consent_granted advertising analytics', 'consent_withdrawn', or the\n"
 	"JSON form of an event; each is time-stamped when it arrives.\n";
 

@@ -19,6 +19,7 @@ int cmd_capture(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_sigs(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 /* "flowaudit: <message>" on stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

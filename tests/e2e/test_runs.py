@@ -1,0 +1,253 @@
+#!/usr/bin/python3
+"""End-to-end tests of what spans several runs: `flowaudit diff` between two
+audits of one scenario, and signed reports (`audit --sign`, `verify --key`).
+
+The captures are built here from tests/gen/capgen.py's pieces: one app's
+traffic, replayed a second time from another device address, to other
+server addresses in the same networks, from other ports, days later, so
+that nothing but what the diff is meant to match on stays the same.
+
+Usage: test_runs.py BUILD/flowaudit [NAME-SUBSTRING]
+Last line: "runs: N passed, N failed, N skipped".
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import suite  # noqa: E402  (the shared harness)
+import run as e2e  # noqa: E402
+
+capgen = e2e.capgen
+FIX = e2e.FIX
+DEVICE = os.path.join(FIX, "device.json")
+NEW_SDK = "app-measurement.com"
+
+
+# ---------------------------------------------------------------- captures
+
+def app_traffic(cap, dev, srv, base):
+    """The app of the scenario: its first party over TLS and HTTP, the
+    declared AdMob and Umeng SDKs (Umeng gets the Android ID in clear) and
+    an analytics endpoint no signature names (it gets the IMEI)."""
+    capgen.tls_flow(cap, dev, srv["fp"], capgen.FIRST_PARTY, base + 1, dns=True,
+                    resolver=srv["dns"])
+    capgen.tls_flow(cap, dev, srv["admob"], "googleads.g.doubleclick.net", base + 2, dns=True,
+                    resolver=srv["dns"])
+    capgen.http_flow(cap, dev, srv["umeng"], "alog.umeng.com", base + 3,
+                     "/app_logs?aid=" + capgen.ANDROID_ID)
+    capgen.http_flow(cap, dev, srv["unk"], "collect.unlisted-analytics.com", base + 4,
+                     "/v2/e?imei=" + capgen.IMEI)
+    capgen.http_flow(cap, dev, srv["fp"], capgen.FIRST_PARTY, base + 6, "/v1/config")
+
+
+RUNS = [
+    {"dev": "192.168.1.23", "base": 41000, "t0": capgen.T0 + 17.25,
+     "srv": {"fp": "47.92.1.10", "admob": "142.250.1.10", "umeng": "47.92.3.30",
+             "unk": "23.94.5.5", "dns": "192.168.1.1"}},
+    {"dev": "192.168.7.40", "base": 48000, "t0": capgen.T0 + 3 * 86400 + 2.5,
+     "srv": {"fp": "47.93.4.4", "admob": "142.251.9.77", "umeng": "47.94.8.8",
+             "unk": "23.95.6.6", "dns": "192.168.7.1"}},
+]
+
+
+def build(name, run, extra_sdk=False, devices=None):
+    """A capture of the scenario as run `run` (0 or 1) sees it; extra_sdk adds
+    the Firebase Analytics SDK sending the Android ID; devices: more
+    device addresses replaying the same traffic."""
+    path = os.path.join(e2e.WORK, name + ".pcap")
+    r = RUNS[run]
+    cap = capgen.Capture(t0=r["t0"])
+    for i, dev in enumerate([r["dev"]] + list(devices or [])):
+        if extra_sdk:
+            capgen.http_flow(cap, dev, "142.250.30.30", NEW_SDK, r["base"] + 100 * i + 5,
+                             "/a?aid=" + capgen.ANDROID_ID)
+        app_traffic(cap, dev, r["srv"], r["base"] + 100 * i)
+    cap.write(path)
+    return path
+
+
+def audit(pcap, *extra):
+    out = tempfile.mkdtemp(prefix="rep-", dir=e2e.WORK)
+    shutil.rmtree(out)
+    e2e.run(["audit", "-r", pcap, "-p", os.path.join(FIX, "policy.json"), "-d", DEVICE,
+             "-g", e2e.GEO, "--asn", e2e.ASN, "-o", out, "--quiet"] + list(extra), expect=1)
+    return out
+
+
+def load(out):
+    with open(os.path.join(out, "report.json")) as f:
+        return json.load(f)
+
+
+_reports = {}
+
+
+def report(name):
+    """The reports the diff tests share, each audited once."""
+    if name not in _reports:
+        _reports[name] = audit({
+            "old": lambda: build("old", 0),
+            "new": lambda: build("new", 1, extra_sdk=True),
+            "same": lambda: build("same", 1),
+            "two-devices": lambda: build("two-devices", 1, devices=["192.168.7.41"]),
+        }[name]())
+    return _reports[name]
+
+
+def diff(old, new, *extra, expect=None):
+    p = e2e.run(["diff", "--json", old, new] + list(extra), expect=expect)
+    return json.loads(p.stdout) if p.stdout.strip() else None
+
+
+def finding_key(f):
+    """The key diff documents: rule, destination name, identifier types."""
+    return (f["rule"], f["host"], tuple(sorted({i["type"] for i in f["identifiers"]})))
+
+
+def entry_key(e):
+    return (e["rule"], e["destination"], tuple(e["identifiers"]))
+
+
+# ---------------------------------------------------------------- diff
+
+def test_diff_one_sdk_added():
+    """The second run adds one SDK; addresses, ports, times and finding
+    numbers all differ. diff names exactly that SDK's findings as new,
+    nothing as gone, every other finding as unchanged, the SDK as the one
+    recipient and destination that appeared, and the statement it broke."""
+    old, new = report("old"), report("new")
+    ro, rn = load(old), load(new)
+    # what must not be matched on really changed
+    for field in ("client_ip", "client_port", "server_ip", "first_seen"):
+        assert not {f[field] for f in ro["flows"]} & {f[field] for f in rn["flows"]}, field
+    assert {(f["id"], finding_key(f)) for f in ro["findings"]}.isdisjoint(
+        (f["id"], finding_key(f)) for f in rn["findings"]), "finding numbers did not change"
+
+    d = diff(old, new, expect=1)
+    sdk_keys = sorted({finding_key(f) for f in rn["findings"] if f["host"] == NEW_SDK})
+    assert len(sdk_keys) >= 3, sdk_keys
+    assert sorted(entry_key(e) for e in d["new_findings"]) == sdk_keys, d["new_findings"]
+    assert d["gone_findings"] == [], d["gone_findings"]
+    assert sorted(entry_key(e) for e in d["unchanged_findings"]) == \
+        sorted({finding_key(f) for f in ro["findings"]})
+    for e in d["unchanged_findings"]:
+        assert (e["old_count"], e["new_count"]) == (1, 1), e
+    new_ids = sorted(i for e in d["new_findings"] for i in e["new_findings"])
+    assert new_ids == sorted(f["id"] for f in rn["findings"] if f["host"] == NEW_SDK)
+    assert [(r["kind"], r["id"]) for r in d["recipients"]["appeared"]] == \
+        [("sdk", "firebase-analytics")], d["recipients"]
+    assert d["recipients"]["disappeared"] == []
+    assert d["destinations"] == {"appeared": [NEW_SDK], "disappeared": []}, d["destinations"]
+    assert d["countries"] == {"appeared": [], "disappeared": []}, d["countries"]
+    assert {"id": "recipients", "old": "kept", "new": "broken"} in d["statements"], d["statements"]
+    assert d["verdict"] == "fail" and d["fail_on"] == "low"
+
+    p = e2e.run(["diff", old, new], expect=1)
+    assert "findings: %d new, 0 gone, %d unchanged" % (len(sdk_keys), len(d["unchanged_findings"])) \
+        in p.stdout, p.stdout
+    assert "+ recipient sdk firebase-analytics" in p.stdout, p.stdout
+    assert "recipients: kept -> broken" in p.stdout, p.stdout
+
+
+def test_diff_same_traffic_nothing_new():
+    """The same app traffic on another day from other addresses: nothing new,
+    nothing gone, exit 0."""
+    d = diff(report("old"), report("same"), expect=0)
+    assert d["new_findings"] == [] and d["gone_findings"] == [], d
+    assert d["statements"] == [] and d["verdict"] == "pass"
+    for k in ("recipients", "destinations", "countries"):
+        assert d[k] == {"appeared": [], "disappeared": []}, (k, d[k])
+
+
+def test_diff_gone_does_not_fail():
+    """The other way round the SDK's findings are gone; a finding that
+    went away never fails the diff."""
+    rn = load(report("new"))
+    d = diff(report("new"), report("old"), expect=0)
+    assert d["new_findings"] == []
+    assert sorted(entry_key(e) for e in d["gone_findings"]) == \
+        sorted({finding_key(f) for f in rn["findings"] if f["host"] == NEW_SDK})
+    assert [(r["kind"], r["id"]) for r in d["recipients"]["disappeared"]] == \
+        [("sdk", "firebase-analytics")]
+    assert {"id": "recipients", "old": "broken", "new": "kept"} in d["statements"]
+
+
+def test_diff_fail_on():
+    """--fail-on as for audit: new high findings fail at high, not with never."""
+    rn = load(report("new"))
+    assert max(f["severity"] == "high" for f in rn["findings"] if f["host"] == NEW_SDK)
+    assert diff(report("old"), report("new"), "--fail-on", "high", expect=1)["verdict"] == "fail"
+    d = diff(report("old"), report("new"), "--fail-on", "never", expect=0)
+    assert d["verdict"] == "pass" and d["fail_on"] == "never" and len(d["new_findings"]) >= 3
+    p = e2e.run(["diff", report("old"), report("new"), "--fail-on", "severe"], expect=2)
+    assert "--fail-on: 'severe'" in p.stderr, p.stderr
+
+
+def test_diff_counts_findings_sharing_a_key():
+    """A second device doing the same: every key is unchanged, counted 1
+    before and 2 now (the device address is not part of the key)."""
+    d = diff(report("old"), report("two-devices"), expect=0)
+    assert d["new_findings"] == [] and d["gone_findings"] == []
+    assert d["unchanged_findings"]
+    for e in d["unchanged_findings"]:
+        assert (e["old_count"], e["new_count"]) == (1, 2), e
+        assert len(e["new_findings"]) == 2
+    p = e2e.run(["diff", report("old"), report("two-devices")], expect=0)
+    assert "unchanged, in other numbers:" in p.stdout and "(1 before, 2 now)" in p.stdout, p.stdout
+
+
+def test_diff_tolerates_older_reports():
+    """A flowaudit-report/1 written by a version with fewer members (no
+    flows, statements, summary or generator; findings without ids,
+    addresses, times, frames or evidence) still compares, on the key."""
+    rep = load(report("old"))
+    for k in ("flows", "statements", "summary", "generator", "devices", "generated_at"):
+        del rep[k]
+    for f in rep["findings"]:
+        for k in ("id", "addresses", "first_seen", "last_seen", "frames", "evidence", "consent",
+                  "decrypted", "flows", "severity", "recipient"):
+            f.pop(k, None)
+    path = e2e.write_json("older.json", rep)
+    d = diff(path, report("same"), expect=0)
+    assert d["new_findings"] == [] and d["gone_findings"] == [], d
+    assert d["old"]["version"] is None
+
+
+def test_diff_refuses_other_documents():
+    """Anything but flowaudit-report/1: exit 2 naming the file and why."""
+    new = report("new")
+    other = e2e.write_json("other.json", {"schema": "flowaudit-report/2", "findings": []})
+    p = e2e.run(["diff", other, new], expect=2)
+    assert other in p.stderr and "'flowaudit-report/2' is not flowaudit-report/1" in p.stderr, p.stderr
+    cut = os.path.join(e2e.WORK, "cut.json")
+    with open(os.path.join(new, "report.json")) as f, open(cut, "w") as g:
+        g.write(f.read()[:300])
+    p = e2e.run(["diff", new, cut], expect=2)
+    assert cut in p.stderr and "line" in p.stderr, p.stderr
+    bad = load(new)
+    bad["findings"][1]["rule"] = 7
+    path = e2e.write_json("badrule.json", bad)
+    p = e2e.run(["diff", new, path], expect=2)
+    assert "badrule.json: findings[1].rule: expected a string" in p.stderr, p.stderr
+    p = e2e.run(["diff", new, os.path.join(e2e.WORK, "nowhere")], expect=2)
+    assert "nowhere" in p.stderr, p.stderr
+    e2e.run(["diff", new], expect=2)
+
+
+# ---------------------------------------------------------------- harness
+
+def bind(binary, work_dir):
+    e2e.BIN, e2e.WORK = binary, work_dir
+
+
+def main():
+    return suite.main("runs", globals(), lambda b, w: e2e.build_mmdb(), (e2e.Skip,), bind,
+                      order=suite.in_file_order(globals()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -52,6 +52,7 @@ struct run_opts {
 	const char *sig_dir;
 	const char *policy_path, *events_path, *device_path, *outdir;
 	const char *fail_on, *formats;
+	const char *sign_key;      /* --sign KEY.pem: sign the report's manifest */
 	const char *devices[64];
 	size_t n_devices;
 	bool json, quiet;
@@ -149,6 +150,7 @@ void run_on_stop(bool (*fn)(void *), void *arg);
 #include "flowaudit/audit.h"
 #include "flowaudit/evidence.h"
 #include "flowaudit/report_dir.h"
+#include "flowaudit/report_sign.h"
 
 #include <jansson.h>
 
@@ -194,6 +196,7 @@ struct audit_session {
 	struct evidence_set *evidence;
 	size_t n_evidence;
 	struct report_dir *rdir; /* OUTDIR, locked */
+	struct report_key *sign_key; /* --sign: signs MANIFEST.sha256; NULL: none */
 	/* wall seconds of each phase, for the summary */
 	double t_replay, t_evidence, t_outputs, t_hashes;
 	/* what the audit could not look at (audit_session_judge) */

@@ -60,6 +60,8 @@ static const char usage[] =
 	"  --keylog FILE             TLS key log (SSLKEYLOGFILE format): decrypt the TLS\n"
 	"                            flows it has secrets for (repeatable); a pcapng's\n"
 	"                            secrets blocks are read with no option\n"
+	"  --sign KEY.pem            sign MANIFEST.sha256 with this Ed25519 private key\n"
+	"                            (MANIFEST.sha256.sig; verify --key checks it)\n"
 	"  --quiet                   no progress and no summary\n";
 
 static struct sig_db *known_sigs;
@@ -124,6 +126,11 @@ int audit_session_open(struct audit_session *s, struct fa_err *err)
 			}
 		}
 		s->formats |= FMT_JSON; /* every other output is rendered from it */
+	}
+	if (o->sign_key != NULL) {
+		int krc = report_key_load_private(o->sign_key, &s->sign_key, err);
+		if (krc != FA_OK)
+			return krc;
 	}
 	if (o->policy_path == NULL) {
 		fa_err_set(err, "no policy declaration given (use -p POLICY)");
@@ -209,6 +216,7 @@ void audit_session_close(struct audit_session *s)
 {
 	run_on_stop(NULL, NULL);
 	report_dir_close(s->rdir);
+	report_key_free(s->sign_key);
 	audit_free(s->audit);
 	consent_free(s->consent);
 	policy_free(s->policy);
@@ -706,6 +714,8 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 				inputs[ni++] = r->o.keylogs[i];
 			}
 			rc = manifest_write(tmpdir, inputs, sums, ni, (unsigned)r->o.threads, err);
+			if (rc == FA_OK && s->sign_key != NULL)
+				rc = report_sign_manifest(tmpdir, s->sign_key, err);
 		}
 		free(inputs);
 		free(sums);
@@ -950,6 +960,9 @@ void audit_session_summary(struct audit_session *s, const json_t *doc, FILE *to)
 	snprintf(mpath, sizeof(mpath), "%s/%s", s->outdir ? s->outdir : ".", MANIFEST_NAME);
 	if (s->outdir && sha256_file(mpath, mhex, &merr) == FA_OK)
 		fprintf(to, "manifest: SHA256 %s\n", mhex);
+	if (s->outdir && s->sign_key)
+		fprintf(to, "signed:   %s by the key %s\n", REPORT_SIG_NAME,
+			report_key_fingerprint(s->sign_key));
 	/* where a replay's time went; a capture lasts as long as it was told to */
 	if (!s->live)
 		fprintf(to, "time: %.2f s replay, ", s->t_replay);

@@ -43,7 +43,7 @@ static const char usage[] =
 	"  --keylog FILE             TLS key log the client writes (SSLKEYLOGFILE): read\n"
 	"                            as it grows, to decrypt TLS flows (repeatable)\n"
 	"  -e, -d, --device, -o, --format, --fail-on, -s, -g, --asn, --no-geo,\n"
-	"  --max-flows, --stream-limit, --quiet: as for 'flowaudit audit'\n"
+	"  --max-flows, --stream-limit, --sign, --quiet: as for 'flowaudit audit'\n"
 	"Consent lines: 'consent_granted advertising analytics', 'consent_withdrawn', or the\n"
 	"JSON form of an event; each is time-stamped when it arrives.\n";
 

@@ -238,6 +238,201 @@ def test_diff_refuses_other_documents():
     e2e.run(["diff", new], expect=2)
 
 
+# ---------------------------------------------------------------- signed reports
+
+def openssl(*args):
+    p = subprocess.run(["openssl"] + list(args), capture_output=True)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def make_key(name, mode=0o600):
+    """An Ed25519 key pair made as docs/security.md says: (private, public)."""
+    priv = os.path.join(e2e.WORK, name + ".pem")
+    pub = os.path.join(e2e.WORK, name + ".pub.pem")
+    if not os.path.exists(priv):
+        openssl("genpkey", "-algorithm", "ed25519", "-out", priv)
+        openssl("pkey", "-in", priv, "-pubout", "-out", pub)
+    os.chmod(priv, mode)
+    return priv, pub
+
+
+def fingerprint(pub):
+    """SHA-256 of the DER public key, computed by openssl and hashlib."""
+    import hashlib
+    return "SHA256:" + hashlib.sha256(openssl("pkey", "-pubin", "-in", pub, "-outform", "DER")).hexdigest()
+
+
+def signed_report(key="lab"):
+    priv, _ = make_key(key)
+    out = audit(build("signed", 0), "--sign", priv)
+    return out
+
+
+def verify(out, pub, expect):
+    return e2e.run(["verify", "--key", pub, out], expect=expect)
+
+
+def sig_lines(out):
+    with open(os.path.join(out, "MANIFEST.sha256.sig")) as f:
+        return f.read().splitlines()
+
+
+def other_signature(out, priv):
+    """MANIFEST.sha256 signed by another key, as base64 (openssl as reference)."""
+    import base64
+    raw = openssl("pkeyutl", "-sign", "-inkey", priv, "-rawin", "-in",
+                  os.path.join(out, "MANIFEST.sha256"))
+    assert len(raw) == 64
+    return base64.b64encode(raw).decode()
+
+
+def test_sign_and_verify():
+    """audit --sign writes MANIFEST.sha256.sig; verify --key says it is valid
+    and names the signer's fingerprint (SHA-256 of the DER public key) and
+    the manifest; openssl verifies the same signature over the manifest."""
+    _, pub = make_key("lab")
+    out = signed_report()
+    lines = sig_lines(out)
+    assert lines[0] == "flowaudit-signature/1" and lines[1] == "algorithm ed25519", lines
+    assert lines[2] == "key " + fingerprint(pub), lines
+    import hashlib
+    with open(os.path.join(out, "MANIFEST.sha256"), "rb") as f:
+        mdigest = hashlib.sha256(f.read()).hexdigest()
+    assert lines[3] == "manifest SHA256:" + mdigest
+    p = verify(out, pub, 0)
+    assert "signature: valid: MANIFEST.sha256 SHA256:%s is signed by the Ed25519 key %s" % (
+        mdigest, fingerprint(pub)) in p.stdout, p.stdout
+    # the reference: openssl verifies the raw signature over the manifest's bytes
+    import base64
+    sigbin = os.path.join(e2e.WORK, "sig.bin")
+    with open(sigbin, "wb") as f:
+        f.write(base64.b64decode(lines[4].split(" ", 1)[1]))
+    openssl("pkeyutl", "-verify", "-pubin", "-inkey", pub, "-rawin", "-in",
+            os.path.join(out, "MANIFEST.sha256"), "-sigfile", sigbin)
+    # without --key the signer is named, not vouched for
+    p = e2e.run(["verify", out], expect=0)
+    assert "names the key %s; not checked" % fingerprint(pub) in p.stdout, p.stdout
+
+
+def test_sign_every_tampering_caught():
+    """A byte of any file of the report, a file added or removed, the
+    signature replaced by one from another key (under either key line), the
+    signature file removed, a consistent forgery of the manifest: each is
+    caught by verify --key (exit 1), and undoing it passes again."""
+    _, pub = make_key("lab")
+    other_priv, other_pub = make_key("other")
+    out = signed_report()
+    files = sorted(os.path.relpath(os.path.join(d, f), out)
+                   for d, _, fs in os.walk(out) for f in fs)
+    assert "MANIFEST.sha256.sig" in files and "report.json" in files
+    assert any(f.startswith("evidence/") for f in files), files
+    for name in files:
+        path = os.path.join(out, name)
+        for off in (0, os.path.getsize(path) - 1):
+            e2e.flip(path, off)
+            p = e2e.run(["verify", "--key", pub, out])
+            assert p.returncode in (1, 2) if name == "MANIFEST.sha256" else p.returncode == 1, \
+                (name, off, p.returncode, p.stdout, p.stderr)
+            e2e.flip(path, off)
+    verify(out, pub, 0)
+    for name in files:
+        path = os.path.join(out, name)
+        shutil.move(path, os.path.join(e2e.WORK, "kept"))
+        p = e2e.run(["verify", "--key", pub, out])
+        assert p.returncode in (1, 2) if name == "MANIFEST.sha256" else p.returncode == 1, \
+            (name, p.returncode, p.stdout)
+        if name == "MANIFEST.sha256.sig":
+            assert "SIGNATURE MISSING" in p.stdout, p.stdout
+        shutil.move(os.path.join(e2e.WORK, "kept"), path)
+    verify(out, pub, 0)
+    for extra in ("added.txt", "evidence/F9999.pcap"):
+        with open(os.path.join(out, extra), "w") as f:
+            f.write("x")
+        p = verify(out, pub, 1)
+        assert "UNLISTED " + extra in p.stdout, p.stdout
+        os.remove(os.path.join(out, extra))
+    # another key's signature, named as the other key and as the lab key
+    good = sig_lines(out)
+    forged = other_signature(out, other_priv)
+    for key_line, word in (("key " + fingerprint(other_pub), "OTHER KEY"), (good[2], "INVALID")):
+        with open(os.path.join(out, "MANIFEST.sha256.sig"), "w") as f:
+            f.write("\n".join(good[:2] + [key_line, good[3], "signature " + forged]) + "\n")
+        p = verify(out, pub, 1)
+        assert "SIGNATURE %s" % word in p.stdout, p.stdout
+    # the forger's key, given to verify, is not the lab's: the fingerprint tells
+    with open(os.path.join(out, "MANIFEST.sha256.sig"), "w") as f:
+        f.write("\n".join(good[:2] + ["key " + fingerprint(other_pub), good[3],
+                                        "signature " + forged]) + "\n")
+    p = verify(out, other_pub, 0)
+    assert fingerprint(other_pub) in p.stdout and fingerprint(pub) not in p.stdout
+    with open(os.path.join(out, "MANIFEST.sha256.sig"), "w") as f:
+        f.write("\n".join(good) + "\n")
+    verify(out, pub, 0)
+    # an edit with its manifest line recomputed: the manifest alone agrees,
+    # the signature does not
+    import hashlib
+    rj = os.path.join(out, "report.json")
+    with open(rj, "a") as f:
+        f.write(" ")
+    with open(rj, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    mpath = os.path.join(out, "MANIFEST.sha256")
+    with open(mpath) as f:
+        lines = [("%s  report.json\n" % digest) if ln.endswith("  report.json\n") else ln
+                 for ln in f]
+    with open(mpath, "w") as f:
+        f.writelines(lines)
+    e2e.run(["verify", out], expect=0)
+    p = verify(out, pub, 1)
+    assert "SIGNATURE CHANGED" in p.stdout, p.stdout
+
+
+def test_sign_key_files():
+    """Keys: a private key others may read is refused (exit 2, nothing
+    written, no key material printed); so are a key that is not Ed25519, an
+    encrypted one, a public key given to --sign and a private one to --key."""
+    priv, pub = make_key("loose", mode=0o644)
+    pcap = build("keys", 0)
+    out = os.path.join(e2e.WORK, "never-written")
+    base = ["audit", "-r", pcap, "-p", os.path.join(FIX, "policy.json"), "--no-geo", "-o", out,
+            "--quiet", "--sign"]
+    p = e2e.run(base + [priv], expect=2)
+    assert "mode 0644" in p.stderr and "chmod 600" in p.stderr, p.stderr
+    with open(priv) as f:
+        body = "".join(ln.strip() for ln in f if not ln.startswith("-----"))
+    assert body[:20] not in p.stdout + p.stderr
+    assert not os.path.exists(out)
+    os.chmod(priv, 0o600)
+    ec = os.path.join(e2e.WORK, "ec.pem")
+    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", ec)
+    os.chmod(ec, 0o600)
+    p = e2e.run(base + [ec], expect=2)
+    assert "not Ed25519" in p.stderr, p.stderr
+    enc = os.path.join(e2e.WORK, "enc.pem")
+    openssl("pkey", "-in", priv, "-aes256", "-passout", "pass:secret", "-out", enc)
+    os.chmod(enc, 0o600)
+    p = e2e.run(base + [enc], expect=2)
+    assert "encrypted" in p.stderr, p.stderr
+    p = e2e.run(base + [pub], expect=2)
+    assert "holds no PEM private key" in p.stderr, p.stderr
+    assert not os.path.exists(out)
+    signed = audit(pcap, "--sign", priv)
+    p = e2e.run(["verify", "--key", priv, signed], expect=2)
+    assert "holds no PEM public key" in p.stderr, p.stderr
+    body_pub = open(pub).read().splitlines()[1]
+    p = verify(signed, pub, 0)
+    assert body_pub not in p.stdout + p.stderr
+
+
+def test_sign_unsigned_report_with_key():
+    """verify --key on a report that was never signed: the missing
+    signature is a failure, named."""
+    _, pub = make_key("lab")
+    p = verify(report("old"), pub, 1)
+    assert "SIGNATURE MISSING" in p.stdout and "not signed" in p.stdout, p.stdout
+
+
 # ---------------------------------------------------------------- harness
 
 def bind(binary, work_dir):

@@ -12,7 +12,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= gcc
-PKGS    := libndpi libpcap libmaxminddb jansson libcrypto libnghttp2
+PKGS    := libndpi libpcap libmaxminddb jansson libcrypto libnghttp2 libcurl
 FUZZ_SECONDS ?= 60
 
 ifeq ($(SANITIZE),1)

@@ -9,7 +9,8 @@
 #    placed in HEADER_HOME below. The same rule holds between the headers.
 # 2. Each outside library has its owners: nDPI classify.c, libmaxminddb
 #    geo.c, jansson the loaders and JSON writers, libpcap the capture side,
-#    OpenSSL crypto.c, hash.c and report_sign.c, libnghttp2 http2.c.
+#    OpenSSL crypto.c, hash.c and report_sign.c, libnghttp2 http2.c, libcurl
+#    report_clickhouse.c.
 cd "$(dirname "$0")/.." || exit 2
 status=0
 STAGES="common capture decrypt analysis audit report cli"
@@ -91,4 +92,5 @@ lib 'jansson' 'src/audit/(policy[a-z_]*|consent)\.c$|src/analysis/(device|signat
 lib 'pcap' 'src/capture/(source|source_patched|pcapng)\.c$|src/report/evidence\.c$'
 lib 'openssl' 'src/decrypt/(crypto|tls_crypto)\.c$|src/common/hash\.c$|src/report/report_sign\.c$'
 lib 'nghttp2' 'src/analysis/http2\.c$'
+lib 'curl' 'src/report/report_clickhouse\.c$'
 exit $status

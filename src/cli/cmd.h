@@ -20,6 +20,12 @@ int cmd_policy(int argc, char **argv);
 int cmd_sigs(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+/* --export URL of audit and capture: the URL checked before any work, and
+   the report directory exported once written (exit status; credentials
+   from CLICKHOUSE_USER and CLICKHOUSE_PASSWORD). */
+int cmd_export_check(const char *url, struct fa_err *err);
+int cmd_export_dir(const char *url, const char *dir, bool quiet);
 
 /* "flowaudit: <message>" on stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -53,6 +59,7 @@ struct run_opts {
 	const char *policy_path, *events_path, *device_path, *outdir;
 	const char *fail_on, *formats;
 	const char *sign_key;      /* --sign KEY.pem: sign the report's manifest */
+	const char *export_url;    /* --export URL: the report into ClickHouse */
 	const char *devices[64];
 	size_t n_devices;
 	bool json, quiet;

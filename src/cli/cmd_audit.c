@@ -62,6 +62,8 @@ static const char usage[] =
 	"                            secrets blocks are read with no option\n"
 	"  --sign KEY.pem            sign MANIFEST.sha256 with this Ed25519 private key\n"
 	"                            (MANIFEST.sha256.sig; verify --key checks it)\n"
+	"  --export URL              then export the report into ClickHouse (flowaudit\n"
+	"                            export; credentials from CLICKHOUSE_USER/PASSWORD)\n"
 	"  --quiet                   no progress and no summary\n";
 
 static struct sig_db *known_sigs;
@@ -126,6 +128,11 @@ int audit_session_open(struct audit_session *s, struct fa_err *err)
 			}
 		}
 		s->formats |= FMT_JSON; /* every other output is rendered from it */
+	}
+	if (o->export_url != NULL) {
+		int erc = cmd_export_check(o->export_url, err);
+		if (erc != FA_OK)
+			return erc;
 	}
 	if (o->sign_key != NULL) {
 		int krc = report_key_load_private(o->sign_key, &s->sign_key, err);
@@ -1008,6 +1015,9 @@ int cmd_audit(int argc, char **argv)
 	if (!s.run.o.quiet)
 		audit_session_summary(&s, doc, stdout);
 	int ex_verdict = audit_session_exit(&s);
+	if (s.run.o.export_url != NULL && s.outdir != NULL &&
+	    cmd_export_dir(s.run.o.export_url, s.outdir, s.run.o.quiet) != FA_EXIT_OK)
+		ex_verdict = FA_EXIT_RUNTIME;
 	json_decref(doc);
 	audit_session_close(&s);
 	return ex_verdict;

@@ -433,6 +433,408 @@ def test_sign_unsigned_report_with_key():
     assert "SIGNATURE MISSING" in p.stdout and "not signed" in p.stdout, p.stdout
 
 
+# ---------------------------------------------------------------- ClickHouse
+
+CH_USER, CH_PASSWORD = "lab", "s3cret-not-in-reports"
+CH_CONFIG = """<?xml version="1.0"?>
+<yandex>
+    <logger><level>warning</level><log>{d}/server.log</log><errorlog>{d}/server.err.log</errorlog>
+            <size>10M</size><count>1</count></logger>
+    <http_port>{http}</http_port>
+    <tcp_port>{tcp}</tcp_port>
+    <listen_host>127.0.0.1</listen_host>
+    <max_connections>64</max_connections>
+    <max_concurrent_queries>16</max_concurrent_queries>
+    <uncompressed_cache_size>67108864</uncompressed_cache_size>
+    <mark_cache_size>67108864</mark_cache_size>
+    <path>{d}/data/</path>
+    <tmp_path>{d}/tmp/</tmp_path>
+    <user_files_path>{d}/user_files/</user_files_path>
+    <users_config>{d}/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <timezone>UTC</timezone>
+    <mlock_executable>false</mlock_executable>
+</yandex>
+"""
+CH_USERS = """<?xml version="1.0"?>
+<yandex>
+    <profiles><default><max_memory_usage>1000000000</max_memory_usage></default></profiles>
+    <users><{u}><password>{p}</password><networks><ip>127.0.0.1</ip></networks>
+        <profile>default</profile><quota>default</quota></{u}></users>
+    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
+        <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time>
+    </interval></default></quotas>
+</yandex>
+"""
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ClickHouse:
+    """Debian's clickhouse-server on loopback ports, with its own data
+    directory and configuration under the work directory."""
+
+    def __init__(self):
+        self.bin = shutil.which("clickhouse-server")
+        if self.bin is None:
+            raise e2e.Skip("clickhouse-server is not installed (make setup installs it)")
+        # outside the suite's work directory, which is removed before the
+        # server is stopped; stop_clickhouse() removes this one
+        self.dir = tempfile.mkdtemp(prefix="flowaudit-clickhouse-")
+        self.http = free_port()
+        with open(os.path.join(self.dir, "config.xml"), "w") as f:
+            f.write(CH_CONFIG.format(d=self.dir, http=self.http, tcp=free_port()))
+        with open(os.path.join(self.dir, "users.xml"), "w") as f:
+            f.write(CH_USERS.format(u=CH_USER, p=CH_PASSWORD))
+        self.url = "http://127.0.0.1:%d" % self.http
+        self.proc = None
+        self.start()
+
+    def start(self):
+        import time
+        self.proc = subprocess.Popen([self.bin, "--config-file=" + os.path.join(self.dir, "config.xml")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 60:
+            try:
+                if self.query("SELECT 1") == "1":
+                    return
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                raise AssertionError("clickhouse-server exited: " + self.log())
+            time.sleep(0.2)
+        raise AssertionError("clickhouse-server did not answer in 60 s: " + self.log())
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "server.err.log")) as f:
+                return f.read()[-2000:]
+        except OSError:
+            return "(no log)"
+
+    def query(self, sql):
+        import base64
+        import urllib.request
+        req = urllib.request.Request(self.url + "/", data=sql.encode())
+        req.add_header("Authorization", "Basic " + base64.b64encode(
+            ("%s:%s" % (CH_USER, CH_PASSWORD)).encode()).decode())
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.read().decode().strip()
+
+    def rows(self, sql):
+        out = self.query(sql + " FORMAT TSV")
+        return [tuple(line.split("\t")) for line in out.splitlines()] if out else []
+
+
+_ch = []
+
+
+def clickhouse():
+    if not _ch:
+        _ch.append(ClickHouse())
+    return _ch[0]
+
+
+def stop_clickhouse():
+    for ch in _ch:
+        ch.stop()
+        shutil.rmtree(ch.dir, ignore_errors=True)
+
+
+def credentials_file():
+    path = os.path.join(e2e.WORK, "ch-credentials")
+    with open(path, "w") as f:
+        f.write("# the lab's ClickHouse account\nuser=%s\npassword=%s\n" % (CH_USER, CH_PASSWORD))
+    os.chmod(path, 0o600)
+    return path
+
+
+def export(*args, expect=0, db="fleet", env=None):
+    ch = clickhouse()
+    argv = [e2e.BIN, "export", "--clickhouse", ch.url, "--database", db] + list(args)
+    if not any(a == "--credentials" for a in args) and env is None:
+        argv[2:2] = ["--credentials", credentials_file()]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, **(env or {})))
+    assert p.returncode == expect, (p.returncode, p.stdout, p.stderr)
+    return p
+
+
+def other_app_report():
+    """A second app (another policy's name) with the new SDK."""
+    if "other-app" not in _reports:
+        pol = e2e.policy_variant("other-app", '"E2E Test App"', '"Other Test App"')
+        out = tempfile.mkdtemp(prefix="rep-", dir=e2e.WORK)
+        shutil.rmtree(out)
+        e2e.run(["audit", "-r", build("other-app", 1, extra_sdk=True), "-p", pol, "-d", DEVICE,
+                 "-g", e2e.GEO, "--asn", e2e.ASN, "-o", out, "--quiet"], expect=1)
+        _reports["other-app"] = out
+    return _reports["other-app"]
+
+
+def test_clickhouse_schema_is_documented():
+    """export --print-schema is docs/clickhouse.sql's single-server part,
+    and the server (Debian's 18.16) takes every statement of it."""
+    p = e2e.run(["export", "--print-schema"], expect=0)
+    with open(os.path.join(e2e.TOP, "docs", "clickhouse.sql")) as f:
+        doc = f.read()
+    single = doc.split("-- single server\n", 1)[1].split("\n-- ", 1)[0]
+    assert p.stdout.strip() == single.strip(), "docs/clickhouse.sql differs from --print-schema"
+    ch = clickhouse()
+    for stmt in p.stdout.split(";"):
+        if stmt.strip():
+            ch.query(stmt.replace("flowaudit", "schema_check"))
+    assert [r[0] for r in ch.rows("SHOW TABLES FROM schema_check")] == ["findings", "flows", "runs"]
+    p = e2e.run(["export", "--print-schema", "--database", "x;DROP"], expect=2)
+    assert "not a database name" in p.stderr
+
+
+def test_clickhouse_fleet_questions():
+    """Four reports of two apps exported; SQL answers "which apps send
+    android_id to which entities, in which countries" and "findings per
+    build" as the reports do; every count equals the report's."""
+    ch = clickhouse()
+    reps = {"build 41": report("old"), "build 42": report("new"),
+            "build 42 two phones": report("two-devices"), "other build 7": other_app_report()}
+    for label, out in sorted(reps.items()):
+        p = export("--label", label, out)
+        assert "exported:" in p.stdout, p.stdout
+    want_ids = set()
+    for label, out in reps.items():
+        rep = load(out)
+        got = ch.rows("SELECT count() FROM fleet.findings WHERE label = '%s'" % label)
+        assert got == [(str(len(rep["findings"])),)], (label, got)
+        got = ch.rows("SELECT count() FROM fleet.flows WHERE label = '%s'" % label)
+        assert got == [(str(len(rep["flows"])),)], (label, got)
+        for f in rep["findings"]:
+            if any(i["type"] == "android_id" for i in f["identifiers"]):
+                want_ids.add((rep["policy"]["app"]["name"], f["recipient"]["entity"] or "",
+                              f["country"] or ""))
+    got = set(ch.rows("SELECT app, entity, country FROM fleet.findings "
+                      "WHERE has(identifiers, 'android_id') GROUP BY app, entity, country"))
+    assert got == want_ids, (got, want_ids)
+    assert ("Other Test App", "Google LLC", "US") in got, got
+    # every finding and flow of one run, member by member
+    rep = load(reps["build 42"])
+    got = sorted(ch.rows("SELECT id, rule, severity, host, recipient_kind, recipient_id, entity, "
+                         "country, toString(asn), arrayStringConcat(identifiers, ','), statement, "
+                         "toString(first_seen), toString(bytes_out) FROM fleet.findings "
+                         "WHERE label = 'build 42'"))
+    def when(t):
+        return t[:19].replace("T", " ") if t else "1970-01-01 00:00:00"
+    want = sorted((f["id"], f["rule"], f["severity"], f["host"], f["recipient"]["kind"],
+                   f["recipient"]["id"] or "", f["recipient"]["entity"] or "", f["country"] or "",
+                   str(f["asn"] or 0), ",".join(dict.fromkeys(i["type"] for i in f["identifiers"])),
+                   f["statement"] or "", when(f["first_seen"]), str(f["bytes_out"]))
+                  for f in rep["findings"])
+    assert got == want, (got, want)
+    got = sorted(ch.rows("SELECT toString(id), client_ip, toString(server_port), name, scope, "
+                         "signature_id, toString(encrypted), toString(last_seen) FROM fleet.flows "
+                         "WHERE label = 'build 42'"))
+    want = sorted((str(f["id"]), f["client_ip"], str(f["server_port"]), f["name"] or "", f["scope"],
+                   (f["signature"] or {}).get("id", ""), "1" if f["encrypted"] else "0",
+                   when(f["last_seen"])) for f in rep["flows"])
+    assert got == want, (got, want)
+    per_build = dict(ch.rows("SELECT label, toString(count()) FROM fleet.findings GROUP BY label"))
+    assert per_build == {label: str(len(load(out)["findings"])) for label, out in reps.items()}
+    runs = ch.rows("SELECT label, app, verdict, findings, flows, length(capture_sha256), "
+                   "policy_sha256, manifest_sha256 FROM fleet.runs ORDER BY label")
+    assert [r[0] for r in runs] == sorted(reps), runs
+    for r in runs:
+        rep = load(reps[r[0]])
+        assert r[1:6] == (rep["policy"]["app"]["name"], rep["verdict"], str(len(rep["findings"])),
+                          str(len(rep["flows"])), "1"), r
+        assert r[6] == rep["inputs"]["policy"]["sha256"]
+        import hashlib
+        with open(os.path.join(reps[r[0]], "MANIFEST.sha256"), "rb") as f:
+            assert r[7] == hashlib.sha256(f.read()).hexdigest()
+
+
+def test_clickhouse_reexport_adds_nothing():
+    """The same report again, under another label too: nothing is added;
+    a run whose runs row was lost (an export cut short) is completed without
+    sending its batches twice."""
+    ch = clickhouse()
+    out = report("old")
+    export("--label", "first", out, db="again")
+    counts = ch.rows("SELECT (SELECT count() FROM again.runs), (SELECT count() FROM again.findings),"
+                     " (SELECT count() FROM again.flows)")
+    p = export("--label", "second", out, db="again")
+    assert "already in ClickHouse: nothing added" in p.stdout, p.stdout
+    assert ch.rows("SELECT (SELECT count() FROM again.runs), (SELECT count() FROM again.findings),"
+                   " (SELECT count() FROM again.flows)") == counts
+    # an export cut short after its batches: the runs row is missing
+    ch.query("CREATE TABLE again.runs_keep AS again.runs")
+    ch.query("DROP TABLE again.runs")
+    p = export("--label", "first", out, db="again")
+    assert "exported:" in p.stdout, p.stdout
+    assert ch.rows("SELECT (SELECT count() FROM again.runs), (SELECT count() FROM again.findings),"
+                   " (SELECT count() FROM again.flows)") == counts
+
+
+def test_clickhouse_server_away_and_back():
+    """Server down: retries with backoff, then exit 3 saying so; the server
+    restarted while an export waits for it: the export completes, each row
+    once."""
+    import time
+    ch = clickhouse()
+    out = report("new")
+    ch.stop()
+    try:
+        t0 = time.monotonic()
+        p = export("--retries", "2", out, db="away", expect=3)
+        took = time.monotonic() - t0
+        assert "cannot be reached" in p.stderr and "tried 3 times" in p.stderr, p.stderr
+        assert took >= 1.4, took  # 0.5 + 1 s of backoff
+        argv = [e2e.BIN, "export", "--clickhouse", ch.url, "--database", "away", "--credentials",
+                credentials_file(), "--retries", "8", out]
+        late = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2)
+    finally:
+        ch.start()
+    so, se = late.communicate(timeout=300)
+    assert late.returncode == 0, (so, se)
+    assert "after the server came back" in so, so
+    rep = load(out)
+    assert ch.rows("SELECT (SELECT count() FROM away.runs), (SELECT count() FROM away.findings),"
+                   " (SELECT count() FROM away.flows)") == \
+        [("1", str(len(rep["findings"])), str(len(rep["flows"])))]
+
+
+class LosingProxy:
+    """A TCP relay to ClickHouse that, for the first request holding
+    `needle`, lets the request through and the server answer it, then
+    closes the connection instead of relaying the answer: an INSERT that
+    landed while its client heard nothing."""
+
+    def __init__(self, port, needle):
+        import socket
+        import threading
+        self.target, self.needle, self.lost = port, needle, 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        import socket
+        import threading
+        while True:
+            try:
+                cli, _ = self.sock.accept()
+            except OSError:
+                return
+            srv = socket.create_connection(("127.0.0.1", self.target))
+            state = {"drop": False}
+            threading.Thread(target=self.pump, args=(cli, srv, state, True), daemon=True).start()
+            threading.Thread(target=self.pump, args=(srv, cli, state, False), daemon=True).start()
+
+    def pump(self, src, dst, state, upstream):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if upstream and self.lost == 0 and self.needle in data:
+                    state["drop"] = True
+                    self.lost += 1
+                if not upstream and state["drop"]:
+                    break  # the server answered: the client never hears it
+                dst.sendall(data)
+        except OSError:
+            pass
+        import socket
+        for s_ in (src, dst):
+            try:
+                s_.shutdown(socket.SHUT_RDWR)  # wakes the other direction's recv too
+            except OSError:
+                pass
+
+    def close(self):
+        self.sock.close()
+
+
+def test_clickhouse_answer_lost():
+    """An INSERT that landed but whose answer was lost (the connection
+    broke after the server took it) is counted, not sent again: every row
+    once."""
+    ch = clickhouse()
+    out = report("two-devices")
+    proxy = LosingProxy(ch.http, b"INSERT INTO lost.findings")
+    try:
+        p = subprocess.run([e2e.BIN, "export", "--clickhouse", proxy.url, "--database", "lost",
+                            "--credentials", credentials_file(), out],
+                           capture_output=True, text=True, timeout=300)
+    finally:
+        proxy.close()
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    assert proxy.lost == 1 and "after the server came back" in p.stdout, (proxy.lost, p.stdout)
+    rep = load(out)
+    assert ch.rows("SELECT (SELECT count() FROM lost.runs), (SELECT count() FROM lost.findings),"
+                   " (SELECT uniqExact(id) FROM lost.findings), (SELECT count() FROM lost.flows)") == \
+        [("1", str(len(rep["findings"])), str(len(rep["findings"])), str(len(rep["flows"])))]
+
+
+def test_clickhouse_credentials():
+    """Credentials come from a 0600 file or the environment, never the URL;
+    a wrong password is ClickHouse's refusal (exit 3, its message); audit
+    --export exports the report it wrote, and the password is nowhere in
+    the report, the output or the process's arguments."""
+    ch = clickhouse()
+    out = report("same")
+    p = e2e.run(["export", "--clickhouse", "http://%s:%s@127.0.0.1:%d" % (CH_USER, CH_PASSWORD, ch.http),
+                 out], expect=2)
+    assert "process list" in p.stderr and CH_PASSWORD not in p.stderr, p.stderr
+    loose = credentials_file()
+    os.chmod(loose, 0o644)
+    p = export("--credentials", loose, out, expect=2)
+    assert "chmod 600" in p.stderr and CH_PASSWORD not in p.stderr, p.stderr
+    p = export(out, db="creds", env={"CLICKHOUSE_USER": CH_USER, "CLICKHOUSE_PASSWORD": "wrong"},
+               expect=3)
+    assert "Wrong password" in p.stderr, p.stderr
+    p = export(out, db="creds", env={"CLICKHOUSE_USER": CH_USER, "CLICKHOUSE_PASSWORD": CH_PASSWORD})
+    assert "exported:" in p.stdout
+    # audit --export
+    rep_dir = os.path.join(e2e.WORK, "audit-export")
+    argv = [e2e.BIN, "audit", "-r", build("audit-export", 0, extra_sdk=True), "-p",
+            os.path.join(FIX, "policy.json"), "-d", DEVICE, "-g", e2e.GEO, "--asn", e2e.ASN,
+            "-o", rep_dir, "--export", ch.url]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, CLICKHOUSE_USER=CH_USER, CLICKHOUSE_PASSWORD=CH_PASSWORD))
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert "exported:" in p.stdout, p.stdout
+    assert CH_PASSWORD not in p.stdout + p.stderr
+    for d, _, fs in os.walk(rep_dir):
+        for f in fs:
+            with open(os.path.join(d, f), "rb") as fh:
+                assert CH_PASSWORD.encode() not in fh.read(), f
+    assert ch.rows("SELECT count() FROM flowaudit.findings WHERE host = '%s'" % NEW_SDK) != [("0",)]
+    # the server refusing the export after the report is written: exit 3, report kept
+    p = subprocess.run(argv[:-1] + ["http://127.0.0.1:%d" % free_port()], capture_output=True,
+                       text=True, timeout=300,
+                       env=dict(os.environ, CLICKHOUSE_USER=CH_USER, CLICKHOUSE_PASSWORD=CH_PASSWORD))
+    assert p.returncode == 3 and "the report in" in p.stderr, (p.returncode, p.stderr)
+    e2e.run(["verify", rep_dir], expect=0)
+
+
 # ---------------------------------------------------------------- harness
 
 def bind(binary, work_dir):
@@ -440,8 +842,11 @@ def bind(binary, work_dir):
 
 
 def main():
-    return suite.main("runs", globals(), lambda b, w: e2e.build_mmdb(), (e2e.Skip,), bind,
-                      order=suite.in_file_order(globals()))
+    try:
+        return suite.main("runs", globals(), lambda b, w: e2e.build_mmdb(), (e2e.Skip,), bind,
+                          order=suite.in_file_order(globals()))
+    finally:
+        stop_clickhouse()
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
  * report_clickhouse.c - a report directory into ClickHouse: runs, findings
  * and flows over the HTTP interface (libcurl), JSONEachRow, batched.
  *
- * Receives a report directory (report.json, read whole with jansson, and
- * MANIFEST.sha256, whose digest keys the run) and a server; hands on rows.
+ * Receives a report directory (MANIFEST.sha256, whose digest keys the run,
+ * and report.json, read an element at a time: struct report_src) and a
+ * server; hands on rows, a batch at a time, each sent by a thread while
+ * the next is made (send_rows).
  * One curl handle serves every request of an export, on a new connection
  * each (open_conn() says why). Batches are at most REPORT_CH_BATCH_ROWS rows and
  * REPORT_CH_BODY_MAX bytes, well under ClickHouse's block size, so that
@@ -27,6 +29,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,6 +39,7 @@
 #define REPORT_SCHEMA "flowaudit-report/1"
 #define REPORT_CH_BODY_MAX (32u << 20) /* bytes of one INSERT's rows */
 #define CRED_FILE_MAX 4096
+#define REPORT_CH_REPORT_MAX (4ULL << 30) /* bytes of report.json; a line is at most that */
 
 /* ---------------------------------------------------------------- schema */
 
@@ -538,6 +542,195 @@ static void flow_row(struct jsonw *w, const struct run_info *ri, unsigned part, 
 	jsonw_end(w);
 }
 
+/* ---------------------------------------------------------------- reading */
+
+/*
+ * report.json, as the exporter reads it. report_json.c writes each element
+ * of findings[] and flows[] as one compact object on a line of its own,
+ * between a line '  "findings": [' and a line '  ]' or '  ],'. Read that
+ * way, the document without those elements (doc) is parsed once and each
+ * element on its own when its row is made, so memory does not grow with
+ * the report and no tree of 100 MB is built and torn down. A report.json
+ * laid out any other way (another writer, reindented) is read whole.
+ */
+enum { FINDINGS, FLOWS };
+static const char *const array_name[] = {"findings", "flows"};
+
+struct report_src {
+	char path[PATH_MAX];
+	json_t *doc;       /* without the elements when streamed */
+	FILE *f;           /* streamed: report.json */
+	off_t start[2];    /* streamed: the first element line of each array (0: the
+			      array is in doc, as an empty one or in another layout) */
+	size_t n[2];       /* elements of each array */
+	char *line;        /* getline's buffer */
+	size_t cap;
+};
+
+/* The array a line opens ('  "findings": ['), or -1. */
+static int opens_array(const char *line)
+{
+	for (int a = FINDINGS; a <= FLOWS; a++) {
+		char want[32];
+		snprintf(want, sizeof(want), "  \"%s\": [\n", array_name[a]);
+		if (strcmp(line, want) == 0)
+			return a;
+	}
+	return -1;
+}
+
+static bool closes_array(const char *line)
+{
+	return strcmp(line, "  ]\n") == 0 || strcmp(line, "  ],\n") == 0;
+}
+
+/* An element line: '    {...}' or '    {...},' and its newline. */
+static bool element_line(const char *line, size_t n)
+{
+	return n >= 7 && memcmp(line, "    {", 5) == 0 &&
+	       (memcmp(line + n - 2, "}\n", 2) == 0 || memcmp(line + n - 3, "},\n", 3) == 0);
+}
+
+/* The scan: head gets every line but the elements; false when the file is
+   not laid out as report_json.c writes it. */
+static bool scan_layout(struct report_src *r, FILE *head)
+{
+	int in = -1;
+	ssize_t n;
+	for (;;) {
+		if ((n = getline(&r->line, &r->cap, r->f)) < 0)
+			break;
+		if (in < 0) {
+			in = opens_array(r->line);
+			if (in >= 0) {
+				if (r->n[in] != 0 || r->start[in] != 0)
+					return false; /* an array twice */
+				r->start[in] = ftello(r->f);
+			}
+			fputs(r->line, head);
+		} else if (closes_array(r->line)) {
+			in = -1;
+			fputs(r->line, head);
+		} else if (element_line(r->line, (size_t)n) && memchr(r->line, '\0', (size_t)n) == NULL) {
+			r->n[in]++;
+		} else {
+			return false;
+		}
+	}
+	return in < 0 && !ferror(r->f);
+}
+
+static void src_close(struct report_src *r)
+{
+	json_decref(r->doc);
+	if (r->f)
+		fclose(r->f);
+	free(r->line);
+	memset(r, 0, sizeof(*r));
+}
+
+static int src_open(const char *dir, struct report_src *r, struct fa_err *err)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->path, sizeof(r->path), "%s/report.json", dir);
+	r->f = fopen(r->path, "r");
+	if (r->f == NULL) {
+		fa_err_set(err, "%s: %s", r->path, strerror(errno));
+		return FA_EINPUT;
+	}
+	struct stat st;
+	if (fstat(fileno(r->f), &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (unsigned long long)st.st_size > REPORT_CH_REPORT_MAX) {
+		fa_err_set(err, "%s: not a regular file of at most 4 GiB", r->path);
+		return FA_EINPUT;
+	}
+	char *head = NULL;
+	size_t head_len = 0;
+	FILE *hm = open_memstream(&head, &head_len);
+	if (hm == NULL) {
+		fa_err_set(err, "out of memory");
+		return FA_ERUNTIME;
+	}
+	bool streamed = scan_layout(r, hm);
+	fclose(hm);
+	json_error_t je;
+	if (streamed) {
+		r->doc = json_loadb(head, head_len, 0, &je);
+	} else {
+		fclose(r->f);
+		r->f = NULL;
+		r->doc = json_load_file(r->path, 0, &je);
+	}
+	free(head);
+	if (r->doc == NULL) {
+		fa_err_set(err, "%s: line %d, column %d: %s", r->path, je.line, je.column, je.text);
+		return FA_EINPUT;
+	}
+	const char *schema = json_string_value(json_object_get(r->doc, "schema"));
+	bool arrays = true;
+	for (int a = FINDINGS; a <= FLOWS; a++) {
+		const json_t *v = json_object_get(r->doc, array_name[a]);
+		arrays &= v == NULL || json_is_array(v);
+		if (!streamed || r->start[a] == 0)
+			r->n[a] = json_array_size(v); /* the array is in doc itself */
+	}
+	if (schema == NULL || strcmp(schema, REPORT_SCHEMA) != 0 || !arrays) {
+		fa_err_set(err, "%s: not a %s document", r->path, REPORT_SCHEMA);
+		return FA_EINPUT;
+	}
+	return FA_OK;
+}
+
+/* The elements of one array, one at a time. */
+struct elements {
+	struct report_src *r;
+	int array;
+	size_t i;
+};
+
+static int elements_start(struct elements *e, struct report_src *r, int array,
+			  struct fa_err *err)
+{
+	*e = (struct elements){r, array, 0};
+	if (r->f != NULL && r->start[array] != 0 && fseeko(r->f, r->start[array], SEEK_SET) != 0) {
+		fa_err_set(err, "%s: cannot read: %s", r->path, strerror(errno));
+		return FA_ERUNTIME;
+	}
+	return FA_OK;
+}
+
+/* The next element (a new reference; NULL after the last). FA_EINPUT when
+   a streamed element line is not JSON. */
+static int elements_next(struct elements *e, json_t **out, struct fa_err *err)
+{
+	*out = NULL;
+	struct report_src *r = e->r;
+	if (e->i == r->n[e->array])
+		return FA_OK;
+	if (r->f == NULL || r->start[e->array] == 0) {
+		*out = json_incref(json_array_get(json_object_get(r->doc, array_name[e->array]), e->i++));
+		return FA_OK;
+	}
+	ssize_t n = getline(&r->line, &r->cap, r->f);
+	if (n < 0 || !element_line(r->line, (size_t)n)) {
+		fa_err_set(err, "%s: %s[%zu]: the file changed while it was read", r->path,
+			   array_name[e->array], e->i);
+		return FA_EINPUT;
+	}
+	size_t len = (size_t)n - (r->line[n - 2] == ',' ? 2 : 1);
+	json_error_t je;
+	*out = json_loadb(r->line, len, 0, &je);
+	if (*out == NULL || !json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		fa_err_set(err, "%s: %s[%zu], column %d: %s", r->path, array_name[e->array], e->i,
+			   je.column, je.text);
+		return FA_EINPUT;
+	}
+	e->i++;
+	return FA_OK;
+}
+
 /* ---------------------------------------------------------------- batches */
 
 struct batch {
@@ -596,49 +789,115 @@ static int batch_send(struct conn *c, const char *db, const char *table, const c
 typedef void (*row_fn)(struct jsonw *w, const struct run_info *ri, unsigned part,
 		       const json_t *e);
 
-/* Sends every element of arr as rows of table, in batches. */
-static int send_rows(struct conn *c, const char *db, const char *table,
-		     const struct run_info *ri, const json_t *arr, row_fn make, bool skip_present,
+/* Makes the next batch of up to REPORT_CH_BATCH_ROWS rows (or
+   REPORT_CH_BODY_MAX bytes) from el into b (b->buf the caller's to free). */
+static int build_batch(const char *db, const char *table, const struct run_info *ri,
+		       struct elements *el, row_fn make, struct batch *b, struct fa_err *err)
+{
+	b->buf = NULL;
+	b->len = b->rows = 0;
+	b->m = open_memstream(&b->buf, &b->len);
+	struct jsonw w;
+	if (b->m == NULL || jsonw_open_text(&w, b->m) != FA_OK) {
+		if (b->m)
+			fclose(b->m);
+		fa_err_set(err, "out of memory making the rows of %s", table);
+		return FA_ERUNTIME;
+	}
+	fprintf(b->m, "INSERT INTO %s.%s FORMAT JSONEachRow\n", db, table);
+	int rc = FA_OK;
+	while (b->rows < REPORT_CH_BATCH_ROWS) {
+		json_t *e;
+		if ((rc = elements_next(el, &e, err)) != FA_OK || e == NULL)
+			break;
+		make(&w, ri, b->part, e);
+		json_decref(e);
+		jsonw_raw(&w, "\n", 1);
+		if ((++b->rows & 1023) == 0) {
+			jsonw_flush(&w);
+			fflush(b->m);
+			if (b->len >= REPORT_CH_BODY_MAX)
+				break;
+		}
+	}
+	int wrc = jsonw_close(&w);
+	if ((fclose(b->m) != 0 || wrc != FA_OK) && rc == FA_OK) {
+		fa_err_set(err, "out of memory making the rows of %s", table);
+		rc = FA_ERUNTIME;
+	}
+	return rc;
+}
+
+/* One batch on its way, in a thread of its own, while the next is made. */
+struct send_job {
+	struct conn *c;
+	const char *db, *table, *key;
+	struct batch b;
+	bool skip_present;
+	int rc;
+	struct fa_err err;
+};
+
+static void *send_thread(void *arg)
+{
+	struct send_job *j = arg;
+	j->rc = batch_send(j->c, j->db, j->table, j->key, &j->b, j->skip_present, &j->err);
+	return NULL;
+}
+
+/* Waits for the job's thread; its rows count once sent. The first failure
+   is the one rc keeps. */
+static int finish_job(pthread_t th, struct send_job *j, int rc, unsigned long long *sent,
+		      struct fa_err *err)
+{
+	pthread_join(th, NULL);
+	free(j->b.buf);
+	if (j->rc == FA_OK)
+		*sent += j->b.rows;
+	else if (rc == FA_OK)
+		*err = j->err;
+	return rc == FA_OK ? j->rc : rc;
+}
+
+/*
+ * Sends every element of one array as rows of its table, in batches. A
+ * batch is sent by a thread while the next one is made (the server parses
+ * one while flowaudit reads the next), and is waited for before the next
+ * goes; the curl handle is used by one thread at a time.
+ */
+static int send_rows(struct conn *c, const char *db, const struct run_info *ri,
+		     struct report_src *src, int array, row_fn make, bool skip_present,
 		     unsigned long long *sent, struct fa_err *err)
 {
-	struct batch b = {.part = 1};
-	int rc = FA_OK;
-	size_t n = json_array_size(arr);
-	for (size_t i = 0; i < n && rc == FA_OK;) {
-		b.m = open_memstream(&b.buf, &b.len);
-		struct jsonw w;
-		if (b.m == NULL || jsonw_open_text(&w, b.m) != FA_OK) {
-			if (b.m)
-				fclose(b.m);
-			free(b.buf);
-			fa_err_set(err, "out of memory making the rows of %s", table);
-			return FA_ERUNTIME;
+	const char *table = array_name[array];
+	struct elements el;
+	int rc = elements_start(&el, src, array, err);
+	struct send_job job[2];
+	int cur = 0;
+	bool running = false;
+	pthread_t th;
+	for (unsigned part = 1; rc == FA_OK && el.i < src->n[array]; part++) {
+		struct send_job *j = &job[cur];
+		*j = (struct send_job){.c = c, .db = db, .table = table, .key = ri->key,
+				       .skip_present = skip_present, .b.part = part};
+		rc = build_batch(db, table, ri, &el, make, &j->b, err);
+		if (running) {
+			rc = finish_job(th, &job[1 - cur], rc, sent, err);
+			running = false;
 		}
-		fprintf(b.m, "INSERT INTO %s.%s FORMAT JSONEachRow\n", db, table);
-		for (b.rows = 0; i < n && b.rows < REPORT_CH_BATCH_ROWS; i++, b.rows++) {
-			make(&w, ri, b.part, json_array_get(arr, i));
-			jsonw_raw(&w, "\n", 1);
-			if ((b.rows & 1023) == 1023) {
-				jsonw_flush(&w);
-				fflush(b.m);
-				if (b.len >= REPORT_CH_BODY_MAX) {
-					i++, b.rows++;
-					break;
-				}
+		if (rc != FA_OK || pthread_create(&th, NULL, send_thread, j) != 0) {
+			if (rc == FA_OK) {
+				fa_err_set(err, "cannot start a thread to send %s", table);
+				rc = FA_ERUNTIME;
 			}
+			free(j->b.buf);
+			break;
 		}
-		int wrc = jsonw_close(&w);
-		if (fclose(b.m) != 0 || wrc != FA_OK) {
-			free(b.buf);
-			fa_err_set(err, "out of memory making the rows of %s", table);
-			return FA_ERUNTIME;
-		}
-		rc = batch_send(c, db, table, ri->key, &b, skip_present, err);
-		*sent += b.rows;
-		free(b.buf);
-		b.buf = NULL;
-		b.part++;
+		running = true;
+		cur = 1 - cur;
 	}
+	if (running)
+		rc = finish_job(th, &job[1 - cur], rc, sent, err);
 	return rc;
 }
 
@@ -663,9 +922,10 @@ static json_t *strings_of(const json_t *arr, const char *key)
 	return out;
 }
 
-static int send_run(struct conn *c, const char *db, const struct run_info *ri, const json_t *doc,
-		    const char *dir, struct fa_err *err)
+static int send_run(struct conn *c, const char *db, const struct run_info *ri,
+		    const struct report_src *src, const char *dir, struct fa_err *err)
 {
+	const json_t *doc = src->doc;
 	const json_t *in = json_object_get(doc, "inputs");
 	const json_t *sum = json_object_get(doc, "summary");
 	time_t now = time(NULL);
@@ -693,8 +953,7 @@ static int send_run(struct conn *c, const char *db, const struct run_info *ri, c
 		str_of(json_object_get(in, "device_profile"), "sha256"), "devices",
 		strings_of(json_object_get(doc, "devices"), "address"), "verdict",
 		str_of(doc, "verdict"), "fail_on", str_of(doc, "fail_on"), "findings",
-		(json_int_t)json_array_size(json_object_get(doc, "findings")), "flows",
-		(json_int_t)json_array_size(json_object_get(doc, "flows")), "first_seen",
+		(json_int_t)src->n[FINDINGS], "flows", (json_int_t)src->n[FLOWS], "first_seen",
 		time_text(sum, "first_seen", first, sizeof(first)), "last_seen",
 		time_text(sum, "last_seen", last, sizeof(last)), "signature_key",
 		signed_ ? si.key : "");
@@ -734,28 +993,6 @@ static int run_key(const char *dir, char key[65], struct fa_err *err)
 		fa_err_set(err, "%s: not a report directory (no %s): %s", dir, MANIFEST_NAME, why);
 	}
 	return rc;
-}
-
-static int load_report(const char *dir, json_t **doc, struct fa_err *err)
-{
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/report.json", dir);
-	json_error_t je;
-	*doc = json_load_file(path, 0, &je);
-	if (*doc == NULL) {
-		fa_err_set(err, "%s: line %d, column %d: %s", path, je.line, je.column, je.text);
-		return FA_EINPUT;
-	}
-	const char *schema = json_string_value(json_object_get(*doc, "schema"));
-	if (schema == NULL || strcmp(schema, REPORT_SCHEMA) != 0 ||
-	    (json_object_get(*doc, "findings") && !json_is_array(json_object_get(*doc, "findings"))) ||
-	    (json_object_get(*doc, "flows") && !json_is_array(json_object_get(*doc, "flows")))) {
-		fa_err_set(err, "%s: not a %s document", path, REPORT_SCHEMA);
-		json_decref(*doc);
-		*doc = NULL;
-		return FA_EINPUT;
-	}
-	return FA_OK;
 }
 
 static int open_conn(struct conn *c, const struct report_ch_opts *o, struct fa_err *err)
@@ -832,9 +1069,10 @@ int report_ch_export(const struct report_ch_opts *opts, const char *dir,
 	if (rc == FA_OK)
 		rc = count_rows(&c, o.database, "runs", res->manifest, 0, &have, err);
 	res->already = rc == FA_OK && have > 0;
-	json_t *doc = NULL;
+	struct report_src src = {0};
 	if (rc == FA_OK && !res->already)
-		rc = load_report(dir, &doc, err);
+		rc = src_open(dir, &src, err);
+	const json_t *doc = src.doc;
 	const char *base = strrchr(dir, '/');
 	char name[256];
 	snprintf(name, sizeof(name), "%s", base && base[1] ? base + 1 : dir);
@@ -844,22 +1082,23 @@ int report_ch_export(const struct report_ch_opts *opts, const char *dir,
 		.app = str_of(json_object_get(json_object_get(doc, "policy"), "app"), "name"),
 	};
 	time_text(doc, "generated_at", ri.generated_at, sizeof(ri.generated_at));
-	if (rc == FA_OK && doc != NULL)
+	bool go = rc == FA_OK && doc != NULL;
+	if (go)
 		rc = count_rows(&c, o.database, "findings", res->manifest, 0, &partial_f, err);
-	if (rc == FA_OK && doc != NULL)
+	if (go && rc == FA_OK)
 		rc = count_rows(&c, o.database, "flows", res->manifest, 0, &partial_l, err);
-	if (rc == FA_OK && doc != NULL)
-		rc = send_rows(&c, o.database, "findings", &ri, json_object_get(doc, "findings"),
-			       finding_row, partial_f > 0, &res->findings, err);
-	if (rc == FA_OK && doc != NULL)
-		rc = send_rows(&c, o.database, "flows", &ri, json_object_get(doc, "flows"), flow_row,
-			       partial_l > 0, &res->flows, err);
-	if (rc == FA_OK && doc != NULL)
-		rc = send_run(&c, o.database, &ri, doc, dir, err);
+	if (go && rc == FA_OK)
+		rc = send_rows(&c, o.database, &ri, &src, FINDINGS, finding_row, partial_f > 0,
+			       &res->findings, err);
+	if (go && rc == FA_OK)
+		rc = send_rows(&c, o.database, &ri, &src, FLOWS, flow_row, partial_l > 0, &res->flows,
+			       err);
+	if (go && rc == FA_OK)
+		rc = send_run(&c, o.database, &ri, &src, dir, err);
+	src_close(&src);
 	res->retries = c.retries;
 	curl_easy_cleanup(c.curl);
 	free(c.resp);
 	curl_global_cleanup();
-	json_decref(doc);
 	return rc;
 }

@@ -689,6 +689,71 @@ def test_clickhouse_reexport_adds_nothing():
                    " (SELECT count() FROM again.flows)") == counts
 
 
+def test_clickhouse_any_layout():
+    """report.json laid out another way (reindented) exports the same rows
+    as the one-element-a-line layout; an element that is not JSON is bad
+    input (exit 2, naming the file and the element) and leaves no run."""
+    ch = clickhouse()
+    src = report("new")
+    rep = load(src)
+    copy = os.path.join(e2e.WORK, "reindented")
+    shutil.copytree(src, copy)
+    with open(os.path.join(copy, "report.json"), "w") as f:
+        json.dump(rep, f, indent=3)
+    export(copy, db="layout")
+    export(src, db="layout2")
+    for table, cols in (("findings", "id, rule, host, identifiers, first_seen"),
+                        ("flows", "id, name, server_ip, bytes_in")):
+        a = ch.rows("SELECT %s FROM layout.%s ORDER BY id" % (cols, table))
+        b = ch.rows("SELECT %s FROM layout2.%s ORDER BY id" % (cols, table))
+        assert a == b and len(a) == len(rep[table]), (table, len(a), len(b))
+    bad = os.path.join(e2e.WORK, "bad-element")
+    shutil.copytree(src, bad)
+    path = os.path.join(bad, "report.json")
+    with open(path) as f:
+        lines = f.readlines()
+    i = next(n for n, ln in enumerate(lines) if ln.startswith('    {"id":') and '"server_ip"' in ln)
+    lines[i] = lines[i].replace('"server_ip":', '"server_ip" ', 1)
+    with open(path, "w") as f:
+        f.writelines(lines)
+    p = export(bad, db="layout3", expect=2)
+    assert "report.json: flows[0]" in p.stderr, p.stderr
+    assert ch.rows("SELECT count() FROM layout3.runs") == [("0",)]
+
+
+def test_clickhouse_many_batches():
+    """A report of 40,500 flows and 20,500 findings (its elements copied
+    from a real one, one a line as report.json has them) goes in three
+    and two batches: every row exactly once, each batch numbered."""
+    ch = clickhouse()
+    rep = load(report("new"))
+    flow, finding = rep["flows"][0], rep["findings"][0]
+    for k in ("frames", "clause", "detail", "title"):
+        finding.pop(k, None)  # shorter lines: the row does not carry them
+    flows = [dict(flow, id=i + 1) for i in range(40500)]
+    findings = [dict(finding, id="F%05d" % (i + 1)) for i in range(20500)]
+    rep["flows"], rep["findings"] = [], []
+    text = json.dumps(rep, indent=2)
+    for name, items in (("findings", findings), ("flows", flows)):
+        body = ",\n".join("    " + json.dumps(x, separators=(",", ":")) for x in items)
+        top = '\n  "%s": []' % name  # the document's own, not a statement's
+        assert top in text, name
+        text = text.replace(top, '\n  "%s": [\n%s\n  ]' % (name, body), 1)
+    big = os.path.join(e2e.WORK, "big")
+    os.makedirs(big)
+    with open(os.path.join(big, "report.json"), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(big, "MANIFEST.sha256"), "w") as f:
+        f.write("%s  report.json\n" % ("0" * 64))
+    p = export(big, db="big")
+    assert "20500 findings, 40500 flows" in p.stdout, p.stdout
+    assert ch.rows("SELECT count(), uniqExact(id), arraySort(groupUniqArray(part)) FROM big.flows") == \
+        [("40500", "40500", "[1,2,3]")]
+    assert ch.rows("SELECT count(), uniqExact(id), arraySort(groupUniqArray(part)) FROM big.findings") == \
+        [("20500", "20500", "[1,2]")]
+    assert ch.rows("SELECT findings, flows FROM big.runs") == [("20500", "40500")]
+
+
 def test_clickhouse_server_away_and_back():
     """Server down: retries with backoff, then exit 3 saying so; the server
     restarted while an export waits for it: the export completes, each row

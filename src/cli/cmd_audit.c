@@ -67,6 +67,10 @@ static const char usage[] =
 	"  --keylog FILE             TLS key log (SSLKEYLOGFILE format): decrypt the TLS\n"
 	"                            flows it has secrets for (repeatable); a pcapng's\n"
 	"                            secrets blocks are read with no option\n"
+	"  --sign KEY.pem            sign MANIFEST.sha256 with this Ed25519 private key\n"
+	"                            (MANIFEST.sha256.sig; verify --key checks it)\n"
+	"  --export URL              then export the report into ClickHouse (flowaudit\n"
+	"                            export; credentials from CLICKHOUSE_USER/PASSWORD)\n"
 	"  --quiet                   no progress and no summary\n";
 
 static struct sig_db *known_sigs;
@@ -140,6 +144,16 @@ int audit_session_open(struct audit_session *s, struct fa_err *err)
 			return FA_EINPUT;
 		}
 		s->formats |= FMT_JSON; /* every other output is rendered from it */
+	}
+	if (o->export_url != NULL) {
+		int erc = cmd_export_check(o->export_url, err);
+		if (erc != FA_OK)
+			return erc;
+	}
+	if (o->sign_key != NULL) {
+		int krc = report_key_load_private(o->sign_key, &s->sign_key, err);
+		if (krc != FA_OK)
+			return krc;
 	}
 	if (o->policy_path == NULL) {
 		fa_err_set(err, "no policy declaration given (use -p POLICY)");
@@ -236,6 +250,7 @@ void audit_session_close(struct audit_session *s)
 {
 	run_on_stop(NULL, NULL);
 	report_dir_close(s->rdir);
+	report_key_free(s->sign_key);
 	audit_free(s->audit);
 	consent_free(s->consent);
 	policy_free(s->policy);
@@ -915,6 +930,8 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 				inputs[ni++] = r->o.keylogs[i];
 			}
 			rc = manifest_write(tmpdir, inputs, sums, ni, (unsigned)r->o.threads, err);
+			if (rc == FA_OK && s->sign_key != NULL)
+				rc = report_sign_manifest(tmpdir, s->sign_key, err);
 		}
 		free(inputs);
 		free(sums);
@@ -1166,6 +1183,9 @@ void audit_session_summary(struct audit_session *s, const json_t *doc, FILE *to)
 	snprintf(mpath, sizeof(mpath), "%s/%s", s->outdir ? s->outdir : ".", MANIFEST_NAME);
 	if (s->outdir && sha256_file(mpath, mhex, &merr) == FA_OK)
 		fprintf(to, "manifest: SHA256 %s\n", mhex);
+	if (s->outdir && s->sign_key)
+		fprintf(to, "signed:   %s by the key %s\n", REPORT_SIG_NAME,
+			report_key_fingerprint(s->sign_key));
 	/* where a replay's time went; a capture lasts as long as it was told to */
 	if (!s->live)
 		fprintf(to, "time: %.2f s replay, ", s->t_replay);
@@ -1211,6 +1231,9 @@ int cmd_audit(int argc, char **argv)
 	if (!s.run.o.quiet)
 		audit_session_summary(&s, doc, stdout);
 	int ex_verdict = audit_session_exit(&s);
+	if (s.run.o.export_url != NULL && s.outdir != NULL &&
+	    cmd_export_dir(s.run.o.export_url, s.outdir, s.run.o.quiet) != FA_EXIT_OK)
+		ex_verdict = FA_EXIT_RUNTIME;
 	json_decref(doc);
 	audit_session_close(&s);
 	return ex_verdict;

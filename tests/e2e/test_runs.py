@@ -510,6 +510,7 @@ class ClickHouse:
             if self.proc.poll() is not None:
                 raise AssertionError("clickhouse-server exited: " + self.log())
             time.sleep(0.2)
+        self.stop()  # not left running behind a failed start
         raise AssertionError("clickhouse-server did not answer in 60 s: " + self.log())
 
     def stop(self):
@@ -549,6 +550,8 @@ _ch = []
 def clickhouse():
     if not _ch:
         _ch.append(ClickHouse())
+    if _ch[0].proc is None:  # a test that stopped it failed before starting it again
+        _ch[0].start()
     return _ch[0]
 
 

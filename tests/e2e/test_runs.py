@@ -570,7 +570,7 @@ def credentials_file():
 
 
 def export(*args, expect=0, db="fleet", env=None):
-    ch = clickhouse()
+    ch = _ch[0] if _ch else clickhouse()  # as it is: a test may have stopped it on purpose
     argv = [e2e.BIN, "export", "--clickhouse", ch.url, "--database", db] + list(args)
     if not any(a == "--credentials" for a in args) and env is None:
         argv[2:2] = ["--credentials", credentials_file()]

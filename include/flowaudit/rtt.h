@@ -32,7 +32,7 @@
  * numbers handed on are in that file.
  *
  * Owns nothing: struct rtt_flow lives in struct flow (flow.h), zeroed
- * when the flow is made, a few dozen bytes per flow.
+ * when the flow is made: 60 bytes per flow.
  */
 #ifndef FLOWAUDIT_RTT_H
 #define FLOWAUDIT_RTT_H
@@ -49,12 +49,13 @@ enum rtt_kind { RTT_KIND_NONE = 0, RTT_KIND_TCP, RTT_KIND_DNS, RTT_KIND_QUIC };
 const char *rtt_kind_name(enum rtt_kind k);
 
 /* Per flow; all zero is "nothing seen". Times are microseconds after
-   the flow's first packet. */
+   the flow's first packet, frames 1 + how many after its first frame
+   (0: none), so that a flow carries 60 bytes of it. */
 struct rtt_flow {
-	uint64_t req_frame;   /* the request being timed: latest SYN, DNS query, QUIC Initial */
-	uint64_t syn0_frame;  /* the first SYN, while a later one is req */
-	uint64_t best_req_frame, best_ans_frame; /* the smallest server time's frames */
-	uint64_t rtt_syn_frame, ack_frame; /* rtt_us's SYN and ACK */
+	uint32_t req_frame;   /* the request being timed: latest SYN, DNS query, QUIC Initial */
+	uint32_t syn0_frame;  /* the first SYN, while a later one is req */
+	uint32_t best_req_frame, best_ans_frame; /* the smallest server time's frames */
+	uint32_t rtt_syn_frame, ack_frame; /* rtt_us's SYN and ACK */
 	uint32_t req_off, syn0_off;
 	uint32_t req_tsval, syn0_tsval;
 	uint32_t syn_seq;
@@ -65,13 +66,16 @@ struct rtt_flow {
 	uint8_t have;         /* bits: server_us, rtt_us measured */
 };
 
+struct flow;
+
 /*
- * One packet of the flow whose first packet was at `first` in file
- * `first_file`. dir is FLOW_OUT (client to server) or FLOW_IN. Reads the
- * TCP options and the first bytes of a UDP payload through a cursor.
+ * One packet of flow f (its rtt member is updated; its first packet's
+ * time, file and frame are read). dir is FLOW_OUT (client to server) or
+ * FLOW_IN. Reads the TCP options and the first bytes of a UDP payload
+ * through a cursor.
  */
-void rtt_packet(struct rtt_flow *r, fa_time first, uint32_t first_file, const struct decoded_pkt *p,
-		int dir, fa_time ts, uint32_t file, uint64_t frame);
+void rtt_packet(struct flow *f, const struct decoded_pkt *p, int dir, fa_time ts, uint32_t file,
+		uint64_t frame);
 
 /* What a flow record carries (engine.h). */
 struct rtt_result {
@@ -81,7 +85,7 @@ struct rtt_result {
 	uint64_t req_frame, ans_frame; /* of server_us: SYN and SYN-ACK, query and answer, ... */
 	uint64_t syn_frame, ack_frame; /* of rtt_us */
 };
-void rtt_result(const struct rtt_flow *r, struct rtt_result *out);
+void rtt_result(const struct flow *f, struct rtt_result *out);
 
 /* Microseconds as "3.021" (milliseconds with three decimals); returns buf. */
 const char *rtt_ms_str(uint32_t us, char *buf, size_t len);

@@ -84,8 +84,8 @@ static bool offset_of(fa_time first, fa_time ts, uint32_t *off)
 
 /* The answer at offset `off` to the request at req_off: a server time,
    kept when it is the smallest so far. */
-static void answer(struct rtt_flow *r, uint32_t req_off, uint64_t req_frame, uint32_t off,
-		   uint64_t frame)
+static void answer(struct rtt_flow *r, uint32_t req_off, uint32_t req_frame, uint32_t off,
+		   uint32_t frame)
 {
 	if (off < req_off)
 		return;
@@ -98,14 +98,14 @@ static void answer(struct rtt_flow *r, uint32_t req_off, uint64_t req_frame, uin
 	r->have |= HAVE_SERVER;
 }
 
-static void request(struct rtt_flow *r, uint32_t off, uint64_t frame)
+static void request(struct rtt_flow *r, uint32_t off, uint32_t frame)
 {
 	r->req_off = off;
 	r->req_frame = frame;
 }
 
 static void tcp_packet(struct rtt_flow *r, const struct decoded_pkt *p, int dir, uint32_t off,
-		       uint64_t frame)
+		       uint32_t frame)
 {
 	uint8_t fl = p->tcp_flags & (TCP_SYN | TCP_ACK);
 	uint32_t tsval = 0, tsecr = 0;
@@ -150,7 +150,7 @@ static void tcp_packet(struct rtt_flow *r, const struct decoded_pkt *p, int dir,
 }
 
 static void dns_packet(struct rtt_flow *r, const struct decoded_pkt *p, int dir, uint32_t off,
-		       uint64_t frame)
+		       uint32_t frame)
 {
 	struct cursor c = cur_make(p->payload, p->payload_len);
 	uint16_t id = cur_be16(&c);
@@ -180,7 +180,7 @@ static bool quic_long_header(const struct decoded_pkt *p, uint32_t *version)
 }
 
 static void quic_packet(struct rtt_flow *r, const struct decoded_pkt *p, int dir, uint32_t off,
-			uint64_t frame)
+			uint32_t frame)
 {
 	uint32_t version;
 	bool lh = quic_long_header(p, &version);
@@ -205,24 +205,28 @@ static void quic_packet(struct rtt_flow *r, const struct decoded_pkt *p, int dir
 	}
 }
 
-void rtt_packet(struct rtt_flow *r, fa_time first, uint32_t first_file, const struct decoded_pkt *p,
-		int dir, fa_time ts, uint32_t file, uint64_t frame)
+void rtt_packet(struct flow *f, const struct decoded_pkt *p, int dir, fa_time ts, uint32_t file,
+		uint64_t frame)
 {
-	if (r->state == ST_DONE || file != first_file)
+	struct rtt_flow *r = &f->rtt;
+	if (r->state == ST_DONE || file != f->file || frame < f->first_frame ||
+	    frame - f->first_frame >= UINT32_MAX)
 		return;
-	uint32_t off;
-	if (!offset_of(first, ts, &off))
+	uint32_t off, fr = (uint32_t)(frame - f->first_frame) + 1;
+	if (!offset_of(f->first, ts, &off))
 		return;
 	if (p->l4_proto == IPPROTO_TCP)
-		tcp_packet(r, p, dir, off, frame);
+		tcp_packet(r, p, dir, off, fr);
 	else if (p->l4_proto == IPPROTO_UDP && (p->sport == 53 || p->dport == 53))
-		dns_packet(r, p, dir, off, frame);
+		dns_packet(r, p, dir, off, fr);
 	else if (p->l4_proto == IPPROTO_UDP)
-		quic_packet(r, p, dir, off, frame);
+		quic_packet(r, p, dir, off, fr);
 }
 
-void rtt_result(const struct rtt_flow *r, struct rtt_result *out)
+void rtt_result(const struct flow *f, struct rtt_result *out)
 {
+	const struct rtt_flow *r = &f->rtt;
+	uint64_t base = f->first_frame - 1;
 	memset(out, 0, sizeof(*out));
 	out->server_us = RTT_NONE;
 	out->rtt_us = RTT_NONE;
@@ -231,13 +235,13 @@ void rtt_result(const struct rtt_flow *r, struct rtt_result *out)
 	out->kind = (enum rtt_kind)r->kind;
 	if (r->have & HAVE_SERVER) {
 		out->server_us = r->server_us;
-		out->req_frame = r->best_req_frame;
-		out->ans_frame = r->best_ans_frame;
+		out->req_frame = base + r->best_req_frame;
+		out->ans_frame = base + r->best_ans_frame;
 	}
 	if (r->have & HAVE_RTT) {
 		out->rtt_us = r->rtt_us;
-		out->syn_frame = r->rtt_syn_frame;
-		out->ack_frame = r->ack_frame;
+		out->syn_frame = base + r->rtt_syn_frame;
+		out->ack_frame = base + r->ack_frame;
 	}
 }
 

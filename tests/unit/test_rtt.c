@@ -61,15 +61,25 @@ static struct pk *udp(struct pk *k, uint16_t dport, const uint8_t *d, size_t n, 
 	return k;
 }
 
-static void feed(struct rtt_flow *r, struct pk *k, int dir, fa_time us, uint64_t frame)
+/* A flow whose first packet is frame 1 of file 0, at T0. */
+static struct flow flow0(void)
 {
-	rtt_packet(r, T0, 0, &k->p, dir, T0 + us, 0, frame);
+	struct flow f;
+	memset(&f, 0, sizeof(f));
+	f.first = T0;
+	f.first_frame = 1;
+	return f;
+}
+
+static void feed(struct flow *f, struct pk *k, int dir, fa_time us, uint64_t frame)
+{
+	rtt_packet(f, &k->p, dir, T0 + us, 0, frame);
 }
 
 static void test_handshake(void **state)
 {
 	(void)state;
-	struct rtt_flow r = {0};
+	struct flow r = flow0();
 	struct pk k;
 	feed(&r, tcp(&k, TCP_SYN, 100, 0), FLOW_OUT, 0, 1);
 	feed(&r, tcp(&k, TCP_SYN | TCP_ACK, 500, 101), FLOW_IN, 3000, 2);
@@ -89,11 +99,30 @@ static void test_handshake(void **state)
 	assert_string_equal(rtt_kind_name(res.kind), "tcp_handshake");
 }
 
+/* Frame numbers past 2^32 come back whole (the state keeps them relative). */
+static void test_far_frames(void **state)
+{
+	(void)state;
+	struct flow r = flow0();
+	struct pk k;
+	uint64_t at = 5000000000ULL;
+	r.first_frame = at;
+	feed(&r, tcp(&k, TCP_SYN, 100, 0), FLOW_OUT, 0, at);
+	feed(&r, tcp(&k, TCP_SYN | TCP_ACK, 500, 101), FLOW_IN, 3000, at + 7);
+	feed(&r, tcp(&k, TCP_ACK, 101, 501), FLOW_OUT, 3100, at + 9);
+	struct rtt_result res;
+	rtt_result(&r, &res);
+	assert_int_equal(res.req_frame, at);
+	assert_int_equal(res.ans_frame, at + 7);
+	assert_int_equal(res.ack_frame, at + 9);
+	assert_int_equal(res.server_us, 3000);
+}
+
 /* A SYN-ACK that does not acknowledge the SYN is no answer to it. */
 static void test_synack_wrong_ack(void **state)
 {
 	(void)state;
-	struct rtt_flow r = {0};
+	struct flow r = flow0();
 	struct pk k;
 	feed(&r, tcp(&k, TCP_SYN, 100, 0), FLOW_OUT, 0, 1);
 	feed(&r, tcp(&k, TCP_SYN | TCP_ACK, 500, 999), FLOW_IN, 1000, 2);
@@ -110,7 +139,7 @@ static void test_synack_wrong_ack(void **state)
 static void test_syn_again_no_ts(void **state)
 {
 	(void)state;
-	struct rtt_flow r = {0};
+	struct flow r = flow0();
 	struct pk k;
 	feed(&r, tcp(&k, TCP_SYN, 100, 0), FLOW_OUT, 0, 1);
 	feed(&r, tcp(&k, TCP_SYN, 100, 0), FLOW_OUT, 1000000, 2);
@@ -127,7 +156,7 @@ static void test_syn_again_no_ts(void **state)
 static void test_syn_again_ts_first(void **state)
 {
 	(void)state;
-	struct rtt_flow r = {0};
+	struct flow r = flow0();
 	struct pk k;
 	feed(&r, with_ts(tcp(&k, TCP_SYN, 100, 0), 1000, 0), FLOW_OUT, 0, 1);
 	feed(&r, with_ts(tcp(&k, TCP_SYN, 100, 0), 2000, 0), FLOW_OUT, 1000000, 2);
@@ -146,7 +175,7 @@ static void test_syn_again_ts_first(void **state)
 static void test_syn_again_ts_latest(void **state)
 {
 	(void)state;
-	struct rtt_flow r = {0};
+	struct flow r = flow0();
 	struct pk k;
 	feed(&r, with_ts(tcp(&k, TCP_SYN, 100, 0), 1000, 0), FLOW_OUT, 0, 1);
 	feed(&r, with_ts(tcp(&k, TCP_SYN, 100, 0), 2000, 0), FLOW_OUT, 1000000, 2);
@@ -163,7 +192,7 @@ static void test_syn_again_ts_latest(void **state)
 static void test_syn_again_ts_unknown(void **state)
 {
 	(void)state;
-	struct rtt_flow r = {0};
+	struct flow r = flow0();
 	struct pk k;
 	feed(&r, with_ts(tcp(&k, TCP_SYN, 100, 0), 1000, 0), FLOW_OUT, 0, 1);
 	feed(&r, with_ts(tcp(&k, TCP_SYN, 100, 0), 2000, 0), FLOW_OUT, 1000000, 2);
@@ -183,7 +212,7 @@ static void test_syn_again_ts_unknown(void **state)
 static void test_synack_again(void **state)
 {
 	(void)state;
-	struct rtt_flow r = {0};
+	struct flow r = flow0();
 	struct pk k;
 	feed(&r, tcp(&k, TCP_SYN, 100, 0), FLOW_OUT, 0, 1);
 	feed(&r, tcp(&k, TCP_SYN | TCP_ACK, 500, 101), FLOW_IN, 32000, 2);
@@ -202,7 +231,7 @@ static void test_synack_again(void **state)
 static void test_no_synack(void **state)
 {
 	(void)state;
-	struct rtt_flow r = {0};
+	struct flow r = flow0();
 	struct pk k;
 	feed(&r, tcp(&k, TCP_SYN, 100, 0), FLOW_OUT, 0, 1);
 	feed(&r, tcp(&k, TCP_ACK, 101, 501), FLOW_OUT, 34844, 2);
@@ -217,7 +246,7 @@ static void test_no_synack(void **state)
 static void test_mid_stream(void **state)
 {
 	(void)state;
-	struct rtt_flow r = {0};
+	struct flow r = flow0();
 	struct pk k;
 	feed(&r, tcp(&k, TCP_ACK | TCP_PSH, 100, 500), FLOW_OUT, 0, 1);
 	feed(&r, tcp(&k, TCP_ACK, 500, 101), FLOW_IN, 2000, 2);
@@ -233,10 +262,10 @@ static void test_mid_stream(void **state)
 static void test_other_file(void **state)
 {
 	(void)state;
-	struct rtt_flow r = {0};
+	struct flow r = flow0();
 	struct pk k;
-	rtt_packet(&r, T0, 0, &tcp(&k, TCP_SYN, 100, 0)->p, FLOW_OUT, T0, 0, 1);
-	rtt_packet(&r, T0, 0, &tcp(&k, TCP_SYN | TCP_ACK, 500, 101)->p, FLOW_IN, T0 + 100, 1, 1);
+	rtt_packet(&r, &tcp(&k, TCP_SYN, 100, 0)->p, FLOW_OUT, T0, 0, 1);
+	rtt_packet(&r, &tcp(&k, TCP_SYN | TCP_ACK, 500, 101)->p, FLOW_IN, T0 + 100, 1, 1);
 	struct rtt_result res;
 	rtt_result(&r, &res);
 	assert_int_equal(res.server_us, RTT_NONE);
@@ -245,7 +274,7 @@ static void test_other_file(void **state)
 static void test_dns(void **state)
 {
 	(void)state;
-	struct rtt_flow r = {0};
+	struct flow r = flow0();
 	struct pk k;
 	uint8_t q1[12] = {0x12, 0x34, 0x01, 0x00, 0, 1};
 	uint8_t q2[12] = {0x56, 0x78, 0x01, 0x00, 0, 1};
@@ -269,7 +298,7 @@ static void test_dns(void **state)
 static void test_quic(void **state)
 {
 	(void)state;
-	struct rtt_flow r = {0};
+	struct flow r = flow0();
 	struct pk k;
 	uint8_t init[8] = {0xc3, 0, 0, 0, 1, 8};
 	uint8_t srv[8] = {0xc1, 0, 0, 0, 1, 0};
@@ -288,7 +317,7 @@ static void test_quic(void **state)
 static void test_udp_not_quic(void **state)
 {
 	(void)state;
-	struct rtt_flow r = {0};
+	struct flow r = flow0();
 	struct pk k;
 	uint8_t rtp[12] = {0x80, 0x00, 0, 1};
 	feed(&r, udp(&k, 5004, rtp, sizeof(rtp), 0), FLOW_OUT, 0, 1);
@@ -303,6 +332,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handshake),
+		cmocka_unit_test(test_far_frames),
 		cmocka_unit_test(test_synack_wrong_ack),
 		cmocka_unit_test(test_syn_again_no_ts),
 		cmocka_unit_test(test_syn_again_ts_first),

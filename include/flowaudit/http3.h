@@ -37,11 +37,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP3_FRAME_MAX (64 * 1024)  /* a HEADERS frame's header block */
-#define HTTP3_TABLE_MAX (64 * 1024)  /* QPACK dynamic table, each direction */
+#define HTTP3_FRAME_MAX ((size_t)64 * 1024) /* a HEADERS frame's header block */
+#define HTTP3_TABLE_MAX ((size_t)64 * 1024) /* QPACK dynamic table, each direction */
 #define HTTP3_STREAMS 64             /* request streams at once */
 #define HTTP3_BLOCKED 16             /* blocked header blocks per direction */
-#define HTTP3_CONN_HOLD (256 * 1024) /* header blocks being collected and bytes of
+#define HTTP3_CONN_HOLD ((size_t)256 * 1024) /* header blocks being collected and bytes of
 					blocked streams, every stream of a connection */
 
 struct http3_stats {

@@ -81,6 +81,12 @@ struct quic_dec_cbs {
 		       bool fin);
 	/* Bytes of the stream were lost or not kept: nothing more of it follows. */
 	void (*gap)(void *user, int dir, uint64_t stream_id);
+	/*
+	 * A connection ID the endpoint of direction dir chose for itself (its
+	 * Source Connection ID, or one it issued in NEW_CONNECTION_ID): the
+	 * other side's short headers carry it, also on a new path. May be NULL.
+	 */
+	void (*cid)(void *user, int dir, const uint8_t *cid, size_t len);
 	void *user;
 };
 

@@ -151,6 +151,7 @@ void engine_free(struct engine *e)
 	strpool_free(e->pool);
 	recstore_free(e->recs);
 	quic_ctx_free(e->quic);
+	quic_cids_free(e);
 	attr_free(e);
 	free(e->hits);
 	free(e);
@@ -428,6 +429,11 @@ static void udp_payload(struct engine *e, struct flow *f, struct analysis *an, i
 {
 	if (dir == FLOW_OUT && !an->quic_done && !is_dns(p))
 		quic_payload(e, an, p, fr);
+	if (e->cfg.keys != NULL && !an->quic_seen && !an->quic_path_tried && dir == FLOW_OUT &&
+	    !is_dns(p)) {
+		an->quic_path_tried = true;
+		quic_flow_path(e, an, p->payload, p->payload_len);
+	}
 	if (an->quic_seen && e->cfg.keys != NULL)
 		quic_flow_datagram(e, f, an, dir, p->payload, p->payload_len, fr);
 	if (is_dns(p)) {
@@ -566,6 +572,7 @@ void engine_analyse_frame(struct engine *e, const struct source_frame *fr)
 	}
 	if (e->pub != NULL)
 		return; /* the classifier's part ends here */
+	rtt_packet(&f->rtt, f->first, f->file, &p, dir, fr->ts, fr->file, fr->frame);
 	if (p.l4_proto == IPPROTO_TCP && (p.tcp_flags & TCP_SYN) && !an->isn_known[dir]) {
 		an->isn[dir] = p.tcp_seq + 1;
 		an->isn_known[dir] = true;
@@ -761,6 +768,7 @@ static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 	r.first_frame = f->first_frame;
 	r.last_frame = f->last_frame;
 	r.end = why;
+	rtt_result(&f->rtt, &r.rtt);
 	r.protocol = an->protocol;
 	r.category = an->category;
 	r.encrypted = an->encrypted;
@@ -801,7 +809,7 @@ static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 	for (int d = 0; d < 2; d++)
 		stream_free(an->st[d]);
 	tls_flow_free(e, an->tls);
-	quic_flow_free(an->qf);
+	quic_flow_release(e, an->qf);
 	h2_drop(an);
 	quic_conn_free(an->quic);
 	free(an->hello);

@@ -28,39 +28,31 @@
 #include <string.h>
 
 #define SLOTS (2 * HTTP3_STREAMS + 8)
-#define SETTINGS_MAX 1024          /* a SETTINGS frame's payload */
+#define SETTINGS_MAX ((size_t)1024) /* a SETTINGS frame's payload */
 
 enum kind { K_NEW, K_REQUEST, K_CONTROL, K_ENCODER, K_IGNORE };
 
 struct h3s {
-	bool used, dead, pinned;
-	int dir;
 	uint64_t sid;
-	enum kind kind;
 	uint64_t last_use;
-	/* the frame being read */
-	uint8_t head[16];
-	size_t head_len;
-	bool in_frame;
-	uint64_t ftype, fleft;
-	/* a HEADERS block or SETTINGS payload being collected */
-	uint8_t *buf;
+	uint64_t ftype, fleft;       /* the frame being read */
+	uint8_t *buf;                /* a HEADERS block or SETTINGS payload being collected */
 	size_t buf_len;
-	bool skipping;
-	/* a complete header block being decoded (or waiting for the encoder stream) */
-	nghttp3_qpack_stream_context *sctx;
+	nghttp3_qpack_stream_context *sctx; /* a complete block being decoded, or waiting */
 	size_t consumed;
-	bool blocked;
-	uint8_t *pend; /* stream bytes that came while blocked */
+	uint8_t *pend;               /* stream bytes that came while blocked */
 	size_t pend_len;
-	bool pend_fin;
-	/* the message */
-	struct http2_request req;
-	bool has_method, informational, trailer, headers_done;
-	int coding;
+	struct http2_request req;    /* the message */
 	struct http_body body;
-	bool body_on;
+	int dir;
+	enum kind kind;
+	int coding;
 	uint32_t user_state;
+	size_t head_len;
+	uint8_t head[16];
+	bool used, dead, pinned;
+	bool in_frame, skipping, blocked, pend_fin;
+	bool has_method, informational, trailer, headers_done, body_on;
 };
 
 struct http3_conn {

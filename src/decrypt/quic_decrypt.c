@@ -535,7 +535,12 @@ static bool frames(struct quic_dec *q, int dir, int space, const uint8_t *p, siz
 			uint8_t len = cur_u8(&c);
 			if (len < 1 || len > QUIC_CID_MAX)
 				return false;
-			cur_skip(&c, len + 16u);
+			const uint8_t *cid = cur_take(&c, len);
+			cur_skip(&c, 16);
+			/* a packet's short header names the receiver's CID: the same length */
+			if (cid != NULL && cur_ok(&c) && space == QDEC_APP &&
+			    len == q->d[dir].scid_len && q->cbs.cid != NULL)
+				q->cbs.cid(q->cbs.user, dir, cid, len);
 		} else if (t == 0x1a || t == 0x1b) { /* PATH_CHALLENGE, PATH_RESPONSE */
 			cur_skip(&c, 8);
 		} else if (t == 0x1c || t == 0x1d) { /* CONNECTION_CLOSE */
@@ -738,10 +743,13 @@ static bool long_packet(struct quic_dec *q, int dir, struct cursor *c)
 	if (type == LT_RETRY)
 		return false; /* the rest of the datagram is the Retry */
 	struct qdir *d = &q->d[dir];
+	bool fresh = !d->have_scid || d->scid_len != sl || (sl > 0 && memcmp(d->scid, scid, sl) != 0);
 	if (sl > 0)
 		memcpy(d->scid, scid, sl);
 	d->scid_len = sl;
 	d->have_scid = true;
+	if (fresh && sl > 0 && q->cbs.cid != NULL)
+		q->cbs.cid(q->cbs.user, dir, scid, sl);
 	if (type == LT_INITIAL) {
 		uint64_t tl = cur_quic_varint(c);
 		if (!cur_ok(c) || tl > cur_left(c)) {

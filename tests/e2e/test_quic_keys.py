@@ -15,6 +15,8 @@ reference) and then read by flowaudit.
     one set of findings
   - without keys, or with an empty key log: no_key, and the report says
     how many QUIC flows were examined
+  - a client that moves to a new port (a connection ID the server issued):
+    both paths read, each identifier in the flow that carried it
   - secrets in a pcapng's Decryption Secrets Block, and the evidence file
     of a finding, which carries the connection's secrets so that tshark
     opens it without a key log
@@ -40,7 +42,7 @@ POLICY = os.path.join(TOP, "tests", "fixtures", "tls-e2e", "policy.json")
 DEVICE = os.path.join(TOP, "tests", "fixtures", "tls-e2e", "device.json")
 PY = "/usr/bin/python3"
 H3 = ["h3-aes128", "h3-aes256", "h3-chacha", "h3-v2"]
-ALL = H3 + ["h3-nokey", "tls-h1", "tls-h2"]
+ALL = H3 + ["h3-nokey", "h3-migrate", "tls-h1", "tls-h2"]
 BIN = WORK = None
 
 
@@ -315,6 +317,30 @@ def test_three_transports_one_set_of_findings():
     sets = {n: key(audit(n, "three")[0]) for n in ("tls-h1", "tls-h2", "h3-aes128")}
     assert sets["tls-h1"] == sets["tls-h2"] == sets["h3-aes128"], sets
     assert any(r == "undeclared-data" for r, *_ in sets["h3-aes128"])
+
+
+def test_migration():
+    """A client that moves to a new port with a connection ID the server
+    issued is followed there: tshark opens the packets of both paths, and
+    flowaudit decrypts both flows and finds the requests sent on the new
+    path, each identifier in the flow that carried it."""
+    rows = tshark(["-r", path("h3-migrate", ".pcap"), "-o",
+                   "tls.keylog_file:" + path("h3-migrate", ".keys"), "-Y", "quic", "-T", "fields",
+                   "-e", "udp.srcport", "-e", "quic.packet_number"]).splitlines()
+    moved = [r for r in rows if r.startswith("51001")]
+    assert len(moved) >= 5 and all(r.split("\t")[1] for r in rows), rows
+    fl = flows("h3-migrate")
+    assert len(fl) == 2, fl
+    assert all(f["tls_decrypt_status"] == "decrypted" for f in fl), fl
+    assert fl[1]["client_port"] == 51001 and fl[1]["http_url"].endswith("/s/h3/h"), fl[1]
+    rep, _ = audit("h3-migrate", "moved")
+    reqs = requests("h3-aes128")  # the same requests; the first path carries stream 0
+    want = expected_hits(reqs[:1]) | expected_hits(reqs[1:])  # each flow names its own first places
+    assert hits_of(rep) == want, (hits_of(rep), want)
+    flow_of = {(h["type"], h["flow"]) for f in rep["findings"] for h in f.get("identifiers") or []}
+    assert flow_of == {("imei", fl[0]["id"]), ("imei", fl[1]["id"]), ("android_id", fl[1]["id"]),
+                       ("advertising_id", fl[1]["id"])}, flow_of
+    assert rep["summary"]["tls"]["quic"] == {"flows": 2, "decrypted": 2}
 
 
 def test_no_keys():

@@ -57,10 +57,21 @@ static void on_gap(void *user, int dir, uint64_t sid)
 		abort();
 }
 
+static void on_cid(void *user, int dir, const uint8_t *cid, size_t len)
+{
+	(void)user;
+	if ((dir != QDEC_FROM_CLIENT && dir != QDEC_FROM_SERVER) || len < 1 || len > 20)
+		abort();
+	uint8_t x = 0;
+	for (size_t i = 0; i < len; i++)
+		x ^= cid[i];
+	g_sink ^= x;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct track t = {0};
-	struct quic_dec_cbs cbs = {on_stream, on_gap, &t};
+	struct quic_dec_cbs cbs = {on_stream, on_gap, on_cid, &t};
 	struct quic_dec *q = quic_dec_new(NULL, &cbs);
 	if (q == NULL)
 		return 0;

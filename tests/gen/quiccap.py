@@ -28,6 +28,10 @@ of tests/fixtures/tls-e2e/device.json):
                  header protection)
   h3-v2          the same as h3-aes128 in QUIC version 2 (RFC 9369)
   h3-nokey       h3-aes128 with an empty key log
+  h3-migrate     h3-aes128 whose client, after the first request, moves to
+                 a new UDP port and a connection ID the server issued in a
+                 NEW_CONNECTION_ID frame (PATH_CHALLENGE, PATH_RESPONSE),
+                 and sends the other two requests there
   tls-h1         the three requests over TLS 1.3 and HTTP/1.1 (one TCP
                  connection)
   tls-h2         the three requests over TLS 1.3 and HTTP/2
@@ -237,6 +241,7 @@ class QuicConn:
         self.phase = [0, 0]
         self.pn = {}
         self.server_seen = False
+        self.migrated_cid = None
 
     def keylog(self):
         if not self.keyed:
@@ -280,6 +285,8 @@ class QuicConn:
         keys = self.app[d]
         pn = self.next_pn("app", d)
         dcid = self.scid if d == 0 else self.ccid
+        if d == 0 and self.migrated_cid:
+            dcid = self.migrated_cid
         pn_len = 2
         if len(payload) < 4:
             payload += bytes(4 - len(payload))
@@ -334,7 +341,7 @@ def settings(cap):
     return h3_frame(0x04, vi(0x01) + vi(cap) + vi(0x07) + vi(16))
 
 
-def quic_scenario(cap, suite, version, keyed=True):
+def quic_scenario(cap, suite, version, keyed=True, migrate=False):
     dns_exchange(cap, CLIENT, RESOLVER, HOST, [SERVER], sport=40100)
     c = QuicConn(cap, suite, version, keyed)
     hl = SUITES[suite][2]().digest_size
@@ -362,6 +369,17 @@ def quic_scenario(cap, suite, version, keyed=True):
     c.send(0, c.short_packet(0, stream(0, 0, h3_frame(0x01, fields(m, path, extra)), fin=True)))
     c.send(1, c.short_packet(1, stream(0, 0, h3_frame(0x01, b"\x00\x00\xd9"), fin=True)))
     c.key_update(0)
+    if migrate:
+        # the server issues a second connection ID; the client moves to a new
+        # port (a NAT rebinding) and uses it there, checking the path first
+        new = c.rnd(8)
+        c.send(1, c.short_packet(1, vi(0x18) + vi(1) + vi(0) + bytes([len(new)]) + new + c.rnd(16)))
+        c.sport += 1000
+        c.migrated_cid = new
+        challenge = c.rnd(8)
+        c.send(0, c.short_packet(0, vi(0x1A) + challenge))
+        c.send(1, c.short_packet(1, vi(0x1B) + challenge + vi(0x1A) + challenge[::-1]))
+        c.send(0, c.short_packet(0, vi(0x1B) + challenge[::-1]))
     # request 4: its header block needs dynamic entry 0, which the encoder stream inserts later
     m, path, extra, body = reqs[1]
     name, value = extra[0]
@@ -556,6 +574,7 @@ SCENARIOS = {
     "h3-chacha": lambda cap: quic_scenario(cap, 0x1303, V1),
     "h3-v2": lambda cap: quic_scenario(cap, 0x1301, V2),
     "h3-nokey": lambda cap: quic_scenario(cap, 0x1301, V1, keyed=False),
+    "h3-migrate": lambda cap: quic_scenario(cap, 0x1301, V1, migrate=True),
     "tls-h1": lambda cap: tls_scenario(cap, False),
     "tls-h2": lambda cap: tls_scenario(cap, True),
 }

@@ -1,7 +1,7 @@
 /*
  * test_quic_decrypt.c - QUIC decryption with a key log: the client and
  * server Initials of RFC 9001 Appendix A (A.2, A.3) give the client random
- * and the cipher suite; connections built here with the crypto layer, under
+ * and the cipher suite, and after A.4's Retry the keys follow the new DCID; connections built here with the crypto layer, under
  * each cipher suite, carry STREAM frames out of order, retransmitted and
  * past the hold bounds, a key update with a late packet of the old phase,
  * and packets that cannot be opened, which are counted and never fatal.
@@ -55,6 +55,9 @@ struct got {
 	} s[8];
 	size_t ns;
 	uint64_t calls, gaps;
+	int cid_dir[4];
+	uint8_t cid[4][20], cid_len[4];
+	size_t n_cids;
 };
 
 static size_t got_slot(struct got *g, int dir, uint64_t sid)
@@ -86,6 +89,15 @@ static void on_gap(void *user, int dir, uint64_t sid)
 	struct got *g = user;
 	g->gaps++;
 	g->s[got_slot(g, dir, sid)].gaps++;
+}
+
+static void on_cid(void *user, int dir, const uint8_t *cid, size_t len)
+{
+	struct got *g = user;
+	assert_true(g->n_cids < 4 && len <= 20);
+	g->cid_dir[g->n_cids] = dir;
+	memcpy(g->cid[g->n_cids], cid, len);
+	g->cid_len[g->n_cids++] = (uint8_t)len;
 }
 
 /* One datagram, from an exactly sized heap copy (so ASan sees any overread). */
@@ -129,6 +141,44 @@ static void test_rfc9001_initials(void **state)
 	quic_dec_free(q);
 	quic_dec_free(NULL);
 	free(dg);
+}
+
+/* RFC 9001 A.4: the server's Retry to A.2's Initial, SCID f067a5502a4262b5. */
+static const char a4[] = "ff000000010008f067a5502a4262b5746f6b656e04a265ba2eff4d829058fb3f0f2496ba";
+
+static void hello(struct buf *f, int type, const uint8_t *random, uint16_t suite);
+
+/*
+ * After a Retry the client's next Initial goes to the Retry's SCID, and
+ * the Initial keys of both directions come from that new DCID.
+ */
+static void test_rfc9001_retry(void **state)
+{
+	(void)state;
+	struct buf *dg = calloc(1, sizeof(*dg)), *f = calloc(1, sizeof(*f));
+	assert_true(dg && f);
+	struct quic_dec *q = quic_dec_new(NULL, NULL);
+	dg->n = unhex(rfc9001_client_initial, dg->b, sizeof(dg->b));
+	feed(q, QDEC_FROM_CLIENT, dg);
+	dg->n = unhex(a4, dg->b, sizeof(dg->b));
+	feed(q, QDEC_FROM_SERVER, dg);
+	const struct quic_dec_info *i = quic_dec_info(q);
+	assert_int_equal(i->malformed + i->auth_failed, 0);
+	/* the second Initial, to the Retry's SCID, with the token */
+	static const uint8_t retry_scid[8] = {0xf0, 0x67, 0xa5, 0x50, 0x2a, 0x42, 0x62, 0xb5};
+	uint8_t rnd[32];
+	memset(rnd, 0x5a, sizeof(rnd));
+	hello(f, 1, rnd, 0);
+	struct qp_keys k;
+	qp_initial_keys(QUIC_V1, retry_scid, 8, false, &k);
+	dg->n = 0;
+	qp_long(dg, QUIC_V1, 0, retry_scid, 8, NULL, 0, 3, f, 1162, &k);
+	feed(q, QDEC_FROM_CLIENT, dg);
+	assert_int_equal(i->opened[QDEC_INITIAL][0], 2);
+	assert_int_equal(i->auth_failed, 0);
+	quic_dec_free(q);
+	free(dg);
+	free(f);
 }
 
 /* ---- connections built here ---- */
@@ -209,7 +259,7 @@ static void conn_open(struct conn *c, uint16_t suite, bool keyed)
 	c->dg = calloc(1, sizeof(*c->dg));
 	c->f = calloc(1, sizeof(*c->f));
 	assert_true(c->g && c->dg && c->f);
-	struct quic_dec_cbs cbs = {on_stream, on_gap, c->g};
+	struct quic_dec_cbs cbs = {on_stream, on_gap, on_cid, c->g};
 	c->q = quic_dec_new(c->kl, &cbs);
 	assert_non_null(c->q);
 
@@ -285,6 +335,30 @@ static void test_streams(void **state)
 		c.f->n = 0;
 		stream_frame(c.f, 0, 900, msg + 900, 1200, false);
 		send_app(&c, QDEC_FROM_CLIENT);
+		/* each side's SCID was reported; a NEW_CONNECTION_ID of the server's length too,
+		   one of another length not (short headers could not carry it) */
+		assert_int_equal(c.g->n_cids, 2);
+		assert_int_equal(c.g->cid_dir[0], QDEC_FROM_CLIENT);
+		assert_int_equal(c.g->cid_len[0], 4);
+		assert_int_equal(c.g->cid_dir[1], QDEC_FROM_SERVER);
+		assert_memory_equal(c.g->cid[1], c.scid, 6);
+		c.f->n = 0;
+		put8(c.f, 0x18);
+		put8(c.f, 1);
+		put8(c.f, 0);
+		put8(c.f, 6);
+		put_bytes(c.f, "\x61\x62\x63\x64\x65\x66", 6);
+		put_bytes(c.f, "0123456789abcdef", 16);
+		put8(c.f, 0x18);
+		put8(c.f, 2);
+		put8(c.f, 0);
+		put8(c.f, 9);
+		put_bytes(c.f, "\x71\x72\x73\x74\x75\x76\x77\x78\x79", 9);
+		put_bytes(c.f, "0123456789abcdef", 16);
+		send_app(&c, QDEC_FROM_SERVER);
+		assert_int_equal(c.g->n_cids, 3);
+		assert_int_equal(c.g->cid_dir[2], QDEC_FROM_SERVER);
+		assert_memory_equal(c.g->cid[2], "\x61\x62\x63\x64\x65\x66", 6);
 		/* the server answers on the same stream, with PING and ACK first */
 		c.f->n = 0;
 		put8(c.f, 0x01);
@@ -304,7 +378,7 @@ static void test_streams(void **state)
 		assert_int_equal(c.g->s[1].fins, 1);
 		const struct quic_dec_info *i = quic_dec_info(c.q);
 		assert_int_equal(i->opened[QDEC_APP][0], 4);
-		assert_int_equal(i->opened[QDEC_APP][1], 1);
+		assert_int_equal(i->opened[QDEC_APP][1], 2);
 		assert_int_equal(i->malformed + i->auth_failed + i->no_key, 0);
 		assert_int_equal(quic_dec_status(c.q), TLS_DEC_DECRYPTED);
 		conn_close(&c);
@@ -430,6 +504,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc9001_initials),
+		cmocka_unit_test(test_rfc9001_retry),
 		cmocka_unit_test(test_streams),
 		cmocka_unit_test(test_key_update),
 		cmocka_unit_test(test_hold_bounds),

@@ -248,6 +248,8 @@ struct digest_work {
 	size_t n;
 	const char *const *input_paths, *const *input_sha256;
 	size_t n_inputs;
+	const char *const *output_names, *const *output_sha256;
+	size_t n_outputs;
 	char (*hex)[65];
 	size_t *same;
 	atomic_size_t next;
@@ -278,19 +280,19 @@ static void *digest_main(void *arg)
 		const char *name = w->lines[i];
 		char path[PATH_MAX];
 		line_path(w->outdir, name, path, sizeof(path));
-		int rc;
-		if (strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0) {
-			const char *known = known_digest(path, w->input_paths, w->input_sha256,
-							 w->n_inputs);
-			if (known != NULL) {
-				snprintf(w->hex[i], sizeof(w->hex[i]), "%s", known);
-				rc = FA_OK;
-			} else {
-				rc = digest_of(path, w->hex[i], &t->err);
-			}
-		} else {
+		bool input = strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0;
+		/* a digest the caller has: an input's by its path, an output's by its name */
+		const char *known = input ? known_digest(path, w->input_paths, w->input_sha256,
+							 w->n_inputs)
+					  : known_digest(name, w->output_names, w->output_sha256,
+							 w->n_outputs);
+		int rc = FA_OK;
+		if (known != NULL)
+			snprintf(w->hex[i], sizeof(w->hex[i]), "%s", known);
+		else if (input)
+			rc = digest_of(path, w->hex[i], &t->err);
+		else
 			rc = sha256_file(path, w->hex[i], &t->err);
-		}
 		if (rc != FA_OK) {
 			t->failed_at = i;
 			t->rc = rc;
@@ -384,6 +386,15 @@ int manifest_write(const char *outdir, const char *const *input_paths,
 		   const char *const *input_sha256, size_t n_inputs, unsigned threads,
 		   struct fa_err *err)
 {
+	return manifest_write_known(outdir, input_paths, input_sha256, n_inputs, NULL, NULL, 0,
+				    threads, err);
+}
+
+int manifest_write_known(const char *outdir, const char *const *input_paths,
+			 const char *const *input_sha256, size_t n_inputs,
+			 const char *const *output_names, const char *const *output_sha256,
+			 size_t n_outputs, unsigned threads, struct fa_err *err)
+{
 	struct names outs = {0};
 	int rc = walk(outdir, "", 0, &outs, NULL, err);
 	/* Each entry is "name\0path": the name written and the file hashed. */
@@ -418,7 +429,10 @@ int manifest_write(const char *outdir, const char *const *input_paths,
 				.n = lines.n,
 				.input_paths = input_paths,
 				.input_sha256 = input_sha256,
-				.n_inputs = n_inputs};
+				.n_inputs = n_inputs,
+				.output_names = output_names,
+				.output_sha256 = output_sha256,
+				.n_outputs = n_outputs};
 	w.hex = calloc(lines.n ? lines.n : 1, sizeof(*w.hex));
 	w.same = calloc(lines.n ? lines.n : 1, sizeof(*w.same));
 	if (w.hex == NULL || w.same == NULL) {

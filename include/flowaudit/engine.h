@@ -65,6 +65,7 @@ struct flow_record {
 	uint32_t file, last_file;
 	uint64_t first_frame, last_frame;
 	enum flow_end_reason end;
+	struct rtt_result rtt;      /* round-trip times from its own packets (rtt.h) */
 
 	const char *protocol, *category;
 	bool encrypted, cleartext_app, is_dns, guessed;
@@ -131,6 +132,9 @@ struct engine_stats {
 	 */
 	uint64_t tls_flows, tls_decrypted;
 	uint64_t tls_by_status[TLS_DEC_AUTH_FAILED + 1];
+	/* QUIC (a flow whose client opened with a long header of a known
+	   version): quic_flows ended, quic_decrypted of them read with the key log */
+	uint64_t quic_flows, quic_decrypted;
 	fa_time first, last;
 };
 

@@ -20,6 +20,13 @@ int cmd_policy(int argc, char **argv);
 int cmd_sigs(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_evidence(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+/* --export URL of audit and capture: the URL checked before any work, and
+   the report directory exported once written (exit status; credentials
+   from CLICKHOUSE_USER and CLICKHOUSE_PASSWORD). */
+int cmd_export_check(const char *url, struct fa_err *err);
+int cmd_export_dir(const char *url, const char *dir, bool quiet);
 
 /* "flowaudit: <message>" on stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -49,9 +56,13 @@ struct run_opts {
 	size_t n_reads;
 	const char *geo_path, *asn_path;
 	bool no_geo;
-	const char *sig_dir;
+	const char *sig_dir;            /* -s: a colon-separated list, in sig_list */
+	char sig_list[SIG_MAX_PATH_LIST];
 	const char *policy_path, *events_path, *device_path, *outdir;
 	const char *fail_on, *formats;
+	const char *vantage;  /* --vantage CC or LAT,LON */
+	const char *sign_key;      /* --sign KEY.pem: sign the report's manifest */
+	const char *export_url;    /* --export URL: the report into ClickHouse */
 	const char *devices[64];
 	size_t n_devices;
 	bool json, quiet;
@@ -122,6 +133,23 @@ int run_replay(struct run *r, struct fa_err *err);
 void run_frame_time(struct run_times *t, const struct source_file_info *fi,
 		    struct source_frame *fr);
 void run_close(struct run *r);
+
+/*
+ * One line of progress on stderr, redrawn a few times a second, when
+ * stderr is a terminal and --quiet was not given: packets, flows, packets
+ * per second, and for a replay how far into its files it is (bytes read of
+ * their size), for a live capture the packets the kernel dropped.
+ */
+struct run_progress {
+	bool on;
+	fa_time start, last;     /* monotonic, microseconds */
+	bool shown;              /* a line is on the terminal */
+};
+void run_progress_start(struct run_progress *p, const struct run *r);
+/* Redraws the line when it is due; frames: the packets read so far. */
+void run_progress_tick(struct run_progress *p, struct run *r, uint64_t frames);
+/* Clears the line. */
+void run_progress_end(struct run_progress *p);
 /* Tells the user on stderr about files cut short, frames skipped, flows evicted,
    key log lines that were malformed or not used. */
 void cmd_report_input_problems(struct run *r);
@@ -149,6 +177,7 @@ void run_on_stop(bool (*fn)(void *), void *arg);
 #include "flowaudit/audit.h"
 #include "flowaudit/evidence.h"
 #include "flowaudit/report_dir.h"
+#include "flowaudit/report_sign.h"
 
 #include <jansson.h>
 
@@ -197,6 +226,7 @@ struct audit_session {
 	size_t n_evidence;
 	struct evidence_pack *evidence_pack; /* NULL: one file per finding */
 	struct report_dir *rdir; /* OUTDIR, locked */
+	struct report_key *sign_key; /* --sign: signs MANIFEST.sha256; NULL: none */
 	/* wall seconds of each phase, for the summary */
 	double t_replay, t_evidence, t_outputs, t_hashes;
 	/* what the audit could not look at (audit_session_judge) */

@@ -46,6 +46,9 @@ static const char usage[] =
 	"  -d, --device-profile FILE identifiers of the device under test\n"
 	"  --device IP|MAC           the device under test (repeatable; default: every\n"
 	"                            private, ULA, link-local or CGNAT client)\n"
+	"  --vantage CC|LAT,LON      where the capture was made: the location check of\n"
+	"                            cross-border findings (default: the device\n"
+	"                            profile's \"vantage\", else none)\n"
 	"  -o, --output DIR          report directory (default reports/NAME-TIME)\n"
 	"  --format LIST             json,html,ndjson,junit,evidence (default: all);\n"
 	"                            evidence-files or evidence-pack: the evidence as\n"
@@ -53,7 +56,8 @@ static const char usage[] =
 	"                            up to 50 findings, the pack above)\n"
 	"  --fail-on LEVEL           info|low|medium|high: exit 1 when a finding is at\n"
 	"                            or above LEVEL (default low); never: report only\n"
-	"  -s, --signatures DIR      signature catalogue (default: the shipped one)\n"
+	"  -s, --signatures DIR      signature catalogue (default: the shipped one);\n"
+	"                            repeat it for layers: the first that matches wins\n"
 	"  -g, --geo DB              country database (MaxMind DB format)\n"
 	"  --asn DB                  ASN database (MaxMind DB format)\n"
 	"  --no-geo                  do not locate addresses\n"
@@ -63,6 +67,10 @@ static const char usage[] =
 	"  --keylog FILE             TLS key log (SSLKEYLOGFILE format): decrypt the TLS\n"
 	"                            flows it has secrets for (repeatable); a pcapng's\n"
 	"                            secrets blocks are read with no option\n"
+	"  --sign KEY.pem            sign MANIFEST.sha256 with this Ed25519 private key\n"
+	"                            (MANIFEST.sha256.sig; verify --key checks it)\n"
+	"  --export URL              then export the report into ClickHouse (flowaudit\n"
+	"                            export; credentials from CLICKHOUSE_USER/PASSWORD)\n"
 	"  --quiet                   no progress and no summary\n";
 
 static struct sig_db *known_sigs;
@@ -137,6 +145,16 @@ int audit_session_open(struct audit_session *s, struct fa_err *err)
 		}
 		s->formats |= FMT_JSON; /* every other output is rendered from it */
 	}
+	if (o->export_url != NULL) {
+		int erc = cmd_export_check(o->export_url, err);
+		if (erc != FA_OK)
+			return erc;
+	}
+	if (o->sign_key != NULL) {
+		int krc = report_key_load_private(o->sign_key, &s->sign_key, err);
+		if (krc != FA_OK)
+			return krc;
+	}
 	if (o->policy_path == NULL) {
 		fa_err_set(err, "no policy declaration given (use -p POLICY)");
 		return FA_EINPUT;
@@ -181,7 +199,18 @@ int audit_session_open(struct audit_session *s, struct fa_err *err)
 	} else {
 		s->consent = consent_new();
 	}
+	struct vantage vantage = {0};
+	if (o->vantage != NULL) {
+		const char *why;
+		if (!vantage_parse(o->vantage, &vantage, &why)) {
+			fa_err_set(err, "--vantage: '%s': %s", o->vantage, why);
+			return FA_EINPUT;
+		}
+	} else if (r->dev != NULL) {
+		vantage = r->dev->vantage;
+	}
 	struct audit_cfg ac = {
+		.vantage = vantage,
 		.policy = s->policy,
 		.consent = s->consent,
 		.profile = r->dev,
@@ -221,6 +250,7 @@ void audit_session_close(struct audit_session *s)
 {
 	run_on_stop(NULL, NULL);
 	report_dir_close(s->rdir);
+	report_key_free(s->sign_key);
 	audit_free(s->audit);
 	consent_free(s->consent);
 	policy_free(s->policy);
@@ -634,12 +664,47 @@ struct input_digests {
 	char (*caps)[65];           /* one per capture file */
 	const char **cap_ptrs;
 	char pol[65], ev[65], dev[65], sig[65], gc[65], ga[65];
+	char sig_layer[SIG_MAX_LAYERS][65]; /* each catalogue's set of files */
 	char keys[RUN_MAX_KEYLOGS][65]; /* one per --keylog file */
 	const char *key_ptrs[RUN_MAX_KEYLOGS];
 	size_t unhashed;            /* captures that were not files (a pipe) */
 	int rc;
 	struct fa_err err;
 };
+
+/*
+ * The digest of each catalogue's set of files, and of them all: with one
+ * catalogue its own, with several SHA-256 over "HASH  DIR/ *.json" lines.
+ */
+static int sig_digests(const struct sig_db *db, char layer[][65], char all[65],
+		       struct fa_err *err)
+{
+	size_t n = sig_db_catalogue_count(db);
+	struct sha256_ctx c;
+	bool ok = sha256_init(&c);
+	for (size_t i = 0; i < n; i++) {
+		const char *dir = sig_db_catalogue(db, i)->dir;
+		int rc = manifest_set_digest(dir, ".json", layer[i], err);
+		if (rc != FA_OK)
+			return rc;
+		if (n == 1)
+			memcpy(all, layer[0], 65);
+		char line[4200];
+		int l = snprintf(line, sizeof(line), "%s  %s/*.json\n", layer[i], dir);
+		ok = ok && l > 0 && sha256_update(&c, line, strlen(line));
+	}
+	uint8_t d[SHA256_DIGEST_LEN];
+	if (n > 1) {
+		if (!ok || !sha256_final(&c, d)) {
+			fa_err_set(err, "signatures: cannot compute a SHA-256 digest");
+			return FA_ERUNTIME;
+		}
+		hash_hex(d, sizeof(d), all);
+	} else if (ok) {
+		sha256_final(&c, d); /* releases the context */
+	}
+	return FA_OK;
+}
 
 static void *hash_inputs(void *arg)
 {
@@ -663,7 +728,7 @@ static void *hash_inputs(void *arg)
 	if (rc == FA_OK && r->dev)
 		rc = sha256_file(r->dev->path, in->dev, &in->err);
 	if (rc == FA_OK && in->sig_dir)
-		rc = manifest_set_digest(in->sig_dir, ".json", in->sig, &in->err);
+		rc = sig_digests(r->sigs, in->sig_layer, in->sig, &in->err);
 	const struct geo_db_info *gci = geo_country_info(r->geo), *gai = geo_asn_info(r->geo);
 	if (rc == FA_OK && gci)
 		rc = sha256_file(gci->path, in->gc, &in->err);
@@ -816,10 +881,10 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		/* every input: captures, declaration, events, profile, each
 		   signature file, the geo databases, the key logs */
 		size_t nsig = sig_db_count(r->sigs);
-		char sig_set[4200];
-		size_t nk = r->o.n_keylogs;
-		const char **inputs = calloc(nf + nsig + nk + 8, sizeof(*inputs));
-		const char **sums = calloc(nf + nsig + nk + 8, sizeof(*sums));
+		char sig_set[SIG_MAX_LAYERS][4200];
+		size_t nk = r->o.n_keylogs, ncat = sig_db_catalogue_count(r->sigs);
+		const char **inputs = calloc(nf + nsig + nk + ncat + 8, sizeof(*inputs));
+		const char **sums = calloc(nf + nsig + nk + ncat + 8, sizeof(*sums));
 		size_t ni = 0;
 		if (inputs == NULL || sums == NULL) {
 			fa_err_set(err, "out of memory writing %s", MANIFEST_NAME);
@@ -845,11 +910,12 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			}
 			for (size_t i = 0; i < nsig; i++)
 				inputs[ni++] = sig_db_entry(r->sigs, i)->file;
-			/* and the set itself: a signature file added is a change too */
-			if (sig_dir) {
-				snprintf(sig_set, sizeof(sig_set), "%s/*.json", sig_dir);
-				sums[ni] = sig;
-				inputs[ni++] = sig_set;
+			/* and each set itself: a signature file added is a change too */
+			for (size_t i = 0; sig_dir && i < ncat; i++) {
+				snprintf(sig_set[i], sizeof(sig_set[i]), "%s/*.json",
+					 sig_db_catalogue(r->sigs, i)->dir);
+				sums[ni] = in.sig_layer[i];
+				inputs[ni++] = sig_set[i];
 			}
 			if (gci) {
 				sums[ni] = gc;
@@ -881,6 +947,8 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			}
 			free(outs);
 			free(osums);
+			if (rc == FA_OK && s->sign_key != NULL)
+				rc = report_sign_manifest(tmpdir, s->sign_key, err);
 		}
 		free(inputs);
 		free(sums);
@@ -1017,6 +1085,11 @@ void audit_session_judge(struct audit_session *s)
 			 t->any ? "each took the time of the frame before it"
 				: "no frame has a usable time",
 			 timed_consent ? ", so the consent state judged at them may be wrong" : "");
+	if (as.by_rule[RULE_CROSS_BORDER] > 0 && !audit_vantage(s->audit)->set)
+		note_add(s, NULL, "no vantage point was given (--vantage CC or LAT,LON, or \"vantage\" "
+			 "in the device profile): each cross-border finding's round trip is reported as "
+			 "a distance from where the capture was made, but no country can be ruled out "
+			 "(location_check cannot_judge)");
 	/* the traffic of devices' MACs left out: the busiest few MACs named */
 	size_t n_lo = audit_left_out_count(s->audit);
 	if (n_lo > 0) {
@@ -1127,6 +1200,9 @@ void audit_session_summary(struct audit_session *s, const json_t *doc, FILE *to)
 	snprintf(mpath, sizeof(mpath), "%s/%s", s->outdir ? s->outdir : ".", MANIFEST_NAME);
 	if (s->outdir && sha256_file(mpath, mhex, &merr) == FA_OK)
 		fprintf(to, "manifest: SHA256 %s\n", mhex);
+	if (s->outdir && s->sign_key)
+		fprintf(to, "signed:   %s by the key %s\n", REPORT_SIG_NAME,
+			report_key_fingerprint(s->sign_key));
 	/* where a replay's time went; a capture lasts as long as it was told to */
 	if (!s->live)
 		fprintf(to, "time: %.2f s replay, ", s->t_replay);
@@ -1172,6 +1248,9 @@ int cmd_audit(int argc, char **argv)
 	if (!s.run.o.quiet)
 		audit_session_summary(&s, doc, stdout);
 	int ex_verdict = audit_session_exit(&s);
+	if (s.run.o.export_url != NULL && s.outdir != NULL &&
+	    cmd_export_dir(s.run.o.export_url, s.outdir, s.run.o.quiet) != FA_EXIT_OK)
+		ex_verdict = FA_EXIT_RUNTIME;
 	json_decref(doc);
 	audit_session_close(&s);
 	return ex_verdict;

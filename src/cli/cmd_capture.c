@@ -42,8 +42,9 @@ static const char usage[] =
 	"  --consent-stdin           read consent events from standard input\n"
 	"  --keylog FILE             TLS key log the client writes (SSLKEYLOGFILE): read\n"
 	"                            as it grows, to decrypt TLS flows (repeatable)\n"
-	"  -e, -d, --device, -o, --format, --fail-on, -s, -g, --asn, --no-geo,\n"
-	"  --max-flows, --stream-limit, --quiet: as for 'flowaudit audit'\n"
+	"  -e, -d, --device, --vantage, -o, --format, --fail-on, -s, -g, --asn,\n"
+	"  --no-geo, --max-flows, --stream-limit, --sign, --export, --quiet: as for\n"
+	"  'flowaudit audit'\n"
 	"Consent lines: 'consent_granted advertising analytics', 'consent_withdrawn', or the\n"
 	"JSON form of an event; each is time-stamped when it arrives.\n";
 
@@ -266,7 +267,9 @@ int cmd_capture(int argc, char **argv)
 
 	int run_rc = FA_OK;
 	struct fa_err run_err = {""};
-	uint64_t since_consent = 0;
+	uint64_t since_consent = 0, frames = 0;
+	struct run_progress prog;
+	run_progress_start(&prog, &s.run);
 	for (;;) {
 		if (run_interrupted)
 			break;
@@ -279,6 +282,7 @@ int cmd_capture(int argc, char **argv)
 			   a consent line, a signal or the next tick */
 			read_consent(&lr, s.consent);
 			engine_advance(s.run.eng, wall_clock());
+			run_progress_tick(&prog, &s.run, frames);
 			n = source_wait(s.run.src, lr.fd, WAIT_MS, &run_err);
 			if (n < 0) {
 				run_rc = n;
@@ -295,11 +299,14 @@ int cmd_capture(int argc, char **argv)
 			run_rc = rc;
 			break;
 		}
+		frames++;
 		if (++since_consent == CONSENT_EVERY) {
 			since_consent = 0;
 			read_consent(&lr, s.consent);
+			run_progress_tick(&prog, &s.run, frames);
 		}
 	}
+	run_progress_end(&prog);
 	/* frames already in the kernel buffer when the capture was told to stop
 	   were received: take them too, so that none is counted and lost */
 	fa_time drain_until = wall_clock() + DRAIN_MAX_US;
@@ -361,6 +368,10 @@ int cmd_capture(int argc, char **argv)
 		audit_session_summary(&s, doc, stderr);
 	}
 	int ex_verdict = audit_session_exit(&s);
+	/* standard output is the findings' stream: the export says only what fails */
+	if (o->export_url != NULL && s.outdir != NULL &&
+	    cmd_export_dir(o->export_url, s.outdir, true) != FA_EXIT_OK)
+		ex_verdict = FA_EXIT_RUNTIME;
 	json_decref(doc);
 	pcapng_writer_free(w);
 	audit_session_close(&s);

@@ -19,6 +19,7 @@
 static const char usage[] =
 	"usage: flowaudit policy check FILE [-s SIGDIR]\n"
 	"  -s, --signatures DIR      signature catalogue the SDK ids must exist in\n"
+	"                            (repeatable: layers, the first that has the id)\n"
 	"                            (default: $FLOWAUDIT_SIGNATURES, ./signatures, installed)\n";
 
 static bool sdk_known(const char *id, void *ctx)
@@ -90,7 +91,8 @@ static void summary(const struct policy *p)
 
 int cmd_policy(int argc, char **argv)
 {
-	const char *file = NULL, *sig_dir = NULL;
+	const char *file = NULL, *sig_dir = NULL, *why;
+	char sig_list[SIG_MAX_PATH_LIST] = "";
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? FA_EXIT_INPUT : FA_EXIT_OK;
@@ -101,7 +103,7 @@ int cmd_policy(int argc, char **argv)
 		return FA_EXIT_INPUT;
 	}
 	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i];
+		const char *a = argv[i], *add = NULL;
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			fputs(usage, stdout);
 			return FA_EXIT_OK;
@@ -110,9 +112,17 @@ int cmd_policy(int argc, char **argv)
 				cmd_error("policy check: %s needs a directory", a);
 				return FA_EXIT_INPUT;
 			}
-			sig_dir = argv[i];
+			add = argv[i];
 		} else if (strncmp(a, "--signatures=", 13) == 0) {
-			sig_dir = a + 13;
+			add = a + 13;
+		}
+		if (add != NULL) {
+			/* -s is repeatable: the catalogues are layers, first first */
+			if (!sig_path_append(sig_list, sizeof(sig_list), add, &why)) {
+				cmd_error("policy check: -s %s: %s", add, why);
+				return FA_EXIT_INPUT;
+			}
+			sig_dir = sig_list;
 		} else if (a[0] == '-' && a[1] != '\0') {
 			cmd_error("policy check: unknown option '%s'", a);
 			fputs(usage, stderr);
@@ -131,7 +141,7 @@ int cmd_policy(int argc, char **argv)
 	}
 	struct fa_err err = {""};
 	struct sig_db *db = NULL;
-	int rc = sig_db_load_dir(sig_dir ? sig_dir : sig_default_dir(), &db, &err);
+	int rc = sig_db_load_path(sig_dir ? sig_dir : sig_default_dir(), &db, &err);
 	if (rc != FA_OK) {
 		cmd_error("%s", err.msg);
 		return cmd_exit_for(rc);

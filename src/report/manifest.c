@@ -106,7 +106,9 @@ static void output_name(const char *rel, char *buf, size_t len)
  * Collects the regular files under root/rel into l, names relative to root.
  * With odd (verify), everything else goes there as "name (what it is)":
  * symbolic links, devices, sockets, FIFOs and empty directories; and at the
- * top only MANIFEST.sha256 is left out, not a leftover MANIFEST.sha256.tmp.
+ * top only MANIFEST.sha256 and its signature (MANIFEST.sha256.sig, which
+ * signs the manifest and so cannot be listed in it) are left out, not a
+ * leftover MANIFEST.sha256.tmp.
  */
 static int walk(const char *root, const char *rel, int depth, struct names *l, struct names *odd,
 		struct fa_err *err)
@@ -133,6 +135,7 @@ static int walk(const char *root, const char *rel, int depth, struct names *l, s
 			continue;
 		entries++;
 		if (rel[0] == '\0' && (strcmp(e->d_name, MANIFEST_NAME) == 0 ||
+				       strcmp(e->d_name, MANIFEST_NAME ".sig") == 0 ||
 				       (odd == NULL && strcmp(e->d_name, MANIFEST_NAME ".tmp") == 0)))
 			continue;
 		char sub[PATH_MAX], full[PATH_MAX];

@@ -90,6 +90,8 @@ void report_flow_members(struct jsonw *w, const struct flow_record *r, const cha
 		jsonw_string(w, "kind", sig_kind_name(r->sig->kind));
 		jw_str_or_null(w, "pattern", r->sig_pattern);
 		jsonw_string(w, "by", r->sig_by_network ? "network" : "name");
+		jsonw_string(w, "catalogue", r->sig->catalogue->label);
+		jw_str_or_null(w, "catalogue_dir", r->sig->catalogue->dir);
 		jsonw_end(w);
 	} else {
 		jsonw_null(w, "signature");
@@ -104,6 +106,40 @@ void report_flow_members(struct jsonw *w, const struct flow_record *r, const cha
 	jsonw_int(w, "first_frame", (int64_t)r->first_frame);
 	jsonw_int(w, "last_frame", (int64_t)r->last_frame);
 	jsonw_string(w, "end", flow_end_reason_name(r->end));
+	report_rtt_members(w, &r->rtt);
+}
+
+void report_rtt_members(struct jsonw *w, const struct rtt_result *t)
+{
+	if (t->rtt_us != RTT_NONE)
+		jsonw_milli(w, "rtt_ms", t->rtt_us);
+	else
+		jsonw_null(w, "rtt_ms");
+	if (t->server_us != RTT_NONE)
+		jsonw_milli(w, "server_rtt_ms", t->server_us);
+	else
+		jsonw_null(w, "server_rtt_ms");
+	if (t->kind == RTT_KIND_NONE) {
+		jsonw_null(w, "rtt_frames");
+		return;
+	}
+	jsonw_object(w, "rtt_frames");
+	jsonw_string(w, "measured", rtt_kind_name(t->kind));
+	if (t->server_us != RTT_NONE) {
+		jsonw_int(w, "request", (int64_t)t->req_frame);
+		jsonw_int(w, "answer", (int64_t)t->ans_frame);
+	} else {
+		jsonw_null(w, "request");
+		jsonw_null(w, "answer");
+	}
+	if (t->ack_frame) {
+		jsonw_int(w, "syn", (int64_t)t->syn_frame);
+		jsonw_int(w, "ack", (int64_t)t->ack_frame);
+	} else {
+		jsonw_null(w, "syn");
+		jsonw_null(w, "ack");
+	}
+	jsonw_end(w);
 }
 
 /* A tree writer with its object open, for the _members() functions. */
@@ -239,6 +275,24 @@ static json_t *cstr_list(const char *const *v, size_t n)
 	return a;
 }
 
+/* The layers of the catalogue, first first: where each came from. */
+static json_t *catalogues_json(const struct sig_db *db)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < sig_db_catalogue_count(db); i++) {
+		const struct sig_catalogue *c = sig_db_catalogue(db, i);
+		json_t *o = json_object();
+		json_object_set_new(o, "label", json_string(c->label));
+		json_object_set_new(o, "path", c->dir ? json_string(c->dir) : json_null());
+		json_object_set_new(o, "source", c->source ? json_string(c->source) : json_null());
+		json_object_set_new(o, "list", c->list ? json_string(c->list) : json_null());
+		json_object_set_new(o, "version", c->version ? json_string(c->version) : json_null());
+		json_object_set_new(o, "licence", c->licence ? json_string(c->licence) : json_null());
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 static json_t *file_ref(const char *path, const char *sha)
 {
 	if (path == NULL)
@@ -285,13 +339,17 @@ static json_t *inputs_json(const struct report_ctx *c)
 	json_object_set_new(in, "device_profile",
 			    file_ref(c->profile ? c->profile->path : NULL, c->profile_sha256));
 	json_t *sg = file_ref(c->sig_dir, c->sig_sha256);
-	if (json_is_object(sg))
+	if (json_is_object(sg)) {
 		json_object_set_new(sg, "entries", json_integer(c->sigs ? (json_int_t)sig_db_count(c->sigs) : 0));
+		json_object_set_new(sg, "catalogues", catalogues_json(c->sigs));
+	}
 	json_object_set_new(in, "signatures", sg);
 	json_t *geo = json_object();
 	json_object_set_new(geo, "country", geo_db_json(geo_country_info(c->geo), c->geo_country_sha256));
 	json_object_set_new(geo, "asn", geo_db_json(geo_asn_info(c->geo), c->geo_asn_sha256));
 	json_object_set_new(in, "geo", geo);
+	const struct vantage *vp = c->audit ? audit_vantage(c->audit) : NULL;
+	json_object_set_new(in, "vantage", vp && vp->set ? json_string(vp->text) : json_null());
 	/* the key logs by path and digest: their contents are secrets */
 	json_t *kl = json_array();
 	for (size_t i = 0; i < c->n_keylogs; i++)
@@ -404,6 +462,59 @@ static void evidence_pack_members(struct jsonw *w, const struct report_ctx *c,
 	jsonw_string(w, "evidence_filter", any ? filter : NULL);
 }
 
+/* A distance in whole kilometres, or null when not known. */
+static void jw_km(struct jsonw *w, const char *key, double km)
+{
+	if (km < 0)
+		jsonw_null(w, key);
+	else
+		jsonw_int(w, key, (int64_t)(km + 0.5));
+}
+
+/* location_check and location: a cross-border finding's round trip against
+   its registered country (docs/rules.md); null for other findings. */
+static void location_members(struct jsonw *w, const struct report_ctx *c, const struct finding *f)
+{
+	const struct location_check *l = &f->loc;
+	if (l->verdict == LOC_NONE) {
+		jsonw_null(w, "location_check");
+		jsonw_null(w, "location");
+		return;
+	}
+	const struct vantage *v = audit_vantage(c->audit);
+	bool rtt = l->rtt_us != RTT_NONE;
+	jsonw_string(w, "location_check", location_verdict_name(l->verdict));
+	jsonw_object(w, "location");
+	jsonw_string(w, "registered_country", f->country);
+	jsonw_string(w, "vantage", v->set ? v->text : NULL);
+	if (rtt)
+		jsonw_milli(w, "rtt_ms", l->rtt_us);
+	else
+		jsonw_null(w, "rtt_ms");
+	jsonw_string(w, "measured", rtt ? rtt_kind_name(l->kind) : NULL);
+	if (rtt) {
+		const struct source_file_info *fi = c->src ? source_file(c->src, l->file) : NULL;
+		jsonw_int(w, "flow", (int64_t)l->flow_id);
+		jw_addr(w, "address", &l->addr);
+		jsonw_string(w, "file", fi ? fi->path : NULL);
+		jsonw_array(w, "frames");
+		jsonw_int(w, NULL, (int64_t)l->req_frame);
+		jsonw_int(w, NULL, (int64_t)l->ans_frame);
+		jsonw_end(w);
+	} else {
+		jsonw_null(w, "flow");
+		jsonw_null(w, "address");
+		jsonw_null(w, "file");
+		jsonw_array(w, "frames");
+		jsonw_end(w);
+	}
+	jw_km(w, "bound_km", l->bound_km);
+	jw_km(w, "distance_km", l->distance_km);
+	jsonw_int(w, "margin_km", (int64_t)GEODIST_ERROR_KM);
+	jsonw_string(w, "reasoning", l->reasoning ? l->reasoning : "");
+	jsonw_end(w);
+}
+
 void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t i)
 {
 	const struct finding *f = audit_finding(c->audit, i);
@@ -423,8 +534,11 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	jsonw_string(w, "name", f->sig ? f->sig->name : NULL);
 	jsonw_string(w, "entity", f->sig ? f->sig->entity
 			    : f->kind == RECIP_FIRST_PARTY ? c->policy->controller : NULL);
-	jsonw_string(w, "entity_country", f->sig ? f->sig->entity_country : NULL);
+	/* "ZZ": the catalogue does not know the seat */
+	jsonw_string(w, "entity_country", f->sig && strcmp(f->sig->entity_country, "ZZ") != 0
+			    ? f->sig->entity_country : NULL);
 	jw_str_or_null(w, "first_party_domain", f->first_party_domain);
+	jsonw_string(w, "catalogue", f->sig ? f->sig->catalogue->label : NULL);
 	jsonw_end(w);
 	jsonw_string(w, "country", f->country[0] ? f->country : NULL);
 	if (f->asn)
@@ -506,6 +620,7 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	} else {
 		jsonw_null(w, "consent");
 	}
+	location_members(w, c, f);
 	if (ev && ev->pack)
 		evidence_pack_members(w, c, ev);
 	else
@@ -611,9 +726,11 @@ static json_t *tls_json(const struct report_ctx *c, const struct engine_stats *e
 		if (k != TLS_DEC_DECRYPTED && es->tls_by_status[k])
 			json_object_set_new(why, tls_dec_status_name((enum tls_dec_status)k),
 					    json_integer((json_int_t)es->tls_by_status[k]));
-	return json_pack("{s:b, s:I, s:I, s:I, s:o}", "examined", c->tls_keys, "keylogs",
-			 (json_int_t)c->n_keylogs, "flows", (json_int_t)es->tls_flows, "decrypted",
-			 (json_int_t)es->tls_decrypted, "not_decrypted", why);
+	return json_pack("{s:b, s:I, s:I, s:I, s:o, s:{s:I, s:I}}", "examined", c->tls_keys,
+			 "keylogs", (json_int_t)c->n_keylogs, "flows", (json_int_t)es->tls_flows,
+			 "decrypted", (json_int_t)es->tls_decrypted, "not_decrypted", why, "quic",
+			 "flows", (json_int_t)es->quic_flows, "decrypted",
+			 (json_int_t)es->quic_decrypted);
 }
 
 /* The note that says what was read inside TLS: always, since a reader of
@@ -622,18 +739,26 @@ static json_t *tls_note(const json_t *tls)
 {
 	json_int_t flows = json_integer_value(json_object_get(tls, "flows"));
 	json_int_t dec = json_integer_value(json_object_get(tls, "decrypted"));
+	const json_t *quic = json_object_get(tls, "quic");
+	json_int_t qflows = json_integer_value(json_object_get(quic, "flows"));
+	json_int_t qdec = json_integer_value(json_object_get(quic, "decrypted"));
+	char q[160] = "";
+	if (qflows > 0)
+		snprintf(q, sizeof(q), "; %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT
+			 " QUIC flows were decrypted and examined", qdec, qflows);
 	if (!json_is_true(json_object_get(tls, "examined")))
 		return json_sprintf("no TLS session keys were given (--keylog FILE, or the "
 				    "Decryption Secrets Blocks of a pcapng): the payload inside TLS "
 				    "was not examined, in any of the %" JSON_INTEGER_FORMAT
-				    " TLS flows", flows);
+				    " TLS flows%s", flows,
+				    qflows > 0 ? " and the QUIC flows" : "");
 	json_int_t no_key = json_integer_value(
 		json_object_get(json_object_get(tls, "not_decrypted"), "no_key"));
 	return json_sprintf("TLS session keys were given: %" JSON_INTEGER_FORMAT " of %"
 			    JSON_INTEGER_FORMAT " TLS flows were decrypted and examined; %"
 			    JSON_INTEGER_FORMAT " had no key, %" JSON_INTEGER_FORMAT
-			    " were not decrypted for another reason (summary.tls)",
-			    dec, flows, no_key, flows - dec - no_key);
+			    " were not decrypted for another reason%s (summary.tls)",
+			    dec, flows, no_key, flows - dec - no_key, q);
 }
 
 /*
@@ -783,6 +908,7 @@ static json_t *flow_brief(json_t *full)
 	if (json_is_object(sig)) {
 		json_t *b = json_object();
 		json_object_set(b, "name", json_object_get(sig, "name"));
+		json_object_set(b, "catalogue", json_object_get(sig, "catalogue"));
 		json_object_set_new(o, "signature", b);
 	} else {
 		json_object_set_new(o, "signature", json_null());

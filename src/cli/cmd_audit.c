@@ -929,7 +929,24 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 				sums[ni] = in.keys[i];
 				inputs[ni++] = r->o.keylogs[i];
 			}
-			rc = manifest_write(tmpdir, inputs, sums, ni, (unsigned)r->o.threads, err);
+			/* the evidence pack was hashed as it was written */
+			const struct evidence_pack *pk = s->evidence_pack;
+			size_t no = pk ? pk->n_paths : 0;
+			const char **outs = calloc(no ? no : 1, sizeof(*outs));
+			const char **osums = calloc(no ? no : 1, sizeof(*osums));
+			for (size_t k = 0; outs && osums && k < no; k++) {
+				outs[k] = pk->paths[k];
+				osums[k] = pk->sha256[k];
+			}
+			if (outs == NULL || osums == NULL) {
+				fa_err_set(err, "out of memory writing %s", MANIFEST_NAME);
+				rc = FA_ERUNTIME;
+			} else {
+				rc = manifest_write_known(tmpdir, inputs, sums, ni, outs, osums, no,
+							  (unsigned)r->o.threads, err);
+			}
+			free(outs);
+			free(osums);
 			if (rc == FA_OK && s->sign_key != NULL)
 				rc = report_sign_manifest(tmpdir, s->sign_key, err);
 		}

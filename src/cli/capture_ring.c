@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +33,7 @@
 #define WAIT_MS 100          /* the longest the reader sleeps on a silent link */
 #define DRAIN_MAX_US 1000000 /* buffered frames are taken this long after the stop */
 #define STATS_US 250000      /* the kernel's counters, read this often */
+#define WAKE_EVERY 64        /* a sleeping taker is woken after this many frames */
 
 /* A frame in the ring: this, then caplen bytes, padded to 8. */
 struct rec {
@@ -45,15 +47,20 @@ struct capture_ring {
 	struct pcapng_writer *w;
 	pthread_t thread;
 	bool started;
-	pthread_mutex_t mu;
-	pthread_cond_t room;
 	uint8_t *buf;
-	size_t head, tail, used; /* write and read offsets; bytes in use */
-	size_t taken;            /* bytes the reader's last take holds */
-	bool stop, done;
-	bool sleeping;           /* the taker waits on wake[0] */
-	int wake[2];             /* a pipe: a byte when a frame comes or the reading ends */
-	int rc;                  /* FA_OK, or why the reading stopped */
+	/*
+	 * Bytes written and bytes given back, counted from the start: the
+	 * ring holds wpos - rpos bytes, at offsets modulo RING_BYTES. Only
+	 * the reader moves wpos and only the taker moves rpos, each after its
+	 * bytes are in place (release), so neither needs a lock.
+	 */
+	_Atomic size_t wpos, rpos;
+	size_t taken;              /* bytes the taker's last frame holds */
+	_Atomic bool stop, done;
+	_Atomic bool sleeping;     /* the taker waits on wake[0] */
+	int wake[2];               /* a pipe: a byte when a frame comes or the reading ends */
+	pthread_mutex_t mu;        /* guards what follows */
+	int rc;                    /* FA_OK, or why the reading stopped */
 	struct fa_err err;
 	struct source_live_stats stats;
 	struct source_file_info view; /* the taker's view of the file (time stamps clamped) */
@@ -71,58 +78,43 @@ static size_t rec_len(uint32_t caplen)
 	return (sizeof(struct rec) + caplen + 7) & ~(size_t)7;
 }
 
-/* Wakes the taker if it sleeps. Called with mu held. */
+/* Wakes the taker if it sleeps (after wpos moved, so it sees the frame). */
 static void wake_taker(struct capture_ring *r)
 {
-	if (!r->sleeping)
+	if (!atomic_exchange(&r->sleeping, false))
 		return;
-	r->sleeping = false;
 	char c = 1;
 	ssize_t k = write(r->wake[1], &c, 1);
 	(void)k; /* a full pipe wakes it as well */
 }
 
 /*
- * Copies fr into the ring, waiting for room. The bytes in use run from
- * tail to head, around the end when head < tail; head never comes back
- * onto tail, so that head == tail means empty. A frame that does not fit
- * before the end leaves a zero length there and starts again at 0.
+ * Copies fr into the ring, waiting while it is full. A frame that does
+ * not fit before the end leaves a zero length there (the rest of the lap
+ * is padding) and starts at offset 0 of the next lap.
  */
 static void put(struct capture_ring *r, const struct source_frame *fr, uint64_t bad)
 {
 	size_t n = rec_len(fr->caplen);
-	pthread_mutex_lock(&r->mu);
-	for (;;) {
-		if (r->used == 0) /* nothing held: start from the beginning */
-			r->head = r->tail = 0;
-		if (r->head >= r->tail) {
-			size_t at_end = RING_BYTES - r->head;
-			if (n < at_end || (n == at_end && r->tail > 0))
-				break;
-			if (n < r->tail) { /* wrap: the rest of the end is padding */
-				uint64_t zero = 0;
-				memcpy(r->buf + r->head, &zero, sizeof(zero));
-				r->used += at_end;
-				r->head = 0;
-				break;
-			}
-		} else if (r->head + n < r->tail) {
-			break;
-		}
-		pthread_cond_wait(&r->room, &r->mu);
+	size_t w = atomic_load_explicit(&r->wpos, memory_order_relaxed);
+	size_t at = w % RING_BYTES, pad = RING_BYTES - at < n ? RING_BYTES - at : 0;
+	/* room for the padding and the frame: the taker gives bytes back as it goes */
+	while (w + pad + n - atomic_load_explicit(&r->rpos, memory_order_acquire) > RING_BYTES) {
+		wake_taker(r);
+		struct timespec ts = {0, 200000};
+		nanosleep(&ts, NULL);
 	}
-	uint8_t *p = r->buf + r->head;
-	pthread_mutex_unlock(&r->mu);
-	/* the bytes from head on are the writer's alone until it publishes them */
+	if (pad) {
+		uint64_t zero = 0;
+		memcpy(r->buf + at, &zero, sizeof(zero));
+		at = 0;
+	}
+	uint8_t *p = r->buf + at;
 	struct rec h = {.len = n, .fr = *fr, .bad_timestamps = bad};
 	h.fr.data = NULL;
 	memcpy(p, &h, sizeof(h));
 	memcpy(p + sizeof(h), fr->data, fr->caplen);
-	pthread_mutex_lock(&r->mu);
-	r->head = (r->head + n) % RING_BYTES;
-	r->used += n;
-	wake_taker(r);
-	pthread_mutex_unlock(&r->mu);
+	atomic_store_explicit(&r->wpos, w + pad + n, memory_order_release);
 }
 
 /* One frame to the capture file, then to the ring under its number there. */
@@ -154,11 +146,9 @@ static void *reader_main(void *arg)
 	struct capture_ring *r = arg;
 	int rc = FA_OK;
 	int64_t stats_at = 0;
+	unsigned since_wake = 0;
 	for (;;) {
-		pthread_mutex_lock(&r->mu);
-		bool stop = r->stop;
-		pthread_mutex_unlock(&r->mu);
-		if (stop)
+		if (atomic_load(&r->stop))
 			break;
 		if (mono_us() - stats_at >= STATS_US) {
 			publish_stats(r);
@@ -167,6 +157,9 @@ static void *reader_main(void *arg)
 		struct source_frame fr;
 		int n = source_next(r->src, &fr, &r->err);
 		if (n == 2) {
+			/* the taker sees a burst at once, not frame by frame */
+			wake_taker(r);
+			since_wake = 0;
 			n = source_wait(r->src, -1, WAIT_MS, &r->err);
 			if (n < 0) {
 				rc = n;
@@ -181,6 +174,10 @@ static void *reader_main(void *arg)
 		rc = keep(r, &fr);
 		if (rc != FA_OK)
 			break;
+		if (++since_wake == WAKE_EVERY) {
+			wake_taker(r);
+			since_wake = 0;
+		}
 	}
 	/* frames already in the kernel buffer when the capture was told to stop
 	   were received: take them too, so that none is counted and lost */
@@ -197,9 +194,9 @@ static void *reader_main(void *arg)
 	publish_stats(r);
 	pthread_mutex_lock(&r->mu);
 	r->rc = rc;
-	r->done = true;
-	wake_taker(r);
 	pthread_mutex_unlock(&r->mu);
+	atomic_store(&r->done, true);
+	wake_taker(r);
 	return NULL;
 }
 
@@ -216,7 +213,6 @@ int capture_ring_start(struct source *src, struct pcapng_writer *w, struct captu
 	r->src = src;
 	r->w = w;
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->room, NULL);
 	if (pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
 		r->wake[0] = r->wake[1] = -1;
 		capture_ring_free(r);
@@ -233,76 +229,63 @@ int capture_ring_start(struct source *src, struct pcapng_writer *w, struct captu
 	return FA_OK;
 }
 
-/* Gives back the bytes of the frame taken last. Called with mu held. */
-static void release(struct capture_ring *r)
-{
-	if (r->taken == 0)
-		return;
-	r->tail = (r->tail + r->taken) % RING_BYTES;
-	r->used -= r->taken;
-	r->taken = 0;
-	pthread_cond_signal(&r->room);
-}
-
 int capture_ring_take(struct capture_ring *r, int timeout_ms, int other_fd,
 		      struct source_frame *fr, const struct source_file_info **fi)
 {
-	pthread_mutex_lock(&r->mu);
-	release(r);
-	if (r->used == 0 && !r->done && timeout_ms > 0) {
-		r->sleeping = true;
-		pthread_mutex_unlock(&r->mu);
-		struct pollfd pf[2] = {{.fd = r->wake[0], .events = POLLIN},
-				       {.fd = other_fd, .events = POLLIN}};
-		int k = poll(pf, other_fd >= 0 ? 2 : 1, timeout_ms);
+	/* the frame taken last is done with: its bytes go back to the reader */
+	size_t rd = atomic_load_explicit(&r->rpos, memory_order_relaxed) + r->taken;
+	r->taken = 0;
+	atomic_store_explicit(&r->rpos, rd, memory_order_release);
+	size_t w = atomic_load_explicit(&r->wpos, memory_order_acquire);
+	if (w == rd && timeout_ms > 0 && !atomic_load(&r->done)) {
+		atomic_store(&r->sleeping, true);
+		/* a frame may have come between the look and the flag */
+		w = atomic_load_explicit(&r->wpos, memory_order_acquire);
+		if (w == rd && !atomic_load(&r->done)) {
+			struct pollfd pf[2] = {{.fd = r->wake[0], .events = POLLIN},
+					       {.fd = other_fd, .events = POLLIN}};
+			poll(pf, other_fd >= 0 ? 2 : 1, timeout_ms);
+		}
+		atomic_store(&r->sleeping, false);
 		char drain[64];
 		while (read(r->wake[0], drain, sizeof(drain)) > 0)
 			;
-		pthread_mutex_lock(&r->mu);
-		r->sleeping = false;
-		if (k > 0 && (pf[1].revents & POLLIN) && r->used == 0) {
-			pthread_mutex_unlock(&r->mu);
-			return 2; /* the other descriptor has something */
-		}
+		w = atomic_load_explicit(&r->wpos, memory_order_acquire);
 	}
-	int got;
-	if (r->used > 0) {
-		uint64_t len;
-		memcpy(&len, r->buf + r->tail, sizeof(len));
-		if (len == 0) { /* the padding before a wrap */
-			r->used -= RING_BYTES - r->tail;
-			r->tail = 0;
-		}
+	if (w == rd) {
+		/* done is set after the last frame's wpos: look again once done */
+		if (!atomic_load(&r->done))
+			return 2;
+		w = atomic_load_explicit(&r->wpos, memory_order_acquire);
+		if (w == rd)
+			return 0;
 	}
-	if (r->used > 0) {
-		const uint8_t *p = r->buf + r->tail;
-		struct rec h;
-		memcpy(&h, p, sizeof(h));
-		*fr = h.fr;
-		fr->data = p + sizeof(h);
-		r->view.bad_timestamps = h.bad_timestamps;
-		*fi = &r->view;
-		r->taken = h.len;
-		got = 1;
-	} else {
-		got = r->done ? 0 : 2;
+	size_t at = rd % RING_BYTES;
+	uint64_t len;
+	memcpy(&len, r->buf + at, sizeof(len));
+	if (len == 0) { /* the padding before a wrap: on to the next lap */
+		rd += RING_BYTES - at;
+		atomic_store_explicit(&r->rpos, rd, memory_order_release);
+		at = 0;
 	}
-	pthread_mutex_unlock(&r->mu);
-	return got;
+	const uint8_t *p = r->buf + at;
+	struct rec h;
+	memcpy(&h, p, sizeof(h));
+	*fr = h.fr;
+	fr->data = p + sizeof(h);
+	r->view.bad_timestamps = h.bad_timestamps;
+	*fi = &r->view;
+	r->taken = h.len;
+	return 1;
 }
 
-void capture_ring_stop(struct capture_ring *r)
-{
-	pthread_mutex_lock(&r->mu);
-	r->stop = true;
-	pthread_mutex_unlock(&r->mu);
-}
+void capture_ring_stop(struct capture_ring *r) { atomic_store(&r->stop, true); }
 
 int capture_ring_result(struct capture_ring *r, struct source_live_stats *stats,
 			struct fa_err *err)
 {
 	pthread_mutex_lock(&r->mu);
-	int rc = r->done ? r->rc : FA_OK;
+	int rc = r->rc;
 	if (stats != NULL)
 		*stats = r->stats;
 	if (rc != FA_OK && err != NULL)
@@ -317,22 +300,15 @@ void capture_ring_free(struct capture_ring *r)
 		return;
 	if (r->started) {
 		capture_ring_stop(r);
-		/* the reader may wait for room: make all of it free */
-		pthread_mutex_lock(&r->mu);
-		while (!r->done) {
-			r->taken = 0;
-			r->head = r->tail = r->used = 0;
-			pthread_cond_signal(&r->room);
-			pthread_mutex_unlock(&r->mu);
+		/* the reader may wait for room: give all of it back */
+		while (!atomic_load(&r->done)) {
+			atomic_store(&r->rpos, atomic_load(&r->wpos));
 			struct timespec ts = {0, 1000000};
 			nanosleep(&ts, NULL);
-			pthread_mutex_lock(&r->mu);
 		}
-		pthread_mutex_unlock(&r->mu);
 		pthread_join(r->thread, NULL);
 	}
 	pthread_mutex_destroy(&r->mu);
-	pthread_cond_destroy(&r->room);
 	for (int i = 0; i < 2; i++)
 		if (r->wake[i] >= 0)
 			close(r->wake[i]);

@@ -58,6 +58,9 @@ T_THREADS = 1.7
 # issue 16's: the audit of keyed TLS captures with their key logs costs at
 # most this much more than without them
 T_KEYED = 1.5
+# issue 18's: the replay alone (flows --json) against ndpiReader
+T_REPLAY_PPS = 2.0
+T_REPLAY_RSS = 0.5
 TLS_FIX = os.path.join(TOP, "tests", "fixtures", "tls")
 KEYED_REPEAT = 15  # each TLS fixture given this many times, so that start-up does not dominate
 
@@ -586,6 +589,24 @@ def main():
         checks.append(("keyed audit <= %.1fx unkeyed" % T_KEYED, kr, kr <= T_KEYED, "%.2fx"))
     else:
         say("  n/a   keyed audit <= %.1fx unkeyed: not measured" % T_KEYED)
+    say("targets (issue 18, the replay alone: flows --json, one thread):")
+    f1 = threads.get("flows t1", {})
+    if "wall" in f1 and "wall" in nd:
+        rp = nd["wall"] / f1["wall"]
+        say("  %s  %-62s %.2fx (%.2f s against %.2f s)" % (
+            verdict(rp >= T_REPLAY_PPS), "replay >= %.1fx ndpiReader packets/s" % T_REPLAY_PPS,
+            rp, f1["wall"], nd["wall"]))
+        checks.append(("replay >= %.1fx ndpiReader packets/s" % T_REPLAY_PPS, rp,
+                       rp >= T_REPLAY_PPS, "%.2fx"))
+        rr = ratio_of(f1.get("rss_kb"), nd.get("rss_kb"))
+        if rr is not None:
+            say("  %s  %-62s %.2fx (%.1f MB against %.1f MB)" % (
+                verdict(rr <= T_REPLAY_RSS), "replay peak RSS <= %.1fx ndpiReader's"
+                % T_REPLAY_RSS, rr, mb(f1["rss_kb"]), mb(nd["rss_kb"])))
+            checks.append(("replay peak RSS <= %.1fx ndpiReader's" % T_REPLAY_RSS, rr,
+                           rr <= T_REPLAY_RSS, "%.2fx"))
+    else:
+        say("  n/a   replay against ndpiReader: not measured")
     say("")
     say("micro-benchmarks (-O2, %s):" % rel(os.path.join(build, "libflowaudit.a")))
     for name in ("sigbench", "idbench", "importbench"):

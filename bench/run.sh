@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh - `make bench`: build (or reuse) the workload, time flowaudit
 # against ndpiReader, tshark and a bare libpcap loop on it, run the
-# micro-benchmarks, and check the targets of docs/performance.md.
+# micro-benchmarks, check the targets of docs/performance.md, then measure
+# the packet rate a live capture sustains (bench/live_rate.py).
 #
 #   sh bench/run.sh BUILD/flowaudit
 #
@@ -20,4 +21,12 @@ command -v python3 >/dev/null 2>&1 || {
 	echo "bench: python3 not found" >&2
 	exit 2
 }
-exec python3 "$(dirname "$0")/run.py" "$1"
+python3 "$(dirname "$0")/run.py" "$1"
+rc=$?
+# the live rate: a capture through a veth pair (needs root and tcpreplay;
+# its own exit 2 when it cannot run leaves the status alone)
+python3 "$(dirname "$0")/live_rate.py" "$1"
+lrc=$?
+[ "$rc" -ne 0 ] && exit "$rc"
+[ "$lrc" -eq 1 ] && exit 1
+exit 0

@@ -14,6 +14,7 @@
  */
 #include "flowaudit/flow.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,12 +114,15 @@ static uint32_t mix(uint32_t h, uint32_t v)
 	return h ^ (h >> 15);
 }
 
+/* The sum of the address's four 32-bit words, read in network order. */
 static uint32_t addr_hash(const fa_addr *a)
 {
 	uint32_t h = 0;
-	for (int i = 0; i < 16; i += 4)
-		h += ((uint32_t)a->b[i] << 24) | ((uint32_t)a->b[i + 1] << 16) |
-		     ((uint32_t)a->b[i + 2] << 8) | a->b[i + 3];
+	for (int i = 0; i < 16; i += 4) {
+		uint32_t w;
+		memcpy(&w, a->b + i, 4);
+		h += ntohl(w);
+	}
 	return h;
 }
 

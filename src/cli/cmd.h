@@ -146,8 +146,10 @@ struct run_progress {
 	bool shown;              /* a line is on the terminal */
 };
 void run_progress_start(struct run_progress *p, const struct run *r);
-/* Redraws the line when it is due; frames: the packets read so far. */
-void run_progress_tick(struct run_progress *p, struct run *r, uint64_t frames);
+/* Redraws the line when it is due; frames: the packets read so far; live:
+   the kernel's counters (NULL for a replay). */
+void run_progress_tick(struct run_progress *p, struct run *r, uint64_t frames,
+		       const struct source_live_stats *live);
 /* Clears the line. */
 void run_progress_end(struct run_progress *p);
 /* Tells the user on stderr about files cut short, frames skipped, flows evicted,

@@ -509,7 +509,8 @@ static const char *short_count(double v, char *buf, size_t n)
 	return buf;
 }
 
-void run_progress_tick(struct run_progress *p, struct run *r, uint64_t frames)
+void run_progress_tick(struct run_progress *p, struct run *r, uint64_t frames,
+		       const struct source_live_stats *live)
 {
 	if (!p->on)
 		return;
@@ -528,12 +529,9 @@ void run_progress_tick(struct run_progress *p, struct run *r, uint64_t frames)
 		snprintf(where, sizeof(where), ", %.*f of %.*f MB (%.0f%%)", prec,
 			 (double)done / 1e6, prec, (double)total / 1e6,
 			 100.0 * (double)done / (double)total);
-	} else if (r->o.iface != NULL) {
-		struct source_live_stats ls;
-		source_live_stats(r->src, &ls);
-		if (ls.valid)
-			snprintf(where, sizeof(where), ", %s dropped by the kernel",
-				 short_count((double)(ls.dropped + ls.if_dropped), fl, sizeof(fl)));
+	} else if (live != NULL && live->valid) {
+		snprintf(where, sizeof(where), ", %s dropped by the kernel",
+			 short_count((double)(live->dropped + live->if_dropped), fl, sizeof(fl)));
 	}
 	fprintf(stderr, "\rflowaudit: %s packets, %s flows, %s packets/s%s\033[K",
 		short_count((double)frames, pk, sizeof(pk)),
@@ -565,7 +563,7 @@ int run_replay(struct run *r, struct fa_err *err)
 		run_frame_time(&r->times, source_file(r->src, fr.file), &fr);
 		engine_frame(r->eng, &fr);
 		if ((++n & 0xfff) == 0)
-			run_progress_tick(&prog, r, n);
+			run_progress_tick(&prog, r, n, NULL);
 	}
 	run_progress_end(&prog);
 	engine_finish(r->eng);

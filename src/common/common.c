@@ -52,20 +52,32 @@ int fa_addr_cmp(const fa_addr *a, const fa_addr *b)
 	return memcmp(a->b, b->b, 16);
 }
 
-/* v in decimal at p, zero-padded to width digits; returns the end. */
+/* "00" to "99", for two digits at a time. */
+static const char DIGITS2[] =
+	"0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849"
+	"5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
+/* v in decimal at p, zero-padded to width digits (at most 20); returns the end. */
 static char *put_dec(char *p, uint64_t v, int width)
 {
 	char tmp[20];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	while (n < width)
-		tmp[n++] = '0';
-	while (n > 0)
-		*p++ = tmp[--n];
-	return p;
+	int n = 20;
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+		v /= 100;
+		n -= 2;
+		memcpy(tmp + n, DIGITS2 + 2 * r, 2);
+	}
+	if (v >= 10) {
+		n -= 2;
+		memcpy(tmp + n, DIGITS2 + 2 * v, 2);
+	} else {
+		tmp[--n] = (char)('0' + v);
+	}
+	while (20 - n < width)
+		tmp[--n] = '0';
+	memcpy(p, tmp + n, (size_t)(20 - n));
+	return p + (20 - n);
 }
 
 char *fa_put_int(char *p, int64_t v)

@@ -9,6 +9,7 @@
 #include "flowaudit/jsonw.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +110,30 @@ static const unsigned char plain[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
+/*
+ * How many bytes from p on are plain (n > 0, p[0] plain): eight at a time
+ * while none of the eight is 0x80 or above, below 0x20, a quote or a
+ * backslash (the has-less-than and has-zero-byte tests on a 64-bit word,
+ * exact when no byte has its top bit), then one at a time.
+ */
+static size_t plain_run(const unsigned char *p, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, tops = 0x8080808080808080ULL;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v;
+		memcpy(&v, p + i, 8);
+		uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+		uint64_t bad = (v & tops) | ((v - ones * 0x20) & ~v & tops) | ((q - ones) & ~q & tops) |
+			       ((b - ones) & ~b & tops);
+		if (bad)
+			break;
+	}
+	while (i < n && plain[p[i]])
+		i++;
+	return i;
+}
+
 /* s as a JSON string, quotes included. */
 static void put_string(struct jsonw *w, const char *s)
 {
@@ -119,7 +144,7 @@ static void put_string(struct jsonw *w, const char *s)
 	while (p < end) {
 		unsigned char c = *p;
 		if (plain[c]) {
-			p++;
+			p += plain_run(p, (size_t)(end - p));
 			continue;
 		}
 		size_t u = c >= 0x80 ? fa_utf8_len(p, (size_t)(end - p)) : 0;

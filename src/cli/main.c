@@ -18,7 +18,7 @@ static const struct {
 	{"audit", cmd_audit, "replay captures and audit them against a policy declaration"},
 	{"capture", cmd_capture, "capture live from an interface and audit as it goes"},
 	{"flows", cmd_flows, "list every flow of the captures, named and located"},
-	{"policy", cmd_policy, "check a policy declaration (policy check FILE)"},
+	{"policy", cmd_policy, "check a policy declaration or draft one (policy check|draft FILE)"},
 	{"sigs", cmd_sigs, "the signature catalogue (sigs match|check|list)"},
 	{"verify", cmd_verify, "re-check the hashes of a report directory"},
 };

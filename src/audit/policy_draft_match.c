@@ -340,14 +340,7 @@ const struct sig_entry *dmatcher_resolve(const struct dmatcher *m, const struct 
 	static const char *const seps[] = {"(", ")", "（", "）", "/", "／", "、", ",", "，", ";", "；",
 					   NULL};
 	for (size_t i = 0; i < n && e == NULL;) {
-		size_t j = i, sl = 0;
-		while (j < n && sl == 0) {
-			for (size_t k = 0; seps[k] != NULL && sl == 0; k++)
-				if (j + strlen(seps[k]) <= n && memcmp(s + j, seps[k], strlen(seps[k])) == 0)
-					sl = strlen(seps[k]);
-			if (sl == 0)
-				j++;
-		}
+		size_t sl, j = dsplit(s, n, i, seps, &sl);
 		if (j > i)
 			e = exact(db, (char *)clean(s + i, j - i, buf, sizeof(buf)));
 		i = j + sl;

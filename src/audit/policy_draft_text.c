@@ -105,6 +105,20 @@ static bool starts(const char *s, size_t n, const char *w)
 	return k <= n && memcmp(s, w, k) == 0;
 }
 
+size_t dsplit(const char *s, size_t n, size_t from, const char *const *seps, size_t *sep)
+{
+	for (size_t b = from; b < n; b++)
+		for (size_t k = 0; seps[k] != NULL; k++) {
+			size_t l = strlen(seps[k]);
+			if (b + l <= n && memcmp(s + b, seps[k], l) == 0) {
+				*sep = l;
+				return b;
+			}
+		}
+	*sep = 0;
+	return n;
+}
+
 size_t dsent_end(const char *s, size_t n, size_t from)
 {
 	static const char *const stops[] = {"\xe3\x80\x82" /* 。 */, "\xef\xbc\x81" /* ！ */,

@@ -1,22 +1,18 @@
 /*
- * policy_draft_words.h - the words policy_draft.c reads a policy by.
+ * policy_draft_words.c - the words a policy is read by.
  *
  * Tables of phrases (Chinese and English) and what each stands for: the
  * purpose vocabulary and data categories of docs/policy.md, the keys of
  * SDK tables, storage regions, and the markers of consent, transfers abroad,
  * encryption and "we do not use". Needles follow dfind(): ASCII letters
  * compare without case, on word boundaries, and a trailing '*' matches any
- * continuation ("advertis*"). Included by policy_draft.c only.
+ * continuation ("advertis*"). Every table ends with a NULL needle.
  */
-#ifndef FLOWAUDIT_POLICY_DRAFT_WORDS_H
-#define FLOWAUDIT_POLICY_DRAFT_WORDS_H
+#include "policy_draft_int.h"
 
-struct dword {
-	const char *needle;
-	const char *what; /* a purpose, a data category, a country code, ... */
-};
+#include <stddef.h>
 
-static const struct dword purpose_words[] = {
+const struct dword dw_purposes[] = {
 	{"广告", "advertising"}, {"advertis*", "advertising"}, {"ads", "advertising"},
 	{"ad", "advertising"}, {"monetiz*", "advertising"}, {"monetis*", "advertising"},
 	{"变现", "advertising"}, {"营销", "advertising"}, {"marketing", "advertising"},
@@ -51,7 +47,7 @@ static const struct dword purpose_words[] = {
 };
 
 /* "location" alone stands for both precise and approximate location. */
-static const struct dword data_words[] = {
+const struct dword dw_data[] = {
 	{"设备信息", "device_id"}, {"设备标识", "device_id"}, {"设备识别", "device_id"},
 	{"设备ID", "device_id"}, {"device information", "device_id"},
 	{"device identif*", "device_id"}, {"device ID*", "device_id"}, {"UDID", "device_id"},
@@ -91,12 +87,9 @@ static const struct dword data_words[] = {
 	{NULL, NULL},
 };
 
-enum krole { K_NAME, K_PURPOSE, K_DATA, K_URL, K_COMPANY, K_OTHER };
 
-static const struct {
-	const char *key;
-	enum krole role;
-} table_keys[] = {
+
+const struct dtable_key dw_table_keys[] = {
 	{"第三方SDK名称", K_NAME}, {"SDK名称", K_NAME}, {"SDK 名称", K_NAME},
 	{"插件名称", K_NAME}, {"SDK name", K_NAME}, {"Name of SDK", K_NAME},
 	{"Name of the SDK", K_NAME}, {"SDK", K_NAME}, {"名称", K_NAME}, {"Name", K_NAME},
@@ -124,11 +117,11 @@ static const struct {
 	{"Company name", K_COMPANY}, {"Company", K_COMPANY}, {"Provider", K_COMPANY},
 	{"Vendor", K_COMPANY}, {"Developer", K_COMPANY}, {"Third party", K_COMPANY},
 	{"共享方式", K_OTHER}, {"处理方式", K_OTHER}, {"使用方式", K_OTHER},
-	{"接入方式", K_OTHER}, {"Sharing method", K_OTHER},
+	{"接入方式", K_OTHER}, {"Sharing method", K_OTHER}, {NULL, K_OTHER},
 };
 
 /* Sentences that name an SDK only to say it is not used. */
-static const char *const not_used[] = {
+const char *const dw_not_used[] = {
 	"不会接入", "不接入", "未接入", "没有接入", "并未接入", "不会集成", "不集成", "未集成",
 	"没有集成", "并未集成", "不会使用", "不使用", "未使用", "没有使用", "并未使用", "不再使用",
 	"停止使用", "不会嵌入", "不嵌入", "未嵌入", "不会引入", "未引入", "不包含", "已移除",
@@ -140,17 +133,17 @@ static const char *const not_used[] = {
 };
 
 /* Data not collected: "we will not collect your contacts". */
-static const char *const not_collected[] = {
+const char *const dw_not_collected[] = {
 	"不会收集", "不收集", "未收集", "不会获取", "不获取", "不会采集", "不采集", "will not collect",
 	"won't collect", "do not collect", "does not collect", "never collect*", NULL,
 };
 
-static const char *const storage_words[] = {
+const char *const dw_storage[] = {
 	"存储", "存放", "保存在", "储存", "stored", "store", "storage", "kept in", "hosted",
 	"reside*", NULL,
 };
 
-static const struct dword region_words[] = {
+const struct dword dw_regions[] = {
 	{"中华人民共和国境内", "CN"}, {"中华人民共和国", "CN"}, {"中国境内", "CN"},
 	{"中国大陆", "CN"}, {"中国", "CN"}, {"境内", "CN"}, {"mainland China", "CN"},
 	{"Chinese mainland", "CN"}, {"People's Republic of China", "CN"},
@@ -167,42 +160,40 @@ static const struct dword region_words[] = {
 };
 
 /* Places a text names without saying which country they are. */
-static const char *const vague_places[] = {
+const char *const dw_vague_places[] = {
 	"local nation", "local country", "the country where you", "the country in which you",
 	"your country", "country of your residence", "where you reside", "where you live",
 	"your location", "当地", "所在国", "所在地", "本地", "您所在的国家", "境外", "overseas",
 	"abroad", NULL,
 };
 
-static const char *const abroad_words[] = {
+const char *const dw_abroad[] = {
 	"跨境", "出境", "境外", "overseas", "cross-border", "cross border", "abroad",
 	"outside of China", "outside China", "outside mainland China", "outside the PRC",
 	"outside of the PRC", "outside the People's Republic of China", "outside your country",
 	NULL,
 };
 
-static const char *const consent_words[] = {
+const char *const dw_consent[] = {
 	"同意", "授权", "consent*", "authoriz*", "authoris*", "opt in", "opt-in", "opt out",
 	"opt-out", NULL,
 };
 
-static const char *const refusal_words[] = {
+const char *const dw_refusal[] = {
 	"不会", "不得", "不向", "不进行", "will not", "won't", "never", "do not", "does not",
 	"shall not", "not be transferred", NULL,
 };
 
-static const char *const encryption_words[] = {
+const char *const dw_encryption[] = {
 	"加密", "encrypt*", "HTTPS", "TLS", "SSL", NULL,
 };
 
 /* HTTPS, TLS and SSL are about transit by themselves. */
-static const char *const transit_words[] = {
+const char *const dw_transit[] = {
 	"传输", "发送", "传送", "网络", "transmi*", "transfer*", "in transit", "network*",
 	"Internet", NULL,
 };
 
-static const char *const collect_words[] = {
+const char *const dw_collect[] = {
 	"收集", "获取", "采集", "collect*", "gather*", "you provide", "provide us", NULL,
 };
-
-#endif

@@ -123,7 +123,7 @@ void draft_candidate(struct draft *d, const char *s, size_t n, uint32_t purposes
 	dtrim(s, &a, &b);
 	if (a == b)
 		return;
-	const struct sig_entry *e = dmatcher_resolve(d->m, d->db, s + a, b - a);
+	const struct sig_entry *e = dmatcher_resolve(d->m, s + a, b - a);
 	if (e == NULL && host != NULL && host[0] != '\0')
 		e = sig_match_host(d->db, host, NULL);
 	char named[128];
@@ -207,89 +207,102 @@ static bool is_sdk_list(const char *s, size_t n)
 static void read_mentions(struct draft *d, const struct dline *l, const char *s, size_t n,
 			  bool *named)
 {
-	struct dmatch mt[16];
+	struct dmatch mt[64];
 	size_t k = 0;
 	char q[WHERE_CAP];
-	for (size_t pos = 0; k < 16 && dmatcher_next(d->m, s, n, &pos, true, &mt[k]);)
+	for (size_t pos = 0; k < 64 && dmatcher_next(d->m, s, n, &pos, true, &mt[k]);)
 		k++;
 	bool list = is_sdk_list(s, n);
+	/* what a clause says is worked out once, for the first of its mentions */
+	size_t ca = 0, cb = 0, in_clause = 0;
+	bool negated = false;
+	uint32_t cp = 0, cd = 0;
 	for (size_t i = 0; i < k; i++) {
-		draft_quote_at(q, sizeof(q), l, s, n, mt[i].at);
+		if (i == 0 || mt[i].at >= cb) {
+			draft_clause_of(s, n, mt[i].at, &ca, &cb);
+			draft_quote_at(q, sizeof(q), l, s, n, mt[i].at);
+			negated = dfind_any(s + ca, cb - ca, dw_not_used);
+			in_clause = 0;
+			for (size_t j = i; j < k && mt[j].at < cb; j++)
+				in_clause += mt[j].e != NULL;
+			cp = cd = 0;
+			if (!list && in_clause == 1) {
+				cp = draft_scan(dw_purposes, s + ca, cb - ca, false);
+				cd = draft_scan(dw_data, s + ca, cb - ca, true);
+			}
+			if (!list && k == 1) {
+				cp = cp ? cp : draft_scan(dw_purposes, s, n, false);
+				cd = cd ? cd : draft_scan(dw_data, s, n, true);
+			}
+		}
 		char text[128];
 		draft_span_copy(text, sizeof(text), s + mt[i].at, mt[i].len);
 		if (mt[i].e == NULL) {
-			draft_review(d, q, "'%s' is the name of several catalogue entries: declare the one "
-			       "the app uses", text);
+			draft_review(d, q, "'%s' is the name of several catalogue entries: declare the "
+				     "one the app uses", text);
 			continue;
 		}
 		*named = true;
 		if (mt[i].e->kind != SIG_SDK)
 			continue;
-		size_t a, b, others = 0;
-		draft_clause_of(s, n, mt[i].at, &a, &b);
-		for (size_t j = 0; j < k; j++)
-			others += j != i && mt[j].at >= a && mt[j].at < b;
-		if (dfind_any(s + a, b - a, dw_not_used)) {
+		if (negated)
 			add_negated(d, mt[i].e, q);
-			continue;
-		}
-		uint32_t p = 0, dt = 0;
-		if (!list && others == 0) {
-			p = draft_scan(dw_purposes, s + a, b - a, false);
-			dt = draft_scan(dw_data, s + a, b - a, true);
-		}
-		if (!list && k == 1) {
-			p = p ? p : draft_scan(dw_purposes, s, n, false);
-			dt = dt ? dt : draft_scan(dw_data, s, n, true);
-		}
-		add_recip(d, mt[i].e, s + mt[i].at, mt[i].len, p, dt, q);
+		else
+			add_recip(d, mt[i].e, s + mt[i].at, mt[i].len, cp, cd, q);
 	}
 }
 
-/* Storage regions, the cross-border rule, consent and encryption of one sentence. */
+/* The clause of s[0..n) that starts at a; returns where the next one starts. */
+static size_t next_clause(const char *s, size_t n, size_t a, bool commas, size_t *ca, size_t *cb)
+{
+	draft_clause_in(s, n, a, commas, ca, cb);
+	size_t next = *cb + 1;
+	while (next < n && ((unsigned char)s[next] & 0xC0) == 0x80)
+		next++;
+	return next;
+}
+
 static void read_promises(struct draft *d, const struct dline *l, const char *s, size_t n)
 {
 	char q[WHERE_CAP];
-	for (size_t a = 0; a < n;) {
-		size_t ca, cb;
+	size_t ca, cb;
+	for (size_t a = 0; a < n; a = next_clause(s, n, a, true, &ca, &cb)) {
 		draft_clause_of(s, n, a, &ca, &cb);
 		const char *c = s + ca;
 		size_t cn = cb - ca;
-		if (dfind_any(c, cn, dw_storage)) {
-			size_t before = d->n_regions;
-			for (size_t i = 0; dw_regions[i].needle != NULL; i++) {
-				if (dfind(c, cn, dw_regions[i].needle) == NULL)
-					continue;
-				bool have = false;
-				for (size_t j = 0; j < d->n_regions && !have; j++)
-					have = strcmp(d->regions[j], dw_regions[i].what) == 0;
-				if (!have && d->n_regions < MAX_REGIONS)
-					snprintf(d->regions[d->n_regions++], 4, "%s", dw_regions[i].what);
-				draft_quote_at(q, sizeof(q), l, s, n, ca);
-				draft_clause_add(d->reg_clause, sizeof(d->reg_clause), q);
-			}
-			for (size_t i = 0; dw_vague_places[i] != NULL && d->vague_where[0] == '\0'; i++)
-				if (d->n_regions == before && dfind(c, cn, dw_vague_places[i]) != NULL) {
-					draft_quote_at(d->vague_where, sizeof(d->vague_where), l, s, n, ca);
-					snprintf(d->vague_term, sizeof(d->vague_term), "%s", dw_vague_places[i]);
-				}
+		if (!dfind_any(c, cn, dw_storage))
+			continue;
+		size_t before = d->n_regions;
+		for (size_t i = 0; dw_regions[i].needle != NULL; i++) {
+			if (dfind(c, cn, dw_regions[i].needle) == NULL)
+				continue;
+			bool have = false;
+			for (size_t j = 0; j < d->n_regions && !have; j++)
+				have = strcmp(d->regions[j], dw_regions[i].what) == 0;
+			if (!have && d->n_regions < MAX_REGIONS)
+				snprintf(d->regions[d->n_regions++], 4, "%s", dw_regions[i].what);
+			draft_quote_at(q, sizeof(q), l, s, n, ca);
+			draft_clause_add(d->reg_clause, sizeof(d->reg_clause), q);
 		}
-		/* consent and its purpose in one clause, commas included ("经您同意后，…广告") */
-		size_t ka, kb;
-		draft_clause_in(s, n, ca, false, &ka, &kb);
-		if (dfind_any(s + ka, kb - ka, dw_consent)) {
-			uint32_t p = draft_scan(dw_purposes, s + ka, kb - ka, false) &
-				     (draft_purpose_bit("advertising") | draft_purpose_bit("analytics") |
-				      draft_purpose_bit("push") | draft_purpose_bit("location"));
-			if (p != 0) {
-				d->consent |= p;
-				draft_quote_at(q, sizeof(q), l, s, n, ca);
-				draft_clause_add(d->consent_clause, sizeof(d->consent_clause), q);
+		for (size_t i = 0; dw_vague_places[i] != NULL && d->vague_where[0] == '\0'; i++)
+			if (d->n_regions == before && dfind(c, cn, dw_vague_places[i]) != NULL) {
+				draft_quote_at(d->vague_where, sizeof(d->vague_where), l, s, n, ca);
+				snprintf(d->vague_term, sizeof(d->vague_term), "%s", dw_vague_places[i]);
 			}
+	}
+	/* consent and its purpose in one clause, commas included ("经您同意后，…广告") */
+	uint32_t asked = draft_purpose_bit("advertising") | draft_purpose_bit("analytics") |
+			 draft_purpose_bit("push") | draft_purpose_bit("location");
+	for (size_t a = 0; a < n; a = next_clause(s, n, a, false, &ca, &cb)) {
+		draft_clause_in(s, n, a, false, &ca, &cb);
+		if (!dfind_any(s + ca, cb - ca, dw_consent))
+			continue;
+		uint32_t p = draft_scan(dw_purposes, s + ca, cb - ca, false) & asked;
+		if (p != 0) {
+			d->consent |= p;
+			draft_quote_at(q, sizeof(q), l, s, n, ca);
+			draft_clause_add(d->consent_clause, sizeof(d->consent_clause), q);
 		}
-		a = cb + 1;
-		while (a < n && ((unsigned char)s[a] & 0xC0) == 0x80)
-			a++;
 	}
 	const char *w;
 	for (size_t i = 0; dw_abroad[i] != NULL; i++)
@@ -519,6 +532,15 @@ static json_t *build(struct draft *d)
 	} else {
 		draft_review(d, "the whole text", "encryption_in_transit: the text does not promise "
 		       "encryption in transit");
+	}
+	if (d->review_dropped > 0) {
+		char more[160];
+		snprintf(more, sizeof(more), "%zu more points like the ones above were left out of this "
+			 "list (it holds at most %d): read the text for them", d->review_dropped,
+			 MAX_REVIEW);
+		json_t *o = json_pack("{s:s, s:s}", "what", more, "where", "the whole text");
+		if (o == NULL || json_array_append_new(d->review, o) != 0)
+			d->oom = true;
 	}
 	json_object_set(doc, "review", d->review);
 	return doc;

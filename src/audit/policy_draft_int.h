@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #define DRAFT_SEC_MAX 96 /* bytes of a section path ("I.(1).2.①") */
+#define DRAFT_SENTENCE_MAX 4096 /* bytes of a sentence; longer runs are cut */
 
 struct dline {
 	const char *s;  /* the line without its numbering label, trimmed; not NUL-terminated */
@@ -44,7 +45,7 @@ struct dtext {
 int dtext_make(struct dtext *t, const char *in, size_t len, const char *name, struct fa_err *err);
 void dtext_free(struct dtext *t);
 
-/* End (exclusive) of the sentence of s[0..n) that starts at from. */
+/* End (exclusive) of the sentence of s[0..n) that starts at from (at most DRAFT_SENTENCE_MAX on). */
 size_t dsent_end(const char *s, size_t n, size_t from);
 /*
  * End of the piece of s[0..n) that starts at from: the offset of the next
@@ -85,9 +86,13 @@ void dmatcher_free(struct dmatcher *m); /* NULL is a no-op */
  */
 bool dmatcher_next(const struct dmatcher *m, const char *s, size_t n, size_t *pos, bool prose,
 		   struct dmatch *out);
-/* The entry a candidate SDK name (a table cell, a list item) stands for; NULL when none. */
-const struct sig_entry *dmatcher_resolve(const struct dmatcher *m, const struct sig_db *db,
-					 const char *s, size_t n);
+/*
+ * The entry a candidate SDK name (a table cell, a list item) stands for:
+ * its alias, name or id exactly (with or without "SDK" after it), one of
+ * its pieces ("Admob SDK(GoogleMobileAds SDK)"), else the first name found
+ * in it. NULL when none.
+ */
+const struct sig_entry *dmatcher_resolve(const struct dmatcher *m, const char *s, size_t n);
 
 /* ---- the draft (policy_draft.c, policy_draft_table.c, policy_draft_read.c) ---- */
 
@@ -97,6 +102,7 @@ const struct sig_entry *dmatcher_resolve(const struct dmatcher *m, const struct 
 #define MAX_DOMAINS 16
 #define MAX_REGIONS 16
 #define MAX_KV 12
+#define MAX_REVIEW 200 /* review entries; past it they are counted */
 
 struct recip {
 	const struct sig_entry *e;
@@ -127,6 +133,7 @@ struct draft {
 	char negated_where[64][WHERE_CAP];
 	size_t n_negated;
 	struct json_t *review;
+	size_t review_dropped;
 	bool oom;
 	char controller[160], date[40];
 	char fp[MAX_DOMAINS][254];

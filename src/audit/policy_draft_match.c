@@ -30,8 +30,10 @@ struct dkey {
 	char key[SIG_MAX_ALIAS + 1];
 	size_t len;
 	const struct sig_entry *e; /* NULL: the key names several entries */
-	int tier;                  /* 0 alias, 1 name, 2 main name, 3 its parts, 4 parenthesised */
+	int tier; /* 0 alias, 1 name, 2 main name, 3 its parts, 4 parenthesised, 5 id */
 };
+
+#define TIER_ID 5 /* an id names an entry in a table cell, never in running text */
 
 struct dmatcher {
 	struct dkey *k;
@@ -149,6 +151,8 @@ struct dmatcher *dmatcher_new(const struct sig_db *db)
 			rc = add_key(m, e->name, strlen(e->name), e, 1);
 		if (rc == FA_OK)
 			rc = add_name_parts(m, e);
+		if (rc == FA_OK)
+			rc = add_key(m, e->id, strlen(e->id), e, TIER_ID);
 	}
 	if (rc != FA_OK) {
 		dmatcher_free(m);
@@ -265,6 +269,8 @@ bool dmatcher_next(const struct dmatcher *m, const char *s, size_t n, size_t *po
 		}
 		for (size_t i = lo; i < m->n && memcmp(m->k[i].key, two, 2) == 0; i++) {
 			const struct dkey *k = &m->k[i];
+			if (k->tier == TIER_ID)
+				continue;
 			size_t end = fold_match(s, n, p, k->key, k->len);
 			if (end == 0)
 				continue;
@@ -314,26 +320,42 @@ static const char *clean(const char *s, size_t n, char *buf, size_t cap)
 	return buf;
 }
 
-/* The entry named by buf exactly, or by buf without a trailing "SDK". */
-static const struct sig_entry *exact(const struct sig_db *db, char *buf)
+/* The entry whose key is exactly that of name; NULL when none or several. */
+static const struct sig_entry *find_exact(const struct dmatcher *m, const char *name)
 {
-	const struct sig_entry *e = sig_db_find_alias(db, buf);
+	char key[SIG_MAX_ALIAS + 1];
+	if (sig_alias_key(name, key, sizeof(key)) < 2)
+		return NULL;
+	size_t lo = 0, hi = m->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (memcmp(m->k[mid].key, key, 2) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < m->n && memcmp(m->k[i].key, key, 2) == 0; i++)
+		if (strcmp(m->k[i].key, key) == 0)
+			return m->k[i].e;
+	return NULL;
+}
+
+/* The entry named by buf exactly, or by buf without a trailing "SDK". */
+static const struct sig_entry *exact(const struct dmatcher *m, char *buf)
+{
+	const struct sig_entry *e = find_exact(m, buf);
 	size_t l = strlen(buf);
 	if (e == NULL && l > 3 && strcasecmp(buf + l - 3, "sdk") == 0) {
 		buf[l - 3] = '\0';
-		size_t a = 0, b = l - 3;
-		dtrim(buf, &a, &b);
-		buf[b] = '\0';
-		e = sig_db_find_alias(db, buf + a);
+		e = find_exact(m, buf);
 	}
 	return e;
 }
 
-const struct sig_entry *dmatcher_resolve(const struct dmatcher *m, const struct sig_db *db,
-					 const char *s, size_t n)
+const struct sig_entry *dmatcher_resolve(const struct dmatcher *m, const char *s, size_t n)
 {
 	char buf[256];
-	const struct sig_entry *e = exact(db, (char *)clean(s, n, buf, sizeof(buf)));
+	const struct sig_entry *e = exact(m, (char *)clean(s, n, buf, sizeof(buf)));
 	if (e != NULL)
 		return e;
 	/* the pieces of "Admob SDK(GoogleMobileAds SDK)", "友盟+/U-App" */
@@ -342,7 +364,7 @@ const struct sig_entry *dmatcher_resolve(const struct dmatcher *m, const struct 
 	for (size_t i = 0; i < n && e == NULL;) {
 		size_t sl, j = dsplit(s, n, i, seps, &sl);
 		if (j > i)
-			e = exact(db, (char *)clean(s + i, j - i, buf, sizeof(buf)));
+			e = exact(m, (char *)clean(s + i, j - i, buf, sizeof(buf)));
 		i = j + sl;
 	}
 	struct dmatch mt;

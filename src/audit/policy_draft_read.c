@@ -98,6 +98,10 @@ void draft_review(struct draft *d, const char *where, const char *fmt, ...)
 	va_end(ap);
 	size_t i;
 	json_t *v;
+	if (json_array_size(d->review) >= MAX_REVIEW) {
+		d->review_dropped++;
+		return;
+	}
 	json_array_foreach(d->review, i, v)
 		if (strcmp(json_string_value(json_object_get(v, "what")), what) == 0)
 			return;
@@ -126,18 +130,26 @@ uint32_t draft_scan(const struct dword *w, const char *s, size_t n, bool data)
 void draft_clause_in(const char *s, size_t n, size_t at, bool commas, size_t *a, size_t *b)
 {
 	static const char *const seps[] = {"；", "。", ";", "，", NULL};
-	*a = 0;
-	*b = n;
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; seps[k] != NULL && (commas || k < 3); k++) {
+	size_t nsep = commas ? 4 : 3;
+	/* from at outwards, so a sentence of many clauses is read once, not once a clause */
+	for (*a = at; *a > 0; (*a)--) {
+		bool end = false;
+		for (size_t k = 0; k < nsep && !end; k++) {
 			size_t l = strlen(seps[k]);
-			if (i + l <= n && memcmp(s + i, seps[k], l) == 0) {
-				if (i + l <= at)
-					*a = i + l;
-				else if (i >= at && i < *b)
-					*b = i;
-			}
+			end = *a >= l && memcmp(s + *a - l, seps[k], l) == 0;
 		}
+		if (end)
+			break;
+	}
+	for (*b = at; *b < n; (*b)++) {
+		bool start = false;
+		for (size_t k = 0; k < nsep && !start; k++) {
+			size_t l = strlen(seps[k]);
+			start = *b + l <= n && memcmp(s + *b, seps[k], l) == 0;
+		}
+		if (start)
+			break;
+	}
 }
 
 void draft_clause_of(const char *s, size_t n, size_t at, size_t *a, size_t *b)

@@ -44,9 +44,16 @@ static bool key_sep_before(const char *s, size_t p)
 /* The keys of SDK tables on a line ("SDK名称：A；使用目的：B"), in order. */
 static size_t kv_parse(const char *s, size_t n, struct kv *out, size_t max)
 {
+	/* the bytes a key can start with, so most places are passed over at once */
+	bool first[256] = {false};
+	for (size_t i = 0; dw_table_keys[i].key != NULL; i++) {
+		unsigned char c = (unsigned char)dw_table_keys[i].key[0];
+		first[c] = true;
+		first[c >= 'A' && c <= 'Z' ? c + 32 : c >= 'a' && c <= 'z' ? c - 32 : c] = true;
+	}
 	size_t k = 0;
 	for (size_t p = 0; p < n && k < max; p++) {
-		if (!key_sep_before(s, p))
+		if (!first[(unsigned char)s[p]] || !key_sep_before(s, p))
 			continue;
 		size_t best = 0, colon = 0;
 		enum krole role = K_OTHER;
@@ -130,7 +137,7 @@ static void record_flush(struct draft *d, struct record *r)
 		size_t b = a;
 		while (b < r->name_n && !(b + 3 <= r->name_n && memcmp(r->name + b, "、", 3) == 0))
 			b++;
-		if (fields || dmatcher_resolve(d->m, d->db, r->name + a, b - a) != NULL)
+		if (fields || dmatcher_resolve(d->m, r->name + a, b - a) != NULL)
 			draft_candidate(d, r->name + a, b - a, r->purposes, r->data, r->host, true, false, q);
 		a = b + 3;
 	}
@@ -234,7 +241,7 @@ static bool table_row(struct draft *d, struct table *tb, size_t li)
 			return false;
 	} else {
 		if (!draft_looks_like_sdk(l->s + at[0], len[0]) &&
-		    dmatcher_resolve(d->m, d->db, l->s + at[0], len[0]) == NULL)
+		    dmatcher_resolve(d->m, l->s + at[0], len[0]) == NULL)
 			return false;
 		r.name = l->s + at[0];
 		r.name_n = len[0];

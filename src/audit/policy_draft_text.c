@@ -76,7 +76,16 @@ const char *dfind(const char *s, size_t n, const char *needle)
 	if (k == 0 || k > n)
 		return NULL;
 	unsigned char first = (unsigned char)needle[0], last = (unsigned char)needle[k - 1];
+	bool letter = lower(first) != first || (first >= 'a' && first <= 'z');
 	for (size_t i = 0; i + k <= n; i++) {
+		if (!letter) { /* a byte with one case: memchr finds its places */
+			const char *f = memchr(s + i, first, n - k + 1 - i);
+			if (f == NULL)
+				return NULL;
+			i = (size_t)(f - s);
+		} else if (lower((unsigned char)s[i]) != lower(first)) {
+			continue;
+		}
 		size_t j = 0;
 		while (j < k && lower((unsigned char)s[i + j]) == lower((unsigned char)needle[j]))
 			j++;
@@ -121,6 +130,13 @@ size_t dsplit(const char *s, size_t n, size_t from, const char *const *seps, siz
 
 size_t dsent_end(const char *s, size_t n, size_t from)
 {
+	/* a "sentence" of more than DRAFT_SENTENCE_MAX bytes is cut, at a character */
+	if (n - from > DRAFT_SENTENCE_MAX) {
+		size_t cut = from + DRAFT_SENTENCE_MAX;
+		while (cut > from && ((unsigned char)s[cut] & 0xC0) == 0x80)
+			cut--;
+		n = cut;
+	}
 	static const char *const stops[] = {"\xe3\x80\x82" /* 。 */, "\xef\xbc\x81" /* ！ */,
 					    "\xef\xbc\x9f" /* ？ */, NULL};
 	for (size_t i = from; i < n; i++) {
@@ -261,7 +277,10 @@ static bool name_in(const char *name, const char *const *list)
 	return false;
 }
 
-/* End of the tag that opens at s[i] ('<'): past its '>', quotes respected. */
+/*
+ * End of the tag that opens at s[i] ('<'): past its '>', quotes respected;
+ * with a quote left open, past the first '>'. n when no '>' follows.
+ */
 static size_t tag_end(const char *s, size_t n, size_t i)
 {
 	char q = 0;
@@ -275,7 +294,8 @@ static size_t tag_end(const char *s, size_t n, size_t i)
 			return j + 1;
 		}
 	}
-	return n;
+	const char *gt = memchr(s + i, '>', n - i);
+	return gt ? (size_t)(gt - s) + 1 : n;
 }
 
 static void out_space(char *o, size_t *on)
@@ -284,10 +304,15 @@ static void out_space(char *o, size_t *on)
 		o[(*on)++] = ' ';
 }
 
-/* HTML in s to text in o (which has room for n + 1 bytes: the text never grows). */
+/*
+ * HTML in s to text in o (which has room for n + 1 bytes: the text never
+ * grows). A '<' after the last '>' opens no tag: it is text, found without
+ * searching the rest of the input again for each one.
+ */
 static size_t html_to_text(const char *s, size_t n, char *o)
 {
 	size_t on = 0;
+	const char *last_gt = memrchr(s, '>', n);
 	for (size_t i = 0; i < n;) {
 		char c = s[i];
 		if (c == '<' && i + 3 < n && memcmp(s + i, "<!--", 4) == 0) {
@@ -308,7 +333,8 @@ static size_t html_to_text(const char *s, size_t n, char *o)
 			while (j < n && ascii_alnum((unsigned char)s[j]) && k + 1 < sizeof(name))
 				name[k++] = (char)lower((unsigned char)s[j++]);
 			name[k] = '\0';
-			bool tag = (k > 0 && !(name[0] >= '0' && name[0] <= '9')) || (j < n && s[j] == '!');
+			bool tag = ((k > 0 && !(name[0] >= '0' && name[0] <= '9')) || (j < n && s[j] == '!')) &&
+				   last_gt != NULL && s + i < last_gt;
 			if (!tag) {
 				o[on++] = c;
 				i++;

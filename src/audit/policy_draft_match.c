@@ -185,6 +185,20 @@ void dmatcher_free(struct dmatcher *m)
 	free(m);
 }
 
+/* The first key whose first two bytes are two's (or where they would be). */
+static size_t bucket(const struct dmatcher *m, const char *two)
+{
+	size_t lo = 0, hi = m->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (memcmp(m->k[mid].key, two, 2) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* End of the folded text at p equal to key; 0 when it differs. */
 static size_t fold_match(const char *s, size_t n, size_t p, const char *key, size_t klen)
 {
@@ -259,15 +273,7 @@ bool dmatcher_next(const struct dmatcher *m, const char *s, size_t n, size_t *po
 		}
 		if (got < 2)
 			return false;
-		size_t lo = 0, hi = m->n;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (memcmp(m->k[mid].key, two, 2) < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		for (size_t i = lo; i < m->n && memcmp(m->k[i].key, two, 2) == 0; i++) {
+		for (size_t i = bucket(m, two); i < m->n && memcmp(m->k[i].key, two, 2) == 0; i++) {
 			const struct dkey *k = &m->k[i];
 			if (k->tier == TIER_ID)
 				continue;
@@ -326,15 +332,7 @@ static const struct sig_entry *find_exact(const struct dmatcher *m, const char *
 	char key[SIG_MAX_ALIAS + 1];
 	if (sig_alias_key(name, key, sizeof(key)) < 2)
 		return NULL;
-	size_t lo = 0, hi = m->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (memcmp(m->k[mid].key, key, 2) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (size_t i = lo; i < m->n && memcmp(m->k[i].key, key, 2) == 0; i++)
+	for (size_t i = bucket(m, key); i < m->n && memcmp(m->k[i].key, key, 2) == 0; i++)
 		if (strcmp(m->k[i].key, key) == 0)
 			return m->k[i].e;
 	return NULL;

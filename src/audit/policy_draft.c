@@ -189,6 +189,16 @@ static void read_line_start(struct draft *d, const char *s, size_t n, const char
 		  draft_scan(dw_data, s + end, n - end, true), NULL, false, negated, q);
 }
 
+/* True when the name at s[at..at + len) is part of an address: "linkedin.com", "//x", "a@x". */
+static bool in_address(const char *s, size_t n, size_t at, size_t len)
+{
+	size_t e = at + len;
+	if (at > 0 && strchr("./@", s[at - 1]) != NULL)
+		return true;
+	return e + 1 < n && s[e] == '.' && ((s[e + 1] >= 'a' && s[e + 1] <= 'z') ||
+					    (s[e + 1] >= 'A' && s[e + 1] <= 'Z'));
+}
+
 /* True when s[0..n) lists SDKs after a colon ("第三方SDK：A、B"): its words belong to none alone. */
 static bool is_sdk_list(const char *s, size_t n)
 {
@@ -211,7 +221,7 @@ static void read_mentions(struct draft *d, const struct dline *l, const char *s,
 	size_t k = 0;
 	char q[WHERE_CAP];
 	for (size_t pos = 0; k < 64 && dmatcher_next(d->m, s, n, &pos, true, &mt[k]);)
-		k++;
+		k += !in_address(s, n, mt[k].at, mt[k].len);
 	bool list = is_sdk_list(s, n);
 	/* what a clause says is worked out once, for the first of its mentions */
 	size_t ca = 0, cb = 0, in_clause = 0;

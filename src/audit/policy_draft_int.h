@@ -93,6 +93,8 @@ bool dmatcher_next(const struct dmatcher *m, const char *s, size_t n, size_t *po
  * in it. NULL when none.
  */
 const struct sig_entry *dmatcher_resolve(const struct dmatcher *m, const char *s, size_t n);
+/* The entry s[0..n) names exactly (alias, name or id, "SDK" after it or not); NULL when none. */
+const struct sig_entry *dmatcher_exact(const struct dmatcher *m, const char *s, size_t n);
 
 /* ---- the draft (policy_draft.c, policy_draft_table.c, policy_draft_read.c) ---- */
 

@@ -350,6 +350,12 @@ static const struct sig_entry *exact(const struct dmatcher *m, char *buf)
 	return e;
 }
 
+const struct sig_entry *dmatcher_exact(const struct dmatcher *m, const char *s, size_t n)
+{
+	char buf[256];
+	return n < sizeof(buf) ? exact(m, (char *)clean(s, n, buf, sizeof(buf))) : NULL;
+}
+
 const struct sig_entry *dmatcher_resolve(const struct dmatcher *m, const char *s, size_t n)
 {
 	char buf[256];

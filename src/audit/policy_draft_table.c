@@ -41,6 +41,35 @@ static bool key_sep_before(const char *s, size_t p)
 	return false;
 }
 
+static int header_role(const char *s, size_t n);
+
+/*
+ * A label of at most 45 bytes without spaces or separators that ends in a
+ * colon, read by the table keys it holds ("收集个人信息的类型：" is a data
+ * key): the keys a text writes in its own words. Such a label never names
+ * the SDK ("我们接入的第三方SDK包括：" opens a list, not a record); the name
+ * keys are the fixed ones. *colon gets the offset after the colon.
+ */
+static int label_role(const char *s, size_t n, size_t p, size_t *colon)
+{
+	static const char *const stops[] = {" ", "\t", "|", ";", ",", "；", "，", "。", "│", NULL};
+	for (size_t c = p; c < n && c < p + 45; c++) {
+		size_t k = 0;
+		for (; stops[k] != NULL; k++)
+			if (c + strlen(stops[k]) <= n && memcmp(s + c, stops[k], strlen(stops[k])) == 0)
+				break;
+		if (stops[k] != NULL)
+			return -1;
+		bool ascii = s[c] == ':' && !(c + 1 < n && s[c + 1] == '/');
+		if (ascii || (c + 3 <= n && memcmp(s + c, "：", 3) == 0)) {
+			int role = c > p ? header_role(s + p, c - p) : -1;
+			*colon = c + (ascii ? 1 : 3);
+			return role == K_NAME ? -1 : role;
+		}
+	}
+	return -1;
+}
+
 /* The keys of SDK tables on a line ("SDK名称：A；使用目的：B"), in order. */
 static size_t kv_parse(const char *s, size_t n, struct kv *out, size_t max)
 {
@@ -53,11 +82,11 @@ static size_t kv_parse(const char *s, size_t n, struct kv *out, size_t max)
 	}
 	size_t k = 0;
 	for (size_t p = 0; p < n && k < max; p++) {
-		if (!first[(unsigned char)s[p]] || !key_sep_before(s, p))
+		if (!key_sep_before(s, p))
 			continue;
 		size_t best = 0, colon = 0;
 		enum krole role = K_OTHER;
-		for (size_t i = 0; dw_table_keys[i].key != NULL; i++) {
+		for (size_t i = 0; first[(unsigned char)s[p]] && dw_table_keys[i].key != NULL; i++) {
 			size_t l = strlen(dw_table_keys[i].key);
 			if (l <= best || p + l > n || strncasecmp(s + p, dw_table_keys[i].key, l) != 0)
 				continue;
@@ -73,8 +102,14 @@ static size_t kv_parse(const char *s, size_t n, struct kv *out, size_t max)
 			best = l;
 			role = dw_table_keys[i].role;
 		}
-		if (best == 0)
+		if (best == 0 && (p == 0 || s[p - 1] != ' ')) {
+			int r = label_role(s, n, p, &colon);
+			if (r < 0)
+				continue;
+			role = (enum krole)r;
+		} else if (best == 0) {
 			continue;
+		}
 		if (k > 0)
 			out[k - 1].end = p;
 		out[k++] = (struct kv){.role = role, .at = p, .val = colon, .end = n};
@@ -263,6 +298,8 @@ void draft_read_tables(struct draft *d)
 	struct record r = {0};
 	struct table tb = {.header = false};
 	bool open = false, last_empty = false;
+	enum krole last_role = K_OTHER;
+	size_t name_line = SIZE_MAX, prev = SIZE_MAX; /* a line that is an SDK's name alone */
 	for (size_t li = 0; li < d->t.n_lines; li++) {
 		const struct dline *l = &d->t.lines[li];
 		if (l->n == 0)
@@ -272,11 +309,19 @@ void draft_read_tables(struct draft *d)
 		bool has_name = false;
 		for (size_t i = 0; i < k; i++)
 			has_name = has_name || v[i].role == K_NAME;
-		if (has_name || (open && k > 0 && v[0].at == 0)) {
+		bool named_above = !open && k > 0 && v[0].at == 0 && name_line == prev &&
+				   prev != SIZE_MAX && v[0].role != K_OTHER && v[0].role != K_COMPANY;
+		if (has_name || (open && k > 0 && v[0].at == 0) || named_above) {
 			if (has_name && v[0].role == K_NAME && open)
 				record_flush(d, &r);
-			if (!open || (has_name && v[0].role == K_NAME))
+			if (named_above) {
+				/* "1. 友盟统计SDK" on a line, then "使用目的：…" under it */
+				const struct dline *nl = &d->t.lines[name_line];
+				r = (struct record){.line = name_line, .name = nl->s, .name_n = nl->n};
+				d->in_table[name_line] = true;
+			} else if (!open || (has_name && v[0].role == K_NAME)) {
 				r = (struct record){.line = li};
+			}
 			open = true;
 			for (size_t i = 0; i < k; i++) {
 				if (v[i].role == K_NAME && r.name != NULL && i > 0) {
@@ -286,19 +331,18 @@ void draft_read_tables(struct draft *d)
 				kv_add(&r, l->s, &v[i]);
 			}
 			last_empty = k > 0 && v[k - 1].end - v[k - 1].val == 0;
+			last_role = k > 0 ? v[k - 1].role : K_OTHER;
 			d->in_table[li] = true;
+			prev = li;
 			continue;
 		}
 		if (open && last_empty && !l->labelled && k == 0) {
 			/* "使用目的：" with the value on the next line */
-			struct kv c = {.role = K_OTHER, .val = 0, .end = l->n};
-			struct kv prev[MAX_KV];
-			const struct dline *pl = &d->t.lines[li - 1];
-			size_t pk = kv_parse(pl->s, pl->n, prev, MAX_KV);
-			c.role = pk > 0 ? prev[pk - 1].role : K_OTHER;
+			struct kv c = {.role = last_role, .val = 0, .end = l->n};
 			kv_add(&r, l->s, &c);
 			d->in_table[li] = true;
 			last_empty = false;
+			prev = li;
 			continue;
 		}
 		if (open) {
@@ -314,8 +358,11 @@ void draft_read_tables(struct draft *d)
 					dtrim(l->s, &a, &b);
 					draft_span_copy(d->controller, sizeof(d->controller), l->s + a, b - a);
 				}
+		if (!d->in_table[li] && k == 0 &&
+		    (draft_looks_like_sdk(l->s, l->n) || dmatcher_exact(d->m, l->s, l->n) != NULL))
+			name_line = li;
+		prev = li;
 	}
 	if (open)
 		record_flush(d, &r);
 }
-

@@ -169,6 +169,30 @@ static void test_table_rows(void **state)
 	}
 }
 
+static void test_name_line_and_own_keys(void **state)
+{
+	(void)state;
+	/* the SDK's name on a line of its own, keys in the text's own words under it */
+	json_t *doc = draft("第三方SDK说明\n1. 友盟统计SDK\n使用目的及场景：统计分析\n"
+			    "收集个人信息的类型：设备信息（IMEI、OAID）、IP地址\n"
+			    "第三方主体：友盟同欣（北京）科技有限公司\n2. 某某推送SDK\n使用目的：消息推送\n"
+			    "收集个人信息的类型：设备标识符\n");
+	json_t *u = recipient(doc, "umeng");
+	assert_non_null(u);
+	assert_list(json_object_get(u, "purposes"), 1, "analytics");
+	assert_list(json_object_get(u, "data"), 4, "device_id", "advertising_id", "imei",
+		    "ip_address");
+	assert_string_equal(str(u, "clause"), "§1: '友盟统计SDK'");
+	assert_non_null(review(doc, "'某某推送SDK'", "does not know"));
+	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 1);
+	json_decref(doc);
+	/* a name inside an address is not a mention */
+	doc = draft("Follow us at https://www.appsflyer-fans.com/ or write to "
+		    "news@segment.example.org.\n");
+	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 0);
+	json_decref(doc);
+}
+
 static void test_full_width_list(void **state)
 {
 	(void)state;
@@ -421,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_key_value_block),
 		cmocka_unit_test(test_inline_records),
 		cmocka_unit_test(test_table_rows),
+		cmocka_unit_test(test_name_line_and_own_keys),
 		cmocka_unit_test(test_full_width_list),
 		cmocka_unit_test(test_not_used),
 		cmocka_unit_test(test_word_is_not_a_name),

@@ -223,6 +223,11 @@ static void read_mentions(struct draft *d, const struct dline *l, const char *s,
 	for (size_t pos = 0; k < 64 && dmatcher_next(d->m, s, n, &pos, true, &mt[k]);)
 		k += !in_address(s, n, mt[k].at, mt[k].len);
 	bool list = is_sdk_list(s, n);
+	/* a name in running text counts where the sentence speaks of SDKs, their use or a
+	   purpose: "Follow us on Instagram" names no recipient */
+	if (!list && !dfind_any(s, n, dw_sdk_context) && draft_scan(dw_purposes, s, n, false) == 0 &&
+	    draft_scan(dw_data, s, n, true) == 0)
+		return;
 	/* what a clause says is worked out once, for the first of its mentions */
 	size_t ca = 0, cb = 0, in_clause = 0;
 	bool negated = false;
@@ -320,13 +325,17 @@ static void read_promises(struct draft *d, const struct dline *l, const char *s,
 			draft_quote_at(q, sizeof(q), l, s, n, (size_t)(w - s));
 			break;
 		}
+	/* a numbered line that is no sentence ("4. International Transfers") is a heading */
+	bool heading = l->labelled && s == l->s && n == l->n && n <= 80 && n > 0 &&
+		       strchr(".;:!?", s[n - 1]) == NULL && dsent_end(s, n, 0) == n &&
+		       (n < 3 || memcmp(s + n - 3, "。", 3) != 0);
 	if (dfind_any(s, n, dw_abroad)) {
 		int rule = dfind_any(s, n, dw_consent) ? XB_WITH_CONSENT
 			   : dfind_any(s, n, dw_refusal) ? XB_NEVER : -1;
 		if (rule >= 0 && d->xb < 0) {
 			d->xb = rule;
 			snprintf(d->xb_clause, sizeof(d->xb_clause), "%s", q);
-		} else if (rule < 0 && d->xb_open[0] == '\0') {
+		} else if (rule < 0 && d->xb_open[0] == '\0' && !heading) {
 			snprintf(d->xb_open, sizeof(d->xb_open), "%s", q);
 		}
 	}
@@ -452,6 +461,13 @@ static json_t *recipients_json(struct draft *d, uint32_t *all_purposes)
 
 static void regions_json(struct draft *d, json_t *doc)
 {
+	if (d->xb < 0 && d->xb_open[0] != '\0') {
+		/* data may go abroad, and the text neither asks consent for it nor rules it out */
+		d->xb = XB_ALLOWED;
+		snprintf(d->xb_clause, sizeof(d->xb_clause), "%s", d->xb_open);
+		draft_review(d, d->xb_open, "cross_border.rule: the text says data may go abroad "
+			     "without asking consent or ruling it out; 'allowed' is written: check it");
+	}
 	const char *rule = d->xb == XB_NEVER ? "never" : d->xb == XB_WITH_CONSENT ? "with_consent"
 						 : "allowed";
 	if (d->n_regions > 0) {
@@ -483,9 +499,6 @@ static void regions_json(struct draft *d, json_t *doc)
 		draft_review(d, d->xb_clause, "cross_border: the text's rule for transfers abroad reads as "
 		       "'%s'; it is not written because no storage region is known: write "
 		       "storage_regions and cross_border together", rule);
-	if (d->xb < 0 && d->xb_open[0] != '\0')
-		draft_review(d, d->xb_open, "cross_border.rule: the text speaks of transfers abroad "
-		       "without saying when they are allowed");
 }
 
 static json_t *build(struct draft *d)

@@ -171,7 +171,7 @@ extern const struct dword dw_purposes[], dw_data[], dw_regions[];
 extern const struct dtable_key dw_table_keys[];
 extern const char *const dw_not_used[], *const dw_not_collected[], *const dw_storage[],
 	*const dw_vague_places[], *const dw_abroad[], *const dw_consent[], *const dw_refusal[],
-	*const dw_encryption[], *const dw_transit[], *const dw_collect[];
+	*const dw_encryption[], *const dw_transit[], *const dw_collect[], *const dw_sdk_context[];
 
 /* ---- reading pieces (policy_draft_read.c) ---- */
 

@@ -171,7 +171,7 @@ const char *const dw_abroad[] = {
 	"跨境", "出境", "境外", "overseas", "cross-border", "cross border", "abroad",
 	"outside of China", "outside China", "outside mainland China", "outside the PRC",
 	"outside of the PRC", "outside the People's Republic of China", "outside your country",
-	NULL,
+	"other countries", "international transfer*", "transferred internationally", "跨国", NULL,
 };
 
 const char *const dw_consent[] = {
@@ -196,4 +196,11 @@ const char *const dw_transit[] = {
 
 const char *const dw_collect[] = {
 	"收集", "获取", "采集", "collect*", "gather*", "you provide", "provide us", NULL,
+};
+
+/* Sentences that speak of SDKs or of using one: a name in them is a mention. */
+const char *const dw_sdk_context[] = {
+	"SDK*", "第三方", "third*", "partner*", "provider*", "service*", "plugin*", "插件", "接入",
+	"集成", "嵌入", "integrat*", "embed*", "librar*", "use", "uses", "used", "using", "使用",
+	"采用", "通过", "合作", NULL,
 };

@@ -186,6 +186,10 @@ static void test_name_line_and_own_keys(void **state)
 	assert_non_null(review(doc, "'某某推送SDK'", "does not know"));
 	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 1);
 	json_decref(doc);
+	/* a sentence that speaks of no SDK, use or purpose names no recipient */
+	doc = draft("Follow us on AppsFlyer and Segment!\n");
+	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 0);
+	json_decref(doc);
 	/* a name inside an address is not a mention */
 	doc = draft("Follow us at https://www.appsflyer-fans.com/ or write to "
 		    "news@segment.example.org.\n");
@@ -238,7 +242,7 @@ static void test_word_is_not_a_name(void **state)
 	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 0);
 	json_decref(doc);
 	/* names with capitals inside, or followed by SDK, count anywhere */
-	doc = draft("AppsFlyer measures installs. admob sdk shows ads.\n");
+	doc = draft("AppsFlyer is used to measure installs. admob sdk shows ads.\n");
 	assert_non_null(recipient(doc, "appsflyer"));
 	assert_non_null(recipient(doc, "admob"));
 	json_decref(doc);
@@ -259,6 +263,13 @@ static void test_storage_regions(void **state)
 		    "transferred abroad.\n");
 	assert_list(json_object_get(doc, "storage_regions"), 1, "CN");
 	assert_string_equal(str(json_object_get(doc, "cross_border"), "rule"), "never");
+	json_decref(doc);
+
+	doc = draft("Your data is stored in the United States and may be transferred to other "
+		    "countries with appropriate safeguards.\n");
+	assert_list(json_object_get(doc, "storage_regions"), 1, "US");
+	assert_string_equal(str(json_object_get(doc, "cross_border"), "rule"), "allowed");
+	assert_non_null(review(doc, "cross_border.rule", "'allowed' is written"));
 	json_decref(doc);
 
 	doc = draft("Personal data will be stored in the territory of the People's Republic of "

@@ -12,7 +12,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= gcc
-PKGS    := libndpi libpcap libmaxminddb jansson libcrypto libnghttp2
+PKGS    := libndpi libpcap libmaxminddb jansson libcrypto libnghttp2 libnghttp3
 FUZZ_SECONDS ?= 60
 
 ifeq ($(SANITIZE),1)
@@ -105,7 +105,8 @@ check: test
 
 # Benchmarks (docs/performance.md). The micro-benchmarks link the optimised
 # library; pcaploop needs only libpcap. bench/run.sh finds them beside $(BIN).
-BENCH_BIN    := $(BUILD)/bench/pcaploop $(BUILD)/bench/sigbench $(BUILD)/bench/idbench
+BENCH_BIN    := $(BUILD)/bench/pcaploop $(BUILD)/bench/sigbench $(BUILD)/bench/idbench \
+                $(BUILD)/bench/importbench
 BENCH_CFLAGS := -O2 -g -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude $(PKG_CFLAGS)
 
 .PHONY: bench-build

@@ -14,7 +14,7 @@
    and flowaudit again on the 2x and 4x workloads.
 3. Prints the comparison table, flowaudit's scaling, and each target of
    issue 9 with PASS, MISS or n/a (not measurable in this run).
-4. Runs the micro-benchmarks BUILD/bench/sigbench and BUILD/bench/idbench.
+4. Runs the micro-benchmarks BUILD/bench/sigbench, idbench and importbench.
 
 Never fails because a target is missed. Exits 1 when a tool fails (bad exit
 status, wrong packet count), 2 when something it needs is missing.
@@ -214,7 +214,8 @@ def main():
         return 2
     fa = os.path.abspath(sys.argv[1])
     build = os.path.dirname(fa)
-    helpers = {n: os.path.join(build, "bench", n) for n in ("pcaploop", "sigbench", "idbench")}
+    helpers = {n: os.path.join(build, "bench", n)
+               for n in ("pcaploop", "sigbench", "idbench", "importbench")}
     missing = [p for p in [fa] + list(helpers.values()) if not os.access(p, os.X_OK)]
     for tool in ("ndpiReader", "tshark"):
         if shutil.which(tool) is None:
@@ -453,7 +454,8 @@ def main():
         # 4. micro-benchmarks
         micro = {}
         for name, argv in (("sigbench", [helpers["sigbench"], "signatures"]),
-                           ("idbench", [helpers["idbench"]])):
+                           ("idbench", [helpers["idbench"]]),
+                           ("importbench", [helpers["importbench"], "signatures"])):
             log = os.path.join(OUT, "logs", name + ".log")
             p = subprocess.run(argv, cwd=TOP, stdout=subprocess.PIPE,
                                stderr=open(log, "wb"), text=True)
@@ -586,7 +588,7 @@ def main():
         say("  n/a   keyed audit <= %.1fx unkeyed: not measured" % T_KEYED)
     say("")
     say("micro-benchmarks (-O2, %s):" % rel(os.path.join(build, "libflowaudit.a")))
-    for name in ("sigbench", "idbench"):
+    for name in ("sigbench", "idbench", "importbench"):
         for ln in micro[name]:
             say("  " + ln)
 

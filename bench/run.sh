@@ -5,7 +5,7 @@
 #
 #   sh bench/run.sh BUILD/flowaudit
 #
-# The helpers (BUILD/bench/pcaploop, sigbench, idbench) come from
+# The helpers (BUILD/bench/pcaploop, sigbench, idbench, importbench) come from
 # `make bench-build`. Settings (environment): BENCH_RUNS (3), BENCH_PACKETS
 # (1000000), BENCH_TIMEOUT (300 s per run), BENCH_BUDGET (200 s of repeats
 # per measurement), BENCH_SYNTHETIC=1 (ignore ../shared/corpus), BENCH_OUT

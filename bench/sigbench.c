@@ -12,6 +12,8 @@
  */
 #include "flowaudit/signatures.h"
 
+#include "bench_rand.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,16 +26,6 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A fixed pseudo-random sequence (xorshift32), the same on every run. */
-static uint32_t next_rand(uint32_t *s)
-{
-	uint32_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *s = x;
 }
 
 int main(int argc, char **argv)

@@ -52,6 +52,8 @@ bool fa_addr_eq(const fa_addr *a, const fa_addr *b);
 int fa_addr_cmp(const fa_addr *a, const fa_addr *b);
 /* Writes the textual form ("192.0.2.1", "2001:db8::1"); returns buf. */
 const char *fa_addr_str(const fa_addr *a, char *buf, size_t len);
+/* Writes v in decimal at p (at most 20 bytes, no terminator); returns the end. */
+char *fa_put_int(char *p, int64_t v);
 /* Parses dotted quad or IPv6 text; false on anything else. */
 bool fa_addr_parse(const char *s, fa_addr *a);
 

@@ -132,6 +132,17 @@ static inline struct cursor cur_sub(struct cursor *c, size_t n)
 	return s;
 }
 
+/* A QUIC variable-length integer (RFC 9000 16): two high bits give its length, 1 to 8 bytes. */
+static inline uint64_t cur_quic_varint(struct cursor *c)
+{
+	uint8_t b = cur_u8(c);
+	unsigned len = 1u << (b >> 6);
+	uint64_t v = b & 0x3f;
+	for (unsigned i = 1; i < len; i++)
+		v = (v << 8) | cur_u8(c);
+	return v;
+}
+
 /* Offset of the read position from base (which must start the buffer). */
 static inline size_t cur_offset(const struct cursor *c, const uint8_t *base)
 {

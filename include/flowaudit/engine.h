@@ -131,6 +131,9 @@ struct engine_stats {
 	 */
 	uint64_t tls_flows, tls_decrypted;
 	uint64_t tls_by_status[TLS_DEC_AUTH_FAILED + 1];
+	/* QUIC (a flow whose client opened with a long header of a known
+	   version): quic_flows ended, quic_decrypted of them read with the key log */
+	uint64_t quic_flows, quic_decrypted;
 	fa_time first, last;
 };
 

@@ -15,14 +15,19 @@
  * The captures are read through source.h,
  * as the replay read them, so the frame numbers are the replay's.
  *
+ * Or, for many sets, one pack instead of a file per set (below): each
+ * packet stored once, with the names of its sets as a packet comment, and
+ * a set's own file cut from it on demand.
+ *
  * A packet belongs to a flow when its addresses, ports, protocol and outer
  * VLAN match the flow either way round and its (file, frame) position lies
  * within the flow's first and last frame: a later flow on the same 5-tuple
  * starts after the earlier one ended, so the ranges never overlap.
  *
- * Owns: the frame arrays in each set's per_file[] (evidence_set_clear()); a
- * set of the same flows as an earlier one borrows that one's, so the sets
- * are cleared together.
+ * Owns: the frame arrays in each set's per_file[] and pack_frames[]
+ * (evidence_set_clear()); a set of the same flows as an earlier one borrows
+ * that one's, so the sets are cleared together; the pack's part names
+ * (evidence_pack_clear()).
  */
 #ifndef FLOWAUDIT_EVIDENCE_H
 #define FLOWAUDIT_EVIDENCE_H
@@ -39,6 +44,9 @@ struct evidence_flow {
 	uint8_t proto;
 	uint32_t file_first, file_last;
 	uint64_t frame_first, frame_last;
+	/* the pack only: where the flow's TLS key log lines lie in the pack's
+	   secrets (struct evidence_pack), keys_len 0 when it has none */
+	uint64_t keys_off, keys_len;
 };
 
 /*
@@ -71,6 +79,11 @@ struct evidence_set {
 	uint64_t packets;
 	char paths[4][80];         /* files written, relative to dir */
 	size_t n_paths;
+	/* the pack only (paths unused): the frame numbers of the set inside the
+	   pack, per part (file: the index in pack->paths) */
+	const struct evidence_pack *pack;
+	struct evidence_frames *pack_frames;
+	size_t n_pack_frames;
 };
 
 /*
@@ -93,5 +106,62 @@ int evidence_write(const char *const *captures, size_t n_captures, evidence_flow
 		   struct fa_err *err);
 
 void evidence_set_clear(struct evidence_set *s);
+
+/*
+ * The evidence pack: every packet some set needs, once, in capture order,
+ * in DIR/findings.pcapng (then findings-2.pcapng, ... each a complete
+ * pcapng begun once the one before passes part_bytes). Each packet
+ * carries the names of the sets that hold it as a comment,
+ * "flowaudit: F0001 F0042" (several comments of that form when they pass
+ * 65,535 bytes). Every part opens with a Decryption Secrets Block of
+ * tls_keys when given (the key log lines of every connection of the
+ * sets); the first packet of a flow with keys_len > 0 carries a second
+ * comment "flowaudit keys: OFFSET LENGTH", the bytes of that block that
+ * are its connection's lines. An interface (nanosecond time stamps) is
+ * described per link type, before its first packet. The pack is read
+ * back with evidence_cut().
+ */
+#define EVIDENCE_FILES_MAX 50 /* findings given a file each before the pack is used */
+#define EVIDENCE_PACK_NAME "findings"
+#define EVIDENCE_PART_BYTES (1ull << 30)
+#define EVIDENCE_PARTS_MAX 1024
+#define EVIDENCE_COMMENT "flowaudit: "
+#define EVIDENCE_KEYS_COMMENT "flowaudit keys: "
+
+struct evidence_pack {
+	const char *tls_keys;      /* borrowed; NULL: no Decryption Secrets Block */
+	size_t tls_keys_len;
+	uint64_t part_bytes;       /* 0: EVIDENCE_PART_BYTES */
+	/* results */
+	char (*paths)[32];         /* the parts, relative to dir (owned) */
+	size_t n_paths;
+	uint64_t packets;
+};
+
+/*
+ * Writes the pack of the sets in one pass over the captures; each set gets
+ * its frame numbers (per_file, as evidence_write gives them) and its place
+ * in the pack (pack_frames). Flows are asked of get_flow as for
+ * evidence_write(). FA_EINPUT when a capture cannot be re-read,
+ * FA_ERUNTIME on write errors.
+ */
+int evidence_write_pack(const char *const *captures, size_t n_captures, evidence_flow_fn get_flow,
+			void *user, struct evidence_set *sets, size_t n_sets, const char *dir,
+			struct evidence_pack *pack, struct fa_err *err);
+void evidence_pack_clear(struct evidence_pack *pack);
+
+/*
+ * The evidence of set id from the evidence directory dir, written to out
+ * (a second link type to OUT-2.EXT, ...; names into paths, at most 4):
+ * the set's own files copied when dir holds them (ID.pcap, ID.pcapng), else
+ * cut from the pack, byte for byte what its own file would hold: its
+ * packets, and a Decryption Secrets Block of its connections' key log
+ * lines when it has some (a pcapng; else a nanosecond pcap). The pack is
+ * untrusted input: a block that does not parse stops the cut with
+ * FA_EINPUT naming the file and the offset. FA_EINPUT too when no packet
+ * names id; FA_ERUNTIME on write errors.
+ */
+int evidence_cut(const char *dir, const char *id, const char *out, char paths[][4200],
+		 size_t *n_paths, struct fa_err *err);
 
 #endif

@@ -74,4 +74,15 @@ const struct http_info *http_stream_info(const struct http_stream *h);
 /* Copies n bytes as printable ASCII ('?' for others), cut to fit cap. */
 void http_copy_text(char *dst, size_t cap, const uint8_t *s, size_t n);
 
+/*
+ * One field of an HTTP/2 or HTTP/3 request's header block into what the
+ * request says of itself: :method, :path, :scheme (into scheme, of
+ * scheme_cap bytes), :authority (or Host, when there is no :authority)
+ * and user-agent. True when the field was :method.
+ */
+bool http_request_field(struct http_info *ri, char *scheme, size_t scheme_cap, const uint8_t *name,
+			size_t name_len, const uint8_t *value, size_t value_len);
+/* Is the field name (of name_len bytes) want, in any case? */
+bool http_name_is(const uint8_t *name, size_t name_len, const char *want);
+
 #endif

@@ -57,5 +57,25 @@ void pcapng_writer_free(struct pcapng_writer *w);
 int pcapng_put_evidence_head(FILE *fp, int linktype, const char *tls_keys, size_t keys_len);
 int pcapng_put_evidence_packet(FILE *fp, uint64_t ts_ns, const uint8_t *data, uint32_t caplen,
 			       uint32_t wirelen);
+#define PCAPNG_EVIDENCE_SNAPLEN 262144u
+
+/*
+ * The blocks of the evidence pack (evidence.c), onto a stream the caller
+ * opened; each returns the bytes it wrote, 0 when a write fails (errno
+ * says why) or the secrets pass PCAPNG_DSB_MAX. The head is the Section
+ * Header Block and, when keys_len > 0, one Decryption Secrets Block; an
+ * interface (nanosecond time stamps) is described before the first packet
+ * on it, numbered from 0 in the order described; a packet carries each of
+ * its comments as an opt_comment (at most 65,535 bytes each).
+ */
+struct pcapng_comment {
+	const char *text;
+	uint16_t len;
+};
+size_t pcapng_put_pack_head(FILE *fp, const char *tls_keys, size_t keys_len);
+size_t pcapng_put_pack_interface(FILE *fp, int linktype);
+size_t pcapng_put_pack_packet(FILE *fp, uint32_t iface, uint64_t ts_ns, const uint8_t *data,
+			      uint32_t caplen, uint32_t wirelen, const struct pcapng_comment *comments,
+			      size_t n_comments);
 
 #endif

@@ -39,7 +39,16 @@ bool recstore_get(struct recstore *rs, uint64_t i, void *out);
 /* One past the highest index put. */
 uint64_t recstore_count(const struct recstore *rs);
 
-/* Bytes held in memory (slots and buffers), for statistics. */
+/* Bytes held in memory (slots and buffers), for statistics: the slots in
+   memory, a read window of 256 and up to 4,096 slots on their way to the
+   file. */
 size_t recstore_memory(const struct recstore *rs);
+
+/*
+ * Records put (recstore_put said true) that a later write to the file
+ * lost, and why (a static string; NULL when none was). Writes to the file
+ * are gathered, so such a failure shows only here.
+ */
+uint64_t recstore_lost(const struct recstore *rs, const char **why);
 
 #endif

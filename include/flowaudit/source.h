@@ -140,6 +140,13 @@ int source_next(struct source *s, struct source_frame *f, struct fa_err *err);
  */
 int source_wait(struct source *s, int other_fd, int timeout_ms, struct fa_err *err);
 
+/*
+ * How far a replay has read: *done bytes of *total, the sizes of all its
+ * files (those before the current one count whole). Both 0 for a live
+ * source or when a file's size is unknown (a pipe, standard input).
+ */
+void source_progress(const struct source *s, uint64_t *done, uint64_t *total);
+
 /* Makes a live source_next() return 0 soon; safe from a signal handler. */
 void source_break(struct source *s);
 

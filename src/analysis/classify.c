@@ -131,13 +131,12 @@ static bool is_cleartext_app(uint16_t id)
 	}
 }
 
+/* src into dst of n bytes, cut to fit (n > 0). */
 static void copy_str(char *dst, size_t n, const char *src)
 {
-	if (src == NULL) {
-		dst[0] = '\0';
-		return;
-	}
-	snprintf(dst, n, "%s", src);
+	size_t k = src != NULL ? strnlen(src, n - 1) : 0;
+	memcpy(dst, src != NULL ? src : "", k);
+	dst[k] = '\0';
 }
 
 void classify_finish(struct classifier *c, struct classify_flow *cf, struct classify_result *out)

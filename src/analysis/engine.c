@@ -22,6 +22,9 @@
 #include "flowaudit/engine.h"
 
 #include "engine_int.h"
+
+#include "flowaudit/http3.h"
+#include "flowaudit/quic_decrypt.h"
 #include "flowaudit/cursor.h"
 #include "flowaudit/http.h"
 #include "flowaudit/http2.h"
@@ -148,6 +151,8 @@ void engine_free(struct engine *e)
 	strpool_free(e->pool);
 	recstore_free(e->recs);
 	quic_ctx_free(e->quic);
+	quic_cids_free(e);
+	attr_free(e);
 	free(e->hits);
 	free(e);
 }
@@ -162,13 +167,13 @@ const char *intern(struct engine *e, const char *s)
 /* ---- TCP streams ---- */
 
 /*
- * Where a TLS ClientHello record starts in buf, or -1. Usually at 0; after a
- * SOCKS or HTTP CONNECT exchange, a PROXY protocol line or STARTTLS it
- * starts later in the client's stream.
+ * Where a TLS ClientHello record starts in buf, at or after from, or -1.
+ * Usually at 0; after a SOCKS or HTTP CONNECT exchange, a PROXY protocol
+ * line or STARTTLS it starts later in the client's stream.
  */
-static long hello_start(const uint8_t *buf, size_t len)
+static long hello_start(const uint8_t *buf, size_t len, size_t from)
 {
-	for (size_t i = 0; i + 6 <= len; i++) {
+	for (size_t i = from; i + 6 <= len; i++) {
 		if (buf[i] == 0x16 && buf[i + 1] == 0x03 && buf[i + 2] <= 0x04 && buf[i + 5] == 0x01)
 			return (long)i;
 	}
@@ -238,7 +243,9 @@ static void hello_bytes(struct stream *s, const uint8_t *d, size_t n)
 	size_t take = want - an->hello_len;
 	memcpy(an->hello + an->hello_len, d, take);
 	an->hello_len += (uint32_t)take;
-	long at = hello_start(an->hello, an->hello_len);
+	/* the bytes before hello_scan were looked at by the calls before */
+	long at = hello_start(an->hello, an->hello_len, an->hello_scan);
+	an->hello_scan = at >= 0 ? (uint32_t)at : an->hello_len > 5 ? an->hello_len - 5 : 0;
 	if (at < 0) {
 		char host[256];
 		if (s->http.inactive && buried_http_host(an->hello, an->hello_len, host, sizeof(host))) {
@@ -385,10 +392,13 @@ static void quic_payload(struct engine *e, struct analysis *an, const struct dec
 {
 	if (an->quic == NULL) {
 		struct cursor c = cur_make(p->payload, p->payload_len);
-		if ((cur_u8(&c) & 0x80) == 0) { /* not a long header: not a QUIC handshake */
+		uint8_t b0 = cur_u8(&c);
+		uint32_t version = cur_be32(&c);
+		if ((b0 & 0x80) == 0) { /* not a long header: not a QUIC handshake */
 			an->quic_done = true;
 			return;
 		}
+		an->quic_seen = cur_ok(&c) && quic_version_known(version);
 		if (e->quic == NULL)
 			e->quic = quic_ctx_new();
 		an->quic = e->quic != NULL ? quic_conn_new() : NULL;
@@ -419,6 +429,13 @@ static void udp_payload(struct engine *e, struct flow *f, struct analysis *an, i
 {
 	if (dir == FLOW_OUT && !an->quic_done && !is_dns(p))
 		quic_payload(e, an, p, fr);
+	if (e->cfg.keys != NULL && !an->quic_seen && !an->quic_path_tried && dir == FLOW_OUT &&
+	    !is_dns(p)) {
+		an->quic_path_tried = true;
+		quic_flow_path(e, an, p->payload, p->payload_len);
+	}
+	if (an->quic_seen && e->cfg.keys != NULL)
+		quic_flow_datagram(e, f, an, dir, p->payload, p->payload_len, fr);
 	if (is_dns(p)) {
 		enum dns_parse_status ds = dns_parse(p->payload, p->payload_len, &e->dnsmsg);
 		if (ds == DNS_PARSE_OK || ds == DNS_PARSE_TRUNCATED) {
@@ -628,7 +645,7 @@ static void name_flow(struct engine *e, const struct analysis *an, struct flow_r
 
 static void attribute_flow(struct engine *e, struct flow_record *r)
 {
-	geo_lookup(e->cfg.geo, &r->srv, &r->geo);
+	attr_geo(e, &r->srv, &r->geo);
 	if (r->geo.found_asn && r->geo.as_org[0] == '\0')
 		r->geo.as_org[0] = '\0';
 	if (e->cfg.sigs == NULL)
@@ -640,10 +657,10 @@ static void attribute_flow(struct engine *e, struct flow_record *r)
 		r->sig_pattern = pat;
 		return;
 	}
-	char cidr[64];
-	r->sig = sig_match_addr(e->cfg.sigs, &r->srv, cidr, sizeof(cidr));
+	const char *cidr;
+	r->sig = attr_sig_addr(e, &r->srv, &cidr);
 	if (r->sig != NULL) {
-		r->sig_pattern = intern(e, cidr);
+		r->sig_pattern = cidr;
 		r->sig_by_network = true;
 	}
 }
@@ -692,6 +709,23 @@ static void tls_record(struct engine *e, struct analysis *an, struct flow_record
 	e->st.tls_decrypted += r->tls_decrypted;
 	if ((unsigned)st < sizeof(e->st.tls_by_status) / sizeof(e->st.tls_by_status[0]))
 		e->st.tls_by_status[st]++;
+}
+
+/* What decryption made of a QUIC flow, into its record and the stats. */
+static void quic_record(struct engine *e, struct analysis *an, struct flow_record *r)
+{
+	enum tls_dec_status st = TLS_DEC_NO_KEY;
+	if (an->qf != NULL) {
+		st = quic_dec_status(an->qf->dec);
+		const struct quic_dec_info *qi = quic_dec_info(an->qf->dec);
+		r->have_client_random = qi->have_random;
+		if (qi->have_random)
+			memcpy(r->client_random, qi->client_random, sizeof(r->client_random));
+	}
+	r->tls_status = tls_dec_status_name(st);
+	r->tls_decrypted = st == TLS_DEC_DECRYPTED;
+	e->st.quic_flows++;
+	e->st.quic_decrypted += r->tls_decrypted;
 }
 
 static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
@@ -748,6 +782,8 @@ static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 	r.ech = an->ech;
 	if (an->tls_seen)
 		tls_record(e, an, &r);
+	else if (an->quic_seen)
+		quic_record(e, an, &r);
 	name_flow(e, an, &r);
 	attribute_flow(e, &r);
 	keep_hits(e, an, &r);
@@ -771,6 +807,7 @@ static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 	for (int d = 0; d < 2; d++)
 		stream_free(an->st[d]);
 	tls_flow_free(e, an->tls);
+	quic_flow_release(e, an->qf);
 	h2_drop(an);
 	quic_conn_free(an->quic);
 	free(an->hello);
@@ -832,6 +869,10 @@ void engine_stats(const struct engine *e, struct engine_stats *out)
 	flow_table_stats(e->ft, &s.flows);
 	dns_cache_stats(e->dns, &s.dns);
 	s.strings_refused = strpool_refused(e->pool);
+	const char *why;
+	s.records_not_kept += recstore_lost(e->recs, &why);
+	if (s.records_lost_why == NULL)
+		s.records_lost_why = why;
 	quic_ctx_stats(e->quic, &s.quic);
 	*out = s;
 }

@@ -16,6 +16,8 @@
 
 #include "flowaudit/http.h"
 #include "flowaudit/http2.h"
+#include "flowaudit/http3.h"
+#include "flowaudit/quic_decrypt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +369,173 @@ bool h2_feed(const struct app *a, int dir, const uint8_t *d, size_t n)
 		return false;
 	}
 	return an->h2->active;
+}
+
+/* ---- QUIC decryption and HTTP/3 ---- */
+
+static void quic_on_stream(void *user, int dir, uint64_t sid, const uint8_t *d, size_t n, bool fin)
+{
+	struct quic_flow *q = user;
+	struct http2_callbacks cbs = {h2_on_field, h2_on_request, h2_on_data, (void *)&q->a};
+	http3_stream(q->h3, dir == QDEC_FROM_CLIENT ? HTTP2_C2S : HTTP2_S2C, sid, d, n, fin, &cbs);
+}
+
+static void quic_on_gap(void *user, int dir, uint64_t sid)
+{
+	struct quic_flow *q = user;
+	http3_stream_gap(q->h3, dir == QDEC_FROM_CLIENT ? HTTP2_C2S : HTTP2_S2C, sid);
+}
+
+/* ---- connection IDs across paths ---- */
+
+static struct quic_flow cid_tombstone;
+
+static size_t cid_hash(const uint8_t *b, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+static struct quic_cid_slot *cid_find(struct engine *e, const uint8_t *b, size_t n)
+{
+	if (e->cids == NULL)
+		return NULL;
+	size_t mask = e->cids_cap - 1;
+	for (size_t i = cid_hash(b, n) & mask;; i = (i + 1) & mask) {
+		struct quic_cid_slot *s = &e->cids[i];
+		if (s->q == NULL)
+			return NULL;
+		if (s->q != &cid_tombstone && s->len == n && memcmp(s->b, b, n) == 0)
+			return s;
+	}
+}
+
+static void cid_put(struct engine *e, struct quic_flow *q, const uint8_t *b, size_t n)
+{
+	size_t mask = e->cids_cap - 1;
+	size_t i = cid_hash(b, n) & mask;
+	while (e->cids[i].q != NULL && e->cids[i].q != &cid_tombstone)
+		i = (i + 1) & mask;
+	if (e->cids[i].q == NULL)
+		e->cids_used++;
+	e->cids[i].q = q;
+	e->cids[i].len = (uint8_t)n;
+	memcpy(e->cids[i].b, b, n);
+	e->cids_live++;
+}
+
+/* Rebuilds the table at cap slots, without its tombstones. */
+static bool cid_table(struct engine *e, size_t cap)
+{
+	struct quic_cid_slot *old = e->cids;
+	size_t old_cap = e->cids_cap;
+	e->cids = calloc(cap, sizeof(*e->cids));
+	if (e->cids == NULL) {
+		e->cids = old;
+		return false;
+	}
+	e->cids_cap = cap;
+	e->cids_used = e->cids_live = 0;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].q != NULL && old[i].q != &cid_tombstone)
+			cid_put(e, old[i].q, old[i].b, old[i].len);
+	free(old);
+	return true;
+}
+
+/* A connection ID the server of q issued: a new path's flow may carry it. */
+static void cid_add(struct engine *e, struct quic_flow *q, const uint8_t *b, size_t n)
+{
+	if (n == 0 || n > sizeof(q->cids[0].b) || q->n_cids >= QUIC_FLOW_CIDS ||
+	    e->cids_live >= QUIC_CIDS_MAX || cid_find(e, b, n) != NULL)
+		return;
+	if ((e->cids_used + 1) * 2 > e->cids_cap &&
+	    !cid_table(e, e->cids_live * 4 > e->cids_cap ? e->cids_cap * 2 : (e->cids_cap ? e->cids_cap : 256)))
+		return;
+	cid_put(e, q, b, n);
+	q->cids[q->n_cids].len = (uint8_t)n;
+	memcpy(q->cids[q->n_cids].b, b, n);
+	q->n_cids++;
+	e->cid_lens |= 1u << n;
+}
+
+void quic_cids_free(struct engine *e)
+{
+	free(e->cids);
+	e->cids = NULL;
+	e->cids_cap = e->cids_used = e->cids_live = 0;
+}
+
+static void quic_on_cid(void *user, int dir, const uint8_t *cid, size_t len)
+{
+	struct quic_flow *q = user;
+	if (dir == QDEC_FROM_SERVER) /* clients move to new paths: they carry the server's IDs */
+		cid_add(q->a.e, q, cid, len);
+}
+
+bool quic_flow_path(struct engine *e, struct analysis *an, const uint8_t *p, size_t n)
+{
+	if (e->cids_live == 0 || n < 2 || (p[0] & 0x80) != 0)
+		return false;
+	for (size_t len = 1; len <= 20; len++) {
+		if (!(e->cid_lens & (1u << len)) || n < 1 + len)
+			continue;
+		struct quic_cid_slot *s = cid_find(e, p + 1, len);
+		if (s != NULL) {
+			an->qf = s->q;
+			s->q->refs++;
+			an->quic_seen = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+void quic_flow_release(struct engine *e, struct quic_flow *q)
+{
+	if (q == NULL || --q->refs > 0)
+		return;
+	for (uint8_t i = 0; i < q->n_cids; i++) {
+		struct quic_cid_slot *s = cid_find(e, q->cids[i].b, q->cids[i].len);
+		if (s != NULL && s->q == q) {
+			s->q = &cid_tombstone;
+			e->cids_live--;
+		}
+	}
+	quic_dec_free(q->dec);
+	http3_conn_free(q->h3);
+	free(q);
+}
+
+void quic_flow_datagram(struct engine *e, struct flow *f, struct analysis *an, int dir,
+			const uint8_t *p, size_t n, const struct source_frame *fr)
+{
+	if (an->qf == NULL) {
+		if (e->cfg.keys == NULL || dir != FLOW_OUT)
+			return;
+		struct quic_flow *q = calloc(1, sizeof(*q));
+		if (q == NULL)
+			return;
+		q->refs = 1;
+		q->a = (struct app){e, an, f, 0, 0, true};
+		struct quic_dec_cbs cbs = {quic_on_stream, quic_on_gap, quic_on_cid, q};
+		q->dec = quic_dec_new(e->cfg.keys, &cbs);
+		q->h3 = http3_conn_new();
+		an->qf = q;
+		if (q->dec == NULL || q->h3 == NULL) {
+			quic_flow_release(e, q);
+			an->qf = NULL;
+			return;
+		}
+	}
+	/* hits go to the flow whose datagram carried them */
+	an->qf->a.an = an;
+	an->qf->a.f = f;
+	an->qf->a.file = fr->file;
+	an->qf->a.frame = fr->frame;
+	quic_dec_datagram(an->qf->dec, dir == FLOW_OUT ? QDEC_FROM_CLIENT : QDEC_FROM_SERVER, p, n);
 }
 
 /* ---- TLS decryption ---- */

@@ -99,6 +99,33 @@ struct tls_flow {
 	struct tls_flow *prev, *next;
 };
 
+#define QUIC_FLOW_CIDS 8    /* connection IDs a server issues that are followed to a new path */
+#define QUIC_CIDS_MAX 65536 /* ... every connection together */
+
+/*
+ * A QUIC connection decrypted with the key log: its packets, then HTTP/3.
+ * Shared by the flows of its paths (a client that moves to another address
+ * or port is another flow to the engine): refs counts them, and the
+ * connection IDs the server issued lead a new flow to it.
+ */
+struct quic_flow {
+	struct quic_dec *dec;
+	struct http3_conn *h3;
+	struct app a;              /* the flow of the datagram being read */
+	unsigned refs;
+	uint8_t n_cids;
+	struct {
+		uint8_t len;
+		uint8_t b[20];
+	} cids[QUIC_FLOW_CIDS];
+};
+
+struct quic_cid_slot {
+	struct quic_flow *q;       /* NULL: empty; the tombstone pointer: removed */
+	uint8_t len;
+	uint8_t b[20];
+};
+
 struct analysis {
 	struct classify_flow *cf;
 	const char *protocol, *category;
@@ -112,6 +139,7 @@ struct analysis {
 	/* TLS ClientHello from the client stream */
 	uint8_t *hello;
 	uint32_t hello_len, hello_cap;
+	uint32_t hello_scan;       /* no ClientHello starts before this offset */
 	bool hello_done;
 	bool http_off;             /* the client's stream is not HTTP */
 	const char *sni;
@@ -123,6 +151,9 @@ struct analysis {
 	struct quic_conn *quic;
 	bool quic_done;
 	const char *quic_sni;
+	bool quic_seen;            /* the client opened with a QUIC long header of a known version */
+	struct quic_flow *qf;      /* decrypted when keys were given */
+	bool quic_path_tried;      /* a short header first: looked for its connection ID */
 	uint32_t quic_sni_file;
 	uint64_t quic_sni_frame;
 
@@ -164,7 +195,11 @@ struct engine {
 	struct quic_ctx *quic;     /* QUIC Initial ciphers, made at the first QUIC flow */
 	struct tls_flow *tls_list; /* flows being decrypted */
 	uint64_t keys_gen;         /* the key log's generation they last looked at */
+	struct quic_cid_slot *cids; /* server connection IDs of keyed QUIC connections */
+	size_t cids_cap, cids_used, cids_live;
+	uint32_t cid_lens;         /* bit n: some connection ID of n bytes is listed */
 	bool flushing;
+	struct attr_cache *attr;   /* server addresses looked up (engine_attr.c) */
 	struct dns_message dnsmsg; /* scratch: large, so not on the stack */
 };
 
@@ -203,6 +238,14 @@ void engine_analyse_frame(struct engine *e, const struct source_frame *fr);
 int engine_new_classifier(const struct engine_cfg *cfg, struct split *sp, struct engine **out,
 			  struct fa_err *err);
 
+/* Server addresses, each looked up once (engine_attr.c). */
+
+/* The geolocation of a. */
+void attr_geo(struct engine *e, const fa_addr *a, struct geo_result *out);
+/* The signature whose network holds a, or NULL; *cidr its CIDR text, interned. */
+const struct sig_entry *attr_sig_addr(struct engine *e, const fa_addr *a, const char **cidr);
+void attr_free(struct engine *e);
+
 /* The engine's application layer (engine_app.c), called from engine.c. */
 
 /* s's text, interned in e's string pool; NULL for NULL or "" (engine.c). */
@@ -228,6 +271,19 @@ void tls_begin(struct stream *s);
 void tls_cipher_bytes(struct stream *s, const uint8_t *d, size_t n, uint64_t off);
 /* Ends a flow's decryption and takes it off the engine's list (NULL: nothing). */
 void tls_flow_free(struct engine *e, struct tls_flow *t);
+/* A datagram of a QUIC flow (dir FLOW_OUT or FLOW_IN) to its decryption, made at the first. */
+void quic_flow_datagram(struct engine *e, struct flow *f, struct analysis *an, int dir,
+			const uint8_t *p, size_t n, const struct source_frame *fr);
+/*
+ * A UDP flow whose client's first datagram is a short header: is its
+ * destination connection ID one a keyed connection's server issued (the
+ * connection moved to a new path)? Then the flow shares that connection.
+ */
+bool quic_flow_path(struct engine *e, struct analysis *an, const uint8_t *p, size_t n);
+/* A flow of the connection ended; the last one frees it (NULL: nothing). */
+void quic_flow_release(struct engine *e, struct quic_flow *q);
+/* Frees the engine's table of connection IDs. */
+void quic_cids_free(struct engine *e);
 /* Brings the key log up to frame fr (NULL: as far as it goes); waiting connections retry. */
 void keys_refresh(struct engine *e, const struct source_frame *fr);
 

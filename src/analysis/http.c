@@ -97,6 +97,30 @@ static bool name_is(const uint8_t *name, size_t n, const char *want)
 	return n == strlen(want) && strncasecmp((const char *)name, want, n) == 0;
 }
 
+bool http_name_is(const uint8_t *name, size_t name_len, const char *want)
+{
+	return name_len == strlen(want) && strncasecmp((const char *)name, want, name_len) == 0;
+}
+
+bool http_request_field(struct http_info *ri, char *scheme, size_t scheme_cap, const uint8_t *name,
+			size_t name_len, const uint8_t *value, size_t value_len)
+{
+	if (http_name_is(name, name_len, ":method")) {
+		http_copy_text(ri->method, sizeof(ri->method), value, value_len);
+		return true;
+	}
+	if (http_name_is(name, name_len, ":path"))
+		http_copy_text(ri->target, sizeof(ri->target), value, value_len);
+	else if (http_name_is(name, name_len, ":scheme"))
+		http_copy_text(scheme, scheme_cap, value, value_len);
+	else if (http_name_is(name, name_len, ":authority") ||
+		 (http_name_is(name, name_len, "host") && ri->host[0] == '\0'))
+		http_copy_text(ri->host, sizeof(ri->host), value, value_len);
+	else if (http_name_is(name, name_len, "user-agent"))
+		http_copy_text(ri->user_agent, sizeof(ri->user_agent), value, value_len);
+	return false;
+}
+
 void http_copy_text(char *dst, size_t cap, const uint8_t *s, size_t n)
 {
 	size_t o = 0;

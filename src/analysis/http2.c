@@ -250,31 +250,20 @@ static void data_bytes(struct http2_conn *c, struct dir *dd, int dir, const uint
 
 static bool name_is(const nghttp2_nv *nv, const char *want)
 {
-	return nv->namelen == strlen(want) && strncasecmp((const char *)nv->name, want, nv->namelen) == 0;
+	return http_name_is(nv->name, nv->namelen, want);
 }
 
 static void block_field(struct http2_conn *c, struct block *b, int dir, const nghttp2_nv *nv,
 			const struct http2_callbacks *cb)
 {
-	struct http_info *ri = &b->req.info;
 	if (!b->trailer && name_is(nv, "content-encoding"))
 		b->coding = http_body_coding(nv->value, nv->valuelen);
 	if (name_is(nv, ":status") && nv->valuelen > 0 && nv->value[0] == '1')
 		b->informational = true; /* 1xx: the final response's block follows */
-	if (dir == HTTP2_C2S && !b->trailer && !b->promise) {
-		if (name_is(nv, ":method")) {
-			http_copy_text(ri->method, sizeof(ri->method), nv->value, nv->valuelen);
-			b->has_method = true;
-		} else if (name_is(nv, ":path")) {
-			http_copy_text(ri->target, sizeof(ri->target), nv->value, nv->valuelen);
-		} else if (name_is(nv, ":scheme")) {
-			http_copy_text(b->req.scheme, sizeof(b->req.scheme), nv->value, nv->valuelen);
-		} else if (name_is(nv, ":authority") || (name_is(nv, "host") && ri->host[0] == '\0')) {
-			http_copy_text(ri->host, sizeof(ri->host), nv->value, nv->valuelen);
-		} else if (name_is(nv, "user-agent")) {
-			http_copy_text(ri->user_agent, sizeof(ri->user_agent), nv->value, nv->valuelen);
-		}
-	}
+	if (dir == HTTP2_C2S && !b->trailer && !b->promise &&
+	    http_request_field(&b->req.info, b->req.scheme, sizeof(b->req.scheme), nv->name,
+			       nv->namelen, nv->value, nv->valuelen))
+		b->has_method = true;
 	if (b->cut)
 		return;
 	b->list_bytes += nv->namelen + nv->valuelen;

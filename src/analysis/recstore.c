@@ -4,8 +4,15 @@
  * Each slot is one marker byte (1: put) followed by the record. Slots below
  * mem_slots live in an array that doubles as it fills, up to mem_slots;
  * the others sit in an unlinked temporary file at (i - mem_slots) * slot
- * bytes, written with pwrite as they come. A hole in the file reads back as
- * zeros, that is, as absent. Reads of the file go through a window of
+ * bytes. A hole in the file reads back as zeros, that is, as absent.
+ *
+ * Writes to the file go through CHUNKS chunks of CHUNK consecutive slots
+ * each: a put lands in its chunk's buffer, and a chunk goes to the file,
+ * one pwrite per run of slots put, when its buffer is needed for another
+ * chunk (the one used longest ago) or at a read of the file. Flows end
+ * roughly in the order they began, a few thousand ids apart at most, so
+ * most chunks fill before they are written: one system call for dozens of
+ * records instead of one each. Reads of the file go through a window of
  * WINDOW slots filled by one pread, since the report reads the flows in
  * order; a put inside the window drops it.
  *
@@ -21,6 +28,16 @@
 #include <unistd.h>
 
 #define WINDOW 256
+#define CHUNK 128  /* slots a chunk */
+#define CHUNKS 32  /* chunks held before the oldest is written */
+
+struct chunk {
+	bool used;
+	uint64_t first;          /* file slot of its first slot */
+	uint64_t stamp;          /* when it was last put to */
+	uint8_t set[CHUNK / 8];  /* which slots were put */
+	uint8_t *data;           /* CHUNK slots */
+};
 
 struct recstore {
 	size_t rec_size, slot;
@@ -33,6 +50,10 @@ struct recstore {
 	uint8_t *win;       /* WINDOW slots of the file */
 	uint64_t win_first; /* index of win's first slot */
 	size_t win_n;       /* slots valid in win; 0 when empty */
+	struct chunk chunk[CHUNKS];
+	uint64_t clock;     /* stamps of the chunks */
+	uint64_t lost;      /* records a chunk write lost */
+	const char *lost_why;
 };
 
 struct recstore *recstore_new(size_t rec_size, size_t mem_slots)
@@ -57,6 +78,8 @@ void recstore_free(struct recstore *rs)
 		close(rs->fd);
 	free(rs->mem);
 	free(rs->win);
+	for (int c = 0; c < CHUNKS; c++)
+		free(rs->chunk[c].data);
 	free(rs);
 }
 
@@ -100,6 +123,84 @@ static bool put_mem(struct recstore *rs, uint64_t i, const void *rec)
 	return true;
 }
 
+static const char *write_error(ssize_t w)
+{
+	return w < 0 && errno == ENOSPC ? "no space left for the temporary file"
+				      : "write to the temporary file failed";
+}
+
+/* Writes chunk ch's runs of slots put to the file and frees it; the slots
+   a failed write held are counted as lost. */
+static void chunk_flush(struct recstore *rs, struct chunk *ch)
+{
+	for (size_t a = 0; a < CHUNK;) {
+		if (!(ch->set[a / 8] & (1u << (a % 8)))) {
+			a++;
+			continue;
+		}
+		size_t b = a;
+		while (b < CHUNK && (ch->set[b / 8] & (1u << (b % 8))))
+			b++;
+		size_t len = (b - a) * rs->slot;
+		ssize_t w = pwrite(rs->fd, ch->data + a * rs->slot, len,
+				   (off_t)((ch->first + a) * rs->slot));
+		if (w != (ssize_t)len) {
+			rs->lost += b - a;
+			if (rs->lost_why == NULL)
+				rs->lost_why = write_error(w);
+		}
+		a = b;
+	}
+	if (rs->win_n && ch->first < rs->win_first + rs->win_n && rs->win_first < ch->first + CHUNK)
+		rs->win_n = 0;
+	ch->used = false;
+}
+
+/* Record rec into file slot k, through its chunk. */
+static bool chunk_put(struct recstore *rs, uint64_t k, const void *rec, const char **why)
+{
+	uint64_t first = k - k % CHUNK;
+	struct chunk *ch = NULL, *free_ch = NULL, *oldest = NULL;
+	for (int c = 0; c < CHUNKS && ch == NULL; c++) {
+		struct chunk *x = &rs->chunk[c];
+		if (x->used && x->first == first)
+			ch = x;
+		else if (!x->used && free_ch == NULL)
+			free_ch = x;
+		else if (x->used && (oldest == NULL || x->stamp < oldest->stamp))
+			oldest = x;
+	}
+	if (ch == NULL) {
+		ch = free_ch;
+		if (ch == NULL) {
+			chunk_flush(rs, oldest);
+			ch = oldest;
+		}
+		if (ch->data == NULL && (ch->data = malloc(CHUNK * rs->slot)) == NULL) {
+			*why = "out of memory";
+			return false;
+		}
+		ch->used = true;
+		ch->first = first;
+		memset(ch->set, 0, sizeof(ch->set));
+	}
+	size_t at = (size_t)(k - first);
+	uint8_t *s = ch->data + at * rs->slot;
+	s[0] = 1;
+	memcpy(s + 1, rec, rs->rec_size);
+	ch->set[at / 8] |= (uint8_t)(1u << (at % 8));
+	ch->stamp = ++rs->clock;
+	return true;
+}
+
+/* Every chunk to the file, before the file is read. */
+static void chunks_flush(struct recstore *rs)
+{
+	for (int c = 0; c < CHUNKS; c++)
+		if (rs->chunk[c].used)
+			chunk_flush(rs, &rs->chunk[c]);
+}
+
 bool recstore_put(struct recstore *rs, uint64_t i, const void *rec, const char **why)
 {
 	*why = NULL;
@@ -122,24 +223,8 @@ bool recstore_put(struct recstore *rs, uint64_t i, const void *rec, const char *
 			*why = "record index out of range";
 			return false;
 		}
-		uint8_t buf[1 + 4096];
-		uint8_t *s = rs->slot <= sizeof(buf) ? buf : malloc(rs->slot);
-		if (s == NULL) {
-			*why = "out of memory";
+		if (!chunk_put(rs, k, rec, why))
 			return false;
-		}
-		s[0] = 1;
-		memcpy(s + 1, rec, rs->rec_size);
-		ssize_t w = pwrite(rs->fd, s, rs->slot, (off_t)(k * rs->slot));
-		if (s != buf)
-			free(s);
-		if (w != (ssize_t)rs->slot) {
-			*why = w < 0 && errno == ENOSPC ? "no space left for the temporary file"
-							 : "write to the temporary file failed";
-			return false;
-		}
-		if (rs->win_n && k >= rs->win_first && k < rs->win_first + rs->win_n)
-			rs->win_n = 0;
 	}
 	if (i + 1 > rs->count)
 		rs->count = i + 1;
@@ -159,6 +244,7 @@ bool recstore_get(struct recstore *rs, uint64_t i, void *out)
 		if (rs->fd < 0)
 			return false;
 		uint64_t k = i - rs->mem_slots;
+		chunks_flush(rs);
 		if (rs->win_n == 0 || k < rs->win_first || k >= rs->win_first + rs->win_n) {
 			if (rs->win == NULL && (rs->win = malloc(WINDOW * rs->slot)) == NULL)
 				return false;
@@ -180,5 +266,14 @@ uint64_t recstore_count(const struct recstore *rs) { return rs->count; }
 
 size_t recstore_memory(const struct recstore *rs)
 {
-	return rs->mem_cap * rs->slot + (rs->win ? WINDOW * rs->slot : 0);
+	size_t n = rs->mem_cap * rs->slot + (rs->win ? WINDOW * rs->slot : 0);
+	for (int c = 0; c < CHUNKS; c++)
+		n += rs->chunk[c].data ? CHUNK * rs->slot : 0;
+	return n;
+}
+
+uint64_t recstore_lost(const struct recstore *rs, const char **why)
+{
+	*why = rs->lost_why;
+	return rs->lost;
 }

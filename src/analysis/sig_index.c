@@ -6,15 +6,18 @@
  * pattern or id claimed twice (sig_db_finish). Owns: the domain hash table
  * and the sorted network array inside struct sig_db (sig_int.h).
  *
- * Workload: built once from up to SIG_MAX_FILES x SIG_MAX_PATTERNS patterns,
- * then millions of lookups. A host lookup lower-cases the name into a stack
- * buffer and probes an open-addressing table of domains with the whole name
- * and each suffix after a dot, longest first: one probe per label, no
- * allocation, and the first hit is the most specific pattern. An address
+ * Workload: built once from up to SIG_MAX_FILES x SIG_MAX_PATTERNS patterns
+ * per layer, then millions of lookups. A host lookup lower-cases the name
+ * into a stack buffer and probes one open-addressing table of the domains of
+ * every layer with the whole name and each suffix after a dot, longest
+ * first: one probe per label, no allocation. A domain string claimed by
+ * several layers is kept once, for the first of them, so a probe finds at
+ * most one record; the lookup keeps the hit of the lowest layer (for that
+ * layer, the first hit is its most specific) and stops at a hit of layer 0. An address
  * lookup walks the prefix lengths present, longest first, and binary-searches
  * the networks of that length: at most 33 (IPv4) or 129 (IPv6) searches,
  * usually a handful, with memory linear in the patterns (a bit trie would
- * cost up to 128 nodes per IPv6 pattern).
+ * cost up to 128 nodes per IPv6 pattern); layers are resolved as for hosts.
  */
 #include "sig_int.h"
 
@@ -103,13 +106,22 @@ bool sig_cidr_parse(const char *s, struct sig_net *r, const char **why, char *fi
 	return true;
 }
 
+/*
+ * FNV-1a over the bytes from the last to the first: the hash of a name is
+ * then the running hash at the start of each of its suffixes, so one pass
+ * backwards over a host gives the hashes of all the suffixes it probes.
+ */
+#define HASH_SEED 2166136261u
+static inline uint32_t hash_step(uint32_t h, char c)
+{
+	return (h ^ (uint8_t)c) * 16777619u;
+}
+
 static uint32_t hash_bytes(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (size_t i = 0; i < n; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 16777619u;
-	}
+	uint32_t h = HASH_SEED;
+	while (n-- > 0)
+		h = hash_step(h, s[n]);
 	return h;
 }
 
@@ -183,7 +195,7 @@ static int check_ids(struct sig_db *db, struct fa_err *err)
 	qsort(v, db->n, sizeof(*v), cmp_entry_id);
 	int rc = FA_OK;
 	for (size_t i = 1; i < db->n && rc == FA_OK; i++) {
-		if (strcmp(v[i - 1]->id, v[i]->id) == 0) {
+		if (strcmp(v[i - 1]->id, v[i]->id) == 0 && v[i - 1]->catalogue == v[i]->catalogue) {
 			fa_err_set(err, "%s: field 'id': '%s' is also the id of %s", v[i]->file,
 				   v[i]->id, v[i - 1]->file);
 			rc = FA_EINPUT;
@@ -264,7 +276,8 @@ static int check_aliases(struct sig_db *db, struct fa_err *err)
 	for (size_t i = 0; i < total && rc == FA_OK; i++) {
 		for (size_t j = i + 1; j < total && strcmp(v[i].key, v[j].key) == 0; j++) {
 			const struct alias_ref *a = &v[i], *b = &v[j];
-			if (a->e == b->e || (a->field == SIZE_MAX && b->field == SIZE_MAX))
+			if (a->e == b->e || (a->field == SIZE_MAX && b->field == SIZE_MAX) ||
+			    a->e->catalogue != b->e->catalogue)
 				continue;
 			if (a->field == SIZE_MAX) {
 				const struct alias_ref *t = a;
@@ -292,6 +305,9 @@ const struct sig_entry *sig_db_find_alias(const struct sig_db *db, const char *n
 	const struct sig_entry *by_name = NULL;
 	for (size_t i = 0; i < db->n; i++) {
 		const struct sig_entry *e = &db->entries[i];
+		/* a name in an earlier layer beats an alias in a later one */
+		if (by_name != NULL && e->catalogue != by_name->catalogue)
+			return by_name;
 		for (size_t j = 0; j < e->n_aliases; j++) {
 			sig_alias_key(e->aliases[j], k, sizeof(k));
 			if (strcmp(k, want) == 0)
@@ -323,16 +339,26 @@ static int build_domains(struct sig_db *db, struct fa_err *err)
 			r->hash = hash_bytes(r->dom, r->len);
 			r->entry = (uint32_t)i;
 			r->field = (uint32_t)j;
+			r->layer = (uint32_t)e->catalogue->layer;
 		}
 	}
+	/* sorted by domain, then entry: within one domain, layer order */
 	qsort(db->doms, db->n_doms, sizeof(*db->doms), cmp_dom);
-	for (size_t i = 1; i < db->n_doms; i++) {
-		const struct sig_dom *a = &db->doms[i - 1], *b = &db->doms[i];
-		if (strcmp(a->dom, b->dom) == 0) {
-			dup_err(db, "domains", b->dom, a->entry, a->field, b->entry, b->field, err);
-			return FA_EINPUT;
+	size_t kept = 0;
+	for (size_t i = 0; i < db->n_doms; i++) {
+		const struct sig_dom *b = &db->doms[i];
+		if (kept > 0 && strcmp(db->doms[kept - 1].dom, b->dom) == 0) {
+			const struct sig_dom *a = &db->doms[kept - 1];
+			if (a->layer == b->layer) {
+				dup_err(db, "domains", b->dom, a->entry, a->field, b->entry, b->field,
+					err);
+				return FA_EINPUT;
+			}
+			continue; /* a later layer's claim: the first layer's stands */
 		}
+		db->doms[kept++] = *b;
 	}
+	db->n_doms = kept;
 	size_t cap = 16;
 	while (cap < db->n_doms * 2)
 		cap *= 2;
@@ -342,9 +368,10 @@ static int build_domains(struct sig_db *db, struct fa_err *err)
 	db->mask = cap - 1;
 	for (size_t i = 0; i < db->n_doms; i++) {
 		size_t s = db->doms[i].hash & db->mask;
-		while (db->slots[s] != 0)
+		while (db->slots[s].idx != 0)
 			s = (s + 1) & db->mask;
-		db->slots[s] = (uint32_t)i + 1;
+		db->slots[s].idx = (uint32_t)i + 1;
+		db->slots[s].hash = db->doms[i].hash;
 	}
 	return FA_OK;
 }
@@ -371,29 +398,38 @@ static int build_networks(struct sig_db *db, struct fa_err *err)
 			}
 			r->entry = (uint32_t)i;
 			r->field = (uint32_t)j;
+			r->layer = (uint16_t)e->catalogue->layer;
 		}
 	}
 	qsort(db->nets, db->n_nets, sizeof(*db->nets), cmp_net);
+	size_t kept = 0;
 	for (size_t i = 0; i < db->n_nets; i++) {
 		const struct sig_net *r = &db->nets[i];
-		if (i > 0) {
-			const struct sig_net *p = &db->nets[i - 1];
+		if (kept > 0) {
+			const struct sig_net *p = &db->nets[kept - 1];
 			if (p->v == r->v && p->len == r->len && memcmp(p->b, r->b, 16) == 0) {
-				dup_err(db, "networks", db->entries[r->entry].networks[r->field], p->entry,
-					p->field, r->entry, r->field, err);
-				return FA_EINPUT;
+				if (p->layer == r->layer) {
+					dup_err(db, "networks", db->entries[r->entry].networks[r->field],
+						p->entry, p->field, r->entry, r->field, err);
+					return FA_EINPUT;
+				}
+				continue; /* a later layer's claim: the first layer's stands */
 			}
 		}
+		db->nets[kept] = *r;
+		r = &db->nets[kept];
+		size_t i_kept = kept++;
 		struct sig_net_group *g = r->v == 4 ? db->g4 : db->g6;
 		size_t *ng = r->v == 4 ? &db->n_g4 : &db->n_g6;
 		if (*ng == 0 || g[*ng - 1].len != r->len) {
-			g[*ng].start = (uint32_t)i;
+			g[*ng].start = (uint32_t)i_kept;
 			g[*ng].count = 0;
 			g[*ng].len = r->len;
 			(*ng)++;
 		}
 		g[*ng - 1].count++;
 	}
+	db->n_nets = kept;
 	return FA_OK;
 }
 
@@ -421,15 +457,17 @@ int sig_db_finish(struct sig_db *db, struct fa_err *err)
 	return rc;
 }
 
-static const struct sig_dom *dom_lookup(const struct sig_db *db, const char *s, size_t len)
+static const struct sig_dom *dom_lookup(const struct sig_db *db, const char *s, size_t len,
+				       uint32_t h)
 {
-	uint32_t h = hash_bytes(s, len);
 	for (size_t i = h & db->mask;; i = (i + 1) & db->mask) {
-		uint32_t k = db->slots[i];
-		if (k == 0)
+		const struct sig_slot *sl = &db->slots[i];
+		if (sl->idx == 0)
 			return NULL;
-		const struct sig_dom *r = &db->doms[k - 1];
-		if (r->hash == h && r->len == len && memcmp(r->dom, s, len) == 0)
+		if (sl->hash != h)
+			continue;
+		const struct sig_dom *r = &db->doms[sl->idx - 1];
+		if (r->len == len && memcmp(r->dom, s, len) == 0)
 			return r;
 	}
 }
@@ -453,21 +491,40 @@ const struct sig_entry *sig_match_host(const struct sig_db *db, const char *host
 		n--;
 	if (n == 0 || n > SIG_MAX_HOST)
 		return NULL;
-	/* Every pattern has at least two labels, so only suffixes holding a dot can match. */
-	const char *p = buf;
-	size_t len = n;
-	const char *dot;
-	while ((dot = memchr(p, '.', len)) != NULL) {
-		const struct sig_dom *r = dom_lookup(db, p, len);
-		if (r != NULL) {
-			if (pattern != NULL)
-				*pattern = r->dom;
-			return &db->entries[r->entry];
+	/*
+	 * The hashes of the suffixes that start a label, in one pass from the
+	 * end. Every pattern has at least two labels, so the last label alone
+	 * is never probed.
+	 */
+	uint32_t hs[SIG_MAX_HOST / 2 + 2];
+	size_t starts[SIG_MAX_HOST / 2 + 2], ns = 0;
+	uint32_t h = HASH_SEED;
+	bool dot_seen = false;
+	for (size_t i = n; i-- > 0;) {
+		h = hash_step(h, buf[i]);
+		if (i == 0 || buf[i - 1] == '.') {
+			if (dot_seen) {
+				hs[ns] = h;
+				starts[ns++] = i;
+			}
+			dot_seen = dot_seen || i > 0;
 		}
-		len -= (size_t)(dot + 1 - p);
-		p = dot + 1;
 	}
-	return NULL;
+	const struct sig_dom *best = NULL;
+	/* longest first: the first hit of a layer is its most specific */
+	for (size_t k = ns; k-- > 0;) {
+		const struct sig_dom *r = dom_lookup(db, buf + starts[k], n - starts[k], hs[k]);
+		if (r != NULL && (best == NULL || r->layer < best->layer)) {
+			best = r;
+			if (r->layer == 0)
+				break;
+		}
+	}
+	if (best == NULL)
+		return NULL;
+	if (pattern != NULL)
+		*pattern = best->dom;
+	return &db->entries[best->entry];
 }
 
 static const struct sig_net *net_search(const struct sig_db *db, const struct sig_net_group *g,
@@ -496,6 +553,7 @@ const struct sig_entry *sig_match_addr(const struct sig_db *db, const fa_addr *a
 		return NULL;
 	const struct sig_net_group *g = a->v == 4 ? db->g4 : db->g6;
 	size_t ng = a->v == 4 ? db->n_g4 : db->n_g6;
+	const struct sig_net *best = NULL;
 	for (size_t i = ng; i-- > 0;) {
 		uint8_t key[16];
 		memcpy(key, a->b, 16);
@@ -503,11 +561,15 @@ const struct sig_entry *sig_match_addr(const struct sig_db *db, const fa_addr *a
 			memset(key + 4, 0, 12);
 		mask_bits(key, g[i].len);
 		const struct sig_net *r = net_search(db, &g[i], key);
-		if (r != NULL) {
-			if (pattern != NULL && pattern_len > 0)
-				sig_net_text(r, pattern, pattern_len);
-			return &db->entries[r->entry];
+		if (r != NULL && (best == NULL || r->layer < best->layer)) {
+			best = r;
+			if (r->layer == 0)
+				break;
 		}
 	}
-	return NULL;
+	if (best == NULL)
+		return NULL;
+	if (pattern != NULL && pattern_len > 0)
+		sig_net_text(best, pattern, pattern_len);
+	return &db->entries[best->entry];
 }

@@ -174,7 +174,7 @@ static bool id_valid(const char *s)
 }
 
 /* NULL when s is a valid domain pattern, else what is wrong with it. */
-static const char *domain_problem(const char *s)
+const char *sig_domain_problem(const char *s)
 {
 	size_t n = strlen(s);
 	fa_addr a;
@@ -226,8 +226,8 @@ static bool text_ok(const char *s, size_t max)
 	return true;
 }
 
-/* Reads the whole file, refusing anything but a regular file within the limit. */
-static int read_bounded(const char *path, char **out, size_t *len, struct fa_err *err)
+int sig_read_file(const char *path, size_t max, const char *noun, char **out, size_t *len,
+		  struct fa_err *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -240,10 +240,10 @@ static int read_bounded(const char *path, char **out, size_t *len, struct fa_err
 		fa_err_set(err, "%s: not a regular file", path);
 		return FA_EINPUT;
 	}
-	if (st.st_size > SIG_MAX_FILE_BYTES) {
+	if ((unsigned long long)st.st_size > max) {
 		close(fd);
-		fa_err_set(err, "%s: %lld bytes; a signature file may hold at most %d", path,
-			   (long long)st.st_size, SIG_MAX_FILE_BYTES);
+		fa_err_set(err, "%s: %lld bytes; %s may hold at most %zu", path,
+			   (long long)st.st_size, noun, max);
 		return FA_EINPUT;
 	}
 	size_t cap = (size_t)st.st_size + 1, n = 0;
@@ -272,8 +272,34 @@ static int read_bounded(const char *path, char **out, size_t *len, struct fa_err
 		fa_err_set(err, "%s: the file grew while it was read", path);
 		return FA_EINPUT;
 	}
+	buf[n] = '\0';
 	*out = buf;
 	*len = n;
+	return FA_OK;
+}
+
+/* The one JSON object of a signature file, describing what. */
+static int load_object(const char *path, const char *what, json_t **out, struct fa_err *err)
+{
+	char *buf;
+	size_t len;
+	*out = NULL;
+	int rc = sig_read_file(path, SIG_MAX_FILE_BYTES, "a signature file", &buf, &len, err);
+	if (rc != FA_OK)
+		return rc;
+	json_error_t je;
+	json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	free(buf);
+	if (doc == NULL) {
+		fa_err_set(err, "%s:%d:%d: invalid JSON: %s", path, je.line, je.column, je.text);
+		return FA_EINPUT;
+	}
+	if (!json_is_object(doc)) {
+		fa_err_set(err, "%s: expected one JSON object describing %s", path, what);
+		json_decref(doc);
+		return FA_EINPUT;
+	}
+	*out = doc;
 	return FA_OK;
 }
 
@@ -515,7 +541,7 @@ static int add_entry(struct sig_db *db, const char *file, json_t *o, struct fa_e
 	}
 	for (size_t i = 0; i < nd; i++) {
 		const char *d = json_string_value(json_array_get(domains, i));
-		const char *why = domain_problem(d);
+		const char *why = sig_domain_problem(d);
 		if (why != NULL) {
 			char f[64];
 			snprintf(f, sizeof(f), "domains[%zu]", i);
@@ -565,6 +591,7 @@ static int add_entry(struct sig_db *db, const char *file, json_t *o, struct fa_e
 	e.networks = copy_list(db, networks, canon, &e.n_networks);
 	e.references = copy_list(db, refs, NULL, &e.n_references);
 	e.aliases = copy_list(db, aliases, NULL, &e.n_aliases);
+	e.catalogue = &db->cats[db->n_cats - 1];
 	free(canon);
 	if (!e.id || !e.name || !e.entity || !e.entity_country || !e.file ||
 	    (notes && !e.notes) || !e.purposes || !e.domains || !e.networks || !e.references ||
@@ -580,27 +607,21 @@ int sig_db_load_file(struct sig_db *db, const char *path, struct fa_err *err)
 		fa_err_set(err, "%s: the signature catalogue is already finished", path);
 		return FA_ERUNTIME;
 	}
-	if (db->n >= SIG_MAX_FILES) {
-		fa_err_set(err, "%s: more than %d signature files", path, SIG_MAX_FILES);
+	if (db->n_cats == 0) {
+		/* files added one by one: a first layer without a directory */
+		db->cats[0].label = "catalogue";
+		db->n_cats = 1;
+	}
+	if (db->layer_files >= SIG_MAX_FILES) {
+		fa_err_set(err, "%s: more than %d signature files in one catalogue", path,
+			   SIG_MAX_FILES);
 		return FA_EINPUT;
 	}
-	char *buf;
-	size_t len;
-	int rc = read_bounded(path, &buf, &len, err);
+	db->layer_files++;
+	json_t *doc;
+	int rc = load_object(path, "one SDK or entity", &doc, err);
 	if (rc != FA_OK)
 		return rc;
-	json_error_t je;
-	json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-	free(buf);
-	if (doc == NULL) {
-		fa_err_set(err, "%s:%d:%d: invalid JSON: %s", path, je.line, je.column, je.text);
-		return FA_EINPUT;
-	}
-	if (!json_is_object(doc)) {
-		fa_err_set(err, "%s: expected one JSON object describing one SDK or entity", path);
-		json_decref(doc);
-		return FA_EINPUT;
-	}
 	rc = add_entry(db, path, doc, err);
 	json_decref(doc);
 	return rc;
@@ -633,7 +654,8 @@ void sig_db_free(struct sig_db *db)
 static int json_name(const struct dirent *d)
 {
 	size_t n = strlen(d->d_name);
-	return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
+	return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".json") == 0 &&
+	       strcmp(d->d_name, SIG_CATALOGUE_FILE) != 0;
 }
 
 static int cmp_name(const struct dirent **a, const struct dirent **b)
@@ -641,23 +663,132 @@ static int cmp_name(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-int sig_db_load_dir(const char *dir, struct sig_db **out, struct fa_err *err)
+static bool label_valid(const char *s)
 {
-	*out = NULL;
+	size_t n = strlen(s);
+	if (n == 0 || n > 32 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+static const char *const catalogue_fields[] = {"label",	  "source",  "list",
+					       "version", "licence", "imported"};
+
+/* Reads DIR/_catalogue.json, when there is one, into c. */
+static int read_catalogue_file(struct sig_db *db, const char *dir, struct sig_catalogue *c,
+			       struct fa_err *err)
+{
+	char path[4096];
+	int l = snprintf(path, sizeof(path), "%s/%s", dir, SIG_CATALOGUE_FILE);
+	if (l < 0 || (size_t)l >= sizeof(path)) {
+		fa_err_set(err, "%s: path too long", dir);
+		return FA_EINPUT;
+	}
+	if (access(path, F_OK) != 0)
+		return FA_OK;
+	json_t *o;
+	int rc = load_object(path, "the catalogue", &o, err);
+	if (rc != FA_OK)
+		return rc;
+	const char *key;
+	json_t *val;
+	json_object_foreach(o, key, val) {
+		bool known = false;
+		for (size_t i = 0; i < sizeof(catalogue_fields) / sizeof(catalogue_fields[0]); i++)
+			known = known || strcmp(key, catalogue_fields[i]) == 0;
+		if (!known) {
+			char f[80];
+			snprintf(f, sizeof(f), "%.64s", key);
+			field_err(err, path, f, "unknown field (allowed: label, source, list, version, "
+				  "licence, imported)");
+			json_decref(o);
+			return FA_EINPUT;
+		}
+	}
+	const char *v[6];
+	static const size_t max[6] = {32, 32, MAX_REFERENCE_LEN, MAX_TEXT, MAX_NOTES, 64};
+	for (size_t i = 0; i < 6 && rc == FA_OK; i++)
+		rc = get_text(path, o, catalogue_fields[i], i == 0, max[i], &v[i], err);
+	if (rc == FA_OK && !label_valid(v[0])) {
+		field_err(err, path, "label", "'%s' must be 1 to 32 of a-z, 0-9, '.', '_' and '-', "
+			  "starting with a letter or digit", v[0]);
+		rc = FA_EINPUT;
+	}
+	const char **dst[6] = {&c->label, &c->source, &c->list, &c->version, &c->licence,
+			       &c->imported};
+	for (size_t i = 0; i < 6 && rc == FA_OK; i++) {
+		*dst[i] = v[i] ? arena_strdup(db, v[i]) : NULL;
+		if (v[i] && *dst[i] == NULL)
+			rc = oom(err, path);
+	}
+	json_decref(o);
+	return rc;
+}
+
+/* c->label, made unique among the layers before it by a "-2", "-3" ... suffix. */
+static int unique_label(struct sig_db *db, struct sig_catalogue *c, const char *want,
+			struct fa_err *err)
+{
+	char buf[48];
+	snprintf(buf, sizeof(buf), "%.32s", want);
+	for (unsigned k = 2;; k++) {
+		bool taken = false;
+		for (size_t i = 0; i < c->layer; i++)
+			taken = taken || strcmp(db->cats[i].label, buf) == 0;
+		if (!taken)
+			break;
+		snprintf(buf, sizeof(buf), "%.32s-%u", want, k);
+	}
+	c->label = arena_strdup(db, buf);
+	return c->label ? FA_OK : oom(err, want);
+}
+
+int sig_db_add_catalogue(struct sig_db *db, const char *dir, struct fa_err *err)
+{
+	if (db->finished) {
+		fa_err_set(err, "%s: the signature catalogue is already finished", dir);
+		return FA_ERUNTIME;
+	}
+	if (db->n_cats >= SIG_MAX_LAYERS) {
+		fa_err_set(err, "%s: more than %d signature catalogues", dir, SIG_MAX_LAYERS);
+		return FA_EINPUT;
+	}
+	for (size_t i = 0; i < db->n_cats; i++) {
+		if (db->cats[i].dir != NULL && strcmp(db->cats[i].dir, dir) == 0) {
+			fa_err_set(err, "%s: this signature catalogue is named twice", dir);
+			return FA_EINPUT;
+		}
+	}
 	struct dirent **list;
 	int n = scandir(dir, &list, json_name, cmp_name);
 	if (n < 0) {
 		fa_err_set(err, "%s: cannot read the signature directory: %s", dir, strerror(errno));
 		return FA_EINPUT;
 	}
+	struct sig_catalogue *c = &db->cats[db->n_cats];
+	memset(c, 0, sizeof(*c));
+	c->layer = db->n_cats;
+	db->n_cats++;
+	db->layer_files = 0;
 	int rc = FA_OK;
-	struct sig_db *db = sig_db_new();
-	if (db == NULL) {
+	c->dir = arena_strdup(db, dir);
+	if (c->dir == NULL)
 		rc = oom(err, dir);
-	} else if (n == 0) {
+	if (rc == FA_OK)
+		rc = read_catalogue_file(db, dir, c, err);
+	if (rc == FA_OK) {
+		char base[4096];
+		snprintf(base, sizeof(base), "%s", dir);
+		size_t bl = strlen(base);
+		while (bl > 1 && base[bl - 1] == '/')
+			base[--bl] = '\0';
+		const char *b = base_name(base);
+		rc = unique_label(db, c, c->label ? c->label : (b[0] ? b : "catalogue"), err);
+	}
+	if (rc == FA_OK && n == 0) {
 		fa_err_set(err, "%s: no *.json signature files in this directory", dir);
 		rc = FA_EINPUT;
-	} else if (n > SIG_MAX_FILES) {
+	} else if (rc == FA_OK && n > SIG_MAX_FILES) {
 		fa_err_set(err, "%s: %d signature files; at most %d are allowed", dir, n,
 			   SIG_MAX_FILES);
 		rc = FA_EINPUT;
@@ -676,6 +807,19 @@ int sig_db_load_dir(const char *dir, struct sig_db **out, struct fa_err *err)
 		free(list[i]);
 	}
 	free(list);
+	return rc;
+}
+
+/* Loads each directory of dirs[0..n) as a layer and finishes. */
+static int load_layers(const char *const *dirs, size_t n, struct sig_db **out, struct fa_err *err)
+{
+	*out = NULL;
+	struct sig_db *db = sig_db_new();
+	if (db == NULL)
+		return oom(err, n ? dirs[0] : "signatures");
+	int rc = FA_OK;
+	for (size_t i = 0; i < n && rc == FA_OK; i++)
+		rc = sig_db_add_catalogue(db, dirs[i], err);
 	if (rc == FA_OK)
 		rc = sig_db_finish(db, err);
 	if (rc != FA_OK) {
@@ -686,11 +830,77 @@ int sig_db_load_dir(const char *dir, struct sig_db **out, struct fa_err *err)
 	return FA_OK;
 }
 
+int sig_db_load_dir(const char *dir, struct sig_db **out, struct fa_err *err)
+{
+	return load_layers(&dir, 1, out, err);
+}
+
+int sig_db_load_path(const char *dirs, struct sig_db **out, struct fa_err *err)
+{
+	char buf[SIG_MAX_PATH_LIST];
+	const char *v[SIG_MAX_LAYERS];
+	size_t n = 0;
+	*out = NULL;
+	if (strlen(dirs) >= sizeof(buf)) {
+		fa_err_set(err, "signature catalogue list: longer than %d bytes", SIG_MAX_PATH_LIST - 1);
+		return FA_EINPUT;
+	}
+	memcpy(buf, dirs, strlen(dirs) + 1);
+	for (char *p = buf, *next; p != NULL; p = next) {
+		next = strchr(p, ':');
+		if (next != NULL)
+			*next++ = '\0';
+		if (*p == '\0')
+			continue;
+		if (n == SIG_MAX_LAYERS) {
+			fa_err_set(err, "%s: more than %d signature catalogues", dirs, SIG_MAX_LAYERS);
+			return FA_EINPUT;
+		}
+		v[n++] = p;
+	}
+	if (n == 0) {
+		fa_err_set(err, "signature catalogue list: no directory named");
+		return FA_EINPUT;
+	}
+	return load_layers(v, n, out, err);
+}
+
+bool sig_path_append(char *list, size_t len, const char *dir, const char **why)
+{
+	size_t have = strlen(list), add = strlen(dir);
+	if (strchr(dir, ':') != NULL) {
+		*why = "a catalogue directory's name may not hold ':' (it separates catalogues)";
+		return false;
+	}
+	if (add == 0) {
+		*why = "empty directory name";
+		return false;
+	}
+	if (have + (have ? 1 : 0) + add + 1 > len) {
+		*why = "the list of catalogue directories is too long";
+		return false;
+	}
+	if (have)
+		list[have++] = ':';
+	memcpy(list + have, dir, add + 1);
+	return true;
+}
+
 /* ---- queries ---- */
 
 size_t sig_db_count(const struct sig_db *db)
 {
 	return db ? db->n : 0;
+}
+
+size_t sig_db_catalogue_count(const struct sig_db *db)
+{
+	return db ? db->n_cats : 0;
+}
+
+const struct sig_catalogue *sig_db_catalogue(const struct sig_db *db, size_t i)
+{
+	return db && i < db->n_cats ? &db->cats[i] : NULL;
 }
 
 const struct sig_entry *sig_db_entry(const struct sig_db *db, size_t i)

@@ -8,7 +8,9 @@
  * byte-order magic announces.
  *
  * Also the blocks of an evidence file (evidence.c): nanosecond time stamps
- * and, before its packets, a Decryption Secrets Block of TLS key log lines.
+ * and, before its packets, a Decryption Secrets Block of TLS key log lines;
+ * and of the evidence pack, whose packets carry comments and come from as
+ * many interfaces as the captures have link types.
  */
 #include "flowaudit/pcapng.h"
 
@@ -48,10 +50,8 @@ static bool fput_option(FILE *fp, uint16_t code, const void *v, uint16_t len)
 
 static size_t option_size(size_t len) { return 4 + ((len + 3) & ~(size_t)3); }
 
-/* Section Header Block (naming flowaudit) and Interface Description Block;
-   tsresol 9 records nanosecond time stamps, 0 leaves the microsecond default. */
-static size_t put_head(FILE *fp, int linktype, uint32_t snaplen, const char *iface,
-		       uint8_t tsresol)
+/* Section Header Block naming flowaudit; its length, 0 on a write error. */
+static size_t put_shb(FILE *fp)
 {
 	const char *app = "flowaudit";
 	uint32_t shb_len = 28 + (uint32_t)option_size(strlen(app)) + 4;
@@ -61,47 +61,95 @@ static size_t put_head(FILE *fp, int linktype, uint32_t snaplen, const char *ifa
 		  fput(fp, ver, 4) && fput(fp, &sect_len, 8) &&
 		  fput_option(fp, 4, app, (uint16_t)strlen(app)) && /* shb_userappl */
 		  fput32(fp, 0) && fput32(fp, shb_len);             /* opt_endofopt */
+	return ok ? shb_len : 0;
+}
+
+/* Interface Description Block; tsresol 9 records nanosecond time stamps, 0
+   leaves the microsecond default. */
+static size_t put_idb(FILE *fp, int linktype, uint32_t snaplen, const char *iface, uint8_t tsresol)
+{
 	uint32_t idb_len = 20 + (uint32_t)option_size(strlen(iface)) + 4 +
 			   (tsresol ? (uint32_t)option_size(1) : 0);
 	uint16_t lt[2] = {(uint16_t)linktype, 0};
-	ok = ok && fput32(fp, 1) && fput32(fp, idb_len) && fput(fp, lt, 4) && fput32(fp, snaplen) &&
-	     fput_option(fp, 2, iface, (uint16_t)strlen(iface)) &&  /* if_name */
-	     (tsresol == 0 || fput_option(fp, 9, &tsresol, 1)) && /* if_tsresol */
-	     fput32(fp, 0) && fput32(fp, idb_len);
-	return ok ? shb_len + idb_len : 0;
+	bool ok = fput32(fp, 1) && fput32(fp, idb_len) && fput(fp, lt, 4) && fput32(fp, snaplen) &&
+		  fput_option(fp, 2, iface, (uint16_t)strlen(iface)) &&  /* if_name */
+		  (tsresol == 0 || fput_option(fp, 9, &tsresol, 1)) && /* if_tsresol */
+		  fput32(fp, 0) && fput32(fp, idb_len);
+	return ok ? idb_len : 0;
 }
 
-/* Enhanced Packet Block on interface 0; ts in the interface's units. */
-static size_t put_epb(FILE *fp, uint64_t ts, const uint8_t *data, uint32_t caplen,
-		      uint32_t wirelen)
+static size_t put_head(FILE *fp, int linktype, uint32_t snaplen, const char *iface,
+		       uint8_t tsresol)
 {
-	uint32_t len = 32 + ((caplen + 3) & ~3u);
-	uint32_t hdr[7] = {6, len, 0, (uint32_t)(ts >> 32), (uint32_t)ts, caplen, wirelen};
-	bool ok = fput(fp, hdr, sizeof(hdr)) && fput(fp, data, caplen) && fput_pad(fp, caplen) &&
-		  fput32(fp, len);
+	size_t shb = put_shb(fp);
+	size_t idb = shb ? put_idb(fp, linktype, snaplen, iface, tsresol) : 0;
+	return idb ? shb + idb : 0;
+}
+
+/* Enhanced Packet Block on interface iface; ts in the interface's units;
+   each of the n_comments comments an opt_comment. Its length, 0 on a
+   write error. */
+static size_t put_epb(FILE *fp, uint32_t iface, uint64_t ts, const uint8_t *data, uint32_t caplen,
+		      uint32_t wirelen, const struct pcapng_comment *comments, size_t n_comments)
+{
+	uint32_t opts = 0;
+	for (size_t i = 0; i < n_comments; i++)
+		opts += (uint32_t)option_size(comments[i].len);
+	if (n_comments)
+		opts += 4; /* opt_endofopt */
+	uint32_t len = 32 + ((caplen + 3) & ~3u) + opts;
+	uint32_t hdr[7] = {6, len, iface, (uint32_t)(ts >> 32), (uint32_t)ts, caplen, wirelen};
+	bool ok = fput(fp, hdr, sizeof(hdr)) && fput(fp, data, caplen) && fput_pad(fp, caplen);
+	for (size_t i = 0; ok && i < n_comments; i++)
+		ok = fput_option(fp, 1, comments[i].text, comments[i].len); /* opt_comment */
+	ok = ok && (n_comments == 0 || fput32(fp, 0)) && fput32(fp, len);
+	return ok ? len : 0;
+}
+
+/* Decryption Secrets Block of TLS key log text: its length, 0 on a write
+   error or past PCAPNG_DSB_MAX. */
+static size_t put_dsb(FILE *fp, const char *tls_keys, size_t keys_len)
+{
+	if (keys_len > PCAPNG_DSB_MAX)
+		return 0;
+	/* type, length of the secrets, the secrets */
+	uint32_t len = 20 + (uint32_t)((keys_len + 3) & ~(size_t)3);
+	bool ok = fput32(fp, PCAPNG_DSB) && fput32(fp, len) && fput32(fp, PCAPNG_DSB_TLS_KEYLOG) &&
+		  fput32(fp, (uint32_t)keys_len) && fput(fp, tls_keys, keys_len) &&
+		  fput_pad(fp, keys_len) && fput32(fp, len);
 	return ok ? len : 0;
 }
 
 int pcapng_put_evidence_head(FILE *fp, int linktype, const char *tls_keys, size_t keys_len)
 {
-	if (put_head(fp, linktype, 262144, "evidence", 9) == 0)
+	if (put_head(fp, linktype, PCAPNG_EVIDENCE_SNAPLEN, "evidence", 9) == 0)
 		return FA_ERUNTIME;
-	if (keys_len == 0)
-		return FA_OK;
-	if (keys_len > PCAPNG_DSB_MAX)
-		return FA_ERUNTIME;
-	/* Decryption Secrets Block: type, length of the secrets, the secrets */
-	uint32_t len = 20 + (uint32_t)((keys_len + 3) & ~(size_t)3);
-	bool ok = fput32(fp, PCAPNG_DSB) && fput32(fp, len) && fput32(fp, PCAPNG_DSB_TLS_KEYLOG) &&
-		  fput32(fp, (uint32_t)keys_len) && fput(fp, tls_keys, keys_len) &&
-		  fput_pad(fp, keys_len) && fput32(fp, len);
-	return ok ? FA_OK : FA_ERUNTIME;
+	return keys_len == 0 || put_dsb(fp, tls_keys, keys_len) ? FA_OK : FA_ERUNTIME;
 }
 
 int pcapng_put_evidence_packet(FILE *fp, uint64_t ts_ns, const uint8_t *data, uint32_t caplen,
 			       uint32_t wirelen)
 {
-	return put_epb(fp, ts_ns, data, caplen, wirelen) ? FA_OK : FA_ERUNTIME;
+	return put_epb(fp, 0, ts_ns, data, caplen, wirelen, NULL, 0) ? FA_OK : FA_ERUNTIME;
+}
+
+size_t pcapng_put_pack_head(FILE *fp, const char *tls_keys, size_t keys_len)
+{
+	size_t shb = put_shb(fp);
+	size_t dsb = shb && keys_len ? put_dsb(fp, tls_keys, keys_len) : 0;
+	return shb && (keys_len == 0 || dsb) ? shb + dsb : 0;
+}
+
+size_t pcapng_put_pack_interface(FILE *fp, int linktype)
+{
+	return put_idb(fp, linktype, PCAPNG_EVIDENCE_SNAPLEN, "evidence", 9);
+}
+
+size_t pcapng_put_pack_packet(FILE *fp, uint32_t iface, uint64_t ts_ns, const uint8_t *data,
+			      uint32_t caplen, uint32_t wirelen, const struct pcapng_comment *comments,
+			      size_t n_comments)
+{
+	return put_epb(fp, iface, ts_ns, data, caplen, wirelen, comments, n_comments);
 }
 
 static int start_file(struct pcapng_writer *w, fa_time now, struct fa_err *err)
@@ -187,7 +235,7 @@ int pcapng_writer_packet(struct pcapng_writer *w, fa_time ts, const uint8_t *dat
 		if (rc != FA_OK)
 			return rc;
 	}
-	size_t n = put_epb(w->fp, (uint64_t)ts, data, caplen, wirelen);
+	size_t n = put_epb(w->fp, 0, (uint64_t)ts, data, caplen, wirelen, NULL, 0);
 	if (n == 0) {
 		fa_err_set(err, "%s: write failed: %s", w->paths[w->n_paths - 1], strerror(errno));
 		return FA_ERUNTIME;

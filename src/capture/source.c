@@ -43,6 +43,7 @@ struct source {
 	bool live;
 	uint32_t ns_per_tick;    /* what a tv_usec unit is worth: 1 (files, read in ns), 1000 */
 	struct patched *patched; /* per file; fp NULL when libpcap reads it */
+	struct pcap_fast *fast;  /* per file: its records read ahead of libpcap */
 	size_t n_files;
 	size_t cur;
 	pcap_t **handles;
@@ -59,6 +60,8 @@ struct source {
 	size_t n_secrets, cap_secrets;
 	uint64_t secret_bytes;
 	struct source_live_stats live_stats;
+	uint64_t *size;          /* per file: its bytes; 0 when unknown (a pipe) */
+	uint64_t ng_offset;      /* the current pcapng file's last block offset */
 };
 
 const char *source_link_name(int linktype)
@@ -81,6 +84,7 @@ static void source_close(struct source *s, size_t i)
 	free(s->readbuf[i]);
 	s->readbuf[i] = NULL;
 	patched_close(&s->patched[i]);
+	pcap_fast_close(&s->fast[i]);
 }
 
 bool source_path_rereadable(const char *path)
@@ -93,7 +97,7 @@ void source_free(struct source *s)
 {
 	if (s == NULL)
 		return;
-	bool opened = s->handles && s->ng && s->readbuf && s->patched;
+	bool opened = s->handles && s->ng && s->readbuf && s->patched && s->fast;
 	for (size_t i = 0; s->paths != NULL && i < s->n_files; i++) {
 		if (opened)
 			source_close(s, i);
@@ -108,6 +112,8 @@ void source_free(struct source *s)
 	free(s->readbuf);
 	free(s->info);
 	free(s->patched);
+	free(s->fast);
+	free(s->size);
 	free(s);
 }
 
@@ -123,8 +129,10 @@ static struct source *source_alloc(size_t n)
 	s->patched = calloc(n, sizeof(*s->patched));
 	s->readbuf = calloc(n, sizeof(*s->readbuf));
 	s->ng = calloc(n, sizeof(*s->ng));
+	s->fast = calloc(n, sizeof(*s->fast));
+	s->size = calloc(n, sizeof(*s->size));
 	if (s->handles == NULL || s->info == NULL || s->paths == NULL || s->patched == NULL ||
-	    s->readbuf == NULL || s->ng == NULL) {
+	    s->readbuf == NULL || s->ng == NULL || s->fast == NULL || s->size == NULL) {
 		source_free(s);
 		return NULL;
 	}
@@ -342,6 +350,30 @@ static int open_pcapng(struct source *s, size_t i, int fd, bool own, const uint8
 }
 
 /*
+ * Link types whose records libpcap hands on exactly as the file holds them
+ * (it rewrites the pseudo-headers of some others, USB and NFLOG among
+ * them, in a file of the other byte order): those source_pcap.c may read.
+ */
+static bool fast_link(int dlt)
+{
+	switch (dlt) {
+	case DLT_EN10MB:
+	case DLT_RAW:
+	case DLT_LINUX_SLL:
+#ifdef DLT_LINUX_SLL2
+	case DLT_LINUX_SLL2:
+#endif
+#ifdef DLT_IPV4
+	case DLT_IPV4:
+	case DLT_IPV6:
+#endif
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
  * A capture's reader. A regular file is opened once: pcapng goes to our
  * reader, anything else to libpcap on a stream with a buffer of READ_BUF
  * (libpcap's own is one disk block, 4 KiB: a capture of gigabytes would
@@ -365,6 +397,8 @@ static int open_file(struct source *s, size_t i, struct fa_err *err)
 		close(fd);
 		return refuse(path, strerror(EISDIR), EISDIR, NULL, 0, err);
 	}
+	if (regular)
+		s->size[i] = (uint64_t)sb.st_size;
 	uint8_t head[8];
 	size_t n = read_head(fd, regular, head, sizeof(head));
 	struct cursor c = cur_make(head, n);
@@ -401,6 +435,10 @@ static int open_file(struct source *s, size_t i, struct fa_err *err)
 	link_index(fi, fi->linktype);
 	if (pcap_major_version(p) == 2 && regular && patched_open(path, &s->patched[i]))
 		fi->patched = true;
+	uint8_t fh[24];
+	if (regular && !fi->patched && fast_link(fi->linktype))
+		pcap_fast_open(&s->fast[i], fd, fh, read_head(fd, true, fh, sizeof(fh)),
+			       (uint32_t)pcap_snapshot(p));
 	return FA_OK;
 }
 
@@ -599,6 +637,7 @@ static int pcapng_next_frame(struct source *s, struct source_file_info *fi, stru
 	while ((k = pcapng_read_next(r, &rec)) == PCAPNG_SECRETS)
 		keep_secret(s, fi, &rec);
 	if (k == PCAPNG_PACKET || k == PCAPNG_OTHER_FRAME) {
+		s->ng_offset = rec.offset;
 		deliver(s, fi, f, rec.data, rec.len, rec.wirelen, rec.has_ts, rec.ts_sec,
 			rec.ts_nsec, k == PCAPNG_PACKET ? linktype_to_dlt(rec.linktype)
 							: SOURCE_LINK_NONE);
@@ -642,6 +681,23 @@ int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
 			} else {
 				rc = -100; /* damaged: error already recorded */
 			}
+		} else if (s->fast[s->cur].active) {
+			struct pcap_fast *pf = &s->fast[s->cur];
+			struct pcap_fast_rec fr;
+			if (pcap_fast_next(pf, &fr) == 1) {
+				deliver(s, fi, f, fr.data, fr.caplen, fr.len, true, fr.sec,
+					(uint64_t)fr.ns, fi->linktype);
+				return 1;
+			}
+			/* libpcap reads on from the record this one stopped at */
+			off_t at = (off_t)pcap_fast_offset(pf);
+			pcap_fast_close(pf);
+			if (fseeko(pcap_file(p), at, SEEK_SET) == 0)
+				continue;
+			snprintf(fi->error, sizeof(fi->error),
+				 "read stopped after frame %llu: cannot seek in the file: %s",
+				 (unsigned long long)fi->frames, strerror(errno));
+			rc = -100;
 		} else {
 			rc = pcap_next_ex(p, &h, &data);
 		}
@@ -670,6 +726,7 @@ int source_next(struct source *s, struct source_frame *f, struct fa_err *err)
 		}
 		source_close(s, s->cur);
 		s->cur++;
+		s->ng_offset = 0;
 		s->cur_link = 0;
 		s->timed = false;
 		s->last_ts = 0;
@@ -727,6 +784,41 @@ const struct source_secret *source_secret_next(const struct source *s, uint32_t 
 		return NULL;
 	(*next)++;
 	return x;
+}
+
+/* How far into the current file reading is, in bytes. */
+static uint64_t file_position(const struct source *s)
+{
+	size_t i = s->cur;
+	if (s->ng[i] != NULL)
+		return s->ng_offset;
+	if (s->fast[i].active)
+		return pcap_fast_offset(&s->fast[i]);
+	FILE *fp = s->patched[i].fp;
+	if (fp == NULL && s->handles[i] != NULL)
+		fp = pcap_file(s->handles[i]);
+	off_t at = fp != NULL ? ftello(fp) : -1;
+	return at > 0 ? (uint64_t)at : 0;
+}
+
+void source_progress(const struct source *s, uint64_t *done, uint64_t *total)
+{
+	*done = *total = 0;
+	if (s->live)
+		return;
+	for (size_t i = 0; i < s->n_files; i++) {
+		if (s->size[i] == 0) { /* a pipe: no end to measure against */
+			*done = *total = 0;
+			return;
+		}
+		*total += s->size[i];
+		if (i < s->cur)
+			*done += s->size[i];
+	}
+	if (s->cur < s->n_files) {
+		uint64_t at = file_position(s);
+		*done += at < s->size[s->cur] ? at : s->size[s->cur];
+	}
 }
 
 size_t source_file_count(const struct source *s) { return s->n_files; }

@@ -19,6 +19,7 @@ int cmd_capture(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_sigs(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_evidence(int argc, char **argv);
 
 /* "flowaudit: <message>" on stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -48,7 +49,8 @@ struct run_opts {
 	size_t n_reads;
 	const char *geo_path, *asn_path;
 	bool no_geo;
-	const char *sig_dir;
+	const char *sig_dir;            /* -s: a colon-separated list, in sig_list */
+	char sig_list[SIG_MAX_PATH_LIST];
 	const char *policy_path, *events_path, *device_path, *outdir;
 	const char *fail_on, *formats;
 	const char *devices[64];
@@ -121,6 +123,23 @@ int run_replay(struct run *r, struct fa_err *err);
 void run_frame_time(struct run_times *t, const struct source_file_info *fi,
 		    struct source_frame *fr);
 void run_close(struct run *r);
+
+/*
+ * One line of progress on stderr, redrawn a few times a second, when
+ * stderr is a terminal and --quiet was not given: packets, flows, packets
+ * per second, and for a replay how far into its files it is (bytes read of
+ * their size), for a live capture the packets the kernel dropped.
+ */
+struct run_progress {
+	bool on;
+	fa_time start, last;     /* monotonic, microseconds */
+	bool shown;              /* a line is on the terminal */
+};
+void run_progress_start(struct run_progress *p, const struct run *r);
+/* Redraws the line when it is due; frames: the packets read so far. */
+void run_progress_tick(struct run_progress *p, struct run *r, uint64_t frames);
+/* Clears the line. */
+void run_progress_end(struct run_progress *p);
 /* Tells the user on stderr about files cut short, frames skipped, flows evicted,
    key log lines that were malformed or not used. */
 void cmd_report_input_problems(struct run *r);
@@ -158,6 +177,8 @@ enum {
 	FMT_JUNIT = 8,
 	FMT_EVIDENCE = 16,
 	FMT_ALL = 31,
+	FMT_EVIDENCE_FILES = 32, /* one evidence file per finding, however many */
+	FMT_EVIDENCE_PACK = 64,  /* the evidence pack, however few */
 };
 
 /* Exit status of an audit that could not look at all it was asked to. */
@@ -192,6 +213,7 @@ struct audit_session {
 	size_t n_capture_paths;
 	struct evidence_set *evidence;
 	size_t n_evidence;
+	struct evidence_pack *evidence_pack; /* NULL: one file per finding */
 	struct report_dir *rdir; /* OUTDIR, locked */
 	/* wall seconds of each phase, for the summary */
 	double t_replay, t_evidence, t_outputs, t_hashes;

@@ -47,7 +47,10 @@ static const char usage[] =
 	"  --device IP|MAC           the device under test (repeatable; default: every\n"
 	"                            private, ULA, link-local or CGNAT client)\n"
 	"  -o, --output DIR          report directory (default reports/NAME-TIME)\n"
-	"  --format LIST             json,html,ndjson,junit,evidence (default: all)\n"
+	"  --format LIST             json,html,ndjson,junit,evidence (default: all);\n"
+	"                            evidence-files or evidence-pack: the evidence as\n"
+	"                            one file per finding, or one pack (default: files\n"
+	"                            up to 50 findings, the pack above)\n"
 	"  --fail-on LEVEL           info|low|medium|high: exit 1 when a finding is at\n"
 	"                            or above LEVEL (default low); never: report only\n"
 	"  -s, --signatures DIR      signature catalogue (default: the shipped one)\n"
@@ -116,12 +119,21 @@ int audit_session_open(struct audit_session *s, struct fa_err *err)
 			else if (strcmp(t, "ndjson") == 0) s->formats |= FMT_NDJSON;
 			else if (strcmp(t, "junit") == 0) s->formats |= FMT_JUNIT;
 			else if (strcmp(t, "evidence") == 0) s->formats |= FMT_EVIDENCE;
+			else if (strcmp(t, "evidence-files") == 0)
+				s->formats |= FMT_EVIDENCE | FMT_EVIDENCE_FILES;
+			else if (strcmp(t, "evidence-pack") == 0)
+				s->formats |= FMT_EVIDENCE | FMT_EVIDENCE_PACK;
 			else if (strcmp(t, "all") == 0) s->formats |= FMT_ALL;
 			else {
 				fa_err_set(err, "--format: unknown format '%s' (json, html, ndjson, "
-					   "junit, evidence, all)", t);
+					   "junit, evidence, evidence-files, evidence-pack, all)", t);
 				return FA_EINPUT;
 			}
+		}
+		if ((s->formats & FMT_EVIDENCE_FILES) && (s->formats & FMT_EVIDENCE_PACK)) {
+			fa_err_set(err, "--format: evidence-files and evidence-pack both given: "
+				   "choose one");
+			return FA_EINPUT;
 		}
 		s->formats |= FMT_JSON; /* every other output is rendered from it */
 	}
@@ -340,41 +352,82 @@ static void *outputs_main(void *arg)
 static void note_add(struct audit_session *s, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Where a flow's key log lines lie in the evidence pack's secrets. */
+struct keys_ref {
+	uint64_t flow_id, off, len;
+};
+
+/* What the evidence pass asks flows of: the engine, and for the pack the
+   flows' places in its secrets (ascending flow id). */
+struct evidence_flows {
+	struct engine *eng;
+	const struct keys_ref *refs;
+	size_t n_refs;
+};
+
+static int ref_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct keys_ref *)a)->flow_id, y = ((const struct keys_ref *)b)->flow_id;
+	return x < y ? -1 : x > y;
+}
+
 /* A flow's key and frame range for the evidence pass, from its record. */
 static bool evidence_flow_of(uint64_t id, struct evidence_flow *out, void *user)
 {
+	const struct evidence_flows *ef = user;
 	struct flow_record r;
-	if (!engine_record_get((struct engine *)user, id, &r))
+	if (!engine_record_get(ef->eng, id, &r))
 		return false;
 	*out = (struct evidence_flow){.flow_id = r.id, .cli = r.cli, .srv = r.srv,
 				      .cport = r.cport, .sport = r.sport, .vlan = r.vlan,
 				      .proto = r.proto, .file_first = r.file,
 				      .file_last = r.last_file, .frame_first = r.first_frame,
 				      .frame_last = r.last_frame};
+	struct keys_ref key = {.flow_id = id};
+	const struct keys_ref *k = ef->n_refs ? bsearch(&key, ef->refs, ef->n_refs, sizeof(key),
+							ref_cmp)
+					      : NULL;
+	if (k != NULL) {
+		out->keys_off = k->off;
+		out->keys_len = k->len;
+	}
 	return true;
 }
 
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 /*
- * The key log lines of the finding's decrypted connections, for its
- * evidence pcapng's Decryption Secrets Block: exactly those, so that
- * Wireshark reads the connections the finding rests on and nothing else
- * of the key log reaches the report. Stops at whole connections before
- * PCAPNG_DSB_MAX bytes, or when memory runs out: returns how many
- * decrypted connections were left out then. Sets the set's tls_keys
- * (owned; freed and wiped by evidence_keys_free()), or leaves it NULL
- * when there are none.
+ * Key log text of the decrypted connections among flows[0, n), in flow id
+ * order (the order of their first packets, which the pack's cut follows),
+ * for a Decryption Secrets Block: stops at whole connections before
+ * PCAPNG_DSB_MAX bytes, or when memory runs out, and returns how many
+ * decrypted connections were left out then. *text (owned; wiped and freed
+ * by the caller) is NULL when there are none; refs, when given, gets each
+ * connection's place in the text (and must hold n).
  */
-static size_t evidence_keys(const struct run *r, const struct finding *f, struct evidence_set *es)
+static size_t keys_text(const struct run *r, const uint64_t *flows, size_t n, char **text_out,
+			size_t *len_out, struct keys_ref *refs, size_t *n_refs)
 {
 	size_t left_out = 0;
-	if (r->keys == NULL)
+	*text_out = NULL;
+	*len_out = 0;
+	if (n_refs)
+		*n_refs = 0;
+	uint64_t *ids = r->keys && n ? malloc(n * sizeof(*ids)) : NULL;
+	if (ids == NULL)
 		return 0;
+	memcpy(ids, flows, n * sizeof(*ids));
+	qsort(ids, n, sizeof(*ids), u64_cmp);
 	char *text = NULL;
 	size_t len = 0, cap = 0;
-	for (size_t k = 0; k < f->n_flows; k++) {
+	for (size_t k = 0; k < n; k++) {
 		struct flow_record fr;
-		if (!engine_record_get(r->eng, f->flows[k], &fr) || !fr.tls_decrypted ||
-		    !fr.have_client_random)
+		if ((k > 0 && ids[k] == ids[k - 1]) || !engine_record_get(r->eng, ids[k], &fr) ||
+		    !fr.tls_decrypted || !fr.have_client_random)
 			continue;
 		if (left_out > 0) {
 			left_out++;
@@ -395,14 +448,36 @@ static size_t evidence_keys(const struct run *r, const struct finding *f, struct
 			text = nt;
 			cap = nc;
 		}
-		size_t n = keylog_export(r->keys, fr.client_random, text + len, cap - len);
-		if (n < cap - len)
-			len += n;
+		size_t got = keylog_export(r->keys, fr.client_random, text + len, cap - len);
+		if (got < cap - len && got > 0) {
+			if (refs)
+				refs[(*n_refs)++] = (struct keys_ref){ids[k], len, got};
+			len += got;
+		}
 	}
+	free(ids);
 	if (len == 0) {
 		free(text);
 		return left_out;
 	}
+	*text_out = text;
+	*len_out = len;
+	return left_out;
+}
+
+/*
+ * The key log lines of the finding's decrypted connections, for its
+ * evidence pcapng's Decryption Secrets Block: exactly those, so that
+ * Wireshark reads the connections the finding rests on and nothing else
+ * of the key log reaches the report. Sets the set's tls_keys (owned;
+ * freed and wiped by evidence_keys_free()), or leaves it NULL when there
+ * are none; returns the connections left out (keys_text()).
+ */
+static size_t evidence_keys(const struct run *r, const struct finding *f, struct evidence_set *es)
+{
+	char *text;
+	size_t len;
+	size_t left_out = keys_text(r, f->flows, f->n_flows, &text, &len, NULL, NULL);
 	es->tls_keys = text;
 	es->tls_keys_len = len;
 	return left_out;
@@ -419,6 +494,67 @@ static void evidence_keys_free(struct evidence_set *es)
 	es->tls_keys_len = 0;
 }
 
+/*
+ * The pack's secrets: the key log lines of every decrypted connection of
+ * every finding, each connection once, with its place for the comment on
+ * its first packet. FA_ERUNTIME without memory.
+ */
+static int pack_keys(struct audit_session *s, struct evidence_pack *pk, struct keys_ref **refs,
+		     size_t *n_refs)
+{
+	size_t nf = audit_finding_count(s->audit), n = 0;
+	*refs = NULL;
+	*n_refs = 0;
+	if (s->run.keys == NULL)
+		return FA_OK;
+	for (size_t i = 0; i < nf; i++)
+		n += audit_finding(s->audit, i)->n_flows;
+	uint64_t *all = malloc((n ? n : 1) * sizeof(*all));
+	*refs = malloc((n ? n : 1) * sizeof(**refs));
+	if (all == NULL || *refs == NULL) {
+		free(all);
+		return FA_ERUNTIME;
+	}
+	n = 0;
+	for (size_t i = 0; i < nf; i++) {
+		const struct finding *f = audit_finding(s->audit, i);
+		memcpy(all + n, f->flows, f->n_flows * sizeof(*all));
+		n += f->n_flows;
+	}
+	char *text;
+	size_t len;
+	size_t left_out = keys_text(&s->run, all, n, &text, &len, *refs, n_refs);
+	free(all);
+	pk->tls_keys = text;
+	pk->tls_keys_len = len;
+	if (left_out > 0)
+		note_add(s, NULL, "the evidence pack carries the session keys of some of its "
+			 "decrypted connections only: %zu more would pass the %u MiB a Decryption "
+			 "Secrets Block may hold here", left_out, PCAPNG_DSB_MAX >> 20);
+	return FA_OK;
+}
+
+static void evidence_pack_free(struct evidence_pack *pk)
+{
+	if (pk == NULL)
+		return;
+	if (pk->tls_keys != NULL) {
+		tls_wipe((char *)pk->tls_keys, pk->tls_keys_len);
+		free((char *)pk->tls_keys);
+	}
+	evidence_pack_clear(pk);
+	free(pk);
+}
+
+/* One file per finding up to EVIDENCE_FILES_MAX findings, the pack above,
+   unless --format says which. */
+static bool evidence_packed(const struct audit_session *s, size_t nf)
+{
+	if (s->formats & (FMT_EVIDENCE_FILES | FMT_EVIDENCE_PACK))
+		return (s->formats & FMT_EVIDENCE_PACK) != 0;
+	return nf > EVIDENCE_FILES_MAX;
+}
+
 static int build_evidence(struct audit_session *s, const char *dir, struct fa_err *err)
 {
 	size_t nf = audit_finding_count(s->audit);
@@ -426,12 +562,25 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 	if (s->evidence == NULL)
 		return FA_ERUNTIME;
 	s->n_evidence = nf;
+	bool packed = evidence_packed(s, nf);
+	struct evidence_flows ef = {.eng = s->run.eng};
+	struct keys_ref *refs = NULL;
+	if (packed) {
+		s->evidence_pack = calloc(1, sizeof(*s->evidence_pack));
+		if (s->evidence_pack == NULL ||
+		    pack_keys(s, s->evidence_pack, &refs, &ef.n_refs) != FA_OK) {
+			free(refs);
+			fa_err_set(err, "out of memory collecting evidence");
+			return FA_ERUNTIME;
+		}
+		ef.refs = refs;
+	}
 	for (size_t i = 0; i < nf; i++) {
 		const struct finding *f = audit_finding(s->audit, i);
 		s->evidence[i].name = f->id;
 		s->evidence[i].flow_ids = f->flows;
 		s->evidence[i].n_flow_ids = f->n_flows;
-		size_t no_keys = evidence_keys(&s->run, f, &s->evidence[i]);
+		size_t no_keys = packed ? 0 : evidence_keys(&s->run, f, &s->evidence[i]);
 		if (no_keys > 0)
 			note_add(s, NULL, "the evidence of %s carries the session keys of some of its "
 				 "decrypted connections only: %zu more would pass the %u MiB a "
@@ -441,13 +590,21 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 	char edir[4300];
 	snprintf(edir, sizeof(edir), "%s/evidence", dir);
 	int rc = FA_OK;
-	if (nf > 0) {
-		if (mkdir(edir, 0755) != 0) {
-			fa_err_set(err, "%s: cannot create: %s", edir, strerror(errno));
-			return FA_ERUNTIME;
+	if (nf > 0 && mkdir(edir, 0755) != 0) {
+		fa_err_set(err, "%s: cannot create: %s", edir, strerror(errno));
+		rc = FA_ERUNTIME;
+	} else if (nf > 0 && packed) {
+		struct evidence_pack *pk = s->evidence_pack;
+		rc = evidence_write_pack(s->capture_paths, s->n_capture_paths, evidence_flow_of, &ef,
+					 s->evidence, nf, edir, pk, err);
+		for (size_t k = 0; k < pk->n_paths; k++) {
+			char tmp[32];
+			snprintf(tmp, sizeof(tmp), "%s", pk->paths[k]);
+			snprintf(pk->paths[k], sizeof(pk->paths[k]), "evidence/%.22s", tmp);
 		}
-		rc = evidence_write(s->capture_paths, s->n_capture_paths, evidence_flow_of,
-				    s->run.eng, s->evidence, nf, edir, err);
+	} else if (nf > 0) {
+		rc = evidence_write(s->capture_paths, s->n_capture_paths, evidence_flow_of, &ef,
+				    s->evidence, nf, edir, err);
 		for (size_t i = 0; i < nf; i++) {
 			for (size_t k = 0; k < s->evidence[i].n_paths; k++) {
 				char tmp[64];
@@ -457,6 +614,7 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 			}
 		}
 	}
+	free(refs);
 	return rc;
 }
 
@@ -476,12 +634,47 @@ struct input_digests {
 	char (*caps)[65];           /* one per capture file */
 	const char **cap_ptrs;
 	char pol[65], ev[65], dev[65], sig[65], gc[65], ga[65];
+	char sig_layer[SIG_MAX_LAYERS][65]; /* each catalogue's set of files */
 	char keys[RUN_MAX_KEYLOGS][65]; /* one per --keylog file */
 	const char *key_ptrs[RUN_MAX_KEYLOGS];
 	size_t unhashed;            /* captures that were not files (a pipe) */
 	int rc;
 	struct fa_err err;
 };
+
+/*
+ * The digest of each catalogue's set of files, and of them all: with one
+ * catalogue its own, with several SHA-256 over "HASH  DIR/ *.json" lines.
+ */
+static int sig_digests(const struct sig_db *db, char layer[][65], char all[65],
+		       struct fa_err *err)
+{
+	size_t n = sig_db_catalogue_count(db);
+	struct sha256_ctx c;
+	bool ok = sha256_init(&c);
+	for (size_t i = 0; i < n; i++) {
+		const char *dir = sig_db_catalogue(db, i)->dir;
+		int rc = manifest_set_digest(dir, ".json", layer[i], err);
+		if (rc != FA_OK)
+			return rc;
+		if (n == 1)
+			memcpy(all, layer[0], 65);
+		char line[4200];
+		int l = snprintf(line, sizeof(line), "%s  %s/*.json\n", layer[i], dir);
+		ok = ok && l > 0 && sha256_update(&c, line, strlen(line));
+	}
+	uint8_t d[SHA256_DIGEST_LEN];
+	if (n > 1) {
+		if (!ok || !sha256_final(&c, d)) {
+			fa_err_set(err, "signatures: cannot compute a SHA-256 digest");
+			return FA_ERUNTIME;
+		}
+		hash_hex(d, sizeof(d), all);
+	} else if (ok) {
+		sha256_final(&c, d); /* releases the context */
+	}
+	return FA_OK;
+}
 
 static void *hash_inputs(void *arg)
 {
@@ -505,7 +698,7 @@ static void *hash_inputs(void *arg)
 	if (rc == FA_OK && r->dev)
 		rc = sha256_file(r->dev->path, in->dev, &in->err);
 	if (rc == FA_OK && in->sig_dir)
-		rc = manifest_set_digest(in->sig_dir, ".json", in->sig, &in->err);
+		rc = sig_digests(r->sigs, in->sig_layer, in->sig, &in->err);
 	const struct geo_db_info *gci = geo_country_info(r->geo), *gai = geo_asn_info(r->geo);
 	if (rc == FA_OK && gci)
 		rc = sha256_file(gci->path, in->gc, &in->err);
@@ -658,10 +851,10 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 		/* every input: captures, declaration, events, profile, each
 		   signature file, the geo databases, the key logs */
 		size_t nsig = sig_db_count(r->sigs);
-		char sig_set[4200];
-		size_t nk = r->o.n_keylogs;
-		const char **inputs = calloc(nf + nsig + nk + 8, sizeof(*inputs));
-		const char **sums = calloc(nf + nsig + nk + 8, sizeof(*sums));
+		char sig_set[SIG_MAX_LAYERS][4200];
+		size_t nk = r->o.n_keylogs, ncat = sig_db_catalogue_count(r->sigs);
+		const char **inputs = calloc(nf + nsig + nk + ncat + 8, sizeof(*inputs));
+		const char **sums = calloc(nf + nsig + nk + ncat + 8, sizeof(*sums));
 		size_t ni = 0;
 		if (inputs == NULL || sums == NULL) {
 			fa_err_set(err, "out of memory writing %s", MANIFEST_NAME);
@@ -687,11 +880,12 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			}
 			for (size_t i = 0; i < nsig; i++)
 				inputs[ni++] = sig_db_entry(r->sigs, i)->file;
-			/* and the set itself: a signature file added is a change too */
-			if (sig_dir) {
-				snprintf(sig_set, sizeof(sig_set), "%s/*.json", sig_dir);
-				sums[ni] = sig;
-				inputs[ni++] = sig_set;
+			/* and each set itself: a signature file added is a change too */
+			for (size_t i = 0; sig_dir && i < ncat; i++) {
+				snprintf(sig_set[i], sizeof(sig_set[i]), "%s/*.json",
+					 sig_db_catalogue(r->sigs, i)->dir);
+				sums[ni] = in.sig_layer[i];
+				inputs[ni++] = sig_set[i];
 			}
 			if (gci) {
 				sums[ni] = gc;
@@ -725,6 +919,8 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 	free(s->evidence);
 	s->evidence = NULL;
 	s->n_evidence = 0;
+	evidence_pack_free(s->evidence_pack);
+	s->evidence_pack = NULL;
 	free(caps);
 	free(cap_ptrs);
 	*doc_out = doc;

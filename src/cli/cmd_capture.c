@@ -266,7 +266,9 @@ int cmd_capture(int argc, char **argv)
 
 	int run_rc = FA_OK;
 	struct fa_err run_err = {""};
-	uint64_t since_consent = 0;
+	uint64_t since_consent = 0, frames = 0;
+	struct run_progress prog;
+	run_progress_start(&prog, &s.run);
 	for (;;) {
 		if (run_interrupted)
 			break;
@@ -279,6 +281,7 @@ int cmd_capture(int argc, char **argv)
 			   a consent line, a signal or the next tick */
 			read_consent(&lr, s.consent);
 			engine_advance(s.run.eng, wall_clock());
+			run_progress_tick(&prog, &s.run, frames);
 			n = source_wait(s.run.src, lr.fd, WAIT_MS, &run_err);
 			if (n < 0) {
 				run_rc = n;
@@ -295,11 +298,14 @@ int cmd_capture(int argc, char **argv)
 			run_rc = rc;
 			break;
 		}
+		frames++;
 		if (++since_consent == CONSENT_EVERY) {
 			since_consent = 0;
 			read_consent(&lr, s.consent);
+			run_progress_tick(&prog, &s.run, frames);
 		}
 	}
+	run_progress_end(&prog);
 	/* frames already in the kernel buffer when the capture was told to stop
 	   were received: take them too, so that none is counted and lost */
 	fa_time drain_until = wall_clock() + DRAIN_MAX_US;

@@ -128,7 +128,7 @@ static int draft(const char *file, const char *out, const char *sig_dir)
 {
 	struct fa_err err = {""};
 	struct sig_db *db = NULL;
-	int rc = sig_db_load_dir(sig_dir ? sig_dir : sig_default_dir(), &db, &err);
+	int rc = sig_db_load_path(sig_dir ? sig_dir : sig_default_dir(), &db, &err);
 	struct json_t *doc = NULL;
 	if (rc == FA_OK)
 		rc = policy_draft_file(file, db, &doc, &err);
@@ -161,7 +161,8 @@ static int draft(const char *file, const char *out, const char *sig_dir)
 
 int cmd_policy(int argc, char **argv)
 {
-	const char *file = NULL, *sig_dir = NULL, *out = NULL;
+	const char *file = NULL, *sig_dir = NULL, *out = NULL, *why;
+	char sig_list[SIG_MAX_PATH_LIST] = "";
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? FA_EXIT_INPUT : FA_EXIT_OK;
@@ -173,7 +174,7 @@ int cmd_policy(int argc, char **argv)
 		return FA_EXIT_INPUT;
 	}
 	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i];
+		const char *a = argv[i], *add = NULL;
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			fputs(usage, stdout);
 			return FA_EXIT_OK;
@@ -182,17 +183,27 @@ int cmd_policy(int argc, char **argv)
 				cmd_error("policy %s: %s needs a directory", argv[1], a);
 				return FA_EXIT_INPUT;
 			}
-			sig_dir = argv[i];
+			add = argv[i];
 		} else if (strncmp(a, "--signatures=", 13) == 0) {
-			sig_dir = a + 13;
+			add = a + 13;
 		} else if (drafting && (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)) {
 			if (++i == argc) {
 				cmd_error("policy draft: %s needs a file", a);
 				return FA_EXIT_INPUT;
 			}
 			out = argv[i];
+			continue;
 		} else if (drafting && strncmp(a, "--output=", 9) == 0) {
 			out = a + 9;
+			continue;
+		}
+		if (add != NULL) {
+			/* -s is repeatable: the catalogues are layers, first first */
+			if (!sig_path_append(sig_list, sizeof(sig_list), add, &why)) {
+				cmd_error("policy %s: -s %s: %s", argv[1], add, why);
+				return FA_EXIT_INPUT;
+			}
+			sig_dir = sig_list;
 		} else if (a[0] == '-' && a[1] != '\0') {
 			cmd_error("policy %s: unknown option '%s'", argv[1], a);
 			fputs(usage, stderr);
@@ -213,7 +224,7 @@ int cmd_policy(int argc, char **argv)
 		return draft(file, out, sig_dir);
 	struct fa_err err = {""};
 	struct sig_db *db = NULL;
-	int rc = sig_db_load_dir(sig_dir ? sig_dir : sig_default_dir(), &db, &err);
+	int rc = sig_db_load_path(sig_dir ? sig_dir : sig_default_dir(), &db, &err);
 	if (rc != FA_OK) {
 		cmd_error("%s", err.msg);
 		return cmd_exit_for(rc);

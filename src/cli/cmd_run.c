@@ -141,7 +141,15 @@ int run_parse(int argc, char **argv, unsigned mask, const char *usage, struct ru
 		case 'g': o->geo_path = optarg; break;
 		case OPT_ASN: o->asn_path = optarg; break;
 		case OPT_NO_GEO: o->no_geo = true; break;
-		case 's': o->sig_dir = optarg; break;
+		case 's': {
+			const char *why;
+			if (!sig_path_append(o->sig_list, sizeof(o->sig_list), optarg, &why)) {
+				cmd_error("-s %s: %s", optarg, why);
+				return FA_EXIT_INPUT;
+			}
+			o->sig_dir = o->sig_list;
+			break;
+		}
 		case 'p': o->policy_path = optarg; break;
 		case 'e': o->events_path = optarg; break;
 		case 'd': o->device_path = optarg; break;
@@ -327,13 +335,13 @@ int run_open(struct run *r, engine_flow_cb on_flow, void *user, struct fa_err *e
 	}
 	const char *sd = o->sig_dir ? o->sig_dir : sig_default_dir();
 	if (sd != NULL) {
-		if (o->sig_dir == NULL && access(sd, F_OK) != 0) {
+		if (o->sig_dir == NULL && strchr(sd, ':') == NULL && access(sd, F_OK) != 0) {
 			fa_err_set(err, "no signature catalogue found ($FLOWAUDIT_SIGNATURES, ./signatures, "
 					"signatures/ beside the binary, %s): pass -s DIR, or run "
 					"'make install'", sd);
 			return FA_EINPUT;
 		}
-		rc = sig_db_load_dir(sd, &r->sigs, err);
+		rc = sig_db_load_path(sd, &r->sigs, err);
 		if (rc != FA_OK)
 			return rc;
 	}
@@ -466,6 +474,70 @@ void run_frame_time(struct run_times *t, const struct source_file_info *fi,
 	}
 }
 
+#define PROGRESS_US 250000 /* between two redraws of the progress line */
+
+void run_progress_start(struct run_progress *p, const struct run *r)
+{
+	memset(p, 0, sizeof(*p));
+	p->on = !r->o.quiet && isatty(STDERR_FILENO);
+	p->start = wall_now();
+	p->last = p->start - PROGRESS_US; /* the first tick draws */
+}
+
+/* 12345678 as "12.3M", for a line that must stay short. */
+static const char *short_count(double v, char *buf, size_t n)
+{
+	if (v >= 1e9)
+		snprintf(buf, n, "%.1fG", v / 1e9);
+	else if (v >= 1e6)
+		snprintf(buf, n, "%.1fM", v / 1e6);
+	else if (v >= 1e4)
+		snprintf(buf, n, "%.0fk", v / 1e3);
+	else
+		snprintf(buf, n, "%.0f", v);
+	return buf;
+}
+
+void run_progress_tick(struct run_progress *p, struct run *r, uint64_t frames)
+{
+	if (!p->on)
+		return;
+	fa_time now = wall_now();
+	if (now - p->last < PROGRESS_US)
+		return;
+	p->last = now;
+	struct engine_stats st;
+	engine_stats(r->eng, &st);
+	char pk[16], fl[16], rate[16], where[64] = "";
+	double secs = (double)(now - p->start) / 1e6;
+	uint64_t done, total;
+	source_progress(r->src, &done, &total);
+	if (total > 0) {
+		int prec = total < 100000000 ? 1 : 0; /* MB, a decimal below 100 */
+		snprintf(where, sizeof(where), ", %.*f of %.*f MB (%.0f%%)", prec,
+			 (double)done / 1e6, prec, (double)total / 1e6,
+			 100.0 * (double)done / (double)total);
+	} else if (r->o.iface != NULL) {
+		struct source_live_stats ls;
+		source_live_stats(r->src, &ls);
+		if (ls.valid)
+			snprintf(where, sizeof(where), ", %s dropped by the kernel",
+				 short_count((double)(ls.dropped + ls.if_dropped), fl, sizeof(fl)));
+	}
+	fprintf(stderr, "\rflowaudit: %s packets, %s flows, %s packets/s%s\033[K",
+		short_count((double)frames, pk, sizeof(pk)),
+		short_count((double)st.flows.created, fl, sizeof(fl)),
+		short_count(secs > 0 ? (double)frames / secs : 0, rate, sizeof(rate)), where);
+	p->shown = true;
+}
+
+void run_progress_end(struct run_progress *p)
+{
+	if (p->shown)
+		fputs("\r\033[K", stderr);
+	p->shown = false;
+}
+
 int run_replay(struct run *r, struct fa_err *err)
 {
 	struct sigaction sa;
@@ -473,21 +545,18 @@ int run_replay(struct run *r, struct fa_err *err)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	bool progress = !r->o.quiet && isatty(STDERR_FILENO);
+	struct run_progress prog;
+	run_progress_start(&prog, r);
 	struct source_frame fr;
 	int rc = 0;
 	uint64_t n = 0;
 	while (!run_interrupted && (rc = source_next(r->src, &fr, err)) == 1) {
 		run_frame_time(&r->times, source_file(r->src, fr.file), &fr);
 		engine_frame(r->eng, &fr);
-		if (progress && (++n & 0xffff) == 0) {
-			const struct source_file_info *fi = source_file(r->src, fr.file);
-			fprintf(stderr, "\rflowaudit: %s: %llu frames", fi->path,
-				(unsigned long long)fr.frame);
-		}
+		if ((++n & 0xfff) == 0)
+			run_progress_tick(&prog, r, n);
 	}
-	if (progress && n >= 0x10000)
-		fputs("\r\033[K", stderr);
+	run_progress_end(&prog);
 	engine_finish(r->eng);
 	if (run_interrupted) {
 		fa_err_set(err, "interrupted");

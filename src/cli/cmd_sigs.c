@@ -2,21 +2,30 @@
  * cmd_sigs.c - `flowaudit sigs`: the signature catalogue from the command
  * line.
  *
- *   sigs match [-s DIR] [--json] HOST|IP... (or - for one per line on stdin)
- *   sigs check [DIR]
- *   sigs list  [-s DIR]
+ *   sigs match [-s DIR]... [--json] HOST|IP... (or - for one per line on stdin)
+ *   sigs check [DIR...]
+ *   sigs list  [-s DIR]...
+ *   sigs import --from FORMAT FILE -o DIR [--label L] [--url URL] ...
+ *
+ * -s is repeatable: the catalogues are layers, the first that matches wins
+ * (signatures.h). `check` of several layers also warns, on stderr, where
+ * an imported catalogue gives a name to another entity than a catalogue of
+ * our own does.
  *
  * Receives arguments and, for `match -`, lines on stdin (each at most
  * MAX_LINE bytes). Hands on: text tables or JSON lines on stdout, errors on
  * stderr. Tables are aligned over batches of BATCH rows so that matching a
  * long list from stdin runs in bounded memory.
  *
- * Exit status: 0 ok; 1 when `match` found no owner for some input; 2 for bad
- * usage or a bad catalogue; 3 when memory runs out.
+ * Exit status: 0 ok; 1 when `match` found no owner for some input, or
+ * `import` skipped rows of the list (the catalogue is written without them);
+ * 2 for bad usage, a bad catalogue or a list it cannot read; 3 when memory
+ * runs out or writing fails.
  */
 #include "cmd.h"
 
 #include "flowaudit/jsonw.h"
+#include "flowaudit/sig_import.h"
 #include "flowaudit/signatures.h"
 
 #include <getopt.h>
@@ -33,10 +42,15 @@ static const char usage[] =
 	"usage: flowaudit sigs match [-s DIR] [--json] HOST|IP...   who operates these endpoints\n"
 	"       flowaudit sigs match [-s DIR] [--json] -           one host or address per line "
 	"on stdin\n"
-	"       flowaudit sigs check [DIR]                         validate a catalogue\n"
+	"       flowaudit sigs check [DIR...]                      validate catalogues (layers)\n"
 	"       flowaudit sigs list [-s DIR]                       every entry of a catalogue\n"
+	"       flowaudit sigs import --from FORMAT FILE -o DIR    make a catalogue of a list\n"
 	"  -s, --signatures DIR   signature catalogue (default: $FLOWAUDIT_SIGNATURES,\n"
-	"                         else ./signatures, else the installed one)\n"
+	"                         else ./signatures, else the installed one); repeat it\n"
+	"                         for layers: the first catalogue that matches wins\n"
+	"  import: --from exodus|ddg-tds|disconnect|hosts, -o DIR (new, or --force to\n"
+	"          replace a catalogue), --label NAME, --url URL of the list,\n"
+	"          --list-version TEXT, --purposes P,... (hosts lists; default other)\n"
 	"  --json                 one JSON object per input line: input, id, name, entity,\n"
 	"                         kind, pattern (null when nothing matched)\n"
 	"exit status: 0 ok, 1 some input matched nothing, 2 bad usage or catalogue\n";
@@ -49,7 +63,8 @@ static const struct option long_opts[] = {
 };
 
 struct sigs_opts {
-	const char *dir;
+	const char *dir; /* NULL, or list: the -s directories joined by ':' */
+	char list[SIG_MAX_PATH_LIST];
 	bool json;
 	int first_arg; /* index into argv of the first operand */
 };
@@ -63,9 +78,15 @@ static int parse_opts(int argc, char **argv, bool allow_json, struct sigs_opts *
 	int c;
 	while ((c = getopt_long(argc, argv, "s:h", long_opts, NULL)) != -1) {
 		switch (c) {
-		case 's':
-			o->dir = optarg;
+		case 's': {
+			const char *why;
+			if (!sig_path_append(o->list, sizeof(o->list), optarg, &why)) {
+				cmd_error("sigs %s: -s %s: %s", argv[0], optarg, why);
+				return FA_EXIT_INPUT;
+			}
+			o->dir = o->list;
 			break;
+		}
 		case 'j':
 			if (!allow_json) {
 				cmd_error("sigs %s: --json is an option of 'sigs match' only", argv[0]);
@@ -94,7 +115,7 @@ static int load(const char *dir, struct sig_db **db)
 	struct fa_err err = {{0}};
 	if (dir == NULL)
 		dir = sig_default_dir();
-	int rc = sig_db_load_dir(dir, db, &err);
+	int rc = sig_db_load_path(dir, db, &err);
 	if (rc != FA_OK) {
 		cmd_error("%s", err.msg);
 		return cmd_exit_for(rc);
@@ -186,6 +207,7 @@ static void flush_batch(struct match_batch *b)
 				jsonw_string(&w, "entity", e ? e->entity : NULL);
 				jsonw_string(&w, "kind", e ? sig_kind_name(e->kind) : NULL);
 				jsonw_string(&w, "pattern", e ? r->pat : NULL);
+				jsonw_string(&w, "catalogue", e ? e->catalogue->label : NULL);
 				jsonw_end(&w);
 				jsonw_raw(&w, "\n", 1);
 			}
@@ -321,31 +343,167 @@ static int sigs_match(int argc, char **argv)
 
 /* ---- check and list ---- */
 
+/* ---- contradictions between imported and own catalogues ---- */
+
+#define MAX_WARNINGS 200
+
+/* A word of an entity name that tells it apart: 3 bytes or more, no legal form. */
+static bool telling_word(const char *w, size_t n)
+{
+	static const char *const common[] = {
+		"inc", "llc", "ltd", "limited", "gmbh", "corp", "corporation", "company", "group",
+		"holding", "holdings", "technologies", "technology", "tech", "the", "and", "services",
+		"service", "media", "software", "international", "digital", "network", "networks",
+		"labs", "plc", "pte", "pty", "sas", "srl", "spa", "kft", "sro", "analytics", "ads",
+		"mobile", "data", "online", "interactive", "solutions", "systems", "platforms"};
+	if (n < 3)
+		return false;
+	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+		if (strlen(common[i]) == n && strncmp(common[i], w, n) == 0)
+			return false;
+	return true;
+}
+
+/*
+ * Whether two entity names may be the same entity: they share a telling
+ * word, compared without case ("Google AdMob" and "Google LLC" do; "Meta
+ * Platforms, Inc." and "Facebook" do not, and are reported).
+ */
+static bool same_entity(const char *a, const char *b)
+{
+	char x[SIG_MAX_ALIAS * 2 + 2], y[SIG_MAX_ALIAS * 2 + 2];
+	const char *src[2] = {a, b};
+	char *dst[2] = {x, y};
+	for (int k = 0; k < 2; k++) {
+		size_t o = 0;
+		for (const char *p = src[k]; *p && o + 1 < sizeof(x); p++) {
+			unsigned char c = (unsigned char)*p;
+			bool word = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c >= 0x80;
+			if (c >= 'A' && c <= 'Z') {
+				c = (unsigned char)(c - 'A' + 'a');
+				word = true;
+			}
+			dst[k][o++] = word ? (char)c : ' ';
+		}
+		dst[k][o] = '\0';
+	}
+	for (const char *p = x; *p;) {
+		size_t n = strcspn(p, " ");
+		if (n > 0 && telling_word(p, n)) {
+			for (const char *q = y; *q;) {
+				size_t m = strcspn(q, " ");
+				if (m == n && strncmp(p, q, n) == 0)
+					return true;
+				q += m + (q[m] == ' ');
+			}
+		}
+		p += n + (p[n] == ' ');
+	}
+	return false;
+}
+
+/* The catalogues of db that were not imported, as a new database; NULL if none. */
+static struct sig_db *own_layers(const struct sig_db *db)
+{
+	char list[SIG_MAX_PATH_LIST] = "";
+	const char *why;
+	for (size_t i = 0; i < sig_db_catalogue_count(db); i++) {
+		const struct sig_catalogue *c = sig_db_catalogue(db, i);
+		if (c->source == NULL && c->dir != NULL &&
+		    !sig_path_append(list, sizeof(list), c->dir, &why))
+			return NULL;
+	}
+	struct sig_db *own = NULL;
+	struct fa_err err = {{0}};
+	if (list[0] == '\0' || sig_db_load_path(list, &own, &err) != FA_OK)
+		return NULL;
+	return own;
+}
+
+/*
+ * Warns on stderr for each name an imported catalogue gives to an entity
+ * that the first of our own catalogues to cover it does not name alike.
+ * Without a catalogue of our own among the layers, the default one
+ * (sig_default_dir) is the reference. Always FA_EXIT_OK: the layers stand,
+ * the first that matches wins; the warning is for the reviewer.
+ */
+static int check_contradictions(const struct sig_db *db)
+{
+	bool imported = false;
+	for (size_t i = 0; i < sig_db_catalogue_count(db); i++)
+		imported = imported || sig_db_catalogue(db, i)->source != NULL;
+	if (!imported)
+		return FA_EXIT_OK;
+	struct sig_db *own = own_layers(db), *fallback = NULL;
+	if (own == NULL) {
+		struct fa_err err = {{0}};
+		if (sig_db_load_path(sig_default_dir(), &fallback, &err) == FA_OK)
+			own = own_layers(fallback);
+		sig_db_free(fallback);
+	}
+	if (own == NULL) {
+		fprintf(stderr, "flowaudit: sigs check: no catalogue of our own to compare the "
+				"imported ones with\n");
+		return FA_EXIT_OK;
+	}
+	size_t warned = 0;
+	for (size_t i = 0; i < sig_db_count(db); i++) {
+		const struct sig_entry *e = sig_db_entry(db, i);
+		if (e->catalogue->source == NULL)
+			continue;
+		for (size_t j = 0; j < e->n_domains; j++) {
+			const char *pat;
+			const struct sig_entry *m = sig_match_host(own, e->domains[j], &pat);
+			if (m == NULL || same_entity(e->entity, m->entity))
+				continue;
+			if (++warned <= MAX_WARNINGS)
+				fprintf(stderr, "flowaudit: sigs check: warning: %s: '%s' is %s's in "
+					"the imported catalogue %s, but %s's (%s, %s) in %s\n", e->file,
+					e->domains[j], e->entity, e->catalogue->label, m->entity, m->id,
+					pat, m->catalogue->label);
+		}
+	}
+	if (warned > MAX_WARNINGS)
+		fprintf(stderr, "flowaudit: sigs check: ... and %zu more such warnings\n",
+			warned - MAX_WARNINGS);
+	if (warned > 0)
+		fprintf(stderr, "flowaudit: sigs check: %zu names of imported catalogues contradict "
+				"our own; where the layers overlap, the first catalogue that matches "
+				"wins\n", warned);
+	sig_db_free(own);
+	return FA_EXIT_OK;
+}
+
 static int sigs_check(int argc, char **argv)
 {
 	struct sigs_opts o;
 	int rc = parse_opts(argc, argv, false, &o);
 	if (rc >= 0)
 		return rc;
-	const char *dir = o.dir;
-	if (o.first_arg < argc) {
-		if (dir != NULL || o.first_arg + 1 < argc) {
-			cmd_error("sigs check: name one directory");
+	/* the directories named, after any -s, are further layers */
+	for (int i = o.first_arg; i < argc; i++) {
+		const char *why;
+		if (!sig_path_append(o.list, sizeof(o.list), argv[i], &why)) {
+			cmd_error("sigs check: %s: %s", argv[i], why);
 			return FA_EXIT_INPUT;
 		}
-		dir = argv[o.first_arg];
+		o.dir = o.list;
 	}
 	struct sig_db *db = NULL;
-	if ((rc = load(dir, &db)) != FA_EXIT_OK)
+	if ((rc = load(o.dir, &db)) != FA_EXIT_OK)
 		return rc;
 	size_t nd = 0, nn = 0, n = sig_db_count(db);
 	for (size_t i = 0; i < n; i++) {
 		nd += sig_db_entry(db, i)->n_domains;
 		nn += sig_db_entry(db, i)->n_networks;
 	}
+	size_t nc = sig_db_catalogue_count(db);
+	if (nc > 1)
+		printf("%zu catalogues, ", nc);
 	printf("%zu entries, %zu domains, %zu networks: ok\n", n, nd, nn);
+	rc = check_contradictions(db);
 	sig_db_free(db);
-	return FA_EXIT_OK;
+	return rc;
 }
 
 static int sigs_list(int argc, char **argv)
@@ -403,6 +561,101 @@ static int sigs_list(int argc, char **argv)
 	return FA_EXIT_OK;
 }
 
+/* ---- import ---- */
+
+enum { OPT_FROM = 1000, OPT_LABEL, OPT_URL, OPT_LIST_VERSION, OPT_PURPOSES, OPT_FORCE };
+
+static const struct option import_opts[] = {
+	{"from", required_argument, NULL, OPT_FROM},
+	{"output", required_argument, NULL, 'o'},
+	{"label", required_argument, NULL, OPT_LABEL},
+	{"url", required_argument, NULL, OPT_URL},
+	{"list-version", required_argument, NULL, OPT_LIST_VERSION},
+	{"purposes", required_argument, NULL, OPT_PURPOSES},
+	{"force", no_argument, NULL, OPT_FORCE},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* Parses the options of `sigs import`; -1 when all is well. */
+static int parse_import(int argc, char **argv, struct sig_import_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	bool have_from = false;
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "o:h", import_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_FROM:
+			if (!sig_import_format_parse(optarg, &o->format)) {
+				cmd_error("sigs import: --from '%s': one of exodus, ddg-tds, disconnect, "
+					  "hosts", optarg);
+				return FA_EXIT_INPUT;
+			}
+			have_from = true;
+			break;
+		case 'o': o->outdir = optarg; break;
+		case OPT_LABEL: o->label = optarg; break;
+		case OPT_URL: o->url = optarg; break;
+		case OPT_LIST_VERSION: o->version = optarg; break;
+		case OPT_PURPOSES: o->purposes = optarg; break;
+		case OPT_FORCE: o->force = true; break;
+		case 'h':
+			fputs(usage, stdout);
+			return FA_EXIT_OK;
+		default:
+			cmd_error("sigs import: %s '%s'",
+				  optopt ? "missing value for" : "unknown option", argv[optind - 1]);
+			fputs(usage, stderr);
+			return FA_EXIT_INPUT;
+		}
+	}
+	if (!have_from || o->outdir == NULL || optind + 1 != argc) {
+		cmd_error("sigs import: give --from FORMAT, one list FILE and -o DIR");
+		fputs(usage, stderr);
+		return FA_EXIT_INPUT;
+	}
+	if (o->purposes != NULL && o->format != SIG_IMPORT_HOSTS) {
+		cmd_error("sigs import: --purposes is for hosts lists; the other lists have "
+			  "categories");
+		return FA_EXIT_INPUT;
+	}
+	o->input = argv[optind];
+	return -1;
+}
+
+static int sigs_import(int argc, char **argv)
+{
+	struct sig_import_opts o;
+	int rc = parse_import(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	struct sig_import_result res;
+	struct fa_err err = {{0}};
+	rc = sig_import(&o, &res, &err);
+	for (size_t i = 0; i < res.n_problems; i++)
+		fprintf(stderr, "flowaudit: %s: %s: skipped: %s\n", o.input, res.problems[i].where,
+			res.problems[i].what);
+	if (res.skipped > res.n_problems)
+		fprintf(stderr, "flowaudit: %s: ... and %zu more skipped\n", o.input,
+			res.skipped - res.n_problems);
+	if (res.unmapped[0] != '\0')
+		fprintf(stderr, "flowaudit: %s: categories the mapping does not know, filed under "
+				"purpose 'other': %s\n", o.input, res.unmapped);
+	sig_import_result_free(&res);
+	if (rc != FA_OK) {
+		cmd_error("%s", err.msg);
+		cmd_error("sigs import: nothing written; %s is as it was", o.outdir);
+		return cmd_exit_for(rc);
+	}
+	printf("%s: %zu rows: %zu entries, %zu domains, %zu networks in %s; %zu skipped "
+	       "(%zu names claimed twice)\n", o.input, res.rows, res.entries, res.domains,
+	       res.networks, o.outdir, res.skipped, res.claimed);
+	printf("version: %s; licence: %s\n", res.version, res.licence);
+	return res.skipped > 0 ? FA_EXIT_FINDINGS : FA_EXIT_OK;
+}
+
 int cmd_sigs(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -420,7 +673,9 @@ int cmd_sigs(int argc, char **argv)
 		return sigs_check(argc - 1, argv + 1);
 	if (strcmp(sub, "list") == 0)
 		return sigs_list(argc - 1, argv + 1);
-	cmd_error("sigs: unknown subcommand '%s' (match, check or list)", sub);
+	if (strcmp(sub, "import") == 0)
+		return sigs_import(argc - 1, argv + 1);
+	cmd_error("sigs: unknown subcommand '%s' (match, check, list or import)", sub);
 	fputs(usage, stderr);
 	return FA_EXIT_INPUT;
 }

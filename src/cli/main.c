@@ -17,6 +17,7 @@ static const struct {
 } commands[] = {
 	{"audit", cmd_audit, "replay captures and audit them against a policy declaration"},
 	{"capture", cmd_capture, "capture live from an interface and audit as it goes"},
+	{"evidence", cmd_evidence, "a finding's own capture, cut from a report's evidence"},
 	{"flows", cmd_flows, "list every flow of the captures, named and located"},
 	{"policy", cmd_policy, "check a policy declaration or draft one (policy check|draft FILE)"},
 	{"sigs", cmd_sigs, "the signature catalogue (sigs match|check|list)"},

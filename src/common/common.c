@@ -52,14 +52,60 @@ int fa_addr_cmp(const fa_addr *a, const fa_addr *b)
 	return memcmp(a->b, b->b, 16);
 }
 
+/* v in decimal at p, zero-padded to width digits; returns the end. */
+static char *put_dec(char *p, uint64_t v, int width)
+{
+	char tmp[20];
+	int n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n < width)
+		tmp[n++] = '0';
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+char *fa_put_int(char *p, int64_t v)
+{
+	if (v < 0) {
+		*p++ = '-';
+		return put_dec(p, (uint64_t)(-(v + 1)) + 1, 1);
+	}
+	return put_dec(p, (uint64_t)v, 1);
+}
+
+/* The n bytes of s into buf of len as snprintf would put them: cut to
+   fit, terminated. */
+static void put_text(char *buf, size_t len, const char *s, size_t n)
+{
+	if (len == 0)
+		return;
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+}
+
 const char *fa_addr_str(const fa_addr *a, char *buf, size_t len)
 {
 	if (len == 0)
 		return buf;
 	buf[0] = '\0';
-	if (a->v == 4)
-		inet_ntop(AF_INET, a->b, buf, (socklen_t)len);
-	else if (a->v == 6)
+	if (a->v == 4) {
+		/* inet_ntop's dotted quad without its sprintf: the flow writers
+		   format two addresses a flow */
+		char tmp[16], *p = tmp;
+		for (int i = 0; i < 4; i++) {
+			if (i > 0)
+				*p++ = '.';
+			p = put_dec(p, a->b[i], 1);
+		}
+		if ((size_t)(p - tmp) < len) /* like inet_ntop: all or nothing */
+			put_text(buf, len, tmp, (size_t)(p - tmp));
+	} else if (a->v == 6)
 		inet_ntop(AF_INET6, a->b, buf, (socklen_t)len);
 	return buf;
 }
@@ -194,6 +240,37 @@ const char *fa_time_str(fa_time t, char *buf, size_t len)
 	if (us < 0) {
 		us += 1000000;
 		sec -= 1;
+	}
+	if (sec >= 0 && sec < 253402300800LL) { /* years 1970 to 9999, without snprintf */
+		/* the civil date of a day count (H. Hinnant's days_from_civil, inverted) */
+		int64_t days = sec / 86400, sod = sec % 86400;
+		int64_t z = days + 719468, era = z / 146097;
+		int64_t doe = z - era * 146097;
+		int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+		int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+		int64_t mp = (5 * doy + 2) / 153;
+		int64_t d = doy - (153 * mp + 2) / 5 + 1;
+		int64_t m = mp < 10 ? mp + 3 : mp - 9;
+		int64_t y = yoe + era * 400 + (m <= 2);
+		char tmp[32], *p = tmp;
+		p = put_dec(p, (uint64_t)y, 4);
+		*p++ = '-';
+		p = put_dec(p, (uint64_t)m, 2);
+		*p++ = '-';
+		p = put_dec(p, (uint64_t)d, 2);
+		*p++ = 'T';
+		p = put_dec(p, (uint64_t)(sod / 3600), 2);
+		*p++ = ':';
+		p = put_dec(p, (uint64_t)(sod / 60 % 60), 2);
+		*p++ = ':';
+		p = put_dec(p, (uint64_t)(sod % 60), 2);
+		if (us) {
+			*p++ = '.';
+			p = put_dec(p, (uint64_t)us, 6);
+		}
+		*p++ = 'Z';
+		put_text(buf, len, tmp, (size_t)(p - tmp));
+		return buf;
 	}
 	struct tm tm;
 	if (gmtime_r(&sec, &tm) == NULL) {

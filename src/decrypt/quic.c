@@ -215,17 +215,6 @@ void quic_conn_free(struct quic_conn *c)
 
 /* ---- packets ---- */
 
-/* RFC 9000 16: two high bits give the length (1, 2, 4 or 8 bytes). */
-static uint64_t cur_varint(struct cursor *c)
-{
-	uint8_t b = cur_u8(c);
-	unsigned len = 1u << (b >> 6);
-	uint64_t v = b & 0x3f;
-	for (unsigned i = 1; i < len; i++)
-		v = (v << 8) | cur_u8(c);
-	return v;
-}
-
 /* The cipher contexts, keyed for k (made on first use, re-keyed on change). */
 static bool load_keys(struct quic_ctx *q, const struct quic_keys *k)
 {
@@ -371,31 +360,31 @@ static void read_frames(struct quic_ctx *q, struct quic_conn *c, const uint8_t *
 {
 	struct cursor f = cur_make(p, n);
 	while (cur_left(&f) > 0) {
-		uint64_t type = cur_varint(&f);
+		uint64_t type = cur_quic_varint(&f);
 		switch (type) {
 		case FRAME_PADDING:
 		case FRAME_PING:
 			break;
 		case FRAME_ACK:
 		case FRAME_ACK_ECN: {
-			cur_varint(&f); /* largest acknowledged */
-			cur_varint(&f); /* delay */
-			uint64_t ranges = cur_varint(&f);
-			cur_varint(&f); /* first range */
+			cur_quic_varint(&f); /* largest acknowledged */
+			cur_quic_varint(&f); /* delay */
+			uint64_t ranges = cur_quic_varint(&f);
+			cur_quic_varint(&f); /* first range */
 			for (uint64_t i = 0; i < ranges && cur_ok(&f); i++) {
-				cur_varint(&f); /* gap */
-				cur_varint(&f); /* range length */
+				cur_quic_varint(&f); /* gap */
+				cur_quic_varint(&f); /* range length */
 			}
 			if (type == FRAME_ACK_ECN) {
-				cur_varint(&f);
-				cur_varint(&f);
-				cur_varint(&f);
+				cur_quic_varint(&f);
+				cur_quic_varint(&f);
+				cur_quic_varint(&f);
 			}
 			break;
 		}
 		case FRAME_CRYPTO: {
-			uint64_t off = cur_varint(&f);
-			uint64_t len = cur_varint(&f);
+			uint64_t off = cur_quic_varint(&f);
+			uint64_t len = cur_quic_varint(&f);
 			const uint8_t *d = len <= cur_left(&f) ? cur_take(&f, (size_t)len) : NULL;
 			if (d == NULL)
 				return;
@@ -404,10 +393,10 @@ static void read_frames(struct quic_ctx *q, struct quic_conn *c, const uint8_t *
 		}
 		case FRAME_CLOSE:
 		case FRAME_CLOSE_APP: {
-			cur_varint(&f); /* error code */
+			cur_quic_varint(&f); /* error code */
 			if (type == FRAME_CLOSE)
-				cur_varint(&f); /* frame type */
-			uint64_t reason = cur_varint(&f);
+				cur_quic_varint(&f); /* frame type */
+			uint64_t reason = cur_quic_varint(&f);
 			if (reason > cur_left(&f))
 				return;
 			cur_skip(&f, (size_t)reason);
@@ -481,12 +470,12 @@ static void read_datagram(struct quic_ctx *q, struct quic_conn *c, const uint8_t
 		if (type == type_retry(&vi))
 			return;
 		if (type == type_initial(&vi)) {
-			uint64_t token = cur_varint(&h);
+			uint64_t token = cur_quic_varint(&h);
 			if (token > cur_left(&h))
 				return;
 			cur_skip(&h, (size_t)token);
 		}
-		uint64_t length = cur_varint(&h);
+		uint64_t length = cur_quic_varint(&h);
 		if (!cur_ok(&h) || length > cur_left(&h))
 			return;
 		size_t pn_off = cur_offset(&h, pkt);

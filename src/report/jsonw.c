@@ -96,6 +96,19 @@ json_t *jsonw_tree_take(struct jsonw *w)
 	return v;
 }
 
+/* 1 for the bytes a JSON string holds as they are: ASCII from space on,
+   but for the quote and the backslash. */
+static const unsigned char plain[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 /* s as a JSON string, quotes included. */
 static void put_string(struct jsonw *w, const char *s)
 {
@@ -105,7 +118,7 @@ static void put_string(struct jsonw *w, const char *s)
 	putch(w, '"');
 	while (p < end) {
 		unsigned char c = *p;
-		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+		if (plain[c]) {
 			p++;
 			continue;
 		}
@@ -297,9 +310,9 @@ void jsonw_int(struct jsonw *w, const char *key, int64_t v)
 		return;
 	if (w->out != NULL) {
 		char num[24];
-		int n = snprintf(num, sizeof(num), "%" PRId64, v);
+		size_t n = (size_t)(fa_put_int(num, v) - num);
 		text_prefix(w, key);
-		put(w, num, (size_t)n);
+		put(w, num, n);
 		return;
 	}
 	tree_add(w, key, json_integer((json_int_t)v));

@@ -5,8 +5,9 @@
  * made from; hands on a sha256sum-format file, or a line per file saying
  * whether it still matches. Owns the list of names it collects while it
  * runs and frees it before returning. Workload: a report directory holds a
- * few files plus one evidence capture per finding, so names are gathered
- * in memory, sorted, and capped at MANIFEST_MAX_FILES.
+ * few files plus one evidence capture per finding (up to the few dozen
+ * findings that get one; above, one evidence pack of a few parts), so
+ * names are gathered in memory, sorted, and capped at MANIFEST_MAX_FILES.
  *
  * A manifest may come from anyone (a report handed over for checking), so
  * verify reads nothing its lines name outside OUTDIR except the "input:"
@@ -731,7 +732,9 @@ static int scan_citations(const char *path, struct names *cited, struct fa_err *
 			       : strcmp(s, "evidence_files") == 0 ? ARRAY_START : NONE;
 			continue;
 		}
-		if (want == VALUE || want == ARRAY)
+		/* the findings of an evidence pack all cite its file: kept once */
+		bool again = cited->n > 0 && strcmp(cited->v[cited->n - 1], plain ? s : "") == 0;
+		if ((want == VALUE || want == ARRAY) && !again)
 			rc = names_push(cited, plain ? s : "", NULL, err);
 		if (want == VALUE)
 			want = NONE;

@@ -56,6 +56,40 @@ static void finding_link(FILE *out, const char *id)
 	fputs("</a>", out);
 }
 
+/*
+ * Findings shown in full: the first FULL_PER_RULE of each rule. A report of
+ * thousands of findings (a capture of hours, an undeclared tracker on every
+ * flow) would otherwise be a page no browser renders; the rest stay in the
+ * table, which is the anchor their links land on, and in full in
+ * report.json and findings.ndjson.
+ */
+#define FULL_PER_RULE 100
+#define TALLY_RULES 64
+
+struct rule_tally {
+	char rule[TALLY_RULES][64];
+	size_t n[TALLY_RULES];
+	size_t rules;
+	size_t hidden; /* findings past the cap */
+};
+
+/* Counts a finding of rule; whether it is shown in full. */
+static bool tally_full(struct rule_tally *t, const char *rule)
+{
+	size_t k = 0;
+	rule = rule ? rule : "";
+	while (k < t->rules && strcmp(t->rule[k], rule) != 0)
+		k++;
+	if (k == t->rules && t->rules < TALLY_RULES)
+		snprintf(t->rule[t->rules++], sizeof(t->rule[0]), "%s", rule);
+	if (k == TALLY_RULES)
+		k = TALLY_RULES - 1; /* rules past the table share its last count */
+	bool full = ++t->n[k] <= FULL_PER_RULE;
+	if (!full)
+		t->hidden++;
+	return full;
+}
+
 /* ---- at a glance ---- */
 
 void rh_findings_table(FILE *out, const struct report_findings *fs)
@@ -66,6 +100,7 @@ void rh_findings_table(FILE *out, const struct report_findings *fs)
 	      "<tr><th>Finding</th><th>Severity</th><th>Rule</th><th>Destination</th>"
 	      "<th>Country</th></tr>\n",
 	      out);
+	struct rule_tally t = {.rules = 0};
 	for (size_t i = 0; i < fs->n; i++) {
 		json_t *f = report_finding_brief(fs, i);
 		if (!json_is_object(f)) {
@@ -73,7 +108,13 @@ void rh_findings_table(FILE *out, const struct report_findings *fs)
 			continue;
 		}
 		const char *sev = rh_str(f, "severity");
-		fputs("<tr><td>", out);
+		if (tally_full(&t, rh_str(f, "rule"))) {
+			fputs("<tr><td>", out);
+		} else { /* not in full below: links to it land here */
+			fputs("<tr id=\"finding-", out);
+			rh_esc(out, rh_str(f, "id"));
+			fputs("\"><td>", out);
+		}
 		finding_link(out, rh_str(f, "id"));
 		fprintf(out, "</td><td><span class=\"badge sev-%s\">", sev_class(sev));
 		rh_esc_or(out, sev, "unrated");
@@ -96,6 +137,25 @@ static void dt(FILE *out, const char *label)
 	fprintf(out, "<div><dt>%s</dt><dd>", label);
 }
 
+/* The first MAX_FRAME_NUMBERS numbers of fr (a "frames" object), and how
+   many more there are. */
+static void frame_numbers(FILE *out, const json_t *fr)
+{
+	const json_t *nums = rh_get(fr, "numbers");
+	long long total;
+	if (!rh_int(fr, "numbers_total", &total))
+		total = (long long)json_array_size(nums);
+	size_t k;
+	const json_t *n;
+	json_array_foreach(nums, k, n) {
+		if (k == MAX_FRAME_NUMBERS) {
+			fprintf(out, " &hellip; and %lld more", total - (long long)k);
+			break;
+		}
+		fprintf(out, "%s%lld", k ? ", " : "", (long long)json_integer_value(n));
+	}
+}
+
 static void write_finding_frames(FILE *out, const json_t *f)
 {
 	const json_t *frames = rh_get(f, "frames");
@@ -105,23 +165,11 @@ static void write_finding_frames(FILE *out, const json_t *f)
 	size_t i;
 	const json_t *fr;
 	json_array_foreach(frames, i, fr) {
-		const json_t *nums = rh_get(fr, "numbers");
 		fputs(i ? "<br>" : "", out);
 		fputs("<span class=\"mono\">", out);
 		rh_esc_or(out, rh_str(fr, "file"), "?");
 		fputs("</span>: ", out);
-		size_t k;
-		const json_t *n;
-		long long total;
-		if (!rh_int(fr, "numbers_total", &total))
-			total = (long long)json_array_size(nums);
-		json_array_foreach(nums, k, n) {
-			if (k == MAX_FRAME_NUMBERS) {
-				fprintf(out, " &hellip; and %lld more", total - (long long)k);
-				break;
-			}
-			fprintf(out, "%s%lld", k ? ", " : "", (long long)json_integer_value(n));
-		}
+		frame_numbers(out, fr);
 	}
 	fputs("</dd></div>\n", out);
 }
@@ -339,6 +387,12 @@ static void write_destination(FILE *out, const json_t *f)
 				fputs(")", out);
 			}
 		}
+		if (rh_str(rc, "catalogue")) {
+			/* which catalogue said so: vetted entries or an imported list */
+			fputs(", per the catalogue <span class=\"mono\">", out);
+			rh_esc(out, rh_str(rc, "catalogue"));
+			fputs("</span>", out);
+		}
 		fputs("; ", out);
 	}
 	fputs("address registered in ", out);
@@ -368,11 +422,37 @@ static void write_traffic(FILE *out, const json_t *f)
 	fputs("</dd></div>\n", out);
 }
 
+/* The finding's packets in the evidence pack: the file, their frame
+   numbers there, the display filter that shows them, and the command that
+   cuts them out as a capture of their own. */
+static void write_pack_evidence(FILE *out, const json_t *f)
+{
+	dt(out, "Evidence");
+	size_t i;
+	const json_t *fr;
+	json_array_foreach(rh_get(f, "evidence_frames"), i, fr) {
+		fputs(i ? "<br>" : "", out);
+		evidence_link(out, rh_str(fr, "file"));
+		fputs(", frames ", out);
+		frame_numbers(out, fr);
+	}
+	fputs("<br>Wireshark filter: <span class=\"mono\">", out);
+	rh_esc(out, rh_str(f, "evidence_filter"));
+	fputs("</span><br>Its own capture: <span class=\"mono\">flowaudit evidence "
+	      "REPORT_DIR ", out);
+	rh_esc(out, rh_str(f, "id"));
+	fputs(" -w ", out);
+	rh_esc(out, rh_str(f, "id"));
+	fputs(".pcap</span></dd></div>\n", out);
+}
+
 /* The evidence captures, then how the destination's name was learned. */
 static void write_evidence(FILE *out, const json_t *f)
 {
 	const json_t *more = rh_get(f, "evidence_files");
-	if (rh_str(f, "evidence") || json_array_size(more)) {
+	if (rh_str(f, "evidence_filter")) {
+		write_pack_evidence(out, f);
+	} else if (rh_str(f, "evidence") || json_array_size(more)) {
 		dt(out, "Evidence");
 		if (json_array_size(more)) {
 			size_t i;
@@ -462,17 +542,41 @@ void rh_findings(FILE *out, const json_t *doc, const struct report_findings *fs)
 			fputs("<p>No finding.</p>\n", out);
 		return;
 	}
-	fputs("<p class=\"meta\">An evidence capture is a file of the report directory, named "
-	      "in its finding (for example <span class=\"mono\">evidence/F0001.pcap</span>) and "
-	      "listed with its SHA-256 in <span class=\"mono\">MANIFEST.sha256</span>; Wireshark "
-	      "opens it. The evidence of a finding read inside TLS is a pcapng "
-	      "(<span class=\"mono\">.pcapng</span>) that carries the session keys of its own "
-	      "connections, so Wireshark shows them decrypted. Frame numbers count the packets of "
-	      "the input capture from 1.</p>\n", out);
+	fputs("<p class=\"meta\">Evidence is a capture in the report directory, named in its "
+	      "finding and listed with its SHA-256 in <span class=\"mono\">MANIFEST.sha256</span>; "
+	      "Wireshark opens it. A report of a few findings gives each its own file "
+	      "(<span class=\"mono\">evidence/F0001.pcap</span>); a report of many keeps every "
+	      "packet once in <span class=\"mono\">evidence/findings.pcapng</span>, each packet "
+	      "commented with the findings it belongs to: the filter under a finding shows its "
+	      "packets, and <span class=\"mono\">flowaudit evidence</span> writes them as a file "
+	      "of their own. Evidence of a finding read inside TLS is a pcapng that carries the "
+	      "session keys of its connections, so Wireshark shows them decrypted. Frame numbers "
+	      "count the packets of the input capture from 1.", out);
+	if (fs->n > FULL_PER_RULE)
+		fprintf(out, " Each rule's first %d findings are shown in full; the others are in "
+			"the table above, and in full in <span class=\"mono\">report.json</span> and "
+			"<span class=\"mono\">findings.ndjson</span>.", FULL_PER_RULE);
+	fputs("</p>\n", out);
+	struct rule_tally t = {.rules = 0};
 	for (size_t i = 0; i < fs->n; i++) {
+		json_t *b = report_finding_brief(fs, i);
+		bool full = json_is_object(b) && tally_full(&t, rh_str(b, "rule"));
+		json_decref(b);
+		if (!full)
+			continue;
 		json_t *f = fs->get(i, fs->user);
 		if (json_is_object(f))
 			write_finding(out, f, doc);
 		json_decref(f);
+	}
+	if (t.hidden > 0) {
+		fprintf(out, "<p class=\"meta\">%zu more findings are not shown in full here:", t.hidden);
+		for (size_t k = 0, said = 0; k < t.rules; k++)
+			if (t.n[k] > FULL_PER_RULE) {
+				fprintf(out, "%s %zu of ", said++ ? ";" : "", t.n[k] - FULL_PER_RULE);
+				rh_word(out, RH_RULE, t.rule[k], "?");
+			}
+		fputs(". They are in the table above, and in full in <span class=\"mono\">"
+		      "report.json</span> and <span class=\"mono\">findings.ndjson</span>.</p>\n", out);
 	}
 }

@@ -90,6 +90,8 @@ void report_flow_members(struct jsonw *w, const struct flow_record *r, const cha
 		jsonw_string(w, "kind", sig_kind_name(r->sig->kind));
 		jw_str_or_null(w, "pattern", r->sig_pattern);
 		jsonw_string(w, "by", r->sig_by_network ? "network" : "name");
+		jsonw_string(w, "catalogue", r->sig->catalogue->label);
+		jw_str_or_null(w, "catalogue_dir", r->sig->catalogue->dir);
 		jsonw_end(w);
 	} else {
 		jsonw_null(w, "signature");
@@ -239,6 +241,24 @@ static json_t *cstr_list(const char *const *v, size_t n)
 	return a;
 }
 
+/* The layers of the catalogue, first first: where each came from. */
+static json_t *catalogues_json(const struct sig_db *db)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < sig_db_catalogue_count(db); i++) {
+		const struct sig_catalogue *c = sig_db_catalogue(db, i);
+		json_t *o = json_object();
+		json_object_set_new(o, "label", json_string(c->label));
+		json_object_set_new(o, "path", c->dir ? json_string(c->dir) : json_null());
+		json_object_set_new(o, "source", c->source ? json_string(c->source) : json_null());
+		json_object_set_new(o, "list", c->list ? json_string(c->list) : json_null());
+		json_object_set_new(o, "version", c->version ? json_string(c->version) : json_null());
+		json_object_set_new(o, "licence", c->licence ? json_string(c->licence) : json_null());
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 static json_t *file_ref(const char *path, const char *sha)
 {
 	if (path == NULL)
@@ -285,8 +305,10 @@ static json_t *inputs_json(const struct report_ctx *c)
 	json_object_set_new(in, "device_profile",
 			    file_ref(c->profile ? c->profile->path : NULL, c->profile_sha256));
 	json_t *sg = file_ref(c->sig_dir, c->sig_sha256);
-	if (json_is_object(sg))
+	if (json_is_object(sg)) {
 		json_object_set_new(sg, "entries", json_integer(c->sigs ? (json_int_t)sig_db_count(c->sigs) : 0));
+		json_object_set_new(sg, "catalogues", catalogues_json(c->sigs));
+	}
 	json_object_set_new(in, "signatures", sg);
 	json_t *geo = json_object();
 	json_object_set_new(geo, "country", geo_db_json(geo_country_info(c->geo), c->geo_country_sha256));
@@ -354,6 +376,56 @@ static json_t *consent_json(const struct consent_timeline *tl)
 	return a;
 }
 
+/* {"file": file, "numbers": [...], "numbers_total": n when cut short} for
+   one file's frame numbers, as many as c->frames_limit lets. */
+static void frames_object(struct jsonw *w, const struct report_ctx *c, const char *file,
+			  const struct evidence_frames *pf)
+{
+	jsonw_object(w, NULL);
+	jsonw_string(w, "file", file);
+	size_t shown = c->frames_limit && pf->n > c->frames_limit ? c->frames_limit : pf->n;
+	size_t pos = 0;
+	uint64_t prev = 0, frame;
+	jsonw_array(w, "numbers");
+	for (size_t m = 0; m < shown && evidence_frames_next(pf, &pos, &prev, &frame); m++)
+		jsonw_int(w, NULL, (int64_t)frame);
+	jsonw_end(w);
+	if (shown < pf->n) /* the document's short form; report.json has them all */
+		jsonw_int(w, "numbers_total", (int64_t)pf->n);
+	jsonw_end(w);
+}
+
+/*
+ * A finding's evidence in the pack: the part(s) holding its packets, their
+ * frame numbers there, and the display filter that shows them in
+ * Wireshark: the packet comment names the finding, and the word boundary
+ * keeps F1234 from matching F12345 (ids are F and digits, so nothing else
+ * ends in F1234).
+ */
+static void evidence_pack_members(struct jsonw *w, const struct report_ctx *c,
+				  const struct evidence_set *ev)
+{
+	const struct evidence_pack *pk = ev->pack;
+	bool any = ev->n_pack_frames > 0 && ev->pack_frames[0].file < pk->n_paths;
+	jsonw_string(w, "evidence", any ? pk->paths[ev->pack_frames[0].file] : NULL);
+	if (ev->n_pack_frames > 1) {
+		jsonw_array(w, "evidence_files");
+		for (size_t k = 0; k < ev->n_pack_frames; k++)
+			if (ev->pack_frames[k].file < pk->n_paths)
+				jsonw_string(w, NULL, pk->paths[ev->pack_frames[k].file]);
+		jsonw_end(w);
+	}
+	jsonw_array(w, "evidence_frames");
+	for (size_t k = 0; k < ev->n_pack_frames; k++) {
+		const struct evidence_frames *pf = &ev->pack_frames[k];
+		frames_object(w, c, pf->file < pk->n_paths ? pk->paths[pf->file] : NULL, pf);
+	}
+	jsonw_end(w);
+	char filter[128];
+	snprintf(filter, sizeof(filter), "frame.comment matches \"%s\\\\b\"", ev->name);
+	jsonw_string(w, "evidence_filter", any ? filter : NULL);
+}
+
 void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t i)
 {
 	const struct finding *f = audit_finding(c->audit, i);
@@ -373,8 +445,11 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	jsonw_string(w, "name", f->sig ? f->sig->name : NULL);
 	jsonw_string(w, "entity", f->sig ? f->sig->entity
 			    : f->kind == RECIP_FIRST_PARTY ? c->policy->controller : NULL);
-	jsonw_string(w, "entity_country", f->sig ? f->sig->entity_country : NULL);
+	/* "ZZ": the catalogue does not know the seat */
+	jsonw_string(w, "entity_country", f->sig && strcmp(f->sig->entity_country, "ZZ") != 0
+			    ? f->sig->entity_country : NULL);
 	jw_str_or_null(w, "first_party_domain", f->first_party_domain);
+	jsonw_string(w, "catalogue", f->sig ? f->sig->catalogue->label : NULL);
 	jsonw_end(w);
 	jsonw_string(w, "country", f->country[0] ? f->country : NULL);
 	if (f->asn)
@@ -396,18 +471,7 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	for (size_t k = 0; ev && k < ev->n_per_file; k++) {
 		const struct evidence_frames *pf = &ev->per_file[k];
 		const struct source_file_info *fi = source_file(c->src, pf->file);
-		jsonw_object(w, NULL);
-		jsonw_string(w, "file", fi ? fi->path : NULL);
-		size_t shown = c->frames_limit && pf->n > c->frames_limit ? c->frames_limit : pf->n;
-		size_t pos = 0;
-		uint64_t prev = 0, frame;
-		jsonw_array(w, "numbers");
-		for (size_t m = 0; m < shown && evidence_frames_next(pf, &pos, &prev, &frame); m++)
-			jsonw_int(w, NULL, (int64_t)frame);
-		jsonw_end(w);
-		if (shown < pf->n) /* the document's short form; report.json has them all */
-			jsonw_int(w, "numbers_total", (int64_t)pf->n);
-		jsonw_end(w);
+		frames_object(w, c, fi ? fi->path : NULL, pf);
 	}
 	jsonw_end(w);
 	jsonw_int(w, "packets_out", (int64_t)f->pkts[0]);
@@ -467,8 +531,11 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	} else {
 		jsonw_null(w, "consent");
 	}
-	jsonw_string(w, "evidence", ev && ev->n_paths ? ev->paths[0] : NULL);
-	if (ev && ev->n_paths > 1) {
+	if (ev && ev->pack)
+		evidence_pack_members(w, c, ev);
+	else
+		jsonw_string(w, "evidence", ev && ev->n_paths ? ev->paths[0] : NULL);
+	if (ev && !ev->pack && ev->n_paths > 1) {
 		jsonw_array(w, "evidence_files");
 		for (size_t k = 0; k < ev->n_paths; k++)
 			jsonw_string(w, NULL, ev->paths[k]);
@@ -569,9 +636,11 @@ static json_t *tls_json(const struct report_ctx *c, const struct engine_stats *e
 		if (k != TLS_DEC_DECRYPTED && es->tls_by_status[k])
 			json_object_set_new(why, tls_dec_status_name((enum tls_dec_status)k),
 					    json_integer((json_int_t)es->tls_by_status[k]));
-	return json_pack("{s:b, s:I, s:I, s:I, s:o}", "examined", c->tls_keys, "keylogs",
-			 (json_int_t)c->n_keylogs, "flows", (json_int_t)es->tls_flows, "decrypted",
-			 (json_int_t)es->tls_decrypted, "not_decrypted", why);
+	return json_pack("{s:b, s:I, s:I, s:I, s:o, s:{s:I, s:I}}", "examined", c->tls_keys,
+			 "keylogs", (json_int_t)c->n_keylogs, "flows", (json_int_t)es->tls_flows,
+			 "decrypted", (json_int_t)es->tls_decrypted, "not_decrypted", why, "quic",
+			 "flows", (json_int_t)es->quic_flows, "decrypted",
+			 (json_int_t)es->quic_decrypted);
 }
 
 /* The note that says what was read inside TLS: always, since a reader of
@@ -580,18 +649,26 @@ static json_t *tls_note(const json_t *tls)
 {
 	json_int_t flows = json_integer_value(json_object_get(tls, "flows"));
 	json_int_t dec = json_integer_value(json_object_get(tls, "decrypted"));
+	const json_t *quic = json_object_get(tls, "quic");
+	json_int_t qflows = json_integer_value(json_object_get(quic, "flows"));
+	json_int_t qdec = json_integer_value(json_object_get(quic, "decrypted"));
+	char q[160] = "";
+	if (qflows > 0)
+		snprintf(q, sizeof(q), "; %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT
+			 " QUIC flows were decrypted and examined", qdec, qflows);
 	if (!json_is_true(json_object_get(tls, "examined")))
 		return json_sprintf("no TLS session keys were given (--keylog FILE, or the "
 				    "Decryption Secrets Blocks of a pcapng): the payload inside TLS "
 				    "was not examined, in any of the %" JSON_INTEGER_FORMAT
-				    " TLS flows", flows);
+				    " TLS flows%s", flows,
+				    qflows > 0 ? " and the QUIC flows" : "");
 	json_int_t no_key = json_integer_value(
 		json_object_get(json_object_get(tls, "not_decrypted"), "no_key"));
 	return json_sprintf("TLS session keys were given: %" JSON_INTEGER_FORMAT " of %"
 			    JSON_INTEGER_FORMAT " TLS flows were decrypted and examined; %"
 			    JSON_INTEGER_FORMAT " had no key, %" JSON_INTEGER_FORMAT
-			    " were not decrypted for another reason (summary.tls)",
-			    dec, flows, no_key, flows - dec - no_key);
+			    " were not decrypted for another reason%s (summary.tls)",
+			    dec, flows, no_key, flows - dec - no_key, q);
 }
 
 /*
@@ -741,6 +818,7 @@ static json_t *flow_brief(json_t *full)
 	if (json_is_object(sig)) {
 		json_t *b = json_object();
 		json_object_set(b, "name", json_object_get(sig, "name"));
+		json_object_set(b, "catalogue", json_object_get(sig, "catalogue"));
 		json_object_set_new(o, "signature", b);
 	} else {
 		json_object_set_new(o, "signature", json_null());

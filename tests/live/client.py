@@ -7,6 +7,7 @@ Steps (each one argument, run in order):
   dns:NAME             ask the resolver for NAME's A record
   tls:NAME             resolve NAME, then TLS to it on 443 with SNI NAME and
                        one HTTP request inside
+  tlsget:NAME:PATH     the same, the request for PATH
   http:NAME            resolve NAME, then a plain HTTP GET with Host: NAME
   s_client:NAME        resolve NAME, then `openssl s_client -servername NAME`
                        to it on 443, one HTTP request inside
@@ -15,7 +16,9 @@ Steps (each one argument, run in order):
   flood:IP:PORT:N:S    N UDP datagrams to IP:PORT, stopping after S seconds
   tcp:IP:PORT          open a TCP connection and close it
   sleep:S              wait S seconds
-The resolver is --resolver IP (default 192.168.77.1).
+The resolver is --resolver IP (default 192.168.77.1); --keylog FILE makes
+the TLS steps append their session secrets to FILE (SSLKEYLOGFILE format)
+as each handshake completes, the way an app built for a test lab does.
 """
 import json
 import random
@@ -27,6 +30,7 @@ import sys
 import time
 
 RESOLVER = "192.168.77.1"
+KEYLOG = None
 
 
 def dns_query(name, timeout=3.0):
@@ -79,14 +83,16 @@ def parse_a(buf):
     raise RuntimeError("no A record in the answer")
 
 
-def tls(name):
+def tls(name, path="/"):
     ip = dns_query(name)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    if KEYLOG:
+        ctx.keylog_filename = KEYLOG
     with socket.create_connection((ip, 443), timeout=5) as raw:
         with ctx.wrap_socket(raw, server_hostname=name) as s:
-            s.sendall(b"GET / HTTP/1.0\r\nHost: " + name.encode() + b"\r\n\r\n")
+            s.sendall(b"GET " + path.encode() + b" HTTP/1.0\r\nHost: " + name.encode() + b"\r\n\r\n")
             got = b""
             try:
                 while len(got) < 65536:
@@ -159,11 +165,14 @@ def curl(name):
 
 
 def main(argv):
-    global RESOLVER
+    global RESOLVER, KEYLOG
     out = []
     args = list(argv)
-    if len(args) >= 2 and args[0] == "--resolver":
-        RESOLVER = args[1]
+    while len(args) >= 2 and args[0] in ("--resolver", "--keylog"):
+        if args[0] == "--resolver":
+            RESOLVER = args[1]
+        else:
+            KEYLOG = args[1]
         args = args[2:]
     for step in args:
         kind, _, rest = step.partition(":")
@@ -172,6 +181,9 @@ def main(argv):
                 r = {"ip": dns_query(rest)}
             elif kind == "tls":
                 r = tls(rest)
+            elif kind == "tlsget":
+                name, _, path = rest.partition(":")
+                r = tls(name, path)
             elif kind == "http":
                 r = http(rest)
             elif kind == "s_client":

@@ -439,6 +439,44 @@ def test_replay_matches_live():
         assert len(p.stdout.split()) == live["summary"]["packets"], p.stdout[-200:]
 
 
+def test_keylog_read_as_it_grows():
+    """The device writes its TLS session secrets to a key log while the
+    capture runs (an app built for a test lab, SSLKEYLOGFILE): the capture
+    reads the lines as they are appended, decrypts the connection, and
+    reports the IMEI sent inside it; the pcapng it wrote replays with the
+    same key log to the same finding."""
+    keys = os.path.join(WORK, "live-keys.log")
+    open(keys, "w").close()
+    dev = os.path.join(FIX, "device.json")
+    with open(dev) as f:
+        imei = json.load(f)["imei"]
+    with Lab() as lab:
+        c = lab.capture("keylog", "--duration", "6", "--keylog", keys, "-d", dev)
+        c.wait_started()
+        res = lab.client("--keylog", keys, "tlsget:graph.facebook.com:/sdk/v1/ping?imei=" + imei)
+        rc = c.finish(6 + STOP_GRACE, "--duration 6")
+    assert rc == 1, "exit %d: %s" % (rc, c.stderr()[-2000:])
+    assert res[0]["version"] in ("TLSv1.3", "TLSv1.2"), res
+    with open(keys) as f:
+        written = f.read()
+    assert "_SECRET" in written or "CLIENT_RANDOM" in written, "no secrets written"
+    rep = c.report()
+    assert rep["summary"]["tls"]["examined"] and rep["summary"]["tls"]["decrypted"] >= 1, \
+        rep["summary"]["tls"]
+    hits = [(f["host"], h["type"], h["where"], h["decrypted"]) for f in rep["findings"]
+            for h in f.get("identifiers") or []]
+    assert ("graph.facebook.com", "imei", "http_query", True) in hits, hits
+    check_report_complete(rep, c)
+    out = os.path.join(WORK, "keylog.replay")
+    p = run(["audit", "-r", c.pcap, "-p", POLICY, "-s", SIGS, "-o", out, "--quiet", "--no-geo",
+             "-d", dev, "--keylog", keys])
+    assert p.returncode == 1, p.stderr
+    with open(os.path.join(out, "report.json")) as f:
+        again = json.load(f)
+    assert [(g["host"], x["type"], x["where"], x["decrypted"]) for g in again["findings"]
+            for x in g.get("identifiers") or []] == hits
+
+
 def test_drops_counted_no_loss():
     """With the default buffer and light traffic pcap_stats is reported and
     adds up: every packet received was captured."""

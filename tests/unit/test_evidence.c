@@ -4,7 +4,9 @@
  * two and three bytes to encode), the packets in each pcap, and two sets of
  * the same flow sharing one file and one frame list. And a set given TLS
  * key log lines: a pcapng whose Decryption Secrets Block holds exactly
- * them, which tshark decrypts with no key log of its own.
+ * them, which tshark decrypts with no key log of its own. And the pack:
+ * every frame once with its sets' names as a comment, split in parts, and
+ * each set cut back out byte for byte as its own file, keys included.
  */
 #include "flowaudit/decode.h"
 #include "flowaudit/evidence.h"
@@ -120,16 +122,21 @@ static void make_capture(char *dir, char *cap, size_t cap_len)
 	write_capture(cap);
 }
 
+/* Flow A (1) and flow B (2) of the generated capture. */
+static void two_flows(struct evidence_flow f[2])
+{
+	f[0] = flow(1, IPPROTO_TCP, 40000, 443, 1, 20207);
+	f[1] = flow(2, IPPROTO_UDP, 5353, 53, 2, N_FRAMES);
+}
+
 static void test_frames_and_twins(void **state)
 {
 	(void)state;
 	char dir[] = "/tmp/fa-evidence-XXXXXX", cap[4200];
 	make_capture(dir, cap, sizeof(cap));
 	const char *caps[] = {cap};
-	struct evidence_flow flows[] = {
-		flow(1, IPPROTO_TCP, 40000, 443, 1, 20207),
-		flow(2, IPPROTO_UDP, 5353, 53, 2, N_FRAMES),
-	};
+	struct evidence_flow flows[2];
+	two_flows(flows);
 	uint64_t only_a[] = {1}, only_b[] = {2};
 	struct evidence_set sets[3] = {
 		{.name = "F0001", .flow_ids = only_a, .n_flow_ids = 1},
@@ -336,6 +343,187 @@ static char *command_output(const char *cmd, size_t *len)
 
 static uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
+/* ---- the pack ---- */
+
+/* The blocks of a pack part, walked by their lengths: the packets' comments
+   (the first of each, "" for none) in order into comments[], and whether
+   a second comment (the keys') came with any. Returns the packet count. */
+static size_t pack_walk(const char *path, char (*comments)[64], size_t max, size_t *dsbs,
+			size_t *keyed)
+{
+	size_t len, np = 0;
+	uint8_t *b = (uint8_t *)slurp(path, &len);
+	*dsbs = 0;
+	*keyed = 0;
+	for (size_t at = 0; at + 12 <= len;) {
+		uint32_t type = le32(b + at), blen = le32(b + at + 4);
+		assert_true(blen >= 12 && blen % 4 == 0 && at + blen <= len);
+		assert_int_equal(le32(b + at + blen - 4), blen);
+		if (type == PCAPNG_DSB)
+			(*dsbs)++;
+		if (type == 6) {
+			uint32_t caplen = le32(b + at + 20);
+			size_t o = at + 28 + ((caplen + 3) & ~3u), end = at + blen - 4, nc = 0;
+			assert_true(np < max);
+			comments[np][0] = '\0';
+			while (o + 4 <= end) {
+				uint16_t code = (uint16_t)(b[o] | b[o + 1] << 8);
+				uint16_t ol = (uint16_t)(b[o + 2] | b[o + 3] << 8);
+				if (code == 0)
+					break;
+				if (code == 1 && nc++ == 0)
+					snprintf(comments[np], 64, "%.*s", (int)ol, (const char *)b + o + 4);
+				else if (code == 1)
+					(*keyed)++;
+				o += 4 + ((ol + 3u) & ~3u);
+			}
+			np++;
+		}
+		at += blen;
+	}
+	free(b);
+	return np;
+}
+
+/* Files a and b hold the same bytes. */
+static void assert_same_file(const char *a, const char *b)
+{
+	size_t la, lb;
+	char *x = slurp(a, &la), *y = slurp(b, &lb);
+	assert_int_equal(la, lb);
+	assert_memory_equal(x, y, la);
+	free(x);
+	free(y);
+}
+
+/*
+ * Four sets over two flows written as a pack split in parts: every frame
+ * once, each with the names of exactly its sets as its comment, each set's
+ * frame numbers in the pack; then each set cut back out, the same bytes as
+ * the file evidence_write gives it. An id no packet names, a name that is
+ * not an id, and a part cut short are refused.
+ */
+static void test_pack_and_cut(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fa-evidence-XXXXXX", cap[4200];
+	make_capture(dir, cap, sizeof(cap));
+	const char *caps[] = {cap};
+	struct evidence_flow flows[2];
+	two_flows(flows);
+	uint64_t only_a[] = {1}, only_b[] = {2}, both[] = {1, 2};
+	struct evidence_set sets[4] = {
+		{.name = "F0001", .flow_ids = only_a, .n_flow_ids = 1},
+		{.name = "F0002", .flow_ids = only_b, .n_flow_ids = 1},
+		{.name = "F0003", .flow_ids = only_a, .n_flow_ids = 1},
+		{.name = "F0004", .flow_ids = both, .n_flow_ids = 2},
+	};
+	char pdir[4300], fdir[4300];
+	snprintf(pdir, sizeof(pdir), "%s/pack", dir);
+	snprintf(fdir, sizeof(fdir), "%s/files", dir);
+	assert_int_equal(mkdir(pdir, 0755), 0);
+	assert_int_equal(mkdir(fdir, 0755), 0);
+	struct fa_err err = {""};
+	struct flow_list fl = {flows, 2, 0, false};
+	struct evidence_pack pk = {.part_bytes = 400000};
+	assert_int_equal(evidence_write_pack(caps, 1, list_flow, &fl, sets, 4, pdir, &pk, &err),
+			 FA_OK);
+	assert_false(fl.out_of_order);
+	assert_true(pk.n_paths >= 3); /* 20,210 packets of about 100 bytes each */
+	assert_int_equal(pk.packets, N_FRAMES);
+	assert_string_equal(pk.paths[0], "findings.pcapng");
+	assert_string_equal(pk.paths[1], "findings-2.pcapng");
+
+	/* every frame once, in order, commented with exactly its sets */
+	static char comments[N_FRAMES][64];
+	size_t total = 0, dsbs, keyed;
+	for (size_t k = 0; k < pk.n_paths; k++) {
+		char p[4400];
+		snprintf(p, sizeof(p), "%s/%s", pdir, pk.paths[k]);
+		total += pack_walk(p, comments + total, N_FRAMES - total, &dsbs, &keyed);
+		assert_int_equal(dsbs, 0);
+		assert_int_equal(keyed, 0);
+	}
+	assert_int_equal(total, N_FRAMES);
+	for (uint64_t n = 1; n <= N_FRAMES; n++)
+		assert_string_equal(comments[n - 1], is_a(n) ? "flowaudit: F0001 F0003 F0004"
+							   : "flowaudit: F0002 F0004");
+	/* each set's place in the pack: as many frames as it has, ascending over the parts */
+	for (int s = 0; s < 4; s++) {
+		uint64_t n = 0, last_part = 0;
+		for (size_t k = 0; k < sets[s].n_pack_frames; k++) {
+			assert_true(sets[s].pack_frames[k].file >= last_part);
+			last_part = sets[s].pack_frames[k].file;
+			n += sets[s].pack_frames[k].n;
+		}
+		assert_int_equal(n, sets[s].packets);
+	}
+	assert_int_equal(sets[0].packets, 4);
+	assert_int_equal(sets[3].packets, N_FRAMES);
+	/* F0001's frames 1, 202, 20203, 20207 are pack frames 1, 202 (part 1) ... */
+	size_t pos = 0;
+	uint64_t prev = 0, fr;
+	assert_true(evidence_frames_next(&sets[0].pack_frames[0], &pos, &prev, &fr));
+	assert_int_equal(sets[0].pack_frames[0].file, 0);
+	assert_int_equal(fr, 1);
+	assert_true(evidence_frames_next(&sets[0].pack_frames[0], &pos, &prev, &fr));
+	assert_int_equal(fr, 202);
+
+	/* cut back out: the bytes of each set's own file */
+	struct evidence_set own[4];
+	memcpy(own, sets, sizeof(own));
+	for (int s = 0; s < 4; s++) {
+		own[s].per_file = NULL;
+		own[s].n_per_file = 0;
+		own[s].pack = NULL;
+		own[s].pack_frames = NULL;
+		own[s].n_pack_frames = 0;
+		own[s].packets = 0;
+		own[s].n_paths = 0;
+	}
+	struct flow_list fl2 = {flows, 2, 0, false};
+	assert_int_equal(evidence_write(caps, 1, list_flow, &fl2, own, 4, fdir, &err), FA_OK);
+	char paths[4][4200];
+	size_t np;
+	for (int s = 0; s < 4; s++) {
+		char out[4400], want[4400];
+		snprintf(out, sizeof(out), "%s/cut-%s.pcap", dir, sets[s].name);
+		snprintf(want, sizeof(want), "%s/%s", fdir, own[s].paths[0]);
+		assert_int_equal(evidence_cut(pdir, sets[s].name, out, paths, &np, &err), FA_OK);
+		assert_int_equal(np, 1);
+		assert_string_equal(paths[0], out);
+		assert_same_file(out, want);
+		unlink(out);
+		/* and from the per-finding directory: the file copied */
+		assert_int_equal(evidence_cut(fdir, sets[s].name, out, paths, &np, &err), FA_OK);
+		assert_same_file(out, want);
+		unlink(out);
+	}
+	char out[4400];
+	snprintf(out, sizeof(out), "%s/cut.pcap", dir);
+	assert_int_equal(evidence_cut(pdir, "F0099", out, paths, &np, &err), FA_EINPUT);
+	assert_non_null(strstr(err.msg, "F0099"));
+	assert_int_equal(evidence_cut(pdir, "../files/F0001", out, paths, &np, &err), FA_EINPUT);
+	/* a part cut short in its last block: refused, naming the file and offset */
+	char last[4400];
+	snprintf(last, sizeof(last), "%s/%s", pdir, pk.paths[pk.n_paths - 1]);
+	struct stat sb;
+	assert_int_equal(stat(last, &sb), 0);
+	assert_int_equal(truncate(last, sb.st_size - 6), 0);
+	assert_int_equal(evidence_cut(pdir, "F0002", out, paths, &np, &err), FA_EINPUT);
+	assert_non_null(strstr(err.msg, "offset"));
+	unlink(out);
+
+	char cmd[9000];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	for (int s = 0; s < 4; s++) {
+		evidence_set_clear(&sets[s]);
+		evidence_set_clear(&own[s]);
+	}
+	evidence_pack_clear(&pk);
+}
+
 /*
  * A recorded TLS 1.3 connection (curl against openssl s_server) and its key
  * log: set F0001 given the key log is F0001.pcapng, whose blocks are the
@@ -477,6 +665,45 @@ static void test_dsb_pcapng(void **state)
 		free(want);
 		free(none);
 	}
+
+	/* the same flow in a pack with its keys: one secrets block, the keys'
+	   comment on its first packet only, and F0001 cut out the same bytes
+	   as its own file */
+	char pdir[4300], cut[4300], paths[4][4200];
+	snprintf(pdir, sizeof(pdir), "%s/pack", dir);
+	snprintf(cut, sizeof(cut), "%s/cut.pcapng", dir);
+	assert_int_equal(mkdir(pdir, 0755), 0);
+	f.keys_off = 0;
+	f.keys_len = keys_len;
+	struct evidence_set ps[2] = {
+		{.name = "F0001", .flow_ids = ids, .n_flow_ids = 1},
+		{.name = "F0003", .flow_ids = ids, .n_flow_ids = 1},
+	};
+	struct evidence_pack pk = {.tls_keys = keys, .tls_keys_len = keys_len};
+	struct flow_list pfl = {&f, 1, 0, false};
+	assert_int_equal(evidence_write_pack(caps, 1, list_flow, &pfl, ps, 2, pdir, &pk, &err), FA_OK);
+	assert_int_equal(pk.n_paths, 1);
+	char pp[4400];
+	snprintf(pp, sizeof(pp), "%s/%s", pdir, pk.paths[0]);
+	char (*comments)[64] = calloc(64, sizeof(*comments));
+	size_t pack_dsbs, keyed;
+	assert_int_equal(pack_walk(pp, comments, 64, &pack_dsbs, &keyed), n);
+	assert_int_equal(pack_dsbs, 1);
+	assert_int_equal(keyed, 1);
+	assert_string_equal(comments[0], "flowaudit: F0001 F0003");
+	free(comments);
+	size_t np;
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(evidence_cut(pdir, ps[k].name, cut, paths, &np, &err), FA_OK);
+		assert_int_equal(np, 1);
+		assert_same_file(cut, k == 0 ? p1 : p3);
+	}
+	unlink(cut);
+	unlink(pp);
+	rmdir(pdir);
+	for (int k = 0; k < 2; k++)
+		evidence_set_clear(&ps[k]);
+	evidence_pack_clear(&pk);
 	remove_sets(dir, sets, 3);
 	rmdir(dir);
 	free(keys);
@@ -487,6 +714,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frames_and_twins),
 		cmocka_unit_test(test_dsb_pcapng),
+		cmocka_unit_test(test_pack_and_cut),
 		cmocka_unit_test(test_streamed_flows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

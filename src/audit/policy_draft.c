@@ -22,7 +22,7 @@
  * - Addresses (e-mail, http(s) URLs) outside SDK tables and SDK sentences
  *   whose host the catalogue does not know give the first-party domains.
  * - Storage, transfers abroad, consent and encryption come from sentences
- *   that carry the marker words of policy_draft_words.h.
+ *   that carry the marker words of policy_draft_words.c.
  * What a sentence does not settle is said in `review`, with the quote.
  */
 #include "flowaudit/policy_draft.h"

@@ -23,11 +23,13 @@
 #define DRAFT_SEC_MAX 96 /* bytes of a section path ("I.(1).2.①") */
 #define DRAFT_SENTENCE_MAX 4096 /* bytes of a sentence; longer runs are cut */
 
+/* A line that is not blank (blank lines are not kept). */
 struct dline {
-	const char *s;  /* the line without its numbering label, trimmed; not NUL-terminated */
-	size_t n;       /* 0 for a blank line */
-	char sec[DRAFT_SEC_MAX]; /* section path of the nearest heading; "" before any */
-	bool labelled;  /* the line opened with a numbering label */
+	const char *s;   /* the line without its numbering label, trimmed; not NUL-terminated */
+	size_t n;        /* at least 1 */
+	const char *sec; /* section path of the nearest heading; "" before any */
+	size_t sec_off;  /* where sec is in the text's section strings */
+	bool labelled;   /* the line opened with a numbering label */
 };
 
 struct dtext {
@@ -35,6 +37,8 @@ struct dtext {
 	size_t len;
 	struct dline *lines;
 	size_t n_lines;
+	char *secs; /* the section paths, each once in a row, NUL-terminated */
+	size_t secs_len, secs_cap;
 };
 
 /*

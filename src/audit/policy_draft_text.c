@@ -674,6 +674,35 @@ static size_t bullet_at(const char *s, size_t n)
 	return 0;
 }
 
+/* Appends path to the section strings unless it is the last one there; its offset. */
+static bool sec_intern(struct dtext *t, const char *path, size_t *off)
+{
+	size_t pl = strlen(path) + 1;
+	if (t->secs_len > 0) {
+		size_t last = t->secs_len - 1;
+		while (last > 0 && t->secs[last - 1] != '\0')
+			last--;
+		if (strcmp(t->secs + last, path) == 0) {
+			*off = last;
+			return true;
+		}
+	}
+	if (t->secs_len + pl > t->secs_cap) {
+		size_t nc = t->secs_cap ? 2 * t->secs_cap : 1024;
+		while (nc < t->secs_len + pl)
+			nc *= 2;
+		char *nv = realloc(t->secs, nc);
+		if (nv == NULL)
+			return false;
+		t->secs = nv;
+		t->secs_cap = nc;
+	}
+	memcpy(t->secs + t->secs_len, path, pl);
+	*off = t->secs_len;
+	t->secs_len += pl;
+	return true;
+}
+
 static int make_lines(struct dtext *t)
 {
 	size_t cap = 64;
@@ -685,7 +714,10 @@ static int make_lines(struct dtext *t)
 		const char *nl = memchr(t->buf + i, '\n', t->len - i);
 		size_t end = nl ? (size_t)(nl - t->buf) : t->len;
 		size_t a = i, b = end;
+		i = end + 1;
 		dtrim(t->buf, &a, &b);
+		if (a == b)
+			continue;
 		if (t->n_lines == cap) {
 			struct dline *nv = realloc(t->lines, 2 * cap * sizeof(*nv));
 			if (nv == NULL)
@@ -693,24 +725,30 @@ static int make_lines(struct dtext *t)
 			t->lines = nv;
 			cap *= 2;
 		}
-		struct dline *l = &t->lines[t->n_lines++];
-		memset(l, 0, sizeof(*l));
-		char lab[24];
+		struct dline l = {.labelled = false};
+		char lab[24], path[DRAFT_SEC_MAX];
 		size_t ll;
-		enum lstyle st = a < b ? label_at(t->buf + a, b - a, lab, sizeof(lab), &ll) : L_NONE;
+		enum lstyle st = label_at(t->buf + a, b - a, lab, sizeof(lab), &ll);
 		if (st != L_NONE && a + ll < b) {
 			sec_push(&k, st, lab);
 			a += ll;
-			l->labelled = true;
+			l.labelled = true;
 		}
-		size_t bl = a < b ? bullet_at(t->buf + a, b - a) : 0;
-		a += bl;
+		a += bullet_at(t->buf + a, b - a);
 		dtrim(t->buf, &a, &b);
-		l->s = t->buf + a;
-		l->n = b - a;
-		sec_path(&k, l->sec, sizeof(l->sec));
-		i = end + 1;
+		if (a == b)
+			continue;
+		l.s = t->buf + a;
+		l.n = b - a;
+		sec_path(&k, path, sizeof(path));
+		if (!sec_intern(t, path, &l.sec_off))
+			return FA_ERUNTIME;
+		t->lines[t->n_lines++] = l;
 	}
+	if (!sec_intern(t, "", &(size_t){0}))
+		return FA_ERUNTIME;
+	for (size_t j = 0; j < t->n_lines; j++)
+		t->lines[j].sec = t->secs + t->lines[j].sec_off;
 	return FA_OK;
 }
 
@@ -738,5 +776,6 @@ void dtext_free(struct dtext *t)
 {
 	free(t->buf);
 	free(t->lines);
+	free(t->secs);
 	memset(t, 0, sizeof(*t));
 }

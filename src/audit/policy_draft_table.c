@@ -15,8 +15,6 @@
  */
 #include "policy_draft_int.h"
 
-#include <jansson.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -12,7 +12,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= gcc
-PKGS    := libndpi libpcap libmaxminddb jansson libcrypto libnghttp2 libnghttp3
+PKGS    := libndpi libpcap libmaxminddb jansson libcrypto libnghttp2 libnghttp3 libcurl
 FUZZ_SECONDS ?= 60
 
 ifeq ($(SANITIZE),1)

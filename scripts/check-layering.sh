@@ -9,7 +9,8 @@
 #    placed in HEADER_HOME below. The same rule holds between the headers.
 # 2. Each outside library has its owners: nDPI classify.c, libmaxminddb
 #    geo.c, jansson the loaders and JSON writers, libpcap the capture side,
-#    OpenSSL crypto.c and hash.c, libnghttp2 http2.c, libnghttp3 http3.c.
+#    OpenSSL crypto.c, hash.c and report_sign.c, libnghttp2 http2.c,
+#    libnghttp3 http3.c, libcurl report_clickhouse.c.
 cd "$(dirname "$0")/.." || exit 2
 status=0
 STAGES="common capture decrypt analysis audit report cli"
@@ -89,7 +90,8 @@ lib 'ndpi' 'src/analysis/classify\.c$'
 lib 'maxminddb' 'src/analysis/geo\.c$'
 lib 'jansson' 'src/audit/(policy[a-z_]*|consent)\.c$|src/analysis/(device|signatures|sig_index|sig_import[a-z_]*)\.c$|src/report/(report_[a-z_]+|manifest|jsonw)\.c$|include/flowaudit/(report|report_json|jsonw)\.h$'
 lib 'pcap' 'src/capture/(source|source_patched|pcapng)\.c$|src/report/evidence\.c$'
-lib 'openssl' 'src/decrypt/(crypto|tls_crypto)\.c$|src/common/hash\.c$'
+lib 'openssl' 'src/decrypt/(crypto|tls_crypto)\.c$|src/common/hash\.c$|src/report/report_sign\.c$'
 lib 'nghttp2' 'src/analysis/http2\.c$'
 lib 'nghttp3' 'src/analysis/http3\.c$'
+lib 'curl' 'src/report/report_clickhouse\.c$'
 exit $status

@@ -29,6 +29,7 @@
 #include "flowaudit/consent.h"
 #include "flowaudit/device.h"
 #include "flowaudit/engine.h"
+#include "flowaudit/geodist.h"
 #include "flowaudit/policy.h"
 
 #include <stddef.h>
@@ -55,6 +56,34 @@ enum audit_severity audit_rule_severity(enum audit_rule r);
 const char *audit_severity_name(enum audit_severity s);
 bool audit_severity_parse(const char *s, enum audit_severity *out);
 const char *recipient_kind_name(enum recipient_kind k);
+
+/*
+ * The location check of a cross-border finding (docs/rules.md): does the
+ * smallest round trip to the destination leave its registered country
+ * within reach of the vantage point? Made by audit_finish().
+ */
+enum location_verdict {
+	LOC_NONE = 0,          /* not a cross-border finding */
+	LOC_CANNOT_JUDGE,      /* no round trip, no vantage point, or no outline of the country */
+	LOC_SUPPORTS,          /* the registered country is within reach */
+	LOC_CONTRADICTS,       /* it is not: the server answered from nearer */
+};
+/* "supports", "contradicts", "cannot_judge"; NULL for LOC_NONE */
+const char *location_verdict_name(enum location_verdict v);
+
+struct location_check {
+	enum location_verdict verdict;
+	uint32_t rtt_us;             /* smallest server round trip over the finding's flows to
+					addresses registered in its country; RTT_NONE: none */
+	enum rtt_kind kind;          /* how it was measured */
+	uint64_t flow_id;            /* the flow it came from, */
+	uint32_t file;               /* its capture file */
+	uint64_t req_frame, ans_frame; /* and the request and answer frames */
+	fa_addr addr;                /* the server address */
+	double bound_km;             /* rtt x 100 km/ms; < 0 without a round trip */
+	double distance_km;          /* vantage point to the country; < 0 when not known */
+	char *reasoning;             /* owned; the check in words */
+};
 
 #define FINDING_MAX_ADDRS 8
 #define FINDING_MAX_IDS 32
@@ -104,6 +133,7 @@ struct finding {
 	char consent_purpose[32];
 	enum consent_state consent_state;
 	long consent_event;          /* index in the timeline, -1 for none */
+	struct location_check loc;   /* cross-border findings */
 };
 
 enum statement_verdict { VERDICT_NOT_EXERCISED = 0, VERDICT_KEPT, VERDICT_BROKEN };
@@ -130,6 +160,7 @@ struct audit_cfg {
 	size_t n_device_macs;
 	audit_finding_cb on_new_finding;        /* called once per finding, when first established */
 	void *user;
+	struct vantage vantage;                 /* where the capture was made; .set false: not given */
 };
 
 struct audit;
@@ -139,8 +170,12 @@ void audit_free(struct audit *a);
 /* An engine_flow_cb: pass the audit as user. */
 void audit_flow(const struct flow_record *r, const struct id_hit *hits, size_t n_hits, void *user);
 
-/* Statement verdicts and the traffic left out; call after the last flow. */
+/* Statement verdicts, the location checks of cross-border findings (which
+   may lower their severity, docs/rules.md) and the traffic left out; call
+   after the last flow. */
 void audit_finish(struct audit *a);
+/* The vantage point the audit was given (.set false: none). */
+const struct vantage *audit_vantage(const struct audit *a);
 
 size_t audit_finding_count(const struct audit *a);
 const struct finding *audit_finding(const struct audit *a, size_t i);

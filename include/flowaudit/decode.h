@@ -92,6 +92,8 @@ struct decoded_pkt {
 	uint8_t icmp_type, icmp_code;
 	uint8_t tcp_flags;      /* FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 */
 	uint32_t tcp_seq, tcp_ack;
+	const uint8_t *tcp_opts; /* TCP options (timestamps for rtt.c) */
+	uint8_t tcp_opts_len;    /* 0 to 40 */
 	const uint8_t *payload; /* transport payload, captured part */
 	uint32_t payload_len;   /* captured bytes of payload */
 	uint32_t payload_wire_len; /* bytes the headers say (>= payload_len) */

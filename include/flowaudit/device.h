@@ -6,10 +6,13 @@
  *  "android_id": "...", "advertising_id": "...", "serial": "...",
  *  "mac": "...", "phone": "...", "email": "...",
  *  "latitude": 48.8566, "longitude": 2.3522,
- *  "other": [{"type": "...", "value": "..."}]}
+ *  "other": [{"type": "...", "value": "..."}],
+ *  "vantage": "CN" or "39.9042,116.4074"}
  *
  * Every field is optional, but the profile must name at least one identifier
- * (latitude and longitude come together and count as one). Unknown fields,
+ * (latitude and longitude come together and count as one). "vantage" is not
+ * an identifier: it says where the capture was made (geodist.h), for the
+ * location check of cross-border findings. Unknown fields,
  * values of the wrong shape and files over 64 KiB are refused with FA_EINPUT
  * and a message naming the file and the field. Error messages never repeat
  * an identifier's value.
@@ -21,6 +24,7 @@
 #define FLOWAUDIT_DEVICE_H
 
 #include "flowaudit/common.h"
+#include "flowaudit/geodist.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,6 +48,7 @@ struct device_profile {
 	size_t n_ids;     /* in the order of the fixed fields above, then "other" */
 	bool has_location;
 	double lat, lon;
+	struct vantage vantage; /* .set false when the profile gives none */
 };
 
 int device_load(const char *path, struct device_profile **out, struct fa_err *err);

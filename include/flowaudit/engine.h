@@ -65,6 +65,7 @@ struct flow_record {
 	uint32_t file, last_file;
 	uint64_t first_frame, last_frame;
 	enum flow_end_reason end;
+	struct rtt_result rtt;      /* round-trip times from its own packets (rtt.h) */
 
 	const char *protocol, *category;
 	bool encrypted, cleartext_app, is_dns, guessed;

@@ -134,6 +134,7 @@ struct evidence_pack {
 	uint64_t part_bytes;       /* 0: EVIDENCE_PART_BYTES */
 	/* results */
 	char (*paths)[32];         /* the parts, relative to dir (owned) */
+	char (*sha256)[65];        /* the SHA-256 of each part's bytes as written (owned) */
 	size_t n_paths;
 	uint64_t packets;
 };

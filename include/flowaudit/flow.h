@@ -23,6 +23,7 @@
 
 #include "flowaudit/common.h"
 #include "flowaudit/decode.h"
+#include "flowaudit/rtt.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +54,7 @@ struct flow {
 	uint32_t last_file;
 	uint8_t tcp_flags[2]; /* union of flags seen each way */
 	bool fin[2], rst;
+	struct rtt_flow rtt; /* round-trip times (rtt.h), filled by the caller */
 	void *ext;          /* caller's analysis state */
 
 	/* table internals */

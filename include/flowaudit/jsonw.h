@@ -69,6 +69,10 @@ void jsonw_end(struct jsonw *w);
 void jsonw_string(struct jsonw *w, const char *key, const char *s);
 void jsonw_int(struct jsonw *w, const char *key, int64_t v);
 void jsonw_bool(struct jsonw *w, const char *key, bool v);
+/* v thousandths as a decimal number with three places ("3.021", "180.000";
+   a tree holds the nearest double): milliseconds from microseconds,
+   without the binary noise of "%.17g". */
+void jsonw_milli(struct jsonw *w, const char *key, int64_t v);
 void jsonw_null(struct jsonw *w, const char *key);
 /* "2026-11-22T10:00:03Z", or null for 0. */
 void jsonw_time(struct jsonw *w, const char *key, fa_time t);

@@ -37,6 +37,13 @@
 int manifest_write(const char *outdir, const char *const *input_paths,
 		   const char *const *input_sha256, size_t n_inputs, unsigned threads,
 		   struct fa_err *err);
+/* The same, and the output named output_names[i] (relative to outdir, as
+   its manifest line names it) is taken to have digest output_sha256[i]
+   without being read: a file hashed as it was written (the evidence pack). */
+int manifest_write_known(const char *outdir, const char *const *input_paths,
+			 const char *const *input_sha256, size_t n_inputs,
+			 const char *const *output_names, const char *const *output_sha256,
+			 size_t n_outputs, unsigned threads, struct fa_err *err);
 
 /*
  * The digest of a set of files: SHA-256 over "HASH  NAME\n" of every file of

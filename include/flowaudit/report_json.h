@@ -21,6 +21,9 @@
 void report_flow_members(struct jsonw *w, const struct flow_record *r, const char *const *files,
 			 size_t n_files);
 json_t *report_flow_json(const struct flow_record *r, const char *const *files, size_t n_files);
+/* A flow's round-trip times: rtt_ms, server_rtt_ms (null when the capture
+   does not show them) and rtt_frames (frames of the flow's own file). */
+void report_rtt_members(struct jsonw *w, const struct rtt_result *t);
 
 /*
  * Who receives a flow, as the audit sees it: "local" (not a public

@@ -291,14 +291,15 @@ static int load_root(struct device_profile *d, json_t *root, struct fa_err *err)
 	json_t *v;
 	json_object_foreach(root, k, v) {
 		bool known = strcmp(k, "name") == 0 || strcmp(k, "latitude") == 0 ||
-			     strcmp(k, "longitude") == 0 || strcmp(k, "other") == 0;
+			     strcmp(k, "longitude") == 0 || strcmp(k, "other") == 0 ||
+			     strcmp(k, "vantage") == 0;
 		for (size_t i = 0; i < N_FIELDS && !known; i++)
 			known = strcmp(k, fields[i].name) == 0;
 		if (!known) {
 			fa_err_set(err,
 				   "%s: field '%s': unknown field (allowed: name, imei, imsi, iccid, "
 				   "android_id, advertising_id, serial, mac, phone, email, latitude, "
-				   "longitude, other)",
+				   "longitude, other, vantage)",
 				   path, k);
 			return FA_EINPUT;
 		}
@@ -318,6 +319,15 @@ static int load_root(struct device_profile *d, json_t *root, struct fa_err *err)
 		if ((d->name = strdup(s)) == NULL) {
 			fa_err_set(err, "%s: out of memory", path);
 			return FA_ERUNTIME;
+		}
+	}
+	if ((v = json_object_get(root, "vantage")) != NULL) {
+		const char *why;
+		if ((rc = string_field(path, "vantage", v, &s, err)) != FA_OK)
+			return rc;
+		if (!vantage_parse(s, &d->vantage, &why)) {
+			fa_err_set(err, "%s: field 'vantage': '%s': %s", path, s, why);
+			return FA_EINPUT;
 		}
 	}
 	for (size_t i = 0; i < N_FIELDS; i++) {

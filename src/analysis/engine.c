@@ -572,6 +572,7 @@ void engine_analyse_frame(struct engine *e, const struct source_frame *fr)
 	}
 	if (e->pub != NULL)
 		return; /* the classifier's part ends here */
+	rtt_packet(f, &p, dir, fr->ts, fr->file, fr->frame);
 	if (p.l4_proto == IPPROTO_TCP && (p.tcp_flags & TCP_SYN) && !an->isn_known[dir]) {
 		an->isn[dir] = p.tcp_seq + 1;
 		an->isn_known[dir] = true;
@@ -767,6 +768,7 @@ static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 	r.first_frame = f->first_frame;
 	r.last_frame = f->last_frame;
 	r.end = why;
+	rtt_result(f, &r.rtt);
 	r.protocol = an->protocol;
 	r.category = an->category;
 	r.encrypted = an->encrypted;

@@ -161,21 +161,35 @@ void imp_problem(struct imp *m, const char *where, const char *fmt, ...)
 	imp_text(p->what, p->what, sizeof(p->what) - 1);
 }
 
+/* The length of the well-formed UTF-8 sequence at p (1 to 4), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3
+		 : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
+	if (n == 2 && p[0] < 0xC2)
+		return 0; /* overlong */
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+	return n;
+}
+
 void imp_text(const char *in, char *out, size_t max)
 {
+	/* a hosts list's header is any bytes: keep well-formed UTF-8 only, since
+	   JSON text must be, and never cut a character */
 	size_t o = 0;
-	for (const char *p = in; *p != '\0' && o < max; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c < 0x20 || c == 0x7f)
+	for (const unsigned char *p = (const unsigned char *)in; *p != '\0';) {
+		size_t n = utf8_len(p);
+		if (n == 0 || *p < 0x20 || *p == 0x7f) {
+			p++;
 			continue;
-		out[o++] = (char)c;
-	}
-	/* do not end inside a UTF-8 sequence */
-	if (o == max && in[0] != '\0') {
-		while (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0x80)
-			o--;
-		if (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0xC0)
-			o--;
+		}
+		if (o + n > max)
+			break;
+		memmove(out + o, p, n);
+		o += n;
+		p += n;
 	}
 	/* no leading or trailing spaces */
 	while (o > 0 && out[o - 1] == ' ')
@@ -407,10 +421,16 @@ static json_t *string_array(char **v, size_t n)
 	return a;
 }
 
-static bool http_url(const char *s)
+/* An address the loader takes as a reference: http(s), no blank or control byte. */
+bool imp_url(const char *s)
 {
-	return s != NULL && (strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0) &&
-	       strchr(s, ' ') == NULL && strlen(s) < 2048;
+	if (s == NULL || (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0))
+		return false;
+	size_t n = 0;
+	for (; s[n] != '\0'; n++)
+		if ((unsigned char)s[n] <= 0x20 || s[n] == 0x7f)
+			return false;
+	return n < 2048;
 }
 
 /* Writes o (and drops it) into a new file: one write, no stdio buffering. */
@@ -422,24 +442,25 @@ static int write_json(const char *path, json_t *o, struct fa_err *err)
 		fa_err_set(err, "%s: out of memory", path);
 		return FA_ERUNTIME;
 	}
-	size_t n = strlen(text);
-	text[n] = '\n'; /* in place of the NUL, which is not written */
+	size_t n = strlen(text) + 1, done = 0;
+	text[n - 1] = '\n'; /* in place of the NUL, which is not written */
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	size_t done = 0;
-	while (fd >= 0 && done <= n) {
-		ssize_t w = write(fd, text + done, n + 1 - done);
+	int e = fd < 0 ? errno : 0;
+	while (fd >= 0 && done < n) {
+		ssize_t w = write(fd, text + done, n - done);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
+		if (w <= 0) {
+			e = w < 0 ? errno : EIO;
 			break;
+		}
 		done += (size_t)w;
 	}
-	int saved = errno;
 	free(text);
-	if (fd < 0 || done != n + 1 || close(fd) != 0) {
-		if (fd >= 0 && done != n + 1)
-			close(fd);
-		fa_err_set(err, "%s: cannot write: %s", path, strerror(saved ? saved : EIO));
+	if (fd >= 0 && close(fd) != 0 && e == 0)
+		e = errno;
+	if (e != 0) {
+		fa_err_set(err, "%s: cannot write: %s", path, strerror(e));
 		return FA_ERUNTIME;
 	}
 	return FA_OK;
@@ -450,11 +471,13 @@ static int write_entry(struct imp *m, const struct imp_entity *e, const char *di
 {
 	bool infra;
 	json_t *o = json_object();
+	/* a name of nothing but control bytes is no name: the id stands in */
+	const char *name = e->name[0] ? e->name : id;
 	json_object_set_new(o, "id", json_string(id));
-	json_object_set_new(o, "name", json_string(e->name));
+	json_object_set_new(o, "name", json_string(name));
 	json_t *purposes = purposes_json(e->purposes, &infra);
 	json_object_set_new(o, "kind", json_string(infra ? "infrastructure" : "sdk"));
-	json_object_set_new(o, "entity", json_string(e->entity));
+	json_object_set_new(o, "entity", json_string(e->entity[0] ? e->entity : name));
 	json_object_set_new(o, "entity_country", json_string("ZZ"));
 	json_object_set_new(o, "purposes", purposes);
 	json_object_set_new(o, "domains", string_array(e->doms, e->n_doms));
@@ -462,7 +485,7 @@ static int write_entry(struct imp *m, const struct imp_entity *e, const char *di
 		json_object_set_new(o, "networks", string_array(e->nets, e->n_nets));
 	json_t *refs = json_array();
 	json_array_append_new(refs, json_string(m->list_url));
-	if (http_url(e->homepage) && strcmp(e->homepage, m->list_url) != 0)
+	if (imp_url(e->homepage) && strcmp(e->homepage, m->list_url) != 0)
 		json_array_append_new(refs, json_string(e->homepage));
 	json_object_set_new(o, "references", refs);
 	char notes[2048];
@@ -488,8 +511,11 @@ static int write_catalogue(struct imp *m, const char *dir, const char *label, st
 	json_object_set_new(o, "label", json_string(label));
 	json_object_set_new(o, "source", json_string(format_names[m->o->format]));
 	json_object_set_new(o, "list", json_string(m->list_url));
-	json_object_set_new(o, "version", json_string(m->version));
-	json_object_set_new(o, "licence", json_string(m->licence));
+	/* the loader takes no empty text: leave out what the list did not say */
+	if (m->version[0])
+		json_object_set_new(o, "version", json_string(m->version));
+	if (m->licence[0])
+		json_object_set_new(o, "licence", json_string(m->licence));
 	json_object_set_new(o, "imported", json_string(when));
 	char path[4200];
 	snprintf(path, sizeof(path), "%.4000s/%s", dir, SIG_CATALOGUE_FILE);
@@ -649,7 +675,7 @@ int sig_import(const struct sig_import_opts *o, struct sig_import_result *res, s
 	}
 	/* a hosts list's own "Homepage:" line stands in when there is no --url */
 	const char *url = o->url ? o->url : format_urls[o->format];
-	if (url != NULL && !http_url(url)) {
+	if (url != NULL && !imp_url(url)) {
 		fa_err_set(err, "--url '%s': an http:// or https:// address without spaces", url);
 		return FA_EINPUT;
 	}
@@ -666,14 +692,16 @@ int sig_import(const struct sig_import_opts *o, struct sig_import_result *res, s
 	free(buf);
 	if (o->version != NULL)
 		snprintf(m.version, sizeof(m.version), "%s", o->version);
+	imp_text(m.version, m.version, sizeof(m.version) - 1);
+	imp_text(m.licence, m.licence, sizeof(m.licence) - 1);
 	if (m.version[0] == '\0') {
 		struct stat st;
 		struct tm tm;
 		if (stat(o->input, &st) == 0 && gmtime_r(&st.st_mtime, &tm) != NULL)
 			strftime(m.version, sizeof(m.version), "file of %Y-%m-%d", &tm);
 	}
-	imp_text(m.version, m.version, sizeof(m.version) - 1);
-	imp_text(m.licence, m.licence, sizeof(m.licence) - 1);
+	if (m.licence[0] == '\0')
+		snprintf(m.licence, sizeof(m.licence), "not stated in the file");
 	if (rc == FA_OK)
 		rc = write_all(&m, err);
 	snprintf(res->version, sizeof(res->version), "%s", m.version);

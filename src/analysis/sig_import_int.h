@@ -57,6 +57,8 @@ size_t imp_entity(struct imp *m, const char *group, const char *name, const char
 void imp_category(struct imp *m, size_t e, const char *category);
 /* Adds a purpose of the vocabulary by name. */
 void imp_purpose(struct imp *m, size_t e, const char *purpose);
+/* An address the loader takes as a reference: http(s), no blank or control byte. */
+bool imp_url(const char *s);
 /* raw lower-cased, one trailing dot and a leading "*." or "." taken off;
    false when longer than SIG_MAX_HOST. */
 bool imp_name(const char *raw, char out[SIG_MAX_HOST + 2]);

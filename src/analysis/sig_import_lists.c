@@ -154,6 +154,23 @@ static bool plain_name(const char *s, size_t n, char *out, size_t len)
 	return o > 0;
 }
 
+/* The '|' that ends the alternative starting at p (outside brackets), or NULL. */
+static const char *next_alternative(const char *p)
+{
+	int depth = 0;
+	for (; *p != '\0'; p++) {
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		else if (*p == '(' || *p == '[')
+			depth++;
+		else if ((*p == ')' || *p == ']') && depth > 0)
+			depth--;
+		else if (*p == '|' && depth == 0)
+			return p;
+	}
+	return NULL;
+}
+
 int imp_read_exodus(struct imp *m, const char *buf, size_t len, struct fa_err *err)
 {
 	json_t *doc;
@@ -198,7 +215,7 @@ int imp_read_exodus(struct imp *m, const char *buf, size_t len, struct fa_err *e
 				imp_category(m, e, json_string_value(c));
 		}
 		for (const char *p = sig; *p != '\0';) {
-			const char *bar = strchr(p, '|');
+			const char *bar = next_alternative(p);
 			size_t n = bar ? (size_t)(bar - p) : strlen(p);
 			char name_buf[SIG_MAX_HOST + 2], shown[80];
 			if (!plain_name(p, n, name_buf, sizeof(name_buf))) {
@@ -403,8 +420,7 @@ static void header_line(struct imp *m, const char *s)
 			snprintf(m->version, sizeof(m->version), "%.120s", v);
 		else if ((i == 4 || i == 5) && m->licence[0] == '\0')
 			snprintf(m->licence, sizeof(m->licence), "%.1000s", v);
-		else if (i == 6 && m->o->url == NULL && m->list_url[0] == '\0' &&
-			 (strncmp(v, "https://", 8) == 0 || strncmp(v, "http://", 7) == 0))
+		else if (i == 6 && m->o->url == NULL && m->list_url[0] == '\0' && imp_url(v))
 			snprintf(m->list_url, sizeof(m->list_url), "%.2000s", v);
 		return;
 	}

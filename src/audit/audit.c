@@ -19,9 +19,15 @@
  *                                 recipient not declared to receive it
  *   unencrypted-transport         plaintext application protocol while
  *                                 encryption in transit is promised
+ *
+ * A cross-border finding also gets a location check at audit_finish():
+ * the smallest round trip of its flows (rtt.h) bounds how far from the
+ * vantage point the server can be (geodist.h); when its registered country
+ * lies beyond that, the finding stops asserting it and drops to low.
  */
 #include "flowaudit/audit.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +59,12 @@ struct audit {
 	   the first n_left_out are those from a device's MAC */
 	struct audit_left_out *others;
 	size_t n_others, n_left_out;
+	/* distances from the vantage point to countries, each measured once */
+	struct {
+		char cc[3];
+		double km;
+	} dist[64];
+	size_t n_dist;
 };
 
 static const char *const rule_names[RULE_COUNT] = {
@@ -321,6 +333,7 @@ static struct finding *finding_get(struct audit *a, enum audit_rule rule, const 
 	f->name_file = r->name_file;
 	f->name_frame = r->name_frame;
 	f->consent_event = -1;
+	f->loc.rtt_us = RTT_NONE;
 	a->findings[a->n_findings++] = f;
 	a->index[j] = f;
 	*created = true;
@@ -631,6 +644,25 @@ static bool cross_border_consented(const struct audit *a, const struct dest *d, 
 	return false;
 }
 
+/* A flow of a cross-border finding: its server round trip, when smaller
+   than the finding's and to an address registered in the finding's country. */
+static void location_add_flow(struct finding *f, const struct flow_record *r)
+{
+	struct location_check *l = &f->loc;
+	if (r->rtt.server_us == RTT_NONE || !r->geo.found_country ||
+	    strcmp(r->geo.country, f->country) != 0)
+		return;
+	if (l->rtt_us != RTT_NONE && r->rtt.server_us >= l->rtt_us)
+		return;
+	l->rtt_us = r->rtt.server_us;
+	l->kind = r->rtt.kind;
+	l->flow_id = r->id;
+	l->file = r->file;
+	l->req_frame = r->rtt.req_frame;
+	l->ans_frame = r->rtt.ans_frame;
+	l->addr = r->srv;
+}
+
 static void rule_cross_border(struct audit *a, const struct dest *d)
 {
 	const struct policy *p = a->cfg.policy;
@@ -648,7 +680,10 @@ static void rule_cross_border(struct audit *a, const struct dest *d)
 	size_t before = a->n_findings;
 	struct finding *f = raise(a, RULE_CROSS_BORDER, d, p->xb_clause, "cross_border");
 	bool created = a->n_findings > before;
+	if (f != NULL)
+		location_add_flow(f, r);
 	if (f && created) {
+		f->loc.verdict = LOC_CANNOT_JUDGE;
 		text_set(&f->title, "Data sent to %s in %s, outside the declared regions%s",
 			 d->host, r->geo.country,
 			 p->xb_rule == XB_NEVER ? " (the policy never allows it)" : " without consent");
@@ -987,6 +1022,7 @@ void audit_free(struct audit *a)
 		free(a->findings[i]->ids);
 		free(a->findings[i]->title);
 		free(a->findings[i]->detail);
+		free(a->findings[i]->loc.reasoning);
 		free(a->findings[i]);
 	}
 	free(a->findings);
@@ -1006,11 +1042,145 @@ static int left_out_cmp(const void *x, const void *y)
 	return memcmp(a->mac, b->mac, 6);
 }
 
+const char *location_verdict_name(enum location_verdict v)
+{
+	switch (v) {
+	case LOC_CANNOT_JUDGE: return "cannot_judge";
+	case LOC_SUPPORTS: return "supports";
+	case LOC_CONTRADICTS: return "contradicts";
+	case LOC_NONE: break;
+	}
+	return NULL;
+}
+
+const struct vantage *audit_vantage(const struct audit *a) { return &a->cfg.vantage; }
+
+/* From the vantage point to the country, measured once per country. */
+static double vantage_distance(struct audit *a, const char *cc)
+{
+	for (size_t i = 0; i < a->n_dist; i++)
+		if (strcmp(a->dist[i].cc, cc) == 0)
+			return a->dist[i].km;
+	double km = geodist_vantage_to_country(&a->cfg.vantage, cc);
+	if (a->n_dist < sizeof(a->dist) / sizeof(a->dist[0])) {
+		snprintf(a->dist[a->n_dist].cc, sizeof(a->dist[0].cc), "%s", cc);
+		a->dist[a->n_dist++].km = km;
+	}
+	return km;
+}
+
+/*
+ * The location check of one cross-border finding (docs/rules.md): the
+ * server is within rtt x 100 km of the vantage point; the registered
+ * country is ruled out when even its nearest point lies beyond that by
+ * more than the outlines' error. Ruled out, the finding no longer says the
+ * data went there, and drops to low.
+ */
+static void location_judge(struct audit *a, struct finding *f)
+{
+	struct location_check *l = &f->loc;
+	const struct vantage *v = &a->cfg.vantage;
+	char ms[24], frames[96], where[64];
+	l->bound_km = -1;
+	l->distance_km = -1;
+	if (l->rtt_us == RTT_NONE) {
+		l->verdict = LOC_CANNOT_JUDGE;
+		text_set(&l->reasoning, "the capture shows no round trip to an address of %s registered "
+			 "in %s (no handshake, DNS answer or QUIC Initial of it was captured), so nothing "
+			 "bounds where the server is", f->host, f->country);
+		return;
+	}
+	rtt_ms_str(l->rtt_us, ms, sizeof(ms));
+	l->bound_km = l->rtt_us / 1000.0 * GEODIST_KM_PER_MS;
+	snprintf(frames, sizeof(frames), "frames %llu and %llu, flow %llu",
+		 (unsigned long long)l->req_frame, (unsigned long long)l->ans_frame,
+		 (unsigned long long)l->flow_id);
+	if (v->is_country)
+		snprintf(where, sizeof(where), "the vantage point (in %s)", v->cc);
+	else
+		snprintf(where, sizeof(where), "the vantage point (%s)", v->text);
+	if (!v->set) {
+		l->verdict = LOC_CANNOT_JUDGE;
+		text_set(&l->reasoning, "the smallest round trip, %s ms (%s), puts the server within "
+			 "%.0f km of where the capture was made; with no vantage point given "
+			 "(--vantage, or \"vantage\" in the device profile) no country can be ruled out",
+			 ms, frames, l->bound_km);
+		return;
+	}
+	l->distance_km = vantage_distance(a, f->country);
+	if (l->distance_km < 0) {
+		l->verdict = LOC_CANNOT_JUDGE;
+		text_set(&l->reasoning, "the smallest round trip, %s ms (%s), puts the server within "
+			 "%.0f km of %s; flowaudit has no outline of %s, so it cannot tell whether %s "
+			 "is within reach", ms, frames, l->bound_km, where, f->country, f->country);
+		return;
+	}
+	l->distance_km = round(l->distance_km);
+	if (l->distance_km > l->bound_km + GEODIST_ERROR_KM) {
+		l->verdict = LOC_CONTRADICTS;
+		text_set(&l->reasoning, "the server answered in %s ms (%s), so it is within %.0f km of "
+			 "%s; %s, where the address is registered, is at least %.0f km away: the server "
+			 "answered from nearer than %s", ms, frames, l->bound_km, where, f->country,
+			 l->distance_km, f->country);
+		return;
+	}
+	l->verdict = LOC_SUPPORTS;
+	text_set(&l->reasoning, "the smallest round trip, %s ms (%s), puts the server within %.0f km "
+		 "of %s; %s is %.0f km away at its nearest, within reach: the round trip is "
+		 "consistent with the registered country", ms, frames, l->bound_km, where, f->country,
+		 l->distance_km);
+}
+
+/* Location checks of every cross-border finding, then what they change:
+   severities and the cross-border statement, which only a finding not
+   contradicted breaks. */
+static void location_checks(struct audit *a)
+{
+	bool any = false, breaks = false;
+	for (size_t i = 0; i < a->n_findings; i++) {
+		struct finding *f = a->findings[i];
+		if (f->rule != RULE_CROSS_BORDER || f->loc.verdict == LOC_NONE)
+			continue;
+		any = true;
+		location_judge(a, f);
+		if (f->loc.verdict != LOC_CONTRADICTS) {
+			breaks = true;
+			continue;
+		}
+		a->st.by_severity[f->severity]--;
+		f->severity = SEV_LOW;
+		a->st.by_severity[f->severity]++;
+		char ms[24];
+		rtt_ms_str(f->loc.rtt_us, ms, sizeof(ms));
+		text_set(&f->title, "Data sent to %s, an address registered in %s that answered in %s ms: "
+			 "from within %.0f km of the capture, not from %s", f->host, f->country, ms,
+			 f->loc.bound_km, f->country);
+		text_set(&f->detail, "the address is registered in %s, which is not among the declared "
+			 "storage regions, but the round trip rules %s out as where the server answered "
+			 "from (location_check: contradicts); severity lowered to low, and the finding "
+			 "does not break the cross-border statement; rule '%s'", f->country, f->country,
+			 cross_border_rule_name(a->cfg.policy->xb_rule));
+	}
+	if (!any)
+		return;
+	struct statement *s = stmt_find(a, "cross_border");
+	if (s != NULL && !breaks)
+		s->verdict = VERDICT_KEPT;
+	a->st.highest = SEV_INFO;
+	for (int sev = SEV_COUNT - 1; sev >= 0; sev--) {
+		if (a->st.by_severity[sev] > 0) {
+			a->st.highest = (enum audit_severity)sev;
+			break;
+		}
+	}
+}
+
 void audit_finish(struct audit *a)
 {
 	if (a->finished)
 		return;
 	a->finished = true;
+	location_checks(a);
 	/* the flows of a device's MAC that were not taken: moved to the front */
 	for (size_t i = 0; i < a->n_others; i++) {
 		struct audit_left_out o = a->others[i];

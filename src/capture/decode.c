@@ -93,7 +93,8 @@ static enum decode_result l4_tcp(struct cursor *c, uint32_t wire, struct decoded
 		return anomaly(st, ANOM_TCP_TRUNCATED);
 	if (hlen < TCP_MIN_HDR || hlen > wire)
 		return anomaly(st, ANOM_TCP_BAD_OFFSET);
-	cur_skip(c, hlen - TCP_MIN_HDR); /* options */
+	out->tcp_opts = cur_take(c, hlen - TCP_MIN_HDR);
+	out->tcp_opts_len = (uint8_t)(hlen - TCP_MIN_HDR);
 	if (!cur_ok(c))
 		return anomaly(st, ANOM_TCP_TRUNCATED);
 	COUNT(st, tcp);

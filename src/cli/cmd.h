@@ -20,6 +20,13 @@ int cmd_policy(int argc, char **argv);
 int cmd_sigs(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_evidence(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+/* --export URL of audit and capture: the URL checked before any work, and
+   the report directory exported once written (exit status; credentials
+   from CLICKHOUSE_USER and CLICKHOUSE_PASSWORD). */
+int cmd_export_check(const char *url, struct fa_err *err);
+int cmd_export_dir(const char *url, const char *dir, bool quiet);
 
 /* "flowaudit: <message>" on stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -53,6 +60,9 @@ struct run_opts {
 	char sig_list[SIG_MAX_PATH_LIST];
 	const char *policy_path, *events_path, *device_path, *outdir;
 	const char *fail_on, *formats;
+	const char *vantage;  /* --vantage CC or LAT,LON */
+	const char *sign_key;      /* --sign KEY.pem: sign the report's manifest */
+	const char *export_url;    /* --export URL: the report into ClickHouse */
 	const char *devices[64];
 	size_t n_devices;
 	bool json, quiet;
@@ -167,6 +177,7 @@ void run_on_stop(bool (*fn)(void *), void *arg);
 #include "flowaudit/audit.h"
 #include "flowaudit/evidence.h"
 #include "flowaudit/report_dir.h"
+#include "flowaudit/report_sign.h"
 
 #include <jansson.h>
 
@@ -215,6 +226,7 @@ struct audit_session {
 	size_t n_evidence;
 	struct evidence_pack *evidence_pack; /* NULL: one file per finding */
 	struct report_dir *rdir; /* OUTDIR, locked */
+	struct report_key *sign_key; /* --sign: signs MANIFEST.sha256; NULL: none */
 	/* wall seconds of each phase, for the summary */
 	double t_replay, t_evidence, t_outputs, t_hashes;
 	/* what the audit could not look at (audit_session_judge) */

@@ -46,6 +46,9 @@ static const char usage[] =
 	"  -d, --device-profile FILE identifiers of the device under test\n"
 	"  --device IP|MAC           the device under test (repeatable; default: every\n"
 	"                            private, ULA, link-local or CGNAT client)\n"
+	"  --vantage CC|LAT,LON      where the capture was made: the location check of\n"
+	"                            cross-border findings (default: the device\n"
+	"                            profile's \"vantage\", else none)\n"
 	"  -o, --output DIR          report directory (default reports/NAME-TIME)\n"
 	"  --format LIST             json,html,ndjson,junit,evidence (default: all);\n"
 	"                            evidence-files or evidence-pack: the evidence as\n"
@@ -53,7 +56,8 @@ static const char usage[] =
 	"                            up to 50 findings, the pack above)\n"
 	"  --fail-on LEVEL           info|low|medium|high: exit 1 when a finding is at\n"
 	"                            or above LEVEL (default low); never: report only\n"
-	"  -s, --signatures DIR      signature catalogue (default: the shipped one)\n"
+	"  -s, --signatures DIR      signature catalogue (default: the shipped one);\n"
+	"                            repeat it for layers: the first that matches wins\n"
 	"  -g, --geo DB              country database (MaxMind DB format)\n"
 	"  --asn DB                  ASN database (MaxMind DB format)\n"
 	"  --no-geo                  do not locate addresses\n"
@@ -63,6 +67,10 @@ static const char usage[] =
 	"  --keylog FILE             TLS key log (SSLKEYLOGFILE format): decrypt the TLS\n"
 	"                            flows it has secrets for (repeatable); a pcapng's\n"
 	"                            secrets blocks are read with no option\n"
+	"  --sign KEY.pem            sign MANIFEST.sha256 with this Ed25519 private key\n"
+	"                            (MANIFEST.sha256.sig; verify --key checks it)\n"
+	"  --export URL              then export the report into ClickHouse (flowaudit\n"
+	"                            export; credentials from CLICKHOUSE_USER/PASSWORD)\n"
 	"  --quiet                   no progress and no summary\n";
 
 static struct sig_db *known_sigs;
@@ -137,6 +145,16 @@ int audit_session_open(struct audit_session *s, struct fa_err *err)
 		}
 		s->formats |= FMT_JSON; /* every other output is rendered from it */
 	}
+	if (o->export_url != NULL) {
+		int erc = cmd_export_check(o->export_url, err);
+		if (erc != FA_OK)
+			return erc;
+	}
+	if (o->sign_key != NULL) {
+		int krc = report_key_load_private(o->sign_key, &s->sign_key, err);
+		if (krc != FA_OK)
+			return krc;
+	}
 	if (o->policy_path == NULL) {
 		fa_err_set(err, "no policy declaration given (use -p POLICY)");
 		return FA_EINPUT;
@@ -181,7 +199,18 @@ int audit_session_open(struct audit_session *s, struct fa_err *err)
 	} else {
 		s->consent = consent_new();
 	}
+	struct vantage vantage = {0};
+	if (o->vantage != NULL) {
+		const char *why;
+		if (!vantage_parse(o->vantage, &vantage, &why)) {
+			fa_err_set(err, "--vantage: '%s': %s", o->vantage, why);
+			return FA_EINPUT;
+		}
+	} else if (r->dev != NULL) {
+		vantage = r->dev->vantage;
+	}
 	struct audit_cfg ac = {
+		.vantage = vantage,
 		.policy = s->policy,
 		.consent = s->consent,
 		.profile = r->dev,
@@ -221,6 +250,7 @@ void audit_session_close(struct audit_session *s)
 {
 	run_on_stop(NULL, NULL);
 	report_dir_close(s->rdir);
+	report_key_free(s->sign_key);
 	audit_free(s->audit);
 	consent_free(s->consent);
 	policy_free(s->policy);
@@ -899,7 +929,26 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 				sums[ni] = in.keys[i];
 				inputs[ni++] = r->o.keylogs[i];
 			}
-			rc = manifest_write(tmpdir, inputs, sums, ni, (unsigned)r->o.threads, err);
+			/* the evidence pack was hashed as it was written */
+			const struct evidence_pack *pk = s->evidence_pack;
+			size_t no = pk ? pk->n_paths : 0;
+			const char **outs = calloc(no ? no : 1, sizeof(*outs));
+			const char **osums = calloc(no ? no : 1, sizeof(*osums));
+			for (size_t k = 0; outs && osums && k < no; k++) {
+				outs[k] = pk->paths[k];
+				osums[k] = pk->sha256[k];
+			}
+			if (outs == NULL || osums == NULL) {
+				fa_err_set(err, "out of memory writing %s", MANIFEST_NAME);
+				rc = FA_ERUNTIME;
+			} else {
+				rc = manifest_write_known(tmpdir, inputs, sums, ni, outs, osums, no,
+							  (unsigned)r->o.threads, err);
+			}
+			free(outs);
+			free(osums);
+			if (rc == FA_OK && s->sign_key != NULL)
+				rc = report_sign_manifest(tmpdir, s->sign_key, err);
 		}
 		free(inputs);
 		free(sums);
@@ -1036,6 +1085,11 @@ void audit_session_judge(struct audit_session *s)
 			 t->any ? "each took the time of the frame before it"
 				: "no frame has a usable time",
 			 timed_consent ? ", so the consent state judged at them may be wrong" : "");
+	if (as.by_rule[RULE_CROSS_BORDER] > 0 && !audit_vantage(s->audit)->set)
+		note_add(s, NULL, "no vantage point was given (--vantage CC or LAT,LON, or \"vantage\" "
+			 "in the device profile): each cross-border finding's round trip is reported as "
+			 "a distance from where the capture was made, but no country can be ruled out "
+			 "(location_check cannot_judge)");
 	/* the traffic of devices' MACs left out: the busiest few MACs named */
 	size_t n_lo = audit_left_out_count(s->audit);
 	if (n_lo > 0) {
@@ -1146,6 +1200,9 @@ void audit_session_summary(struct audit_session *s, const json_t *doc, FILE *to)
 	snprintf(mpath, sizeof(mpath), "%s/%s", s->outdir ? s->outdir : ".", MANIFEST_NAME);
 	if (s->outdir && sha256_file(mpath, mhex, &merr) == FA_OK)
 		fprintf(to, "manifest: SHA256 %s\n", mhex);
+	if (s->outdir && s->sign_key)
+		fprintf(to, "signed:   %s by the key %s\n", REPORT_SIG_NAME,
+			report_key_fingerprint(s->sign_key));
 	/* where a replay's time went; a capture lasts as long as it was told to */
 	if (!s->live)
 		fprintf(to, "time: %.2f s replay, ", s->t_replay);
@@ -1191,6 +1248,9 @@ int cmd_audit(int argc, char **argv)
 	if (!s.run.o.quiet)
 		audit_session_summary(&s, doc, stdout);
 	int ex_verdict = audit_session_exit(&s);
+	if (s.run.o.export_url != NULL && s.outdir != NULL &&
+	    cmd_export_dir(s.run.o.export_url, s.outdir, s.run.o.quiet) != FA_EXIT_OK)
+		ex_verdict = FA_EXIT_RUNTIME;
 	json_decref(doc);
 	audit_session_close(&s);
 	return ex_verdict;

@@ -42,8 +42,9 @@ static const char usage[] =
 	"  --consent-stdin           read consent events from standard input\n"
 	"  --keylog FILE             TLS key log the client writes (SSLKEYLOGFILE): read\n"
 	"                            as it grows, to decrypt TLS flows (repeatable)\n"
-	"  -e, -d, --device, -o, --format, --fail-on, -s, -g, --asn, --no-geo,\n"
-	"  --max-flows, --stream-limit, --quiet: as for 'flowaudit audit'\n"
+	"  -e, -d, --device, --vantage, -o, --format, --fail-on, -s, -g, --asn,\n"
+	"  --no-geo, --max-flows, --stream-limit, --sign, --export, --quiet: as for\n"
+	"  'flowaudit audit'\n"
 	"Consent lines: 'consent_granted advertising analytics', 'consent_withdrawn', or the\n"
 	"JSON form of an event; each is time-stamped when it arrives.\n";
 
@@ -367,6 +368,10 @@ int cmd_capture(int argc, char **argv)
 		audit_session_summary(&s, doc, stderr);
 	}
 	int ex_verdict = audit_session_exit(&s);
+	/* standard output is the findings' stream: the export says only what fails */
+	if (o->export_url != NULL && s.outdir != NULL &&
+	    cmd_export_dir(o->export_url, s.outdir, true) != FA_EXIT_OK)
+		ex_verdict = FA_EXIT_RUNTIME;
 	json_decref(doc);
 	pcapng_writer_free(w);
 	audit_session_close(&s);

@@ -28,6 +28,7 @@ static const char usage[] =
 	"usage: flowaudit policy check FILE [-s SIGDIR]\n"
 	"       flowaudit policy draft TEXT [-o FILE] [-s SIGDIR]\n"
 	"  -s, --signatures DIR      signature catalogue the SDK ids must exist in\n"
+	"                            (repeatable: layers, the first that has the id)\n"
 	"                            (default: $FLOWAUDIT_SIGNATURES, ./signatures, installed)\n"
 	"  -o, --output FILE         draft: write the declaration there (default: stdout)\n";
 

@@ -41,6 +41,9 @@ enum {
 	OPT_QUIET,
 	OPT_THREADS,
 	OPT_KEYLOG,
+	OPT_VANTAGE,
+	OPT_SIGN,
+	OPT_EXPORT,
 	OPT_HELP,
 };
 
@@ -73,6 +76,9 @@ static const struct option long_opts[] = {
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"threads", required_argument, NULL, OPT_THREADS},
 	{"keylog", required_argument, NULL, OPT_KEYLOG},
+	{"vantage", required_argument, NULL, OPT_VANTAGE},
+	{"sign", required_argument, NULL, OPT_SIGN},
+	{"export", required_argument, NULL, OPT_EXPORT},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -82,6 +88,8 @@ static unsigned opt_class(int c)
 	switch (c) {
 	case 'r': case OPT_THREADS: return RUN_READ;
 	case 'p': case 'e': case 'd': case 'o': case OPT_DEVICE: case OPT_FAIL_ON: case OPT_FORMAT:
+	case OPT_VANTAGE:
+	case OPT_SIGN: case OPT_EXPORT:
 		return RUN_POLICY;
 	case 'i': case 'f': case 'w': case 'Z': case OPT_DURATION: case OPT_BUFFER:
 	case OPT_ROTATE_SIZE: case OPT_ROTATE_SECONDS: case OPT_CONSENT_FIFO: case OPT_CONSENT_STDIN:
@@ -163,6 +171,9 @@ int run_parse(int argc, char **argv, unsigned mask, const char *usage, struct ru
 			break;
 		case OPT_FAIL_ON: o->fail_on = optarg; break;
 		case OPT_FORMAT: o->formats = optarg; break;
+		case OPT_VANTAGE: o->vantage = optarg; break;
+		case OPT_SIGN: o->sign_key = optarg; break;
+		case OPT_EXPORT: o->export_url = optarg; break;
 		case OPT_JSON: o->json = true; break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_MAX_FLOWS:

@@ -36,7 +36,7 @@
 #define MAX_LINE 1024
 #define BATCH 512
 #define MATCH_COLS 6
-#define LIST_COLS 7
+#define LIST_COLS 8
 
 static const char usage[] =
 	"usage: flowaudit sigs match [-s DIR] [--json] HOST|IP...   who operates these endpoints\n"
@@ -533,7 +533,7 @@ static int sigs_list(int argc, char **argv)
 		return FA_EXIT_RUNTIME;
 	}
 	static const char *const head[LIST_COLS] = {"ID",	"KIND",	   "ENTITY",  "COUNTRY",
-						    "PURPOSES", "DOMAINS", "NETWORKS"};
+						    "PURPOSES", "DOMAINS", "NETWORKS", "CATALOGUE"};
 	memcpy(cells, head, sizeof(head));
 	for (size_t i = 0; i < n; i++) {
 		const struct sig_entry *e = sig_db_entry(db, i);
@@ -552,6 +552,7 @@ static int sigs_list(int argc, char **argv)
 		c[4] = purposes[i];
 		c[5] = nums[i][0];
 		c[6] = nums[i][1];
+		c[7] = e->catalogue->label;
 	}
 	print_aligned(cells, n + 1, LIST_COLS);
 	free(cells);

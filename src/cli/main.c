@@ -18,6 +18,8 @@ static const struct {
 	{"audit", cmd_audit, "replay captures and audit them against a policy declaration"},
 	{"capture", cmd_capture, "capture live from an interface and audit as it goes"},
 	{"evidence", cmd_evidence, "a finding's own capture, cut from a report's evidence"},
+	{"diff", cmd_diff, "what changed between two reports (new, gone, unchanged findings)"},
+	{"export", cmd_export, "reports into ClickHouse (export --clickhouse URL DIR...)"},
 	{"flows", cmd_flows, "list every flow of the captures, named and located"},
 	{"policy", cmd_policy, "check a policy declaration or draft one (policy check|draft FILE)"},
 	{"sigs", cmd_sigs, "the signature catalogue (sigs match|check|list)"},

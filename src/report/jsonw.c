@@ -318,6 +318,22 @@ void jsonw_int(struct jsonw *w, const char *key, int64_t v)
 	tree_add(w, key, json_integer((json_int_t)v));
 }
 
+void jsonw_milli(struct jsonw *w, const char *key, int64_t v)
+{
+	if (w->failed || w->skipping)
+		return;
+	if (w->out != NULL) {
+		char num[32];
+		int64_t a = v < 0 ? -v : v;
+		int n = snprintf(num, sizeof(num), "%s%" PRId64 ".%03" PRId64, v < 0 ? "-" : "",
+				 a / 1000, a % 1000);
+		text_prefix(w, key);
+		put(w, num, (size_t)n);
+		return;
+	}
+	tree_add(w, key, json_real((double)v / 1000.0));
+}
+
 static void literal(struct jsonw *w, const char *key, const char *text, json_t *v)
 {
 	if (w->failed || w->skipping)

@@ -31,6 +31,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -105,7 +106,9 @@ static void output_name(const char *rel, char *buf, size_t len)
  * Collects the regular files under root/rel into l, names relative to root.
  * With odd (verify), everything else goes there as "name (what it is)":
  * symbolic links, devices, sockets, FIFOs and empty directories; and at the
- * top only MANIFEST.sha256 is left out, not a leftover MANIFEST.sha256.tmp.
+ * top only MANIFEST.sha256 and its signature (MANIFEST.sha256.sig, which
+ * signs the manifest and so cannot be listed in it) are left out, not a
+ * leftover MANIFEST.sha256.tmp.
  */
 static int walk(const char *root, const char *rel, int depth, struct names *l, struct names *odd,
 		struct fa_err *err)
@@ -132,6 +135,7 @@ static int walk(const char *root, const char *rel, int depth, struct names *l, s
 			continue;
 		entries++;
 		if (rel[0] == '\0' && (strcmp(e->d_name, MANIFEST_NAME) == 0 ||
+				       strcmp(e->d_name, MANIFEST_NAME ".sig") == 0 ||
 				       (odd == NULL && strcmp(e->d_name, MANIFEST_NAME ".tmp") == 0)))
 			continue;
 		char sub[PATH_MAX], full[PATH_MAX];
@@ -247,6 +251,8 @@ struct digest_work {
 	size_t n;
 	const char *const *input_paths, *const *input_sha256;
 	size_t n_inputs;
+	const char *const *output_names, *const *output_sha256;
+	size_t n_outputs;
 	char (*hex)[65];
 	size_t *same;
 	atomic_size_t next;
@@ -277,19 +283,19 @@ static void *digest_main(void *arg)
 		const char *name = w->lines[i];
 		char path[PATH_MAX];
 		line_path(w->outdir, name, path, sizeof(path));
-		int rc;
-		if (strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0) {
-			const char *known = known_digest(path, w->input_paths, w->input_sha256,
-							 w->n_inputs);
-			if (known != NULL) {
-				snprintf(w->hex[i], sizeof(w->hex[i]), "%s", known);
-				rc = FA_OK;
-			} else {
-				rc = digest_of(path, w->hex[i], &t->err);
-			}
-		} else {
+		bool input = strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0;
+		/* a digest the caller has: an input's by its path, an output's by its name */
+		const char *known = input ? known_digest(path, w->input_paths, w->input_sha256,
+							 w->n_inputs)
+					  : known_digest(name, w->output_names, w->output_sha256,
+							 w->n_outputs);
+		int rc = FA_OK;
+		if (known != NULL)
+			snprintf(w->hex[i], sizeof(w->hex[i]), "%s", known);
+		else if (input)
+			rc = digest_of(path, w->hex[i], &t->err);
+		else
 			rc = sha256_file(path, w->hex[i], &t->err);
-		}
 		if (rc != FA_OK) {
 			t->failed_at = i;
 			t->rc = rc;
@@ -383,6 +389,15 @@ int manifest_write(const char *outdir, const char *const *input_paths,
 		   const char *const *input_sha256, size_t n_inputs, unsigned threads,
 		   struct fa_err *err)
 {
+	return manifest_write_known(outdir, input_paths, input_sha256, n_inputs, NULL, NULL, 0,
+				    threads, err);
+}
+
+int manifest_write_known(const char *outdir, const char *const *input_paths,
+			 const char *const *input_sha256, size_t n_inputs,
+			 const char *const *output_names, const char *const *output_sha256,
+			 size_t n_outputs, unsigned threads, struct fa_err *err)
+{
 	struct names outs = {0};
 	int rc = walk(outdir, "", 0, &outs, NULL, err);
 	/* Each entry is "name\0path": the name written and the file hashed. */
@@ -417,7 +432,10 @@ int manifest_write(const char *outdir, const char *const *input_paths,
 				.n = lines.n,
 				.input_paths = input_paths,
 				.input_sha256 = input_sha256,
-				.n_inputs = n_inputs};
+				.n_inputs = n_inputs,
+				.output_names = output_names,
+				.output_sha256 = output_sha256,
+				.n_outputs = n_outputs};
 	w.hex = calloc(lines.n ? lines.n : 1, sizeof(*w.hex));
 	w.same = calloc(lines.n ? lines.n : 1, sizeof(*w.same));
 	if (w.hex == NULL || w.same == NULL) {
@@ -511,14 +529,46 @@ static void input_path(const char *name, const char *inputs_dir, char *path, siz
 		snprintf(path, len, "%s", p);
 }
 
-/* Checks one line; writes its verdict. */
-static enum verdict check_line(const char *root, const char *inputs_dir, const char *hex,
-			       const char *name, FILE *to)
+/*
+ * One manifest line being checked: whether its file may be read (and
+ * where it is), its digest once read, and its verdict. Lines are checked
+ * in three steps, so that the reading, which is nearly all the time, runs
+ * in several threads: check_prepare (in order), check_hash (any order),
+ * check_report (in order).
+ */
+struct check {
+	const char *hex, *name;
+	char *path;          /* the file to read; NULL when the verdict is known */
+	bool input;
+	char got[65];
+	int rc;              /* of the digest */
+	char *err;           /* why it could not be read */
+	enum verdict v;
+	char *pre;           /* the verdict line when known before reading */
+};
+
+static void set_pre(struct check *c, enum verdict v, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_pre(struct check *c, enum verdict v, const char *fmt, ...)
 {
-	struct fa_err herr = {{0}};
-	char path[PATH_MAX], got[65];
-	bool input = strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0;
-	if (input) {
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&c->pre, fmt, ap) < 0)
+		c->pre = NULL;
+	va_end(ap);
+	c->v = v;
+}
+
+/* Whether line c's file may be read; if not, its verdict. */
+static void check_prepare(struct check *c, const char *root, const char *inputs_dir)
+{
+	char path[PATH_MAX];
+	const char *name = c->name;
+	c->path = NULL;
+	c->pre = NULL;
+	c->input = strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) == 0;
+	if (c->input) {
 		input_path(name, inputs_dir, path, sizeof(path));
 		struct stat sb;
 		size_t dl;
@@ -530,47 +580,105 @@ static enum verdict check_line(const char *root, const char *inputs_dir, const c
 		bool set = strcmp(dir, path) != 0;
 		int st = stat(dir, &sb);
 		if (st != 0 && (errno == ENOENT || errno == ENOTDIR)) {
-			fprintf(to, "NOT CHECKED %s: not found\n", name);
-			return V_NOT_CHECKED;
+			set_pre(c, V_NOT_CHECKED, "NOT CHECKED %s: not found", name);
+			return;
 		}
 		/* a device or a FIFO named by a stranger's manifest would never end */
 		if (st == 0 && !(set ? S_ISDIR(sb.st_mode) : S_ISREG(sb.st_mode))) {
-			fprintf(to, "REFUSED %s: not a regular file; not read\n", name);
-			return V_BAD;
+			set_pre(c, V_BAD, "REFUSED %s: not a regular file; not read", name);
+			return;
 		}
 	} else {
 		const char *why = unsafe_name(name);
 		if (why != NULL) {
-			fprintf(to, "REFUSED %s: %s; not read\n", name, why);
-			return V_BAD;
+			set_pre(c, V_BAD, "REFUSED %s: %s; not read", name, why);
+			return;
 		}
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", root, name) >= sizeof(path)) {
-			fprintf(to, "REFUSED %s: path too long\n", name);
-			return V_BAD;
+			set_pre(c, V_BAD, "REFUSED %s: path too long", name);
+			return;
 		}
 		struct stat sb;
 		if (lstat(path, &sb) != 0) {
-			fprintf(to, "%s %s\n", errno == ENOENT ? "MISSING" : "UNREADABLE", name);
-			return V_BAD;
+			set_pre(c, V_BAD, "%s %s", errno == ENOENT ? "MISSING" : "UNREADABLE",
+				 name);
+			return;
 		}
 		char real[PATH_MAX];
 		size_t rl = strlen(root);
 		if (!S_ISREG(sb.st_mode)) {
-			fprintf(to, "REFUSED %s: not a regular file; not read\n", name);
-			return V_BAD;
+			set_pre(c, V_BAD, "REFUSED %s: not a regular file; not read", name);
+			return;
 		}
 		if (realpath(path, real) == NULL || strncmp(real, root, rl) != 0 || real[rl] != '/') {
-			fprintf(to, "REFUSED %s: resolves outside OUTDIR; not read\n", name);
-			return V_BAD;
+			set_pre(c, V_BAD, "REFUSED %s: resolves outside OUTDIR; not read",
+				 name);
+			return;
 		}
 	}
-	if ((input ? digest_of(path, got, &herr) : sha256_file(path, got, &herr)) != FA_OK) {
-		fprintf(to, "UNREADABLE %s: %s\n", name, herr.msg);
+	c->path = strdup(path);
+	if (c->path == NULL)
+		set_pre(c, V_BAD, "UNREADABLE %s: out of memory", name);
+}
+
+static void check_hash(struct check *c)
+{
+	struct fa_err herr = {{0}};
+	c->rc = c->input ? digest_of(c->path, c->got, &herr) : sha256_file(c->path, c->got, &herr);
+	c->err = c->rc != FA_OK ? strdup(herr.msg) : NULL;
+}
+
+/* Writes line c's verdict; returns it. */
+static enum verdict check_report(struct check *c, FILE *to)
+{
+	if (c->path == NULL) {
+		if (c->pre != NULL)
+			fprintf(to, "%s\n", c->pre);
+		else /* the verdict line itself could not be made */
+			fprintf(to, "UNREADABLE %s: out of memory\n", c->name);
+		return c->pre != NULL ? c->v : V_BAD;
+	}
+	if (c->rc != FA_OK) {
+		fprintf(to, "UNREADABLE %s: %s\n", c->name, c->err ? c->err : "out of memory");
 		return V_BAD;
 	}
-	bool ok = strncasecmp(got, hex, 64) == 0;
-	fprintf(to, "%s %s\n", ok ? "OK" : "CHANGED", name);
+	bool ok = strncasecmp(c->got, c->hex, 64) == 0;
+	fprintf(to, "%s %s\n", ok ? "OK" : "CHANGED", c->name);
 	return ok ? V_OK : V_BAD;
+}
+
+struct check_work {
+	struct check *v;
+	size_t n;
+	atomic_size_t next;
+};
+
+static void *check_main(void *arg)
+{
+	struct check_work *w = arg;
+	for (size_t i; (i = atomic_fetch_add(&w->next, 1)) < w->n;)
+		if (w->v[i].path != NULL)
+			check_hash(&w->v[i]);
+	return NULL;
+}
+
+/* The digests of every line that may be read, in as many threads as the
+   machine has processors (at most MANIFEST_MAX_THREADS). */
+static void check_all(struct check *v, size_t n)
+{
+	struct check_work w = {.v = v, .n = n};
+	atomic_init(&w.next, 0);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t threads = cpus < 1 ? 1 : cpus > MANIFEST_MAX_THREADS ? MANIFEST_MAX_THREADS
+								    : (size_t)cpus;
+	pthread_t tid[MANIFEST_MAX_THREADS];
+	bool started[MANIFEST_MAX_THREADS] = {false};
+	for (size_t k = 1; k < threads; k++)
+		started[k] = pthread_create(&tid[k], NULL, check_main, &w) == 0;
+	check_main(&w);
+	for (size_t k = 1; k < threads; k++)
+		if (started[k])
+			pthread_join(tid[k], NULL);
 }
 
 /* Bytes from c to the next byte b within max (max, or all that is left,
@@ -834,7 +942,7 @@ int manifest_check(const char *outdir, const struct manifest_check_opts *opt, FI
 			opt->expect_sha256);
 		res->bad++;
 	}
-	struct names listed = {0};
+	struct names listed = {0}, text = {0};
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t got;
@@ -847,12 +955,9 @@ int manifest_check(const char *outdir, const struct manifest_check_opts *opt, FI
 			rc = FA_EINPUT;
 			break;
 		}
-		enum verdict v = check_line(root, opt ? opt->inputs_dir : NULL, hex, name, report_to);
-		if (v == V_BAD)
-			res->bad++;
-		else if (v == V_NOT_CHECKED)
-			res->not_checked++;
-		if (strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) != 0)
+		hex[64] = ' '; /* kept whole: "<hex> name", split again below */
+		rc = names_push(&text, hex, NULL, err);
+		if (rc == FA_OK && strncmp(name, INPUT_PREFIX, strlen(INPUT_PREFIX)) != 0)
 			rc = names_push(&listed, strncmp(name, "./", 2) == 0 ? name + 2 : name, NULL, err);
 	}
 	free(line);
@@ -861,6 +966,31 @@ int manifest_check(const char *outdir, const struct manifest_check_opts *opt, FI
 		rc = FA_ERUNTIME;
 	}
 	fclose(fp);
+	struct check *checks = rc == FA_OK ? calloc(text.n ? text.n : 1, sizeof(*checks)) : NULL;
+	if (rc == FA_OK && checks == NULL) {
+		fa_err_set(err, "out of memory verifying %s", mpath);
+		rc = FA_ERUNTIME;
+	}
+	for (size_t i = 0; checks != NULL && i < text.n; i++) {
+		text.v[i][64] = '\0';
+		checks[i].hex = text.v[i];
+		checks[i].name = text.v[i] + 66;
+		check_prepare(&checks[i], root, opt ? opt->inputs_dir : NULL);
+	}
+	if (checks != NULL)
+		check_all(checks, text.n);
+	for (size_t i = 0; checks != NULL && i < text.n; i++) {
+		enum verdict v = check_report(&checks[i], report_to);
+		if (v == V_BAD)
+			res->bad++;
+		else if (v == V_NOT_CHECKED)
+			res->not_checked++;
+		free(checks[i].path);
+		free(checks[i].pre);
+		free(checks[i].err);
+	}
+	free(checks);
+	names_free(&text);
 	struct names present = {0}, odd = {0};
 	if (rc == FA_OK)
 		rc = walk(outdir, "", 0, &present, &odd, err);

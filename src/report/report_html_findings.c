@@ -239,6 +239,29 @@ static void write_consent(FILE *out, const json_t *f, const json_t *events)
 	fputs("</dd></div>\n", out);
 }
 
+/* A cross-border finding's location check: what the round trip says of
+   the registered country, and why. */
+static void write_location(FILE *out, const json_t *f)
+{
+	const char *lc = rh_str(f, "location_check");
+	const json_t *l = rh_get(f, "location");
+	if (lc == NULL || !json_is_object(l))
+		return;
+	dt(out, "Where the server is");
+	fprintf(out, "<b class=\"mono\">%s</b>: ",
+		 strcmp(lc, "supports") == 0      ? "supports"
+		 : strcmp(lc, "contradicts") == 0 ? "contradicts"
+						  : "cannot_judge");
+	rh_esc(out, rh_str(l, "reasoning"));
+	const char *file = rh_str(l, "file");
+	if (file != NULL) {
+		fputs(" <span class=\"meta\">(<span class=\"mono\">", out);
+		rh_esc(out, file);
+		fputs("</span>)</span>", out);
+	}
+	fputs("</dd></div>\n", out);
+}
+
 static void evidence_link(FILE *out, const char *path)
 {
 	if (safe_relative_href(path)) {
@@ -499,7 +522,11 @@ static void write_finding(FILE *out, const json_t *f, const json_t *doc)
 	rh_esc(out, rh_str(f, "rule"));
 	fputs("</span>", out);
 	if (rh_str(f, "statement")) {
-		fputs("; breaks statement <a href=\"#statements\" class=\"mono\">", out);
+		const char *lc = rh_str(f, "location_check");
+		fputs(lc && strcmp(lc, "contradicts") == 0 ? "; does not break statement "
+							   : "; breaks statement ",
+		      out);
+		fputs("<a href=\"#statements\" class=\"mono\">", out);
 		rh_esc(out, rh_str(f, "statement"));
 		fputs("</a>", out);
 	}
@@ -521,6 +548,7 @@ static void write_finding(FILE *out, const json_t *f, const json_t *doc)
 	write_traffic(out, f);
 	write_identifiers(out, f);
 	write_consent(out, f, rh_get(doc, "consent_events"));
+	write_location(out, f);
 	write_evidence(out, f);
 	write_finding_frames(out, f);
 	fputs("</dl>\n</article>\n", out);

@@ -106,6 +106,40 @@ void report_flow_members(struct jsonw *w, const struct flow_record *r, const cha
 	jsonw_int(w, "first_frame", (int64_t)r->first_frame);
 	jsonw_int(w, "last_frame", (int64_t)r->last_frame);
 	jsonw_string(w, "end", flow_end_reason_name(r->end));
+	report_rtt_members(w, &r->rtt);
+}
+
+void report_rtt_members(struct jsonw *w, const struct rtt_result *t)
+{
+	if (t->rtt_us != RTT_NONE)
+		jsonw_milli(w, "rtt_ms", t->rtt_us);
+	else
+		jsonw_null(w, "rtt_ms");
+	if (t->server_us != RTT_NONE)
+		jsonw_milli(w, "server_rtt_ms", t->server_us);
+	else
+		jsonw_null(w, "server_rtt_ms");
+	if (t->kind == RTT_KIND_NONE) {
+		jsonw_null(w, "rtt_frames");
+		return;
+	}
+	jsonw_object(w, "rtt_frames");
+	jsonw_string(w, "measured", rtt_kind_name(t->kind));
+	if (t->server_us != RTT_NONE) {
+		jsonw_int(w, "request", (int64_t)t->req_frame);
+		jsonw_int(w, "answer", (int64_t)t->ans_frame);
+	} else {
+		jsonw_null(w, "request");
+		jsonw_null(w, "answer");
+	}
+	if (t->ack_frame) {
+		jsonw_int(w, "syn", (int64_t)t->syn_frame);
+		jsonw_int(w, "ack", (int64_t)t->ack_frame);
+	} else {
+		jsonw_null(w, "syn");
+		jsonw_null(w, "ack");
+	}
+	jsonw_end(w);
 }
 
 /* A tree writer with its object open, for the _members() functions. */
@@ -314,6 +348,8 @@ static json_t *inputs_json(const struct report_ctx *c)
 	json_object_set_new(geo, "country", geo_db_json(geo_country_info(c->geo), c->geo_country_sha256));
 	json_object_set_new(geo, "asn", geo_db_json(geo_asn_info(c->geo), c->geo_asn_sha256));
 	json_object_set_new(in, "geo", geo);
+	const struct vantage *vp = c->audit ? audit_vantage(c->audit) : NULL;
+	json_object_set_new(in, "vantage", vp && vp->set ? json_string(vp->text) : json_null());
 	/* the key logs by path and digest: their contents are secrets */
 	json_t *kl = json_array();
 	for (size_t i = 0; i < c->n_keylogs; i++)
@@ -426,6 +462,59 @@ static void evidence_pack_members(struct jsonw *w, const struct report_ctx *c,
 	jsonw_string(w, "evidence_filter", any ? filter : NULL);
 }
 
+/* A distance in whole kilometres, or null when not known. */
+static void jw_km(struct jsonw *w, const char *key, double km)
+{
+	if (km < 0)
+		jsonw_null(w, key);
+	else
+		jsonw_int(w, key, (int64_t)(km + 0.5));
+}
+
+/* location_check and location: a cross-border finding's round trip against
+   its registered country (docs/rules.md); null for other findings. */
+static void location_members(struct jsonw *w, const struct report_ctx *c, const struct finding *f)
+{
+	const struct location_check *l = &f->loc;
+	if (l->verdict == LOC_NONE) {
+		jsonw_null(w, "location_check");
+		jsonw_null(w, "location");
+		return;
+	}
+	const struct vantage *v = audit_vantage(c->audit);
+	bool rtt = l->rtt_us != RTT_NONE;
+	jsonw_string(w, "location_check", location_verdict_name(l->verdict));
+	jsonw_object(w, "location");
+	jsonw_string(w, "registered_country", f->country);
+	jsonw_string(w, "vantage", v->set ? v->text : NULL);
+	if (rtt)
+		jsonw_milli(w, "rtt_ms", l->rtt_us);
+	else
+		jsonw_null(w, "rtt_ms");
+	jsonw_string(w, "measured", rtt ? rtt_kind_name(l->kind) : NULL);
+	if (rtt) {
+		const struct source_file_info *fi = c->src ? source_file(c->src, l->file) : NULL;
+		jsonw_int(w, "flow", (int64_t)l->flow_id);
+		jw_addr(w, "address", &l->addr);
+		jsonw_string(w, "file", fi ? fi->path : NULL);
+		jsonw_array(w, "frames");
+		jsonw_int(w, NULL, (int64_t)l->req_frame);
+		jsonw_int(w, NULL, (int64_t)l->ans_frame);
+		jsonw_end(w);
+	} else {
+		jsonw_null(w, "flow");
+		jsonw_null(w, "address");
+		jsonw_null(w, "file");
+		jsonw_array(w, "frames");
+		jsonw_end(w);
+	}
+	jw_km(w, "bound_km", l->bound_km);
+	jw_km(w, "distance_km", l->distance_km);
+	jsonw_int(w, "margin_km", (int64_t)GEODIST_ERROR_KM);
+	jsonw_string(w, "reasoning", l->reasoning ? l->reasoning : "");
+	jsonw_end(w);
+}
+
 void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t i)
 {
 	const struct finding *f = audit_finding(c->audit, i);
@@ -531,6 +620,7 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	} else {
 		jsonw_null(w, "consent");
 	}
+	location_members(w, c, f);
 	if (ev && ev->pack)
 		evidence_pack_members(w, c, ev);
 	else

@@ -10,6 +10,7 @@
  */
 #include "flowaudit/decode.h"
 #include "flowaudit/evidence.h"
+#include "flowaudit/hash.h"
 #include "flowaudit/pcapng.h"
 
 #include "frames.h"
@@ -433,6 +434,12 @@ static void test_pack_and_cut(void **state)
 	assert_int_equal(pk.packets, N_FRAMES);
 	assert_string_equal(pk.paths[0], "findings.pcapng");
 	assert_string_equal(pk.paths[1], "findings-2.pcapng");
+	for (size_t k = 0; k < pk.n_paths; k++) { /* each part hashed as it was written */
+		char p[4400], hex[65];
+		snprintf(p, sizeof(p), "%s/%s", pdir, pk.paths[k]);
+		assert_int_equal(sha256_file(p, hex, &err), FA_OK);
+		assert_string_equal(pk.sha256[k], hex);
+	}
 
 	/* every frame once, in order, commented with exactly its sets */
 	static char comments[N_FRAMES][64];

@@ -188,9 +188,70 @@ static void test_input_not_a_file(void **state)
 	rm_dir(dir);
 }
 
+/*
+ * An output whose digest the writer already has (the evidence pack, hashed
+ * as it was written) goes into the manifest as given, not read again: a
+ * digest given wrong on purpose shows in the line, and verify, which
+ * reads every file, reports the file CHANGED. Many findings citing one
+ * file are one citation.
+ */
+static void test_known_output_digest(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fa_known_XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char ev[4200];
+	snprintf(ev, sizeof(ev), "%s/evidence", dir);
+	assert_int_equal(mkdir(ev, 0755), 0);
+	put(dir, "evidence/findings.pcapng", "packets");
+	/* more citations than the manifest may have lines */
+	size_t cap = (MANIFEST_MAX_FILES + 10000) * 48;
+	char *json = malloc(cap);
+	assert_non_null(json);
+	size_t at = (size_t)snprintf(json, cap, "{\"findings\": [");
+	for (int i = 0; i < MANIFEST_MAX_FILES + 10000; i++)
+		at += (size_t)snprintf(json + at, cap - at, "%s{\"evidence\": "
+				       "\"evidence/findings.pcapng\"}", i ? "," : "");
+	snprintf(json + at, cap - at, "]}");
+	put(dir, "report.json", json);
+	free(json);
+	char real[65], path[4300];
+	struct fa_err err = {{0}};
+	snprintf(path, sizeof(path), "%s/evidence/findings.pcapng", dir);
+	assert_int_equal(sha256_file(path, real, &err), FA_OK);
+	const char *wrong = "0000000000000000000000000000000000000000000000000000000000000000";
+	const char *names[] = {"evidence/findings.pcapng"}, *sums[] = {wrong};
+	assert_int_equal(manifest_write_known(dir, NULL, NULL, 0, names, sums, 1, 2, &err), FA_OK);
+	char mpath[4300], line[200];
+	snprintf(mpath, sizeof(mpath), "%s/MANIFEST.sha256", dir);
+	FILE *m = fopen(mpath, "r");
+	assert_non_null(m);
+	bool seen = false;
+	while (fgets(line, sizeof(line), m))
+		if (strstr(line, "evidence/findings.pcapng")) {
+			seen = true;
+			assert_memory_equal(line, wrong, 64);
+		}
+	fclose(m);
+	assert_true(seen);
+	struct manifest_result res;
+	char *out = check(dir, NULL, &res);
+	assert_non_null(strstr(out, "CHANGED evidence/findings.pcapng"));
+	assert_int_equal(res.bad, 1);
+	free(out);
+	/* with the true digest, all match */
+	sums[0] = real;
+	assert_int_equal(manifest_write_known(dir, NULL, NULL, 0, names, sums, 1, 2, &err), FA_OK);
+	out = check(dir, NULL, &res);
+	assert_int_equal(res.bad, 0);
+	free(out);
+	rm_dir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_known_output_digest),
 		cmocka_unit_test(test_citations),
 		cmocka_unit_test(test_citations_hostile),
 		cmocka_unit_test(test_expect_digest),

@@ -51,6 +51,12 @@ struct policy_processor {
 	char *comment; /* NULL when absent */
 };
 
+/* A point the declaration leaves open (a draft's `review` list). */
+struct policy_review {
+	char *what;  /* what to decide */
+	char *where; /* the quoted sentence or section it concerns */
+};
+
 /* Optional strings are NULL when the declaration leaves them out. */
 struct policy {
 	char *path;
@@ -76,6 +82,8 @@ struct policy {
 	bool enc_declared; /* encryption_in_transit present */
 	char *enc_clause;
 	char *consent_clause; /* where the text says consent is needed; may be NULL */
+	struct policy_review *review; /* open points: the audit runs, the report repeats them */
+	size_t n_review;
 };
 
 /*

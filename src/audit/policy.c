@@ -533,6 +533,37 @@ static int load_processors(struct ld *l, json_t *root, struct policy *p)
 	return FA_OK;
 }
 
+static int load_review(struct ld *l, json_t *root, struct policy *p)
+{
+	json_t *arr, *o;
+	char path[PATH_MAX_LEN];
+	int rc = member(l, root, "", "review", JSON_ARRAY, false, &arr);
+	if (rc != FA_OK || arr == NULL)
+		return rc;
+	p->review = calloc(json_array_size(arr) + 1, sizeof(*p->review));
+	if (p->review == NULL) {
+		fa_err_set(l->err, "%s: out of memory", l->path);
+		return FA_ERUNTIME;
+	}
+	size_t i;
+	json_array_foreach(arr, i, o) {
+		struct policy_review *r = &p->review[i];
+		p->n_review = i + 1;
+		idx(path, "review", i);
+		if (!json_is_object(o))
+			return bad(l, path, "expected an object {\"what\": ..., \"where\": ...}, found %s",
+				   type_name(o));
+		rc = check_keys(l, o, path, "what where");
+		if (rc == FA_OK)
+			rc = get_str(l, o, path, "what", true, &r->what);
+		if (rc == FA_OK)
+			rc = get_str(l, o, path, "where", true, &r->where);
+		if (rc != FA_OK)
+			return rc;
+	}
+	return FA_OK;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -655,7 +686,7 @@ static int load(struct ld *l, json_t *root, struct policy *p)
 			   json_string_value(schema), POLICY_SCHEMA);
 	rc = check_keys(l, root, "", "schema app comment first_party recipients generic_processors "
 			"storage_regions cross_border consent_required_for consent_clause "
-			"encryption_in_transit");
+			"encryption_in_transit review");
 	if (rc == FA_OK)
 		rc = get_str(l, root, "", "comment", false, &p->comment);
 	if (rc == FA_OK)
@@ -675,6 +706,8 @@ static int load(struct ld *l, json_t *root, struct policy *p)
 		rc = get_str(l, root, "", "consent_clause", false, &p->consent_clause);
 	if (rc == FA_OK)
 		rc = load_encryption(l, root, p);
+	if (rc == FA_OK)
+		rc = load_review(l, root, p);
 	return rc;
 }
 
@@ -751,6 +784,11 @@ void policy_free(struct policy *p)
 	free_list(p->consent_required_for, p->n_consent_required);
 	free(p->enc_clause);
 	free(p->consent_clause);
+	for (size_t i = 0; p->review != NULL && i < p->n_review; i++) {
+		free(p->review[i].what);
+		free(p->review[i].where);
+	}
+	free(p->review);
 	free(p);
 }
 

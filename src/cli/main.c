@@ -21,7 +21,7 @@ static const struct {
 	{"diff", cmd_diff, "what changed between two reports (new, gone, unchanged findings)"},
 	{"export", cmd_export, "reports into ClickHouse (export --clickhouse URL DIR...)"},
 	{"flows", cmd_flows, "list every flow of the captures, named and located"},
-	{"policy", cmd_policy, "check a policy declaration (policy check FILE)"},
+	{"policy", cmd_policy, "check a policy declaration or draft one (policy check|draft FILE)"},
 	{"sigs", cmd_sigs, "the signature catalogue (sigs match|check|list)"},
 	{"verify", cmd_verify, "re-check the hashes of a report directory"},
 };

@@ -399,6 +399,25 @@ static void write_statements(FILE *out, const json_t *doc)
 	fputs("</table>\n", out);
 }
 
+/* What the declaration itself leaves open (a drafted declaration's `review`). */
+static void write_policy_review(FILE *out, const json_t *doc)
+{
+	const json_t *rv = rh_get(doc, "policy_review");
+	if (json_array_size(rv) == 0)
+		return;
+	fputs("<h3>The declaration leaves open</h3>\n<ul>\n", out);
+	size_t i;
+	const json_t *r;
+	json_array_foreach(rv, i, r) {
+		fputs("<li>", out);
+		rh_esc_or(out, rh_str(r, "what"), "");
+		fputs(" <span class=\"meta\">", out);
+		rh_esc(out, rh_str(r, "where"));
+		fputs("</span></li>\n", out);
+	}
+	fputs("</ul>\n", out);
+}
+
 /* ---- devices ---- */
 
 static void write_devices(FILE *out, const json_t *doc)
@@ -589,6 +608,7 @@ int report_html_write_each(const json_t *doc, const struct report_findings *fs, 
 	write_notes(out, doc);
 	rh_findings_table(out, fs);
 	write_statements(out, doc);
+	write_policy_review(out, doc);
 	rh_country_chart(out, doc);
 	rh_timeline(out, doc, fs);
 	rh_findings(out, doc, fs);

@@ -1044,6 +1044,11 @@ json_t *report_build(const struct report_ctx *c)
 	json_object_set_new(doc, "fail_on", json_string(report_fail_on_name(c->fail_on)));
 	json_object_set_new(doc, "inputs", inputs_json(c));
 	json_object_set_new(doc, "policy", policy_json(c->policy));
+	json_t *review = json_array(); /* what the declaration leaves open */
+	for (size_t i = 0; c->policy != NULL && i < c->policy->n_review; i++)
+		json_array_append_new(review, json_pack("{s:s, s:s}", "what", c->policy->review[i].what,
+							"where", c->policy->review[i].where));
+	json_object_set_new(doc, "policy_review", review);
 	json_object_set_new(doc, "devices", devices_json(c));
 	json_object_set_new(doc, "consent_events", consent_json(c->consent));
 	json_object_set_new(doc, "summary", summary_json(c));

@@ -128,6 +128,19 @@ static void test_key_value_block(void **state)
 	json_decref(doc);
 }
 
+static void test_kangxi_radicals(void **state)
+{
+	(void)state;
+	/* the keys written with Kangxi radicals (U+2F64 for 用, U+2F6C for 目, U+2F08 for 人),
+	   as PDF conversions do: read as the ideographs */
+	json_t *doc = draft("SDK名称：友盟+\n使\u2f64\u2f6c的：统计分析\n收集的个\u2f08信息：设备信息\n");
+	json_t *u = recipient(doc, "umeng");
+	assert_non_null(u);
+	assert_list(json_object_get(u, "purposes"), 1, "analytics");
+	assert_list(json_object_get(u, "data"), 1, "device_id");
+	json_decref(doc);
+}
+
 static void test_inline_records(void **state)
 {
 	(void)state;
@@ -464,6 +477,7 @@ int main(void)
 		cmocka_unit_test(test_region_left_for_review),
 		cmocka_unit_test(test_section_numbers),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_kangxi_radicals),
 		cmocka_unit_test(test_first_party_and_promises),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_draft_loads),

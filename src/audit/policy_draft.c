@@ -209,13 +209,75 @@ static bool is_sdk_list(const char *s, size_t n)
 	return false;
 }
 
+/* True when s[0..n) speaks of SDKs, third parties, their use, a purpose or data. */
+static bool speaks_of_sdks(const char *s, size_t n)
+{
+	static const char *const more[] = {"processor*", "subprocessor*", "sub-processor*",
+					   "vendor*", "合作伙伴", NULL};
+	return dfind_any(s, n, dw_sdk_context) || dfind_any(s, n, more) ||
+	       draft_scan(dw_purposes, s, n, false) != 0 || draft_scan(dw_data, s, n, true) != 0;
+}
+
+/*
+ * A line that sets the context of the lines under it: a lead-in ending with
+ * a colon or announcing "the following", or a heading (short, no sentence,
+ * not a list item) that names no
+ * catalogue entry. Names in the lines under one that speaks of SDKs count
+ * even where their own sentence does not ("Advertising" then "• AdMob").
+ */
+static bool sets_context(const struct draft *d, const struct dline *l)
+{
+	const char *s = l->s;
+	size_t n = l->n;
+	static const char *const lead_in[] = {"the following", "以下", NULL};
+	if (s[n - 1] == ':' || (n >= 3 && memcmp(s + n - 3, "：", 3) == 0) ||
+	    dfind_any(s, n, lead_in))
+		return true;
+	if (l->bulleted || n > 80 || strchr(".;!?)", s[n - 1]) != NULL || dsent_end(s, n, 0) != n ||
+	    (n >= 3 && (memcmp(s + n - 3, "。", 3) == 0 || memcmp(s + n - 3, "；", 3) == 0 ||
+			memcmp(s + n - 3, "）", 3) == 0)))
+		return false;
+	size_t pos = 0;
+	struct dmatch mt;
+	return !dmatcher_next(d->m, s, n, &pos, false, &mt);
+}
+
+/*
+ * A line that is nothing but a catalogue name, under a heading or after a
+ * line that speaks of SDKs: "• Adjust", "2. Ironsource.", "Sentry (by Functional Software,
+ * Inc.)". A parenthesis after the name says who makes it.
+ */
+static void read_name_line(struct draft *d, const struct dline *l, bool negated, const char *q)
+{
+	size_t a = 0, b = l->n;
+	const char *s = l->s;
+	while (b > a && (s[b - 1] == '.' || s[b - 1] == ' '))
+		b--;
+	if (b > a && s[b - 1] == ')')
+		for (size_t i = b; i > a; i--)
+			if (s[i - 1] == '(') {
+				b = i - 1;
+				break;
+			}
+	dtrim(s, &a, &b);
+	if (b == a || b - a > 60)
+		return;
+	const struct sig_entry *e = dmatcher_exact(d->m, s + a, b - a);
+	if (e == NULL || e->kind != SIG_SDK)
+		return;
+	if (negated)
+		add_negated(d, e, q);
+	else
+		add_recip(d, e, s + a, b - a, 0, 0, q);
+}
+
 /*
  * Catalogue names in a sentence. Purposes and data are read from the clause
  * around a mention when no other SDK is named in it, else from the sentence
  * when it names one SDK only; a list of SDKs gives none of them its words.
  */
 static void read_mentions(struct draft *d, const struct dline *l, const char *s, size_t n,
-			  bool *named)
+			  bool in_context, bool *named)
 {
 	struct dmatch mt[64];
 	size_t k = 0;
@@ -225,8 +287,7 @@ static void read_mentions(struct draft *d, const struct dline *l, const char *s,
 	bool list = is_sdk_list(s, n);
 	/* a name in running text counts where the sentence speaks of SDKs, their use or a
 	   purpose: "Follow us on Instagram" names no recipient */
-	if (!list && !dfind_any(s, n, dw_sdk_context) && draft_scan(dw_purposes, s, n, false) == 0 &&
-	    draft_scan(dw_data, s, n, true) == 0)
+	if (!list && !in_context && !speaks_of_sdks(s, n))
 		return;
 	/* what a clause says is worked out once, for the first of its mentions */
 	size_t ca = 0, cb = 0, in_clause = 0;
@@ -354,6 +415,7 @@ static void read_promises(struct draft *d, const struct dline *l, const char *s,
 
 static void read_prose(struct draft *d)
 {
+	bool context = false, context_negated = false, after_sdks = false;
 	for (size_t li = 0; li < d->t.n_lines; li++) {
 		const struct dline *l = &d->t.lines[li];
 		if (l->n == 0)
@@ -364,6 +426,15 @@ static void read_prose(struct draft *d)
 			read_promises(d, l, l->s, l->n);
 			continue;
 		}
+		bool in_context = context;
+		if (sets_context(d, l)) {
+			context = speaks_of_sdks(l->s, l->n);
+			context_negated = context && dfind_any(l->s, l->n, dw_not_used);
+		} else if (in_context || after_sdks) {
+			read_name_line(d, l, in_context && context_negated, lq);
+		}
+		/* a name alone on the line after a sentence about third-party services */
+		after_sdks = speaks_of_sdks(l->s, l->n) && !dfind_any(l->s, l->n, dw_not_used);
 		read_line_start(d, l->s, l->n, lq);
 		for (size_t a = 0; a < l->n;) {
 			size_t b = dsent_end(l->s, l->n, a);
@@ -372,7 +443,7 @@ static void read_prose(struct draft *d)
 			char q[WHERE_CAP];
 			draft_quote(q, sizeof(q), l, s, n);
 			bool named = false;
-			read_mentions(d, l, s, n, &named);
+			read_mentions(d, l, s, n, in_context && !context_negated, &named);
 			read_list(d, s, n, q);
 			if (!named)
 				draft_read_addresses(d, s, n, q);

@@ -30,6 +30,7 @@ struct dline {
 	const char *sec; /* section path of the nearest heading; "" before any */
 	size_t sec_off;  /* where sec is in the text's section strings */
 	bool labelled;   /* the line opened with a numbering label */
+	bool bulleted;   /* the line opened with a bullet ("•", "-", ...) */
 };
 
 struct dtext {

@@ -782,7 +782,9 @@ static int make_lines(struct dtext *t)
 			a += ll;
 			l.labelled = true;
 		}
-		a += bullet_at(t->buf + a, b - a);
+		size_t bl = bullet_at(t->buf + a, b - a);
+		l.bulleted = bl > 0;
+		a += bl;
 		dtrim(t->buf, &a, &b);
 		if (a == b)
 			continue;

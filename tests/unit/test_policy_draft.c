@@ -261,6 +261,28 @@ static void test_word_is_not_a_name(void **state)
 	json_decref(doc);
 }
 
+static void test_names_under_heading(void **state)
+{
+	(void)state;
+	/* a heading or lead-in that speaks of SDKs or a purpose gives its list items context */
+	json_t *doc = draft("Advertising\n• AdMob\n• AppsFlyer.\n• Cloudflare\n\n"
+			    "We rely on third-party services for diagnostics.\n"
+			    "Segment (by Twilio Inc.)\n\n"
+			    "We do not use the following SDKs:\n- Tencent Bugly\n");
+	assert_non_null(recipient(doc, "admob"));
+	assert_non_null(recipient(doc, "appsflyer"));
+	assert_non_null(recipient(doc, "segment"));
+	/* an infrastructure entry is never a recipient; a negated lead-in negates its list */
+	assert_null(recipient(doc, "cloudflare"));
+	assert_null(recipient(doc, "tencent-bugly"));
+	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 3);
+	json_decref(doc);
+	/* a heading that speaks of neither gives none */
+	doc = draft("Contact\n• AppsFlyer\n• Segment\n");
+	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 0);
+	json_decref(doc);
+}
+
 static void test_storage_regions(void **state)
 {
 	(void)state;
@@ -477,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_region_left_for_review),
 		cmocka_unit_test(test_section_numbers),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_names_under_heading),
 		cmocka_unit_test(test_kangxi_radicals),
 		cmocka_unit_test(test_first_party_and_promises),
 		cmocka_unit_test(test_bad_input),

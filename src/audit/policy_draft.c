@@ -128,6 +128,8 @@ void draft_candidate(struct draft *d, const char *s, size_t n, uint32_t purposes
 		e = sig_match_host(d->db, host, NULL);
 	char named[128];
 	draft_span_copy(named, sizeof(named), s + a, b - a);
+	if (e != NULL && e->kind != SIG_SDK)
+		return; /* infrastructure (a cloud, a CDN) is no recipient */
 	if (e != NULL && negated)
 		add_negated(d, e, q);
 	else if (e != NULL)

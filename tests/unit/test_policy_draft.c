@@ -283,6 +283,21 @@ static void test_names_under_heading(void **state)
 	json_decref(doc);
 }
 
+static void test_every_cell_of_a_row(void **state)
+{
+	(void)state;
+	/* every name in the row's cells, comma-separated ones included; not an infrastructure
+	   entry in the name cell, nor a name in the data cell */
+	json_t *doc = draft("| Provider | Services | Data | Location |\n"
+			    "| Cloudflare | AppsFlyer, Segment | crash logs (as Tencent Bugly does) | US |\n");
+	assert_non_null(recipient(doc, "appsflyer"));
+	assert_non_null(recipient(doc, "segment"));
+	assert_null(recipient(doc, "cloudflare"));
+	assert_null(recipient(doc, "tencent-bugly"));
+	assert_true(has(json_object_get(recipient(doc, "segment"), "data"), "crash_data"));
+	json_decref(doc);
+}
+
 static void test_storage_regions(void **state)
 {
 	(void)state;
@@ -499,6 +514,7 @@ int main(void)
 		cmocka_unit_test(test_region_left_for_review),
 		cmocka_unit_test(test_section_numbers),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_every_cell_of_a_row),
 		cmocka_unit_test(test_names_under_heading),
 		cmocka_unit_test(test_kangxi_radicals),
 		cmocka_unit_test(test_first_party_and_promises),

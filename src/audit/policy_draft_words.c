@@ -91,7 +91,7 @@ const struct dword dw_data[] = {
 
 const struct dtable_key dw_table_keys[] = {
 	{"第三方SDK名称", K_NAME}, {"SDK名称", K_NAME}, {"SDK 名称", K_NAME},
-	{"插件名称", K_NAME}, {"SDK name", K_NAME}, {"Name of SDK", K_NAME},
+	{"插件名称", K_NAME}, {"产品/类型", K_NAME}, {"SDK name", K_NAME}, {"Name of SDK", K_NAME},
 	{"Name of the SDK", K_NAME}, {"SDK", K_NAME}, {"名称", K_NAME}, {"Name", K_NAME},
 	{"使用目的", K_PURPOSE}, {"SDK用途", K_PURPOSE}, {"用途", K_PURPOSE},
 	{"目的", K_PURPOSE}, {"使用场景", K_PURPOSE}, {"业务场景", K_PURPOSE},

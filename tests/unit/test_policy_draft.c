@@ -141,6 +141,18 @@ static void test_kangxi_radicals(void **state)
 	json_decref(doc);
 }
 
+static void test_product_type_key(void **state)
+{
+	(void)state;
+	/* "产品/类型" names the SDK of a key-value block */
+	json_t *doc = draft("产品/类型：友盟+\n使用目的：统计分析\n收集的个人信息：设备信息\n");
+	json_t *u = recipient(doc, "umeng");
+	assert_non_null(u);
+	assert_list(json_object_get(u, "purposes"), 1, "analytics");
+	assert_list(json_object_get(u, "data"), 1, "device_id");
+	json_decref(doc);
+}
+
 static void test_inline_records(void **state)
 {
 	(void)state;
@@ -514,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_region_left_for_review),
 		cmocka_unit_test(test_section_numbers),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_product_type_key),
 		cmocka_unit_test(test_every_cell_of_a_row),
 		cmocka_unit_test(test_names_under_heading),
 		cmocka_unit_test(test_kangxi_radicals),

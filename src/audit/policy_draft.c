@@ -211,6 +211,41 @@ static bool is_sdk_list(const char *s, size_t n)
 	return false;
 }
 
+/*
+ * True when the clause s[ca..cb) says the SDK named at offset at is not
+ * used. A contrast ("，仅使用", "but", "only") ends the reach of a negation:
+ * "不包含友盟统计,仅使用腾讯Bugly" negates 友盟 only, "uses Crashlytics but not
+ * Google Analytics" Google Analytics only. A clause that opens with "No"
+ * ("No advertising SDKs such as AdMob are included") negates its names.
+ */
+static bool negated_at(const char *s, size_t ca, size_t cb, size_t at)
+{
+	static const char *const contrast[] = {"仅使用", "只使用", "仅接入", "只接入", "但", "而是",
+					       "but", "only", "however", "instead", NULL};
+	size_t a = ca, b = cb;
+	for (size_t i = 0; contrast[i] != NULL; i++)
+		for (const char *p = s + ca; p < s + cb;) {
+			const char *w = dfind(p, (size_t)(s + cb - p), contrast[i]);
+			if (w == NULL)
+				break;
+			size_t o = (size_t)(w - s);
+			if (o <= at && o > a)
+				a = o;
+			else if (o > at && o < b)
+				b = o;
+			p = w + strlen(contrast[i]);
+		}
+	static const char *const opening[] = {"No", "Neither", NULL};
+	size_t ta = ca, tb = cb;
+	dtrim(s, &ta, &tb);
+	for (size_t i = 0; opening[i] != NULL && a == ca; i++) {
+		size_t l = strlen(opening[i]);
+		if (tb - ta > l && strncmp(s + ta, opening[i], l) == 0 && s[ta + l] == ' ')
+			return true;
+	}
+	return dfind_any(s + a, b - a, dw_not_used);
+}
+
 /* True when s[0..n) speaks of SDKs, third parties, their use, a purpose or data. */
 static bool speaks_of_sdks(const char *s, size_t n)
 {
@@ -293,13 +328,11 @@ static void read_mentions(struct draft *d, const struct dline *l, const char *s,
 		return;
 	/* what a clause says is worked out once, for the first of its mentions */
 	size_t ca = 0, cb = 0, in_clause = 0;
-	bool negated = false;
 	uint32_t cp = 0, cd = 0;
 	for (size_t i = 0; i < k; i++) {
 		if (i == 0 || mt[i].at >= cb) {
 			draft_clause_of(s, n, mt[i].at, &ca, &cb);
 			draft_quote_at(q, sizeof(q), l, s, n, mt[i].at);
-			negated = dfind_any(s + ca, cb - ca, dw_not_used);
 			in_clause = 0;
 			for (size_t j = i; j < k && mt[j].at < cb; j++)
 				in_clause += mt[j].e != NULL;
@@ -323,6 +356,7 @@ static void read_mentions(struct draft *d, const struct dline *l, const char *s,
 		*named = true;
 		if (mt[i].e->kind != SIG_SDK)
 			continue;
+		bool negated = negated_at(s, ca, cb, mt[i].at);
 		if (negated)
 			add_negated(d, mt[i].e, q);
 		else

@@ -128,8 +128,8 @@ const char *const dw_not_used[] = {
 	"do not use", "does not use", "don't use", "doesn't use", "did not use", "never use*",
 	"no longer use*", "not used", "do not integrate", "does not integrate", "don't integrate",
 	"not integrated", "do not include", "does not include", "not included", "do not embed",
-	"does not embed", "not embedded", "have removed", "has been removed", "do not work with",
-	NULL,
+	"does not embed", "not embedded", "have removed", "has been removed", "removed",
+	"do not work with", "neither", "nor", "but not", NULL,
 };
 
 /* Data not collected: "we will not collect your contacts". */

@@ -240,6 +240,29 @@ static void test_full_width_list(void **state)
 	json_decref(doc);
 }
 
+static void test_negation_scope(void **state)
+{
+	(void)state;
+	/* a contrast ends a negation's reach; "removed", "neither ... nor", "but not" and a
+	   clause opening with "No" negate */
+	json_t *doc = draft("本应用不使用穿山甲,仅接入友盟+。\n"
+			    "Our game uses AppsFlyer for installs but not Segment.\n"
+			    "We removed Tencent Bugly in the spring release.\n"
+			    "Neither AdMob nor Firebase Analytics is part of the app.\n");
+	assert_non_null(recipient(doc, "umeng"));
+	assert_non_null(recipient(doc, "appsflyer"));
+	assert_null(recipient(doc, "csj"));
+	assert_null(recipient(doc, "segment"));
+	assert_null(recipient(doc, "tencent-bugly"));
+	assert_null(recipient(doc, "admob"));
+	assert_null(recipient(doc, "firebase-analytics"));
+	assert_non_null(review(doc, "(segment) is named only", NULL));
+	json_decref(doc);
+	doc = draft("No crash reporting SDKs such as Tencent Bugly are included in the app.\n");
+	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 0);
+	json_decref(doc);
+}
+
 static void test_not_used(void **state)
 {
 	(void)state;
@@ -526,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_region_left_for_review),
 		cmocka_unit_test(test_section_numbers),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_negation_scope),
 		cmocka_unit_test(test_product_type_key),
 		cmocka_unit_test(test_every_cell_of_a_row),
 		cmocka_unit_test(test_names_under_heading),

@@ -201,6 +201,24 @@ static bool in_address(const char *s, size_t n, size_t at, size_t len)
 					    (s[e + 1] >= 'A' && s[e + 1] <= 'Z'));
 }
 
+/*
+ * True when the name at offset at is the owner inside a parenthesis after
+ * "of" or "by": "MoPub (monetization platform of Twitter, Inc.)" names
+ * Twitter's company, not its SDK.
+ */
+static bool owner_in_parens(const char *s, size_t at)
+{
+	static const char *const owner[] = {"of", "by", NULL};
+	for (size_t i = at; i > 0; i--) {
+		char c = s[i - 1];
+		if (c == ')' || (i >= 3 && memcmp(s + i - 3, "）", 3) == 0))
+			return false;
+		if (c == '(' || (i >= 3 && memcmp(s + i - 3, "（", 3) == 0))
+			return dfind_any(s + i, at - i, owner);
+	}
+	return false;
+}
+
 /* True when s[0..n) lists SDKs after a colon ("第三方SDK：A、B"): its words belong to none alone. */
 static bool is_sdk_list(const char *s, size_t n)
 {
@@ -320,7 +338,7 @@ static void read_mentions(struct draft *d, const struct dline *l, const char *s,
 	size_t k = 0;
 	char q[WHERE_CAP];
 	for (size_t pos = 0; k < 64 && dmatcher_next(d->m, s, n, &pos, true, &mt[k]);)
-		k += !in_address(s, n, mt[k].at, mt[k].len);
+		k += !in_address(s, n, mt[k].at, mt[k].len) && !owner_in_parens(s, mt[k].at);
 	bool list = is_sdk_list(s, n);
 	/* a name in running text counts where the sentence speaks of SDKs, their use or a
 	   purpose: "Follow us on Instagram" names no recipient */

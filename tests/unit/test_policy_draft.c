@@ -263,6 +263,18 @@ static void test_negation_scope(void **state)
 	json_decref(doc);
 }
 
+static void test_owner_in_parens(void **state)
+{
+	(void)state;
+	/* a name in a parenthesis after "of" or "by" is the owner, not an SDK */
+	json_t *doc = draft("Our partners include AppsFlyer (an attribution service by Segment Inc.) "
+			    "and Tencent Bugly (crash reports of the app).\n");
+	assert_non_null(recipient(doc, "appsflyer"));
+	assert_non_null(recipient(doc, "tencent-bugly"));
+	assert_null(recipient(doc, "segment"));
+	json_decref(doc);
+}
+
 static void test_not_used(void **state)
 {
 	(void)state;
@@ -549,6 +561,7 @@ int main(void)
 		cmocka_unit_test(test_region_left_for_review),
 		cmocka_unit_test(test_section_numbers),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_owner_in_parens),
 		cmocka_unit_test(test_negation_scope),
 		cmocka_unit_test(test_product_type_key),
 		cmocka_unit_test(test_every_cell_of_a_row),

@@ -30,6 +30,7 @@
 #include "flowaudit/policy.h"
 #include "policy_draft_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -480,6 +481,11 @@ static void read_prose(struct draft *d)
 			read_promises(d, l, l->s, l->n);
 			continue;
 		}
+		bool word = false;
+		for (size_t i = 0; i < l->n && !word; i++)
+			word = (unsigned char)l->s[i] >= 0x80 || isalnum((unsigned char)l->s[i]);
+		if (!word)
+			continue; /* a rule or a lone "-" between items changes no context */
 		bool in_context = context;
 		if (sets_context(d, l)) {
 			context = speaks_of_sdks(l->s, l->n);

@@ -324,6 +324,11 @@ static void test_names_under_heading(void **state)
 	assert_null(recipient(doc, "tencent-bugly"));
 	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 3);
 	json_decref(doc);
+	/* a lone "-" between the items (a converted list) keeps the heading's context */
+	doc = draft("Analytics\n-\nSegment\n-\nAppsFlyer\n");
+	assert_non_null(recipient(doc, "segment"));
+	assert_non_null(recipient(doc, "appsflyer"));
+	json_decref(doc);
 	/* a heading that speaks of neither gives none */
 	doc = draft("Contact\n• AppsFlyer\n• Segment\n");
 	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 0);

@@ -92,20 +92,25 @@ static void add_negated(struct draft *d, const struct sig_entry *e, const char *
 	}
 }
 
+void draft_drop_paren(const char *s, size_t a, size_t *b)
+{
+	if (*b > a && (s[*b - 1] == ')' || (*b - a >= 3 && memcmp(s + *b - 3, "）", 3) == 0))) {
+		for (size_t i = *b; i > a; i--)
+			if (s[i - 1] == '(' || (i - a >= 3 && memcmp(s + i - 3, "（", 3) == 0)) {
+				*b = s[i - 1] == '(' ? i - 1 : i - 3;
+				break;
+			}
+		dtrim(s, &a, b);
+	}
+}
+
 /* True when s[0..n) (a name cell, a list item) reads as an SDK's name: "... SDK". */
 bool draft_looks_like_sdk(const char *s, size_t n)
 {
 	size_t a = 0, b = n;
 	dtrim(s, &a, &b);
 	/* "Admob SDK(GoogleMobileAds SDK)": the part before a closing parenthesis */
-	if (b > a && (s[b - 1] == ')' || (b - a >= 3 && memcmp(s + b - 3, "）", 3) == 0))) {
-		for (size_t i = b; i > a; i--)
-			if (s[i - 1] == '(' || (i - a >= 3 && memcmp(s + i - 3, "（", 3) == 0)) {
-				b = s[i - 1] == '(' ? i - 1 : i - 3;
-				break;
-			}
-		dtrim(s, &a, &b);
-	}
+	draft_drop_paren(s, a, &b);
 	if (b - a < 4 || b - a > 80 || strncasecmp(s + b - 3, "sdk", 3) != 0)
 		return false;
 	static const char *const generic[] = {"第三方", "third*", "following", "以下", "相关",
@@ -309,12 +314,7 @@ static void read_name_line(struct draft *d, const struct dline *l, bool negated,
 	const char *s = l->s;
 	while (b > a && (s[b - 1] == '.' || s[b - 1] == ' '))
 		b--;
-	if (b > a && s[b - 1] == ')')
-		for (size_t i = b; i > a; i--)
-			if (s[i - 1] == '(') {
-				b = i - 1;
-				break;
-			}
+	draft_drop_paren(s, a, &b);
 	dtrim(s, &a, &b);
 	if (b == a || b - a > 60)
 		return;

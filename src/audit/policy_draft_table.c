@@ -260,6 +260,11 @@ static void row_names(struct draft *d, const struct record *r, const char *s, co
 			dtrim(c, &ia, &ib);
 			const struct sig_entry *e =
 				ib > ia ? dmatcher_exact(d->m, c + ia, ib - ia) : NULL;
+			if (e == NULL && ib > ia) {
+				/* "Firebase Cloud Messaging (FCM)" */
+				draft_drop_paren(c, ia, &ib);
+				e = ib > ia ? dmatcher_exact(d->m, c + ia, ib - ia) : NULL;
+			}
 			if (e != NULL && (c + ia < r->name || c + ia >= r->name + r->name_n))
 				draft_candidate(d, c + ia, ib - ia, r->purposes, r->data, NULL, true,
 						false, q);

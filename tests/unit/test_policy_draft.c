@@ -338,10 +338,11 @@ static void test_names_under_heading(void **state)
 static void test_every_cell_of_a_row(void **state)
 {
 	(void)state;
-	/* every name in the row's cells, comma-separated ones included; not an infrastructure
+	/* every name in the row's cells, comma-separated ones included, a parenthesis after one dropped; not an infrastructure
 	   entry in the name cell, nor a name in the data cell */
 	json_t *doc = draft("| Provider | Services | Data | Location |\n"
-			    "| Cloudflare | AppsFlyer, Segment | crash logs (as Tencent Bugly does) | US |\n");
+			    "| Cloudflare | AppsFlyer, Segment (event pipeline) | "
+			    "crash logs (as Tencent Bugly does) | US |\n");
 	assert_non_null(recipient(doc, "appsflyer"));
 	assert_non_null(recipient(doc, "segment"));
 	assert_null(recipient(doc, "cloudflare"));

@@ -183,13 +183,21 @@ static void read_line_start(struct draft *d, const char *s, size_t n, const char
 	size_t end = n;
 	static const char *const stops[] = {"：", ":", "，", ",", "。", "；", ";", " - ", " – ",
 					    NULL};
-	for (size_t i = 0; i < n && end == n; i++)
+	int depth = 0; /* "钉钉 SDK (Android 端,iOS端)": no stop inside a parenthesis */
+	for (size_t i = 0; i < n && end == n; i++) {
+		if (s[i] == '(' || (i + 3 <= n && memcmp(s + i, "（", 3) == 0))
+			depth++;
+		else if (depth > 0 && (s[i] == ')' || (i + 3 <= n && memcmp(s + i, "）", 3) == 0)))
+			depth--;
+		if (depth > 0)
+			continue;
 		for (size_t k = 0; stops[k] != NULL; k++)
 			if (i + strlen(stops[k]) <= n && memcmp(s + i, stops[k], strlen(stops[k])) == 0 &&
 			    !(s[i] == ':' && i + 1 < n && s[i + 1] == '/')) {
 				end = i;
 				break;
 			}
+	}
 	if (!draft_looks_like_sdk(s, end))
 		return;
 	bool negated = dfind_any(s, n, dw_not_used);

@@ -275,6 +275,16 @@ static void test_owner_in_parens(void **state)
 	json_decref(doc);
 }
 
+static void test_unknown_sdk_with_platforms(void **state)
+{
+	(void)state;
+	/* an unknown "X SDK" line with its platforms in parentheses goes to review */
+	json_t *doc = draft("3. 晴川推送 SDK (Android 端,iOS端)\nSDK提供方：晴川科技有限公司\n");
+	assert_non_null(review(doc, "晴川推送 SDK", "catalogue does not know"));
+	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 0);
+	json_decref(doc);
+}
+
 static void test_not_used(void **state)
 {
 	(void)state;
@@ -567,6 +577,7 @@ int main(void)
 		cmocka_unit_test(test_region_left_for_review),
 		cmocka_unit_test(test_section_numbers),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_unknown_sdk_with_platforms),
 		cmocka_unit_test(test_owner_in_parens),
 		cmocka_unit_test(test_negation_scope),
 		cmocka_unit_test(test_product_type_key),

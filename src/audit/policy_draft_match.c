@@ -108,8 +108,10 @@ static int add_name_parts(struct dmatcher *m, const struct sig_entry *e)
 	}
 	if (open == NULL || rc != FA_OK)
 		return rc;
+	/* "(AdMob)" is a name; a lower-case "(global)" qualifies the name and is none */
 	const char *in = open + 2, *close = strchr(in, ')');
-	if (close == NULL || memchr(in, ' ', (size_t)(close - in)) || memchr(in, ',', (size_t)(close - in)))
+	if (close == NULL || memchr(in, ' ', (size_t)(close - in)) ||
+	    memchr(in, ',', (size_t)(close - in)) || (*in >= 'a' && *in <= 'z'))
 		return rc;
 	for (const char *p = in; rc == FA_OK && p < close;) {
 		const char *sl = memchr(p, '/', (size_t)(close - p));

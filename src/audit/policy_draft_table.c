@@ -285,12 +285,14 @@ static bool table_row(struct draft *d, struct table *tb, size_t li)
 	}
 	int roles[16];
 	size_t named = 0, with_name = 0;
+	bool sdk_cell = false; /* a header names no SDK: "Maps SDK" in a row is a value */
 	for (size_t i = 0; i < k; i++) {
 		roles[i] = len[i] <= 60 ? header_role(l->s + at[i], len[i]) : -1;
 		named += roles[i] >= 0;
 		with_name += roles[i] == K_NAME;
+		sdk_cell = sdk_cell || dmatcher_exact(d->m, l->s + at[i], len[i]) != NULL;
 	}
-	if (named >= 2 && named * 2 >= k) {
+	if (named >= 2 && named * 2 >= k && !sdk_cell) {
 		memcpy(tb->roles, roles, sizeof(roles));
 		tb->n = k;
 		tb->header = true;

@@ -4,11 +4,11 @@
  * Run from the top of the tree. The catalogue is the small one under
  * tests/fixtures/draft/sigs (umeng with the aliases 友盟+ and 友盟, jpush
  * with 极光推送, csj with 穿山甲, admob without aliases, appsflyer,
- * firebase-analytics, segment, tencent-bugly with 腾讯Bugly, and the
- * infrastructure entry cloudflare), so the tests do not move when the
- * shipped catalogue grows. Each test drafts a short text and checks the
- * statements, their clauses and the review list; the last ones write a
- * draft and load it back with policy_load().
+ * firebase-analytics, segment, tencent-bugly with 腾讯Bugly, pangle named
+ * "Pangle (global)", and the infrastructure entry cloudflare), so the
+ * tests do not move when the shipped catalogue grows. Each test drafts a
+ * short text and checks the statements, their clauses and the review list;
+ * the last ones write a draft and load it back with policy_load().
  */
 #include "flowaudit/policy.h"
 #include "flowaudit/policy_draft.h"
@@ -285,6 +285,18 @@ static void test_unknown_sdk_with_platforms(void **state)
 	json_decref(doc);
 }
 
+static void test_qualifier_is_no_name(void **state)
+{
+	(void)state;
+	/* "Pangle (global)": the lower-case parenthesis qualifies the name and is none */
+	json_t *doc = draft("Our SDK partners run Global ad exchanges.\n");
+	assert_null(recipient(doc, "pangle"));
+	json_decref(doc);
+	doc = draft("We use Pangle SDK to show ads.\n");
+	assert_non_null(recipient(doc, "pangle"));
+	json_decref(doc);
+}
+
 static void test_not_used(void **state)
 {
 	(void)state;
@@ -358,6 +370,11 @@ static void test_every_cell_of_a_row(void **state)
 	assert_null(recipient(doc, "cloudflare"));
 	assert_null(recipient(doc, "tencent-bugly"));
 	assert_true(has(json_object_get(recipient(doc, "segment"), "data"), "crash_data"));
+	json_decref(doc);
+	/* a row with "SDK" and "data" in its values is a row, not a header */
+	doc = draft("| Provider | Services | Data | Location |\n"
+		    "| Segment | Events SDK | crash logs | worldwide (data centres) |\n");
+	assert_non_null(recipient(doc, "segment"));
 	json_decref(doc);
 }
 
@@ -577,6 +594,7 @@ int main(void)
 		cmocka_unit_test(test_region_left_for_review),
 		cmocka_unit_test(test_section_numbers),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_qualifier_is_no_name),
 		cmocka_unit_test(test_unknown_sdk_with_platforms),
 		cmocka_unit_test(test_owner_in_parens),
 		cmocka_unit_test(test_negation_scope),

@@ -401,7 +401,13 @@ static size_t next_clause(const char *s, size_t n, size_t a, bool commas, size_t
 	return next;
 }
 
-static void read_promises(struct draft *d, const struct dline *l, const char *s, size_t n)
+/*
+ * Regions, transfers abroad, consent and encryption in a sentence. In a row
+ * of a table (processor_row) a region is the processor's location, not where
+ * the app stores data: it goes to review instead.
+ */
+static void read_promises(struct draft *d, const struct dline *l, const char *s, size_t n,
+			  bool processor_row)
 {
 	char q[WHERE_CAP];
 	size_t ca, cb;
@@ -415,6 +421,14 @@ static void read_promises(struct draft *d, const struct dline *l, const char *s,
 		for (size_t i = 0; dw_regions[i].needle != NULL; i++) {
 			if (dfind(c, cn, dw_regions[i].needle) == NULL)
 				continue;
+			if (processor_row) {
+				draft_quote_at(q, sizeof(q), l, s, n, ca);
+				draft_review(d, q, "storage_regions: a table row gives a processor's "
+					     "location ('%s'), which is where that processor keeps "
+					     "data, not where the app stores it: decide whether it "
+					     "belongs in storage_regions", dw_regions[i].what);
+				break;
+			}
 			bool have = false;
 			for (size_t j = 0; j < d->n_regions && !have; j++)
 				have = strcmp(d->regions[j], dw_regions[i].what) == 0;
@@ -486,7 +500,9 @@ static void read_prose(struct draft *d)
 		char lq[WHERE_CAP];
 		draft_quote(lq, sizeof(lq), l, l->s, l->n);
 		if (d->in_table[li]) {
-			read_promises(d, l, l->s, l->n);
+			bool row = memchr(l->s, '|', l->n) != NULL || memchr(l->s, '\t', l->n) != NULL ||
+				   dfind(l->s, l->n, "│") != NULL;
+			read_promises(d, l, l->s, l->n, row);
 			continue;
 		}
 		bool word = false;
@@ -515,7 +531,7 @@ static void read_prose(struct draft *d)
 			read_list(d, s, n, q);
 			if (!named)
 				draft_read_addresses(d, s, n, q);
-			read_promises(d, l, s, n);
+			read_promises(d, l, s, n, false);
 			if (!named && dfind_any(s, n, dw_collect))
 				d->fp_data |= draft_scan(dw_data, s, n, true);
 			a = b;

@@ -430,6 +430,18 @@ static void test_region_left_for_review(void **state)
 	json_decref(doc);
 }
 
+static void test_processor_location_left_for_review(void **state)
+{
+	(void)state;
+	/* a processor's location in a table row is not where the app stores data */
+	json_t *doc = draft("| Provider | Services | Location |\n"
+			    "| Segment | Product analytics | hosted in the United States |\n");
+	assert_non_null(recipient(doc, "segment"));
+	assert_null(json_object_get(doc, "storage_regions"));
+	assert_non_null(review(doc, "processor's location ('US')", NULL));
+	json_decref(doc);
+}
+
 static void test_section_numbers(void **state)
 {
 	(void)state;
@@ -594,6 +606,7 @@ int main(void)
 		cmocka_unit_test(test_region_left_for_review),
 		cmocka_unit_test(test_section_numbers),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_processor_location_left_for_review),
 		cmocka_unit_test(test_qualifier_is_no_name),
 		cmocka_unit_test(test_unknown_sdk_with_platforms),
 		cmocka_unit_test(test_owner_in_parens),

@@ -122,6 +122,32 @@ static int add_name_parts(struct dmatcher *m, const struct sig_entry *e)
 	return rc;
 }
 
+/* Length of the first word of s when more words follow; 0 when s is one word. */
+static size_t first_word(const char *s)
+{
+	const char *sp = strchr(s, ' ');
+	return sp ? (size_t)(sp - s) : 0;
+}
+
+/*
+ * A product family: the first word that several entries' names share and
+ * that is not their company's name ("Firebase" of "Firebase Crashlytics" and
+ * "Firebase Remote Config", not "Google" or "Tencent"). Written alone it
+ * says neither product, so it names several entries: the text is reviewed.
+ */
+static int add_family(struct dmatcher *m, const struct sig_db *db, const struct sig_entry *e)
+{
+	size_t w = first_word(e->name);
+	if (w < 4 || (e->entity != NULL && strncasecmp(e->entity, e->name, w) == 0))
+		return FA_OK;
+	for (size_t i = 0; i < sig_db_count(db); i++) {
+		const struct sig_entry *o = sig_db_entry(db, i);
+		if (o != e && first_word(o->name) == w && strncasecmp(o->name, e->name, w) == 0)
+			return add_key(m, e->name, w, e, 3);
+	}
+	return FA_OK;
+}
+
 static int cmp_key_tier(const void *a, const void *b)
 {
 	const struct dkey *x = a, *y = b;
@@ -156,6 +182,8 @@ struct dmatcher *dmatcher_new(const struct sig_db *db)
 		if (rc == FA_OK)
 			rc = add_key(m, e->id, strlen(e->id), e, TIER_ID);
 	}
+	for (size_t i = 0; rc == FA_OK && i < sig_db_count(db); i++)
+		rc = add_family(m, db, sig_db_entry(db, i));
 	if (rc != FA_OK) {
 		dmatcher_free(m);
 		return NULL;

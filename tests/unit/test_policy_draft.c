@@ -5,10 +5,12 @@
  * tests/fixtures/draft/sigs (umeng with the aliases 友盟+ and 友盟, jpush
  * with 极光推送, csj with 穿山甲, admob without aliases, appsflyer,
  * firebase-analytics, segment, tencent-bugly with 腾讯Bugly, pangle named
- * "Pangle (global)", and the infrastructure entry cloudflare), so the
- * tests do not move when the shipped catalogue grows. Each test drafts a
- * short text and checks the statements, their clauses and the review list;
- * the last ones write a draft and load it back with policy_load().
+ * "Pangle (global)", firebase-crashlytics and firebase-remote-config (two
+ * names that open with "Firebase"), and the infrastructure entry
+ * cloudflare), so the tests do not move when the shipped catalogue grows.
+ * Each test drafts a short text and checks the statements, their clauses
+ * and the review list; the last ones write a draft and load it back with
+ * policy_load().
  */
 #include "flowaudit/policy.h"
 #include "flowaudit/policy_draft.h"
@@ -294,6 +296,20 @@ static void test_qualifier_is_no_name(void **state)
 	json_decref(doc);
 	doc = draft("We use Pangle SDK to show ads.\n");
 	assert_non_null(recipient(doc, "pangle"));
+	json_decref(doc);
+}
+
+static void test_product_family(void **state)
+{
+	(void)state;
+	/* "Firebase" alone, the first word of several entries' names, names none: review */
+	json_t *doc = draft("We use Firebase for our backend.\n");
+	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 0);
+	assert_non_null(review(doc, "'Firebase' is the name of several catalogue entries", NULL));
+	json_decref(doc);
+	doc = draft("We use Firebase Crashlytics for crash reports.\n");
+	assert_non_null(recipient(doc, "firebase-crashlytics"));
+	assert_null(review(doc, "several catalogue entries", NULL));
 	json_decref(doc);
 }
 
@@ -606,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_region_left_for_review),
 		cmocka_unit_test(test_section_numbers),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_product_family),
 		cmocka_unit_test(test_processor_location_left_for_review),
 		cmocka_unit_test(test_qualifier_is_no_name),
 		cmocka_unit_test(test_unknown_sdk_with_platforms),

@@ -198,8 +198,20 @@ static void read_line_start(struct draft *d, const char *s, size_t n, const char
 				break;
 			}
 	}
-	if (!draft_looks_like_sdk(s, end))
-		return;
+	if (!draft_looks_like_sdk(s, end)) {
+		/* a row whose cells lost their separators: "1Foo Android SDK某某科技有限公司…" */
+		const char *w = dfind(s, end, "SDK*");
+		size_t a = 0;
+		while (a < end && s[a] >= '0' && s[a] <= '9')
+			a++;
+		if (w == NULL || a == 0 || w + 3 >= s + end || (unsigned char)w[3] < 0x80)
+			return;
+		s += a;
+		n -= a;
+		end = (size_t)(w + 3 - s);
+		if (!draft_looks_like_sdk(s, end))
+			return;
+	}
 	bool negated = dfind_any(s, n, dw_not_used);
 	draft_candidate(d, s, end, draft_scan(dw_purposes, s + end, n - end, false),
 		  draft_scan(dw_data, s + end, n - end, true), NULL, false, negated, q);

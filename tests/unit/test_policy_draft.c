@@ -285,6 +285,10 @@ static void test_unknown_sdk_with_platforms(void **state)
 	assert_non_null(review(doc, "晴川推送 SDK", "catalogue does not know"));
 	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 0);
 	json_decref(doc);
+	/* a row whose cells lost their separators: the number, the name up to "SDK", the company */
+	doc = draft("序号SDK名称第三方主体使用目的\n1Qingchuan Android SDK晴川信息科技有限公司数据分析\n");
+	assert_non_null(review(doc, "'Qingchuan Android SDK'", "catalogue does not know"));
+	json_decref(doc);
 }
 
 static void test_qualifier_is_no_name(void **state)

@@ -30,6 +30,7 @@
 #include "flowaudit/policy.h"
 #include "policy_draft_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -91,20 +92,25 @@ static void add_negated(struct draft *d, const struct sig_entry *e, const char *
 	}
 }
 
+void draft_drop_paren(const char *s, size_t a, size_t *b)
+{
+	if (*b > a && (s[*b - 1] == ')' || (*b - a >= 3 && memcmp(s + *b - 3, "）", 3) == 0))) {
+		for (size_t i = *b; i > a; i--)
+			if (s[i - 1] == '(' || (i - a >= 3 && memcmp(s + i - 3, "（", 3) == 0)) {
+				*b = s[i - 1] == '(' ? i - 1 : i - 3;
+				break;
+			}
+		dtrim(s, &a, b);
+	}
+}
+
 /* True when s[0..n) (a name cell, a list item) reads as an SDK's name: "... SDK". */
 bool draft_looks_like_sdk(const char *s, size_t n)
 {
 	size_t a = 0, b = n;
 	dtrim(s, &a, &b);
 	/* "Admob SDK(GoogleMobileAds SDK)": the part before a closing parenthesis */
-	if (b > a && (s[b - 1] == ')' || (b - a >= 3 && memcmp(s + b - 3, "）", 3) == 0))) {
-		for (size_t i = b; i > a; i--)
-			if (s[i - 1] == '(' || (i - a >= 3 && memcmp(s + i - 3, "（", 3) == 0)) {
-				b = s[i - 1] == '(' ? i - 1 : i - 3;
-				break;
-			}
-		dtrim(s, &a, &b);
-	}
+	draft_drop_paren(s, a, &b);
 	if (b - a < 4 || b - a > 80 || strncasecmp(s + b - 3, "sdk", 3) != 0)
 		return false;
 	static const char *const generic[] = {"第三方", "third*", "following", "以下", "相关",
@@ -128,6 +134,8 @@ void draft_candidate(struct draft *d, const char *s, size_t n, uint32_t purposes
 		e = sig_match_host(d->db, host, NULL);
 	char named[128];
 	draft_span_copy(named, sizeof(named), s + a, b - a);
+	if (e != NULL && e->kind != SIG_SDK)
+		return; /* infrastructure (a cloud, a CDN) is no recipient */
 	if (e != NULL && negated)
 		add_negated(d, e, q);
 	else if (e != NULL)
@@ -175,15 +183,35 @@ static void read_line_start(struct draft *d, const char *s, size_t n, const char
 	size_t end = n;
 	static const char *const stops[] = {"：", ":", "，", ",", "。", "；", ";", " - ", " – ",
 					    NULL};
-	for (size_t i = 0; i < n && end == n; i++)
+	int depth = 0; /* "钉钉 SDK (Android 端,iOS端)": no stop inside a parenthesis */
+	for (size_t i = 0; i < n && end == n; i++) {
+		if (s[i] == '(' || (i + 3 <= n && memcmp(s + i, "（", 3) == 0))
+			depth++;
+		else if (depth > 0 && (s[i] == ')' || (i + 3 <= n && memcmp(s + i, "）", 3) == 0)))
+			depth--;
+		if (depth > 0)
+			continue;
 		for (size_t k = 0; stops[k] != NULL; k++)
 			if (i + strlen(stops[k]) <= n && memcmp(s + i, stops[k], strlen(stops[k])) == 0 &&
 			    !(s[i] == ':' && i + 1 < n && s[i + 1] == '/')) {
 				end = i;
 				break;
 			}
-	if (!draft_looks_like_sdk(s, end))
-		return;
+	}
+	if (!draft_looks_like_sdk(s, end)) {
+		/* a row whose cells lost their separators: "1Foo Android SDK某某科技有限公司…" */
+		const char *w = dfind(s, end, "SDK*");
+		size_t a = 0;
+		while (a < end && s[a] >= '0' && s[a] <= '9')
+			a++;
+		if (w == NULL || a == 0 || w + 3 >= s + end || (unsigned char)w[3] < 0x80)
+			return;
+		s += a;
+		n -= a;
+		end = (size_t)(w + 3 - s);
+		if (!draft_looks_like_sdk(s, end))
+			return;
+	}
 	bool negated = dfind_any(s, n, dw_not_used);
 	draft_candidate(d, s, end, draft_scan(dw_purposes, s + end, n - end, false),
 		  draft_scan(dw_data, s + end, n - end, true), NULL, false, negated, q);
@@ -199,6 +227,24 @@ static bool in_address(const char *s, size_t n, size_t at, size_t len)
 					    (s[e + 1] >= 'A' && s[e + 1] <= 'Z'));
 }
 
+/*
+ * True when the name at offset at is the owner inside a parenthesis after
+ * "of" or "by": "MoPub (monetization platform of Twitter, Inc.)" names
+ * Twitter's company, not its SDK.
+ */
+static bool owner_in_parens(const char *s, size_t at)
+{
+	static const char *const owner[] = {"of", "by", NULL};
+	for (size_t i = at; i > 0; i--) {
+		char c = s[i - 1];
+		if (c == ')' || (i >= 3 && memcmp(s + i - 3, "）", 3) == 0))
+			return false;
+		if (c == '(' || (i >= 3 && memcmp(s + i - 3, "（", 3) == 0))
+			return dfind_any(s + i, at - i, owner);
+	}
+	return false;
+}
+
 /* True when s[0..n) lists SDKs after a colon ("第三方SDK：A、B"): its words belong to none alone. */
 static bool is_sdk_list(const char *s, size_t n)
 {
@@ -210,33 +256,122 @@ static bool is_sdk_list(const char *s, size_t n)
 }
 
 /*
+ * True when the clause s[ca..cb) says the SDK named at offset at is not
+ * used. A contrast ("，仅使用", "but", "only") ends the reach of a negation:
+ * "不包含友盟统计,仅使用腾讯Bugly" negates 友盟 only, "uses Crashlytics but not
+ * Google Analytics" Google Analytics only. A clause that opens with "No"
+ * ("No advertising SDKs such as AdMob are included") negates its names.
+ */
+static bool negated_at(const char *s, size_t ca, size_t cb, size_t at)
+{
+	static const char *const contrast[] = {"仅使用", "只使用", "仅接入", "只接入", "但", "而是",
+					       "but", "only", "however", "instead", NULL};
+	size_t a = ca, b = cb;
+	for (size_t i = 0; contrast[i] != NULL; i++)
+		for (const char *p = s + ca; p < s + cb;) {
+			const char *w = dfind(p, (size_t)(s + cb - p), contrast[i]);
+			if (w == NULL)
+				break;
+			size_t o = (size_t)(w - s);
+			if (o <= at && o > a)
+				a = o;
+			else if (o > at && o < b)
+				b = o;
+			p = w + strlen(contrast[i]);
+		}
+	static const char *const opening[] = {"No", "Neither", NULL};
+	size_t ta = ca, tb = cb;
+	dtrim(s, &ta, &tb);
+	for (size_t i = 0; opening[i] != NULL && a == ca; i++) {
+		size_t l = strlen(opening[i]);
+		if (tb - ta > l && strncmp(s + ta, opening[i], l) == 0 && s[ta + l] == ' ')
+			return true;
+	}
+	return dfind_any(s + a, b - a, dw_not_used);
+}
+
+/* True when s[0..n) speaks of SDKs, third parties, their use, a purpose or data. */
+static bool speaks_of_sdks(const char *s, size_t n)
+{
+	static const char *const more[] = {"processor*", "subprocessor*", "sub-processor*",
+					   "vendor*", "合作伙伴", NULL};
+	return dfind_any(s, n, dw_sdk_context) || dfind_any(s, n, more) ||
+	       draft_scan(dw_purposes, s, n, false) != 0 || draft_scan(dw_data, s, n, true) != 0;
+}
+
+/*
+ * A line that sets the context of the lines under it: a lead-in ending with
+ * a colon or announcing "the following", or a heading (short, no sentence,
+ * not a list item) that names no
+ * catalogue entry. Names in the lines under one that speaks of SDKs count
+ * even where their own sentence does not ("Advertising" then "• AdMob").
+ */
+static bool sets_context(const struct draft *d, const struct dline *l)
+{
+	const char *s = l->s;
+	size_t n = l->n;
+	static const char *const lead_in[] = {"the following", "以下", NULL};
+	if (s[n - 1] == ':' || (n >= 3 && memcmp(s + n - 3, "：", 3) == 0) ||
+	    dfind_any(s, n, lead_in))
+		return true;
+	if (l->bulleted || n > 80 || strchr(".;!?)", s[n - 1]) != NULL || dsent_end(s, n, 0) != n ||
+	    (n >= 3 && (memcmp(s + n - 3, "。", 3) == 0 || memcmp(s + n - 3, "；", 3) == 0 ||
+			memcmp(s + n - 3, "）", 3) == 0)))
+		return false;
+	size_t pos = 0;
+	struct dmatch mt;
+	return !dmatcher_next(d->m, s, n, &pos, false, &mt);
+}
+
+/*
+ * A line that is nothing but a catalogue name, under a heading or after a
+ * line that speaks of SDKs: "• Adjust", "2. Ironsource.", "Sentry (by Functional Software,
+ * Inc.)". A parenthesis after the name says who makes it.
+ */
+static void read_name_line(struct draft *d, const struct dline *l, bool negated, const char *q)
+{
+	size_t a = 0, b = l->n;
+	const char *s = l->s;
+	while (b > a && (s[b - 1] == '.' || s[b - 1] == ' '))
+		b--;
+	draft_drop_paren(s, a, &b);
+	dtrim(s, &a, &b);
+	if (b == a || b - a > 60)
+		return;
+	const struct sig_entry *e = dmatcher_exact(d->m, s + a, b - a);
+	if (e == NULL || e->kind != SIG_SDK)
+		return;
+	if (negated)
+		add_negated(d, e, q);
+	else
+		add_recip(d, e, s + a, b - a, 0, 0, q);
+}
+
+/*
  * Catalogue names in a sentence. Purposes and data are read from the clause
  * around a mention when no other SDK is named in it, else from the sentence
  * when it names one SDK only; a list of SDKs gives none of them its words.
  */
 static void read_mentions(struct draft *d, const struct dline *l, const char *s, size_t n,
-			  bool *named)
+			  bool in_context, bool *named)
 {
 	struct dmatch mt[64];
 	size_t k = 0;
 	char q[WHERE_CAP];
 	for (size_t pos = 0; k < 64 && dmatcher_next(d->m, s, n, &pos, true, &mt[k]);)
-		k += !in_address(s, n, mt[k].at, mt[k].len);
+		k += !in_address(s, n, mt[k].at, mt[k].len) && !owner_in_parens(s, mt[k].at);
 	bool list = is_sdk_list(s, n);
 	/* a name in running text counts where the sentence speaks of SDKs, their use or a
 	   purpose: "Follow us on Instagram" names no recipient */
-	if (!list && !dfind_any(s, n, dw_sdk_context) && draft_scan(dw_purposes, s, n, false) == 0 &&
-	    draft_scan(dw_data, s, n, true) == 0)
+	if (!list && !in_context && !speaks_of_sdks(s, n))
 		return;
 	/* what a clause says is worked out once, for the first of its mentions */
 	size_t ca = 0, cb = 0, in_clause = 0;
-	bool negated = false;
 	uint32_t cp = 0, cd = 0;
 	for (size_t i = 0; i < k; i++) {
 		if (i == 0 || mt[i].at >= cb) {
 			draft_clause_of(s, n, mt[i].at, &ca, &cb);
 			draft_quote_at(q, sizeof(q), l, s, n, mt[i].at);
-			negated = dfind_any(s + ca, cb - ca, dw_not_used);
 			in_clause = 0;
 			for (size_t j = i; j < k && mt[j].at < cb; j++)
 				in_clause += mt[j].e != NULL;
@@ -260,6 +395,7 @@ static void read_mentions(struct draft *d, const struct dline *l, const char *s,
 		*named = true;
 		if (mt[i].e->kind != SIG_SDK)
 			continue;
+		bool negated = negated_at(s, ca, cb, mt[i].at);
 		if (negated)
 			add_negated(d, mt[i].e, q);
 		else
@@ -277,7 +413,13 @@ static size_t next_clause(const char *s, size_t n, size_t a, bool commas, size_t
 	return next;
 }
 
-static void read_promises(struct draft *d, const struct dline *l, const char *s, size_t n)
+/*
+ * Regions, transfers abroad, consent and encryption in a sentence. In a row
+ * of a table (processor_row) a region is the processor's location, not where
+ * the app stores data: it goes to review instead.
+ */
+static void read_promises(struct draft *d, const struct dline *l, const char *s, size_t n,
+			  bool processor_row)
 {
 	char q[WHERE_CAP];
 	size_t ca, cb;
@@ -291,6 +433,14 @@ static void read_promises(struct draft *d, const struct dline *l, const char *s,
 		for (size_t i = 0; dw_regions[i].needle != NULL; i++) {
 			if (dfind(c, cn, dw_regions[i].needle) == NULL)
 				continue;
+			if (processor_row) {
+				draft_quote_at(q, sizeof(q), l, s, n, ca);
+				draft_review(d, q, "storage_regions: a table row gives a processor's "
+					     "location ('%s'), which is where that processor keeps "
+					     "data, not where the app stores it: decide whether it "
+					     "belongs in storage_regions", dw_regions[i].what);
+				break;
+			}
 			bool have = false;
 			for (size_t j = 0; j < d->n_regions && !have; j++)
 				have = strcmp(d->regions[j], dw_regions[i].what) == 0;
@@ -354,6 +504,7 @@ static void read_promises(struct draft *d, const struct dline *l, const char *s,
 
 static void read_prose(struct draft *d)
 {
+	bool context = false, context_negated = false, after_sdks = false;
 	for (size_t li = 0; li < d->t.n_lines; li++) {
 		const struct dline *l = &d->t.lines[li];
 		if (l->n == 0)
@@ -361,9 +512,25 @@ static void read_prose(struct draft *d)
 		char lq[WHERE_CAP];
 		draft_quote(lq, sizeof(lq), l, l->s, l->n);
 		if (d->in_table[li]) {
-			read_promises(d, l, l->s, l->n);
+			bool row = memchr(l->s, '|', l->n) != NULL || memchr(l->s, '\t', l->n) != NULL ||
+				   dfind(l->s, l->n, "│") != NULL;
+			read_promises(d, l, l->s, l->n, row);
 			continue;
 		}
+		bool word = false;
+		for (size_t i = 0; i < l->n && !word; i++)
+			word = (unsigned char)l->s[i] >= 0x80 || isalnum((unsigned char)l->s[i]);
+		if (!word)
+			continue; /* a rule or a lone "-" between items changes no context */
+		bool in_context = context;
+		if (sets_context(d, l)) {
+			context = speaks_of_sdks(l->s, l->n);
+			context_negated = context && dfind_any(l->s, l->n, dw_not_used);
+		} else if (in_context || after_sdks) {
+			read_name_line(d, l, in_context && context_negated, lq);
+		}
+		/* a name alone on the line after a sentence about third-party services */
+		after_sdks = speaks_of_sdks(l->s, l->n) && !dfind_any(l->s, l->n, dw_not_used);
 		read_line_start(d, l->s, l->n, lq);
 		for (size_t a = 0; a < l->n;) {
 			size_t b = dsent_end(l->s, l->n, a);
@@ -372,11 +539,11 @@ static void read_prose(struct draft *d)
 			char q[WHERE_CAP];
 			draft_quote(q, sizeof(q), l, s, n);
 			bool named = false;
-			read_mentions(d, l, s, n, &named);
+			read_mentions(d, l, s, n, in_context && !context_negated, &named);
 			read_list(d, s, n, q);
 			if (!named)
 				draft_read_addresses(d, s, n, q);
-			read_promises(d, l, s, n);
+			read_promises(d, l, s, n, false);
 			if (!named && dfind_any(s, n, dw_collect))
 				d->fp_data |= draft_scan(dw_data, s, n, true);
 			a = b;

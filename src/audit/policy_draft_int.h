@@ -30,6 +30,7 @@ struct dline {
 	const char *sec; /* section path of the nearest heading; "" before any */
 	size_t sec_off;  /* where sec is in the text's section strings */
 	bool labelled;   /* the line opened with a numbering label */
+	bool bulleted;   /* the line opened with a bullet ("•", "-", ...) */
 };
 
 struct dtext {
@@ -212,6 +213,8 @@ void draft_read_app(struct draft *d, struct json_t *app);
 
 /* True when s[0..n) reads as an SDK's name: "... SDK", not "third-party SDK". */
 bool draft_looks_like_sdk(const char *s, size_t n);
+/* *b moved before a closing parenthesis at its end ("Sentry (by ...)", "FCM（…）"), trimmed. */
+void draft_drop_paren(const char *s, size_t a, size_t *b);
 /* An SDK name from a table, a list or a line start: a recipient, or a review entry. */
 void draft_candidate(struct draft *d, const char *s, size_t n, uint32_t purposes, uint32_t data,
 		     const char *host, bool name_column, bool negated, const char *q);

@@ -108,8 +108,10 @@ static int add_name_parts(struct dmatcher *m, const struct sig_entry *e)
 	}
 	if (open == NULL || rc != FA_OK)
 		return rc;
+	/* "(AdMob)" is a name; a lower-case "(global)" qualifies the name and is none */
 	const char *in = open + 2, *close = strchr(in, ')');
-	if (close == NULL || memchr(in, ' ', (size_t)(close - in)) || memchr(in, ',', (size_t)(close - in)))
+	if (close == NULL || memchr(in, ' ', (size_t)(close - in)) ||
+	    memchr(in, ',', (size_t)(close - in)) || (*in >= 'a' && *in <= 'z'))
 		return rc;
 	for (const char *p = in; rc == FA_OK && p < close;) {
 		const char *sl = memchr(p, '/', (size_t)(close - p));
@@ -118,6 +120,32 @@ static int add_name_parts(struct dmatcher *m, const struct sig_entry *e)
 		p = end + 1;
 	}
 	return rc;
+}
+
+/* Length of the first word of s when more words follow; 0 when s is one word. */
+static size_t first_word(const char *s)
+{
+	const char *sp = strchr(s, ' ');
+	return sp ? (size_t)(sp - s) : 0;
+}
+
+/*
+ * A product family: the first word that several entries' names share and
+ * that is not their company's name ("Firebase" of "Firebase Crashlytics" and
+ * "Firebase Remote Config", not "Google" or "Tencent"). Written alone it
+ * says neither product, so it names several entries: the text is reviewed.
+ */
+static int add_family(struct dmatcher *m, const struct sig_db *db, const struct sig_entry *e)
+{
+	size_t w = first_word(e->name);
+	if (w < 4 || (e->entity != NULL && strncasecmp(e->entity, e->name, w) == 0))
+		return FA_OK;
+	for (size_t i = 0; i < sig_db_count(db); i++) {
+		const struct sig_entry *o = sig_db_entry(db, i);
+		if (o != e && first_word(o->name) == w && strncasecmp(o->name, e->name, w) == 0)
+			return add_key(m, e->name, w, e, 3);
+	}
+	return FA_OK;
 }
 
 static int cmp_key_tier(const void *a, const void *b)
@@ -154,6 +182,8 @@ struct dmatcher *dmatcher_new(const struct sig_db *db)
 		if (rc == FA_OK)
 			rc = add_key(m, e->id, strlen(e->id), e, TIER_ID);
 	}
+	for (size_t i = 0; rc == FA_OK && i < sig_db_count(db); i++)
+		rc = add_family(m, db, sig_db_entry(db, i));
 	if (rc != FA_OK) {
 		dmatcher_free(m);
 		return NULL;

@@ -237,6 +237,42 @@ struct table {
 	bool header;
 };
 
+/*
+ * The other cells of a row: each piece of a cell ("Firebase Auth, Firestore,
+ * Crashlytics") that is exactly a catalogue name is a recipient too, with the
+ * row's purposes and data. Data cells are not read: a name there says what
+ * is collected ("MIUI"), not who receives it.
+ */
+static void row_names(struct draft *d, const struct record *r, const char *s, const size_t *at,
+		      const size_t *len, const int *roles, size_t k)
+{
+	static const char *const seps[] = {",", "，", "、", ";", "；", " / ", " and ", NULL};
+	const struct dline *l = &d->t.lines[r->line];
+	char q[WHERE_CAP];
+	draft_quote(q, sizeof(q), l, l->s, l->n);
+	for (size_t i = 0; i < k; i++) {
+		if (roles != NULL && roles[i] != K_NAME && roles[i] != K_OTHER && roles[i] != -1)
+			continue;
+		const char *c = s + at[i];
+		for (size_t a = 0; a < len[i];) {
+			size_t sl, b = dsplit(c, len[i], a, seps, &sl);
+			size_t ia = a, ib = b;
+			dtrim(c, &ia, &ib);
+			const struct sig_entry *e =
+				ib > ia ? dmatcher_exact(d->m, c + ia, ib - ia) : NULL;
+			if (e == NULL && ib > ia) {
+				/* "Firebase Cloud Messaging (FCM)" */
+				draft_drop_paren(c, ia, &ib);
+				e = ib > ia ? dmatcher_exact(d->m, c + ia, ib - ia) : NULL;
+			}
+			if (e != NULL && (c + ia < r->name || c + ia >= r->name + r->name_n))
+				draft_candidate(d, c + ia, ib - ia, r->purposes, r->data, NULL, true,
+						false, q);
+			a = b + sl;
+		}
+	}
+}
+
 /* One line as a table row; true when it was one (a header or a row of SDKs). */
 static bool table_row(struct draft *d, struct table *tb, size_t li)
 {
@@ -249,12 +285,14 @@ static bool table_row(struct draft *d, struct table *tb, size_t li)
 	}
 	int roles[16];
 	size_t named = 0, with_name = 0;
+	bool sdk_cell = false; /* a header names no SDK: "Maps SDK" in a row is a value */
 	for (size_t i = 0; i < k; i++) {
 		roles[i] = len[i] <= 60 ? header_role(l->s + at[i], len[i]) : -1;
 		named += roles[i] >= 0;
 		with_name += roles[i] == K_NAME;
+		sdk_cell = sdk_cell || dmatcher_exact(d->m, l->s + at[i], len[i]) != NULL;
 	}
-	if (named >= 2 && named * 2 >= k) {
+	if (named >= 2 && named * 2 >= k && !sdk_cell) {
 		memcpy(tb->roles, roles, sizeof(roles));
 		tb->n = k;
 		tb->header = true;
@@ -286,7 +324,9 @@ static bool table_row(struct draft *d, struct table *tb, size_t li)
 	}
 	if (r.host[0] == '\0')
 		draft_first_host(l->s, l->n, r.host, sizeof(r.host));
+	struct record whole = r;
 	record_flush(d, &r);
+	row_names(d, &whole, l->s, at, len, tb->header ? tb->roles : NULL, k);
 	return true;
 }
 

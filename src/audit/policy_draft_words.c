@@ -91,7 +91,7 @@ const struct dword dw_data[] = {
 
 const struct dtable_key dw_table_keys[] = {
 	{"第三方SDK名称", K_NAME}, {"SDK名称", K_NAME}, {"SDK 名称", K_NAME},
-	{"插件名称", K_NAME}, {"SDK name", K_NAME}, {"Name of SDK", K_NAME},
+	{"插件名称", K_NAME}, {"产品/类型", K_NAME}, {"SDK name", K_NAME}, {"Name of SDK", K_NAME},
 	{"Name of the SDK", K_NAME}, {"SDK", K_NAME}, {"名称", K_NAME}, {"Name", K_NAME},
 	{"使用目的", K_PURPOSE}, {"SDK用途", K_PURPOSE}, {"用途", K_PURPOSE},
 	{"目的", K_PURPOSE}, {"使用场景", K_PURPOSE}, {"业务场景", K_PURPOSE},
@@ -128,8 +128,8 @@ const char *const dw_not_used[] = {
 	"do not use", "does not use", "don't use", "doesn't use", "did not use", "never use*",
 	"no longer use*", "not used", "do not integrate", "does not integrate", "don't integrate",
 	"not integrated", "do not include", "does not include", "not included", "do not embed",
-	"does not embed", "not embedded", "have removed", "has been removed", "do not work with",
-	NULL,
+	"does not embed", "not embedded", "have removed", "has been removed", "removed",
+	"do not work with", "neither", "nor", "but not", NULL,
 };
 
 /* Data not collected: "we will not collect your contacts". */

@@ -4,11 +4,13 @@
  * Run from the top of the tree. The catalogue is the small one under
  * tests/fixtures/draft/sigs (umeng with the aliases 友盟+ and 友盟, jpush
  * with 极光推送, csj with 穿山甲, admob without aliases, appsflyer,
- * firebase-analytics, segment, tencent-bugly with 腾讯Bugly, and the
- * infrastructure entry cloudflare), so the tests do not move when the
- * shipped catalogue grows. Each test drafts a short text and checks the
- * statements, their clauses and the review list; the last ones write a
- * draft and load it back with policy_load().
+ * firebase-analytics, segment, tencent-bugly with 腾讯Bugly, pangle named
+ * "Pangle (global)", firebase-crashlytics and firebase-remote-config (two
+ * names that open with "Firebase"), and the infrastructure entry
+ * cloudflare), so the tests do not move when the shipped catalogue grows.
+ * Each test drafts a short text and checks the statements, their clauses
+ * and the review list; the last ones write a draft and load it back with
+ * policy_load().
  */
 #include "flowaudit/policy.h"
 #include "flowaudit/policy_draft.h"
@@ -128,6 +130,31 @@ static void test_key_value_block(void **state)
 	json_decref(doc);
 }
 
+static void test_kangxi_radicals(void **state)
+{
+	(void)state;
+	/* the keys written with Kangxi radicals (U+2F64 for 用, U+2F6C for 目, U+2F08 for 人),
+	   as PDF conversions do: read as the ideographs */
+	json_t *doc = draft("SDK名称：友盟+\n使\u2f64\u2f6c的：统计分析\n收集的个\u2f08信息：设备信息\n");
+	json_t *u = recipient(doc, "umeng");
+	assert_non_null(u);
+	assert_list(json_object_get(u, "purposes"), 1, "analytics");
+	assert_list(json_object_get(u, "data"), 1, "device_id");
+	json_decref(doc);
+}
+
+static void test_product_type_key(void **state)
+{
+	(void)state;
+	/* "产品/类型" names the SDK of a key-value block */
+	json_t *doc = draft("产品/类型：友盟+\n使用目的：统计分析\n收集的个人信息：设备信息\n");
+	json_t *u = recipient(doc, "umeng");
+	assert_non_null(u);
+	assert_list(json_object_get(u, "purposes"), 1, "analytics");
+	assert_list(json_object_get(u, "data"), 1, "device_id");
+	json_decref(doc);
+}
+
 static void test_inline_records(void **state)
 {
 	(void)state;
@@ -215,6 +242,81 @@ static void test_full_width_list(void **state)
 	json_decref(doc);
 }
 
+static void test_negation_scope(void **state)
+{
+	(void)state;
+	/* a contrast ends a negation's reach; "removed", "neither ... nor", "but not" and a
+	   clause opening with "No" negate */
+	json_t *doc = draft("本应用不使用穿山甲,仅接入友盟+。\n"
+			    "Our game uses AppsFlyer for installs but not Segment.\n"
+			    "We removed Tencent Bugly in the spring release.\n"
+			    "Neither AdMob nor Firebase Analytics is part of the app.\n");
+	assert_non_null(recipient(doc, "umeng"));
+	assert_non_null(recipient(doc, "appsflyer"));
+	assert_null(recipient(doc, "csj"));
+	assert_null(recipient(doc, "segment"));
+	assert_null(recipient(doc, "tencent-bugly"));
+	assert_null(recipient(doc, "admob"));
+	assert_null(recipient(doc, "firebase-analytics"));
+	assert_non_null(review(doc, "(segment) is named only", NULL));
+	json_decref(doc);
+	doc = draft("No crash reporting SDKs such as Tencent Bugly are included in the app.\n");
+	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 0);
+	json_decref(doc);
+}
+
+static void test_owner_in_parens(void **state)
+{
+	(void)state;
+	/* a name in a parenthesis after "of" or "by" is the owner, not an SDK */
+	json_t *doc = draft("Our partners include AppsFlyer (an attribution service by Segment Inc.) "
+			    "and Tencent Bugly (crash reports of the app).\n");
+	assert_non_null(recipient(doc, "appsflyer"));
+	assert_non_null(recipient(doc, "tencent-bugly"));
+	assert_null(recipient(doc, "segment"));
+	json_decref(doc);
+}
+
+static void test_unknown_sdk_with_platforms(void **state)
+{
+	(void)state;
+	/* an unknown "X SDK" line with its platforms in parentheses goes to review */
+	json_t *doc = draft("3. 晴川推送 SDK (Android 端,iOS端)\nSDK提供方：晴川科技有限公司\n");
+	assert_non_null(review(doc, "晴川推送 SDK", "catalogue does not know"));
+	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 0);
+	json_decref(doc);
+	/* a row whose cells lost their separators: the number, the name up to "SDK", the company */
+	doc = draft("序号SDK名称第三方主体使用目的\n1Qingchuan Android SDK晴川信息科技有限公司数据分析\n");
+	assert_non_null(review(doc, "'Qingchuan Android SDK'", "catalogue does not know"));
+	json_decref(doc);
+}
+
+static void test_qualifier_is_no_name(void **state)
+{
+	(void)state;
+	/* "Pangle (global)": the lower-case parenthesis qualifies the name and is none */
+	json_t *doc = draft("Our SDK partners run Global ad exchanges.\n");
+	assert_null(recipient(doc, "pangle"));
+	json_decref(doc);
+	doc = draft("We use Pangle SDK to show ads.\n");
+	assert_non_null(recipient(doc, "pangle"));
+	json_decref(doc);
+}
+
+static void test_product_family(void **state)
+{
+	(void)state;
+	/* "Firebase" alone, the first word of several entries' names, names none: review */
+	json_t *doc = draft("We use Firebase for our backend.\n");
+	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 0);
+	assert_non_null(review(doc, "'Firebase' is the name of several catalogue entries", NULL));
+	json_decref(doc);
+	doc = draft("We use Firebase Crashlytics for crash reports.\n");
+	assert_non_null(recipient(doc, "firebase-crashlytics"));
+	assert_null(review(doc, "several catalogue entries", NULL));
+	json_decref(doc);
+}
+
 static void test_not_used(void **state)
 {
 	(void)state;
@@ -245,6 +347,54 @@ static void test_word_is_not_a_name(void **state)
 	doc = draft("AppsFlyer is used to measure installs. admob sdk shows ads.\n");
 	assert_non_null(recipient(doc, "appsflyer"));
 	assert_non_null(recipient(doc, "admob"));
+	json_decref(doc);
+}
+
+static void test_names_under_heading(void **state)
+{
+	(void)state;
+	/* a heading or lead-in that speaks of SDKs or a purpose gives its list items context */
+	json_t *doc = draft("Advertising\n• AdMob\n• AppsFlyer.\n• Cloudflare\n\n"
+			    "We rely on third-party services for diagnostics.\n"
+			    "Segment (by Twilio Inc.)\n\n"
+			    "We do not use the following SDKs:\n- Tencent Bugly\n");
+	assert_non_null(recipient(doc, "admob"));
+	assert_non_null(recipient(doc, "appsflyer"));
+	assert_non_null(recipient(doc, "segment"));
+	/* an infrastructure entry is never a recipient; a negated lead-in negates its list */
+	assert_null(recipient(doc, "cloudflare"));
+	assert_null(recipient(doc, "tencent-bugly"));
+	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 3);
+	json_decref(doc);
+	/* a lone "-" between the items (a converted list) keeps the heading's context */
+	doc = draft("Analytics\n-\nSegment\n-\nAppsFlyer\n");
+	assert_non_null(recipient(doc, "segment"));
+	assert_non_null(recipient(doc, "appsflyer"));
+	json_decref(doc);
+	/* a heading that speaks of neither gives none */
+	doc = draft("Contact\n• AppsFlyer\n• Segment\n");
+	assert_int_equal(json_array_size(json_object_get(doc, "recipients")), 0);
+	json_decref(doc);
+}
+
+static void test_every_cell_of_a_row(void **state)
+{
+	(void)state;
+	/* every name in the row's cells, comma-separated ones included, a parenthesis after one dropped; not an infrastructure
+	   entry in the name cell, nor a name in the data cell */
+	json_t *doc = draft("| Provider | Services | Data | Location |\n"
+			    "| Cloudflare | AppsFlyer, Segment (event pipeline) | "
+			    "crash logs (as Tencent Bugly does) | US |\n");
+	assert_non_null(recipient(doc, "appsflyer"));
+	assert_non_null(recipient(doc, "segment"));
+	assert_null(recipient(doc, "cloudflare"));
+	assert_null(recipient(doc, "tencent-bugly"));
+	assert_true(has(json_object_get(recipient(doc, "segment"), "data"), "crash_data"));
+	json_decref(doc);
+	/* a row with "SDK" and "data" in its values is a row, not a header */
+	doc = draft("| Provider | Services | Data | Location |\n"
+		    "| Segment | Events SDK | crash logs | worldwide (data centres) |\n");
+	assert_non_null(recipient(doc, "segment"));
 	json_decref(doc);
 }
 
@@ -297,6 +447,18 @@ static void test_region_left_for_review(void **state)
 	doc = draft("数据存储在您所在的国家。\n");
 	assert_null(json_object_get(doc, "storage_regions"));
 	assert_non_null(review(doc, "storage_regions", "no country"));
+	json_decref(doc);
+}
+
+static void test_processor_location_left_for_review(void **state)
+{
+	(void)state;
+	/* a processor's location in a table row is not where the app stores data */
+	json_t *doc = draft("| Provider | Services | Location |\n"
+			    "| Segment | Product analytics | hosted in the United States |\n");
+	assert_non_null(recipient(doc, "segment"));
+	assert_null(json_object_get(doc, "storage_regions"));
+	assert_non_null(review(doc, "processor's location ('US')", NULL));
 	json_decref(doc);
 }
 
@@ -464,6 +626,16 @@ int main(void)
 		cmocka_unit_test(test_region_left_for_review),
 		cmocka_unit_test(test_section_numbers),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_product_family),
+		cmocka_unit_test(test_processor_location_left_for_review),
+		cmocka_unit_test(test_qualifier_is_no_name),
+		cmocka_unit_test(test_unknown_sdk_with_platforms),
+		cmocka_unit_test(test_owner_in_parens),
+		cmocka_unit_test(test_negation_scope),
+		cmocka_unit_test(test_product_type_key),
+		cmocka_unit_test(test_every_cell_of_a_row),
+		cmocka_unit_test(test_names_under_heading),
+		cmocka_unit_test(test_kangxi_radicals),
 		cmocka_unit_test(test_first_party_and_promises),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_draft_loads),

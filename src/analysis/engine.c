@@ -690,22 +690,30 @@ static void keep_hits(struct engine *e, struct analysis *an, struct flow_record 
 	}
 }
 
+/* The status a TLS or QUIC connection's decryption reached, and its client random. */
+static void record_decryption(struct flow_record *r, enum tls_dec_status st, bool have_random,
+			      const uint8_t *random)
+{
+	r->have_client_random = have_random;
+	if (have_random)
+		memcpy(r->client_random, random, sizeof(r->client_random));
+	r->tls_status = tls_dec_status_name(st);
+	r->tls_decrypted = st == TLS_DEC_DECRYPTED;
+}
+
 /* What decryption made of a TLS flow, into its record and the stats. */
 static void tls_record(struct engine *e, struct analysis *an, struct flow_record *r)
 {
 	enum tls_dec_status st = TLS_DEC_NO_KEY;
+	const struct tls_dec_info *ti = NULL;
 	if (an->tls != NULL) {
 		if (!e->cfg.ordered) /* live: the key log may have grown meanwhile */
 			keys_refresh(e, NULL);
 		tls_dec_finish(an->tls->dec);
 		st = tls_dec_status(an->tls->dec);
-		const struct tls_dec_info *ti = tls_dec_info(an->tls->dec);
-		r->have_client_random = ti->have_random;
-		if (ti->have_random)
-			memcpy(r->client_random, ti->client_random, sizeof(r->client_random));
+		ti = tls_dec_info(an->tls->dec);
 	}
-	r->tls_status = tls_dec_status_name(st);
-	r->tls_decrypted = st == TLS_DEC_DECRYPTED;
+	record_decryption(r, st, ti != NULL && ti->have_random, ti ? ti->client_random : NULL);
 	e->st.tls_flows++;
 	e->st.tls_decrypted += r->tls_decrypted;
 	if ((unsigned)st < sizeof(e->st.tls_by_status) / sizeof(e->st.tls_by_status[0]))
@@ -715,16 +723,9 @@ static void tls_record(struct engine *e, struct analysis *an, struct flow_record
 /* What decryption made of a QUIC flow, into its record and the stats. */
 static void quic_record(struct engine *e, struct analysis *an, struct flow_record *r)
 {
-	enum tls_dec_status st = TLS_DEC_NO_KEY;
-	if (an->qf != NULL) {
-		st = quic_dec_status(an->qf->dec);
-		const struct quic_dec_info *qi = quic_dec_info(an->qf->dec);
-		r->have_client_random = qi->have_random;
-		if (qi->have_random)
-			memcpy(r->client_random, qi->client_random, sizeof(r->client_random));
-	}
-	r->tls_status = tls_dec_status_name(st);
-	r->tls_decrypted = st == TLS_DEC_DECRYPTED;
+	const struct quic_dec_info *qi = an->qf != NULL ? quic_dec_info(an->qf->dec) : NULL;
+	record_decryption(r, an->qf != NULL ? quic_dec_status(an->qf->dec) : TLS_DEC_NO_KEY,
+			  qi != NULL && qi->have_random, qi ? qi->client_random : NULL);
 	e->st.quic_flows++;
 	e->st.quic_decrypted += r->tls_decrypted;
 }

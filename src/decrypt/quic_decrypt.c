@@ -587,62 +587,80 @@ struct hdr {
 	bool long_form;
 };
 
+/* A packet with its header protection removed, ready to be opened. */
+struct unmasked {
+	uint8_t flags, pnb[4];
+	const uint8_t *mid, *ct; /* the header between flags and packet number; the ciphertext */
+	size_t mid_len, ct_len;
+	unsigned pn_len;
+	uint64_t pn;             /* the full packet number */
+	unsigned phase;          /* the key phase bit (short headers) */
+};
+
 /*
- * Removes header protection with hp and opens the payload with one of
- * keys[0..nk) (the first that authenticates; *which says which) into
- * q->plain. The plaintext length, or -1. *phase gets the key phase bit.
+ * Removes header protection from h with hp, and recovers the packet
+ * number in its space; false (counted) when the packet breaks a bound.
  */
-static long open_one(struct quic_dec *q, struct qdir *d, int space, const struct hdr *h,
-		     struct crypto_hp_ctx *hp, struct qkey *const *keys, size_t nk, size_t *which,
-		     unsigned *phase)
+static bool unmask(struct quic_dec *q, struct qdir *d, int space, const struct hdr *h,
+		   struct crypto_hp_ctx *hp, struct unmasked *u)
 {
 	struct cursor pc = cur_make(h->pkt, h->len);
-	uint8_t flags = cur_u8(&pc);
-	const uint8_t *mid = cur_take(&pc, h->pn_off - 1);
+	u->flags = cur_u8(&pc);
+	u->mid_len = h->pn_off - 1;
+	u->mid = cur_take(&pc, u->mid_len);
 	struct cursor sc = pc;
 	cur_skip(&sc, 4);
 	const uint8_t *sample = cur_take(&sc, CRYPTO_HP_SAMPLE);
 	uint8_t mask[CRYPTO_HP_MASK];
-	if (mid == NULL || sample == NULL || !crypto_hp_mask(hp, sample, mask)) {
+	if (u->mid == NULL || sample == NULL || !crypto_hp_mask(hp, sample, mask)) {
 		q->info.malformed++;
-		return -1;
+		return false;
 	}
-	flags ^= mask[0] & (h->long_form ? 0x0f : 0x1f);
-	unsigned pn_len = (flags & 3u) + 1;
-	uint8_t pnb[4];
+	u->flags ^= mask[0] & (h->long_form ? 0x0f : 0x1f);
+	u->pn_len = (u->flags & 3u) + 1;
 	uint64_t trunc = 0;
-	for (unsigned i = 0; i < pn_len; i++) {
-		pnb[i] = cur_u8(&pc) ^ mask[1 + i];
-		trunc = trunc << 8 | pnb[i];
+	for (unsigned i = 0; i < u->pn_len; i++) {
+		u->pnb[i] = cur_u8(&pc) ^ mask[1 + i];
+		trunc = trunc << 8 | u->pnb[i];
 	}
-	size_t ct_len = cur_left(&pc);
-	const uint8_t *ct = cur_take(&pc, ct_len);
-	if (ct == NULL || ct_len < CRYPTO_TAG_LEN || ct_len - CRYPTO_TAG_LEN > PLAIN_MAX) {
+	u->ct_len = cur_left(&pc);
+	u->ct = cur_take(&pc, u->ct_len);
+	if (u->ct == NULL || u->ct_len < CRYPTO_TAG_LEN || u->ct_len - CRYPTO_TAG_LEN > PLAIN_MAX) {
 		q->info.malformed++;
-		return -1;
+		return false;
 	}
-	if (q->plain_cap < ct_len) {
-		size_t cap = ct_len < 2048 ? 2048 : ct_len;
+	u->pn = pn_decode(d->largest[space], d->any[space], trunc, u->pn_len * 8);
+	u->phase = (u->flags >> 2) & 1u;
+	return true;
+}
+
+/*
+ * Opens u's payload with the first of keys[0..nk) that authenticates (*which
+ * says which) into q->plain. The plaintext length, or -1.
+ */
+static long open_with(struct quic_dec *q, struct qdir *d, int space, const struct unmasked *u,
+		      struct qkey *const *keys, size_t nk, size_t *which)
+{
+	if (q->plain_cap < u->ct_len) {
+		size_t cap = u->ct_len < 2048 ? 2048 : u->ct_len;
 		uint8_t *np = realloc(q->plain, cap);
 		if (np == NULL)
 			return -1;
 		q->plain = np;
 		q->plain_cap = cap;
 	}
-	uint64_t pn = pn_decode(d->largest[space], d->any[space], trunc, pn_len * 8);
-	*phase = (flags >> 2) & 1u;
-	struct crypto_aad aad = {{&flags, mid, pnb}, {1, h->pn_off - 1, pn_len}};
+	struct crypto_aad aad = {{&u->flags, u->mid, u->pnb}, {1, u->mid_len, u->pn_len}};
 	for (size_t i = 0; i < nk; i++) {
 		if (keys[i] == NULL || keys[i]->aead == NULL)
 			continue;
 		uint8_t nonce[CRYPTO_NONCE_LEN];
-		crypto_nonce(keys[i]->iv, pn, nonce);
-		if (crypto_aead_open(keys[i]->aead, nonce, &aad, ct, ct_len, q->plain)) {
-			if (!d->any[space] || pn > d->largest[space])
-				d->largest[space] = pn;
+		crypto_nonce(keys[i]->iv, u->pn, nonce);
+		if (crypto_aead_open(keys[i]->aead, nonce, &aad, u->ct, u->ct_len, q->plain)) {
+			if (!d->any[space] || u->pn > d->largest[space])
+				d->largest[space] = u->pn;
 			d->any[space] = true;
 			*which = i;
-			return (long)(ct_len - CRYPTO_TAG_LEN);
+			return (long)(u->ct_len - CRYPTO_TAG_LEN);
 		}
 	}
 	q->info.auth_failed++;
@@ -670,24 +688,18 @@ static long open_app(struct quic_dec *q, int dir, const struct hdr *h)
 		q->info.no_key++;
 		return -1;
 	}
-	/* the phase bit is protected: peek at it with the header-protection mask first */
-	struct cursor sc = cur_make(h->pkt, h->len);
-	cur_skip(&sc, h->pn_off + 4);
-	const uint8_t *sample = cur_take(&sc, CRYPTO_HP_SAMPLE);
-	uint8_t mask[CRYPTO_HP_MASK];
-	if (sample == NULL || !crypto_hp_mask(d->hp_app, sample, mask)) {
-		q->info.malformed++;
+	/* the phase bit is protected: it is read once the mask is removed */
+	struct unmasked u;
+	if (!unmask(q, d, QDEC_APP, h, d->hp_app, &u))
 		return -1;
-	}
-	unsigned bit = ((h->pkt[0] ^ (mask[0] & 0x1f)) >> 2) & 1u, phase;
 	size_t which;
-	if (bit == d->phase) {
+	if (u.phase == d->phase) {
 		struct qkey *k[1] = {&d->cur};
-		return open_one(q, d, QDEC_APP, h, d->hp_app, k, 1, &which, &phase);
+		return open_with(q, d, QDEC_APP, &u, k, 1, &which);
 	}
 	next_keys(q, d);
 	struct qkey *k[2] = {d->next_ok ? &d->next : NULL, d->prev_ok ? &d->prev : NULL};
-	long n = open_one(q, d, QDEC_APP, h, d->hp_app, k, 2, &which, &phase);
+	long n = open_with(q, d, QDEC_APP, &u, k, 2, &which);
 	if (n >= 0 && which == 0) { /* the peer updated its keys */
 		key_clear(&d->prev);
 		d->prev = d->cur;
@@ -791,9 +803,9 @@ static bool long_packet(struct quic_dec *q, int dir, struct cursor *c)
 		k = &d->hs;
 	}
 	size_t which;
-	unsigned phase;
+	struct unmasked u;
 	struct qkey *keys[1] = {k};
-	long n = open_one(q, d, space, &h, hp, keys, 1, &which, &phase);
+	long n = unmask(q, d, space, &h, hp, &u) ? open_with(q, d, space, &u, keys, 1, &which) : -1;
 	if (n >= 0) {
 		q->info.opened[space][dir]++;
 		quic_dec_frames(q, dir, space, q->plain, (size_t)n);

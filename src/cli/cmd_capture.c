@@ -48,8 +48,11 @@ static const char usage[] =
 	"  --consent-stdin           read consent events from standard input\n"
 	"  --keylog FILE             TLS key log the client writes (SSLKEYLOGFILE): read\n"
 	"                            as it grows, to decrypt TLS flows (repeatable)\n"
+	"  --export URL              as for 'flowaudit audit', and each finding sent to\n"
+	"                            ClickHouse as it is raised (spooled beside -o,\n"
+	"                            OUTDIR.clickhouse-spool, while the server is away)\n"
 	"  -e, -d, --device, --vantage, -o, --format, --fail-on, -s, -g, --asn,\n"
-	"  --no-geo, --max-flows, --stream-limit, --sign, --export, --quiet: as for\n"
+	"  --no-geo, --max-flows, --stream-limit, --sign, --quiet: as for\n"
 	"  'flowaudit audit'\n"
 	"Consent lines: 'consent_granted advertising analytics', 'consent_withdrawn', or the\n"
 	"JSON form of an event; each is time-stamped when it arrives.\n";

@@ -65,7 +65,7 @@ struct report_ch_stream {
 	unsigned part;
 	double wait, next_try;
 	unsigned long long sent, skipped;
-	char why[300];
+	char why[sizeof(((struct fa_err *)0)->msg)];
 };
 
 static double mono_s(void)
@@ -358,10 +358,16 @@ static int spool_create(struct report_ch_stream *s, struct fa_err *err)
 	json_decref(h);
 	size_t len = line ? strlen(line) : 0;
 	int rc = FA_OK;
-	if (line == NULL || len + 1 > SPOOL_HEAD_MAX || write(s->fd, line, len) != (ssize_t)len ||
-	    write(s->fd, "\n", 1) != 1 || fsync(s->fd) != 0) {
+	if (line == NULL || len + 1 > SPOOL_HEAD_MAX) {
+		fa_err_set(err, "%s: the URL and label make a spool header longer than %d bytes",
+			   s->spool, SPOOL_HEAD_MAX);
+		rc = FA_EINPUT;
+	} else if (write(s->fd, line, len) != (ssize_t)len || write(s->fd, "\n", 1) != 1 ||
+		   fsync(s->fd) != 0) {
 		fa_err_set(err, "%s: cannot write the spool: %s", s->spool, strerror(errno));
 		rc = FA_ERUNTIME;
+	}
+	if (rc != FA_OK) {
 		close(s->fd);
 		s->fd = -1;
 		unlink(s->spool);

@@ -416,7 +416,9 @@ def test_server_down_whole_capture():
 def test_spool_left_refuses_capture():
     """A spool left beside -o (an earlier capture's export never finished)
     stops a new capture into it before it starts: exit 2, naming the spool,
-    and no capture file is made."""
+    and no capture file is made. A spool whose header is not one (a key
+    that is not a live key) is bad input to export: exit 2, naming the
+    spool's line and field, the spool kept."""
     needs_root()
     clickhouse()
     out = os.path.join(e2e.WORK, "left")
@@ -429,6 +431,21 @@ def test_spool_left_refuses_capture():
                            env=credentials_env())
     assert p.returncode == 2 and out + ".clickhouse-spool" in p.stderr, (p.returncode, p.stderr)
     assert not os.path.exists(out + ".pcapng")
+    # a spool whose key is not a live key is bad input to export, never SQL
+    pcap = os.path.join(e2e.WORK, "left.pcap")
+    cap = capgen.Capture()
+    first_part(cap)
+    cap.write(pcap)
+    rep = os.path.join(e2e.WORK, "left-report")
+    e2e.run(["audit", "-r", pcap, "-p", POLICY, "-s", SIGS, "-g", e2e.GEO, "--asn", e2e.ASN,
+             "-o", rep, "--quiet"], expect=1)
+    with open(rep + ".clickhouse-spool", "w") as f:
+        f.write('{"schema":"flowaudit-clickhouse-spool/1","key":"live-\' OR 1=1","database":'
+                '"flowaudit"}\n')
+    p = subprocess.run([e2e.BIN, "export", "--clickhouse", clickhouse().url, rep], capture_output=True,
+                       text=True, timeout=120, env=credentials_env())
+    assert p.returncode == 2 and "clickhouse-spool: line 1: key" in p.stderr, (p.returncode, p.stderr)
+    assert os.path.exists(rep + ".clickhouse-spool")
 
 
 # ---------------------------------------------------------------- harness

@@ -103,6 +103,8 @@ class Relay:
 
     def __init__(self, ns, target):
         self.target = target
+        self.hold = False  # True: connections are taken and never answered (a slow server)
+        self.held = []
         made = {}
 
         def make():
@@ -131,6 +133,9 @@ class Relay:
                 cli, _ = self.sock.accept()
             except OSError:
                 return
+            if self.hold:
+                self.held.append(cli)
+                continue
             try:
                 srv = socket.create_connection(("127.0.0.1", self.target), timeout=5)
                 srv.settimeout(None)
@@ -156,7 +161,15 @@ class Relay:
             except OSError:
                 pass
 
+    def release(self):
+        """The server answers again; what it held is dropped unanswered."""
+        self.hold = False
+        for s_ in self.held:
+            s_.close()
+        self.held = []
+
     def close(self):
+        self.release()
         self.sock.close()
 
 
@@ -189,15 +202,22 @@ class Capture:
     """`flowaudit capture --export` in the gateway namespace; its NDJSON
     findings read as they come."""
 
-    def __init__(self, lab, name, url):
+    def __init__(self, lab, name, url, outdir=True):
+        """outdir False: no -o; the capture chooses reports/NAME-TIME in a
+        directory of its own, WORK/NAME."""
         self.out = os.path.join(e2e.WORK, name)
-        self.spool = self.out + ".clickhouse-spool"
+        self.pcap = self.out + ".pcapng"
+        self.spool = (self.out if outdir else self.pcap) + ".clickhouse-spool"
         self.errpath = os.path.join(e2e.WORK, name + ".stderr")
         args = [e2e.BIN, "capture", "-i", lab.gif, "-p", POLICY, "-d", DEVICE, "-s", SIGS,
-                "-g", e2e.GEO, "--asn", e2e.ASN, "-o", self.out, "-w", self.out + ".pcapng",
-                "--export", url]
+                "-g", e2e.GEO, "--asn", e2e.ASN, "-w", self.pcap, "--export", url]
+        if outdir:
+            args += ["-o", self.out]
+        else:
+            os.makedirs(self.out)
         with open(self.errpath, "w") as err:
             self.proc = subprocess.Popen(["ip", "netns", "exec", lab.gw] + args,
+                                         cwd=None if outdir else self.out,
                                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                          stderr=err, text=True, env=credentials_env())
         lab.procs.append(self.proc)
@@ -223,7 +243,8 @@ class Capture:
             assert self.proc.poll() is None, "capture exited %s waiting for %s: %s" % (
                 self.proc.returncode, what, self.stderr()[-2000:])
             time.sleep(0.1)
-        raise AssertionError("no %s within %d s; stderr: %s" % (what, within, self.stderr()[-2000:]))
+        raise AssertionError("no %s within %d s; stderr: %s" %
+                             (what, within, self.stderr()[-2000:]))
 
     def key(self):
         with open(self.spool) as f:
@@ -256,6 +277,11 @@ def count(sql):
         raise
 
 
+def keyed(key):
+    """Rows of findings under key (a live key, or a report's manifest key)."""
+    return count("SELECT count() FROM flowaudit.findings WHERE manifest_sha256 = '%s'" % key)
+
+
 def spool_records(path):
     """The spool's header and its records' heads, each record read as
     report_ch_stream.h lays it out: a line, then `bytes` bytes of rows."""
@@ -286,19 +312,20 @@ def check_exported(out, live_key):
     with open(os.path.join(out, "report.json")) as f:
         rep = json.load(f)
     key, label = manifest_key(out), os.path.basename(out)
+    ch = clickhouse()
     ids = sorted(f["id"] for f in rep["findings"])
-    got = clickhouse().rows("SELECT id FROM flowaudit.findings WHERE label = '%s' ORDER BY id" % label)
+    got = ch.rows("SELECT id FROM flowaudit.findings WHERE label = '%s' ORDER BY id" % label)
     assert [r[0] for r in got] == ids, (got, ids)
-    assert count("SELECT count() FROM flowaudit.findings WHERE manifest_sha256 = '%s'" % key) == len(ids)
-    assert count("SELECT count() FROM flowaudit.findings WHERE manifest_sha256 = '%s'" % live_key) == 0
+    assert keyed(key) == len(ids) and keyed(live_key) == 0
     assert count("SELECT count() FROM flowaudit.flows WHERE manifest_sha256 = '%s'" % key) == \
         len(rep["flows"])
-    assert clickhouse().rows("SELECT findings, flows FROM flowaudit.runs WHERE manifest_sha256 = '%s'"
-                             % key) == [(str(len(ids)), str(len(rep["flows"])))]
+    run = ch.rows("SELECT findings, flows FROM flowaudit.runs WHERE manifest_sha256 = '%s'" % key)
+    assert run == [(str(len(ids)), str(len(rep["flows"])))], run
     # the final rows are the report's, with what a live row could not know yet
-    got = sorted(clickhouse().rows("SELECT id, evidence, toString(bytes_out) FROM flowaudit.findings "
-                                   "WHERE label = '%s'" % label))
-    assert got == sorted((f["id"], f["evidence"], str(f["bytes_out"])) for f in rep["findings"]), got
+    got = sorted(ch.rows("SELECT id, evidence, toString(bytes_out) FROM flowaudit.findings "
+                         "WHERE label = '%s'" % label))
+    want = sorted((f["id"], f["evidence"], str(f["bytes_out"])) for f in rep["findings"])
+    assert got == want, (got, want)
     assert not os.path.exists(out + ".clickhouse-spool")
     e2e.run(["verify", out], expect=0)
     return rep
@@ -323,8 +350,7 @@ def test_findings_in_clickhouse_while_capturing():
         assert key.startswith("live-") and len(key) == 37, key
         lab.send("first", first_part)
         c.wait_for(lambda: len(c.lines) >= 3, 30, "three findings on standard output")
-        c.wait_for(lambda: count("SELECT count() FROM flowaudit.findings WHERE manifest_sha256 = '%s'"
-                                 % key) >= 3, 15, "live rows in ClickHouse")
+        c.wait_for(lambda: keyed(key) >= 3, 15, "live rows in ClickHouse")
         assert c.proc.poll() is None
         live = clickhouse().rows("SELECT id, rule, host, label FROM flowaudit.findings "
                                  "WHERE manifest_sha256 = '%s' ORDER BY id" % key)
@@ -352,8 +378,7 @@ def test_server_away_mid_capture():
         key = c.key()
         head = os.path.getsize(c.spool)
         lab.send("first", first_part)
-        c.wait_for(lambda: count("SELECT count() FROM flowaudit.findings WHERE manifest_sha256 = '%s'"
-                                 % key) >= 3, 30, "live rows before the server stops")
+        c.wait_for(lambda: keyed(key) >= 3, 30, "live rows before the server stops")
         before = len(c.lines)
         ch.stop()
         try:
@@ -364,14 +389,67 @@ def test_server_away_mid_capture():
             assert records and all(r["rows"] > 0 for r in records), records
         finally:
             ch.start()
-        c.wait_for(lambda: os.path.getsize(c.spool) == head, 30, "the spool sent (cut back to its header)")
+        c.wait_for(lambda: os.path.getsize(c.spool) == head, 30,
+                   "the spool sent (cut back to its header)")
         n = len(c.lines)
-        assert count("SELECT count() FROM flowaudit.findings WHERE manifest_sha256 = '%s'" % key) == n
+        assert keyed(key) == n
         assert count("SELECT uniqExact(id) FROM flowaudit.findings WHERE manifest_sha256 = '%s'"
                      % key) == n
         rc = c.stop()
     assert rc == 1, (rc, c.stderr()[-2000:])
     check_exported(c.out, key)
+
+
+def test_without_outdir():
+    """Without -o the spool starts beside the capture file (-w) and is
+    moved beside the report directory the capture chooses at the end,
+    where the export settles it: each finding once, no spool left."""
+    needs_root()
+    clickhouse()
+    with Lab() as lab:
+        c = Capture(lab, "noout", lab.relay.url, outdir=False)
+        key = c.key()
+        lab.send("first", first_part)
+        c.wait_for(lambda: keyed(key) >= 3, 30, "live rows")
+        rc = c.stop()
+    assert rc == 1, (rc, c.stderr()[-2000:])
+    made = os.listdir(os.path.join(c.out, "reports"))
+    assert len(made) == 1 and made[0].startswith("noout-"), made
+    assert not os.path.exists(c.spool)
+    check_exported(os.path.join(c.out, "reports", made[0]), key)
+
+
+def test_server_slow():
+    """A server that takes requests and does not answer: the capture goes
+    on reading packets and printing findings at once (the sending waits in
+    a thread of its own, 10 s at most a request), the batches go to the
+    spool, and are sent when the server answers again."""
+    needs_root()
+    clickhouse()
+    with Lab() as lab:
+        c = Capture(lab, "slow", lab.relay.url)
+        key = c.key()
+        head = os.path.getsize(c.spool)
+        lab.relay.hold = True
+        lab.send("first", first_part)
+        t0 = time.monotonic()
+        c.wait_for(lambda: len(c.lines) >= 3, 30, "findings while the server is slow")
+        assert time.monotonic() - t0 < 5, time.monotonic() - t0
+        c.wait_for(lambda: lab.relay.held, 10, "a request to the slow server")
+        before = len(c.lines)
+        t0 = time.monotonic()
+        frames = lab.send("second", second_part)
+        c.wait_for(lambda: len(c.lines) > before, 30, "the second part's findings")
+        assert time.monotonic() - t0 < 5, time.monotonic() - t0
+        c.wait_for(lambda: os.path.getsize(c.spool) > head, 30, "batches in the spool")
+        lab.relay.release()
+        c.wait_for(lambda: os.path.getsize(c.spool) == head, 30, "the spool sent")
+        assert keyed(key) == len(c.lines)
+        rc = c.stop()
+    assert rc == 1, (rc, c.stderr()[-2000:])
+    rep = check_exported(c.out, key)
+    assert rep["summary"]["packets"] >= frames, rep["summary"]
+    assert rep["summary"]["capture_drops"]["dropped"] == 0, rep["summary"]["capture_drops"]
 
 
 def test_server_down_whole_capture():
@@ -442,9 +520,10 @@ def test_spool_left_refuses_capture():
     with open(rep + ".clickhouse-spool", "w") as f:
         f.write('{"schema":"flowaudit-clickhouse-spool/1","key":"live-\' OR 1=1","database":'
                 '"flowaudit"}\n')
-    p = subprocess.run([e2e.BIN, "export", "--clickhouse", clickhouse().url, rep], capture_output=True,
-                       text=True, timeout=120, env=credentials_env())
-    assert p.returncode == 2 and "clickhouse-spool: line 1: key" in p.stderr, (p.returncode, p.stderr)
+    p = subprocess.run([e2e.BIN, "export", "--clickhouse", clickhouse().url, rep],
+                       capture_output=True, text=True, timeout=120, env=credentials_env())
+    assert p.returncode == 2 and "clickhouse-spool: line 1: key" in p.stderr, \
+        (p.returncode, p.stderr)
     assert os.path.exists(rep + ".clickhouse-spool")
 
 

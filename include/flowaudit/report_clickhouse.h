@@ -66,6 +66,10 @@ int report_ch_check(const struct report_ch_opts *o, struct fa_err *err);
 int report_ch_credentials_load(const char *path, char *user, char *password,
 			       struct fa_err *err);
 
+/* runs.label when opts.label is NULL: dir's last name ("run-42" of
+   "reports/run-42/"). */
+void report_ch_default_label(const char *dir, char *buf, size_t size);
+
 /*
  * Exports the report in dir (report.json and MANIFEST.sha256). FA_EINPUT
  * when dir is not a report (flowaudit-report/1); FA_ERUNTIME when

@@ -8,9 +8,14 @@
  * numbers and evidence pcaps refer to the capture on disk. The loop wakes
  * at least every 100 ms (the libpcap buffer timeout) to read consent events
  * from a FIFO or stdin, to check --duration and signals.
+ *
+ * With --export URL each finding also goes to ClickHouse as it is raised
+ * (cmd_export.h: a thread of its own sends them, so a slow server never
+ * holds the loop up), and the report follows once written.
  */
 #include "capture_ring.h"
 #include "cmd.h"
+#include "cmd_export.h"
 
 #include "flowaudit/consent.h"
 #include "flowaudit/pcapng.h"
@@ -43,8 +48,11 @@ static const char usage[] =
 	"  --consent-stdin           read consent events from standard input\n"
 	"  --keylog FILE             TLS key log the client writes (SSLKEYLOGFILE): read\n"
 	"                            as it grows, to decrypt TLS flows (repeatable)\n"
+	"  --export URL              as for 'flowaudit audit', and each finding sent to\n"
+	"                            ClickHouse as it is raised (spooled beside -o,\n"
+	"                            OUTDIR.clickhouse-spool, while the server is away)\n"
 	"  -e, -d, --device, --vantage, -o, --format, --fail-on, -s, -g, --asn,\n"
-	"  --no-geo, --max-flows, --stream-limit, --sign, --export, --quiet: as for\n"
+	"  --no-geo, --max-flows, --stream-limit, --sign, --quiet: as for\n"
 	"  'flowaudit audit'\n"
 	"Consent lines: 'consent_granted advertising analytics', 'consent_withdrawn', or the\n"
 	"JSON form of an event; each is time-stamped when it arrives.\n";
@@ -53,6 +61,7 @@ struct live {
 	struct audit_session *s;
 	struct report_ctx ctx;
 	FILE *out;
+	struct cmd_export_live *ch; /* --export: the findings into ClickHouse; else NULL */
 };
 
 static void on_signal(int sig)
@@ -68,6 +77,8 @@ static void stream_finding(const struct finding *f, void *user)
 		if (audit_finding(lv->s->audit, i) != f)
 			continue;
 		json_t *o = report_finding_json(&lv->ctx, i);
+		if (lv->ch != NULL)
+			cmd_export_live_add(lv->ch, o);
 		json_object_set_new(o, "schema", json_string("flowaudit-finding/1"));
 		json_dumpf(o, lv->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		fputc('\n', lv->out);
@@ -213,8 +224,17 @@ int cmd_capture(int argc, char **argv)
 		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 		snprintf(wpath, sizeof(wpath), "reports/%s-%s.pcapng", o->iface, stamp);
 	}
+	/* the findings into ClickHouse as they come: the spool beside -o, or
+	   beside the capture file until the report's directory is chosen */
+	struct cmd_export_live ch;
+	int ch_ex = FA_EXIT_OK;
+	if (rc == FA_OK && o->export_url != NULL) {
+		ch_ex = cmd_export_live_open(&ch, o->export_url, o->outdir ? o->outdir : wpath,
+					     s.policy->app_name, o->quiet);
+		lv.ch = ch_ex == FA_EXIT_OK ? &ch : NULL;
+	}
 	struct pcapng_writer *w = NULL;
-	if (rc == FA_OK) {
+	if (rc == FA_OK && ch_ex == FA_EXIT_OK) {
 		const struct source_file_info *fi = source_file(s.run.src, 0);
 		struct pcapng_opts po = {.path = wpath, .linktype = fi->linktype, .iface = o->iface,
 					 .rotate_bytes = o->rotate_size,
@@ -222,7 +242,7 @@ int cmd_capture(int argc, char **argv)
 		rc = pcapng_writer_open(&po, &w, &err);
 	}
 	struct line_reader lr = {.fd = -1, .fifo_fd = -1, .keep_fd = -1};
-	if (rc == FA_OK && o->consent_fifo) {
+	if (rc == FA_OK && ch_ex == FA_EXIT_OK && o->consent_fifo) {
 		lr.fd = lr.fifo_fd = open(o->consent_fifo, O_RDONLY | O_NONBLOCK);
 		if (lr.fd >= 0)
 			lr.keep_fd = open(o->consent_fifo, O_WRONLY | O_NONBLOCK);
@@ -230,18 +250,21 @@ int cmd_capture(int argc, char **argv)
 			fa_err_set(&err, "%s: cannot open: %s", o->consent_fifo, strerror(errno));
 			rc = FA_EINPUT;
 		}
-	} else if (rc == FA_OK && o->consent_stdin) {
+	} else if (rc == FA_OK && ch_ex == FA_EXIT_OK && o->consent_stdin) {
 		lr.fd = STDIN_FILENO;
 		fcntl(lr.fd, F_SETFL, fcntl(lr.fd, F_GETFL) | O_NONBLOCK);
 	}
-	if (rc == FA_OK && o->user)
+	if (rc == FA_OK && ch_ex == FA_EXIT_OK && o->user)
 		rc = drop_privileges(o->user, &err);
-	if (rc != FA_OK) {
-		cmd_error("%s", err.msg);
+	if (rc != FA_OK || ch_ex != FA_EXIT_OK) {
+		if (rc != FA_OK)
+			cmd_error("%s", err.msg);
+		if (lv.ch != NULL)
+			cmd_export_live_close(lv.ch, NULL, true);
 		line_reader_close(&lr);
 		pcapng_writer_free(w);
 		audit_session_close(&s);
-		return cmd_exit_for(rc);
+		return rc != FA_OK ? cmd_exit_for(rc) : ch_ex;
 	}
 	lv.ctx = (struct report_ctx){.command = "capture", .src = s.run.src, .policy = s.policy,
 				     .consent = s.consent, .eng = s.run.eng, .audit = s.audit};
@@ -333,6 +356,8 @@ int cmd_capture(int argc, char **argv)
 	}
 	source_free(live_src);
 	line_reader_close(&lr);
+	if (lv.ch != NULL)
+		cmd_export_live_close(lv.ch, rc == FA_OK ? s.outdir : NULL, o->quiet);
 	if (rc != FA_OK) {
 		cmd_error("%s", err.msg);
 		pcapng_writer_free(w);

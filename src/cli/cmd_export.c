@@ -10,14 +10,23 @@
  * when every report is in ClickHouse (exported now or before), 2 for bad
  * usage or a directory that is not a report, 3 when ClickHouse cannot be
  * reached after the retries or refuses.
+ *
+ * A report directory with a spool beside it (DIR.clickhouse-spool, left by
+ * `capture --export`) has live rows in ClickHouse under the spool's key:
+ * once the report is there, they are deleted and the spool removed
+ * (report_ch_stream.h). The capture's own live half is here too
+ * (cmd_export.h).
  */
 #include "cmd.h"
+#include "cmd_export.h"
 
 #include "flowaudit/report_clickhouse.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char usage[] =
 	"usage: flowaudit export --clickhouse URL [options] REPORT_DIR...\n"
@@ -67,25 +76,37 @@ static int credentials(const char *file, struct report_ch_opts *o,
 	return FA_OK;
 }
 
-/* Exports one directory and says so; the exit status. */
+/* Exports one directory, then settles the live rows of its spool, and
+   says so; the exit status. */
 static int export_one(const struct report_ch_opts *o, const char *dir, bool quiet)
 {
 	struct fa_err err = {{0}};
 	struct report_ch_result res;
 	double t0 = now_s();
-	int rc = report_ch_export(o, dir, &res, &err);
-	if (rc != FA_OK) {
+	char spool[4096];
+	unsigned long long removed = 0;
+	int rc = report_ch_spool_path(dir, spool, sizeof(spool), &err);
+	if (rc == FA_OK)
+		rc = report_ch_export(o, dir, &res, &err);
+	double took = now_s() - t0;
+	if (rc == FA_OK && (rc = report_ch_spool_settle(o, spool, &removed, &err)) != FA_OK)
+		cmd_error("export %s: the report is in ClickHouse, but its live rows are not settled: "
+			  "%s", dir, err.msg);
+	else if (rc != FA_OK)
 		cmd_error("export %s: %s", dir, err.msg);
+	if (rc != FA_OK)
 		return cmd_exit_for(rc);
-	}
 	if (quiet)
 		return FA_EXIT_OK;
 	if (res.already)
 		printf("%s: run %s is already in ClickHouse: nothing added\n", dir, res.manifest);
 	else
 		printf("%s: run %s exported: %llu findings, %llu flows in %.2f s%s\n", dir,
-		       res.manifest, res.findings, res.flows, now_s() - t0,
+		       res.manifest, res.findings, res.flows, took,
 		       res.retries ? " (after the server came back)" : "");
+	if (removed > 0)
+		printf("%s: %llu live rows of the capture replaced by the report's; spool %s "
+		       "removed\n", dir, removed, spool);
 	return FA_EXIT_OK;
 }
 
@@ -107,10 +128,77 @@ int cmd_export_dir(const char *url, const char *dir, bool quiet)
 	}
 	rc = export_one(&o, dir, quiet);
 	memset(password, 0, sizeof(password));
+	char spool[4096];
+	bool spooled = report_ch_spool_path(dir, spool, sizeof(spool), &err) == FA_OK &&
+		       access(spool, F_OK) == 0;
 	if (rc != FA_EXIT_OK)
 		cmd_error("the report in %s is written; export it again with flowaudit export "
-			  "--clickhouse %s %s", dir, url, dir);
+			  "--clickhouse %s %s%s%s%s", dir, url, dir,
+			  spooled ? " (which also settles the live rows that " : "",
+			  spooled ? spool : "", spooled ? " names: keep it until then)" : "");
 	return rc;
+}
+
+int cmd_export_live_open(struct cmd_export_live *l, const char *url, const char *dir,
+			 const char *app, bool quiet)
+{
+	memset(l, 0, sizeof(*l));
+	l->o = (struct report_ch_opts){.url = url, .retries = 5};
+	struct fa_err err = {{0}};
+	int rc = credentials(NULL, &l->o, l->user, l->password, &err);
+	if (rc == FA_OK)
+		rc = report_ch_spool_path(dir, l->spool, sizeof(l->spool), &err);
+	report_ch_default_label(dir, l->label, sizeof(l->label));
+	struct report_ch_live live = {.label = l->label, .app = app, .spool = l->spool};
+	if (rc == FA_OK)
+		rc = report_ch_stream_open(&l->o, &live, &l->stream, &err);
+	if (rc != FA_OK) {
+		cmd_error("--export: %s", err.msg);
+		memset(l->password, 0, sizeof(l->password));
+		return cmd_exit_for(rc);
+	}
+	if (!quiet)
+		fprintf(stderr, "flowaudit: findings go to ClickHouse at %s as they are raised "
+			"(live key %s; spool %s)\n", url, report_ch_stream_key(l->stream), l->spool);
+	return FA_EXIT_OK;
+}
+
+void cmd_export_live_add(struct cmd_export_live *l, const struct json_t *finding)
+{
+	if (l->stream != NULL)
+		report_ch_stream_add(l->stream, finding);
+}
+
+void cmd_export_live_close(struct cmd_export_live *l, const char *report_dir, bool quiet)
+{
+	if (l->stream == NULL)
+		return;
+	struct report_ch_live_stats st;
+	report_ch_stream_close(l->stream, &st);
+	l->stream = NULL;
+	memset(l->password, 0, sizeof(l->password));
+	if (st.queued == 0) {
+		unlink(l->spool); /* nothing was sent: no live rows to settle */
+		return;
+	}
+	char moved[sizeof(l->spool)];
+	struct fa_err err = {{0}};
+	if (report_dir != NULL &&
+	    report_ch_spool_path(report_dir, moved, sizeof(moved), &err) == FA_OK &&
+	    strcmp(moved, l->spool) != 0) {
+		if (rename(l->spool, moved) == 0)
+			snprintf(l->spool, sizeof(l->spool), "%s", moved);
+		else
+			cmd_error("--export: cannot move the spool %s beside the report (%s): %s",
+				  l->spool, moved, strerror(errno));
+	}
+	if (st.skipped > 0)
+		cmd_error("--export: %llu of %llu findings were not sent while capturing (%s); the "
+			  "report's export sends them all", st.skipped, st.queued, st.why);
+	else if (!quiet)
+		fprintf(stderr, "flowaudit: %llu of %llu findings were sent to ClickHouse while "
+			"capturing, %llu spooled%s%s%s\n", st.sent, st.queued, st.spooled,
+			st.why[0] ? " (last failure: " : "", st.why, st.why[0] ? ")" : "");
 }
 
 int cmd_export(int argc, char **argv)

@@ -21,6 +21,7 @@
 #include "flowaudit/report_clickhouse.h"
 #include "flowaudit/hash.h"
 #include "flowaudit/jsonw.h"
+#include "report_ch_int.h"
 #include "flowaudit/manifest.h"
 #include "flowaudit/report_sign.h"
 
@@ -160,7 +161,7 @@ void report_ch_schema(FILE *out, const char *db)
 
 /* ---------------------------------------------------------------- options */
 
-static bool is_identifier(const char *s)
+bool ch_is_identifier(const char *s)
 {
 	if (s == NULL || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
 		return false;
@@ -174,7 +175,7 @@ static bool is_identifier(const char *s)
 
 int report_ch_check(const struct report_ch_opts *o, struct fa_err *err)
 {
-	if (o->database != NULL && !is_identifier(o->database)) {
+	if (o->database != NULL && !ch_is_identifier(o->database)) {
 		fa_err_set(err, "--database: '%s' is not a database name (letters, digits and _, "
 			   "at most 64, not starting with a digit)", o->database);
 		return FA_EINPUT;
@@ -273,7 +274,7 @@ int report_ch_credentials_load(const char *path, char *user, char *password,
 
 /* ---------------------------------------------------------------- HTTP */
 
-struct conn {
+struct ch_conn {
 	CURL *curl;
 	const struct report_ch_opts *o;
 	char *resp;
@@ -284,7 +285,7 @@ struct conn {
 
 static size_t on_data(char *p, size_t size, size_t n, void *user)
 {
-	struct conn *c = user;
+	struct ch_conn *c = user;
 	size_t len = size * n, room = REPORT_CH_RESPONSE_MAX - c->resp_len;
 	size_t take = len < room ? len : room;
 	if (take > 0) {
@@ -298,7 +299,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *user)
 enum outcome { SENT, AWAY, REFUSED }; /* answered 200; server not reached; error answer */
 
 /* The first line of the server's answer, cut at a word before 400 bytes. */
-static void server_message(const struct conn *c, char *out, size_t size)
+static void server_message(const struct ch_conn *c, char *out, size_t size)
 {
 	size_t n = strcspn(c->resp, "\n");
 	if (n > 400) {
@@ -313,7 +314,7 @@ static void server_message(const struct conn *c, char *out, size_t size)
 }
 
 /* One POST of body; REFUSED fills err with the server's message. */
-static enum outcome post(struct conn *c, const char *body, size_t len, struct fa_err *err)
+static enum outcome post(struct ch_conn *c, const char *body, size_t len, struct fa_err *err)
 {
 	c->resp_len = 0;
 	c->resp[0] = '\0';
@@ -346,7 +347,7 @@ static void pause_for(double s)
  * Whether a request whose answer was lost got in all the same: 1 yes, 0
  * no (send it again), or an FA_* status with err set.
  */
-typedef int (*landed_fn)(struct conn *c, void *arg, struct fa_err *err);
+typedef int (*landed_fn)(struct ch_conn *c, void *arg, struct fa_err *err);
 
 /*
  * Sends body until it is answered or the retries are spent, pausing
@@ -355,7 +356,7 @@ typedef int (*landed_fn)(struct conn *c, void *arg, struct fa_err *err);
  * NOT EXISTS, a SELECT) is asked after each pause whether the last try
  * got in before the connection broke. what names the request in errors.
  */
-static int send_retrying(struct conn *c, const char *body, size_t len, landed_fn landed,
+static int send_retrying(struct ch_conn *c, const char *body, size_t len, landed_fn landed,
 			 void *arg, const char *what, struct fa_err *err)
 {
 	double wait = c->o->backoff, waited = 0;
@@ -385,13 +386,13 @@ static int send_retrying(struct conn *c, const char *body, size_t len, landed_fn
 	}
 }
 
-static int request(struct conn *c, const char *sql, struct fa_err *err)
+int ch_request(struct ch_conn *c, const char *sql, struct fa_err *err)
 {
 	return send_retrying(c, sql, strlen(sql), NULL, NULL, "a request", err);
 }
 
 /* SELECT count() of the rows of table the run (and part, when not 0) has. */
-static int count_rows(struct conn *c, const char *db, const char *table, const char *key,
+int ch_count_rows(struct ch_conn *c, const char *db, const char *table, const char *key,
 		      unsigned part, unsigned long long *n, struct fa_err *err)
 {
 	char sql[512];
@@ -399,7 +400,7 @@ static int count_rows(struct conn *c, const char *db, const char *table, const c
 		 db, table, key, part ? " AND part = " : "");
 	if (part)
 		snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql), "%u", part);
-	int rc = request(c, sql, err);
+	int rc = ch_request(c, sql, err);
 	if (rc != FA_OK)
 		return rc;
 	char *end;
@@ -450,13 +451,7 @@ static void time_member(struct jsonw *w, const json_t *o, const char *key)
 	jsonw_string(w, key, time_text(o, key, buf, sizeof(buf)));
 }
 
-/* What every row of a run carries. */
-struct run_info {
-	const char *key, *label, *app;
-	char generated_at[32];
-};
-
-static void row_start(struct jsonw *w, const struct run_info *ri, unsigned part)
+static void row_start(struct jsonw *w, const struct ch_run *ri, unsigned part)
 {
 	jsonw_object(w, NULL);
 	jsonw_string(w, "manifest_sha256", ri->key);
@@ -481,7 +476,7 @@ static void counts(struct jsonw *w, const json_t *o, const char *const *keys)
 
 static const char *const traffic[] = {"packets_out", "bytes_out", "packets_in", "bytes_in", NULL};
 
-static void finding_row(struct jsonw *w, const struct run_info *ri, unsigned part, const json_t *f)
+void ch_finding_row(struct jsonw *w, const struct ch_run *ri, unsigned part, const json_t *f)
 {
 	static const char *const own[] = {"id", "rule", "severity", "device", "host", NULL};
 	static const char *const place[] = {"country", NULL};
@@ -516,7 +511,7 @@ static void finding_row(struct jsonw *w, const struct run_info *ri, unsigned par
 	jsonw_end(w);
 }
 
-static void flow_row(struct jsonw *w, const struct run_info *ri, unsigned part, const json_t *f)
+static void flow_row(struct jsonw *w, const struct ch_run *ri, unsigned part, const json_t *f)
 {
 	static const char *const addr[] = {"transport", "client_ip", NULL};
 	static const char *const named[] = {"protocol", "category", NULL};
@@ -748,11 +743,11 @@ struct batch_ref {
 };
 
 /* All of the batch's rows are there (1), none (0), or some: an error. */
-static int batch_landed(struct conn *c, void *arg, struct fa_err *err)
+static int batch_landed(struct ch_conn *c, void *arg, struct fa_err *err)
 {
 	const struct batch_ref *r = arg;
 	unsigned long long have = 0;
-	int rc = count_rows(c, r->db, r->table, r->key, r->b->part, &have, err);
+	int rc = ch_count_rows(c, r->db, r->table, r->key, r->b->part, &have, err);
 	if (rc != FA_OK)
 		return rc;
 	if (have == r->b->rows)
@@ -772,7 +767,7 @@ static int batch_landed(struct conn *c, void *arg, struct fa_err *err)
  * its rows are there. skip_present: the run has rows from an export cut
  * short, so a batch already there is not sent at all.
  */
-static int batch_send(struct conn *c, const char *db, const char *table, const char *key,
+static int batch_send(struct ch_conn *c, const char *db, const char *table, const char *key,
 		      const struct batch *b, bool skip_present, struct fa_err *err)
 {
 	struct batch_ref ref = {db, table, key, b};
@@ -786,12 +781,20 @@ static int batch_send(struct conn *c, const char *db, const char *table, const c
 	return send_retrying(c, b->buf, b->len, batch_landed, &ref, what, err);
 }
 
-typedef void (*row_fn)(struct jsonw *w, const struct run_info *ri, unsigned part,
+int ch_send_batch(struct ch_conn *c, const char *db, const char *table, const char *key,
+		  const char *body, size_t len, size_t rows, unsigned part, bool skip_present,
+		  struct fa_err *err)
+{
+	struct batch b = {.buf = (char *)body, .len = len, .rows = rows, .part = part};
+	return batch_send(c, db, table, key, &b, skip_present, err);
+}
+
+typedef void (*row_fn)(struct jsonw *w, const struct ch_run *ri, unsigned part,
 		       const json_t *e);
 
 /* Makes the next batch of up to REPORT_CH_BATCH_ROWS rows (or
    REPORT_CH_BODY_MAX bytes) from el into b (b->buf the caller's to free). */
-static int build_batch(const char *db, const char *table, const struct run_info *ri,
+static int build_batch(const char *db, const char *table, const struct ch_run *ri,
 		       struct elements *el, row_fn make, struct batch *b, struct fa_err *err)
 {
 	b->buf = NULL;
@@ -830,7 +833,7 @@ static int build_batch(const char *db, const char *table, const struct run_info 
 
 /* One batch on its way, in a thread of its own, while the next is made. */
 struct send_job {
-	struct conn *c;
+	struct ch_conn *c;
 	const char *db, *table, *key;
 	struct batch b;
 	bool skip_present;
@@ -865,7 +868,7 @@ static int finish_job(pthread_t th, struct send_job *j, int rc, unsigned long lo
  * one while flowaudit reads the next), and is waited for before the next
  * goes; the curl handle is used by one thread at a time.
  */
-static int send_rows(struct conn *c, const char *db, const struct run_info *ri,
+static int send_rows(struct ch_conn *c, const char *db, const struct ch_run *ri,
 		     struct report_src *src, int array, row_fn make, bool skip_present,
 		     unsigned long long *sent, struct fa_err *err)
 {
@@ -905,11 +908,11 @@ struct run_ref {
 	const char *db, *key;
 };
 
-static int run_landed(struct conn *c, void *arg, struct fa_err *err)
+static int run_landed(struct ch_conn *c, void *arg, struct fa_err *err)
 {
 	const struct run_ref *r = arg;
 	unsigned long long have = 0;
-	int rc = count_rows(c, r->db, "runs", r->key, 0, &have, err);
+	int rc = ch_count_rows(c, r->db, "runs", r->key, 0, &have, err);
 	return rc != FA_OK ? rc : have > 0;
 }
 
@@ -922,7 +925,7 @@ static json_t *strings_of(const json_t *arr, const char *key)
 	return out;
 }
 
-static int send_run(struct conn *c, const char *db, const struct run_info *ri,
+static int send_run(struct ch_conn *c, const char *db, const struct ch_run *ri,
 		    const struct report_src *src, const char *dir, struct fa_err *err)
 {
 	const json_t *doc = src->doc;
@@ -995,7 +998,7 @@ static int run_key(const char *dir, char key[65], struct fa_err *err)
 	return rc;
 }
 
-static int open_conn(struct conn *c, const struct report_ch_opts *o, struct fa_err *err)
+static int open_conn(struct ch_conn *c, const struct report_ch_opts *o, struct fa_err *err)
 {
 	c->o = o;
 	c->resp = malloc(REPORT_CH_RESPONSE_MAX + 1);
@@ -1045,6 +1048,74 @@ static int open_conn(struct conn *c, const struct report_ch_opts *o, struct fa_e
 	return FA_OK;
 }
 
+int ch_create_tables(struct ch_conn *c, const char *db, struct fa_err *err)
+{
+	int rc = FA_OK;
+	for (size_t i = 0; rc == FA_OK && i <= N_TABLES; i++) {
+		char *sql = NULL;
+		size_t sql_len = 0;
+		FILE *m = open_memstream(&sql, &sql_len);
+		if (m == NULL) {
+			fa_err_set(err, "out of memory");
+			return FA_ERUNTIME;
+		}
+		if (i == 0)
+			database_ddl(m, db);
+		else
+			table_stmt(m, db, i - 1);
+		fclose(m);
+		rc = ch_request(c, sql, err);
+		free(sql);
+	}
+	return rc;
+}
+
+void report_ch_default_label(const char *dir, char *buf, size_t size)
+{
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	size_t b = n;
+	while (b > 0 && dir[b - 1] != '/')
+		b--;
+	snprintf(buf, size, "%.*s", (int)(n - b), dir + b);
+}
+
+struct ch_conn *ch_conn_new(const struct report_ch_opts *o, struct fa_err *err)
+{
+	struct ch_conn *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		fa_err_set(err, "out of memory");
+		return NULL;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (open_conn(c, o, err) != FA_OK) {
+		ch_conn_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void ch_conn_free(struct ch_conn *c)
+{
+	if (c == NULL)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c->resp);
+	free(c);
+	curl_global_cleanup();
+}
+
+const char *ch_response(const struct ch_conn *c)
+{
+	return c->resp;
+}
+
+const char *ch_conn_url(const struct ch_conn *c)
+{
+	return c->o->url;
+}
+
 int report_ch_export(const struct report_ch_opts *opts, const char *dir,
 		     struct report_ch_result *res, struct fa_err *err)
 {
@@ -1060,41 +1131,23 @@ int report_ch_export(const struct report_ch_opts *opts, const char *dir,
 	rc = run_key(dir, res->manifest, err);
 	if (rc != FA_OK)
 		return rc;
-	struct conn c = {0};
+	struct ch_conn c = {0};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = open_conn(&c, &o, err);
-	/* the database and tables, when missing */
-	char *sql = NULL;
-	size_t sql_len = 0;
-	for (size_t i = 0; rc == FA_OK && i <= N_TABLES; i++) {
-		FILE *m = open_memstream(&sql, &sql_len);
-		if (m == NULL) {
-			fa_err_set(err, "out of memory");
-			rc = FA_ERUNTIME;
-			break;
-		}
-		if (i == 0)
-			database_ddl(m, o.database);
-		else
-			table_stmt(m, o.database, i - 1);
-		fclose(m);
-		rc = request(&c, sql, err);
-		free(sql);
-		sql = NULL;
-	}
+	if (rc == FA_OK)
+		rc = ch_create_tables(&c, o.database, err);
 	/* a run already there is not read at all */
 	unsigned long long have = 0, partial_f = 0, partial_l = 0;
 	if (rc == FA_OK)
-		rc = count_rows(&c, o.database, "runs", res->manifest, 0, &have, err);
+		rc = ch_count_rows(&c, o.database, "runs", res->manifest, 0, &have, err);
 	res->already = rc == FA_OK && have > 0;
 	struct report_src src = {0};
 	if (rc == FA_OK && !res->already)
 		rc = src_open(dir, &src, err);
 	const json_t *doc = src.doc;
-	const char *base = strrchr(dir, '/');
 	char name[256];
-	snprintf(name, sizeof(name), "%s", base && base[1] ? base + 1 : dir);
-	struct run_info ri = {
+	report_ch_default_label(dir, name, sizeof(name));
+	struct ch_run ri = {
 		.key = res->manifest,
 		.label = o.label ? o.label : name,
 		.app = str_of(json_object_get(json_object_get(doc, "policy"), "app"), "name"),
@@ -1102,11 +1155,11 @@ int report_ch_export(const struct report_ch_opts *opts, const char *dir,
 	time_text(doc, "generated_at", ri.generated_at, sizeof(ri.generated_at));
 	bool go = rc == FA_OK && doc != NULL;
 	if (go)
-		rc = count_rows(&c, o.database, "findings", res->manifest, 0, &partial_f, err);
+		rc = ch_count_rows(&c, o.database, "findings", res->manifest, 0, &partial_f, err);
 	if (go && rc == FA_OK)
-		rc = count_rows(&c, o.database, "flows", res->manifest, 0, &partial_l, err);
+		rc = ch_count_rows(&c, o.database, "flows", res->manifest, 0, &partial_l, err);
 	if (go && rc == FA_OK)
-		rc = send_rows(&c, o.database, &ri, &src, FINDINGS, finding_row, partial_f > 0,
+		rc = send_rows(&c, o.database, &ri, &src, FINDINGS, ch_finding_row, partial_f > 0,
 			       &res->findings, err);
 	if (go && rc == FA_OK)
 		rc = send_rows(&c, o.database, &ri, &src, FLOWS, flow_row, partial_l > 0, &res->flows,

@@ -33,16 +33,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import suite  # noqa: E402  (the shared harness)
 import run as e2e  # noqa: E402
 import test_runs as runs  # noqa: E402  (the scenario and its reports)
+import clickhouse_server as chs  # noqa: E402  (the suites' server configuration)
 
 CLUSTER = "flowaudit_lab"
-USER, PASSWORD = runs.CH_USER, runs.CH_PASSWORD
+USER, PASSWORD = chs.CH_USER, chs.CH_PASSWORD
 ZK_JAR = "/usr/share/java/zookeeper.jar"
 ZK_MAIN = "org.apache.zookeeper.server.ZooKeeperServerMain"
 ZK_LOG_JAR = "/usr/share/java/slf4j-simple.jar"  # its log, when the jar is there
 START_TIMEOUT = 40  # seconds for a server to answer
 
-# test_runs.py's single server, with the cluster's pieces added
-CH_CONFIG = runs.CH_CONFIG.replace("</yandex>", """\
+# the suites' single server, with the cluster's pieces added
+CH_CONFIG = chs.CH_CONFIG.replace("</yandex>", """\
     <interserver_http_port>{inter}</interserver_http_port>
     <interserver_http_host>127.0.0.1</interserver_http_host>
     <zookeeper><node><host>127.0.0.1</host><port>{zk}</port></node>
@@ -57,7 +58,7 @@ CH_SHARD = """
                 <user>{u}</user><password>{p}</password></replica></shard>"""
 # its users too: a profile that leaves insert_distributed_sync at 0, the
 # servers' default (the exporter asks for 1 itself)
-CH_USERS = runs.CH_USERS
+CH_USERS = chs.CH_USERS
 ZK_CONFIG = """tickTime=500
 initLimit=10
 syncLimit=5
@@ -69,7 +70,7 @@ admin.enableServer=false
 """
 
 
-free_port = runs.free_port
+free_port = chs.free_port
 
 
 def wait_for(what, ready, proc, log):

@@ -13,7 +13,7 @@ its default, 0: the exporter asks for 1 with its requests, without which
 the rows bound for the other shard are not there yet when it counts.
 
 Usage: test_ch_cluster.py BUILD/flowaudit [NAME-SUBSTRING]
-Last line: "ch_cluster: N passed, N failed, N skipped".
+Last line: "ch-cluster: N passed, N failed, N skipped".
 """
 import base64
 import hashlib
@@ -380,7 +380,7 @@ def bind(binary, work_dir):
 
 def main():
     try:
-        return suite.main("ch_cluster", globals(), lambda b, w: e2e.build_mmdb(), (e2e.Skip,),
+        return suite.main("ch-cluster", globals(), lambda b, w: e2e.build_mmdb(), (e2e.Skip,),
                           bind, order=suite.in_file_order(globals()))
     finally:
         close_cluster()

@@ -10,7 +10,7 @@ device on the same network: a tablet with a MAC of its own, which the
 device profile does not describe, doing exactly what the phone does.
 
 Usage: test_diff_role.py BUILD/flowaudit [NAME-SUBSTRING]
-Last line: "diff_role: N passed, N failed, N skipped".
+Last line: "diff-role: N passed, N failed, N skipped".
 """
 import json
 import os
@@ -263,7 +263,7 @@ def bind(binary, work_dir):
 
 
 def main():
-    return suite.main("diff_role", globals(), lambda b, w: e2e.build_mmdb(), (e2e.Skip,), bind,
+    return suite.main("diff-role", globals(), lambda b, w: e2e.build_mmdb(), (e2e.Skip,), bind,
                       order=suite.in_file_order(globals()))
 
 

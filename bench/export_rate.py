@@ -3,7 +3,7 @@
 the bench report into a local ClickHouse, and that a second export adds
 nothing.
 
-    python3 bench/export_rate.py BUILD/flowaudit
+    /usr/bin/python3 bench/export_rate.py BUILD/flowaudit
 
 Audits the 1x bench workload (bench/mkworkload.py, cached in BENCH_OUT)
 into BENCH_OUT/report-export, starts Debian's clickhouse-server on free

@@ -28,8 +28,11 @@ rc=$?
 # its own exit 2 when it cannot run leaves the status alone)
 python3 "$(dirname "$0")/live_rate.py" "$1"
 lrc=$?
-# the export into a local ClickHouse (its own exit 2 without a server)
-python3 "$(dirname "$0")/export_rate.py" "$1"
+# the export into a local ClickHouse (its own exit 2 without a server),
+# with the Python the test suite uses (Debian's, which has scapy)
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+"$py" "$(dirname "$0")/export_rate.py" "$1"
 erc=$?
 [ "$rc" -ne 0 ] && exit "$rc"
 [ "$lrc" -eq 1 ] && exit 1

@@ -132,6 +132,37 @@ static void test_close_and_idle(void **state)
 	flow_table_free(t);
 }
 
+/*
+ * Time stamps that go back: a flow seen later in the file but with an
+ * earlier time sits behind one with a later time, and becomes the head of
+ * its list when that one is seen again. It is ended as soon as it is due
+ * then, although an expiry that found nothing due came in between.
+ */
+static void test_expiry_after_time_goes_back(void **state)
+{
+	(void)state;
+	struct ended e = {0};
+	struct flow_table_cfg cfg;
+	flow_table_cfg_default(&cfg);
+	struct flow_table *t = flow_table_new(&cfg, on_end, &e);
+	int dir;
+	struct decoded_pkt a = pkt(IPPROTO_UDP, DEV, 40001, SRV, 443, 0);
+	struct decoded_pkt b = pkt(IPPROTO_UDP, DEV, 40002, SRV, 443, 0);
+	struct flow *fa = flow_table_packet(t, &a, 100 * SEC, 0, 1, &dir);
+	struct flow *fb = flow_table_packet(t, &b, 50 * SEC, 0, 2, &dir);
+	uint64_t id_b = fb->id;
+	flow_table_expire(t, 101 * SEC); /* only heads are looked at: a's is not due */
+	assert_int_equal(e.n, 0);
+	flow_table_packet(t, &a, 102 * SEC, 0, 3, &dir); /* b is now the head */
+	flow_table_expire(t, 50 * SEC + cfg.udp_idle + 1);
+	assert_int_equal(e.n, 1);
+	assert_int_equal(e.ids[0], id_b);
+	assert_int_equal(e.why[0], FLOW_END_IDLE);
+	assert_non_null(fa);
+	flow_table_flush(t);
+	flow_table_free(t);
+}
+
 static void test_new_syn_after_close(void **state)
 {
 	(void)state;
@@ -206,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_both_directions),
 		cmocka_unit_test(test_client_is_initiator),
 		cmocka_unit_test(test_close_and_idle),
+		cmocka_unit_test(test_expiry_after_time_goes_back),
 		cmocka_unit_test(test_new_syn_after_close),
 		cmocka_unit_test(test_eviction_at_cap),
 		cmocka_unit_test(test_churn_reuses_pool),

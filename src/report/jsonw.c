@@ -453,10 +453,22 @@ void jsonw_null(struct jsonw *w, const char *key)
 void jsonw_time(struct jsonw *w, const char *key, fa_time t)
 {
 	char buf[40];
-	if (t == 0)
+	if (t == 0) {
 		jsonw_null(w, key);
-	else
+	} else if (w->out != NULL && !w->failed && !w->skipping) {
+		/* plain ASCII: written in place */
+		text_prefix(w, key);
+		if (!room(w, sizeof(buf) + 2))
+			return;
+		char *o = w->buf + w->len;
+		fa_time_str(t, o + 1, sizeof(buf));
+		size_t n = strlen(o + 1);
+		o[0] = '"';
+		o[n + 1] = '"';
+		w->len += n + 2;
+	} else {
 		jsonw_string(w, key, fa_time_str(t, buf, sizeof(buf)));
+	}
 }
 
 static int dump_cb(const char *buf, size_t size, void *data)

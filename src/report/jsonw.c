@@ -226,7 +226,7 @@ static inline size_t copy_plain(char *o, const char *s)
 
 /* s as a JSON string, and after it a colon when it is a key: in one pass
    when s is plain and short, as most are. */
-static void put_quoted(struct jsonw *w, const char *s, bool colon)
+static inline void put_quoted(struct jsonw *w, const char *s, bool colon)
 {
 	if (!room(w, FAST_MAX + 3))
 		return;

@@ -361,8 +361,12 @@ struct flow *flow_table_packet(struct flow_table *t, const struct decoded_pkt *p
 		if (p->tcp_flags & TCP_RST)
 			f->rst = true;
 	}
-	lru_unlink(t, f);
-	lru_append(t, f, lru_class(f));
+	/* to the tail of its list; most packets find their flow there already */
+	uint8_t cls = lru_class(f);
+	if (cls != f->lru || t->lru[cls].tail != f) {
+		lru_unlink(t, f);
+		lru_append(t, f, cls);
+	}
 	return f;
 }
 

@@ -224,12 +224,14 @@ static inline size_t copy_plain(char *o, const char *s)
 	return i;
 }
 
-/* s as a JSON string, and after it a colon when it is a key: in one pass
-   when s is plain and short, as most are. */
-static inline void put_quoted(struct jsonw *w, const char *s, bool colon)
+/* s as a JSON string, after a comma when asked, and followed by a colon
+   when it is a key: in one pass when s is plain and short, as most are. */
+static inline void put_quoted(struct jsonw *w, const char *s, bool comma, bool colon)
 {
-	if (!room(w, FAST_MAX + 3))
+	if (!room(w, FAST_MAX + 4))
 		return;
+	w->buf[w->len] = ',';
+	w->len += comma;
 	char *o = w->buf + w->len;
 	size_t n = copy_plain(o + 1, s);
 	if (s[n] == '\0') {
@@ -252,13 +254,15 @@ static void text_prefix(struct jsonw *w, const char *key)
 		w->failed = true;
 		return;
 	}
+	bool comma = false;
 	if (w->depth > 0) {
-		if (w->more[w->depth - 1])
-			putch(w, ',');
+		comma = w->more[w->depth - 1];
 		w->more[w->depth - 1] = true;
 	}
 	if (key != NULL)
-		put_quoted(w, key, true);
+		put_quoted(w, key, comma, true);
+	else if (comma)
+		putch(w, ',');
 }
 
 /* Tree: v (consumed) into the open container, or as the root. */
@@ -379,7 +383,7 @@ void jsonw_string(struct jsonw *w, const char *key, const char *s)
 	}
 	if (w->out != NULL) {
 		text_prefix(w, key);
-		put_quoted(w, s, false);
+		put_quoted(w, s, false, false);
 		return;
 	}
 	json_t *v = json_string(s);

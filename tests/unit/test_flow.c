@@ -47,6 +47,13 @@ static struct decoded_pkt pkt(uint8_t proto, uint32_t src, uint16_t sp, uint32_t
 	return p;
 }
 
+/* A table with the default configuration, which cfg receives. */
+static struct flow_table *with_defaults(struct flow_table_cfg *cfg, struct ended *e)
+{
+	flow_table_cfg_default(cfg);
+	return flow_table_new(cfg, on_end, e);
+}
+
 #define DEV 0xc0a80117u /* 192.168.1.23 */
 #define SRV 0x8efa010au /* 142.250.1.10 */
 #define SEC 1000000
@@ -108,8 +115,7 @@ static void test_close_and_idle(void **state)
 	(void)state;
 	struct ended e = {0};
 	struct flow_table_cfg cfg;
-	flow_table_cfg_default(&cfg);
-	struct flow_table *t = flow_table_new(&cfg, on_end, &e);
+	struct flow_table *t = with_defaults(&cfg, &e);
 	int dir;
 	struct decoded_pkt a = pkt(IPPROTO_TCP, DEV, 50003, SRV, 443, TCP_SYN);
 	flow_table_packet(t, &a, 10 * SEC, 0, 1, &dir);
@@ -143,8 +149,7 @@ static void test_expiry_after_time_goes_back(void **state)
 	(void)state;
 	struct ended e = {0};
 	struct flow_table_cfg cfg;
-	flow_table_cfg_default(&cfg);
-	struct flow_table *t = flow_table_new(&cfg, on_end, &e);
+	struct flow_table *t = with_defaults(&cfg, &e);
 	int dir;
 	struct decoded_pkt a = pkt(IPPROTO_UDP, DEV, 40001, SRV, 443, 0);
 	struct decoded_pkt b = pkt(IPPROTO_UDP, DEV, 40002, SRV, 443, 0);

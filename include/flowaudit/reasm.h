@@ -45,6 +45,7 @@ struct reasm {
 	uint64_t off;           /* its stream offset */
 	size_t limit, ooo_limit;
 	struct reasm_seg *ooo;  /* buffered segments, sorted, not overlapping */
+	struct reasm_seg *ooo_tail; /* the last of them: most arrive after it */
 	size_t ooo_bytes;       /* buffered, including per-segment overhead */
 	/* statistics */
 	uint64_t delivered;     /* bytes handed to deliver */

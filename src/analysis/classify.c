@@ -25,11 +25,13 @@ struct classifier {
 };
 
 struct classify_flow {
-	struct ndpi_flow_struct *nf;
+	struct ndpi_flow_struct *nf; /* &flow */
 	ndpi_protocol proto;
 	uint32_t fed;
 	uint32_t budget;
 	bool done;
+	/* nDPI's state, in the same allocation: one malloc a flow instead of two */
+	struct ndpi_flow_struct flow;
 };
 
 int classifier_new(const struct classifier_cfg *cfg, struct classifier **out, struct fa_err *err)
@@ -66,15 +68,10 @@ void classifier_free(struct classifier *c)
 
 struct classify_flow *classify_flow_new(struct classifier *c, uint8_t l4_proto)
 {
-	struct classify_flow *cf = calloc(1, sizeof(*cf));
+	struct classify_flow *cf = calloc(1, sizeof(*cf)); /* nDPI's state zeroed too */
 	if (cf == NULL)
 		return NULL;
-	cf->nf = ndpi_flow_malloc(SIZEOF_FLOW_STRUCT);
-	if (cf->nf == NULL) {
-		free(cf);
-		return NULL;
-	}
-	memset(cf->nf, 0, SIZEOF_FLOW_STRUCT);
+	cf->nf = &cf->flow;
 	cf->budget = l4_proto == 6 ? c->cfg.tcp_budget : c->cfg.udp_budget;
 	return cf;
 }
@@ -83,8 +80,7 @@ void classify_flow_free(struct classify_flow *cf)
 {
 	if (cf == NULL)
 		return;
-	if (cf->nf != NULL)
-		ndpi_free_flow(cf->nf);
+	ndpi_free_flow_data(cf->nf); /* what nDPI allocated for the flow */
 	free(cf);
 }
 

@@ -184,13 +184,19 @@ static long hello_start(const uint8_t *buf, size_t len, size_t from)
  * The Host header of an HTTP request that does not start the stream (after
  * a SOCKS handshake, say): a request line ending in " HTTP/1.x" and, before
  * the blank line, "Host:". Writes the host and returns true when found.
+ * buf only grows between calls: *from is where the search for " HTTP/1."
+ * takes up again.
  */
-static bool buried_http_host(const uint8_t *buf, size_t len, char *host, size_t n)
+static bool buried_http_host(const uint8_t *buf, size_t len, uint32_t *from, char *host,
+			     size_t n)
 {
 	const char *b = (const char *)buf;
-	const char *v = memmem(b, len, " HTTP/1.", 8);
-	if (v == NULL)
+	const char *v = *from < len ? memmem(b + *from, len - *from, " HTTP/1.", 8) : NULL;
+	if (v == NULL) {
+		*from = len > 7 ? (uint32_t)(len - 7) : 0;
 		return false;
+	}
+	*from = (uint32_t)(v - b);
 	const char *end = memmem(v, len - (size_t)(v - b), "\r\n\r\n", 4);
 	if (end == NULL)
 		return false;
@@ -248,7 +254,8 @@ static void hello_bytes(struct stream *s, const uint8_t *d, size_t n)
 	an->hello_scan = at >= 0 ? (uint32_t)at : an->hello_len > 5 ? an->hello_len - 5 : 0;
 	if (at < 0) {
 		char host[256];
-		if (s->http.inactive && buried_http_host(an->hello, an->hello_len, host, sizeof(host))) {
+		if (s->http.inactive && buried_http_host(an->hello, an->hello_len,
+							 &an->buried_scan, host, sizeof(host))) {
 			struct app a = stream_app(s);
 			set_http_host(&a, host);
 			hello_done(an);

@@ -140,6 +140,7 @@ struct analysis {
 	uint8_t *hello;
 	uint32_t hello_len, hello_cap;
 	uint32_t hello_scan;       /* no ClientHello starts before this offset */
+	uint32_t buried_scan;      /* no " HTTP/1." starts before this offset */
 	bool hello_done;
 	bool http_off;             /* the client's stream is not HTTP */
 	const char *sni;

@@ -40,6 +40,9 @@ struct flow_table {
 	size_t n_buckets;
 	struct lru lru[LRU_COUNT];
 	fa_time timeout[LRU_COUNT];
+	/* no flow is due before this: at most the earliest of the heads'
+	   last + timeout, so most calls of flow_table_expire() look at none */
+	fa_time next_due;
 	struct chunk *chunks;
 	struct flow *free_list;
 	uint64_t next_id;
@@ -135,13 +138,22 @@ static uint32_t flow_hash(const fa_addr *a, uint16_t pa, const fa_addr *b, uint1
 	return mix(h, ((uint32_t)proto << 16) | vlan);
 }
 
+/* A new head of list `which`: it may be due before next_due. */
+static void new_head(struct flow_table *t, const struct flow *f, uint8_t which)
+{
+	if (f != NULL && f->last + t->timeout[which] < t->next_due)
+		t->next_due = f->last + t->timeout[which];
+}
+
 static void lru_unlink(struct flow_table *t, struct flow *f)
 {
 	struct lru *l = &t->lru[f->lru];
-	if (f->prev)
+	if (f->prev) {
 		f->prev->next = f->next;
-	else
+	} else {
 		l->head = f->next;
+		new_head(t, l->head, f->lru);
+	}
 	if (f->next)
 		f->next->prev = f->prev;
 	else
@@ -155,10 +167,12 @@ static void lru_append(struct flow_table *t, struct flow *f, uint8_t which)
 	f->lru = which;
 	f->next = NULL;
 	f->prev = l->tail;
-	if (l->tail)
+	if (l->tail) {
 		l->tail->next = f;
-	else
+	} else {
 		l->head = f;
+		new_head(t, f, which);
+	}
 	l->tail = f;
 }
 
@@ -347,18 +361,27 @@ struct flow *flow_table_packet(struct flow_table *t, const struct decoded_pkt *p
 		if (p->tcp_flags & TCP_RST)
 			f->rst = true;
 	}
-	lru_unlink(t, f);
-	lru_append(t, f, lru_class(f));
+	/* to the tail of its list; most packets find their flow there already */
+	uint8_t cls = lru_class(f);
+	if (cls != f->lru || t->lru[cls].tail != f) {
+		lru_unlink(t, f);
+		lru_append(t, f, cls);
+	}
 	return f;
 }
 
 void flow_table_expire(struct flow_table *t, fa_time now)
 {
+	if (now <= t->next_due)
+		return;
 	for (int i = 0; i < LRU_COUNT; i++) {
 		struct flow *f;
 		while ((f = t->lru[i].head) != NULL && f->last + t->timeout[i] < now)
 			end_flow(t, f, i == LRU_CLOSED ? FLOW_END_CLOSED : FLOW_END_IDLE);
 	}
+	t->next_due = INT64_MAX;
+	for (int i = 0; i < LRU_COUNT; i++)
+		new_head(t, t->lru[i].head, (uint8_t)i);
 }
 
 void flow_table_flush(struct flow_table *t)

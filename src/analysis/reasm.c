@@ -48,6 +48,7 @@ static void drop_buffered(struct reasm *r)
 		s = n;
 	}
 	r->ooo = NULL;
+	r->ooo_tail = NULL;
 	r->ooo_bytes = 0;
 }
 
@@ -96,6 +97,8 @@ static size_t drain(struct reasm *r, reasm_deliver_fn deliver, void *user)
 		}
 		free(s);
 	}
+	if (r->ooo == NULL)
+		r->ooo_tail = NULL;
 	if (r->off >= r->limit)
 		drop_buffered(r);
 	return out;
@@ -116,6 +119,8 @@ static struct reasm_seg **put(struct reasm *r, struct reasm_seg **pp, uint64_t s
 	memcpy(s->data, data + (a - start), n);
 	s->next = *pp;
 	*pp = s;
+	if (s->next == NULL)
+		r->ooo_tail = s;
 	r->ooo_bytes += n + SEG_OVERHEAD;
 	return &s->next;
 }
@@ -126,6 +131,9 @@ static void insert(struct reasm *r, uint64_t start, const uint8_t *data, size_t 
 	struct reasm_seg **pp = &r->ooo;
 	uint64_t s = start, e = start + len;
 	bool cut = false;
+	/* after everything buffered (a stream going on past a hole): no walk */
+	if (r->ooo_tail != NULL && r->ooo_tail->off + r->ooo_tail->len <= s)
+		pp = &r->ooo_tail->next;
 	while (s < e) {
 		struct reasm_seg *cur = *pp;
 		if (cur == NULL || e <= cur->off) {

@@ -653,12 +653,17 @@ static enum decode_result decap(enum decode_result r, struct decoded_pkt *out,
 	for (int depth = 0; depth < MAX_TUNNEL_DEPTH; depth++) {
 		if ((r != DECODE_OK && r != DECODE_OTHER_L4) || out->payload == NULL)
 			return r;
+		uint8_t l4 = out->l4_proto;
+		bool udp_tunnel = r == DECODE_OK && l4 == 17 &&
+				  (out->dport == GTPU_PORT || out->sport == GTPU_PORT ||
+				   out->dport == VXLAN_PORT || out->sport == VXLAN_PORT);
+		if (!udp_tunnel && !(r == DECODE_OTHER_L4 && (l4 == 4 || l4 == 41 || l4 == 47)))
+			return r; /* no tunnel: most frames */
 		struct cursor c = cur_make(out->payload, out->payload_len);
 		struct decoded_pkt in;
 		memset(&in, 0, sizeof(in));
 		int ipver = 0;
 		enum decode_result ir;
-		uint8_t l4 = out->l4_proto;
 		if (r == DECODE_OTHER_L4 && (l4 == 4 || l4 == 41)) {
 			ipver = l4 == 4 ? 4 : 6;
 			ir = DECODE_OK;

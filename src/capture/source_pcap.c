@@ -64,12 +64,10 @@ void pcap_fast_close(struct pcap_fast *pf)
 	memset(pf, 0, sizeof(*pf));
 }
 
-/* At least want bytes from pos in the buffer, reading more when short;
-   false when the file has fewer. */
-static bool have(struct pcap_fast *pf, size_t want)
+/* The buffer's rest moved to its start and more read after it, until
+   want bytes; false when the file has fewer. */
+static bool refill(struct pcap_fast *pf, size_t want)
 {
-	if (pf->len - pf->pos >= want)
-		return true;
 	size_t keep = pf->len - pf->pos;
 	memmove(pf->buf, pf->buf + pf->pos, keep);
 	pf->base += pf->pos;
@@ -87,7 +85,14 @@ static bool have(struct pcap_fast *pf, size_t want)
 	return true;
 }
 
-static uint32_t rd32(const uint8_t *p, bool swapped)
+/* At least want bytes from pos in the buffer, reading more when short;
+   false when the file has fewer. Inline: twice a record. */
+static inline bool have(struct pcap_fast *pf, size_t want)
+{
+	return pf->len - pf->pos >= want || refill(pf, want);
+}
+
+static inline uint32_t rd32(const uint8_t *p, bool swapped)
 {
 	struct cursor c = cur_make(p, 4);
 	return swapped ? cur_be32(&c) : cur_le32(&c);

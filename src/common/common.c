@@ -40,11 +40,6 @@ void fa_addr_v6(fa_addr *a, const uint8_t b[16])
 	memcpy(a->b, b, 16);
 }
 
-bool fa_addr_eq(const fa_addr *a, const fa_addr *b)
-{
-	return a->v == b->v && memcmp(a->b, b->b, 16) == 0;
-}
-
 int fa_addr_cmp(const fa_addr *a, const fa_addr *b)
 {
 	if (a->v != b->v)
@@ -57,36 +52,54 @@ static const char DIGITS2[] =
 	"0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849"
 	"5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
 
-/* v in decimal at p, zero-padded to width digits (at most 20); returns the end. */
-static char *put_dec(char *p, uint64_t v, int width)
+/* v (below 100) as two digits at p; returns the end. */
+static inline char *put2(char *p, unsigned v)
 {
-	char tmp[20];
-	int n = 20;
+	memcpy(p, DIGITS2 + 2 * v, 2);
+	return p + 2;
+}
+
+/* v in decimal at p, written from its last digit back; returns the end. */
+static char *put_dec(char *p, uint64_t v)
+{
+	int n = 1;
+	for (uint64_t x = v; x >= 10; x /= 10)
+		n++;
+	char *end = p + n, *o = end;
 	while (v >= 100) {
-		unsigned r = (unsigned)(v % 100);
+		o -= 2;
+		put2(o, (unsigned)(v % 100));
 		v /= 100;
-		n -= 2;
-		memcpy(tmp + n, DIGITS2 + 2 * r, 2);
 	}
 	if (v >= 10) {
-		n -= 2;
-		memcpy(tmp + n, DIGITS2 + 2 * v, 2);
+		o -= 2;
+		put2(o, (unsigned)v);
 	} else {
-		tmp[--n] = (char)('0' + v);
+		*--o = (char)('0' + v);
 	}
-	while (20 - n < width)
-		tmp[--n] = '0';
-	memcpy(p, tmp + n, (size_t)(20 - n));
-	return p + (20 - n);
+	return end;
+}
+
+/* v (a byte) in decimal at p; returns the end. */
+static inline char *put_u8(char *p, unsigned v)
+{
+	if (v >= 100) {
+		*p++ = (char)('0' + v / 100);
+		return put2(p, v % 100);
+	}
+	if (v >= 10)
+		return put2(p, v);
+	*p = (char)('0' + v);
+	return p + 1;
 }
 
 char *fa_put_int(char *p, int64_t v)
 {
 	if (v < 0) {
 		*p++ = '-';
-		return put_dec(p, (uint64_t)(-(v + 1)) + 1, 1);
+		return put_dec(p, (uint64_t)(-(v + 1)) + 1);
 	}
-	return put_dec(p, (uint64_t)v, 1);
+	return put_dec(p, (uint64_t)v);
 }
 
 /* The n bytes of s into buf of len as snprintf would put them: cut to
@@ -113,7 +126,7 @@ const char *fa_addr_str(const fa_addr *a, char *buf, size_t len)
 		for (int i = 0; i < 4; i++) {
 			if (i > 0)
 				*p++ = '.';
-			p = put_dec(p, a->b[i], 1);
+			p = put_u8(p, a->b[i]);
 		}
 		if ((size_t)(p - tmp) < len) /* like inet_ntop: all or nothing */
 			put_text(buf, len, tmp, (size_t)(p - tmp));
@@ -265,20 +278,23 @@ const char *fa_time_str(fa_time t, char *buf, size_t len)
 		int64_t m = mp < 10 ? mp + 3 : mp - 9;
 		int64_t y = yoe + era * 400 + (m <= 2);
 		char tmp[32], *p = tmp;
-		p = put_dec(p, (uint64_t)y, 4);
+		p = put2(p, (unsigned)(y / 100));
+		p = put2(p, (unsigned)(y % 100));
 		*p++ = '-';
-		p = put_dec(p, (uint64_t)m, 2);
+		p = put2(p, (unsigned)m);
 		*p++ = '-';
-		p = put_dec(p, (uint64_t)d, 2);
+		p = put2(p, (unsigned)d);
 		*p++ = 'T';
-		p = put_dec(p, (uint64_t)(sod / 3600), 2);
+		p = put2(p, (unsigned)(sod / 3600));
 		*p++ = ':';
-		p = put_dec(p, (uint64_t)(sod / 60 % 60), 2);
+		p = put2(p, (unsigned)(sod / 60 % 60));
 		*p++ = ':';
-		p = put_dec(p, (uint64_t)(sod % 60), 2);
+		p = put2(p, (unsigned)(sod % 60));
 		if (us) {
 			*p++ = '.';
-			p = put_dec(p, (uint64_t)us, 6);
+			p = put2(p, (unsigned)(us / 10000));
+			p = put2(p, (unsigned)(us / 100 % 100));
+			p = put2(p, (unsigned)(us % 100));
 		}
 		*p++ = 'Z';
 		put_text(buf, len, tmp, (size_t)(p - tmp));

@@ -8,7 +8,6 @@
  */
 #include "flowaudit/jsonw.h"
 
-#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,29 +46,38 @@ void jsonw_flush(struct jsonw *w)
 	w->len = 0;
 }
 
+/* Room for n more bytes in the buffer (n at most JSONW_BUF), flushing it
+   first when it is too full; false after a failure. Every text write goes
+   through here and then stores into buf + len directly. */
+static inline bool room(struct jsonw *w, size_t n)
+{
+	if (w->failed)
+		return false;
+	if (w->len + n > JSONW_BUF)
+		jsonw_flush(w);
+	return !w->failed;
+}
+
 static void put(struct jsonw *w, const char *s, size_t n)
 {
 	if (w->failed)
 		return;
-	if (w->len + n > JSONW_BUF) {
+	if (n > JSONW_BUF) {
 		jsonw_flush(w);
-		if (n > JSONW_BUF) {
-			if (fwrite(s, 1, n, w->out) != n)
-				w->failed = true;
-			return;
-		}
+		if (!w->failed && fwrite(s, 1, n, w->out) != n)
+			w->failed = true;
+		return;
 	}
+	if (!room(w, n))
+		return;
 	memcpy(w->buf + w->len, s, n);
 	w->len += n;
 }
 
-static void putch(struct jsonw *w, char c)
+static inline void putch(struct jsonw *w, char c)
 {
-	if (w->failed)
-		return;
-	if (w->len == JSONW_BUF)
-		jsonw_flush(w);
-	w->buf[w->len++] = c;
+	if (room(w, 1))
+		w->buf[w->len++] = c;
 }
 
 void jsonw_raw(struct jsonw *w, const char *s, size_t n)
@@ -111,73 +119,131 @@ static const unsigned char plain[256] = {
 };
 
 /*
- * How many bytes from p on are plain (n > 0, p[0] plain): eight at a time
- * while none of the eight is 0x80 or above, below 0x20, a quote or a
- * backslash (the has-less-than and has-zero-byte tests on a 64-bit word,
- * exact when no byte has its top bit), then one at a time.
+ * Eight bytes none of which needs a look of its own: none is 0x80 or
+ * above, below 0x20, a quote or a backslash (the has-less-than and
+ * has-zero-byte tests on a 64-bit word, exact when no byte has its top bit).
  */
-static size_t plain_run(const unsigned char *p, size_t n)
+static inline bool plain8(const unsigned char *p)
 {
 	const uint64_t ones = 0x0101010101010101ULL, tops = 0x8080808080808080ULL;
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t v;
-		memcpy(&v, p + i, 8);
-		uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
-		uint64_t bad = (v & tops) | ((v - ones * 0x20) & ~v & tops) | ((q - ones) & ~q & tops) |
-			       ((b - ones) & ~b & tops);
-		if (bad)
-			break;
+	uint64_t v;
+	memcpy(&v, p, 8);
+	uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+	return ((v & tops) | ((v - ones * 0x20) & ~v & tops) | ((q - ones) & ~q & tops) |
+		((b - ones) & ~b & tops)) == 0;
+}
+
+/* Input bytes escaped per pass: each becomes at most six ("\u00XX"). */
+#define ESC_CHUNK ((JSONW_BUF - 16) / 6)
+
+/*
+ * The bytes from *pp up to stop, escaped into o (which has room for six a
+ * byte, and four more); a UTF-8 sequence that starts before stop is taken
+ * whole, up to end. Advances *pp; returns the end of what was written.
+ */
+static char *escape(char *o, const unsigned char **pp, const unsigned char *stop,
+		    const unsigned char *end)
+{
+	const unsigned char *p = *pp;
+	while (p < stop) {
+		if (stop - p >= 8 && plain8(p)) {
+			memcpy(o, p, 8);
+			o += 8;
+			p += 8;
+			continue;
+		}
+		unsigned char c = *p;
+		if (plain[c]) {
+			*o++ = (char)c;
+			p++;
+			continue;
+		}
+		if (c >= 0x80) {
+			size_t u = fa_utf8_len(p, (size_t)(end - p));
+			if (u == 0) {
+				memcpy(o, REPLACEMENT, 3);
+				o += 3;
+				p++;
+			} else {
+				memcpy(o, p, u);
+				o += u;
+				p += u;
+			}
+			continue;
+		}
+		*o++ = '\\';
+		switch (c) {
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '\b': *o++ = 'b'; break;
+		case '\f': *o++ = 'f'; break;
+		case '\n': *o++ = 'n'; break;
+		case '\r': *o++ = 'r'; break;
+		case '\t': *o++ = 't'; break;
+		default: /* the other control characters */
+			memcpy(o, "u00", 3);
+			o[3] = "0123456789ABCDEF"[c >> 4];
+			o[4] = "0123456789ABCDEF"[c & 15];
+			o += 5;
+		}
+		p++;
 	}
-	while (i < n && plain[p[i]])
+	*pp = p;
+	return o;
+}
+
+/* The n bytes of s as a JSON string, quotes included. */
+static void put_string_n(struct jsonw *w, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	putch(w, '"');
+	while (p < end) {
+		size_t chunk = (size_t)(end - p) < ESC_CHUNK ? (size_t)(end - p) : ESC_CHUNK;
+		if (!room(w, 6 * chunk + 4))
+			return;
+		char *o = escape(w->buf + w->len, &p, p + chunk, end);
+		w->len = (size_t)(o - w->buf);
+	}
+	putch(w, '"');
+}
+
+/*
+ * The plain bytes at the start of s, at most FAST_MAX, copied to o; how
+ * many. The NUL is not plain, so s[result] is where the copy stopped: its
+ * end when it is NUL.
+ */
+#define FAST_MAX 128
+static inline size_t copy_plain(char *o, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < FAST_MAX && plain[p[i]]) {
+		o[i] = (char)p[i];
 		i++;
+	}
 	return i;
 }
 
-/* s as a JSON string, quotes included. */
-static void put_string(struct jsonw *w, const char *s)
+/* s as a JSON string, after a comma when asked, and followed by a colon
+   when it is a key: in one pass when s is plain and short, as most are. */
+static inline void put_quoted(struct jsonw *w, const char *s, bool comma, bool colon)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
-	const unsigned char *end = p + n, *run = p;
-	putch(w, '"');
-	while (p < end) {
-		unsigned char c = *p;
-		if (plain[c]) {
-			p += plain_run(p, (size_t)(end - p));
-			continue;
-		}
-		size_t u = c >= 0x80 ? fa_utf8_len(p, (size_t)(end - p)) : 0;
-		if (u > 0) {
-			p += u;
-			continue;
-		}
-		put(w, (const char *)run, (size_t)(p - run));
-		char esc[8];
-		const char *e = esc;
-		size_t elen = 2;
-		switch (c) {
-		case '"': e = "\\\""; break;
-		case '\\': e = "\\\\"; break;
-		case '\b': e = "\\b"; break;
-		case '\f': e = "\\f"; break;
-		case '\n': e = "\\n"; break;
-		case '\r': e = "\\r"; break;
-		case '\t': e = "\\t"; break;
-		default:
-			if (c < 0x20) {
-				snprintf(esc, sizeof(esc), "\\u%04X", (unsigned)c);
-				elen = 6;
-			} else {
-				e = REPLACEMENT;
-				elen = 3;
-			}
-		}
-		put(w, e, elen);
-		run = ++p;
+	if (!room(w, FAST_MAX + 4))
+		return;
+	w->buf[w->len] = ',';
+	w->len += comma;
+	char *o = w->buf + w->len;
+	size_t n = copy_plain(o + 1, s);
+	if (s[n] == '\0') {
+		o[0] = '"';
+		o[n + 1] = '"';
+		o[n + 2] = ':';
+		w->len += n + 2 + colon;
+		return;
 	}
-	put(w, (const char *)run, (size_t)(p - run));
-	putch(w, '"');
+	put_string_n(w, s, strlen(s));
+	if (colon)
+		putch(w, ':');
 }
 
 /* Text: the comma and key before a value. */
@@ -188,15 +254,15 @@ static void text_prefix(struct jsonw *w, const char *key)
 		w->failed = true;
 		return;
 	}
+	bool comma = false;
 	if (w->depth > 0) {
-		if (w->more[w->depth - 1])
-			putch(w, ',');
+		comma = w->more[w->depth - 1];
 		w->more[w->depth - 1] = true;
 	}
-	if (key != NULL) {
-		put_string(w, key);
-		putch(w, ':');
-	}
+	if (key != NULL)
+		put_quoted(w, key, comma, true);
+	else if (comma)
+		putch(w, ',');
 }
 
 /* Tree: v (consumed) into the open container, or as the root. */
@@ -317,7 +383,7 @@ void jsonw_string(struct jsonw *w, const char *key, const char *s)
 	}
 	if (w->out != NULL) {
 		text_prefix(w, key);
-		put_string(w, s);
+		put_quoted(w, s, false, false);
 		return;
 	}
 	json_t *v = json_string(s);
@@ -334,10 +400,9 @@ void jsonw_int(struct jsonw *w, const char *key, int64_t v)
 	if (w->failed || w->skipping)
 		return;
 	if (w->out != NULL) {
-		char num[24];
-		size_t n = (size_t)(fa_put_int(num, v) - num);
 		text_prefix(w, key);
-		put(w, num, n);
+		if (room(w, 24))
+			w->len = (size_t)(fa_put_int(w->buf + w->len, v) - w->buf);
 		return;
 	}
 	tree_add(w, key, json_integer((json_int_t)v));
@@ -348,24 +413,32 @@ void jsonw_milli(struct jsonw *w, const char *key, int64_t v)
 	if (w->failed || w->skipping)
 		return;
 	if (w->out != NULL) {
-		char num[32];
-		int64_t a = v < 0 ? -v : v;
-		int n = snprintf(num, sizeof(num), "%s%" PRId64 ".%03" PRId64, v < 0 ? "-" : "",
-				 a / 1000, a % 1000);
 		text_prefix(w, key);
-		put(w, num, (size_t)n);
+		if (!room(w, 32))
+			return;
+		char *o = w->buf + w->len;
+		uint64_t a = v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
+		if (v < 0)
+			*o++ = '-';
+		o = fa_put_int(o, (int64_t)(a / 1000));
+		unsigned r = (unsigned)(a % 1000);
+		o[0] = '.';
+		o[1] = (char)('0' + r / 100);
+		o[2] = (char)('0' + r / 10 % 10);
+		o[3] = (char)('0' + r % 10);
+		w->len = (size_t)(o + 4 - w->buf);
 		return;
 	}
 	tree_add(w, key, json_real((double)v / 1000.0));
 }
 
-static void literal(struct jsonw *w, const char *key, const char *text, json_t *v)
+static void literal(struct jsonw *w, const char *key, const char *text, size_t n, json_t *v)
 {
 	if (w->failed || w->skipping)
 		return;
 	if (w->out != NULL) {
 		text_prefix(w, key);
-		put(w, text, strlen(text));
+		put(w, text, n);
 		return;
 	}
 	tree_add(w, key, v);
@@ -373,21 +446,33 @@ static void literal(struct jsonw *w, const char *key, const char *text, json_t *
 
 void jsonw_bool(struct jsonw *w, const char *key, bool v)
 {
-	literal(w, key, v ? "true" : "false", w->out ? NULL : json_boolean(v));
+	literal(w, key, v ? "true" : "false", v ? 4 : 5, w->out ? NULL : json_boolean(v));
 }
 
 void jsonw_null(struct jsonw *w, const char *key)
 {
-	literal(w, key, "null", w->out ? NULL : json_null());
+	literal(w, key, "null", 4, w->out ? NULL : json_null());
 }
 
 void jsonw_time(struct jsonw *w, const char *key, fa_time t)
 {
 	char buf[40];
-	if (t == 0)
+	if (t == 0) {
 		jsonw_null(w, key);
-	else
+	} else if (w->out != NULL && !w->failed && !w->skipping) {
+		/* plain ASCII: written in place */
+		text_prefix(w, key);
+		if (!room(w, sizeof(buf) + 2))
+			return;
+		char *o = w->buf + w->len;
+		fa_time_str(t, o + 1, sizeof(buf));
+		size_t n = strlen(o + 1);
+		o[0] = '"';
+		o[n + 1] = '"';
+		w->len += n + 2;
+	} else {
 		jsonw_string(w, key, fa_time_str(t, buf, sizeof(buf)));
+	}
 }
 
 static int dump_cb(const char *buf, size_t size, void *data)

@@ -47,6 +47,13 @@ static struct decoded_pkt pkt(uint8_t proto, uint32_t src, uint16_t sp, uint32_t
 	return p;
 }
 
+/* A table with the default configuration, which cfg receives. */
+static struct flow_table *with_defaults(struct flow_table_cfg *cfg, struct ended *e)
+{
+	flow_table_cfg_default(cfg);
+	return flow_table_new(cfg, on_end, e);
+}
+
 #define DEV 0xc0a80117u /* 192.168.1.23 */
 #define SRV 0x8efa010au /* 142.250.1.10 */
 #define SEC 1000000
@@ -108,8 +115,7 @@ static void test_close_and_idle(void **state)
 	(void)state;
 	struct ended e = {0};
 	struct flow_table_cfg cfg;
-	flow_table_cfg_default(&cfg);
-	struct flow_table *t = flow_table_new(&cfg, on_end, &e);
+	struct flow_table *t = with_defaults(&cfg, &e);
 	int dir;
 	struct decoded_pkt a = pkt(IPPROTO_TCP, DEV, 50003, SRV, 443, TCP_SYN);
 	flow_table_packet(t, &a, 10 * SEC, 0, 1, &dir);
@@ -129,6 +135,36 @@ static void test_close_and_idle(void **state)
 	flow_table_expire(t, 12 * SEC + cfg.udp_idle);
 	assert_int_equal(e.n, 2);
 	assert_int_equal(e.why[1], FLOW_END_IDLE);
+	flow_table_free(t);
+}
+
+/*
+ * Time stamps that go back: a flow seen later in the file but with an
+ * earlier time sits behind one with a later time, and becomes the head of
+ * its list when that one is seen again. It is ended as soon as it is due
+ * then, although an expiry that found nothing due came in between.
+ */
+static void test_expiry_after_time_goes_back(void **state)
+{
+	(void)state;
+	struct ended e = {0};
+	struct flow_table_cfg cfg;
+	struct flow_table *t = with_defaults(&cfg, &e);
+	int dir;
+	struct decoded_pkt a = pkt(IPPROTO_UDP, DEV, 40001, SRV, 443, 0);
+	struct decoded_pkt b = pkt(IPPROTO_UDP, DEV, 40002, SRV, 443, 0);
+	struct flow *fa = flow_table_packet(t, &a, 100 * SEC, 0, 1, &dir);
+	struct flow *fb = flow_table_packet(t, &b, 50 * SEC, 0, 2, &dir);
+	uint64_t id_b = fb->id;
+	flow_table_expire(t, 101 * SEC); /* only heads are looked at: a's is not due */
+	assert_int_equal(e.n, 0);
+	flow_table_packet(t, &a, 102 * SEC, 0, 3, &dir); /* b is now the head */
+	flow_table_expire(t, 50 * SEC + cfg.udp_idle + 1);
+	assert_int_equal(e.n, 1);
+	assert_int_equal(e.ids[0], id_b);
+	assert_int_equal(e.why[0], FLOW_END_IDLE);
+	assert_non_null(fa);
+	flow_table_flush(t);
 	flow_table_free(t);
 }
 
@@ -206,6 +242,7 @@ int main(void)
 		cmocka_unit_test(test_both_directions),
 		cmocka_unit_test(test_client_is_initiator),
 		cmocka_unit_test(test_close_and_idle),
+		cmocka_unit_test(test_expiry_after_time_goes_back),
 		cmocka_unit_test(test_new_syn_after_close),
 		cmocka_unit_test(test_eviction_at_cap),
 		cmocka_unit_test(test_churn_reuses_pool),

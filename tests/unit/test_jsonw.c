@@ -167,6 +167,93 @@ static void test_random_strings(void **state)
 	}
 }
 
+/* s as a key and as its value. */
+static void describe_member(struct jsonw *w, const void *arg)
+{
+	jsonw_object(w, NULL);
+	jsonw_string(w, arg, arg);
+	jsonw_end(w);
+}
+
+/*
+ * About size bytes of mostly plain text with pieces[1] to pieces[n - 1]
+ * among it (malloc'd): runs long enough to reach the writer's cuts, and
+ * the other pieces at every offset.
+ */
+static char *long_string(size_t size, const char *const *pieces, uint32_t n, uint32_t *x)
+{
+	char *s = malloc(size + 8);
+	assert_non_null(s);
+	size_t len = 0;
+	while (len < size) {
+		*x ^= *x << 13;
+		*x ^= *x >> 17;
+		*x ^= *x << 5;
+		const char *p = (*x & 7) != 0 ? pieces[0] + (*x >> 8) % 7 : pieces[1 + (*x >> 8) % (n - 1)];
+		size_t k = strlen(p);
+		memcpy(s + len, p, k);
+		len += k;
+	}
+	s[len] = '\0';
+	return s;
+}
+
+/*
+ * Strings longer than the one-pass copy and than one pass of escaping,
+ * whole UTF-8 sequences of two to four bytes, escapes and stray bytes at
+ * every offset, so that some sequence spans each place where the writer
+ * cuts: still the same as jansson's, as a value and (UTF-8 only, as a
+ * tree's keys must be) as a key.
+ */
+static void test_long_strings(void **state)
+{
+	(void)state;
+	/* the first nine are UTF-8 */
+	static const char *const pieces[] = {"abcdefg", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+					     "\"", "\\", "\n", "\x01", "\x1f", "\xff", "\xc3"};
+	const size_t sizes[] = {127, 128, 129, 130, 300, 10919, 10920, 10921, 10923, 30000, 70000};
+	uint32_t x = 88172645u;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		char *s = long_string(sizes[k], pieces, 11, &x);
+		assert_forms_agree(describe_string, s);
+		free(s);
+		s = long_string(sizes[k], pieces, 9, &x);
+		assert_forms_agree(describe_member, s);
+		free(s);
+	}
+}
+
+static void describe_milli(struct jsonw *w, const void *arg)
+{
+	jsonw_array(w, NULL);
+	jsonw_milli(w, NULL, *(const int64_t *)arg);
+	jsonw_end(w);
+}
+
+/* Thousandths as text: sign, whole part, three places, as printf writes them. */
+static void test_milli(void **state)
+{
+	(void)state;
+	const int64_t v[] = {0,      1,        -1,       999,       1000,      3021,
+			     180000, -5,       -1234567, 10000001,  INT64_MAX, INT64_MIN + 1};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		int rc;
+		char *text = as_text(describe_milli, &v[i], &rc);
+		assert_int_equal(rc, FA_OK);
+		char want[48];
+		int64_t a = v[i] < 0 ? -v[i] : v[i];
+		snprintf(want, sizeof(want), "[%s%lld.%03lld]", v[i] < 0 ? "-" : "",
+			 (long long)(a / 1000), (long long)(a % 1000));
+		assert_string_equal(text, want);
+		free(text);
+	}
+	int64_t min = INT64_MIN;
+	int rc;
+	char *text = as_text(describe_milli, &min, &rc);
+	assert_string_equal(text, "[-9223372036854775.808]");
+	free(text);
+}
+
 static void describe_many(struct jsonw *w, const void *arg)
 {
 	const size_t *n = arg;
@@ -281,6 +368,8 @@ int main(void)
 		cmocka_unit_test(test_bad_utf8_replaced),
 		cmocka_unit_test(test_random_strings),
 		cmocka_unit_test(test_past_the_buffer),
+		cmocka_unit_test(test_long_strings),
+		cmocka_unit_test(test_milli),
 		cmocka_unit_test(test_failures),
 		cmocka_unit_test(test_tree_no_arrays),
 		cmocka_unit_test(test_utf8_len),

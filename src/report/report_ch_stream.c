@@ -49,7 +49,7 @@ struct report_ch_stream {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	json_t **q;
-	size_t n_q;
+	size_t n_q, cap_q;
 	double q_since; /* when the oldest queued finding came */
 	bool stop;
 	unsigned long long queued, skipped_full;
@@ -94,9 +94,11 @@ static int spool_append(struct report_ch_stream *s, const char *head, const char
 		return FA_OK;
 	}
 	fa_err_set(err, "%s: cannot append to the spool: %s", s->spool, strerror(errno));
-	/* the end put back; should that fail too, the torn record's length says so */
+	/* the end put back; should that fail too, the next record is written over
+	   the torn one all the same (end_off has not moved) */
 	if (ftruncate(s->fd, s->end_off) != 0)
-		return FA_ERUNTIME;
+		fa_err_set(err, "%s: cannot append to the spool, nor cut it back: %s", s->spool,
+			   strerror(errno));
 	return FA_ERUNTIME;
 }
 
@@ -288,7 +290,7 @@ static void *stream_thread(void *arg)
 		size_t n = due ? s->n_q : 0;
 		if (due) {
 			s->q = NULL;
-			s->n_q = 0;
+			s->n_q = s->cap_q = 0;
 		}
 		bool ending = s->stop;
 		pthread_mutex_unlock(&s->mu);
@@ -470,10 +472,15 @@ void report_ch_stream_add(struct report_ch_stream *s, const json_t *finding)
 	json_t *copy = json_deep_copy(finding);
 	pthread_mutex_lock(&s->mu);
 	s->queued++;
-	json_t **q = NULL;
-	if (copy != NULL && s->n_q < REPORT_CH_LIVE_QUEUE &&
-	    (q = realloc(s->q, (s->n_q + 1) * sizeof(*s->q))) != NULL) {
-		s->q = q;
+	if (copy != NULL && s->n_q == s->cap_q && s->n_q < REPORT_CH_LIVE_QUEUE) {
+		size_t cap = s->cap_q ? 2 * s->cap_q : 256;
+		json_t **q = realloc(s->q, cap * sizeof(*s->q));
+		if (q != NULL) {
+			s->q = q;
+			s->cap_q = cap;
+		}
+	}
+	if (copy != NULL && s->n_q < s->cap_q && s->n_q < REPORT_CH_LIVE_QUEUE) {
 		if (s->n_q == 0)
 			s->q_since = mono_s();
 		s->q[s->n_q++] = copy;

@@ -476,6 +476,8 @@ def test_server_down_whole_capture():
     assert "cannot be reached" in err and c.spool in err and "flowaudit export" in err, err
     head, records = spool_records(c.spool)
     assert head["key"] == key and head["database"] == "flowaudit", head
+    with open(c.spool, "rb") as f:
+        assert CH_PASSWORD.encode() not in f.read()
     assert sum(r["rows"] for r in records) == len(c.lines), (records, len(c.lines))
     assert [r["part"] for r in records] == list(range(1, len(records) + 1)), records
     argv = [e2e.BIN, "export", "--clickhouse", ch.url, os.path.join(e2e.WORK, "down")]

@@ -90,8 +90,8 @@ static int export_one(const struct report_ch_opts *o, const char *dir, bool quie
 		rc = report_ch_export(o, dir, &res, &err);
 	double took = now_s() - t0;
 	if (rc == FA_OK && (rc = report_ch_spool_settle(o, spool, &removed, &err)) != FA_OK)
-		cmd_error("export %s: the report is in ClickHouse, but its live rows are not settled: "
-			  "%s", dir, err.msg);
+		cmd_error("export %s: the report is in ClickHouse, but its live rows are not "
+			  "settled: %s", dir, err.msg);
 	else if (rc != FA_OK)
 		cmd_error("export %s: %s", dir, err.msg);
 	if (rc != FA_OK)
@@ -159,7 +159,8 @@ int cmd_export_live_open(struct cmd_export_live *l, const char *url, const char 
 	}
 	if (!quiet)
 		fprintf(stderr, "flowaudit: findings go to ClickHouse at %s as they are raised "
-			"(live key %s; spool %s)\n", url, report_ch_stream_key(l->stream), l->spool);
+			"(live key %s; spool %s)\n", url, report_ch_stream_key(l->stream),
+			l->spool);
 	return FA_EXIT_OK;
 }
 

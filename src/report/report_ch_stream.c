@@ -75,6 +75,11 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static struct timespec timespec_of(double s)
+{
+	return (struct timespec){(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+}
+
 /* ---------------------------------------------------------------- spool */
 
 /* All of buf at the spool's end, then fsync: a record is on disk whole,
@@ -149,7 +154,8 @@ static int make_ready(struct report_ch_stream *s, struct fa_err *err)
 	if (strstr(engine, "MergeTree") == NULL) {
 		s->disabled = true;
 		snprintf(s->why, sizeof(s->why), "%s.findings is a %.*s table, through which "
-			 "ClickHouse cannot delete live rows: the report is exported at the end only",
+			 "ClickHouse cannot delete live rows: the report is exported at the end "
+			 "only",
 			 s->o.database, (int)strcspn(engine, "\n"), engine);
 	}
 	return FA_OK;
@@ -197,7 +203,8 @@ static void drain(struct report_ch_stream *s)
 		off_t body;
 		int rc = spool_record(s, s->send_off, &part, &rows, &body, &len, &err);
 		char *text = rc == FA_OK ? malloc(len) : NULL;
-		if (rc == FA_OK && (text == NULL || pread(s->fd, text, len, body) != (ssize_t)len)) {
+		if (rc == FA_OK &&
+		    (text == NULL || pread(s->fd, text, len, body) != (ssize_t)len)) {
 			fa_err_set(&err, "%s: cannot read the spool back", s->spool);
 			rc = FA_ERUNTIME;
 		}
@@ -212,8 +219,8 @@ static void drain(struct report_ch_stream *s)
 		s->sent += rows;
 		s->spool_rows -= rows;
 	}
-	if (s->send_off == s->end_off && s->end_off > s->head_len && ftruncate(s->fd, s->head_len) == 0 &&
-	    fsync(s->fd) == 0) {
+	if (s->send_off == s->end_off && s->end_off > s->head_len &&
+	    ftruncate(s->fd, s->head_len) == 0 && fsync(s->fd) == 0) {
 		s->send_off = s->end_off = s->head_len;
 		s->wait = s->o.backoff;
 	}
@@ -282,7 +289,7 @@ static void *stream_thread(void *arg)
 			double until = s->n_q > 0 ? s->q_since + s->batch_s : now + 1;
 			if (s->send_off < s->end_off && s->next_try < until)
 				until = s->next_try;
-			struct timespec ts = {(time_t)until, (long)((until - (double)(time_t)until) * 1e9)};
+			struct timespec ts = timespec_of(until);
 			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 			continue;
 		}
@@ -583,7 +590,7 @@ static int spool_head(const char *path, char key[REPORT_CH_LIVE_KEY], char db[65
 
 static void pause_s(double s)
 {
-	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+	struct timespec ts = timespec_of(s);
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
@@ -610,16 +617,16 @@ int report_ch_spool_settle(const struct report_ch_opts *opts, const char *path,
 	*removed = left;
 	if (rc == FA_OK && left > 0) {
 		char sql[256];
-		snprintf(sql, sizeof(sql), "ALTER TABLE %s.findings DELETE WHERE manifest_sha256 = '%s'",
-			 db, key);
+		snprintf(sql, sizeof(sql),
+			 "ALTER TABLE %s.findings DELETE WHERE manifest_sha256 = '%s'", db, key);
 		rc = ch_request(c, sql, err);
 	}
 	/* the deletion is a mutation, done in the background: wait for it */
 	double t0 = mono_s(), step = 0.05;
 	while (rc == FA_OK && left > 0) {
 		if (mono_s() - t0 > SETTLE_WAIT) {
-			fa_err_set(err, "ClickHouse at %s still holds %llu live rows of %s after %.0f s",
-				   o.url, left, key, SETTLE_WAIT);
+			fa_err_set(err, "ClickHouse at %s still holds %llu live rows of %s after "
+				   "%.0f s", o.url, left, key, SETTLE_WAIT);
 			rc = FA_ERUNTIME;
 			break;
 		}

@@ -58,9 +58,11 @@ T_THREADS = 1.7
 # issue 16's: the audit of keyed TLS captures with their key logs costs at
 # most this much more than without them
 T_KEYED = 1.5
-# issue 18's: the replay alone (flows --json) against ndpiReader
+# issue 18's: the replay alone (flows --json) against ndpiReader, and the
+# full audit against the replay alone
 T_REPLAY_PPS = 2.0
 T_REPLAY_RSS = 0.5
+T_AUDIT_OVER_REPLAY = 1.3
 TLS_FIX = os.path.join(TOP, "tests", "fixtures", "tls")
 KEYED_REPEAT = 15  # each TLS fixture given this many times, so that start-up does not dominate
 
@@ -328,10 +330,12 @@ def main():
         outdir = os.path.join(OUT, "report-%s" % scale)
 
         def clean(i):
-            shutil.rmtree(outdir, ignore_errors=True)
-            # every run starts with the earlier runs' reports on disk: their
-            # write-back would otherwise land on whichever run comes next
+            # the earlier runs' writes reach the disk first, so that their
+            # write-back does not land on whichever run comes next; then
+            # the previous report is deleted just before the run, the case
+            # of a lab re-running into the same directory
             os.sync()
+            shutil.rmtree(outdir, ignore_errors=True)
 
         def keep(i, r):
             try:
@@ -358,15 +362,6 @@ def main():
                     except OSError:
                         h.update(b"missing " + fn.encode())
                 digests[label] = h.hexdigest()
-            # set aside, removed at the end: ext4 allocates inodes slowly
-            # for a while after many were freed, and a report is 21,000
-            # files, so deleting one just before the next run would time
-            # the file system's recovery, not flowaudit
-            trash = os.path.join(OUT, "trash")
-            os.makedirs(trash, exist_ok=True)
-            if os.path.isdir(outdir):
-                os.rename(outdir, os.path.join(trash, "%s-%d-%d" % (
-                    label.replace(" ", "-"), i, len(os.listdir(trash)))))
 
         argv = [fa, "audit", "--quiet", "-r", W[scale]["path"], "-p", POLICY,
                 "-s", "signatures"] + geo_args + list(extra) + ["-o", outdir]
@@ -607,6 +602,18 @@ def main():
                            rr <= T_REPLAY_RSS, "%.2fx"))
     else:
         say("  n/a   replay against ndpiReader: not measured")
+    for t in (1, 2):
+        a, f = threads.get("audit t%d" % t, {}), threads.get("flows t%d" % t, {})
+        if "wall" in a and "wall" in f:
+            ar = a["wall"] / f["wall"]
+            say("  %s  %-62s %.2fx (%.2f s against %.2f s; CPU %.2f s against %.2f s)" % (
+                verdict(ar <= T_AUDIT_OVER_REPLAY), "full audit <= %.1fx the replay alone, "
+                "--threads %d" % (T_AUDIT_OVER_REPLAY, t), ar, a["wall"], f["wall"],
+                a.get("cpu", float("nan")), f.get("cpu", float("nan"))))
+            checks.append(("full audit <= %.1fx the replay alone, --threads %d"
+                           % (T_AUDIT_OVER_REPLAY, t), ar, ar <= T_AUDIT_OVER_REPLAY, "%.2fx"))
+        else:
+            say("  n/a   full audit against the replay alone, --threads %d: not measured" % t)
     say("")
     say("micro-benchmarks (-O2, %s):" % rel(os.path.join(build, "libflowaudit.a")))
     for name in ("sigbench", "idbench", "importbench"):

@@ -2,7 +2,8 @@
 # run.sh - `make bench`: build (or reuse) the workload, time flowaudit
 # against ndpiReader, tshark and a bare libpcap loop on it, run the
 # micro-benchmarks, check the targets of docs/performance.md, then measure
-# the packet rate a live capture sustains (bench/live_rate.py).
+# the packet rate a live capture sustains (bench/live_rate.py) and the time
+# an export of the bench report into ClickHouse takes (bench/export_rate.py).
 #
 #   sh bench/run.sh BUILD/flowaudit
 #
@@ -27,6 +28,13 @@ rc=$?
 # its own exit 2 when it cannot run leaves the status alone)
 python3 "$(dirname "$0")/live_rate.py" "$1"
 lrc=$?
+# the export into a local ClickHouse (its own exit 2 without a server),
+# with the Python the test suite uses (Debian's, which has scapy)
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+"$py" "$(dirname "$0")/export_rate.py" "$1"
+erc=$?
 [ "$rc" -ne 0 ] && exit "$rc"
 [ "$lrc" -eq 1 ] && exit 1
+[ "$erc" -eq 1 ] && exit 1
 exit 0

@@ -116,17 +116,33 @@ ORDER BY (app, name, manifest_sha256);
 
 -- cluster: several servers, each table sharded and replicated
 --
--- Run these once (they are ON CLUSTER) instead of letting the exporter
--- create the single-server tables: the exporter's CREATE ... IF NOT EXISTS
--- then finds the Distributed tables under the names it writes to, and
--- inserts through them; rows of one run go to one shard (sharding key
+-- Run these once, on any one server of the cluster (they are ON CLUSTER),
+-- instead of letting the exporter create the single-server tables: the
+-- exporter's CREATE ... IF NOT EXISTS then finds the Distributed tables
+-- under the names it writes to, and inserts through them, through any
+-- server. Rows of one run go to one shard (sharding key
 -- sipHash64(manifest_sha256)), so the exporter's counts per run and batch
--- read one shard's data. Give the exporter's user insert_distributed_sync = 1
--- in its profile, so that an INSERT is answered once its rows are on their
--- shard: a batch whose answer was lost is then counted, not sent twice.
--- Needs the cluster's ZooKeeper and the {cluster},
--- {shard} and {replica} macros in each server's configuration. Not run by
--- the test suite (it has one server and no ZooKeeper).
+-- read one shard's data. The exporter asks for insert_distributed_sync = 1
+-- with every request, so that an INSERT is answered once its rows are on
+-- their shard: with the server's default (0) rows bound for another shard
+-- wait in a queue, a count made at once misses them, and a second export
+-- or a retried batch would add them again.
+--
+-- Needs, in each server's configuration: the cluster in remote_servers
+-- (its name is the {cluster} macro), zookeeper, distributed_ddl, and the
+-- macros {cluster}, {shard} (the same on the replicas of one shard) and
+-- {replica} (different on each); docs/fleets.md shows them. The server
+-- expands '{cluster}' in ON CLUSTER and in Distributed itself: nothing is
+-- substituted by hand unless the database is not flowaudit (--database):
+-- then replace flowaudit in every statement.
+--
+-- Tested by the test suite (tests/e2e/test_ch_cluster.py) on ClickHouse
+-- 18.16 with ZooKeeper 3.8 (Debian 12's clickhouse-server and zookeeper):
+-- two servers as two shards of one replica each, two reports exported
+-- through one server, every run, finding and flow seen once through both
+-- servers' Distributed tables, each run on its shard, a second export
+-- through either server adding nothing. Current servers take the same
+-- statements.
 
 CREATE DATABASE IF NOT EXISTS flowaudit ON CLUSTER '{cluster}';
 

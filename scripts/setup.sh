@@ -13,7 +13,7 @@ PACKAGES="build-essential pkg-config libpcap-dev libndpi-dev libndpi-bin
 libmaxminddb-dev mmdb-bin libjansson-dev libcmocka-dev zlib1g-dev tshark
 libmaxmind-db-writer-perl python3 python3-scapy npm clang libclang-rt-dev
 iproute2 dnsmasq openssl libssl-dev libnghttp2-dev libnghttp3-dev nghttp2-server nghttp2-client curl tcpdump tcpreplay chromium poppler-utils python3-jsonschema time dnsutils
-libcurl4-openssl-dev clickhouse-server"
+libcurl4-openssl-dev clickhouse-server zookeeper"
 
 COUNTRY_PKG=@ip-location-db/geo-whois-asn-country-mmdb
 ASN_PKG=@ip-location-db/asn

@@ -105,6 +105,9 @@ struct finding {
 	enum audit_severity severity;
 	fa_addr device;
 	char device_str[64];
+	bool profile_device;         /* the device is the one the device profile describes: its
+					flows come from the profile's mac (any device when the
+					profile gives no mac); false without a profile */
 	char host[256];              /* destination name, or its address */
 	fa_addr addrs[FINDING_MAX_ADDRS];
 	size_t n_addrs;

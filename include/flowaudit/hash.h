@@ -20,6 +20,8 @@
 
 #include "flowaudit/common.h"
 
+#include <stdio.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,5 +68,14 @@ void hash_hex(const uint8_t *d, size_t n, char *out);
  * when libcrypto fails; err names the path either way.
  */
 int sha256_file(const char *path, char hex[65], struct fa_err *err);
+
+/*
+ * path opened for writing (created or truncated) as a stream whose bytes go
+ * through SHA-256 on their way to the file, so that a writer's output needs
+ * no second read to be hashed. fclose() writes the digest into hex (64
+ * lower-case hex chars plus NUL; empty when libcrypto failed, and fclose
+ * then fails too). NULL with errno set when the file cannot be opened.
+ */
+FILE *sha256_fopen_write(const char *path, char hex[65]);
 
 #endif

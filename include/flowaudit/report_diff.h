@@ -5,9 +5,13 @@
  * version: members a version does not write are taken as absent) and
  * matches their findings on what stays the same between two runs of one
  * scenario: the rule, the destination (its name; the recipient's id, or
- * the AS and country, when the destination has no name) and the identifier
- * types. Addresses, ports, finding numbers and times are left out: they
- * change from run to run. Findings that share a key are counted.
+ * the AS and country, when the destination has no name), the identifier
+ * types and the device role (the device profile's name, which report.json
+ * gives each finding of the device the profile describes; a finding
+ * without one, or a report older than the member, has the unknown role,
+ * which matches only itself). Addresses, ports, finding numbers and times
+ * are left out: they change from run to run. Findings that share a key
+ * are counted.
  *
  * The result lists each key as new (only in the new report), gone (only in
  * the old one) or unchanged (in both, with both counts), the recipients,

@@ -317,6 +317,9 @@ static struct finding *finding_get(struct audit *a, enum audit_rule rule, const 
 	f->severity = rule_sev[rule];
 	f->device = d->device;
 	fa_addr_str(&d->device, f->device_str, sizeof(f->device_str));
+	f->profile_device = a->cfg.profile != NULL &&
+			    (!a->has_profile_mac || (d->device_is_client && r->has_mac &&
+						     memcmp(a->profile_mac, r->cli_mac, 6) == 0));
 	snprintf(f->host, sizeof(f->host), "%s", d->host);
 	f->kind = d->kind;
 	f->sig = d->sig;

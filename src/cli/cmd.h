@@ -229,6 +229,7 @@ struct audit_session {
 	struct evidence_pack *evidence_pack; /* NULL: one file per finding */
 	struct report_dir *rdir; /* OUTDIR, locked */
 	struct report_key *sign_key; /* --sign: signs MANIFEST.sha256; NULL: none */
+	struct capture_digests *cap_digests; /* being computed beside the replay */
 	/* wall seconds of each phase, for the summary */
 	double t_replay, t_evidence, t_outputs, t_hashes;
 	/* what the audit could not look at (audit_session_judge) */
@@ -251,6 +252,9 @@ int audit_session_lock(struct audit_session *s, const char *outdir, struct fa_er
 void audit_session_judge(struct audit_session *s);
 /* The exit status for the verdict: 0, 1, or CMD_EXIT_INCONCLUSIVE. */
 int audit_session_exit(const struct audit_session *s);
+/* Starts hashing the capture files beside the replay, on a machine with
+   more than one processor (else the report hashes them). */
+void audit_session_hash_captures(struct audit_session *s);
 /* Writes the report directory; *doc gets the report document. */
 int audit_session_report(struct audit_session *s, const char *command, json_t **doc,
 			 struct fa_err *err);

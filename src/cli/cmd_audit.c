@@ -246,9 +246,12 @@ int audit_session_lock(struct audit_session *s, const char *outdir, struct fa_er
 	return rc;
 }
 
+static void capture_digests_drop(struct audit_session *s);
+
 void audit_session_close(struct audit_session *s)
 {
 	run_on_stop(NULL, NULL);
+	capture_digests_drop(s);
 	report_dir_close(s->rdir);
 	report_key_free(s->sign_key);
 	audit_free(s->audit);
@@ -298,21 +301,28 @@ static json_t *ctx_finding_brief(size_t i, void *user)
 	return report_finding_brief_json((const struct report_ctx *)user, i);
 }
 
+#define OUTPUT_BUF (1u << 20) /* the stream buffer of an output */
+
 /* OUTDIR/name: report.json from doc and c, or through render from doc and
    the findings of c, each with at most frames frame numbers per file and
-   as many flow ids (0: all). */
+   as many flow ids (0: all). Hashed as it is written, into hex. */
 static int write_doc(const char *dir, const char *name, const json_t *doc,
 		     int (*render)(const json_t *, const struct report_findings *, FILE *,
 				   struct fa_err *),
-		     const struct report_ctx *c, size_t frames, struct fa_err *err)
+		     const struct report_ctx *c, size_t frames, char hex[65], struct fa_err *err)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *fp = fopen(path, "w");
-	if (fp == NULL) {
-		fa_err_set(err, "%s: cannot write: %s", path, strerror(errno));
+	FILE *fp = sha256_fopen_write(path, hex);
+	char *buf = fp ? malloc(OUTPUT_BUF) : NULL;
+	if (fp == NULL || buf == NULL) {
+		fa_err_set(err, "%s: cannot write: %s", path, fp ? "out of memory" : strerror(errno));
+		if (fp != NULL)
+			fclose(fp);
 		return FA_ERUNTIME;
 	}
+	/* large writes: each goes through SHA-256 and to the file in one piece */
+	setvbuf(fp, buf, _IOFBF, OUTPUT_BUF);
 	int rc;
 	if (render != NULL) {
 		struct report_ctx brief = *c;
@@ -329,6 +339,7 @@ static int write_doc(const char *dir, const char *name, const json_t *doc,
 	}
 	if (fclose(fp) != 0 && rc == FA_OK)
 		rc = FA_ERUNTIME;
+	free(buf);
 	if (rc != FA_OK && err->msg[0] == '\0')
 		fa_err_set(err, "%s: write failed", path);
 	return rc;
@@ -337,46 +348,90 @@ static int write_doc(const char *dir, const char *name, const json_t *doc,
 typedef int (*render_fn)(const json_t *, const struct report_findings *, FILE *,
 			 struct fa_err *);
 
-/* The outputs of a report, in the order they are written. With a second
-   thread, that thread writes those marked `beside`: two halves of about
-   the same cost. */
+/* The outputs of a report, the costliest first: each thread of the report
+   phase takes the next one not yet taken, so the last to start is short. */
 struct output {
 	const char *name;
 	unsigned format; /* FMT_*, 0 for report.json (always written) */
 	render_fn render; /* NULL: report.json */
 	size_t frames;
-	bool beside;
 };
 
 static const struct output outputs[] = {
-	{"report.json", 0, NULL, 0, true},
-	{"report.html", FMT_HTML, report_html_write_each, REPORT_DOC_FRAMES, true},
-	{"findings.ndjson", FMT_NDJSON, report_ndjson_write_each, 0, false},
-	{"junit.xml", FMT_JUNIT, report_junit_write_each, REPORT_DOC_FRAMES, false},
+	{"report.json", 0, NULL, 0},
+	{"junit.xml", FMT_JUNIT, report_junit_write_each, REPORT_DOC_FRAMES},
+	{"report.html", FMT_HTML, report_html_write_each, REPORT_DOC_FRAMES},
+	{"findings.ndjson", FMT_NDJSON, report_ndjson_write_each, 0},
 };
 #define N_OUTPUTS (sizeof(outputs) / sizeof(outputs[0]))
 
-/* The outputs one thread writes: all of them, or one half. */
-struct output_job {
+/* The report phase's threads: one per processor, at most four (there are
+   four outputs, independent files). */
+#define REPORT_THREADS_MAX 4
+
+static unsigned report_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > REPORT_THREADS_MAX ? REPORT_THREADS_MAX : (unsigned)n;
+}
+
+/* The outputs still to write, shared by the report phase's threads. */
+struct output_pool {
+	pthread_mutex_t lock;
+	size_t next;
 	const char *dir;
 	const json_t *doc;
 	const struct report_ctx *c;
 	unsigned formats;
-	bool all, beside;
-	int rc;
+	char sha256[N_OUTPUTS][65]; /* of each output written */
+	bool written[N_OUTPUTS];
+	int rc; /* the first failure */
 	struct fa_err err;
 };
 
 static void *outputs_main(void *arg)
 {
-	struct output_job *j = arg;
-	j->rc = FA_OK;
-	for (size_t i = 0; j->rc == FA_OK && i < N_OUTPUTS; i++) {
+	struct output_pool *p = arg;
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		size_t i = p->next;
+		while (i < N_OUTPUTS && outputs[i].format != 0 && !(p->formats & outputs[i].format))
+			i++;
+		p->next = i + 1;
+		bool stop = i >= N_OUTPUTS || p->rc != FA_OK;
+		pthread_mutex_unlock(&p->lock);
+		if (stop)
+			return NULL;
 		const struct output *o = &outputs[i];
-		if ((j->all || o->beside == j->beside) && (o->format == 0 || (j->formats & o->format)))
-			j->rc = write_doc(j->dir, o->name, j->doc, o->render, j->c, o->frames, &j->err);
+		struct fa_err err = {""};
+		int rc = write_doc(p->dir, o->name, p->doc, o->render, p->c, o->frames,
+				   p->sha256[i], &err);
+		pthread_mutex_lock(&p->lock);
+		p->written[i] = rc == FA_OK;
+		if (rc != FA_OK && p->rc == FA_OK) {
+			p->rc = rc;
+			p->err = err;
+		}
+		pthread_mutex_unlock(&p->lock);
 	}
-	return NULL;
+}
+
+/* Every output of the report, on up to report_threads() threads; their
+   digests (for MANIFEST.sha256) in p. */
+static int write_outputs(struct output_pool *p, struct fa_err *err)
+{
+	pthread_t t[REPORT_THREADS_MAX];
+	unsigned n = report_threads(), started = 0;
+	pthread_mutex_init(&p->lock, NULL);
+	while (started + 1 < n && pthread_create(&t[started], NULL, outputs_main, p) == 0)
+		started++;
+	outputs_main(p);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	pthread_mutex_destroy(&p->lock);
+	if (p->rc != FA_OK)
+		*err = p->err;
+	return p->rc;
 }
 
 static void note_add(struct audit_session *s, const char *code, const char *fmt, ...)
@@ -706,20 +761,122 @@ static int sig_digests(const struct sig_db *db, char layer[][65], char all[65],
 	return FA_OK;
 }
 
+/* The capture files' digests, computed by a thread of their own while the
+   replay reads the same files: on a machine with two processors the
+   hashing then costs the audit no time. */
+struct capture_digests {
+	pthread_t thread;
+	size_t n;
+	const char **paths;
+	char (*hex)[65];  /* "" for a capture read from a pipe */
+	size_t unhashed;  /* captures that were not files */
+	int rc;
+	struct fa_err err;
+};
+
+static void *capture_digests_main(void *arg)
+{
+	struct capture_digests *cd = arg;
+	cd->rc = FA_OK;
+	for (size_t i = 0; cd->rc == FA_OK && i < cd->n; i++) {
+		cd->hex[i][0] = '\0';
+		/* a capture piped in is gone once read: no digest rather than a false one */
+		if (!source_path_rereadable(cd->paths[i]))
+			cd->unhashed++;
+		else
+			cd->rc = sha256_file(cd->paths[i], cd->hex[i], &cd->err);
+	}
+	return NULL;
+}
+
+static void capture_digests_free(struct capture_digests *cd)
+{
+	if (cd == NULL)
+		return;
+	free(cd->paths);
+	free(cd->hex);
+	free(cd);
+}
+
+void audit_session_hash_captures(struct audit_session *s)
+{
+	size_t n = source_file_count(s->run.src);
+	if (n == 0 || report_threads() < 2)
+		return;
+	struct capture_digests *cd = calloc(1, sizeof(*cd));
+	if (cd != NULL) {
+		cd->n = n;
+		cd->paths = calloc(n, sizeof(*cd->paths));
+		cd->hex = calloc(n, sizeof(*cd->hex));
+	}
+	if (cd == NULL || cd->paths == NULL || cd->hex == NULL) {
+		capture_digests_free(cd); /* hashed after the replay instead */
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		cd->paths[i] = source_file(s->run.src, i)->path;
+	if (pthread_create(&cd->thread, NULL, capture_digests_main, cd) != 0) {
+		capture_digests_free(cd);
+		return;
+	}
+	s->cap_digests = cd;
+}
+
+/* A session that ends before its report: the digests are not needed. */
+static void capture_digests_drop(struct audit_session *s)
+{
+	if (s->cap_digests != NULL) {
+		pthread_join(s->cap_digests->thread, NULL);
+		capture_digests_free(s->cap_digests);
+		s->cap_digests = NULL;
+	}
+}
+
+/* Waits for the captures' digests started beside the replay, if any:
+   true when they were, with them copied into hex and *unhashed. */
+static bool capture_digests_take(struct audit_session *s, char (*hex)[65], size_t n,
+				 size_t *unhashed, int *rc, struct fa_err *err)
+{
+	struct capture_digests *cd = s->cap_digests;
+	if (cd == NULL)
+		return false;
+	pthread_join(cd->thread, NULL);
+	s->cap_digests = NULL;
+	bool ok = cd->n == n;
+	if (ok) {
+		memcpy(hex, cd->hex, n * sizeof(*hex));
+		*unhashed = cd->unhashed;
+		*rc = cd->rc;
+		if (cd->rc != FA_OK)
+			*err = cd->err;
+	}
+	capture_digests_free(cd);
+	return ok;
+}
+
 static void *hash_inputs(void *arg)
 {
 	struct input_digests *in = arg;
 	struct run *r = &in->s->run;
 	int rc = FA_OK;
-	for (size_t i = 0; rc == FA_OK && i < in->nf; i++) {
-		const char *path = source_file(r->src, i)->path;
+	for (size_t i = 0; i < in->nf; i++)
 		in->cap_ptrs[i] = in->caps[i];
-		in->caps[i][0] = '\0';
-		/* a capture piped in is gone once read: no digest rather than a false one */
-		if (!source_path_rereadable(path))
-			in->unhashed++;
-		else
-			rc = sha256_file(path, in->caps[i], &in->err);
+	if (!capture_digests_take(in->s, in->caps, in->nf, &in->unhashed, &rc, &in->err)) {
+		struct capture_digests cd = {.n = in->nf, .hex = in->caps,
+					     .paths = calloc(in->nf ? in->nf : 1, sizeof(char *))};
+		for (size_t i = 0; cd.paths != NULL && i < in->nf; i++)
+			cd.paths[i] = source_file(r->src, i)->path;
+		if (cd.paths == NULL) {
+			fa_err_set(&in->err, "out of memory hashing the captures");
+			rc = FA_ERUNTIME;
+		} else {
+			capture_digests_main(&cd);
+			free(cd.paths);
+			in->unhashed = cd.unhashed;
+			rc = cd.rc;
+			if (rc != FA_OK)
+				in->err = cd.err;
+		}
 	}
 	if (rc == FA_OK)
 		rc = sha256_file(in->s->policy->path, in->pol, &in->err);
@@ -770,7 +927,7 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 	const char *tmpdir = rc == FA_OK ? report_dir_build_path(s->rdir) : "";
 	pthread_t ht;
 	double t0 = mono_s();
-	bool hashing_beside = rc == FA_OK && r->o.threads > 1 &&
+	bool hashing_beside = rc == FA_OK && report_threads() > 1 &&
 			      pthread_create(&ht, NULL, hash_inputs, &in) == 0;
 	if (rc == FA_OK && !hashing_beside)
 		hash_inputs(&in);
@@ -793,6 +950,7 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 	char *pol = in.pol, *ev = in.ev, *dev = in.dev, *sig = in.sig, *gc = in.gc, *ga = in.ga;
 
 	json_t *doc = NULL;
+	struct output_pool pool = {.rc = FA_OK};
 	if (rc == FA_OK) {
 		bool have_live = s->have_live_stats;
 		struct source_live_stats live = s->live_stats;
@@ -850,30 +1008,12 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			.file_times = r->times.n_files ? r->times.file : NULL,
 		};
 		doc = report_build(&c);
-		/* the writers only read the document and the audit: with a second
-		   thread, it writes one half of them beside this one */
-		struct output_job mine = {.dir = tmpdir, .doc = doc, .c = &c, .formats = s->formats,
-					  .all = true};
-		struct output_job other = mine;
-		pthread_t ot;
-		bool beside = false;
-		if (s->run.o.threads > 1) {
-			other.all = mine.all = false;
-			other.beside = true;
-			beside = pthread_create(&ot, NULL, outputs_main, &other) == 0;
-			mine.all = !beside;
-		}
-		outputs_main(&mine);
-		rc = mine.rc;
-		if (rc != FA_OK)
-			*err = mine.err;
-		if (beside) {
-			pthread_join(ot, NULL);
-			if (rc == FA_OK && other.rc != FA_OK) {
-				rc = other.rc;
-				*err = other.err;
-			}
-		}
+		/* the writers only read the document and the audit */
+		pool.dir = tmpdir;
+		pool.doc = doc;
+		pool.c = &c;
+		pool.formats = s->formats;
+		rc = write_outputs(&pool, err);
 	}
 	double t3 = mono_s();
 	s->t_outputs = t3 - t2;
@@ -929,14 +1069,21 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 				sums[ni] = in.keys[i];
 				inputs[ni++] = r->o.keylogs[i];
 			}
-			/* the evidence pack was hashed as it was written */
+			/* the outputs and the evidence pack were hashed as they
+			   were written */
 			const struct evidence_pack *pk = s->evidence_pack;
-			size_t no = pk ? pk->n_paths : 0;
-			const char **outs = calloc(no ? no : 1, sizeof(*outs));
-			const char **osums = calloc(no ? no : 1, sizeof(*osums));
-			for (size_t k = 0; outs && osums && k < no; k++) {
-				outs[k] = pk->paths[k];
-				osums[k] = pk->sha256[k];
+			size_t npk = pk ? pk->n_paths : 0, no = 0;
+			const char **outs = calloc(npk + N_OUTPUTS, sizeof(*outs));
+			const char **osums = calloc(npk + N_OUTPUTS, sizeof(*osums));
+			for (size_t k = 0; outs && osums && k < N_OUTPUTS; k++) {
+				if (pool.written[k]) {
+					outs[no] = outputs[k].name;
+					osums[no++] = pool.sha256[k];
+				}
+			}
+			for (size_t k = 0; outs && osums && k < npk; k++) {
+				outs[no] = pk->paths[k];
+				osums[no++] = pk->sha256[k];
 			}
 			if (outs == NULL || osums == NULL) {
 				fa_err_set(err, "out of memory writing %s", MANIFEST_NAME);
@@ -1228,6 +1375,8 @@ int cmd_audit(int argc, char **argv)
 	if (rc == FA_OK)
 		rc = audit_session_open(&s, &err);
 	double t0 = mono_s();
+	if (rc == FA_OK)
+		audit_session_hash_captures(&s);
 	if (rc == FA_OK)
 		rc = run_replay(&s.run, &err);
 	if (rc == FA_OK) {

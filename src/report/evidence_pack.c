@@ -56,77 +56,6 @@ struct pack_flow {
 	struct pcapng_comment c[];
 };
 
-/*
- * A part's stream: its bytes go to the file and through SHA-256 on the way,
- * so that the manifest need not read hundreds of MB back (verify reads
- * them all, as it reads everything).
- */
-struct hashed {
-	int fd;
-	struct sha256_ctx ctx;
-	char *hex; /* the digest, on close */
-};
-
-static ssize_t hashed_write(void *cookie, const char *buf, size_t size)
-{
-	struct hashed *h = cookie;
-	if (!sha256_update(&h->ctx, buf, size)) {
-		errno = EIO;
-		return -1;
-	}
-	for (size_t done = 0; done < size;) {
-		ssize_t n = write(h->fd, buf + done, size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return done ? (ssize_t)done : -1;
-		done += (size_t)n;
-	}
-	return (ssize_t)size;
-}
-
-static int hashed_close(void *cookie)
-{
-	struct hashed *h = cookie;
-	uint8_t d[SHA256_DIGEST_LEN];
-	bool ok = sha256_final(&h->ctx, d);
-	if (ok)
-		hash_hex(d, sizeof(d), h->hex);
-	else
-		h->hex[0] = '\0';
-	int rc = close(h->fd);
-	free(h);
-	return ok && rc == 0 ? 0 : -1;
-}
-
-/* path opened for writing, hashed into hex as it is written; NULL with
-   errno set when it cannot be. */
-static FILE *hashed_open(const char *path, char *hex)
-{
-	struct hashed *h = malloc(sizeof(*h));
-	if (h == NULL)
-		return NULL;
-	h->hex = hex;
-	h->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (h->fd < 0 || !sha256_init(&h->ctx)) {
-		int e = h->fd < 0 ? errno : EIO;
-		if (h->fd >= 0)
-			close(h->fd);
-		free(h);
-		errno = e;
-		return NULL;
-	}
-	cookie_io_functions_t io = {.write = hashed_write, .close = hashed_close};
-	FILE *fp = fopencookie(h, "w", io);
-	if (fp == NULL) {
-		uint8_t d[SHA256_DIGEST_LEN];
-		sha256_final(&h->ctx, d);
-		close(h->fd);
-		free(h);
-	}
-	return fp;
-}
-
 static void part_name(size_t k, char *name, size_t n)
 {
 	if (k == 0)
@@ -174,7 +103,7 @@ static int pack_open(struct pack_out *po, struct fa_err *err)
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/%s", po->dir, pk->paths[pk->n_paths]);
 	pk->n_paths++;
-	po->fp = hashed_open(path, pk->sha256[pk->n_paths - 1]);
+	po->fp = sha256_fopen_write(path, pk->sha256[pk->n_paths - 1]);
 	po->buf = po->fp ? malloc(PACK_BUF) : NULL;
 	if (po->buf != NULL)
 		setvbuf(po->fp, po->buf, _IOFBF, PACK_BUF);

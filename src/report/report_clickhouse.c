@@ -1011,7 +1011,25 @@ static int open_conn(struct ch_conn *c, const struct report_ch_opts *o, struct f
 	}
 	c->resp[0] = '\0';
 	CURL *h = c->curl;
-	curl_easy_setopt(h, CURLOPT_URL, o->url);
+	/* insert_distributed_sync=1: an INSERT into a Distributed table (the
+	   cluster variant of docs/clickhouse.sql) is answered once its rows are
+	   on their shards, so that the counts which keep a retry or a second
+	   export from adding rows see them; a MergeTree table ignores it. The
+	   URL has no query of its own (report_ch_check); libcurl copies it. */
+	CURLU *u = curl_url();
+	char *url = NULL;
+	bool ok = u != NULL && curl_url_set(u, CURLUPART_URL, o->url, 0) == CURLUE_OK &&
+		  curl_url_set(u, CURLUPART_QUERY, "insert_distributed_sync=1", 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_URL, &url, 0) == CURLUE_OK;
+	if (ok)
+		curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_free(url);
+	curl_url_cleanup(u);
+	if (!ok) {
+		fa_err_set(err, "--clickhouse: '%s': cannot add the request's settings to the URL",
+			   o->url);
+		return FA_ERUNTIME;
+	}
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);

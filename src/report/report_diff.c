@@ -6,7 +6,8 @@
  * writers render. Owns both reports until report_diff_free().
  *
  * Findings are grouped by a key that two runs of one scenario share: rule,
- * destination and identifier types (report_diff.h says why nothing else).
+ * destination, identifier types and device role (report_diff.h says why
+ * nothing else).
  * Each side's groups live in a JSON object keyed by that string, so a
  * report of 20,000 findings is grouped in one pass; the union of the keys
  * is then walked in sorted order, which makes the output the same for the
@@ -27,17 +28,20 @@
 struct side {
 	char file[PATH_MAX];  /* the report.json read */
 	json_t *doc;
-	json_t *groups;       /* key -> {rule, destination, recipient, identifiers, severity, findings} */
+	json_t *groups;       /* key -> {rule, destination, recipient, identifiers, device_role,
+				 severity, findings} */
 	json_t *recipients;   /* "kind:id" -> {kind, id, name, entity} */
 	json_t *destinations; /* name -> true */
 	json_t *countries;    /* code -> true */
 	json_t *statements;   /* id -> verdict */
+	bool roles;           /* its findings carry device_role (a version that writes it) */
 };
 
 struct report_diff {
 	struct side s[2]; /* old, new */
 	enum audit_severity fail_on;
 	bool fails;
+	bool by_role;     /* device_role is part of the key: both reports carry it */
 	json_t *doc;      /* the diff */
 };
 
@@ -210,7 +214,8 @@ static int add_recipient(struct side *s, const char *kind, const char *id, const
 	return r ? set_add(s->recipients, key, r, err) : oom(err);
 }
 
-static int group_finding(struct side *s, const json_t *f, size_t i, struct fa_err *err)
+static int group_finding(struct side *s, const json_t *f, size_t i, bool by_role,
+			 struct fa_err *err)
 {
 	char where[48];
 	snprintf(where, sizeof(where), "findings[%zu]", i);
@@ -219,8 +224,9 @@ static int group_finding(struct side *s, const json_t *f, size_t i, struct fa_er
 		return FA_EINPUT;
 	}
 	const char *rule, *host, *id, *sev, *kind = NULL, *rid = NULL, *rname = NULL,
-				      *entity = NULL, *fpd = NULL, *cc;
+				      *entity = NULL, *fpd = NULL, *cc, *role;
 	if (!opt_string(s, f, "rule", where, &rule, err) ||
+	    !opt_string(s, f, "device_role", where, &role, err) ||
 	    !opt_string(s, f, "host", where, &host, err) ||
 	    !opt_string(s, f, "id", where, &id, err) ||
 	    !opt_string(s, f, "severity", where, &sev, err) ||
@@ -262,7 +268,10 @@ static int group_finding(struct side *s, const json_t *f, size_t i, struct fa_er
 
 	char dest[512], key[2048];
 	destination_of(host, kind, rid, f, dest, sizeof(dest));
-	int n = snprintf(key, sizeof(key), "%s\t%s\t", rule, dest);
+	if (!by_role || (role != NULL && role[0] == '\0'))
+		role = NULL;
+	int n = snprintf(key, sizeof(key), "%s\t%s\t%s%s\t", rule, dest, role ? "=" : "",
+			 role ? role : "");
 	size_t ti;
 	json_t *t;
 	json_array_foreach(types, ti, t) {
@@ -273,9 +282,9 @@ static int group_finding(struct side *s, const json_t *f, size_t i, struct fa_er
 
 	json_t *g = json_object_get(s->groups, key);
 	if (g == NULL) {
-		g = json_pack("{s:s, s:s, s:o, s:s, s:[]}", "rule", rule, "destination", dest,
-			      "identifiers", types, "severity", audit_severity_name(level),
-			      "findings");
+		g = json_pack("{s:s, s:s, s:o, s:s?, s:s, s:[]}", "rule", rule, "destination",
+			      dest, "identifiers", types, "device_role", role, "severity",
+			      audit_severity_name(level), "findings");
 		if (g == NULL || json_object_set_new(s->groups, key, g) != 0)
 			return oom(err);
 		json_t *r = kind ? json_pack("{s:s, s:s?, s:s?, s:s?}", "kind", kind, "id", rid,
@@ -339,11 +348,18 @@ static int read_flow(struct side *s, const json_t *fl, size_t i, struct fa_err *
 	return rc;
 }
 
-static int read_side(struct side *s, const char *path, struct fa_err *err)
+/* Whether the writer of the report knew device_role: its first finding
+   has the member (null included). A report without findings says nothing. */
+static void detect_roles(struct side *s)
 {
-	int rc = load_doc(s, path, err);
-	if (rc != FA_OK)
-		return rc;
+	const json_t *arr = json_object_get(s->doc, "findings");
+	const json_t *f = json_array_get(arr, 0);
+	s->roles = f == NULL || json_object_get(f, "device_role") != NULL;
+}
+
+static int read_side(struct side *s, bool by_role, struct fa_err *err)
+{
+	int rc = FA_OK;
 	s->groups = json_object();
 	s->recipients = json_object();
 	s->destinations = json_object();
@@ -355,7 +371,7 @@ static int read_side(struct side *s, const char *path, struct fa_err *err)
 	if (!opt_array(s, s->doc, "findings", "report", &arr, err))
 		return FA_EINPUT;
 	for (size_t i = 0; i < json_array_size(arr) && rc == FA_OK; i++)
-		rc = group_finding(s, json_array_get(arr, i), i, err);
+		rc = group_finding(s, json_array_get(arr, i), i, by_role, err);
 	if (rc == FA_OK && !opt_array(s, s->doc, "flows", "report", &arr, err))
 		return FA_EINPUT;
 	for (size_t i = 0; i < json_array_size(arr) && rc == FA_OK; i++)
@@ -450,10 +466,11 @@ static json_t *side_json(const struct side *s)
 static int compare(struct report_diff *d, struct fa_err *err)
 {
 	const struct side *o = &d->s[0], *nw = &d->s[1];
-	json_t *doc = json_pack("{s:s, s:o, s:o, s:s, s:[], s:[], s:[]}", "schema",
+	json_t *doc = json_pack("{s:s, s:o, s:o, s:s, s:[ssss*], s:[], s:[], s:[]}", "schema",
 				"flowaudit-diff/1", "old", side_json(o), "new", side_json(nw),
-				"fail_on", report_fail_on_name(d->fail_on), "new_findings",
-				"gone_findings", "unchanged_findings");
+				"fail_on", report_fail_on_name(d->fail_on), "matched_on", "rule",
+				"destination", "identifiers", d->by_role ? "device_role" : NULL,
+				"new_findings", "gone_findings", "unchanged_findings");
 	if (doc == NULL)
 		return oom(err);
 	d->doc = doc;
@@ -525,9 +542,19 @@ int report_diff_new(const char *old_path, const char *new_path, enum audit_sever
 	if (d == NULL)
 		return oom(err);
 	d->fail_on = fail_on;
-	int rc = read_side(&d->s[0], old_path, err);
+	int rc = load_doc(&d->s[0], old_path, err);
 	if (rc == FA_OK)
-		rc = read_side(&d->s[1], new_path, err);
+		rc = load_doc(&d->s[1], new_path, err);
+	if (rc == FA_OK) {
+		/* a report older than device_role is matched without it, on both
+		   sides: else every finding would be new after an upgrade */
+		detect_roles(&d->s[0]);
+		detect_roles(&d->s[1]);
+		d->by_role = d->s[0].roles && d->s[1].roles;
+		rc = read_side(&d->s[0], d->by_role, err);
+	}
+	if (rc == FA_OK)
+		rc = read_side(&d->s[1], d->by_role, err);
 	if (rc == FA_OK)
 		rc = compare(d, err);
 	if (rc != FA_OK) {
@@ -589,6 +616,9 @@ static void text_entry(FILE *out, char mark, const json_t *e)
 		fprintf(out, "%s%s", i ? ", " : " [", json_string_value(t));
 	if (json_array_size(types))
 		fputc(']', out);
+	const char *role = json_string_value(json_object_get(e, "device_role"));
+	if (role != NULL)
+		fprintf(out, " on %s", role);
 	json_int_t oc = json_integer_value(json_object_get(e, "old_count"));
 	json_int_t nc = json_integer_value(json_object_get(e, "new_count"));
 	if (mark == '=' && oc != nc)
@@ -667,11 +697,14 @@ int report_diff_write_text(const struct report_diff *d, FILE *out, bool verbose)
 			(long long)json_integer_value(json_object_get(s, "findings")),
 			verdict ? verdict : "unknown", ver ? ver : "unknown", at ? at : "time unknown");
 	}
-	fprintf(out, "findings: %zu new, %zu gone, %zu unchanged (matched on rule, destination "
-		     "and identifier types)\n",
+	fprintf(out, "findings: %zu new, %zu gone, %zu unchanged (matched on rule, destination%s "
+		     "identifier types%s)\n",
 		json_array_size(json_object_get(doc, "new_findings")),
 		json_array_size(json_object_get(doc, "gone_findings")),
-		json_array_size(json_object_get(doc, "unchanged_findings")));
+		json_array_size(json_object_get(doc, "unchanged_findings")),
+		d->by_role ? "," : " and",
+		d->by_role ? " and device role"
+			   : "; not on device role, which the older report does not record");
 	text_list(out, doc, "new_findings", "new", '+', false);
 	text_list(out, doc, "gone_findings", "gone", '-', false);
 	text_list(out, doc, "unchanged_findings",

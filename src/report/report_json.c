@@ -523,6 +523,7 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	jsonw_string(w, "severity", audit_severity_name(f->severity));
 	jsonw_string(w, "title", f->title ? f->title : "");
 	jsonw_string(w, "device", f->device_str);
+	jw_str_or_null(w, "device_role", f->profile_device && c->profile ? c->profile->name : NULL);
 	jsonw_string(w, "host", f->host);
 	jsonw_array(w, "addresses");
 	for (size_t k = 0; k < f->n_addrs; k++)

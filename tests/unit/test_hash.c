@@ -3,7 +3,8 @@
  * RFC 3174 and FIPS 180-4 (examples), fed whole and in odd-sized pieces,
  * several contexts alive at once, a spent context refused, and sha256_file
  * on a real file (against coreutils' sha256sum), a missing one and one
- * larger than its read buffer.
+ * larger than its read buffer; a stream hashed as it is written, through
+ * its own thread, against sha256_file of what reached the disk.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -178,6 +179,17 @@ static void test_sha256_file(void **state)
 
 /* Against coreutils' sha256sum, an implementation of its own, on a file of
  * four read buffers and a tail. */
+/* n bytes of xorshift32 from seed: data no hash shortcut can guess */
+static void fill(uint8_t *data, size_t n, uint32_t x)
+{
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		data[i] = (uint8_t)x;
+	}
+}
+
 static void test_sha256_against_sha256sum(void **state)
 {
 	(void)state;
@@ -187,13 +199,7 @@ static void test_sha256_against_sha256sum(void **state)
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
 	static uint8_t data[(1 << 20) + 17];
-	uint32_t x = 2463534242u;
-	for (size_t i = 0; i < sizeof(data); i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		data[i] = (uint8_t)x;
-	}
+	fill(data, sizeof(data), 2463534242u);
 	assert_int_equal(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
 	close(fd);
 	char cmd[128], want[65] = "";
@@ -207,6 +213,53 @@ static void test_sha256_against_sha256sum(void **state)
 	assert_int_equal(sha256_file(path, got, &err), FA_OK);
 	assert_string_equal(got, want);
 	unlink(path);
+}
+
+/* sha256_fopen_write: writes of every size, from one byte to more than its
+ * ring of buffers holds at once, through a small and a large stdio buffer;
+ * the file has every byte in order and the digest of close is the file's. */
+static void test_hashed_stream(void **state)
+{
+	(void)state;
+	static uint8_t data[(3 << 20) + 101];
+	fill(data, sizeof(data), 88172645u);
+	static const size_t bufs[] = {0, 4096, 1 << 20};
+	for (size_t b = 0; b < sizeof(bufs) / sizeof(bufs[0]); b++) {
+		char path[] = "/tmp/flowaudit-hashed-XXXXXX";
+		int fd = mkstemp(path);
+		assert_true(fd >= 0);
+		close(fd);
+		char got[65] = "x", want[65];
+		FILE *fp = sha256_fopen_write(path, got);
+		assert_non_null(fp);
+		char *buf = bufs[b] ? malloc(bufs[b]) : NULL;
+		if (bufs[b])
+			setvbuf(fp, buf, _IOFBF, bufs[b]);
+		size_t at = 0, step = 1;
+		while (at < sizeof(data)) {
+			size_t n = step < sizeof(data) - at ? step : sizeof(data) - at;
+			assert_int_equal(fwrite(data + at, 1, n, fp), n);
+			at += n;
+			step = step * 3 + 1; /* 1, 4, 13, ... up to megabytes */
+		}
+		assert_int_equal(fclose(fp), 0);
+		free(buf);
+		struct fa_err err = {""};
+		assert_int_equal(sha256_file(path, want, &err), FA_OK);
+		assert_string_equal(got, want);
+		struct sha256_ctx c;
+		uint8_t d[SHA256_DIGEST_LEN];
+		char mem[65];
+		sha256_init(&c);
+		sha256_update(&c, data, sizeof(data));
+		sha256_final(&c, d);
+		hash_hex(d, sizeof(d), mem);
+		assert_string_equal(got, mem);
+		unlink(path);
+	}
+	/* a directory cannot be opened for writing */
+	char hex[65];
+	assert_null(sha256_fopen_write("/tmp", hex));
 }
 
 static const char *hex_of(const uint8_t *d, size_t n, char *h)
@@ -274,6 +327,7 @@ int main(void)
 		cmocka_unit_test(test_pieces),
 		cmocka_unit_test(test_padding_boundaries),
 		cmocka_unit_test(test_sha256_file),
+		cmocka_unit_test(test_hashed_stream),
 		cmocka_unit_test(test_interleaved),
 		cmocka_unit_test(test_spent_context),
 	};

@@ -560,6 +560,38 @@ def test_spool_left_refuses_capture():
     assert os.path.exists(rep + ".clickhouse-spool")
 
 
+def test_findings_not_a_mergetree():
+    """A findings table through which ClickHouse cannot delete (the cluster
+    variant's Distributed; here a Memory table, which cannot either): no
+    live row is sent, the capture says why, and the report is exported at
+    the end as without streaming."""
+    needs_root()
+    ch = clickhouse()
+    p = e2e.run(["export", "--print-schema"], expect=0)
+    for stmt in p.stdout.split(";"):
+        if stmt.strip():
+            ch.query(stmt)
+    ch.query("RENAME TABLE flowaudit.findings TO flowaudit.findings_kept")
+    try:
+        ch.query("CREATE TABLE flowaudit.findings AS flowaudit.findings_kept ENGINE = Memory")
+        with Lab() as lab:
+            c = Capture(lab, "memory", lab.relay.url)
+            key = c.key()
+            lab.send("first", first_part)
+            c.wait_for(lambda: len(c.lines) >= 3, 30, "findings")
+            time.sleep(2)  # a batch's time and more
+            assert keyed(key) == 0
+            rc = c.stop()
+        assert rc == 1, (rc, c.stderr()[-2000:])
+        assert "flowaudit.findings is a Memory table" in c.stderr(), c.stderr()[-2000:]
+        rep = c.report()
+        assert keyed(manifest_key(c.out)) == len(rep["findings"]) and keyed(key) == 0
+        assert not os.path.exists(c.spool)
+    finally:
+        ch.query("DROP TABLE IF EXISTS flowaudit.findings")
+        ch.query("RENAME TABLE flowaudit.findings_kept TO flowaudit.findings")
+
+
 # ---------------------------------------------------------------- harness
 
 def bind(binary, work_dir):

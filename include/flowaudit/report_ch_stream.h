@@ -62,7 +62,8 @@ struct report_ch_live_stats {
 	unsigned long long spooled; /* rows in the spool at the end, not sent */
 	unsigned long long skipped; /* rows not sent live (queue full, spool not writable,
 				       a findings table that is not a MergeTree) */
-	char why[sizeof(((struct fa_err *)0)->msg)]; /* when skipped: why; else the last failure, or '' */
+	/* when skipped: why; else the last failure, or '' */
+	char why[sizeof(((struct fa_err *)0)->msg)];
 };
 
 /*

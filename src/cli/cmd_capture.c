@@ -227,14 +227,13 @@ int cmd_capture(int argc, char **argv)
 	/* the findings into ClickHouse as they come: the spool beside -o, or
 	   beside the capture file until the report's directory is chosen */
 	struct cmd_export_live ch;
-	int ch_ex = FA_EXIT_OK;
 	if (rc == FA_OK && o->export_url != NULL) {
-		ch_ex = cmd_export_live_open(&ch, o->export_url, o->outdir ? o->outdir : wpath,
-					     s.policy->app_name, o->quiet);
-		lv.ch = ch_ex == FA_EXIT_OK ? &ch : NULL;
+		rc = cmd_export_live_open(&ch, o->export_url, o->outdir ? o->outdir : wpath,
+					  s.policy->app_name, o->quiet, &err);
+		lv.ch = rc == FA_OK ? &ch : NULL;
 	}
 	struct pcapng_writer *w = NULL;
-	if (rc == FA_OK && ch_ex == FA_EXIT_OK) {
+	if (rc == FA_OK) {
 		const struct source_file_info *fi = source_file(s.run.src, 0);
 		struct pcapng_opts po = {.path = wpath, .linktype = fi->linktype, .iface = o->iface,
 					 .rotate_bytes = o->rotate_size,
@@ -242,7 +241,7 @@ int cmd_capture(int argc, char **argv)
 		rc = pcapng_writer_open(&po, &w, &err);
 	}
 	struct line_reader lr = {.fd = -1, .fifo_fd = -1, .keep_fd = -1};
-	if (rc == FA_OK && ch_ex == FA_EXIT_OK && o->consent_fifo) {
+	if (rc == FA_OK && o->consent_fifo) {
 		lr.fd = lr.fifo_fd = open(o->consent_fifo, O_RDONLY | O_NONBLOCK);
 		if (lr.fd >= 0)
 			lr.keep_fd = open(o->consent_fifo, O_WRONLY | O_NONBLOCK);
@@ -250,21 +249,20 @@ int cmd_capture(int argc, char **argv)
 			fa_err_set(&err, "%s: cannot open: %s", o->consent_fifo, strerror(errno));
 			rc = FA_EINPUT;
 		}
-	} else if (rc == FA_OK && ch_ex == FA_EXIT_OK && o->consent_stdin) {
+	} else if (rc == FA_OK && o->consent_stdin) {
 		lr.fd = STDIN_FILENO;
 		fcntl(lr.fd, F_SETFL, fcntl(lr.fd, F_GETFL) | O_NONBLOCK);
 	}
-	if (rc == FA_OK && ch_ex == FA_EXIT_OK && o->user)
+	if (rc == FA_OK && o->user)
 		rc = drop_privileges(o->user, &err);
-	if (rc != FA_OK || ch_ex != FA_EXIT_OK) {
-		if (rc != FA_OK)
-			cmd_error("%s", err.msg);
+	if (rc != FA_OK) {
+		cmd_error("%s", err.msg);
 		if (lv.ch != NULL)
 			cmd_export_live_close(lv.ch, NULL, true);
 		line_reader_close(&lr);
 		pcapng_writer_free(w);
 		audit_session_close(&s);
-		return rc != FA_OK ? cmd_exit_for(rc) : ch_ex;
+		return cmd_exit_for(rc);
 	}
 	lv.ctx = (struct report_ctx){.command = "capture", .src = s.run.src, .policy = s.policy,
 				     .consent = s.consent, .eng = s.run.eng, .audit = s.audit};

@@ -32,7 +32,9 @@ static const char usage[] =
 	"usage: flowaudit export --clickhouse URL [options] REPORT_DIR...\n"
 	"       flowaudit export --print-schema [--database NAME]\n"
 	"  exports report directories into ClickHouse (tables runs, findings, flows;\n"
-	"  created when missing); a report already there is not exported again\n"
+	"  created when missing); a report already there is not exported again; the\n"
+	"  live rows named by a spool beside a directory (DIR.clickhouse-spool, from\n"
+	"  capture --export) are deleted once its report is in, and the spool removed\n"
 	"  --clickhouse URL      ClickHouse's HTTP interface, e.g. http://127.0.0.1:8123\n"
 	"  --database NAME       database (default flowaudit)\n"
 	"  --label TEXT          the runs' label, e.g. 'build 42' (default: the directory's\n"
@@ -90,8 +92,8 @@ static int export_one(const struct report_ch_opts *o, const char *dir, bool quie
 		rc = report_ch_export(o, dir, &res, &err);
 	double took = now_s() - t0;
 	if (rc == FA_OK && (rc = report_ch_spool_settle(o, spool, &removed, &err)) != FA_OK)
-		cmd_error("export %s: the report is in ClickHouse, but its live rows are not settled: "
-			  "%s", dir, err.msg);
+		cmd_error("export %s: the report is in ClickHouse, but its live rows are not "
+			  "settled: %s", dir, err.msg);
 	else if (rc != FA_OK)
 		cmd_error("export %s: %s", dir, err.msg);
 	if (rc != FA_OK)
@@ -140,27 +142,28 @@ int cmd_export_dir(const char *url, const char *dir, bool quiet)
 }
 
 int cmd_export_live_open(struct cmd_export_live *l, const char *url, const char *dir,
-			 const char *app, bool quiet)
+			 const char *app, bool quiet, struct fa_err *err)
 {
 	memset(l, 0, sizeof(*l));
 	l->o = (struct report_ch_opts){.url = url, .retries = 5};
-	struct fa_err err = {{0}};
-	int rc = credentials(NULL, &l->o, l->user, l->password, &err);
+	struct fa_err why = {{0}};
+	int rc = credentials(NULL, &l->o, l->user, l->password, &why);
 	if (rc == FA_OK)
-		rc = report_ch_spool_path(dir, l->spool, sizeof(l->spool), &err);
+		rc = report_ch_spool_path(dir, l->spool, sizeof(l->spool), &why);
 	report_ch_default_label(dir, l->label, sizeof(l->label));
 	struct report_ch_live live = {.label = l->label, .app = app, .spool = l->spool};
 	if (rc == FA_OK)
-		rc = report_ch_stream_open(&l->o, &live, &l->stream, &err);
+		rc = report_ch_stream_open(&l->o, &live, &l->stream, &why);
 	if (rc != FA_OK) {
-		cmd_error("--export: %s", err.msg);
+		fa_err_set(err, "--export: %s", why.msg);
 		memset(l->password, 0, sizeof(l->password));
-		return cmd_exit_for(rc);
+		return rc;
 	}
 	if (!quiet)
 		fprintf(stderr, "flowaudit: findings go to ClickHouse at %s as they are raised "
-			"(live key %s; spool %s)\n", url, report_ch_stream_key(l->stream), l->spool);
-	return FA_EXIT_OK;
+			"(live key %s; spool %s)\n", url, report_ch_stream_key(l->stream),
+			l->spool);
+	return FA_OK;
 }
 
 void cmd_export_live_add(struct cmd_export_live *l, const struct json_t *finding)

@@ -21,12 +21,12 @@ struct cmd_export_live {
 
 /*
  * Starts sending findings to url under the label the report in dir will
- * have, with the spool beside dir (report_ch_spool_path). The exit status:
- * FA_EXIT_OK, or an error said on stderr (a spool left by an earlier
- * capture: 2; one that cannot be made: 3).
+ * have, with the spool beside dir (report_ch_spool_path), and says so on
+ * stderr unless quiet. FA_EINPUT for a spool left by an earlier capture,
+ * FA_ERUNTIME for one that cannot be made; err names it.
  */
 int cmd_export_live_open(struct cmd_export_live *l, const char *url, const char *dir,
-			 const char *app, bool quiet);
+			 const char *app, bool quiet, struct fa_err *err);
 void cmd_export_live_add(struct cmd_export_live *l, const struct json_t *finding);
 /*
  * Stops sending and says on stderr what was sent live, spooled, or not

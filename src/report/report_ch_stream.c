@@ -49,7 +49,7 @@ struct report_ch_stream {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	json_t **q;
-	size_t n_q;
+	size_t n_q, cap_q;
 	double q_since; /* when the oldest queued finding came */
 	bool stop;
 	unsigned long long queued, skipped_full;
@@ -75,6 +75,11 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static struct timespec timespec_of(double s)
+{
+	return (struct timespec){(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+}
+
 /* ---------------------------------------------------------------- spool */
 
 /* All of buf at the spool's end, then fsync: a record is on disk whole,
@@ -94,9 +99,11 @@ static int spool_append(struct report_ch_stream *s, const char *head, const char
 		return FA_OK;
 	}
 	fa_err_set(err, "%s: cannot append to the spool: %s", s->spool, strerror(errno));
-	/* the end put back; should that fail too, the torn record's length says so */
+	/* the end put back; should that fail too, the next record is written over
+	   the torn one all the same (end_off has not moved) */
 	if (ftruncate(s->fd, s->end_off) != 0)
-		return FA_ERUNTIME;
+		fa_err_set(err, "%s: cannot append to the spool, nor cut it back: %s", s->spool,
+			   strerror(errno));
 	return FA_ERUNTIME;
 }
 
@@ -147,7 +154,8 @@ static int make_ready(struct report_ch_stream *s, struct fa_err *err)
 	if (strstr(engine, "MergeTree") == NULL) {
 		s->disabled = true;
 		snprintf(s->why, sizeof(s->why), "%s.findings is a %.*s table, through which "
-			 "ClickHouse cannot delete live rows: the report is exported at the end only",
+			 "ClickHouse cannot delete live rows: the report is exported at the end "
+			 "only",
 			 s->o.database, (int)strcspn(engine, "\n"), engine);
 	}
 	return FA_OK;
@@ -195,7 +203,8 @@ static void drain(struct report_ch_stream *s)
 		off_t body;
 		int rc = spool_record(s, s->send_off, &part, &rows, &body, &len, &err);
 		char *text = rc == FA_OK ? malloc(len) : NULL;
-		if (rc == FA_OK && (text == NULL || pread(s->fd, text, len, body) != (ssize_t)len)) {
+		if (rc == FA_OK &&
+		    (text == NULL || pread(s->fd, text, len, body) != (ssize_t)len)) {
 			fa_err_set(&err, "%s: cannot read the spool back", s->spool);
 			rc = FA_ERUNTIME;
 		}
@@ -210,8 +219,8 @@ static void drain(struct report_ch_stream *s)
 		s->sent += rows;
 		s->spool_rows -= rows;
 	}
-	if (s->send_off == s->end_off && s->end_off > s->head_len && ftruncate(s->fd, s->head_len) == 0 &&
-	    fsync(s->fd) == 0) {
+	if (s->send_off == s->end_off && s->end_off > s->head_len &&
+	    ftruncate(s->fd, s->head_len) == 0 && fsync(s->fd) == 0) {
 		s->send_off = s->end_off = s->head_len;
 		s->wait = s->o.backoff;
 	}
@@ -280,7 +289,7 @@ static void *stream_thread(void *arg)
 			double until = s->n_q > 0 ? s->q_since + s->batch_s : now + 1;
 			if (s->send_off < s->end_off && s->next_try < until)
 				until = s->next_try;
-			struct timespec ts = {(time_t)until, (long)((until - (double)(time_t)until) * 1e9)};
+			struct timespec ts = timespec_of(until);
 			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 			continue;
 		}
@@ -288,7 +297,7 @@ static void *stream_thread(void *arg)
 		size_t n = due ? s->n_q : 0;
 		if (due) {
 			s->q = NULL;
-			s->n_q = 0;
+			s->n_q = s->cap_q = 0;
 		}
 		bool ending = s->stop;
 		pthread_mutex_unlock(&s->mu);
@@ -470,10 +479,15 @@ void report_ch_stream_add(struct report_ch_stream *s, const json_t *finding)
 	json_t *copy = json_deep_copy(finding);
 	pthread_mutex_lock(&s->mu);
 	s->queued++;
-	json_t **q = NULL;
-	if (copy != NULL && s->n_q < REPORT_CH_LIVE_QUEUE &&
-	    (q = realloc(s->q, (s->n_q + 1) * sizeof(*s->q))) != NULL) {
-		s->q = q;
+	if (copy != NULL && s->n_q == s->cap_q && s->n_q < REPORT_CH_LIVE_QUEUE) {
+		size_t cap = s->cap_q ? 2 * s->cap_q : 256;
+		json_t **q = realloc(s->q, cap * sizeof(*s->q));
+		if (q != NULL) {
+			s->q = q;
+			s->cap_q = cap;
+		}
+	}
+	if (copy != NULL && s->n_q < s->cap_q && s->n_q < REPORT_CH_LIVE_QUEUE) {
 		if (s->n_q == 0)
 			s->q_since = mono_s();
 		s->q[s->n_q++] = copy;
@@ -576,7 +590,7 @@ static int spool_head(const char *path, char key[REPORT_CH_LIVE_KEY], char db[65
 
 static void pause_s(double s)
 {
-	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+	struct timespec ts = timespec_of(s);
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
@@ -603,16 +617,16 @@ int report_ch_spool_settle(const struct report_ch_opts *opts, const char *path,
 	*removed = left;
 	if (rc == FA_OK && left > 0) {
 		char sql[256];
-		snprintf(sql, sizeof(sql), "ALTER TABLE %s.findings DELETE WHERE manifest_sha256 = '%s'",
-			 db, key);
+		snprintf(sql, sizeof(sql),
+			 "ALTER TABLE %s.findings DELETE WHERE manifest_sha256 = '%s'", db, key);
 		rc = ch_request(c, sql, err);
 	}
 	/* the deletion is a mutation, done in the background: wait for it */
 	double t0 = mono_s(), step = 0.05;
 	while (rc == FA_OK && left > 0) {
 		if (mono_s() - t0 > SETTLE_WAIT) {
-			fa_err_set(err, "ClickHouse at %s still holds %llu live rows of %s after %.0f s",
-				   o.url, left, key, SETTLE_WAIT);
+			fa_err_set(err, "ClickHouse at %s still holds %llu live rows of %s after "
+				   "%.0f s", o.url, left, key, SETTLE_WAIT);
 			rc = FA_ERUNTIME;
 			break;
 		}

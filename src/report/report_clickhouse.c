@@ -11,7 +11,9 @@
  * REPORT_CH_BODY_MAX bytes, well under ClickHouse's block size, so that
  * each INSERT lands whole or not at all; that is what makes a batch whose
  * answer was lost safe to count instead of sending it again
- * (report_clickhouse.h has the rest of the contract).
+ * (report_clickhouse.h has the rest of the contract). The connection,
+ * the tables, batches and finding rows serve report_ch_stream.c too (a
+ * live capture's findings), through report_ch_int.h.
  *
  * ClickHouse 18.16 (Debian 12's) is the oldest server this is written
  * for: String, UInt*, DateTime('UTC') and Array(String) only, no
@@ -21,9 +23,9 @@
 #include "flowaudit/report_clickhouse.h"
 #include "flowaudit/hash.h"
 #include "flowaudit/jsonw.h"
-#include "report_ch_int.h"
 #include "flowaudit/manifest.h"
 #include "flowaudit/report_sign.h"
+#include "report_ch_int.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -393,7 +395,7 @@ int ch_request(struct ch_conn *c, const char *sql, struct fa_err *err)
 
 /* SELECT count() of the rows of table the run (and part, when not 0) has. */
 int ch_count_rows(struct ch_conn *c, const char *db, const char *table, const char *key,
-		      unsigned part, unsigned long long *n, struct fa_err *err)
+		  unsigned part, unsigned long long *n, struct fa_err *err)
 {
 	char sql[512];
 	snprintf(sql, sizeof(sql), "SELECT count() FROM %s.%s WHERE manifest_sha256 = '%s'%s",

@@ -41,10 +41,10 @@ SIGS = os.path.join(e2e.TOP, "signatures")
 SEQ = [0]
 
 # Sends the frames of a classic pcap file out of an interface, in order,
-# spaced by a millisecond: run inside the device namespace.
+# spaced by GAP seconds: run inside the device namespace.
 SENDER = r"""
 import socket, struct, sys, time
-path, ifname = sys.argv[1], sys.argv[2]
+path, ifname, gap = sys.argv[1], sys.argv[2], float(sys.argv[3])
 data = open(path, "rb").read()
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((ifname, 0))
@@ -53,7 +53,7 @@ while off + 16 <= len(data):
     incl = struct.unpack("<IIII", data[off:off + 16])[2]
     s.send(data[off + 16:off + 16 + incl])
     off += 16 + incl
-    time.sleep(0.001)
+    time.sleep(gap)
 """
 
 
@@ -81,13 +81,14 @@ class Lab(netlab.VethLab):
             self.relay.close()
         super().close()
 
-    def send(self, name, build):
+    def send(self, name, build, gap=0.001):
         """The frames build(cap) makes, sent from the device's end."""
         path = os.path.join(self.dir, name + ".pcap")
         cap = capgen.Capture(t0=capgen.T0)
         build(cap)
         cap.write(path)
-        netlab.sh("ip", "netns", "exec", self.dev, PY, "-c", SENDER, path, self.dif, timeout=60)
+        netlab.sh("ip", "netns", "exec", self.dev, PY, "-c", SENDER, path, self.dif, str(gap),
+                  timeout=60)
         return len(cap.frames)
 
 
@@ -366,6 +367,36 @@ def test_findings_in_clickhouse_while_capturing():
     assert [f["id"] for f in rep["findings"]] == [f["id"] for f in c.lines]
 
 
+def many_endpoints(cap):
+    """60 analytics endpoints no signature names, each getting the IMEI in
+    clear: about five findings each."""
+    for i in range(60):
+        capgen.http_flow(cap, "192.168.1.23", "23.94.5.%d" % (10 + i),
+                         "c%02d.unlisted-analytics.com" % i, 42000 + i, "/e?imei=" + capgen.IMEI)
+
+
+def test_batch_per_200_findings():
+    """Findings raised faster than 200 a second go in batches of 200 (the
+    first batch is full), the rest within the second; each once."""
+    needs_root()
+    clickhouse()
+    with Lab() as lab:
+        c = Capture(lab, "many", lab.relay.url)
+        key = c.key()
+        lab.send("many", many_endpoints, gap=0)
+        c.wait_for(lambda: len(c.lines) >= 250, 30, "250 findings")
+        n = len(c.lines)
+        c.wait_for(lambda: keyed(key) >= n, 15, "every finding in ClickHouse")
+        parts = clickhouse().rows("SELECT part, count() FROM flowaudit.findings WHERE "
+                                  "manifest_sha256 = '%s' GROUP BY part ORDER BY part" % key)
+        assert parts[0] == ("1", "200") and all(int(r[1]) <= 200 for r in parts), parts
+        assert count("SELECT uniqExact(id) FROM flowaudit.findings WHERE manifest_sha256 = '%s'"
+                     % key) == keyed(key)
+        rc = c.stop()
+    assert rc == 1, (rc, c.stderr()[-2000:])
+    check_exported(c.out, key)
+
+
 def test_server_away_mid_capture():
     """The server stopped while the capture runs: the findings raised
     meanwhile go to the spool (fsync'd batches on disk), are sent in order
@@ -476,6 +507,8 @@ def test_server_down_whole_capture():
     assert "cannot be reached" in err and c.spool in err and "flowaudit export" in err, err
     head, records = spool_records(c.spool)
     assert head["key"] == key and head["database"] == "flowaudit", head
+    with open(c.spool, "rb") as f:
+        assert CH_PASSWORD.encode() not in f.read()
     assert sum(r["rows"] for r in records) == len(c.lines), (records, len(c.lines))
     assert [r["part"] for r in records] == list(range(1, len(records) + 1)), records
     argv = [e2e.BIN, "export", "--clickhouse", ch.url, os.path.join(e2e.WORK, "down")]
@@ -525,6 +558,38 @@ def test_spool_left_refuses_capture():
     assert p.returncode == 2 and "clickhouse-spool: line 1: key" in p.stderr, \
         (p.returncode, p.stderr)
     assert os.path.exists(rep + ".clickhouse-spool")
+
+
+def test_findings_not_a_mergetree():
+    """A findings table through which ClickHouse cannot delete (the cluster
+    variant's Distributed; here a Memory table, which cannot either): no
+    live row is sent, the capture says why, and the report is exported at
+    the end as without streaming."""
+    needs_root()
+    ch = clickhouse()
+    p = e2e.run(["export", "--print-schema"], expect=0)
+    for stmt in p.stdout.split(";"):
+        if stmt.strip():
+            ch.query(stmt)
+    ch.query("RENAME TABLE flowaudit.findings TO flowaudit.findings_kept")
+    try:
+        ch.query("CREATE TABLE flowaudit.findings AS flowaudit.findings_kept ENGINE = Memory")
+        with Lab() as lab:
+            c = Capture(lab, "memory", lab.relay.url)
+            key = c.key()
+            lab.send("first", first_part)
+            c.wait_for(lambda: len(c.lines) >= 3, 30, "findings")
+            time.sleep(2)  # a batch's time and more
+            assert keyed(key) == 0
+            rc = c.stop()
+        assert rc == 1, (rc, c.stderr()[-2000:])
+        assert "flowaudit.findings is a Memory table" in c.stderr(), c.stderr()[-2000:]
+        rep = c.report()
+        assert keyed(manifest_key(c.out)) == len(rep["findings"]) and keyed(key) == 0
+        assert not os.path.exists(c.spool)
+    finally:
+        ch.query("DROP TABLE IF EXISTS flowaudit.findings")
+        ch.query("RENAME TABLE flowaudit.findings_kept TO flowaudit.findings")
 
 
 # ---------------------------------------------------------------- harness

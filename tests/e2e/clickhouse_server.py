@@ -4,6 +4,9 @@ configuration (outside the suite's work directory, which is removed before
 the server is stopped), one server per suite process, stopped and removed
 by stop_clickhouse().
 
+Relay is a TCP relay to it that tests make misbehave (an answer lost, a
+server that never answers).
+
 clickhouse() starts it on first use (again on new ports when one picked
 free was taken before the server bound it) and again after a test stopped
 it on purpose; ClickHouse.query() and rows() ask it over HTTP as CH_USER.
@@ -11,9 +14,11 @@ A missing clickhouse-server is e2e.Skip.
 """
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as e2e  # noqa: E402
@@ -153,3 +158,59 @@ def stop_clickhouse():
     for ch in _ch:
         ch.stop()
         shutil.rmtree(ch.dir, ignore_errors=True)
+
+
+class Relay:
+    """A TCP relay to ClickHouse on loopback: each connection accepted on
+    sock (a listening socket) is joined to a new one to port target, with
+    a thread each way. A subclass decides what a connection and each chunk
+    do: admit(cli) False keeps the connection unanswered; forward(data,
+    upstream, state) False ends that direction instead of passing data on
+    (state is shared by a connection's two directions)."""
+
+    def __init__(self, sock, target):
+        self.sock, self.target = sock, target
+        self.url = "http://127.0.0.1:%d" % sock.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def admit(self, cli):
+        return True
+
+    def forward(self, data, upstream, state):
+        return True
+
+    def accept(self):
+        while True:
+            try:
+                cli, _ = self.sock.accept()
+            except OSError:
+                return
+            if not self.admit(cli):
+                continue
+            try:
+                srv = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+                srv.settimeout(None)
+            except OSError:  # a stopped server: closed at once, as a client sees it
+                cli.close()
+                continue
+            state = {}
+            for a, b, up in ((cli, srv, True), (srv, cli, False)):
+                threading.Thread(target=self.pump, args=(a, b, state, up), daemon=True).start()
+
+    def pump(self, src, dst, state, upstream):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data or not self.forward(data, upstream, state):
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s_ in (src, dst):
+            try:
+                s_.shutdown(socket.SHUT_RDWR)  # wakes the other direction's recv too
+            except OSError:
+                pass
+
+    def close(self):
+        self.sock.close()

@@ -261,12 +261,7 @@ def counts(rep):
     return len(doc["findings"]), len(doc["flows"])
 
 
-def credentials():
-    path = os.path.join(e2e.WORK, "ch-credentials")
-    with open(path, "w") as f:
-        f.write("user=%s\npassword=%s\n" % (USER, PASSWORD))
-    os.chmod(path, 0o600)
-    return path
+credentials = runs.credentials_file
 
 
 def export(server, *reps):

@@ -20,7 +20,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import suite  # noqa: E402  (the shared harness)
 import run as e2e  # noqa: E402
-from clickhouse_server import (CH_PASSWORD, CH_USER, _ch, clickhouse,  # noqa: E402
+from clickhouse_server import (CH_PASSWORD, CH_USER, Relay, _ch, clickhouse,  # noqa: E402
                                free_port, stop_clickhouse)
 
 capgen = e2e.capgen
@@ -662,7 +662,7 @@ def test_clickhouse_server_away_and_back():
         [("1", str(len(rep["findings"])), str(len(rep["flows"])))]
 
 
-class LosingProxy:
+class LosingProxy(Relay):
     """A TCP relay to ClickHouse that, for the first request holding
     `needle`, lets the request through and the server answer it, then
     closes the connection instead of relaying the answer: an INSERT that
@@ -670,50 +670,17 @@ class LosingProxy:
 
     def __init__(self, port, needle):
         import socket
-        import threading
-        self.target, self.needle, self.lost = port, needle, 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True).start()
+        self.needle, self.lost = needle, 0
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        super().__init__(sock, port)
 
-    def accept(self):
-        import socket
-        import threading
-        while True:
-            try:
-                cli, _ = self.sock.accept()
-            except OSError:
-                return
-            srv = socket.create_connection(("127.0.0.1", self.target))
-            state = {"drop": False}
-            threading.Thread(target=self.pump, args=(cli, srv, state, True), daemon=True).start()
-            threading.Thread(target=self.pump, args=(srv, cli, state, False), daemon=True).start()
-
-    def pump(self, src, dst, state, upstream):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                if upstream and self.lost == 0 and self.needle in data:
-                    state["drop"] = True
-                    self.lost += 1
-                if not upstream and state["drop"]:
-                    break  # the server answered: the client never hears it
-                dst.sendall(data)
-        except OSError:
-            pass
-        import socket
-        for s_ in (src, dst):
-            try:
-                s_.shutdown(socket.SHUT_RDWR)  # wakes the other direction's recv too
-            except OSError:
-                pass
-
-    def close(self):
-        self.sock.close()
+    def forward(self, data, upstream, state):
+        if upstream and self.lost == 0 and self.needle in data:
+            state["drop"] = True
+            self.lost += 1
+        return upstream or not state.get("drop")  # the client never hears the answer
 
 
 def test_clickhouse_answer_lost():

@@ -28,7 +28,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import suite  # noqa: E402  (the shared harness)
 import run as e2e  # noqa: E402
-from clickhouse_server import CH_PASSWORD, CH_USER, clickhouse, stop_clickhouse  # noqa: E402
+from clickhouse_server import (CH_PASSWORD, CH_USER, Relay, clickhouse,  # noqa: E402
+                               stop_clickhouse)
 
 sys.path.insert(0, os.path.join(e2e.TOP, "tests", "gen"))
 import netlab  # noqa: E402  (the two-namespace lab)
@@ -74,7 +75,7 @@ class Lab(netlab.VethLab):
 
     def build(self):
         self.link()
-        self.relay = Relay(self.gw, clickhouse().http)
+        self.relay = NsRelay(self.gw, clickhouse().http)
 
     def close(self):
         if self.relay is not None:
@@ -95,15 +96,14 @@ class Lab(netlab.VethLab):
 CLONE_NEWNET = 0x40000000
 
 
-class Relay:
-    """A TCP relay from 127.0.0.1:PORT in namespace ns to ClickHouse on this
+class NsRelay(Relay):
+    """A relay from 127.0.0.1:PORT in namespace ns to ClickHouse on this
     namespace's loopback: the listening socket is made by a thread that
     enters ns (a socket stays in the namespace it was made in); connections
     to ClickHouse are made from here. A stopped server is a connection
     closed at once, as a client of a server that is down sees it."""
 
     def __init__(self, ns, target):
-        self.target = target
         self.hold = False  # True: connections are taken and never answered (a slow server)
         self.held = []
         made = {}
@@ -124,43 +124,13 @@ class Relay:
         t.join()
         if "sock" not in made:
             raise netlab.LabError("cannot listen in %s: %s" % (ns, made.get("error")))
-        self.sock = made["sock"]
-        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True).start()
+        super().__init__(made["sock"], target)
 
-    def accept(self):
-        while True:
-            try:
-                cli, _ = self.sock.accept()
-            except OSError:
-                return
-            if self.hold:
-                self.held.append(cli)
-                continue
-            try:
-                srv = socket.create_connection(("127.0.0.1", self.target), timeout=5)
-                srv.settimeout(None)
-            except OSError:
-                cli.close()
-                continue
-            for a, b in ((cli, srv), (srv, cli)):
-                threading.Thread(target=self.pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def pump(src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s_ in (src, dst):
-            try:
-                s_.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+    def admit(self, cli):
+        if self.hold:
+            self.held.append(cli)
+            return False
+        return True
 
     def release(self):
         """The server answers again; what it held is dropped unanswered."""

@@ -15,7 +15,7 @@
  * Every string of the document may come from captured traffic (host names,
  * user agents, URLs), so every one goes through rh_esc() before it reaches
  * the page, in text and in attribute values alike. Owns nothing after it
- * returns. The two SVG charts live in report_html_charts.c, the findings
+ * returns. The page is written through one buffer (report_text.h). The two SVG charts live in report_html_charts.c, the findings
  * in report_html_findings.c, the plain words in report_html_words.c.
  * Printing (A4) lets a finding run over a page break but keeps headings
  * with what follows them and small blocks whole. Workload:
@@ -169,8 +169,9 @@ static void write_verdict(struct jsonw *out, const json_t *doc)
 	size_t k = 0;
 	while (k < 3 && !(verdict && strcmp(verdict, kinds[k].verdict) == 0))
 		k++;
-	rt_printf(out, "<p><span class=\"badge verdict %s\">%s</span> %s", k < 3 ? kinds[k].cls : "none",
-		k < 3 ? kinds[k].badge : "NO VERDICT", k < 3 ? kinds[k].says : "");
+	rt_printf(out, "<p><span class=\"badge verdict %s\">%s</span> %s",
+		  k < 3 ? kinds[k].cls : "none", k < 3 ? kinds[k].badge : "NO VERDICT",
+		  k < 3 ? kinds[k].says : "");
 	if (rh_str(doc, "fail_on") && k < 2) {
 		rt_put(out, " (threshold: severity ");
 		rh_esc(out, rh_str(doc, "fail_on"));
@@ -202,9 +203,9 @@ static void write_header(struct jsonw *out, const json_t *doc)
 	const json_t *app = rh_get(rh_get(doc, "policy"), "app");
 	const char *name = rh_str(app, "name");
 	rt_put(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-	      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
-	      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-	      "style-src 'unsafe-inline'\">\n<title>flowaudit report");
+		    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
+		    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+		    "style-src 'unsafe-inline'\">\n<title>flowaudit report");
 	if (name) {
 		rt_put(out, ": ");
 		rh_esc(out, name);
@@ -283,7 +284,7 @@ static void write_header(struct jsonw *out, const json_t *doc)
 			rt_printf(out, " %lld", (long long)json_integer_value(v));
 		}
 		rt_put(out, "<br><a href=\"#limits\">what this audit cannot see</a> &middot; "
-		      "<a href=\"#glossary\">words used</a></div>\n");
+			    "<a href=\"#glossary\">words used</a></div>\n");
 	}
 	rt_put(out, "</section>\n");
 	/* a live capture says what the kernel and the interface dropped */
@@ -292,13 +293,17 @@ static void write_header(struct jsonw *out, const json_t *doc)
 	if (json_is_object(d) && rh_int(d, "received", &rcv) && rh_int(d, "dropped", &drop) &&
 	    rh_int(d, "if_dropped", &ifdrop)) {
 		if (drop || ifdrop)
-			rt_printf(out, "<p class=\"broken\">The capture is incomplete: %lld packets were "
-				     "dropped by the kernel and %lld by the interface, of %lld received. "
-				     "What is not in the capture was not audited.</p>\n",
-				drop, ifdrop, rcv);
+			rt_printf(
+			    out,
+			    "<p class=\"broken\">The capture is incomplete: %lld packets were "
+			    "dropped by the kernel and %lld by the interface, of %lld received. "
+			    "What is not in the capture was not audited.</p>\n",
+			    drop, ifdrop, rcv);
 		else
-			rt_printf(out, "<p class=\"meta\">Live capture: %lld packets received, none "
-				     "dropped by the kernel or the interface.</p>\n", rcv);
+			rt_printf(out,
+				  "<p class=\"meta\">Live capture: %lld packets received, none "
+				  "dropped by the kernel or the interface.</p>\n",
+				  rcv);
 	}
 }
 
@@ -341,9 +346,10 @@ static void write_statements(struct jsonw *out, const json_t *doc)
 		rt_put(out, "<p>The report lists no declared statements.</p>\n");
 		return;
 	}
-	rt_put(out, "<p>What the app's privacy declaration says, and whether the captured traffic kept it.</p>\n"
-	      "<table>\n<tr><th>Statement</th><th>Verdict</th><th>What the policy says</th>"
-	      "<th>Findings</th></tr>\n");
+	rt_put(out, "<p>What the app's privacy declaration says, and whether the captured traffic "
+		    "kept it.</p>\n"
+		    "<table>\n<tr><th>Statement</th><th>Verdict</th><th>What the policy says</th>"
+		    "<th>Findings</th></tr>\n");
 	size_t i;
 	const json_t *st;
 	json_array_foreach(sts, i, st) {
@@ -455,8 +461,10 @@ static void write_devices(struct jsonw *out, const json_t *doc)
 			if (total++ >= MAX_DEVICE_FLOWS)
 				continue;
 			if (shown++ == 0)
-				rt_put(out, "<table>\n<tr><th>Flow</th><th>Server</th><th>Name</th><th>Protocol</th>"
-				      "<th>Country</th><th>Sent</th><th>Received</th></tr>\n");
+				rt_put(out,
+				       "<table>\n<tr><th>Flow</th><th>Server</th><th>Name</"
+				       "th><th>Protocol</th>"
+				       "<th>Country</th><th>Sent</th><th>Received</th></tr>\n");
 			rt_printf(out, "<tr><td>%lld</td><td class=\"mono\">", rh_int0(fl, "id"));
 			rh_esc(out, rh_str(fl, "server_ip"));
 			rt_printf(out, ":%lld</td><td class=\"mono\">", rh_int0(fl, "server_port"));
@@ -481,10 +489,11 @@ static void write_devices(struct jsonw *out, const json_t *doc)
 		if (shown)
 			rt_put(out, "</table>\n");
 		if (nflows > shown)
-			rt_printf(out, "<p>&hellip; and %zu more flows (all are in report.json).</p>\n",
-				nflows - shown);
+			rt_printf(out,
+				  "<p>&hellip; and %zu more flows (all are in report.json).</p>\n",
+				  nflows - shown);
 end_section:
-		rt_put(out, "</section>\n");
+	rt_put(out, "</section>\n");
 	}
 	json_decref(by_client);
 }
@@ -509,12 +518,15 @@ static void write_inputs(struct jsonw *out, const json_t *doc)
 	const json_t *in = rh_get(doc, "inputs");
 	if (!json_is_object(in))
 		return;
-	rt_put(out, "<h2 id=\"inputs\">Inputs and hashes</h2>\n<p>Anyone can check these files are the ones "
-	      "audited: <span class=\"mono\">sha256sum FILE</span> must print the same value (for "
-	      "the signature catalogue, a directory, the value is the SHA-256 of what "
-	      "<span class=\"mono\">sha256sum *.json</span> prints there; "
-	      "<span class=\"mono\">flowaudit verify</span> checks all of them).</p>\n"
-	      "<table class=\"inputs\">\n<tr><th>Input</th><th>File and its SHA-256</th><th>Details</th></tr>\n");
+	rt_put(out,
+	       "<h2 id=\"inputs\">Inputs and hashes</h2>\n<p>Anyone can check these files are the "
+	       "ones "
+	       "audited: <span class=\"mono\">sha256sum FILE</span> must print the same value (for "
+	       "the signature catalogue, a directory, the value is the SHA-256 of what "
+	       "<span class=\"mono\">sha256sum *.json</span> prints there; "
+	       "<span class=\"mono\">flowaudit verify</span> checks all of them).</p>\n"
+	       "<table class=\"inputs\">\n<tr><th>Input</th><th>File and its "
+	       "SHA-256</th><th>Details</th></tr>\n");
 	size_t i;
 	const json_t *c;
 	json_array_foreach(rh_get(in, "captures"), i, c) {
@@ -560,9 +572,10 @@ static void write_footer(struct jsonw *out, const json_t *doc)
 		rh_esc(out, json_string_value(a));
 		rt_put(out, "</p>\n");
 	}
-	rt_put(out, "<p>Countries are those the address is registered in, which is not always where the "
-	      "server stands. Identifier values are masked in this report; the evidence captures "
-	      "hold the packets as they were sent.</p>\n</footer>\n");
+	rt_put(out,
+	       "<p>Countries are those the address is registered in, which is not always where the "
+	       "server stands. Identifier values are masked in this report; the evidence captures "
+	       "hold the packets as they were sent.</p>\n</footer>\n");
 }
 
 int report_html_write(const json_t *doc, FILE *out, struct fa_err *err)

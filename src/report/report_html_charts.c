@@ -57,15 +57,20 @@ static void write_flow_counts(struct jsonw *out, const json_t *doc, const json_t
 	if (!rh_int(s, "flows", &flows) || !rh_int(s, "device_flows", &dev) ||
 	    !rh_int(s, "public_flows", &pub))
 		return;
-	rt_printf(out, "<p>Of the %lld flows in the capture, %lld were the devices': <b>%lld to public "
-		     "addresses</b>, counted below by the country each address is registered in, "
-		     "and %lld on the local network (such as DNS to the router). ",
-		flows, dev, pub, dev - pub);
+	rt_printf(out,
+		  "<p>Of the %lld flows in the capture, %lld were the devices': <b>%lld to public "
+		  "addresses</b>, counted below by the country each address is registered in, "
+		  "and %lld on the local network (such as DNS to the router). ",
+		  flows, dev, pub, dev - pub);
 	if (flows > dev)
-		rt_printf(out, "The other %lld were between other hosts and were not audited. ", flows - dev);
+		rt_printf(out, "The other %lld were between other hosts and were not audited. ",
+			  flows - dev);
 	if (charted != pub)
-		rt_printf(out, "%lld of the devices' public flows are not in the table: the report keeps "
-			     "no record of them (summary.flows_not_listed). ", pub - charted);
+		rt_printf(
+		    out,
+		    "%lld of the devices' public flows are not in the table: the report keeps "
+		    "no record of them (summary.flows_not_listed). ",
+		    pub - charted);
 	rt_put(out, "</p>\n");
 }
 
@@ -140,11 +145,14 @@ void rh_country_chart(struct jsonw *out, const json_t *doc)
 	const int label_w = 150, bar_w = VIEW_W - label_w - 50, row_h = 26, top = 8;
 	int height = top + (int)n_rows * row_h + 8;
 	rt_put(out, "<figure>\n");
-	rt_printf(out, "<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
-		     "aria-label=\"Flows by country\">\n", VIEW_W, height, VIEW_W, height);
+	rt_printf(out,
+		  "<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
+		  "aria-label=\"Flows by country\">\n",
+		  VIEW_W, height, VIEW_W, height);
 	for (size_t r = 0; r < n_rows; r++) {
 		int y = top + (int)r * row_h;
-		rt_printf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\"><title>", label_w - 8, y + 16);
+		rt_printf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\"><title>", label_w - 8,
+			  y + 16);
 		rh_esc(out, rows[r].cc);
 		rt_put(out, "</title>");
 		const char *name = rh_country_name(rows[r].cc);
@@ -155,20 +163,24 @@ void rh_country_chart(struct jsonw *out, const json_t *doc)
 			if (rows[r].flows[k] == 0)
 				continue;
 			double w = (double)bar_w * (double)rows[r].flows[k] / (double)max;
-			rt_printf(out, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"18\" fill=\"%s\" "
-				     "stroke=\"#fff\"><title>", x, y + 3, w, palette[k]);
+			rt_printf(
+			    out,
+			    "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"18\" fill=\"%s\" "
+			    "stroke=\"#fff\"><title>",
+			    x, y + 3, w, palette[k]);
 			rh_esc(out, rows[r].cc);
 			rt_put(out, ": ");
 			rh_esc(out, rh_plain(RH_KIND, k < MAX_CHART_KINDS ? kinds[k] : "other"));
 			rt_printf(out, ", %lld flows</title></rect>\n", rows[r].flows[k]);
 			x += w;
 		}
-		rt_printf(out, "<text x=\"%.1f\" y=\"%d\">%lld</text>\n", x + 6, y + 16, rows[r].total);
+		rt_printf(out, "<text x=\"%.1f\" y=\"%d\">%lld</text>\n", x + 6, y + 16,
+			  rows[r].total);
 	}
 	rt_put(out, "</svg>\n<figcaption class=\"legend\">");
 	for (size_t k = 0; k < n_kinds + other; k++) {
 		rt_printf(out, "<span><i class=\"swatch\" style=\"background:%s\"></i>",
-			palette[k < n_kinds ? k : MAX_CHART_KINDS]);
+			  palette[k < n_kinds ? k : MAX_CHART_KINDS]);
 		rh_word(out, RH_KIND, k < n_kinds ? kinds[k] : "other", NULL);
 		rt_put(out, "</span>");
 	}
@@ -185,7 +197,8 @@ void rh_country_chart(struct jsonw *out, const json_t *doc)
 		rh_country(out, rows[r].cc, NULL);
 		rt_put(out, "</td>");
 		for (size_t k = 0; k < n_kinds + other; k++)
-			rt_printf(out, "<td>%lld</td>", rows[r].flows[k < n_kinds ? k : MAX_CHART_KINDS]);
+			rt_printf(out, "<td>%lld</td>",
+				  rows[r].flows[k < n_kinds ? k : MAX_CHART_KINDS]);
 		rt_printf(out, "<td>%lld</td><td>", rows[r].total);
 		rh_bytes(out, rows[r].bytes);
 		rt_put(out, "</td></tr>\n");
@@ -232,8 +245,8 @@ static bool public_flow(const json_t *f)
 
 static size_t row_of(const char *const *rows, size_t n_rows, const char *l)
 {
-	size_t r = 0;
-	while (r < n_rows && strcmp(rows[r], l) != 0)
+	size_t r = 0; /* the first byte first: tens of thousands of findings ask */
+	while (r < n_rows && (rows[r][0] != l[0] || strcmp(rows[r], l) != 0))
 		r++;
 	return r;
 }
@@ -351,17 +364,23 @@ void rh_timeline(struct jsonw *out, const json_t *doc, const struct rh_briefs *b
 	int height = top + (int)n_rows * row_h + 40;
 	bool days = hi - lo > 86400LL * 1000000;
 #define TX(tt) (left + width * (double)((tt) - lo) / (double)(hi - lo))
-	rt_put(out, "<p>Each bar is a finding, from the first to the last packet it covers, on the row of "
-	      "its recipient; the thin grey marks under them are the transfers themselves (the "
-	      "devices' flows listed in this report), findings or not; dashed lines are the "
-	      "consent events of the session.</p>\n<figure>\n");
-	rt_printf(out, "<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
-		     "aria-label=\"Timeline of findings and consent\">\n", VIEW_W, height, VIEW_W, height);
+	rt_put(
+	    out,
+	    "<p>Each bar is a finding, from the first to the last packet it covers, on the row of "
+	    "its recipient; the thin grey marks under them are the transfers themselves (the "
+	    "devices' flows listed in this report), findings or not; dashed lines are the "
+	    "consent events of the session.</p>\n<figure>\n");
+	rt_printf(out,
+		  "<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
+		  "aria-label=\"Timeline of findings and consent\">\n",
+		  VIEW_W, height, VIEW_W, height);
 	for (size_t r = 0; r < n_rows; r++) {
 		int y = top + (int)r * row_h;
-		rt_printf(out, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%d\" y2=\"%d\" stroke=\"#eaecf0\"/>\n",
-			left, left + width, y + 12, y + 12);
-		rt_printf(out, "<text x=\"%.0f\" y=\"%d\" text-anchor=\"end\"><title>", left - 8, y + 16);
+		rt_printf(
+		    out, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%d\" y2=\"%d\" stroke=\"#eaecf0\"/>\n",
+		    left, left + width, y + 12, y + 12);
+		rt_printf(out, "<text x=\"%.0f\" y=\"%d\" text-anchor=\"end\"><title>", left - 8,
+			  y + 16);
 		rh_esc(out, rows[r]);
 		rt_put(out, "</title>");
 		/* what fits left of the axis; the whole name is in the title */
@@ -381,14 +400,18 @@ void rh_timeline(struct jsonw *out, const json_t *doc, const struct rh_briefs *b
 		rt_put(out, "</text>\n");
 	}
 	int axis_y = top + (int)n_rows * row_h + 4;
-	rt_printf(out, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%d\" y2=\"%d\" stroke=\"#555\"/>\n", left,
-		left + width, axis_y, axis_y);
+	rt_printf(out, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%d\" y2=\"%d\" stroke=\"#555\"/>\n",
+		  left, left + width, axis_y, axis_y);
 	for (int k = 0; k <= 4; k++) {
 		fa_time tk = lo + (hi - lo) / 4 * k;
 		double xk = TX(tk);
-		rt_printf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#555\"/>"
-			     "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">", xk, xk, axis_y, axis_y + 5,
-			xk, axis_y + 20, k == 0 ? "start" : k == 4 ? "end" : "middle");
+		rt_printf(out,
+			  "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#555\"/>"
+			  "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">",
+			  xk, xk, axis_y, axis_y + 5, xk, axis_y + 20,
+			  k == 0   ? "start"
+			  : k == 4 ? "end"
+				   : "middle");
 		clock_label(out, tk, days, hi - lo < 240LL * 1000000, hi - lo > 200 * 86400LL * 1000000);
 		rt_put(out, "</text>\n");
 	}
@@ -399,11 +422,12 @@ void rh_timeline(struct jsonw *out, const json_t *doc, const struct rh_briefs *b
 		bool granted = ev && strstr(ev, "granted") != NULL;
 		double xe = TX(t);
 		int ly = 14 + (int)(i % 3) * 16;
-		rt_printf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
-			     "stroke-width=\"2\" stroke-dasharray=\"6 4\"/>\n", xe, xe, ly + 4, axis_y,
-			granted ? "#1a7f37" : "#b42318");
+		rt_printf(out,
+			  "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
+			  "stroke-width=\"2\" stroke-dasharray=\"6 4\"/>\n",
+			  xe, xe, ly + 4, axis_y, granted ? "#1a7f37" : "#b42318");
 		rt_printf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">", xe, ly,
-			xe > left + width * 0.7 ? "end" : "start");
+			  xe > left + width * 0.7 ? "end" : "start");
 		rt_printf(out, "#%lld ", rh_int0(x, "index"));
 		rh_esc_or(out, granted ? "consent granted" : ev && strstr(ev, "withdrawn") ? "consent withdrawn" : ev,
 		   "event");
@@ -423,9 +447,10 @@ void rh_timeline(struct jsonw *out, const json_t *doc, const struct rh_briefs *b
 		if (!rh_time(x, "last_seen", &b) || b < a)
 			b = a;
 		double xa = TX(a), w = TX(b) - xa;
-		rt_printf(out, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"3\" fill=\"#667085\">"
-			     "<title>flow %lld to ", xa, top + (int)r * row_h + 20, w < 2 ? 2 : w,
-			rh_int0(x, "id"));
+		rt_printf(out,
+			  "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"3\" fill=\"#667085\">"
+			  "<title>flow %lld to ",
+			  xa, top + (int)r * row_h + 20, w < 2 ? 2 : w, rh_int0(x, "id"));
 		rh_esc_or(out, rh_str(x, "name"), rh_str(x, "server_ip"));
 		rt_put(out, "</title></rect>\n");
 	}
@@ -448,9 +473,11 @@ void rh_timeline(struct jsonw *out, const json_t *doc, const struct rh_briefs *b
 			int y = top + br->row * row_h;
 			rt_put(out, "<a href=\"#finding-");
 			rh_esc(out, id);
-			rt_printf(out, "\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"14\" rx=\"2\" "
-				  "fill=\"%s\" fill-opacity=\"0.85\"><title>",
-				  xa, y + 5, w, sev_colour(rh_bstr(bs, f->severity)));
+			rt_printf(
+			    out,
+			    "\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"14\" rx=\"2\" "
+			    "fill=\"%s\" fill-opacity=\"0.85\"><title>",
+			    xa, y + 5, w, sev_colour(rh_bstr(bs, f->severity)));
 			rh_esc(out, id);
 			rt_put(out, " ");
 			rh_esc(out, rh_bstr(bs, f->title));
@@ -461,13 +488,16 @@ void rh_timeline(struct jsonw *out, const json_t *doc, const struct rh_briefs *b
 	rt_put(out, "</svg>\n<figcaption class=\"legend\">");
 	static const char *const sevs[] = {"high", "medium", "low", "info"};
 	for (size_t k = 0; k < 4; k++) {
-		rt_printf(out, "<span><i class=\"swatch\" style=\"background:%s\"></i>%s severity</span>",
-			sev_colour(sevs[k]), sevs[k]);
+		rt_printf(
+		    out, "<span><i class=\"swatch\" style=\"background:%s\"></i>%s severity</span>",
+		    sev_colour(sevs[k]), sevs[k]);
 	}
 	rt_put(out, "<span>time axis: UTC</span>");
 	if (not_drawn)
-		rt_printf(out, "<span>%zu findings not drawn (no time, or more than %d recipients)</span>",
-			not_drawn, MAX_TIMELINE_ROWS);
+		rt_printf(
+		    out,
+		    "<span>%zu findings not drawn (no time, or more than %d recipients)</span>",
+		    not_drawn, MAX_TIMELINE_ROWS);
 	rt_put(out, "</figcaption>\n</figure>\n");
 done:
 	for (size_t r = 0; r < n_rows; r++)

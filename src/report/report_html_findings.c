@@ -3,8 +3,11 @@
  * all at a glance, then each in full with its evidence.
  *
  * Receives the report document and the findings from report_html.c and
- * borrows both; findings are fetched one at a time (struct report_findings)
- * and dropped at once, so hundreds of them never sit in memory together.
+ * borrows both. Every finding is read once, as text in place
+ * (rh_briefs_load(), report_text.h), for what the table, the timeline and
+ * the choice of findings shown in full need; those shown in full are
+ * fetched again whole, one at a time, and dropped at once, so hundreds of
+ * them never sit in memory together.
  * Each finding says what happened, quotes the policy clause it goes
  * against and, for the rules about recipients, says what that clause does
  * declare (from the document's "policy"), so the reader sees why the
@@ -189,7 +192,9 @@ void rh_findings_table(struct jsonw *out, const struct rh_briefs *bs)
 
 static void dt(struct jsonw *out, const char *label)
 {
-	rt_printf(out, "<div><dt>%s</dt><dd>", label);
+	rt_put(out, "<div><dt>");
+	rt_put(out, label);
+	rt_put(out, "</dt><dd>");
 }
 
 /* The first MAX_FRAME_NUMBERS numbers of fr (a "frames" object), and how
@@ -235,7 +240,8 @@ static void write_identifiers(struct jsonw *out, const json_t *f)
 	if (json_array_size(ids) == 0)
 		return;
 	dt(out, "Identifiers (masked)");
-	rt_put(out, "<table><tr><th>Type</th><th>Encoding</th><th>Value</th><th>Where</th><th>Packet</th></tr>");
+	rt_put(out, "<table><tr><th>Type</th><th>Encoding</th><th>Value</th><th>Where</"
+		    "th><th>Packet</th></tr>");
 	size_t i;
 	const json_t *x;
 	json_array_foreach(ids, i, x) {
@@ -261,7 +267,8 @@ static void write_identifiers(struct jsonw *out, const json_t *f)
 			rt_put(out, ", read after TLS decryption");
 		rt_put(out, "</td><td class=\"mono\">");
 		rh_esc(out, rh_str(x, "file"));
-		rt_printf(out, " frame %lld, offset %lld</td></tr>", rh_int0(x, "frame"), rh_int0(x, "offset"));
+		rt_printf(out, " frame %lld, offset %lld</td></tr>", rh_int0(x, "frame"),
+			  rh_int0(x, "offset"));
 	}
 	rt_put(out, "</table></dd></div>\n");
 }
@@ -303,9 +310,9 @@ static void write_location(struct jsonw *out, const json_t *f)
 		return;
 	dt(out, "Where the server is");
 	rt_printf(out, "<b class=\"mono\">%s</b>: ",
-		 strcmp(lc, "supports") == 0      ? "supports"
-		 : strcmp(lc, "contradicts") == 0 ? "contradicts"
-						  : "cannot_judge");
+		  strcmp(lc, "supports") == 0	   ? "supports"
+		  : strcmp(lc, "contradicts") == 0 ? "contradicts"
+						   : "cannot_judge");
 	rh_esc(out, rh_str(l, "reasoning"));
 	const char *file = rh_str(l, "file");
 	if (file != NULL) {
@@ -387,7 +394,9 @@ static void write_not_covered(struct jsonw *out, const json_t *f, const json_t *
 			rt_put(out, ".");
 		} else {
 			rh_esc_or(out, who, "This destination");
-			rt_put(out, " is not a declared recipient, so the policy declares no data for it.");
+			rt_put(
+			    out,
+			    " is not a declared recipient, so the policy declares no data for it.");
 		}
 		rt_put(out, "</p>\n");
 		return;
@@ -412,7 +421,8 @@ static void write_not_covered(struct jsonw *out, const json_t *f, const json_t *
 	} else {
 		rt_put(out, "<span class=\"mono\">");
 		rh_esc_or(out, rh_str(f, "host"), "This destination");
-		rt_put(out, "</span> is none of them, and the signature catalogue does not say who runs it");
+		rt_put(out, "</span> is none of them, and the signature catalogue does not say who "
+			    "runs it");
 	}
 	rt_put(out, ".</p>\n");
 }
@@ -516,7 +526,7 @@ static void write_pack_evidence(struct jsonw *out, const json_t *f)
 	rt_put(out, "<br>Wireshark filter: <span class=\"mono\">");
 	rh_esc(out, rh_str(f, "evidence_filter"));
 	rt_put(out, "</span><br>Its own capture: <span class=\"mono\">flowaudit evidence "
-	      "REPORT_DIR ");
+		    "REPORT_DIR ");
 	rh_esc(out, rh_str(f, "id"));
 	rt_put(out, " -w ");
 	rh_esc(out, rh_str(f, "id"));
@@ -578,7 +588,7 @@ static void write_finding(struct jsonw *out, const json_t *f, const json_t *doc)
 	if (rh_str(f, "statement")) {
 		const char *lc = rh_str(f, "location_check");
 		rt_put(out, lc && strcmp(lc, "contradicts") == 0 ? "; does not break statement "
-							   : "; breaks statement ");
+								 : "; breaks statement ");
 		rt_put(out, "<a href=\"#statements\" class=\"mono\">");
 		rh_esc(out, rh_str(f, "statement"));
 		rt_put(out, "</a>");
@@ -592,9 +602,10 @@ static void write_finding(struct jsonw *out, const json_t *f, const json_t *doc)
 	}
 	if (json_is_true(rh_get(f, "decrypted"))) {
 		dt(out, "Inside TLS");
-		rt_put(out, "read in the plaintext of TLS connections decrypted with the session keys "
-		      "given; the evidence capture carries those connections' keys and no others, "
-		      "so Wireshark opens it decrypted</dd></div>\n");
+		rt_put(out,
+		       "read in the plaintext of TLS connections decrypted with the session keys "
+		       "given; the evidence capture carries those connections' keys and no others, "
+		       "so Wireshark opens it decrypted</dd></div>\n");
 	}
 	write_clause(out, f, doc);
 	write_destination(out, f);
@@ -615,29 +626,36 @@ void rh_findings(struct jsonw *out, const json_t *doc, const struct report_findi
 		const char *v = rh_str(doc, "verdict");
 		if (v && strcmp(v, "pass") == 0)
 			rt_put(out, "<p>No finding: the captured traffic did not contradict the "
-			      "declarations.</p>\n");
+				    "declarations.</p>\n");
 		else if (v && strcmp(v, "inconclusive") == 0)
-			rt_put(out, "<p>No finding, and no clean result either: the audit could not look at "
-			      "what it was asked to (the reasons are under the verdict at the top), so "
-			      "the absence of findings says nothing about the app.</p>\n");
+			rt_put(out, "<p>No finding, and no clean result either: the audit could "
+				    "not look at "
+				    "what it was asked to (the reasons are under the verdict at "
+				    "the top), so "
+				    "the absence of findings says nothing about the app.</p>\n");
 		else
 			rt_put(out, "<p>No finding.</p>\n");
 		return;
 	}
-	rt_put(out, "<p class=\"meta\">Evidence is a capture in the report directory, named in its "
-	      "finding and listed with its SHA-256 in <span class=\"mono\">MANIFEST.sha256</span>; "
-	      "Wireshark opens it. A report of a few findings gives each its own file "
-	      "(<span class=\"mono\">evidence/F0001.pcap</span>); a report of many keeps every "
-	      "packet once in <span class=\"mono\">evidence/findings.pcapng</span>, each packet "
-	      "commented with the findings it belongs to: the filter under a finding shows its "
-	      "packets, and <span class=\"mono\">flowaudit evidence</span> writes them as a file "
-	      "of their own. Evidence of a finding read inside TLS is a pcapng that carries the "
-	      "session keys of its connections, so Wireshark shows them decrypted. Frame numbers "
-	      "count the packets of the input capture from 1.");
+	rt_put(
+	    out,
+	    "<p class=\"meta\">Evidence is a capture in the report directory, named in its "
+	    "finding and listed with its SHA-256 in <span class=\"mono\">MANIFEST.sha256</span>; "
+	    "Wireshark opens it. A report of a few findings gives each its own file "
+	    "(<span class=\"mono\">evidence/F0001.pcap</span>); a report of many keeps every "
+	    "packet once in <span class=\"mono\">evidence/findings.pcapng</span>, each packet "
+	    "commented with the findings it belongs to: the filter under a finding shows its "
+	    "packets, and <span class=\"mono\">flowaudit evidence</span> writes them as a file "
+	    "of their own. Evidence of a finding read inside TLS is a pcapng that carries the "
+	    "session keys of its connections, so Wireshark shows them decrypted. Frame numbers "
+	    "count the packets of the input capture from 1.");
 	if (fs->n > RH_FULL_PER_RULE)
-		rt_printf(out, " Each rule's first %d findings are shown in full; the others are in "
-			"the table above, and in full in <span class=\"mono\">report.json</span> and "
-			"<span class=\"mono\">findings.ndjson</span>.", RH_FULL_PER_RULE);
+		rt_printf(
+		    out,
+		    " Each rule's first %d findings are shown in full; the others are in "
+		    "the table above, and in full in <span class=\"mono\">report.json</span> and "
+		    "<span class=\"mono\">findings.ndjson</span>.",
+		    RH_FULL_PER_RULE);
 	rt_put(out, "</p>\n");
 	for (size_t i = 0; i < bs->n; i++) {
 		if (!bs->b[i].full)
@@ -656,7 +674,8 @@ void rh_findings(struct jsonw *out, const json_t *doc, const struct report_findi
 					  bs->per_rule[k] - RH_FULL_PER_RULE);
 				rh_word(out, RH_RULE, bs->rule[k], "?");
 			}
-		rt_put(out, ". They are in the table above, and in full in <span class=\"mono\">"
-			    "report.json</span> and <span class=\"mono\">findings.ndjson</span>.</p>\n");
+		rt_put(out,
+		       ". They are in the table above, and in full in <span class=\"mono\">"
+		       "report.json</span> and <span class=\"mono\">findings.ndjson</span>.</p>\n");
 	}
 }

@@ -20,11 +20,13 @@
  * Every string is escaped, and characters XML 1.0 forbids (C0 controls
  * other than tab, newline, carriage return; U+FFFE, U+FFFF) are dropped,
  * because a single one makes the whole file unreadable to a CI parser.
- * Owns nothing after it returns. The findings are fetched one at a time:
- * once to learn their ids, titles, rules and severities, then again as each
- * is written, each time as text read in place (report_text.h) rather than
- * as a jansson object: a report of 20,000 findings reads them some 50,000
- * times. Output goes through one buffer (report_text.h).
+ * Owns nothing after it returns. The findings are fetched once each, one
+ * at a time, and read as text in place (report_text.h): the counts at the
+ * top of the file need every rule and severity before anything is written,
+ * so each finding's test case is written then to a temporary file, and
+ * copied from there into its rule's suite (and its body into the failure
+ * of each statement it breaks). Memory does not grow with the findings'
+ * text; the temporary file holds about what the rule suites will.
  */
 #include "flowaudit/report.h"
 
@@ -33,6 +35,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const rule_ids[] = {
 	"undeclared-recipient", "unknown-endpoint", "cross-border-without-consent",
@@ -100,8 +103,8 @@ static void finding_body(struct jsonw *o, struct rt_finding *v)
 		rt_put(o, ":");
 		int nums = rt_get(v, fr, "numbers");
 		long long nt;
-		size_t total = rt_int(v, rt_get(v, fr, "numbers_total"), &nt) ? (size_t)nt
-										: rt_count(v, nums);
+		size_t total =
+		    rt_int(v, rt_get(v, fr, "numbers_total"), &nt) ? (size_t)nt : rt_count(v, nums);
 		size_t shown = 0;
 		for (int n = rt_first(v, nums); n >= 0 && shown < 50; n = rt_next(v, nums, n)) {
 			long long x = 0;
@@ -139,20 +142,28 @@ static void suite_open(struct jsonw *o, const char *name, size_t tests, size_t f
 }
 
 /*
- * What the writer keeps of every finding between its passes: its id, its
- * rule (an index in rule_ids, then in extra), its severity's rank. The
- * findings themselves are loaded into v from fs when written, one at a time.
+ * What the writer keeps of every finding: its id, title, rule (an index in
+ * rule_ids, then in extra) and severity's rank, and where in the spill its
+ * test case and, inside it, its body are.
  */
+struct spilled {
+	off_t start, body, body_end, end;
+};
+
 struct jctx {
 	const struct report_findings *fs;
-	struct rt_finding v;
 	int bar;
 	char **ids, **titles;
 	int *rule, *sev;
+	struct spilled *at;
+	FILE *spill;
+	char *copy; /* SPILL_COPY bytes, for copying out of the spill */
 	const char *extra[MAX_EXTRA_RULES];
 	char *extra_store[MAX_EXTRA_RULES];
 	size_t n_extra;
 };
+
+#define SPILL_COPY 65536
 
 static int rule_index(struct jctx *j, const char *r)
 {
@@ -171,6 +182,11 @@ static int rule_index(struct jctx *j, const char *r)
 	return (int)(N_RULES + j->n_extra++);
 }
 
+static const char *rule_name(const struct jctx *j, int k)
+{
+	return (size_t)k < N_RULES ? rule_ids[k] : j->extra[(size_t)k - N_RULES];
+}
+
 static void jctx_free(struct jctx *j)
 {
 	for (size_t i = 0; j->ids && i < j->fs->n; i++)
@@ -181,12 +197,56 @@ static void jctx_free(struct jctx *j)
 	free(j->titles);
 	free(j->rule);
 	free(j->sev);
+	free(j->at);
+	free(j->copy);
+	if (j->spill)
+		fclose(j->spill);
 	for (size_t i = 0; i < j->n_extra; i++)
 		free(j->extra_store[i]);
-	rt_finding_close(&j->v);
 }
 
-static bool jctx_init(struct jctx *j, const struct report_findings *fs, int bar)
+/* Where the spill's writer has got to: everything before is in the file. */
+static off_t spill_pos(struct jsonw *sw)
+{
+	jsonw_flush(sw);
+	return sw->failed ? -1 : ftello(sw->out);
+}
+
+/* Finding i (loaded in v) as the test case of its rule's suite, into the spill. */
+static void spill_case(struct jctx *j, struct jsonw *sw, struct rt_finding *v, size_t i)
+{
+	struct spilled *at = &j->at[i];
+	at->start = spill_pos(sw);
+	bool fails = j->sev[i] >= j->bar;
+	if (j->rule[i] >= 0) {
+		char classname[160];
+		const char *rule = rule_name(j, j->rule[i]);
+		snprintf(classname, sizeof(classname), "rules.%s", rule ? rule : "?");
+		testcase_open(sw, classname, rt_gstr(v, RT_ROOT, "id"), " ",
+			      rt_gstr(v, RT_ROOT, "host"));
+		rt_put(sw, ">\n");
+		if (fails) {
+			rt_put(sw, "      <failure type=\"");
+			x_esc(sw, rt_gstr(v, RT_ROOT, "severity"));
+			rt_put(sw, "\" message=\"");
+			x_esc(sw, rt_gstr(v, RT_ROOT, "title"));
+			rt_put(sw, "\">");
+		} else {
+			rt_put(sw, "      <system-out>below fail_on&#10;");
+		}
+	}
+	at->body = spill_pos(sw);
+	finding_body(sw, v);
+	at->body_end = spill_pos(sw);
+	if (j->rule[i] >= 0)
+		rt_put(sw, fails ? "</failure>\n    </testcase>\n"
+				 : "</system-out>\n    </testcase>\n");
+	at->end = spill_pos(sw);
+}
+
+/* Reads every finding once: what jctx keeps, and its test case into the
+   spill. FA_OK, or FA_ERUNTIME with err filled. */
+static int jctx_init(struct jctx *j, const struct report_findings *fs, int bar, struct fa_err *err)
 {
 	memset(j, 0, sizeof(*j));
 	j->fs = fs;
@@ -196,21 +256,65 @@ static bool jctx_init(struct jctx *j, const struct report_findings *fs, int bar)
 	j->titles = calloc(n, sizeof(*j->titles));
 	j->rule = calloc(n, sizeof(*j->rule));
 	j->sev = calloc(n, sizeof(*j->sev));
+	j->at = calloc(n, sizeof(*j->at));
+	j->copy = malloc(SPILL_COPY);
 	if (j->ids == NULL || j->titles == NULL || j->rule == NULL || j->sev == NULL ||
-	    rt_finding_open(&j->v) != FA_OK)
-		return false;
-	struct rt_finding *v = &j->v;
-	for (size_t i = 0; i < fs->n; i++) {
-		rt_finding_load(v, fs, i);
-		j->rule[i] = rule_index(j, rt_gstr(v, RT_ROOT, "rule"));
-		j->sev[i] = sev_rank(rt_gstr(v, RT_ROOT, "severity"));
-		const char *id = rt_gstr(v, RT_ROOT, "id"), *title = rt_gstr(v, RT_ROOT, "title");
+	    j->at == NULL || j->copy == NULL) {
+		fa_err_set(err, "junit.xml: out of memory");
+		return FA_ERUNTIME;
+	}
+	if ((j->spill = tmpfile()) == NULL) {
+		fa_err_set(err, "junit.xml: cannot make a temporary file: %s", strerror(errno));
+		return FA_ERUNTIME;
+	}
+	struct rt_finding v;
+	struct jsonw sw;
+	if (rt_finding_open(&v) != FA_OK) {
+		fa_err_set(err, "junit.xml: out of memory");
+		return FA_ERUNTIME;
+	}
+	if (jsonw_open_text(&sw, j->spill) != FA_OK) {
+		rt_finding_close(&v);
+		fa_err_set(err, "junit.xml: out of memory");
+		return FA_ERUNTIME;
+	}
+	bool ok = true;
+	for (size_t i = 0; ok && i < fs->n; i++) {
+		rt_finding_load(&v, fs, i);
+		j->rule[i] = rule_index(j, rt_gstr(&v, RT_ROOT, "rule"));
+		j->sev[i] = sev_rank(rt_gstr(&v, RT_ROOT, "severity"));
+		const char *id = rt_gstr(&v, RT_ROOT, "id"), *title = rt_gstr(&v, RT_ROOT, "title");
 		j->ids[i] = id ? strdup(id) : NULL;
 		j->titles[i] = title ? strdup(title) : NULL;
-		if ((id && j->ids[i] == NULL) || (title && j->titles[i] == NULL))
-			return false;
+		ok = (id == NULL || j->ids[i] != NULL) && (title == NULL || j->titles[i] != NULL);
+		spill_case(j, &sw, &v, i);
 	}
-	return true;
+	rt_finding_close(&v);
+	bool written = jsonw_close(&sw) == FA_OK && fflush(j->spill) == 0 && !ferror(j->spill);
+	if (!ok) {
+		fa_err_set(err, "junit.xml: out of memory");
+		return FA_ERUNTIME;
+	}
+	if (!written) {
+		fa_err_set(err, "junit.xml: cannot write a temporary file: %s", strerror(errno));
+		return FA_ERUNTIME;
+	}
+	return FA_OK;
+}
+
+/* Bytes [from, to) of the spill, onto o. */
+static void copy_spill(struct jsonw *o, const struct jctx *j, off_t from, off_t to)
+{
+	while (from < to && !o->failed) {
+		size_t n = (size_t)(to - from) < SPILL_COPY ? (size_t)(to - from) : SPILL_COPY;
+		ssize_t got = pread(fileno(j->spill), j->copy, n, from);
+		if (got <= 0) {
+			o->failed = true;
+			return;
+		}
+		jsonw_raw(o, j->copy, (size_t)got);
+		from += got;
+	}
 }
 
 /* The place of finding id: F0001 is the first, as the report numbers them;
@@ -230,13 +334,6 @@ static long finding_index(const struct jctx *j, const char *id)
 		if (j->ids[i] && strcmp(j->ids[i], id) == 0)
 			return (long)i;
 	return -1;
-}
-
-/* Loads finding id into j->v; false when there is none. */
-static bool load_by_id(struct jctx *j, const char *id)
-{
-	long i = finding_index(j, id);
-	return i >= 0 && rt_finding_load(&j->v, j->fs, (size_t)i);
 }
 
 /* A broken statement fails when one of its findings reaches fail_on. */
@@ -271,7 +368,7 @@ static void count_statements(const json_t *doc, const struct jctx *j, size_t *te
 	}
 }
 
-static void write_statements(struct jsonw *o, const json_t *doc, struct jctx *j)
+static void write_statements(struct jsonw *o, const json_t *doc, const struct jctx *j)
 {
 	const json_t *sts = json_object_get(doc, "statements");
 	size_t tests, failures, skipped, i;
@@ -306,13 +403,16 @@ static void write_statements(struct jsonw *o, const json_t *doc, struct jctx *j)
 				rt_put(o, "finding ");
 				x_esc(o, json_string_value(id));
 				rt_put(o, "&#10;");
-				if (load_by_id(j, json_string_value(id)))
-					finding_body(o, &j->v);
+				long fi = finding_index(j, json_string_value(id));
+				if (fi >= 0)
+					copy_spill(o, j, j->at[fi].body, j->at[fi].body_end);
 				rt_put(o, "&#10;");
 			}
 			rt_put(o, "</failure>\n");
 		} else if (v && strcmp(v, "not_exercised") == 0) {
-			rt_put(o, "      <skipped message=\"not exercised by the captured traffic\"/>\n");
+			rt_put(
+			    o,
+			    "      <skipped message=\"not exercised by the captured traffic\"/>\n");
 		} else if (broken) {
 			rt_put(o, "      <system-out>broken only by findings below fail_on&#10;");
 			x_esc(o, jstr(st, "clause"));
@@ -337,40 +437,20 @@ static void count_rule(const struct jctx *j, int k, size_t *tests, size_t *failu
 }
 
 /* The suite of rule number k (named rule), one case per finding of it. */
-static void write_rule(struct jsonw *o, struct jctx *j, int k, const char *rule)
+static void write_rule(struct jsonw *o, const struct jctx *j, int k, const char *rule)
 {
 	size_t tests, failures;
 	count_rule(j, k, &tests, &failures);
 	suite_open(o, rule, tests ? tests : 1, failures, 0);
-	char classname[160];
-	snprintf(classname, sizeof(classname), "rules.%s", rule ? rule : "?");
 	if (tests == 0) {
+		char classname[160];
+		snprintf(classname, sizeof(classname), "rules.%s", rule ? rule : "?");
 		testcase_open(o, classname, "no findings", NULL, NULL);
 		rt_put(o, "/>\n");
 	}
-	struct rt_finding *v = &j->v;
-	for (size_t i = 0; i < j->fs->n; i++) {
-		if (j->rule[i] != k)
-			continue;
-		rt_finding_load(v, j->fs, i);
-		testcase_open(o, classname, rt_gstr(v, RT_ROOT, "id"), " ",
-			      rt_gstr(v, RT_ROOT, "host"));
-		rt_put(o, ">\n");
-		if (j->sev[i] >= j->bar) {
-			rt_put(o, "      <failure type=\"");
-			x_esc(o, rt_gstr(v, RT_ROOT, "severity"));
-			rt_put(o, "\" message=\"");
-			x_esc(o, rt_gstr(v, RT_ROOT, "title"));
-			rt_put(o, "\">");
-			finding_body(o, v);
-			rt_put(o, "</failure>\n");
-		} else {
-			rt_put(o, "      <system-out>below fail_on&#10;");
-			finding_body(o, v);
-			rt_put(o, "</system-out>\n");
-		}
-		rt_put(o, "    </testcase>\n");
-	}
+	for (size_t i = 0; i < j->fs->n; i++)
+		if (j->rule[i] == k)
+			copy_spill(o, j, j->at[i].start, j->at[i].end);
 	rt_put(o, "  </testsuite>\n");
 }
 
@@ -379,9 +459,12 @@ static void write_coverage(struct jsonw *o, const json_t *doc)
 {
 	const json_t *rs = json_object_get(doc, "verdict_reasons");
 	size_t n = json_array_size(rs);
-	rt_printf(o, "  <testsuite name=\"audit coverage\" tests=\"1\" failures=\"0\" "
-		  "errors=\"%d\" skipped=\"0\">\n", n ? 1 : 0);
-	testcase_open(o, "coverage", "the captured traffic of the devices was examined", NULL, NULL);
+	rt_printf(o,
+		  "  <testsuite name=\"audit coverage\" tests=\"1\" failures=\"0\" "
+		  "errors=\"%d\" skipped=\"0\">\n",
+		  n ? 1 : 0);
+	testcase_open(o, "coverage", "the captured traffic of the devices was examined", NULL,
+		      NULL);
 	if (n == 0) {
 		rt_put(o, "/>\n");
 		rt_put(o, "  </testsuite>\n");
@@ -420,7 +503,11 @@ int report_junit_write_each(const json_t *doc, const struct report_findings *fs,
 	int bar = fail_on == NULL ? 0 : strcmp(fail_on, "never") == 0 ? 4 : sev_rank(fail_on);
 	struct jctx j;
 	struct jsonw w;
-	if (!jctx_init(&j, fs, bar) || jsonw_open_text(&w, out) != FA_OK) {
+	if (jctx_init(&j, fs, bar, err) != FA_OK) {
+		jctx_free(&j);
+		return FA_ERUNTIME;
+	}
+	if (jsonw_open_text(&w, out) != FA_OK) {
 		jctx_free(&j);
 		fa_err_set(err, "junit.xml: out of memory");
 		return FA_ERUNTIME;

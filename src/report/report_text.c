@@ -59,34 +59,26 @@ void rt_printf(struct jsonw *o, const char *fmt, ...)
 	free(big);
 }
 
-enum { CLS_PLAIN, CLS_END, CLS_EF };
+enum { CLS_PLAIN, CLS_END, CLS_EF, REP }; /* rep[] indices start at REP */
+
+/* C0 controls but tab, newline and carriage return */
+#define CONTROLS(x)                                                                               \
+	[1] = (x), [2] = (x), [3] = (x), [4] = (x), [5] = (x), [6] = (x), [7] = (x), [8] = (x),   \
+	[11] = (x), [12] = (x), [14] = (x), [15] = (x), [16] = (x), [17] = (x), [18] = (x),       \
+	[19] = (x), [20] = (x), [21] = (x), [22] = (x), [23] = (x), [24] = (x), [25] = (x),       \
+	[26] = (x), [27] = (x), [28] = (x), [29] = (x), [30] = (x), [31] = (x)
 
 const struct rt_escapes rt_xml = {
-	.cls = {
-		1, 11, 11, 11, 11, 11, 11, 11, 11, 10, 8, 11, 11, 9, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11,
-		0, 0, 6, 0, 0, 0, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 5, 0,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	},
-	.rep = {"", "", "", "&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "&#10;", "&#13;", "&#9;", ""},
+	.cls = {[0] = CLS_END, ['&'] = REP, ['<'] = REP + 1, ['>'] = REP + 2, ['"'] = REP + 3,
+		['\''] = REP + 4, ['\n'] = REP + 5, ['\r'] = REP + 6, ['\t'] = REP + 7,
+		CONTROLS(REP + 8), [0x7f] = REP + 8, [0xef] = CLS_EF},
+	.rep = {[REP] = "&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "&#10;", "&#13;", "&#9;", ""},
 };
 
 const struct rt_escapes rt_html = {
-	.cls = {
-		1, 8, 8, 8, 8, 8, 8, 8, 8, 0, 0, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
-		0, 0, 6, 0, 0, 0, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 5, 0,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	},
-	.rep = {"", "", "", "&amp;", "&lt;", "&gt;", "&quot;", "&#39;", "\xef\xbf\xbd"},
+	.cls = {[0] = CLS_END, ['&'] = REP, ['<'] = REP + 1, ['>'] = REP + 2, ['"'] = REP + 3,
+		['\''] = REP + 4, CONTROLS(REP + 5), ['\r'] = REP + 5, [0x7f] = REP + 5},
+	.rep = {[REP] = "&amp;", "&lt;", "&gt;", "&quot;", "&#39;", "\xef\xbf\xbd"},
 };
 
 void rt_esc(struct jsonw *o, const char *s, const struct rt_escapes *e)
@@ -95,6 +87,10 @@ void rt_esc(struct jsonw *o, const char *s, const struct rt_escapes *e)
 		return;
 	const unsigned char *p = (const unsigned char *)s, *run = p;
 	for (;;) {
+		/* four at a time: a NUL stops the test before the bytes after it */
+		while (e->cls[p[0]] == CLS_PLAIN && e->cls[p[1]] == CLS_PLAIN &&
+		       e->cls[p[2]] == CLS_PLAIN && e->cls[p[3]] == CLS_PLAIN)
+			p += 4;
 		while (e->cls[*p] == CLS_PLAIN)
 			p++;
 		unsigned k = e->cls[*p];
@@ -144,7 +140,6 @@ void rt_finding_close(struct rt_finding *v)
 	}
 	free(v->buf);
 	free(v->tok);
-	free(v->stack);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -163,73 +158,157 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size)
 	return true;
 }
 
-/* Where the string opening at s[i] ('"') ends (after its quote); 0 when
-   it does not. */
-static size_t string_end(const char *s, size_t i, size_t n)
+/* Where the string opening at s[i] ('"') ends (after its quote), looking
+   no further than s[lim - 1]; 0 when it does not. A quote ends it unless
+   an odd run of backslashes comes before it. */
+static size_t string_end(const char *s, size_t i, size_t lim)
 {
-	for (i++; i < n; i++) {
-		if (s[i] == '"')
-			return i + 1;
-		if (s[i] == '\\')
-			i++;
+	size_t j = i + 1;
+	/* most strings are keys and short words: look at them byte by byte */
+	for (size_t short_end = j + 24 < lim ? j + 24 : lim; j < short_end; j++) {
+		if (s[j] == '"')
+			return j + 1;
+		if (s[j] == '\\')
+			break;
+	}
+	for (;;) {
+		const char *q = j < lim ? memchr(s + j, '"', lim - j) : NULL;
+		if (q == NULL)
+			return 0;
+		size_t k = (size_t)(q - s), b = 0;
+		while (k - b > i + 1 && s[k - b - 1] == '\\')
+			b++;
+		if (b % 2 == 0)
+			return k + 1;
+		j = k + 1;
+	}
+}
+
+/* Where the object or array opening at s[i] ends (after its bracket),
+   before lim; 0 when it does not. Its insides are only counted, not
+   checked: that is done when they are read (expand()). */
+static size_t container_end(const char *s, size_t i, size_t lim)
+{
+	size_t depth = 0;
+	for (size_t j = i; j < lim; j++) {
+		char c = s[j];
+		if (c == '"') {
+			if ((j = string_end(s, j, lim)) == 0)
+				return 0;
+			j--;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if ((c == '}' || c == ']') && --depth == 0) {
+			return j + 1;
+		}
 	}
 	return 0;
 }
 
-/* Splits s[0..n) into tokens; false when it is not one JSON value. */
-static bool split(struct rt_finding *v, const char *s, size_t n)
+/* A new token for the value at s[i], before lim: its index, or -1 when
+   there is none there (or no memory). */
+static int add_value(struct rt_finding *v, size_t i, size_t lim)
 {
-	size_t depth = 0, i = 0;
-	v->n_tok = 0;
-	if (n > UINT32_MAX)
-		return false;
-	while (i < n) {
-		char c = s[i];
-		if (c == ',' || c == ':') {
-			i++;
-			continue;
-		}
-		if (c == '}' || c == ']') {
-			if (depth == 0)
-				return false;
-			struct rt_tok *t = &v->tok[v->stack[--depth]];
-			t->end = (uint32_t)(i + 1);
-			t->next = (uint32_t)v->n_tok;
-			i++;
-			continue;
-		}
-		if (!grow((void **)&v->tok, &v->cap_tok, v->n_tok + 1, sizeof(*v->tok)))
-			return false;
-		struct rt_tok *t = &v->tok[v->n_tok];
-		t->start = (uint32_t)i;
-		t->decoded = false;
-		if (c == '{' || c == '[') {
-			if (!grow((void **)&v->stack, &v->cap_stack, depth + 1, sizeof(*v->stack)))
-				return false;
-			t->type = c == '{' ? T_OBJ : T_ARR;
-			v->stack[depth++] = (uint32_t)v->n_tok++;
-			i++;
-			continue;
-		}
-		size_t e;
-		if (c == '"') {
-			t->type = T_STR;
-			if ((e = string_end(s, i, n)) == 0)
-				return false;
-		} else {
-			t->type = T_PRIM;
-			for (e = i; e < n && s[e] != ',' && s[e] != '}' && s[e] != ']' && s[e] != ':'; e++)
-				;
-			if (e == i)
-				return false;
-		}
-		t->end = (uint32_t)e;
-		t->next = (uint32_t)++v->n_tok;
-		i = e;
-		if (depth == 0 && i < n)
-			return false; /* a second value at the top */
+	const char *s = v->buf;
+	if (i >= lim)
+		return -1;
+	if (v->n_tok == v->cap_tok &&
+	    !grow((void **)&v->tok, &v->cap_tok, v->n_tok + 1, sizeof(*v->tok)))
+		return -1;
+	struct rt_tok *t = &v->tok[v->n_tok];
+	memset(t, 0, sizeof(*t));
+	t->start = (uint32_t)i;
+	size_t e;
+	char c = s[i];
+	if (c == '"') {
+		t->type = T_STR;
+		e = string_end(s, i, lim);
+	} else if (c == '{' || c == '[') {
+		t->type = c == '{' ? T_OBJ : T_ARR;
+		e = container_end(s, i, lim);
+	} else {
+		/* a number, true, false or null: letters, digits, '.', '+', '-' */
+		t->type = T_PRIM;
+		for (e = i; e < lim && (((unsigned)s[e] | 0x20) - 'a' < 26 ||
+					(unsigned)s[e] - '0' < 10 || s[e] == '.' || s[e] == '+' ||
+					s[e] == '-');
+		     e++)
+			;
+		if (e == i)
+			e = 0;
 	}
-	return depth == 0 && v->n_tok > 0;
+	if (e == 0)
+		return -1;
+	t->end = (uint32_t)e;
+	return (int)v->n_tok++;
+}
+
+/*
+ * Reads the members or elements of container t as tokens of their own,
+ * once, when they are first asked for: an object's as key, value, key,
+ * value. A text that is not JSON there gives t no members.
+ */
+static void expand(struct rt_finding *v, int t)
+{
+	struct rt_tok *tk = &v->tok[t];
+	if (tk->expanded)
+		return;
+	tk->expanded = true;
+	const char *s = v->buf;
+	size_t i = tk->start + 1, lim = tk->end - 1; /* lim: the closing bracket */
+	bool object = tk->type == T_OBJ;
+	uint32_t first = (uint32_t)v->n_tok;
+	for (size_t k = 0; i < lim; k++) {
+		if (k > 0 && s[i++] != (object && k % 2 == 1 ? ':' : ','))
+			goto bad;
+		if (object && k % 2 == 0 && s[i] != '"')
+			goto bad;
+		int x = add_value(v, i, lim);
+		if (x < 0)
+			goto bad;
+		i = v->tok[x].end;
+		if (object && k % 2 == 0 && (i >= lim || s[i] != ':'))
+			goto bad;
+	}
+	if ((object && (v->n_tok - first) % 2 != 0) || i != lim ||
+	    s[lim] != (object ? '}' : ']'))
+		goto bad;
+	tk = &v->tok[t];
+	tk->kids = first;
+	tk->kids_end = (uint32_t)v->n_tok;
+	return;
+bad:
+	v->n_tok = first;
+	tk = &v->tok[t];
+	tk->kids = tk->kids_end = first;
+}
+
+static unsigned key_hash(const char *k, size_t n)
+{
+	return n == 0 ? 0
+		      : ((unsigned)n * 131u + (unsigned char)k[0] * 31u +
+			 (unsigned char)k[n / 2] * 7u + (unsigned char)k[n - 1]) %
+			    RT_SLOTS;
+}
+
+/* The finding's own members, by key: a slot holds the key's token + 1, an
+   equal key later in the object taking the place of the earlier one. */
+static void index_root(struct rt_finding *v)
+{
+	memset(v->slot, 0, sizeof(v->slot));
+	for (uint32_t k = v->tok[0].kids; k + 1 < v->tok[0].kids_end; k += 2) {
+		const char *key = v->buf + v->tok[k].start + 1;
+		size_t n = v->tok[k].end - v->tok[k].start - 2;
+		unsigned h = key_hash(key, n);
+		for (size_t probe = 0; probe < RT_SLOTS; probe++, h = (h + 1) % RT_SLOTS) {
+			uint32_t sl = v->slot[h];
+			if (sl == 0 || (v->tok[sl - 1].end - v->tok[sl - 1].start == n + 2 &&
+					memcmp(v->buf + v->tok[sl - 1].start + 1, key, n) == 0)) {
+				v->slot[h] = k + 1;
+				break;
+			}
+		}
+	}
 }
 
 bool rt_finding_load(struct rt_finding *v, const struct report_findings *fs, size_t i)
@@ -261,22 +340,49 @@ bool rt_finding_load(struct rt_finding *v, const struct report_findings *fs, siz
 		return false;
 	}
 	off_t len = fflush(v->mem) == 0 ? ftello(v->mem) : -1;
-	if (len <= 0 || !split(v, v->buf, (size_t)len) || v->tok[0].type != T_OBJ)
+	if (len < 2 || len > UINT32_MAX || v->buf[0] != '{' || v->buf[len - 1] != '}' ||
+	    (v->cap_tok == 0 && !grow((void **)&v->tok, &v->cap_tok, 1, sizeof(*v->tok))))
 		return false;
+	/* the whole text is the finding: expand() checks that it is one object */
+	memset(&v->tok[0], 0, sizeof(v->tok[0]));
+	v->tok[0].end = (uint32_t)len;
+	v->tok[0].type = T_OBJ;
+	v->n_tok = 1;
+	expand(v, 0);
+	if (v->tok[0].kids == v->tok[0].kids_end && v->tok[0].end > 2)
+		return false; /* members that are not JSON */
 	v->loaded = true;
+	index_root(v);
 	return true;
 }
 
-int rt_get(const struct rt_finding *v, int t, const char *key)
+int rt_get(struct rt_finding *v, int t, const char *key)
 {
 	if (!v->loaded || t < 0 || v->tok[t].type != T_OBJ)
 		return -1;
 	size_t klen = strlen(key);
 	int found = -1;
-	for (uint32_t k = (uint32_t)t + 1; k + 1 < v->tok[t].next; k = v->tok[k + 1].next) {
-		const struct rt_tok *kt = &v->tok[k];
-		if (kt->end - kt->start == klen + 2 && memcmp(v->buf + kt->start + 1, key, klen) == 0)
-			found = (int)k + 1;
+	if (t == RT_ROOT) {
+		unsigned h = key_hash(key, klen);
+		for (size_t probe = 0; probe < RT_SLOTS; probe++, h = (h + 1) % RT_SLOTS) {
+			uint32_t sl = v->slot[h];
+			if (sl == 0)
+				break;
+			const struct rt_tok *kt = &v->tok[sl - 1];
+			if (kt->end - kt->start == klen + 2 &&
+			    memcmp(v->buf + kt->start + 1, key, klen) == 0) {
+				found = (int)sl;
+				break;
+			}
+		}
+	} else {
+		expand(v, t);
+		for (uint32_t k = v->tok[t].kids; k + 1 < v->tok[t].kids_end; k += 2) {
+			const struct rt_tok *kt = &v->tok[k];
+			if (kt->end - kt->start == klen + 2 &&
+			    memcmp(v->buf + kt->start + 1, key, klen) == 0)
+				found = (int)k + 1;
+		}
 	}
 	if (found >= 0 && v->tok[found].type == T_PRIM && v->buf[v->tok[found].start] == 'n')
 		return -1; /* null */
@@ -329,26 +435,40 @@ const char *rt_str(struct rt_finding *v, int t)
 		return d;
 	const char *s = d + 1, *end = v->buf + tk->end - 1;
 	while (s < end) {
-		if (*s != '\\') {
-			*d++ = *s++;
-			continue;
-		}
+		const char *bs = memchr(s, '\\', (size_t)(end - s));
+		size_t run = (size_t)((bs ? bs : end) - s);
+		memmove(d, s, run);
+		d += run;
+		s += run;
+		if (s == end)
+			break;
 		if (end - s < 2)
 			break;
 		char c = s[1];
 		s += 2;
 		switch (c) {
-		case 'b': *d++ = '\b'; break;
-		case 'f': *d++ = '\f'; break;
-		case 'n': *d++ = '\n'; break;
-		case 'r': *d++ = '\r'; break;
-		case 't': *d++ = '\t'; break;
+		case 'b':
+			*d++ = '\b';
+			break;
+		case 'f':
+			*d++ = '\f';
+			break;
+		case 'n':
+			*d++ = '\n';
+			break;
+		case 'r':
+			*d++ = '\r';
+			break;
+		case 't':
+			*d++ = '\t';
+			break;
 		case 'u': {
 			if (end - s < 4)
 				break;
 			unsigned cp = hex4(s);
 			s += 4;
-			if (cp >= 0xd800 && cp < 0xdc00 && end - s >= 6 && s[0] == '\\' && s[1] == 'u') {
+			if (cp >= 0xd800 && cp < 0xdc00 && end - s >= 6 && s[0] == '\\' &&
+			    s[1] == 'u') {
 				unsigned lo = hex4(s + 2);
 				if (lo >= 0xdc00 && lo < 0xe000) {
 					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
@@ -358,7 +478,8 @@ const char *rt_str(struct rt_finding *v, int t)
 			d = put_utf8(d, cp);
 			break;
 		}
-		default: *d++ = c; /* '"', '\\', '/' */
+		default:
+			*d++ = c; /* '"', '\\', '/' */
 		}
 	}
 	*d = '\0';
@@ -400,23 +521,20 @@ bool rt_is_object(const struct rt_finding *v, int t)
 	return v->loaded && t >= 0 && v->tok[t].type == T_OBJ;
 }
 
-int rt_first(const struct rt_finding *v, int t)
+int rt_first(struct rt_finding *v, int t)
 {
-	if (!v->loaded || t < 0 || v->tok[t].type != T_ARR || v->tok[t].next == (uint32_t)t + 1)
+	if (!v->loaded || t < 0 || v->tok[t].type != T_ARR)
 		return -1;
-	return t + 1;
+	expand(v, t);
+	return v->tok[t].kids < v->tok[t].kids_end ? (int)v->tok[t].kids : -1;
 }
 
 int rt_next(const struct rt_finding *v, int t, int elem)
 {
-	uint32_t n = v->tok[elem].next;
-	return n < v->tok[t].next ? (int)n : -1;
+	return (uint32_t)elem + 1 < v->tok[t].kids_end ? elem + 1 : -1;
 }
 
-size_t rt_count(const struct rt_finding *v, int t)
+size_t rt_count(struct rt_finding *v, int t)
 {
-	size_t n = 0;
-	for (int e = rt_first(v, t); e >= 0; e = rt_next(v, t, e))
-		n++;
-	return n;
+	return rt_first(v, t) < 0 ? 0 : v->tok[t].kids_end - v->tok[t].kids;
 }

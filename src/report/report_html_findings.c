@@ -115,8 +115,33 @@ const char *rh_bstr(const struct rh_briefs *bs, size_t off)
 	return off == RH_NONE ? NULL : bs->text + off;
 }
 
+/* The last time parsed, and what it gave: findings of several rules on
+   the same flows follow each other with the same times. */
+struct time_cache {
+	char text[40];
+	fa_time t;
+	bool ok;
+};
+
+/* s as a time (false when NULL or malformed), parsed once for a run of
+   findings that give it alike. */
+static bool parse_time(struct time_cache *c, const char *s, fa_time *t)
+{
+	if (s == NULL)
+		return false;
+	if (strcmp(c->text, s) != 0) {
+		if (strlen(s) >= sizeof(c->text))
+			return fa_time_parse(s, t);
+		strcpy(c->text, s);
+		c->ok = fa_time_parse(s, &c->t);
+	}
+	*t = c->t;
+	return c->ok;
+}
+
 bool rh_briefs_load(struct rh_briefs *bs, const struct report_findings *fs)
 {
+	struct time_cache tc[2] = {{.ok = false}, {.ok = false}};
 	memset(bs, 0, sizeof(*bs));
 	struct rt_finding v;
 	bs->b = calloc(fs->n ? fs->n : 1, sizeof(*bs->b));
@@ -128,8 +153,8 @@ bool rh_briefs_load(struct rh_briefs *bs, const struct report_findings *fs)
 		b->object = rt_finding_load(&v, fs, i);
 		const char *first = rt_gstr(&v, RT_ROOT, "first_seen");
 		const char *last = rt_gstr(&v, RT_ROOT, "last_seen");
-		b->has_first = first != NULL && fa_time_parse(first, &b->first);
-		b->has_last = last != NULL && fa_time_parse(last, &b->last);
+		b->has_first = parse_time(&tc[0], first, &b->first);
+		b->has_last = parse_time(&tc[1], last, &b->last);
 		ok = keep(bs, rt_gstr(&v, RT_ROOT, "id"), &b->id) &&
 		     keep(bs, rt_gstr(&v, RT_ROOT, "severity"), &b->severity) &&
 		     keep(bs, rt_gstr(&v, RT_ROOT, "rule"), &b->rule) &&

@@ -5,13 +5,14 @@
  * Receives findings from a struct report_findings and hands the writers
  * their members as C strings and integers; owns the text and the tokens of
  * the finding last loaded. The workload is a report of tens of thousands
- * of findings, each read two or three times: a finding as JSON text (about
- * 1.4 kB) costs a few thousand instructions to write and split, where a
- * jansson object of it costs tens of thousands (a malloc per member).
+ * of findings, each read once by each writer: on the bench workload a
+ * finding as JSON text (about 1.4 kB) costs some 34,000 instructions to
+ * write and split (two thirds of them writing it), a jansson object of it
+ * 79,000 (a malloc per member), and one without its arrays 32,000.
  *
  * The text comes from jsonw or jansson and is well formed; the splitter
- * still checks every byte it reads against the end, and a text it cannot
- * split is a finding that is not there.
+ * still checks every byte it reads against the end, and its separators and
+ * brackets, and a text it cannot split is a finding that is not there.
  */
 #include "report_text.h"
 
@@ -20,11 +21,6 @@
 #include <string.h>
 
 /* ---- output ---- */
-
-void rt_put(struct jsonw *o, const char *s)
-{
-	jsonw_raw(o, s, strlen(s));
-}
 
 void rt_dec(struct jsonw *o, long long v)
 {
@@ -140,6 +136,7 @@ void rt_finding_close(struct rt_finding *v)
 	}
 	free(v->buf);
 	free(v->tok);
+	free(v->stack);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -158,21 +155,14 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size)
 	return true;
 }
 
-/* Where the string opening at s[i] ('"') ends (after its quote), looking
-   no further than s[lim - 1]; 0 when it does not. A quote ends it unless
-   an odd run of backslashes comes before it. */
-static size_t string_end(const char *s, size_t i, size_t lim)
+/* Where the string opening at s[i] ('"') ends (after its quote); 0 when
+   it does not. A quote ends it unless an odd run of backslashes comes
+   before it. */
+static size_t string_end(const char *s, size_t i, size_t n)
 {
 	size_t j = i + 1;
-	/* most strings are keys and short words: look at them byte by byte */
-	for (size_t short_end = j + 24 < lim ? j + 24 : lim; j < short_end; j++) {
-		if (s[j] == '"')
-			return j + 1;
-		if (s[j] == '\\')
-			break;
-	}
 	for (;;) {
-		const char *q = j < lim ? memchr(s + j, '"', lim - j) : NULL;
+		const char *q = j < n ? memchr(s + j, '"', n - j) : NULL;
 		if (q == NULL)
 			return 0;
 		size_t k = (size_t)(q - s), b = 0;
@@ -184,103 +174,94 @@ static size_t string_end(const char *s, size_t i, size_t lim)
 	}
 }
 
-/* Where the object or array opening at s[i] ends (after its bracket),
-   before lim; 0 when it does not. Its insides are only counted, not
-   checked: that is done when they are read (expand()). */
-static size_t container_end(const char *s, size_t i, size_t lim)
+/* Where a number, true, false or null ends: at a separator, a bracket,
+   a quote or a space. */
+static bool primitive_byte(char c)
 {
-	size_t depth = 0;
-	for (size_t j = i; j < lim; j++) {
-		char c = s[j];
-		if (c == '"') {
-			if ((j = string_end(s, j, lim)) == 0)
-				return 0;
-			j--;
-		} else if (c == '{' || c == '[') {
-			depth++;
-		} else if ((c == '}' || c == ']') && --depth == 0) {
-			return j + 1;
-		}
-	}
-	return 0;
-}
-
-/* A new token for the value at s[i], before lim: its index, or -1 when
-   there is none there (or no memory). */
-static int add_value(struct rt_finding *v, size_t i, size_t lim)
-{
-	const char *s = v->buf;
-	if (i >= lim)
-		return -1;
-	if (v->n_tok == v->cap_tok &&
-	    !grow((void **)&v->tok, &v->cap_tok, v->n_tok + 1, sizeof(*v->tok)))
-		return -1;
-	struct rt_tok *t = &v->tok[v->n_tok];
-	memset(t, 0, sizeof(*t));
-	t->start = (uint32_t)i;
-	size_t e;
-	char c = s[i];
-	if (c == '"') {
-		t->type = T_STR;
-		e = string_end(s, i, lim);
-	} else if (c == '{' || c == '[') {
-		t->type = c == '{' ? T_OBJ : T_ARR;
-		e = container_end(s, i, lim);
-	} else {
-		/* a number, true, false or null: letters, digits, '.', '+', '-' */
-		t->type = T_PRIM;
-		for (e = i; e < lim && (((unsigned)s[e] | 0x20) - 'a' < 26 ||
-					(unsigned)s[e] - '0' < 10 || s[e] == '.' || s[e] == '+' ||
-					s[e] == '-');
-		     e++)
-			;
-		if (e == i)
-			e = 0;
-	}
-	if (e == 0)
-		return -1;
-	t->end = (uint32_t)e;
-	return (int)v->n_tok++;
+	return c != ',' && c != '}' && c != ']' && c != ':' && c != '"' && (unsigned char)c > ' ';
 }
 
 /*
- * Reads the members or elements of container t as tokens of their own,
- * once, when they are first asked for: an object's as key, value, key,
- * value. A text that is not JSON there gives t no members.
+ * Splits s[0..n) into tokens, in the order their values start: a
+ * container's members or elements follow it, an object's as key, value,
+ * key, value. false when the text is not one JSON value (separators and
+ * brackets are checked; what a number or a word says is read later).
  */
-static void expand(struct rt_finding *v, int t)
+static bool split(struct rt_finding *v, const char *s, size_t n)
 {
-	struct rt_tok *tk = &v->tok[t];
-	if (tk->expanded)
-		return;
-	tk->expanded = true;
-	const char *s = v->buf;
-	size_t i = tk->start + 1, lim = tk->end - 1; /* lim: the closing bracket */
-	bool object = tk->type == T_OBJ;
-	uint32_t first = (uint32_t)v->n_tok;
-	for (size_t k = 0; i < lim; k++) {
-		if (k > 0 && s[i++] != (object && k % 2 == 1 ? ':' : ','))
-			goto bad;
-		if (object && k % 2 == 0 && s[i] != '"')
-			goto bad;
-		int x = add_value(v, i, lim);
-		if (x < 0)
-			goto bad;
-		i = v->tok[x].end;
-		if (object && k % 2 == 0 && (i >= lim || s[i] != ':'))
-			goto bad;
+	size_t depth = 0, i = 0;
+	char sep = 0; /* the ',' or ':' since the last value */
+	v->n_tok = 0;
+	if (n > UINT32_MAX)
+		return false;
+	while (i < n) {
+		char c = s[i];
+		if (c == ',' || c == ':') {
+			if (sep != 0 || depth == 0)
+				return false;
+			sep = c;
+			i++;
+			continue;
+		}
+		if (c == '}' || c == ']') {
+			if (depth == 0 || sep != 0)
+				return false;
+			struct rt_open *o = &v->stack[depth - 1];
+			struct rt_tok *t = &v->tok[o->tok];
+			if (o->object != (c == '}') || (o->object && o->n % 2 != 0))
+				return false;
+			t->end = (uint32_t)(i + 1);
+			t->next = (uint32_t)v->n_tok;
+			depth--;
+			i++;
+			continue;
+		}
+		/* a value: the first at the top, or in its container after the
+		   separator its place there asks for */
+		if (depth == 0) {
+			if (v->n_tok > 0)
+				return false;
+		} else {
+			struct rt_open *o = &v->stack[depth - 1];
+			char want = o->n == 0 ? 0 : o->object && o->n % 2 == 1 ? ':' : ',';
+			if (sep != want || (o->object && o->n % 2 == 0 && c != '"'))
+				return false;
+			o->n++;
+		}
+		sep = 0;
+		if (v->n_tok == v->cap_tok &&
+		    !grow((void **)&v->tok, &v->cap_tok, v->n_tok + 1, sizeof(*v->tok)))
+			return false;
+		struct rt_tok *t = &v->tok[v->n_tok];
+		t->start = (uint32_t)i;
+		t->decoded = false;
+		if (c == '{' || c == '[') {
+			if (depth == v->cap_stack &&
+			    !grow((void **)&v->stack, &v->cap_stack, depth + 1, sizeof(*v->stack)))
+				return false;
+			t->type = c == '{' ? T_OBJ : T_ARR;
+			v->stack[depth++] = (struct rt_open){(uint32_t)v->n_tok++, 0, c == '{'};
+			i++;
+			continue;
+		}
+		size_t e;
+		if (c == '"') {
+			t->type = T_STR;
+			if ((e = string_end(s, i, n)) == 0)
+				return false;
+		} else {
+			t->type = T_PRIM;
+			for (e = i; e < n && primitive_byte(s[e]); e++)
+				;
+			if (e == i || !(c == '-' || (unsigned)c - '0' < 10 || c == 't' ||
+					c == 'f' || c == 'n'))
+				return false;
+		}
+		t->end = (uint32_t)e;
+		t->next = (uint32_t)++v->n_tok;
+		i = e;
 	}
-	if ((object && (v->n_tok - first) % 2 != 0) || i != lim ||
-	    s[lim] != (object ? '}' : ']'))
-		goto bad;
-	tk = &v->tok[t];
-	tk->kids = first;
-	tk->kids_end = (uint32_t)v->n_tok;
-	return;
-bad:
-	v->n_tok = first;
-	tk = &v->tok[t];
-	tk->kids = tk->kids_end = first;
+	return depth == 0 && v->n_tok > 0;
 }
 
 static unsigned key_hash(const char *k, size_t n)
@@ -296,7 +277,7 @@ static unsigned key_hash(const char *k, size_t n)
 static void index_root(struct rt_finding *v)
 {
 	memset(v->slot, 0, sizeof(v->slot));
-	for (uint32_t k = v->tok[0].kids; k + 1 < v->tok[0].kids_end; k += 2) {
+	for (uint32_t k = 1; k + 1 < v->tok[0].next; k = v->tok[k + 1].next) {
 		const char *key = v->buf + v->tok[k].start + 1;
 		size_t n = v->tok[k].end - v->tok[k].start - 2;
 		unsigned h = key_hash(key, n);
@@ -340,23 +321,14 @@ bool rt_finding_load(struct rt_finding *v, const struct report_findings *fs, siz
 		return false;
 	}
 	off_t len = fflush(v->mem) == 0 ? ftello(v->mem) : -1;
-	if (len < 2 || len > UINT32_MAX || v->buf[0] != '{' || v->buf[len - 1] != '}' ||
-	    (v->cap_tok == 0 && !grow((void **)&v->tok, &v->cap_tok, 1, sizeof(*v->tok))))
+	if (len <= 0 || !split(v, v->buf, (size_t)len) || v->tok[0].type != T_OBJ)
 		return false;
-	/* the whole text is the finding: expand() checks that it is one object */
-	memset(&v->tok[0], 0, sizeof(v->tok[0]));
-	v->tok[0].end = (uint32_t)len;
-	v->tok[0].type = T_OBJ;
-	v->n_tok = 1;
-	expand(v, 0);
-	if (v->tok[0].kids == v->tok[0].kids_end && v->tok[0].end > 2)
-		return false; /* members that are not JSON */
 	v->loaded = true;
 	index_root(v);
 	return true;
 }
 
-int rt_get(struct rt_finding *v, int t, const char *key)
+int rt_get(const struct rt_finding *v, int t, const char *key)
 {
 	if (!v->loaded || t < 0 || v->tok[t].type != T_OBJ)
 		return -1;
@@ -370,16 +342,17 @@ int rt_get(struct rt_finding *v, int t, const char *key)
 				break;
 			const struct rt_tok *kt = &v->tok[sl - 1];
 			if (kt->end - kt->start == klen + 2 &&
+			    (klen == 0 || v->buf[kt->start + 1] == key[0]) &&
 			    memcmp(v->buf + kt->start + 1, key, klen) == 0) {
 				found = (int)sl;
 				break;
 			}
 		}
 	} else {
-		expand(v, t);
-		for (uint32_t k = v->tok[t].kids; k + 1 < v->tok[t].kids_end; k += 2) {
+		for (uint32_t k = (uint32_t)t + 1; k + 1 < v->tok[t].next; k = v->tok[k + 1].next) {
 			const struct rt_tok *kt = &v->tok[k];
 			if (kt->end - kt->start == klen + 2 &&
+			    (klen == 0 || v->buf[kt->start + 1] == key[0]) &&
 			    memcmp(v->buf + kt->start + 1, key, klen) == 0)
 				found = (int)k + 1;
 		}
@@ -521,20 +494,23 @@ bool rt_is_object(const struct rt_finding *v, int t)
 	return v->loaded && t >= 0 && v->tok[t].type == T_OBJ;
 }
 
-int rt_first(struct rt_finding *v, int t)
+int rt_first(const struct rt_finding *v, int t)
 {
-	if (!v->loaded || t < 0 || v->tok[t].type != T_ARR)
+	if (!v->loaded || t < 0 || v->tok[t].type != T_ARR || v->tok[t].next == (uint32_t)t + 1)
 		return -1;
-	expand(v, t);
-	return v->tok[t].kids < v->tok[t].kids_end ? (int)v->tok[t].kids : -1;
+	return t + 1;
 }
 
 int rt_next(const struct rt_finding *v, int t, int elem)
 {
-	return (uint32_t)elem + 1 < v->tok[t].kids_end ? elem + 1 : -1;
+	uint32_t n = v->tok[elem].next;
+	return n < v->tok[t].next ? (int)n : -1;
 }
 
-size_t rt_count(struct rt_finding *v, int t)
+size_t rt_count(const struct rt_finding *v, int t)
 {
-	return rt_first(v, t) < 0 ? 0 : v->tok[t].kids_end - v->tok[t].kids;
+	size_t n = 0;
+	for (int e = rt_first(v, t); e >= 0; e = rt_next(v, t, e))
+		n++;
+	return n;
 }

@@ -9,9 +9,7 @@
  *
  * A finding is looked at through struct rt_finding: the writer's
  * findings source writes it as JSON text (struct report_findings.members,
- * or the served object dumped), and the text is split into tokens: the
- * finding's own members at once, those of an object or array inside it
- * when they are first asked for.
+ * or the served object dumped), and the text is split once into tokens.
  * Members are then read in place, without a jansson value per member,
  * with what a jansson object of the same finding would give: the last of
  * two equal keys, null as absent, integers only where json_is_integer()
@@ -27,11 +25,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* ---- output ---- */
 
-/* s (not NULL) as it is. */
-void rt_put(struct jsonw *o, const char *s);
+/* s (not NULL) as it is; inline, so that a literal's length is known. */
+static inline void rt_put(struct jsonw *o, const char *s)
+{
+	jsonw_raw(o, s, strlen(s));
+}
 /* v in decimal. */
 void rt_dec(struct jsonw *o, long long v);
 /* Formatted, for what is not a plain string or integer (decimals). */
@@ -59,11 +61,15 @@ void rt_esc(struct jsonw *o, const char *s, const struct rt_escapes *e);
 /* ---- one finding ---- */
 
 struct rt_tok {
-	uint32_t start, end;     /* the value's text, quotes included */
-	uint32_t kids, kids_end; /* a container's members or elements, once read */
+	uint32_t start, end; /* the value's text, quotes included */
+	uint32_t next;	     /* the token after its members or elements */
 	unsigned char type;
-	bool expanded; /* a container whose kids are read */
-	bool decoded;  /* a string already turned into its C form */
+	bool decoded; /* a string already turned into its C form */
+};
+
+struct rt_open {
+	uint32_t tok, n; /* a container being split, and its values so far */
+	bool object;
 };
 
 #define RT_SLOTS 128
@@ -76,6 +82,8 @@ struct rt_finding {
 	struct rt_tok *tok;
 	size_t n_tok, cap_tok;
 	uint32_t slot[RT_SLOTS]; /* the finding's own members by key */
+	struct rt_open *stack;	 /* open containers while splitting */
+	size_t cap_stack;
 	bool loaded; /* the finding is an object */
 };
 
@@ -89,7 +97,7 @@ bool rt_finding_load(struct rt_finding *v, const struct report_findings *fs, siz
 #define RT_ROOT 0
 /* Member key of object t (the last of equal keys); -1 when t is not an
    object, or the member is absent or null. */
-int rt_get(struct rt_finding *v, int t, const char *key);
+int rt_get(const struct rt_finding *v, int t, const char *key);
 /* The string of t, unescaped; NULL unless t is a string. */
 const char *rt_str(struct rt_finding *v, int t);
 /* rt_str(rt_get(...)) */
@@ -100,8 +108,8 @@ bool rt_true(const struct rt_finding *v, int t);
 bool rt_is_object(const struct rt_finding *v, int t);
 /* The elements of array t: the first (-1: none or not an array), then
    each one's next (-1 after the last). */
-int rt_first(struct rt_finding *v, int t);
+int rt_first(const struct rt_finding *v, int t);
 int rt_next(const struct rt_finding *v, int t, int elem);
-size_t rt_count(struct rt_finding *v, int t);
+size_t rt_count(const struct rt_finding *v, int t);
 
 #endif

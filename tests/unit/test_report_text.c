@@ -154,8 +154,20 @@ static void test_broken_text_refused(void **state)
 {
 	(void)state;
 	static const char *const t[] = {
-		"\"a\":\"unterminated", "\"a\":1}]", "\"a\":\"b\"},{\"c\":1", "\"a\":\"ends in \\",
-		"\"a\":[1,{\"b\":2}", "\"ok\":\"yes\",\"bad\":{\"b\" 1},\"list\":[1 2]",
+	    "\"a\":\"unterminated",
+	    "\"a\":1}]",
+	    "\"a\":\"b\"},{\"c\":1",
+	    "\"a\":\"ends in \\",
+	    "\"a\":[1,{\"b\":2}",
+	    "\"a\":{\"b\" 1}",
+	    "\"a\":[1 2]",
+	    "\"a\" 1",
+	    "\"a\":1,,\"b\":2",
+	    "\"a\":[1,]",
+	    "\"a\":{\"b\":1,}",
+	    "\"a\":[1}",
+	    "1:2",
+	    "\"ok\":\"yes\"",
 	};
 	size_t n = sizeof(t) / sizeof(t[0]);
 	struct report_findings fs = raw_source(t, n);
@@ -167,13 +179,6 @@ static void test_broken_text_refused(void **state)
 	}
 	assert_true(rt_finding_load(&v, &fs, n - 1));
 	assert_string_equal(rt_gstr(&v, RT_ROOT, "ok"), "yes");
-	/* what is inside an object or array is read when asked for: broken
-	   there, it has no members */
-	int bad = rt_get(&v, RT_ROOT, "bad");
-	assert_true(rt_is_object(&v, bad));
-	assert_int_equal(rt_get(&v, bad, "b"), -1);
-	assert_int_equal(rt_first(&v, rt_get(&v, RT_ROOT, "list")), -1);
-	assert_int_equal(rt_count(&v, rt_get(&v, RT_ROOT, "list")), 0);
 	rt_finding_close(&v);
 }
 

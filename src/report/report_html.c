@@ -15,7 +15,7 @@
  * Every string of the document may come from captured traffic (host names,
  * user agents, URLs), so every one goes through rh_esc() before it reaches
  * the page, in text and in attribute values alike. Owns nothing after it
- * returns. The two SVG charts live in report_html_charts.c, the findings
+ * returns. The page is written through one buffer (report_text.h). The two SVG charts live in report_html_charts.c, the findings
  * in report_html_findings.c, the plain words in report_html_words.c.
  * Printing (A4) lets a finding run over a page break but keeps headings
  * with what follows them and small blocks whole. Workload:
@@ -72,41 +72,20 @@ bool rh_time(const json_t *o, const char *key, fa_time *t)
 /*
  * The one escape for the page: text and (double-quoted) attribute values.
  * Control characters other than tab and newline are not allowed in HTML
- * text and become U+FFFD so a hidden byte stays visible.
+ * text and become U+FFFD so a hidden byte stays visible (rt_html).
  */
-void rh_esc(FILE *out, const char *s)
+void rh_esc(struct jsonw *out, const char *s)
 {
-	if (s == NULL)
-		return;
-	const unsigned char *p = (const unsigned char *)s, *run = p;
-	for (; *p; p++) {
-		const char *rep;
-		switch (*p) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
-		default:
-			if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f)
-				rep = "\xef\xbf\xbd";
-			else
-				continue;
-		}
-		fwrite(run, 1, (size_t)(p - run), out);
-		fputs(rep, out);
-		run = p + 1;
-	}
-	fwrite(run, 1, (size_t)(p - run), out);
+	rt_esc(out, s, &rt_html);
 }
 
 /* rh_esc() with a fallback for absent values. */
-void rh_esc_or(FILE *out, const char *s, const char *dflt)
+void rh_esc_or(struct jsonw *out, const char *s, const char *dflt)
 {
 	rh_esc(out, s ? s : dflt);
 }
 
-void rh_bytes(FILE *out, long long b)
+void rh_bytes(struct jsonw *out, long long b)
 {
 	static const char *const unit[] = {"B", "kB", "MB", "GB", "TB"};
 	double v = (double)b;
@@ -114,9 +93,9 @@ void rh_bytes(FILE *out, long long b)
 	while (v >= 1000.0 && u < 4)
 		v /= 1000.0, u++;
 	if (u == 0)
-		fprintf(out, "%lld B", b);
+		rt_printf(out, "%lld B", b);
 	else
-		fprintf(out, "%.1f %s", v, unit[u]);
+		rt_printf(out, "%.1f %s", v, unit[u]);
 }
 
 /* ---- page frame ---- */
@@ -175,7 +154,7 @@ static const char css[] =
  * look at what it was asked to: neither a pass nor a fail), and the
  * verdict's reasons right under it, each with its code.
  */
-static void write_verdict(FILE *out, const json_t *doc)
+static void write_verdict(struct jsonw *out, const json_t *doc)
 {
 	static const struct {
 		const char *verdict, *cls, *badge, *says;
@@ -190,242 +169,246 @@ static void write_verdict(FILE *out, const json_t *doc)
 	size_t k = 0;
 	while (k < 3 && !(verdict && strcmp(verdict, kinds[k].verdict) == 0))
 		k++;
-	fprintf(out, "<p><span class=\"badge verdict %s\">%s</span> %s", k < 3 ? kinds[k].cls : "none",
-		k < 3 ? kinds[k].badge : "NO VERDICT", k < 3 ? kinds[k].says : "");
+	rt_printf(out, "<p><span class=\"badge verdict %s\">%s</span> %s",
+		  k < 3 ? kinds[k].cls : "none", k < 3 ? kinds[k].badge : "NO VERDICT",
+		  k < 3 ? kinds[k].says : "");
 	if (rh_str(doc, "fail_on") && k < 2) {
-		fputs(" (threshold: severity ", out);
+		rt_put(out, " (threshold: severity ");
 		rh_esc(out, rh_str(doc, "fail_on"));
-		fputs(" and above)", out);
+		rt_put(out, " and above)");
 	}
-	fputs(".</p>\n", out);
+	rt_put(out, ".</p>\n");
 	const json_t *why = rh_get(doc, "verdict_reasons");
 	if (json_array_size(why) > 0) {
-		fputs("<ul class=\"reasons\">\n", out);
+		rt_put(out, "<ul class=\"reasons\">\n");
 		size_t i;
 		const json_t *r;
 		json_array_foreach(why, i, r) {
 			const char *code = json_is_string(r) ? json_string_value(r) : rh_str(r, "code");
-			fputs("<li>", out);
+			rt_put(out, "<li>");
 			rh_esc_or(out, rh_str(r, "text"), code);
 			if (code && rh_str(r, "text")) {
-				fputs(" <span class=\"meta mono\">", out);
+				rt_put(out, " <span class=\"meta mono\">");
 				rh_esc(out, code);
-				fputs("</span>", out);
+				rt_put(out, "</span>");
 			}
-			fputs("</li>\n", out);
+			rt_put(out, "</li>\n");
 		}
-		fputs("</ul>\n", out);
+		rt_put(out, "</ul>\n");
 	}
 }
 
-static void write_header(FILE *out, const json_t *doc)
+static void write_header(struct jsonw *out, const json_t *doc)
 {
 	const json_t *app = rh_get(rh_get(doc, "policy"), "app");
 	const char *name = rh_str(app, "name");
-	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-	      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
-	      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-	      "style-src 'unsafe-inline'\">\n<title>flowaudit report",
-	      out);
+	rt_put(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+		    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
+		    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+		    "style-src 'unsafe-inline'\">\n<title>flowaudit report");
 	if (name) {
-		fputs(": ", out);
+		rt_put(out, ": ");
 		rh_esc(out, name);
 	}
-	fprintf(out, "</title>\n<style>%s</style>\n</head>\n<body>\n<header>\n", css);
-	fputs("<h1>Network traffic audit: ", out);
+	rt_printf(out, "</title>\n<style>%s</style>\n</head>\n<body>\n<header>\n", css);
+	rt_put(out, "<h1>Network traffic audit: ");
 	rh_esc_or(out, name, "(unnamed app)");
-	fputs("</h1>\n", out);
+	rt_put(out, "</h1>\n");
 	write_verdict(out, doc);
-	fputs("<p class=\"meta\">", out);
+	rt_put(out, "<p class=\"meta\">");
 	if (rh_str(app, "controller")) {
-		fputs("Controller: ", out);
+		rt_put(out, "Controller: ");
 		rh_esc(out, rh_str(app, "controller"));
-		fputs(" &middot; ", out);
+		rt_put(out, " &middot; ");
 	}
 	if (rh_str(app, "policy_date")) {
-		fputs("Policy dated ", out);
+		rt_put(out, "Policy dated ");
 		rh_esc(out, rh_str(app, "policy_date"));
-		fputs(" &middot; ", out);
+		rt_put(out, " &middot; ");
 	}
-	fputs("Generated ", out);
+	rt_put(out, "Generated ");
 	rh_esc_or(out, rh_str(doc, "generated_at"), "(time unknown)");
 	const json_t *gen = rh_get(doc, "generator");
-	fputs(" by ", out);
+	rt_put(out, " by ");
 	rh_esc_or(out, rh_str(gen, "name"), "flowaudit");
-	fputs(" ", out);
+	rt_put(out, " ");
 	rh_esc(out, rh_str(gen, "version"));
 	if (rh_str(doc, "command")) {
-		fputs(" (", out);
+		rt_put(out, " (");
 		rh_esc(out, rh_str(doc, "command"));
-		fputs(")", out);
+		rt_put(out, ")");
 	}
-	fputs("<br>Inputs: ", out);
+	rt_put(out, "<br>Inputs: ");
 	size_t i;
 	const json_t *c;
 	json_array_foreach(rh_get(rh_get(doc, "inputs"), "captures"), i, c) {
-		fputs(i ? ", " : "", out);
-		fputs("<span class=\"mono\">", out);
+		rt_put(out, i ? ", " : "");
+		rt_put(out, "<span class=\"mono\">");
 		rh_esc_or(out, rh_str(c, "path"), "?");
-		fputs("</span>", out);
+		rt_put(out, "</span>");
 	}
 	const char *pol = rh_str(rh_get(rh_get(doc, "inputs"), "policy"), "path");
 	if (pol) {
-		fputs("; policy <span class=\"mono\">", out);
+		rt_put(out, "; policy <span class=\"mono\">");
 		rh_esc(out, pol);
-		fputs("</span>", out);
+		rt_put(out, "</span>");
 	}
-	fputs("</p>\n</header>\n", out);
+	rt_put(out, "</p>\n</header>\n");
 
 	const json_t *s = rh_get(doc, "summary");
 	if (s == NULL)
 		return;
-	fputs("<section class=\"summary\">\n", out);
+	rt_put(out, "<section class=\"summary\">\n");
 	static const char *const keys[][2] = {
 		{"packets", "packets"}, {"flows", "flows"}, {"device_flows", "from the devices"},
 		{"destinations", "destinations"}, {"findings", "findings"}};
 	for (size_t k = 0; k < 5; k++) {
 		long long v;
 		if (rh_int(s, keys[k][0], &v))
-			fprintf(out, "<div><b>%lld</b>%s</div>\n", v, keys[k][1]);
+			rt_printf(out, "<div><b>%lld</b>%s</div>\n", v, keys[k][1]);
 	}
 	long long b;
 	if (rh_int(s, "bytes", &b)) {
-		fputs("<div><b>", out);
+		rt_put(out, "<div><b>");
 		rh_bytes(out, b);
-		fputs("</b>captured</div>\n", out);
+		rt_put(out, "</b>captured</div>\n");
 	}
 	const json_t *sev = rh_get(s, "findings_by_severity");
 	if (json_is_object(sev)) {
-		fputs("<div>by severity:", out);
+		rt_put(out, "<div>by severity:");
 		const char *k;
 		const json_t *v;
 		json_object_foreach((json_t *)sev, k, v) {
-			fputs(" ", out);
+			rt_put(out, " ");
 			rh_esc(out, k);
-			fprintf(out, " %lld", (long long)json_integer_value(v));
+			rt_printf(out, " %lld", (long long)json_integer_value(v));
 		}
-		fputs("<br><a href=\"#limits\">what this audit cannot see</a> &middot; "
-		      "<a href=\"#glossary\">words used</a></div>\n", out);
+		rt_put(out, "<br><a href=\"#limits\">what this audit cannot see</a> &middot; "
+			    "<a href=\"#glossary\">words used</a></div>\n");
 	}
-	fputs("</section>\n", out);
+	rt_put(out, "</section>\n");
 	/* a live capture says what the kernel and the interface dropped */
 	const json_t *d = rh_get(s, "capture_drops");
 	long long rcv, drop, ifdrop;
 	if (json_is_object(d) && rh_int(d, "received", &rcv) && rh_int(d, "dropped", &drop) &&
 	    rh_int(d, "if_dropped", &ifdrop)) {
 		if (drop || ifdrop)
-			fprintf(out, "<p class=\"broken\">The capture is incomplete: %lld packets were "
-				     "dropped by the kernel and %lld by the interface, of %lld received. "
-				     "What is not in the capture was not audited.</p>\n",
-				drop, ifdrop, rcv);
+			rt_printf(
+			    out,
+			    "<p class=\"broken\">The capture is incomplete: %lld packets were "
+			    "dropped by the kernel and %lld by the interface, of %lld received. "
+			    "What is not in the capture was not audited.</p>\n",
+			    drop, ifdrop, rcv);
 		else
-			fprintf(out, "<p class=\"meta\">Live capture: %lld packets received, none "
-				     "dropped by the kernel or the interface.</p>\n", rcv);
+			rt_printf(out,
+				  "<p class=\"meta\">Live capture: %lld packets received, none "
+				  "dropped by the kernel or the interface.</p>\n",
+				  rcv);
 	}
 }
 
-static void write_notes(FILE *out, const json_t *doc)
+static void write_notes(struct jsonw *out, const json_t *doc)
 {
 	const json_t *notes = rh_get(doc, "notes");
 	if (json_array_size(notes) == 0)
 		return;
-	fputs("<h2>Notes for the reader</h2>\n<ul>\n", out);
+	rt_put(out, "<h2>Notes for the reader</h2>\n<ul>\n");
 	size_t i;
 	const json_t *n;
 	json_array_foreach(notes, i, n) {
-		fputs("<li>", out);
+		rt_put(out, "<li>");
 		rh_esc(out, json_string_value(n));
-		fputs("</li>\n", out);
+		rt_put(out, "</li>\n");
 	}
-	fputs("</ul>\n", out);
+	rt_put(out, "</ul>\n");
 }
 
-static void verdict_cell(FILE *out, const char *v)
+static void verdict_cell(struct jsonw *out, const char *v)
 {
 	if (v && strcmp(v, "kept") == 0)
-		fputs("<td class=\"kept\">&#10003; kept</td>", out);
+		rt_put(out, "<td class=\"kept\">&#10003; kept</td>");
 	else if (v && strcmp(v, "broken") == 0)
-		fputs("<td class=\"broken\">&#10007; broken</td>", out);
+		rt_put(out, "<td class=\"broken\">&#10007; broken</td>");
 	else if (v && strcmp(v, "not_exercised") == 0)
-		fputs("<td class=\"not_exercised\">&ndash; not exercised</td>", out);
+		rt_put(out, "<td class=\"not_exercised\">&ndash; not exercised</td>");
 	else {
-		fputs("<td>", out);
+		rt_put(out, "<td>");
 		rh_esc_or(out, v, "unknown");
-		fputs("</td>", out);
+		rt_put(out, "</td>");
 	}
 }
 
-static void write_statements(FILE *out, const json_t *doc)
+static void write_statements(struct jsonw *out, const json_t *doc)
 {
 	const json_t *sts = rh_get(doc, "statements");
-	fputs("<h2 id=\"statements\">Declared statements</h2>\n", out);
+	rt_put(out, "<h2 id=\"statements\">Declared statements</h2>\n");
 	if (json_array_size(sts) == 0) {
-		fputs("<p>The report lists no declared statements.</p>\n", out);
+		rt_put(out, "<p>The report lists no declared statements.</p>\n");
 		return;
 	}
-	fputs("<p>What the app's privacy declaration says, and whether the captured traffic kept it.</p>\n"
-	      "<table>\n<tr><th>Statement</th><th>Verdict</th><th>What the policy says</th>"
-	      "<th>Findings</th></tr>\n",
-	      out);
+	rt_put(out, "<p>What the app's privacy declaration says, and whether the captured traffic "
+		    "kept it.</p>\n"
+		    "<table>\n<tr><th>Statement</th><th>Verdict</th><th>What the policy says</th>"
+		    "<th>Findings</th></tr>\n");
 	size_t i;
 	const json_t *st;
 	json_array_foreach(sts, i, st) {
-		fputs("<tr><td>", out);
+		rt_put(out, "<tr><td>");
 		rh_esc_or(out, rh_str(st, "text"), "");
-		fputs("<br><span class=\"meta mono\">", out);
+		rt_put(out, "<br><span class=\"meta mono\">");
 		rh_esc(out, rh_str(st, "id"));
-		fputs("</span></td>", out);
+		rt_put(out, "</span></td>");
 		verdict_cell(out, rh_str(st, "verdict"));
-		fputs("<td>", out);
+		rt_put(out, "<td>");
 		if (rh_str(st, "clause")) {
-			fputs("<blockquote>", out);
+			rt_put(out, "<blockquote>");
 			rh_esc(out, rh_str(st, "clause"));
-			fputs("</blockquote>", out);
+			rt_put(out, "</blockquote>");
 		}
-		fputs("</td><td>", out);
+		rt_put(out, "</td><td>");
 		size_t k;
 		const json_t *id;
 		json_array_foreach(rh_get(st, "findings"), k, id) {
 			const char *s = json_string_value(id);
-			fputs(k ? ", " : "", out);
-			fputs("<a href=\"#finding-", out);
+			rt_put(out, k ? ", " : "");
+			rt_put(out, "<a href=\"#finding-");
 			rh_esc(out, s);
-			fputs("\">", out);
+			rt_put(out, "\">");
 			rh_esc(out, s);
-			fputs("</a>", out);
+			rt_put(out, "</a>");
 		}
-		fputs("</td></tr>\n", out);
+		rt_put(out, "</td></tr>\n");
 	}
-	fputs("</table>\n", out);
+	rt_put(out, "</table>\n");
 }
 
 /* What the declaration itself leaves open (a drafted declaration's `review`). */
-static void write_policy_review(FILE *out, const json_t *doc)
+static void write_policy_review(struct jsonw *out, const json_t *doc)
 {
 	const json_t *rv = rh_get(doc, "policy_review");
 	if (json_array_size(rv) == 0)
 		return;
-	fputs("<h3>The declaration leaves open</h3>\n<ul>\n", out);
+	rt_put(out, "<h3>The declaration leaves open</h3>\n<ul>\n");
 	size_t i;
 	const json_t *r;
 	json_array_foreach(rv, i, r) {
-		fputs("<li>", out);
+		rt_put(out, "<li>");
 		rh_esc_or(out, rh_str(r, "what"), "");
-		fputs(" <span class=\"meta\">", out);
+		rt_put(out, " <span class=\"meta\">");
 		rh_esc(out, rh_str(r, "where"));
-		fputs("</span></li>\n", out);
+		rt_put(out, "</span></li>\n");
 	}
-	fputs("</ul>\n", out);
+	rt_put(out, "</ul>\n");
 }
 
 /* ---- devices ---- */
 
-static void write_devices(FILE *out, const json_t *doc)
+static void write_devices(struct jsonw *out, const json_t *doc)
 {
 	const json_t *devs = rh_get(doc, "devices");
 	if (json_array_size(devs) == 0)
 		return;
-	fputs("<h2 id=\"devices\">Devices</h2>\n", out);
+	rt_put(out, "<h2 id=\"devices\">Devices</h2>\n");
 	/* the flows of each client address, found in one pass (a report can
 	   hold thousands of devices) */
 	json_t *by_client = json_object();
@@ -450,27 +433,27 @@ static void write_devices(FILE *out, const json_t *doc)
 		long long given;
 		if (rh_int(d, "flows", &given))
 			nflows = (size_t)given;
-		fputs("<section>\n<h3>Device <span class=\"mono\">", out);
+		rt_put(out, "<section>\n<h3>Device <span class=\"mono\">");
 		rh_esc_or(out, addr, "?");
-		fprintf(out, "</span></h3>\n<p>%zu flows. Findings: ", nflows);
+		rt_printf(out, "</span></h3>\n<p>%zu flows. Findings: ", nflows);
 		const json_t *ids = rh_get(d, "findings");
 		long long nfind;
 		if (json_is_array(ids)) {
 			const json_t *id;
 			json_array_foreach(ids, k, id) {
-				fputs(k ? ", " : "", out);
-				fputs("<a href=\"#finding-", out);
+				rt_put(out, k ? ", " : "");
+				rt_put(out, "<a href=\"#finding-");
 				rh_esc(out, json_string_value(id));
-				fputs("\">", out);
+				rt_put(out, "\">");
 				rh_esc(out, json_string_value(id));
-				fputs("</a>", out);
+				rt_put(out, "</a>");
 			}
 			if (json_array_size(ids) == 0)
-				fputs("none", out);
+				rt_put(out, "none");
 		} else if (rh_int(d, "findings", &nfind)) {
-			fprintf(out, "%lld", nfind);
+			rt_printf(out, "%lld", nfind);
 		}
-		fputs(".</p>\n", out);
+		rt_put(out, ".</p>\n");
 		if (addr == NULL)
 			goto end_section;
 		size_t shown = 0, total = 0;
@@ -478,68 +461,72 @@ static void write_devices(FILE *out, const json_t *doc)
 			if (total++ >= MAX_DEVICE_FLOWS)
 				continue;
 			if (shown++ == 0)
-				fputs("<table>\n<tr><th>Flow</th><th>Server</th><th>Name</th><th>Protocol</th>"
-				      "<th>Country</th><th>Sent</th><th>Received</th></tr>\n",
-				      out);
-			fprintf(out, "<tr><td>%lld</td><td class=\"mono\">", rh_int0(fl, "id"));
+				rt_put(out,
+				       "<table>\n<tr><th>Flow</th><th>Server</th><th>Name</"
+				       "th><th>Protocol</th>"
+				       "<th>Country</th><th>Sent</th><th>Received</th></tr>\n");
+			rt_printf(out, "<tr><td>%lld</td><td class=\"mono\">", rh_int0(fl, "id"));
 			rh_esc(out, rh_str(fl, "server_ip"));
-			fprintf(out, ":%lld</td><td class=\"mono\">", rh_int0(fl, "server_port"));
+			rt_printf(out, ":%lld</td><td class=\"mono\">", rh_int0(fl, "server_port"));
 			if (rh_str(fl, "name") == NULL && rh_str(fl, "dns_query") != NULL) {
-				fputs("<span class=\"meta\">asks for</span> ", out);
+				rt_put(out, "<span class=\"meta\">asks for</span> ");
 				rh_esc(out, rh_str(fl, "dns_query"));
 			} else {
 				rh_esc_or(out, rh_str(fl, "name"), "-");
 			}
-			fputs("</td><td>", out);
+			rt_put(out, "</td><td>");
 			rh_esc(out, rh_str(fl, "transport"));
-			fputs(" ", out);
+			rt_put(out, " ");
 			rh_esc(out, rh_str(fl, "protocol"));
-			fputs("</td><td>", out);
+			rt_put(out, "</td><td>");
 			rh_country(out, rh_str(fl, "country"), "-");
-			fputs("</td><td class=\"num\">", out);
+			rt_put(out, "</td><td class=\"num\">");
 			rh_bytes(out, rh_int0(fl, "bytes_out"));
-			fputs("</td><td class=\"num\">", out);
+			rt_put(out, "</td><td class=\"num\">");
 			rh_bytes(out, rh_int0(fl, "bytes_in"));
-			fputs("</td></tr>\n", out);
+			rt_put(out, "</td></tr>\n");
 		}
 		if (shown)
-			fputs("</table>\n", out);
+			rt_put(out, "</table>\n");
 		if (nflows > shown)
-			fprintf(out, "<p>&hellip; and %zu more flows (all are in report.json).</p>\n",
-				nflows - shown);
+			rt_printf(out,
+				  "<p>&hellip; and %zu more flows (all are in report.json).</p>\n",
+				  nflows - shown);
 end_section:
-		fputs("</section>\n", out);
+	rt_put(out, "</section>\n");
 	}
 	json_decref(by_client);
 }
 
 /* ---- inputs and attribution ---- */
 
-static void input_row(FILE *out, const char *what, const json_t *o, const char *extra)
+static void input_row(struct jsonw *out, const char *what, const json_t *o, const char *extra)
 {
 	if (!json_is_object(o))
 		return;
-	fprintf(out, "<tr><td>%s</td><td><span class=\"mono\">", what);
+	rt_printf(out, "<tr><td>%s</td><td><span class=\"mono\">", what);
 	rh_esc_or(out, rh_str(o, "path"), "-");
-	fputs("</span><span class=\"mono sha\">SHA-256 ", out);
+	rt_put(out, "</span><span class=\"mono sha\">SHA-256 ");
 	rh_esc_or(out, rh_str(o, "sha256"), "-");
-	fputs("</span></td><td>", out);
+	rt_put(out, "</span></td><td>");
 	rh_esc(out, extra);
-	fputs("</td></tr>\n", out);
+	rt_put(out, "</td></tr>\n");
 }
 
-static void write_inputs(FILE *out, const json_t *doc)
+static void write_inputs(struct jsonw *out, const json_t *doc)
 {
 	const json_t *in = rh_get(doc, "inputs");
 	if (!json_is_object(in))
 		return;
-	fputs("<h2 id=\"inputs\">Inputs and hashes</h2>\n<p>Anyone can check these files are the ones "
-	      "audited: <span class=\"mono\">sha256sum FILE</span> must print the same value (for "
-	      "the signature catalogue, a directory, the value is the SHA-256 of what "
-	      "<span class=\"mono\">sha256sum *.json</span> prints there; "
-	      "<span class=\"mono\">flowaudit verify</span> checks all of them).</p>\n"
-	      "<table class=\"inputs\">\n<tr><th>Input</th><th>File and its SHA-256</th><th>Details</th></tr>\n",
-	      out);
+	rt_put(out,
+	       "<h2 id=\"inputs\">Inputs and hashes</h2>\n<p>Anyone can check these files are the "
+	       "ones "
+	       "audited: <span class=\"mono\">sha256sum FILE</span> must print the same value (for "
+	       "the signature catalogue, a directory, the value is the SHA-256 of what "
+	       "<span class=\"mono\">sha256sum *.json</span> prints there; "
+	       "<span class=\"mono\">flowaudit verify</span> checks all of them).</p>\n"
+	       "<table class=\"inputs\">\n<tr><th>Input</th><th>File and its "
+	       "SHA-256</th><th>Details</th></tr>\n");
 	size_t i;
 	const json_t *c;
 	json_array_foreach(rh_get(in, "captures"), i, c) {
@@ -572,23 +559,23 @@ static void write_inputs(FILE *out, const json_t *doc)
 			 built ? built : "", desc ? "; " : "", desc ? desc : "");
 		input_row(out, dbs[k][1], g, extra);
 	}
-	fputs("</table>\n", out);
+	rt_put(out, "</table>\n");
 }
 
-static void write_footer(FILE *out, const json_t *doc)
+static void write_footer(struct jsonw *out, const json_t *doc)
 {
-	fputs("<footer>\n", out);
+	rt_put(out, "<footer>\n");
 	size_t i;
 	const json_t *a;
 	json_array_foreach(rh_get(doc, "attribution"), i, a) {
-		fputs("<p>", out);
+		rt_put(out, "<p>");
 		rh_esc(out, json_string_value(a));
-		fputs("</p>\n", out);
+		rt_put(out, "</p>\n");
 	}
-	fputs("<p>Countries are those the address is registered in, which is not always where the "
-	      "server stands. Identifier values are masked in this report; the evidence captures "
-	      "hold the packets as they were sent.</p>\n</footer>\n",
-	      out);
+	rt_put(out,
+	       "<p>Countries are those the address is registered in, which is not always where the "
+	       "server stands. Identifier values are masked in this report; the evidence captures "
+	       "hold the packets as they were sent.</p>\n</footer>\n");
 }
 
 int report_html_write(const json_t *doc, FILE *out, struct fa_err *err)
@@ -597,28 +584,42 @@ int report_html_write(const json_t *doc, FILE *out, struct fa_err *err)
 	return report_html_write_each(doc, &fs, out, err);
 }
 
-int report_html_write_each(const json_t *doc, const struct report_findings *fs, FILE *out,
+int report_html_write_each(const json_t *doc, const struct report_findings *fs, FILE *fp,
 			   struct fa_err *err)
 {
 	if (!json_is_object(doc)) {
 		fa_err_set(err, "report.html: the report document is not a JSON object");
 		return FA_ERUNTIME;
 	}
+	struct rh_briefs bs;
+	struct jsonw w;
+	if (!rh_briefs_load(&bs, fs)) {
+		rh_briefs_free(&bs);
+		fa_err_set(err, "report.html: out of memory");
+		return FA_ERUNTIME;
+	}
+	if (jsonw_open_text(&w, fp) != FA_OK) {
+		rh_briefs_free(&bs);
+		fa_err_set(err, "report.html: out of memory");
+		return FA_ERUNTIME;
+	}
+	struct jsonw *out = &w;
 	write_header(out, doc);
 	write_notes(out, doc);
-	rh_findings_table(out, fs);
+	rh_findings_table(out, &bs);
 	write_statements(out, doc);
 	write_policy_review(out, doc);
 	rh_country_chart(out, doc);
-	rh_timeline(out, doc, fs);
-	rh_findings(out, doc, fs);
+	rh_timeline(out, doc, &bs);
+	rh_findings(out, doc, fs, &bs);
 	write_devices(out, doc);
 	rh_cannot_see(out, doc);
 	write_inputs(out, doc);
 	rh_glossary(out);
 	write_footer(out, doc);
-	fputs("</body>\n</html>\n", out);
-	if (ferror(out)) {
+	rt_put(out, "</body>\n</html>\n");
+	rh_briefs_free(&bs);
+	if (jsonw_close(out) != FA_OK || ferror(fp)) {
 		fa_err_set(err, "report.html: write failed: %s", strerror(errno));
 		return FA_ERUNTIME;
 	}

@@ -46,7 +46,7 @@ static int kind_index(const char **kinds, size_t *n, const char *k)
  * is the devices' (public or local) or between other hosts, and the chart
  * counts the devices' flows to public addresses.
  */
-static void write_flow_counts(FILE *out, const json_t *doc, const json_t *by)
+static void write_flow_counts(struct jsonw *out, const json_t *doc, const json_t *by)
 {
 	const json_t *s = rh_get(doc, "summary");
 	long long flows, dev, pub, charted = 0;
@@ -57,16 +57,21 @@ static void write_flow_counts(FILE *out, const json_t *doc, const json_t *by)
 	if (!rh_int(s, "flows", &flows) || !rh_int(s, "device_flows", &dev) ||
 	    !rh_int(s, "public_flows", &pub))
 		return;
-	fprintf(out, "<p>Of the %lld flows in the capture, %lld were the devices': <b>%lld to public "
-		     "addresses</b>, counted below by the country each address is registered in, "
-		     "and %lld on the local network (such as DNS to the router). ",
-		flows, dev, pub, dev - pub);
+	rt_printf(out,
+		  "<p>Of the %lld flows in the capture, %lld were the devices': <b>%lld to public "
+		  "addresses</b>, counted below by the country each address is registered in, "
+		  "and %lld on the local network (such as DNS to the router). ",
+		  flows, dev, pub, dev - pub);
 	if (flows > dev)
-		fprintf(out, "The other %lld were between other hosts and were not audited. ", flows - dev);
+		rt_printf(out, "The other %lld were between other hosts and were not audited. ",
+			  flows - dev);
 	if (charted != pub)
-		fprintf(out, "%lld of the devices' public flows are not in the table: the report keeps "
-			     "no record of them (summary.flows_not_listed). ", pub - charted);
-	fputs("</p>\n", out);
+		rt_printf(
+		    out,
+		    "%lld of the devices' public flows are not in the table: the report keeps "
+		    "no record of them (summary.flows_not_listed). ",
+		    pub - charted);
+	rt_put(out, "</p>\n");
 }
 
 struct country_row {
@@ -83,18 +88,18 @@ static int row_cmp(const void *a, const void *b)
 	return strcmp(x->cc, y->cc);
 }
 
-void rh_country_chart(FILE *out, const json_t *doc)
+void rh_country_chart(struct jsonw *out, const json_t *doc)
 {
 	/* summary.by_country: one row per country over every flow, with the
 	   flows per recipient kind (report_json.c) */
 	const json_t *by = rh_get(rh_get(doc, "summary"), "by_country");
 	const char *kinds[MAX_CHART_KINDS];
 	size_t n_kinds = 0, n_rows = 0, cap = json_array_size(by);
-	fputs("<h2 id=\"countries\">Where the traffic went</h2>\n", out);
+	rt_put(out, "<h2 id=\"countries\">Where the traffic went</h2>\n");
 	write_flow_counts(out, doc, by);
 	struct country_row *rows = calloc(cap ? cap : 1, sizeof(*rows));
 	if (rows == NULL) {
-		fputs("<p>Chart left out: not enough memory.</p>\n", out);
+		rt_put(out, "<p>Chart left out: not enough memory.</p>\n");
 		return;
 	}
 	size_t i;
@@ -115,7 +120,7 @@ void rh_country_chart(FILE *out, const json_t *doc)
 		cr->bytes = rh_int0(row, "bytes");
 	}
 	if (n_rows == 0) {
-		fputs("<p>No flow to a public address.</p>\n", out);
+		rt_put(out, "<p>No flow to a public address.</p>\n");
 		free(rows);
 		return;
 	}
@@ -139,77 +144,85 @@ void rh_country_chart(FILE *out, const json_t *doc)
 		max = rows[r].total > max ? rows[r].total : max;
 	const int label_w = 150, bar_w = VIEW_W - label_w - 50, row_h = 26, top = 8;
 	int height = top + (int)n_rows * row_h + 8;
-	fputs("<figure>\n", out);
-	fprintf(out, "<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
-		     "aria-label=\"Flows by country\">\n", VIEW_W, height, VIEW_W, height);
+	rt_put(out, "<figure>\n");
+	rt_printf(out,
+		  "<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
+		  "aria-label=\"Flows by country\">\n",
+		  VIEW_W, height, VIEW_W, height);
 	for (size_t r = 0; r < n_rows; r++) {
 		int y = top + (int)r * row_h;
-		fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\"><title>", label_w - 8, y + 16);
+		rt_printf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\"><title>", label_w - 8,
+			  y + 16);
 		rh_esc(out, rows[r].cc);
-		fputs("</title>", out);
+		rt_put(out, "</title>");
 		const char *name = rh_country_name(rows[r].cc);
 		rh_esc(out, name && strlen(name) <= 20 ? name : rows[r].cc);
-		fputs("</text>\n", out);
+		rt_put(out, "</text>\n");
 		double x = label_w;
 		for (int k = 0; k <= MAX_CHART_KINDS; k++) {
 			if (rows[r].flows[k] == 0)
 				continue;
 			double w = (double)bar_w * (double)rows[r].flows[k] / (double)max;
-			fprintf(out, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"18\" fill=\"%s\" "
-				     "stroke=\"#fff\"><title>", x, y + 3, w, palette[k]);
+			rt_printf(
+			    out,
+			    "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"18\" fill=\"%s\" "
+			    "stroke=\"#fff\"><title>",
+			    x, y + 3, w, palette[k]);
 			rh_esc(out, rows[r].cc);
-			fputs(": ", out);
+			rt_put(out, ": ");
 			rh_esc(out, rh_plain(RH_KIND, k < MAX_CHART_KINDS ? kinds[k] : "other"));
-			fprintf(out, ", %lld flows</title></rect>\n", rows[r].flows[k]);
+			rt_printf(out, ", %lld flows</title></rect>\n", rows[r].flows[k]);
 			x += w;
 		}
-		fprintf(out, "<text x=\"%.1f\" y=\"%d\">%lld</text>\n", x + 6, y + 16, rows[r].total);
+		rt_printf(out, "<text x=\"%.1f\" y=\"%d\">%lld</text>\n", x + 6, y + 16,
+			  rows[r].total);
 	}
-	fputs("</svg>\n<figcaption class=\"legend\">", out);
+	rt_put(out, "</svg>\n<figcaption class=\"legend\">");
 	for (size_t k = 0; k < n_kinds + other; k++) {
-		fprintf(out, "<span><i class=\"swatch\" style=\"background:%s\"></i>",
-			palette[k < n_kinds ? k : MAX_CHART_KINDS]);
+		rt_printf(out, "<span><i class=\"swatch\" style=\"background:%s\"></i>",
+			  palette[k < n_kinds ? k : MAX_CHART_KINDS]);
 		rh_word(out, RH_KIND, k < n_kinds ? kinds[k] : "other", NULL);
-		fputs("</span>", out);
+		rt_put(out, "</span>");
 	}
-	fputs("</figcaption>\n</figure>\n<table>\n<tr><th>Country</th>", out);
+	rt_put(out, "</figcaption>\n</figure>\n<table>\n<tr><th>Country</th>");
 	for (size_t k = 0; k < n_kinds + other; k++) {
-		fputs("<th>", out);
+		rt_put(out, "<th>");
 		rh_word(out, RH_KIND, k < n_kinds ? kinds[k] : "other", NULL);
-		fputs("</th>", out);
+		rt_put(out, "</th>");
 	}
-	fputs("<th>Flows</th><th>Bytes</th></tr>\n", out);
+	rt_put(out, "<th>Flows</th><th>Bytes</th></tr>\n");
 	struct country_row sum = {.cc = NULL};
 	for (size_t r = 0; r < n_rows; r++) {
-		fputs("<tr><td>", out);
+		rt_put(out, "<tr><td>");
 		rh_country(out, rows[r].cc, NULL);
-		fputs("</td>", out);
+		rt_put(out, "</td>");
 		for (size_t k = 0; k < n_kinds + other; k++)
-			fprintf(out, "<td>%lld</td>", rows[r].flows[k < n_kinds ? k : MAX_CHART_KINDS]);
-		fprintf(out, "<td>%lld</td><td>", rows[r].total);
+			rt_printf(out, "<td>%lld</td>",
+				  rows[r].flows[k < n_kinds ? k : MAX_CHART_KINDS]);
+		rt_printf(out, "<td>%lld</td><td>", rows[r].total);
 		rh_bytes(out, rows[r].bytes);
-		fputs("</td></tr>\n", out);
+		rt_put(out, "</td></tr>\n");
 		for (int k = 0; k <= MAX_CHART_KINDS; k++)
 			sum.flows[k] += rows[r].flows[k];
 		sum.total += rows[r].total;
 		sum.bytes += rows[r].bytes;
 	}
-	fputs("<tr class=\"total\"><th>All countries</th>", out);
+	rt_put(out, "<tr class=\"total\"><th>All countries</th>");
 	for (size_t k = 0; k < n_kinds + other; k++)
-		fprintf(out, "<th>%lld</th>", sum.flows[k < n_kinds ? k : MAX_CHART_KINDS]);
-	fprintf(out, "<th>%lld</th><th>", sum.total);
+		rt_printf(out, "<th>%lld</th>", sum.flows[k < n_kinds ? k : MAX_CHART_KINDS]);
+	rt_printf(out, "<th>%lld</th><th>", sum.total);
 	rh_bytes(out, sum.bytes);
-	fputs("</th></tr>\n</table>\n", out);
+	rt_put(out, "</th></tr>\n</table>\n");
 	free(rows);
 }
 
 /* ---- timeline: findings per recipient against consent events ---- */
 
-static const char *finding_row_label(const json_t *f)
+static const char *finding_row_label(const struct rh_briefs *bs, const struct rh_brief *b)
 {
-	const char *l = rh_str(rh_get(f, "recipient"), "name");
+	const char *l = rh_bstr(bs, b->recipient);
 	if (l == NULL)
-		l = rh_str(f, "host");
+		l = rh_bstr(bs, b->host);
 	return l ? l : "(unnamed destination)";
 }
 
@@ -232,8 +245,8 @@ static bool public_flow(const json_t *f)
 
 static size_t row_of(const char *const *rows, size_t n_rows, const char *l)
 {
-	size_t r = 0;
-	while (r < n_rows && strcmp(rows[r], l) != 0)
+	size_t r = 0; /* the first byte first: tens of thousands of findings ask */
+	while (r < n_rows && (rows[r][0] != l[0] || strcmp(rows[r], l) != 0))
 		r++;
 	return r;
 }
@@ -261,7 +274,7 @@ static void widen(fa_time *lo, fa_time *hi, bool *any, fa_time t)
 /* "11-22 10:00:03", or with tenths of a second ("10:00:03.3") when the
    ticks are closer than a minute, so a label never names another time;
    over a span of months, the date with its year ("2026-11-22") */
-static void clock_label(FILE *out, fa_time t, bool with_date, bool tenths, bool with_year)
+static void clock_label(struct jsonw *out, fa_time t, bool with_date, bool tenths, bool with_year)
 {
 	char buf[48];
 	fa_time_str(t, buf, sizeof(buf));
@@ -271,17 +284,16 @@ static void clock_label(FILE *out, fa_time t, bool with_date, bool tenths, bool 
 		return;
 	}
 	if (with_year) {
-		fprintf(out, "%.10s", buf);
+		rt_printf(out, "%.10s", buf);
 		return;
 	}
-	fprintf(out, with_date ? "%.5s %.8s" : "%.0s%.8s", buf + 5, buf + 11);
+	rt_printf(out, with_date ? "%.5s %.8s" : "%.0s%.8s", buf + 5, buf + 11);
 	if (tenths)
-		fprintf(out, ".%d", (int)((t % 1000000 + 1000000) % 1000000 / 100000));
+		rt_printf(out, ".%d", (int)((t % 1000000 + 1000000) % 1000000 / 100000));
 }
 
 /* Where finding i is drawn: its row (-1: none), times, severity's place
-   in the drawing order. Kept between the passes, since the findings
-   themselves are fetched one at a time. */
+   in the drawing order. */
 struct bar {
 	int row, order;
 	bool timed;
@@ -290,7 +302,7 @@ struct bar {
 
 static const char *const draw_order[] = {"info", "low", "medium", "high"};
 
-void rh_timeline(FILE *out, const json_t *doc, const struct report_findings *fs)
+void rh_timeline(struct jsonw *out, const json_t *doc, const struct rh_briefs *bs)
 {
 	const json_t *events = rh_get(doc, "consent_events");
 	fa_time lo = 0, hi = 0, t;
@@ -302,37 +314,38 @@ void rh_timeline(FILE *out, const json_t *doc, const struct report_findings *fs)
 		widen(&lo, &hi, &any, t);
 	if (rh_time(sum, "last_seen", &t))
 		widen(&lo, &hi, &any, t);
-	struct bar *bars = calloc(fs->n ? fs->n : 1, sizeof(*bars));
+	struct bar *bars = calloc(bs->n ? bs->n : 1, sizeof(*bars));
 	char *rows[MAX_TIMELINE_ROWS];
 	size_t n_rows = 0, not_drawn = 0;
-	for (i = 0; bars != NULL && i < fs->n; i++) {
-		json_t *f = report_finding_brief(fs, i);
+	for (i = 0; bars != NULL && i < bs->n; i++) {
+		const struct rh_brief *f = &bs->b[i];
 		struct bar *br = &bars[i];
 		br->row = -1;
-		br->timed = rh_time(f, "first_seen", &br->a);
-		bool has_last = rh_time(f, "last_seen", &t);
+		br->timed = f->has_first;
+		br->a = f->has_first ? f->first : 0;
+		bool has_last = f->has_last;
+		t = f->last;
 		if (br->timed)
 			widen(&lo, &hi, &any, br->a);
 		if (has_last)
 			widen(&lo, &hi, &any, t);
 		br->b = br->timed && has_last && t >= br->a ? t : br->a;
-		const char *sv = rh_str(f, "severity");
+		const char *sv = rh_bstr(bs, f->severity);
 		for (int q = 0; q < 4; q++)
 			if (sv != NULL && strcmp(sv, draw_order[q]) == 0)
 				br->order = q;
-		const char *l = finding_row_label(f);
+		const char *l = finding_row_label(bs, f);
 		size_t r = row_of((const char *const *)rows, n_rows, l);
 		if (r == n_rows && n_rows < MAX_TIMELINE_ROWS && (rows[n_rows] = strdup(l)) != NULL)
 			n_rows++;
 		br->row = r < n_rows ? (int)r : -1;
-		json_decref(f);
 	}
 	json_array_foreach(events, i, x)
 		if (rh_time(x, "time", &t))
 			widen(&lo, &hi, &any, t);
-	fputs("<h2 id=\"timeline\">Timeline against consent</h2>\n", out);
-	if (!any || fs->n == 0 || bars == NULL) {
-		fputs("<p>No finding to place in time.</p>\n", out);
+	rt_put(out, "<h2 id=\"timeline\">Timeline against consent</h2>\n");
+	if (!any || bs->n == 0 || bars == NULL) {
+		rt_put(out, "<p>No finding to place in time.</p>\n");
 		goto done;
 	}
 	if (hi == lo)
@@ -351,20 +364,25 @@ void rh_timeline(FILE *out, const json_t *doc, const struct report_findings *fs)
 	int height = top + (int)n_rows * row_h + 40;
 	bool days = hi - lo > 86400LL * 1000000;
 #define TX(tt) (left + width * (double)((tt) - lo) / (double)(hi - lo))
-	fputs("<p>Each bar is a finding, from the first to the last packet it covers, on the row of "
-	      "its recipient; the thin grey marks under them are the transfers themselves (the "
-	      "devices' flows listed in this report), findings or not; dashed lines are the "
-	      "consent events of the session.</p>\n<figure>\n",
-	      out);
-	fprintf(out, "<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
-		     "aria-label=\"Timeline of findings and consent\">\n", VIEW_W, height, VIEW_W, height);
+	rt_put(
+	    out,
+	    "<p>Each bar is a finding, from the first to the last packet it covers, on the row of "
+	    "its recipient; the thin grey marks under them are the transfers themselves (the "
+	    "devices' flows listed in this report), findings or not; dashed lines are the "
+	    "consent events of the session.</p>\n<figure>\n");
+	rt_printf(out,
+		  "<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
+		  "aria-label=\"Timeline of findings and consent\">\n",
+		  VIEW_W, height, VIEW_W, height);
 	for (size_t r = 0; r < n_rows; r++) {
 		int y = top + (int)r * row_h;
-		fprintf(out, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%d\" y2=\"%d\" stroke=\"#eaecf0\"/>\n",
-			left, left + width, y + 12, y + 12);
-		fprintf(out, "<text x=\"%.0f\" y=\"%d\" text-anchor=\"end\"><title>", left - 8, y + 16);
+		rt_printf(
+		    out, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%d\" y2=\"%d\" stroke=\"#eaecf0\"/>\n",
+		    left, left + width, y + 12, y + 12);
+		rt_printf(out, "<text x=\"%.0f\" y=\"%d\" text-anchor=\"end\"><title>", left - 8,
+			  y + 16);
 		rh_esc(out, rows[r]);
-		fputs("</title>", out);
+		rt_put(out, "</title>");
 		/* what fits left of the axis; the whole name is in the title */
 		size_t len = strlen(rows[r]);
 		if (len <= ROW_LABEL_MAX) {
@@ -377,21 +395,25 @@ void rh_timeline(FILE *out, const json_t *doc, const struct report_findings *fs)
 			memcpy(cut, rows[r], n);
 			cut[n] = '\0';
 			rh_esc(out, cut);
-			fputs("&hellip;", out);
+			rt_put(out, "&hellip;");
 		}
-		fputs("</text>\n", out);
+		rt_put(out, "</text>\n");
 	}
 	int axis_y = top + (int)n_rows * row_h + 4;
-	fprintf(out, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%d\" y2=\"%d\" stroke=\"#555\"/>\n", left,
-		left + width, axis_y, axis_y);
+	rt_printf(out, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%d\" y2=\"%d\" stroke=\"#555\"/>\n",
+		  left, left + width, axis_y, axis_y);
 	for (int k = 0; k <= 4; k++) {
 		fa_time tk = lo + (hi - lo) / 4 * k;
 		double xk = TX(tk);
-		fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#555\"/>"
-			     "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">", xk, xk, axis_y, axis_y + 5,
-			xk, axis_y + 20, k == 0 ? "start" : k == 4 ? "end" : "middle");
+		rt_printf(out,
+			  "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#555\"/>"
+			  "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">",
+			  xk, xk, axis_y, axis_y + 5, xk, axis_y + 20,
+			  k == 0   ? "start"
+			  : k == 4 ? "end"
+				   : "middle");
 		clock_label(out, tk, days, hi - lo < 240LL * 1000000, hi - lo > 200 * 86400LL * 1000000);
-		fputs("</text>\n", out);
+		rt_put(out, "</text>\n");
 	}
 	json_array_foreach(events, i, x) {
 		if (!rh_time(x, "time", &t))
@@ -400,21 +422,22 @@ void rh_timeline(FILE *out, const json_t *doc, const struct report_findings *fs)
 		bool granted = ev && strstr(ev, "granted") != NULL;
 		double xe = TX(t);
 		int ly = 14 + (int)(i % 3) * 16;
-		fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
-			     "stroke-width=\"2\" stroke-dasharray=\"6 4\"/>\n", xe, xe, ly + 4, axis_y,
-			granted ? "#1a7f37" : "#b42318");
-		fprintf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">", xe, ly,
-			xe > left + width * 0.7 ? "end" : "start");
-		fprintf(out, "#%lld ", rh_int0(x, "index"));
+		rt_printf(out,
+			  "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
+			  "stroke-width=\"2\" stroke-dasharray=\"6 4\"/>\n",
+			  xe, xe, ly + 4, axis_y, granted ? "#1a7f37" : "#b42318");
+		rt_printf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">", xe, ly,
+			  xe > left + width * 0.7 ? "end" : "start");
+		rt_printf(out, "#%lld ", rh_int0(x, "index"));
 		rh_esc_or(out, granted ? "consent granted" : ev && strstr(ev, "withdrawn") ? "consent withdrawn" : ev,
 		   "event");
 		size_t k;
 		const json_t *p;
 		json_array_foreach(rh_get(x, "purposes"), k, p) {
-			fputs(k ? ", " : ": ", out);
+			rt_put(out, k ? ", " : ": ");
 			rh_esc(out, json_string_value(p));
 		}
-		fputs("</text>\n", out);
+		rt_put(out, "</text>\n");
 	}
 	json_array_foreach(rh_get(doc, "flows"), i, x) {
 		fa_time a, b;
@@ -424,16 +447,17 @@ void rh_timeline(FILE *out, const json_t *doc, const struct report_findings *fs)
 		if (!rh_time(x, "last_seen", &b) || b < a)
 			b = a;
 		double xa = TX(a), w = TX(b) - xa;
-		fprintf(out, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"3\" fill=\"#667085\">"
-			     "<title>flow %lld to ", xa, top + (int)r * row_h + 20, w < 2 ? 2 : w,
-			rh_int0(x, "id"));
+		rt_printf(out,
+			  "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"3\" fill=\"#667085\">"
+			  "<title>flow %lld to ",
+			  xa, top + (int)r * row_h + 20, w < 2 ? 2 : w, rh_int0(x, "id"));
 		rh_esc_or(out, rh_str(x, "name"), rh_str(x, "server_ip"));
-		fputs("</title></rect>\n", out);
+		rt_put(out, "</title></rect>\n");
 	}
 	/* the lower severities first, so that a high finding on the same flow
 	   as a low one is drawn on top of it; an unknown severity goes first */
 	for (int pass = 0; pass < 4; pass++) {
-		for (i = 0; i < fs->n; i++) {
+		for (i = 0; i < bs->n; i++) {
 			const struct bar *br = &bars[i];
 			if (br->order != pass)
 				continue;
@@ -441,34 +465,40 @@ void rh_timeline(FILE *out, const json_t *doc, const struct report_findings *fs)
 				not_drawn++;
 				continue;
 			}
-			json_t *f = report_finding_brief(fs, i);
+			const struct rh_brief *f = &bs->b[i];
+			const char *id = rh_bstr(bs, f->id);
 			double xa = TX(br->a), w = TX(br->b) - xa;
 			if (w < 5)
 				w = 5;
 			int y = top + br->row * row_h;
-			fputs("<a href=\"#finding-", out);
-			rh_esc(out, rh_str(f, "id"));
-			fprintf(out, "\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"14\" rx=\"2\" fill=\"%s\" "
-				     "fill-opacity=\"0.85\"><title>", xa, y + 5, w, sev_colour(rh_str(f, "severity")));
-			rh_esc(out, rh_str(f, "id"));
-			fputs(" ", out);
-			rh_esc(out, rh_str(f, "title"));
-			fputs("</title></rect></a>\n", out);
-			json_decref(f);
+			rt_put(out, "<a href=\"#finding-");
+			rh_esc(out, id);
+			rt_printf(
+			    out,
+			    "\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"14\" rx=\"2\" "
+			    "fill=\"%s\" fill-opacity=\"0.85\"><title>",
+			    xa, y + 5, w, sev_colour(rh_bstr(bs, f->severity)));
+			rh_esc(out, id);
+			rt_put(out, " ");
+			rh_esc(out, rh_bstr(bs, f->title));
+			rt_put(out, "</title></rect></a>\n");
 		}
 	}
 #undef TX
-	fputs("</svg>\n<figcaption class=\"legend\">", out);
+	rt_put(out, "</svg>\n<figcaption class=\"legend\">");
 	static const char *const sevs[] = {"high", "medium", "low", "info"};
 	for (size_t k = 0; k < 4; k++) {
-		fprintf(out, "<span><i class=\"swatch\" style=\"background:%s\"></i>%s severity</span>",
-			sev_colour(sevs[k]), sevs[k]);
+		rt_printf(
+		    out, "<span><i class=\"swatch\" style=\"background:%s\"></i>%s severity</span>",
+		    sev_colour(sevs[k]), sevs[k]);
 	}
-	fputs("<span>time axis: UTC</span>", out);
+	rt_put(out, "<span>time axis: UTC</span>");
 	if (not_drawn)
-		fprintf(out, "<span>%zu findings not drawn (no time, or more than %d recipients)</span>",
-			not_drawn, MAX_TIMELINE_ROWS);
-	fputs("</figcaption>\n</figure>\n", out);
+		rt_printf(
+		    out,
+		    "<span>%zu findings not drawn (no time, or more than %d recipients)</span>",
+		    not_drawn, MAX_TIMELINE_ROWS);
+	rt_put(out, "</figcaption>\n</figure>\n");
 done:
 	for (size_t r = 0; r < n_rows; r++)
 		free(rows[r]);

@@ -3,8 +3,11 @@
  * all at a glance, then each in full with its evidence.
  *
  * Receives the report document and the findings from report_html.c and
- * borrows both; findings are fetched one at a time (struct report_findings)
- * and dropped at once, so hundreds of them never sit in memory together.
+ * borrows both. Every finding is read once, as text in place
+ * (rh_briefs_load(), report_text.h), for what the table, the timeline and
+ * the choice of findings shown in full need; those shown in full are
+ * fetched again whole, one at a time, and dropped at once, so hundreds of
+ * them never sit in memory together.
  * Each finding says what happened, quotes the policy clause it goes
  * against and, for the rules about recipients, says what that clause does
  * declare (from the document's "policy"), so the reader sees why the
@@ -19,6 +22,7 @@
  */
 #include "report_html.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_FRAME_NUMBERS REPORT_DOC_FRAMES /* frame numbers shown per file of a finding */
@@ -47,99 +51,180 @@ static const char *sev_class(const char *sev)
 	return "info";
 }
 
-static void finding_link(FILE *out, const char *id)
+static void finding_link(struct jsonw *out, const char *id)
 {
-	fputs("<a href=\"#finding-", out);
+	rt_put(out, "<a href=\"#finding-");
 	rh_esc(out, id);
-	fputs("\">", out);
+	rt_put(out, "\">");
 	rh_esc(out, id);
-	fputs("</a>", out);
+	rt_put(out, "</a>");
 }
 
 /*
- * Findings shown in full: the first FULL_PER_RULE of each rule. A report of
- * thousands of findings (a capture of hours, an undeclared tracker on every
- * flow) would otherwise be a page no browser renders; the rest stay in the
- * table, which is the anchor their links land on, and in full in
+ * Findings shown in full: the first RH_FULL_PER_RULE of each rule. A report
+ * of thousands of findings (a capture of hours, an undeclared tracker on
+ * every flow) would otherwise be a page no browser renders; the rest stay
+ * in the table, which is the anchor their links land on, and in full in
  * report.json and findings.ndjson.
  */
-#define FULL_PER_RULE 100
-#define TALLY_RULES 64
-
-struct rule_tally {
-	char rule[TALLY_RULES][64];
-	size_t n[TALLY_RULES];
-	size_t rules;
-	size_t hidden; /* findings past the cap */
-};
 
 /* Counts a finding of rule; whether it is shown in full. */
-static bool tally_full(struct rule_tally *t, const char *rule)
+static bool tally_full(struct rh_briefs *t, const char *rule)
 {
 	size_t k = 0;
 	rule = rule ? rule : "";
 	while (k < t->rules && strcmp(t->rule[k], rule) != 0)
 		k++;
-	if (k == t->rules && t->rules < TALLY_RULES)
+	if (k == t->rules && t->rules < RH_TALLY_RULES)
 		snprintf(t->rule[t->rules++], sizeof(t->rule[0]), "%s", rule);
-	if (k == TALLY_RULES)
-		k = TALLY_RULES - 1; /* rules past the table share its last count */
-	bool full = ++t->n[k] <= FULL_PER_RULE;
+	if (k == RH_TALLY_RULES)
+		k = RH_TALLY_RULES - 1; /* rules past the table share its last count */
+	bool full = ++t->per_rule[k] <= RH_FULL_PER_RULE;
 	if (!full)
 		t->hidden++;
 	return full;
 }
 
+/* ---- every finding, read once ---- */
+
+/* s kept in bs->text: its offset, RH_NONE for NULL, false without memory. */
+static bool keep(struct rh_briefs *bs, const char *s, size_t *off)
+{
+	*off = RH_NONE;
+	if (s == NULL)
+		return true;
+	size_t n = strlen(s) + 1;
+	if (bs->len + n > bs->cap) {
+		size_t cap = bs->cap ? bs->cap * 2 : 65536;
+		while (cap < bs->len + n)
+			cap *= 2;
+		char *t = realloc(bs->text, cap);
+		if (t == NULL)
+			return false;
+		bs->text = t;
+		bs->cap = cap;
+	}
+	memcpy(bs->text + bs->len, s, n);
+	*off = bs->len;
+	bs->len += n;
+	return true;
+}
+
+const char *rh_bstr(const struct rh_briefs *bs, size_t off)
+{
+	return off == RH_NONE ? NULL : bs->text + off;
+}
+
+/* The last time parsed, and what it gave: findings of several rules on
+   the same flows follow each other with the same times. */
+struct time_cache {
+	char text[40];
+	fa_time t;
+	bool ok;
+};
+
+/* s as a time (false when NULL or malformed), parsed once for a run of
+   findings that give it alike. */
+static bool parse_time(struct time_cache *c, const char *s, fa_time *t)
+{
+	if (s == NULL)
+		return false;
+	if (strcmp(c->text, s) != 0) {
+		if (strlen(s) >= sizeof(c->text))
+			return fa_time_parse(s, t);
+		strcpy(c->text, s);
+		c->ok = fa_time_parse(s, &c->t);
+	}
+	*t = c->t;
+	return c->ok;
+}
+
+bool rh_briefs_load(struct rh_briefs *bs, const struct report_findings *fs)
+{
+	struct time_cache tc[2] = {{.ok = false}, {.ok = false}};
+	memset(bs, 0, sizeof(*bs));
+	struct rt_finding v;
+	bs->b = calloc(fs->n ? fs->n : 1, sizeof(*bs->b));
+	if (bs->b == NULL || rt_finding_open(&v) != FA_OK)
+		return false;
+	bool ok = true;
+	for (size_t i = 0; ok && i < fs->n; i++) {
+		struct rh_brief *b = &bs->b[i];
+		b->object = rt_finding_load(&v, fs, i);
+		const char *first = rt_gstr(&v, RT_ROOT, "first_seen");
+		const char *last = rt_gstr(&v, RT_ROOT, "last_seen");
+		b->has_first = parse_time(&tc[0], first, &b->first);
+		b->has_last = parse_time(&tc[1], last, &b->last);
+		ok = keep(bs, rt_gstr(&v, RT_ROOT, "id"), &b->id) &&
+		     keep(bs, rt_gstr(&v, RT_ROOT, "severity"), &b->severity) &&
+		     keep(bs, rt_gstr(&v, RT_ROOT, "rule"), &b->rule) &&
+		     keep(bs, rt_gstr(&v, RT_ROOT, "host"), &b->host) &&
+		     keep(bs, rt_gstr(&v, RT_ROOT, "country"), &b->country) &&
+		     keep(bs, rt_gstr(&v, RT_ROOT, "title"), &b->title) &&
+		     keep(bs, rt_gstr(&v, rt_get(&v, RT_ROOT, "recipient"), "name"), &b->recipient);
+		b->full = b->object && tally_full(bs, rh_bstr(bs, b->rule));
+		bs->n++;
+	}
+	rt_finding_close(&v);
+	return ok;
+}
+
+void rh_briefs_free(struct rh_briefs *bs)
+{
+	free(bs->b);
+	free(bs->text);
+	memset(bs, 0, sizeof(*bs));
+}
+
 /* ---- at a glance ---- */
 
-void rh_findings_table(FILE *out, const struct report_findings *fs)
+void rh_findings_table(struct jsonw *out, const struct rh_briefs *bs)
 {
-	if (fs->n == 0)
+	if (bs->n == 0)
 		return;
-	fputs("<h2 id=\"at-a-glance\">Findings at a glance</h2>\n<table class=\"glance\">\n"
-	      "<tr><th>Finding</th><th>Severity</th><th>Rule</th><th>Destination</th>"
-	      "<th>Country</th></tr>\n",
-	      out);
-	struct rule_tally t = {.rules = 0};
-	for (size_t i = 0; i < fs->n; i++) {
-		json_t *f = report_finding_brief(fs, i);
-		if (!json_is_object(f)) {
-			json_decref(f);
+	rt_put(out, "<h2 id=\"at-a-glance\">Findings at a glance</h2>\n<table class=\"glance\">\n"
+		    "<tr><th>Finding</th><th>Severity</th><th>Rule</th><th>Destination</th>"
+		    "<th>Country</th></tr>\n");
+	for (size_t i = 0; i < bs->n; i++) {
+		const struct rh_brief *b = &bs->b[i];
+		if (!b->object)
 			continue;
-		}
-		const char *sev = rh_str(f, "severity");
-		if (tally_full(&t, rh_str(f, "rule"))) {
-			fputs("<tr><td>", out);
+		const char *sev = rh_bstr(bs, b->severity), *id = rh_bstr(bs, b->id);
+		if (b->full) {
+			rt_put(out, "<tr><td>");
 		} else { /* not in full below: links to it land here */
-			fputs("<tr id=\"finding-", out);
-			rh_esc(out, rh_str(f, "id"));
-			fputs("\"><td>", out);
+			rt_put(out, "<tr id=\"finding-");
+			rh_esc(out, id);
+			rt_put(out, "\"><td>");
 		}
-		finding_link(out, rh_str(f, "id"));
-		fprintf(out, "</td><td><span class=\"badge sev-%s\">", sev_class(sev));
+		finding_link(out, id);
+		rt_put(out, "</td><td><span class=\"badge sev-");
+		rt_put(out, sev_class(sev));
+		rt_put(out, "\">");
 		rh_esc_or(out, sev, "unrated");
-		fputs("</span></td><td>", out);
-		rh_word(out, RH_RULE, rh_str(f, "rule"), "?");
-		fputs("</td><td class=\"mono\">", out);
-		rh_esc_or(out, rh_str(f, "host"), "(no name)");
-		fputs("</td><td>", out);
-		rh_country(out, rh_str(f, "country"), "unknown");
-		fputs("</td></tr>\n", out);
-		json_decref(f);
+		rt_put(out, "</span></td><td>");
+		rh_word(out, RH_RULE, rh_bstr(bs, b->rule), "?");
+		rt_put(out, "</td><td class=\"mono\">");
+		rh_esc_or(out, rh_bstr(bs, b->host), "(no name)");
+		rt_put(out, "</td><td>");
+		rh_country(out, rh_bstr(bs, b->country), "unknown");
+		rt_put(out, "</td></tr>\n");
 	}
-	fputs("</table>\n", out);
+	rt_put(out, "</table>\n");
 }
 
 /* ---- one finding ---- */
 
-static void dt(FILE *out, const char *label)
+static void dt(struct jsonw *out, const char *label)
 {
-	fprintf(out, "<div><dt>%s</dt><dd>", label);
+	rt_put(out, "<div><dt>");
+	rt_put(out, label);
+	rt_put(out, "</dt><dd>");
 }
 
 /* The first MAX_FRAME_NUMBERS numbers of fr (a "frames" object), and how
    many more there are. */
-static void frame_numbers(FILE *out, const json_t *fr)
+static void frame_numbers(struct jsonw *out, const json_t *fr)
 {
 	const json_t *nums = rh_get(fr, "numbers");
 	long long total;
@@ -149,14 +234,14 @@ static void frame_numbers(FILE *out, const json_t *fr)
 	const json_t *n;
 	json_array_foreach(nums, k, n) {
 		if (k == MAX_FRAME_NUMBERS) {
-			fprintf(out, " &hellip; and %lld more", total - (long long)k);
+			rt_printf(out, " &hellip; and %lld more", total - (long long)k);
 			break;
 		}
-		fprintf(out, "%s%lld", k ? ", " : "", (long long)json_integer_value(n));
+		rt_printf(out, "%s%lld", k ? ", " : "", (long long)json_integer_value(n));
 	}
 }
 
-static void write_finding_frames(FILE *out, const json_t *f)
+static void write_finding_frames(struct jsonw *out, const json_t *f)
 {
 	const json_t *frames = rh_get(f, "frames");
 	if (json_array_size(frames) == 0)
@@ -165,121 +250,122 @@ static void write_finding_frames(FILE *out, const json_t *f)
 	size_t i;
 	const json_t *fr;
 	json_array_foreach(frames, i, fr) {
-		fputs(i ? "<br>" : "", out);
-		fputs("<span class=\"mono\">", out);
+		rt_put(out, i ? "<br>" : "");
+		rt_put(out, "<span class=\"mono\">");
 		rh_esc_or(out, rh_str(fr, "file"), "?");
-		fputs("</span>: ", out);
+		rt_put(out, "</span>: ");
 		frame_numbers(out, fr);
 	}
-	fputs("</dd></div>\n", out);
+	rt_put(out, "</dd></div>\n");
 }
 
-static void write_identifiers(FILE *out, const json_t *f)
+static void write_identifiers(struct jsonw *out, const json_t *f)
 {
 	const json_t *ids = rh_get(f, "identifiers");
 	if (json_array_size(ids) == 0)
 		return;
 	dt(out, "Identifiers (masked)");
-	fputs("<table><tr><th>Type</th><th>Encoding</th><th>Value</th><th>Where</th><th>Packet</th></tr>",
-	      out);
+	rt_put(out, "<table><tr><th>Type</th><th>Encoding</th><th>Value</th><th>Where</"
+		    "th><th>Packet</th></tr>");
 	size_t i;
 	const json_t *x;
 	json_array_foreach(ids, i, x) {
-		fputs("<tr><td>", out);
+		rt_put(out, "<tr><td>");
 		rh_esc(out, rh_str(x, "type"));
-		fputs("</td><td>", out);
+		rt_put(out, "</td><td>");
 		rh_esc(out, rh_str(x, "encoding"));
-		fputs("</td><td class=\"mono num\">", out);
+		rt_put(out, "</td><td class=\"mono num\">");
 		rh_esc(out, rh_str(x, "masked"));
-		fputs("</td><td>", out);
+		rt_put(out, "</td><td>");
 		rh_esc(out, rh_str(x, "where"));
 		/* the header or query key it came in: the finding's location */
 		const json_t *loc = rh_get(x, "location");
 		const char *name = rh_str(loc, "header") ? rh_str(loc, "header") : rh_str(loc, "key");
 		if (name) {
-			fputs(" <span class=\"mono\">", out);
+			rt_put(out, " <span class=\"mono\">");
 			rh_esc(out, name);
-			fputs("</span>", out);
+			rt_put(out, "</span>");
 		}
-		fputs(" ", out);
+		rt_put(out, " ");
 		rh_esc(out, rh_str(x, "direction"));
 		if (json_is_true(rh_get(x, "decrypted")))
-			fputs(", read after TLS decryption", out);
-		fputs("</td><td class=\"mono\">", out);
+			rt_put(out, ", read after TLS decryption");
+		rt_put(out, "</td><td class=\"mono\">");
 		rh_esc(out, rh_str(x, "file"));
-		fprintf(out, " frame %lld, offset %lld</td></tr>", rh_int0(x, "frame"), rh_int0(x, "offset"));
+		rt_printf(out, " frame %lld, offset %lld</td></tr>", rh_int0(x, "frame"),
+			  rh_int0(x, "offset"));
 	}
-	fputs("</table></dd></div>\n", out);
+	rt_put(out, "</table></dd></div>\n");
 }
 
-static void write_consent(FILE *out, const json_t *f, const json_t *events)
+static void write_consent(struct jsonw *out, const json_t *f, const json_t *events)
 {
 	const json_t *c = rh_get(f, "consent");
 	if (!json_is_object(c))
 		return;
 	dt(out, "Consent then");
-	fputs("for <b>", out);
+	rt_put(out, "for <b>");
 	rh_esc_or(out, rh_str(c, "purpose"), "?");
-	fputs("</b>: ", out);
+	rt_put(out, "</b>: ");
 	const char *st = rh_str(c, "state");
 	rh_esc(out, st && strcmp(st, "none") == 0 ? "never given" : st);
 	long long ev;
 	if (rh_int(c, "event", &ev)) {
-		fprintf(out, " (event #%lld", ev);
+		rt_printf(out, " (event #%lld", ev);
 		size_t i;
 		const json_t *e;
 		json_array_foreach(events, i, e) {
 			if (rh_int0(e, "index") == ev && rh_str(e, "time")) {
-				fputs(" at ", out);
+				rt_put(out, " at ");
 				rh_esc(out, rh_str(e, "time"));
 			}
 		}
-		fputs(")", out);
+		rt_put(out, ")");
 	}
-	fputs("</dd></div>\n", out);
+	rt_put(out, "</dd></div>\n");
 }
 
 /* A cross-border finding's location check: what the round trip says of
    the registered country, and why. */
-static void write_location(FILE *out, const json_t *f)
+static void write_location(struct jsonw *out, const json_t *f)
 {
 	const char *lc = rh_str(f, "location_check");
 	const json_t *l = rh_get(f, "location");
 	if (lc == NULL || !json_is_object(l))
 		return;
 	dt(out, "Where the server is");
-	fprintf(out, "<b class=\"mono\">%s</b>: ",
-		 strcmp(lc, "supports") == 0      ? "supports"
-		 : strcmp(lc, "contradicts") == 0 ? "contradicts"
-						  : "cannot_judge");
+	rt_printf(out, "<b class=\"mono\">%s</b>: ",
+		  strcmp(lc, "supports") == 0	   ? "supports"
+		  : strcmp(lc, "contradicts") == 0 ? "contradicts"
+						   : "cannot_judge");
 	rh_esc(out, rh_str(l, "reasoning"));
 	const char *file = rh_str(l, "file");
 	if (file != NULL) {
-		fputs(" <span class=\"meta\">(<span class=\"mono\">", out);
+		rt_put(out, " <span class=\"meta\">(<span class=\"mono\">");
 		rh_esc(out, file);
-		fputs("</span>)</span>", out);
+		rt_put(out, "</span>)</span>");
 	}
-	fputs("</dd></div>\n", out);
+	rt_put(out, "</dd></div>\n");
 }
 
-static void evidence_link(FILE *out, const char *path)
+static void evidence_link(struct jsonw *out, const char *path)
 {
 	if (safe_relative_href(path)) {
-		fputs("<a href=\"", out);
+		rt_put(out, "<a href=\"");
 		rh_esc(out, path);
-		fputs("\" class=\"mono\">", out);
+		rt_put(out, "\" class=\"mono\">");
 		rh_esc(out, path);
-		fputs("</a>", out);
+		rt_put(out, "</a>");
 	} else {
-		fputs("<span class=\"mono\">", out);
+		rt_put(out, "<span class=\"mono\">");
 		rh_esc(out, path);
-		fputs("</span>", out);
+		rt_put(out, "</span>");
 	}
 }
 
 /* "a, b and c" from the string members key of the objects in arr (or
    the strings of arr when key is NULL); false when there is none. */
-static bool list_words(FILE *out, const json_t *arr, const char *key)
+static bool list_words(struct jsonw *out, const json_t *arr, const char *key)
 {
 	size_t i, n = json_array_size(arr), shown = 0;
 	const json_t *x;
@@ -287,10 +373,10 @@ static bool list_words(FILE *out, const json_t *arr, const char *key)
 		const char *s = key ? rh_str(x, key) : json_string_value(x);
 		if (s == NULL)
 			continue;
-		fputs(shown == 0 ? "" : i + 1 == n ? " and " : ", ", out);
-		fputs("<b>", out);
+		rt_put(out, shown == 0 ? "" : i + 1 == n ? " and " : ", ");
+		rt_put(out, "<b>");
 		rh_esc(out, s);
-		fputs("</b>", out);
+		rt_put(out, "</b>");
 		shown++;
 	}
 	return shown > 0;
@@ -302,7 +388,7 @@ static bool list_words(FILE *out, const json_t *arr, const char *key)
  * a declared recipient is said to receive. Read from the document's
  * "policy", so the reader sees why the clause does not cover this one.
  */
-static void write_not_covered(FILE *out, const json_t *f, const json_t *doc)
+static void write_not_covered(struct jsonw *out, const json_t *f, const json_t *doc)
 {
 	const char *rule = rh_str(f, "rule");
 	if (rule == NULL || (strcmp(rule, "undeclared-recipient") != 0 &&
@@ -312,7 +398,7 @@ static void write_not_covered(FILE *out, const json_t *f, const json_t *doc)
 	const json_t *rc = rh_get(f, "recipient");
 	const char *who = rh_str(rc, "name") ? rh_str(rc, "name") : rh_str(f, "host");
 	const char *id = rh_str(rc, "id");
-	fputs("<p class=\"covers\">", out);
+	rt_put(out, "<p class=\"covers\">");
 	if (strcmp(rule, "undeclared-data") == 0) {
 		const json_t *r, *data = NULL;
 		size_t i;
@@ -325,152 +411,155 @@ static void write_not_covered(FILE *out, const json_t *f, const json_t *doc)
 		if (kind && strcmp(kind, "first_party") == 0)
 			data = rh_get(rh_get(pol, "first_party"), "data");
 		if (data != NULL) {
-			fputs("The policy declares that ", out);
+			rt_put(out, "The policy declares that ");
 			rh_esc_or(out, who, "this recipient");
-			fputs(" receives ", out);
+			rt_put(out, " receives ");
 			if (!list_words(out, data, NULL))
-				fputs("nothing", out);
-			fputs(".", out);
+				rt_put(out, "nothing");
+			rt_put(out, ".");
 		} else {
 			rh_esc_or(out, who, "This destination");
-			fputs(" is not a declared recipient, so the policy declares no data for it.", out);
+			rt_put(
+			    out,
+			    " is not a declared recipient, so the policy declares no data for it.");
 		}
-		fputs("</p>\n", out);
+		rt_put(out, "</p>\n");
 		return;
 	}
-	fputs("The policy names as third-party recipients: ", out);
+	rt_put(out, "The policy names as third-party recipients: ");
 	if (!list_words(out, rh_get(pol, "recipients"), "sdk"))
-		fputs("none", out);
+		rt_put(out, "none");
 	const json_t *doms = rh_get(rh_get(pol, "first_party"), "domains");
 	if (json_array_size(doms)) {
-		fputs("; as the first party's domains: ", out);
+		rt_put(out, "; as the first party's domains: ");
 		list_words(out, doms, NULL);
 	}
-	fputs(". ", out);
+	rt_put(out, ". ");
 	if (strcmp(rule, "undeclared-recipient") == 0) {
-		fputs("It does not name ", out);
+		rt_put(out, "It does not name ");
 		rh_esc_or(out, who, "this recipient");
 		if (id) {
-			fputs(" (<span class=\"mono\">", out);
+			rt_put(out, " (<span class=\"mono\">");
 			rh_esc(out, id);
-			fputs("</span>)", out);
+			rt_put(out, "</span>)");
 		}
 	} else {
-		fputs("<span class=\"mono\">", out);
+		rt_put(out, "<span class=\"mono\">");
 		rh_esc_or(out, rh_str(f, "host"), "This destination");
-		fputs("</span> is none of them, and the signature catalogue does not say who runs it", out);
+		rt_put(out, "</span> is none of them, and the signature catalogue does not say who "
+			    "runs it");
 	}
-	fputs(".</p>\n", out);
+	rt_put(out, ".</p>\n");
 }
 
-static void write_clause(FILE *out, const json_t *f, const json_t *doc)
+static void write_clause(struct jsonw *out, const json_t *f, const json_t *doc)
 {
 	if (rh_str(f, "clause") == NULL)
 		return;
 	dt(out, "Policy says");
-	fputs("<blockquote>", out);
+	rt_put(out, "<blockquote>");
 	rh_esc(out, rh_str(f, "clause"));
-	fputs("</blockquote>", out);
+	rt_put(out, "</blockquote>");
 	write_not_covered(out, f, doc);
-	fputs("</dd></div>\n", out);
+	rt_put(out, "</dd></div>\n");
 }
 
 /* Who: the name and addresses, the recipient, where the address is registered. */
-static void write_destination(FILE *out, const json_t *f)
+static void write_destination(struct jsonw *out, const json_t *f)
 {
 	dt(out, "Destination");
-	fputs("<span class=\"mono\">", out);
+	rt_put(out, "<span class=\"mono\">");
 	rh_esc_or(out, rh_str(f, "host"), "(no name)");
 	size_t i;
 	const json_t *a;
 	json_array_foreach(rh_get(f, "addresses"), i, a) {
-		fputs(i ? ", " : " (", out);
+		rt_put(out, i ? ", " : " (");
 		rh_esc(out, json_string_value(a));
 		if (i + 1 == json_array_size(rh_get(f, "addresses")))
-			fputs(")", out);
+			rt_put(out, ")");
 	}
-	fputs("</span><br>", out);
+	rt_put(out, "</span><br>");
 	const json_t *rc = rh_get(f, "recipient");
 	if (json_is_object(rc)) {
 		const char *kind = rh_str(rc, "kind");
 		if (rh_str(rc, "name") == NULL && kind && strcmp(kind, "first_party") == 0) {
 			rh_esc_or(out, rh_str(rc, "first_party_domain"), "the first party");
-			fputs(", ", out);
+			rt_put(out, ", ");
 		} else if (rh_str(rc, "name") != NULL) {
 			rh_esc(out, rh_str(rc, "name"));
-			fputs(", ", out);
+			rt_put(out, ", ");
 		}
 		rh_word(out, RH_KIND, kind, "recipient not identified");
 		if (rh_str(rc, "entity")) {
-			fputs(" run by ", out);
+			rt_put(out, " run by ");
 			rh_esc(out, rh_str(rc, "entity"));
 			if (rh_str(rc, "entity_country")) {
-				fputs(" (", out);
+				rt_put(out, " (");
 				rh_country(out, rh_str(rc, "entity_country"), NULL);
-				fputs(")", out);
+				rt_put(out, ")");
 			}
 		}
 		if (rh_str(rc, "catalogue")) {
 			/* which catalogue said so: vetted entries or an imported list */
-			fputs(", per the catalogue <span class=\"mono\">", out);
+			rt_put(out, ", per the catalogue <span class=\"mono\">");
 			rh_esc(out, rh_str(rc, "catalogue"));
-			fputs("</span>", out);
+			rt_put(out, "</span>");
 		}
-		fputs("; ", out);
+		rt_put(out, "; ");
 	}
-	fputs("address registered in ", out);
+	rt_put(out, "address registered in ");
 	rh_country(out, rh_str(f, "country"), "an unknown country");
 	long long asn;
 	if (rh_int(f, "asn", &asn)) {
-		fprintf(out, ", network AS%lld ", asn);
+		rt_printf(out, ", network AS%lld ", asn);
 		rh_esc(out, rh_str(f, "as_org"));
 	}
-	fputs("</dd></div>\n", out);
+	rt_put(out, "</dd></div>\n");
 }
 
 /* When and how much: the device, the first and last packet, bytes each way. */
-static void write_traffic(FILE *out, const json_t *f)
+static void write_traffic(struct jsonw *out, const json_t *f)
 {
 	dt(out, "Traffic");
-	fputs("<span class=\"mono\">", out);
+	rt_put(out, "<span class=\"mono\">");
 	rh_esc_or(out, rh_str(f, "device"), "?");
-	fprintf(out, "</span> sent %lld packets (", rh_int0(f, "packets_out"));
+	rt_printf(out, "</span> sent %lld packets (", rh_int0(f, "packets_out"));
 	rh_bytes(out, rh_int0(f, "bytes_out"));
-	fprintf(out, ") and received %lld (", rh_int0(f, "packets_in"));
+	rt_printf(out, ") and received %lld (", rh_int0(f, "packets_in"));
 	rh_bytes(out, rh_int0(f, "bytes_in"));
-	fputs("), ", out);
+	rt_put(out, "), ");
 	rh_esc_or(out, rh_str(f, "first_seen"), "?");
-	fputs(" &ndash; ", out);
+	rt_put(out, " &ndash; ");
 	rh_esc_or(out, rh_str(f, "last_seen"), "?");
-	fputs("</dd></div>\n", out);
+	rt_put(out, "</dd></div>\n");
 }
 
 /* The finding's packets in the evidence pack: the file, their frame
    numbers there, the display filter that shows them, and the command that
    cuts them out as a capture of their own. */
-static void write_pack_evidence(FILE *out, const json_t *f)
+static void write_pack_evidence(struct jsonw *out, const json_t *f)
 {
 	dt(out, "Evidence");
 	size_t i;
 	const json_t *fr;
 	json_array_foreach(rh_get(f, "evidence_frames"), i, fr) {
-		fputs(i ? "<br>" : "", out);
+		rt_put(out, i ? "<br>" : "");
 		evidence_link(out, rh_str(fr, "file"));
-		fputs(", frames ", out);
+		rt_put(out, ", frames ");
 		frame_numbers(out, fr);
 	}
-	fputs("<br>Wireshark filter: <span class=\"mono\">", out);
+	rt_put(out, "<br>Wireshark filter: <span class=\"mono\">");
 	rh_esc(out, rh_str(f, "evidence_filter"));
-	fputs("</span><br>Its own capture: <span class=\"mono\">flowaudit evidence "
-	      "REPORT_DIR ", out);
+	rt_put(out, "</span><br>Its own capture: <span class=\"mono\">flowaudit evidence "
+		    "REPORT_DIR ");
 	rh_esc(out, rh_str(f, "id"));
-	fputs(" -w ", out);
+	rt_put(out, " -w ");
 	rh_esc(out, rh_str(f, "id"));
-	fputs(".pcap</span></dd></div>\n", out);
+	rt_put(out, ".pcap</span></dd></div>\n");
 }
 
 /* The evidence captures, then how the destination's name was learned. */
-static void write_evidence(FILE *out, const json_t *f)
+static void write_evidence(struct jsonw *out, const json_t *f)
 {
 	const json_t *more = rh_get(f, "evidence_files");
 	if (rh_str(f, "evidence_filter")) {
@@ -481,67 +570,67 @@ static void write_evidence(FILE *out, const json_t *f)
 			size_t i;
 			const json_t *p;
 			json_array_foreach(more, i, p) {
-				fputs(i ? ", " : "", out);
+				rt_put(out, i ? ", " : "");
 				evidence_link(out, json_string_value(p));
 			}
 		} else {
 			evidence_link(out, rh_str(f, "evidence"));
 		}
-		fputs("</dd></div>\n", out);
+		rt_put(out, "</dd></div>\n");
 	}
 	dt(out, "Name from");
 	rh_word(out, RH_SOURCE, rh_str(f, "name_source"), "unknown");
 	long long nf;
 	if (rh_int(f, "name_frame", &nf)) {
-		fprintf(out, ", frame %lld", nf);
+		rt_printf(out, ", frame %lld", nf);
 		if (rh_str(f, "name_file")) {
-			fputs(" of <span class=\"mono\">", out);
+			rt_put(out, " of <span class=\"mono\">");
 			rh_esc(out, rh_str(f, "name_file"));
-			fputs("</span>", out);
+			rt_put(out, "</span>");
 		}
 	}
-	fputs("</dd></div>\n", out);
+	rt_put(out, "</dd></div>\n");
 }
 
-static void write_finding(FILE *out, const json_t *f, const json_t *doc)
+static void write_finding(struct jsonw *out, const json_t *f, const json_t *doc)
 {
 	const char *sev = rh_str(f, "severity");
 	const char *sevc = sev_class(sev);
-	fprintf(out, "<article class=\"finding %s\" id=\"finding-", sevc);
+	rt_printf(out, "<article class=\"finding %s\" id=\"finding-", sevc);
 	rh_esc(out, rh_str(f, "id"));
-	fputs("\">\n<h3>", out);
+	rt_put(out, "\">\n<h3>");
 	rh_esc(out, rh_str(f, "id"));
-	fprintf(out, " <span class=\"badge sev-%s\">", sevc);
+	rt_printf(out, " <span class=\"badge sev-%s\">", sevc);
 	rh_esc_or(out, sev, "unrated");
-	fputs("</span> ", out);
+	rt_put(out, "</span> ");
 	rh_esc_or(out, rh_str(f, "title"), "(untitled)");
-	fputs("</h3>\n<dl>\n", out);
+	rt_put(out, "</h3>\n<dl>\n");
 	dt(out, "Rule");
 	rh_word(out, RH_RULE, rh_str(f, "rule"), "?");
-	fputs(" <span class=\"meta\">(<span class=\"mono\">", out);
+	rt_put(out, " <span class=\"meta\">(<span class=\"mono\">");
 	rh_esc(out, rh_str(f, "rule"));
-	fputs("</span>", out);
+	rt_put(out, "</span>");
 	if (rh_str(f, "statement")) {
 		const char *lc = rh_str(f, "location_check");
-		fputs(lc && strcmp(lc, "contradicts") == 0 ? "; does not break statement "
-							   : "; breaks statement ",
-		      out);
-		fputs("<a href=\"#statements\" class=\"mono\">", out);
+		rt_put(out, lc && strcmp(lc, "contradicts") == 0 ? "; does not break statement "
+								 : "; breaks statement ");
+		rt_put(out, "<a href=\"#statements\" class=\"mono\">");
 		rh_esc(out, rh_str(f, "statement"));
-		fputs("</a>", out);
+		rt_put(out, "</a>");
 	}
-	fputs(")</span></dd></div>\n", out);
+	rt_put(out, ")</span></dd></div>\n");
 	if (rh_str(f, "detail")) {
 		dt(out, "What happened");
-		fputs("<span class=\"pre\">", out);
+		rt_put(out, "<span class=\"pre\">");
 		rh_esc(out, rh_str(f, "detail"));
-		fputs("</span></dd></div>\n", out);
+		rt_put(out, "</span></dd></div>\n");
 	}
 	if (json_is_true(rh_get(f, "decrypted"))) {
 		dt(out, "Inside TLS");
-		fputs("read in the plaintext of TLS connections decrypted with the session keys "
-		      "given; the evidence capture carries those connections' keys and no others, "
-		      "so Wireshark opens it decrypted</dd></div>\n", out);
+		rt_put(out,
+		       "read in the plaintext of TLS connections decrypted with the session keys "
+		       "given; the evidence capture carries those connections' keys and no others, "
+		       "so Wireshark opens it decrypted</dd></div>\n");
 	}
 	write_clause(out, f, doc);
 	write_destination(out, f);
@@ -551,60 +640,67 @@ static void write_finding(FILE *out, const json_t *f, const json_t *doc)
 	write_location(out, f);
 	write_evidence(out, f);
 	write_finding_frames(out, f);
-	fputs("</dl>\n</article>\n", out);
+	rt_put(out, "</dl>\n</article>\n");
 }
 
-void rh_findings(FILE *out, const json_t *doc, const struct report_findings *fs)
+void rh_findings(struct jsonw *out, const json_t *doc, const struct report_findings *fs,
+		 const struct rh_briefs *bs)
 {
-	fprintf(out, "<h2 id=\"findings\">Findings (%zu)</h2>\n", fs->n);
+	rt_printf(out, "<h2 id=\"findings\">Findings (%zu)</h2>\n", fs->n);
 	if (fs->n == 0) {
 		const char *v = rh_str(doc, "verdict");
 		if (v && strcmp(v, "pass") == 0)
-			fputs("<p>No finding: the captured traffic did not contradict the "
-			      "declarations.</p>\n", out);
+			rt_put(out, "<p>No finding: the captured traffic did not contradict the "
+				    "declarations.</p>\n");
 		else if (v && strcmp(v, "inconclusive") == 0)
-			fputs("<p>No finding, and no clean result either: the audit could not look at "
-			      "what it was asked to (the reasons are under the verdict at the top), so "
-			      "the absence of findings says nothing about the app.</p>\n", out);
+			rt_put(out, "<p>No finding, and no clean result either: the audit could "
+				    "not look at "
+				    "what it was asked to (the reasons are under the verdict at "
+				    "the top), so "
+				    "the absence of findings says nothing about the app.</p>\n");
 		else
-			fputs("<p>No finding.</p>\n", out);
+			rt_put(out, "<p>No finding.</p>\n");
 		return;
 	}
-	fputs("<p class=\"meta\">Evidence is a capture in the report directory, named in its "
-	      "finding and listed with its SHA-256 in <span class=\"mono\">MANIFEST.sha256</span>; "
-	      "Wireshark opens it. A report of a few findings gives each its own file "
-	      "(<span class=\"mono\">evidence/F0001.pcap</span>); a report of many keeps every "
-	      "packet once in <span class=\"mono\">evidence/findings.pcapng</span>, each packet "
-	      "commented with the findings it belongs to: the filter under a finding shows its "
-	      "packets, and <span class=\"mono\">flowaudit evidence</span> writes them as a file "
-	      "of their own. Evidence of a finding read inside TLS is a pcapng that carries the "
-	      "session keys of its connections, so Wireshark shows them decrypted. Frame numbers "
-	      "count the packets of the input capture from 1.", out);
-	if (fs->n > FULL_PER_RULE)
-		fprintf(out, " Each rule's first %d findings are shown in full; the others are in "
-			"the table above, and in full in <span class=\"mono\">report.json</span> and "
-			"<span class=\"mono\">findings.ndjson</span>.", FULL_PER_RULE);
-	fputs("</p>\n", out);
-	struct rule_tally t = {.rules = 0};
-	for (size_t i = 0; i < fs->n; i++) {
-		json_t *b = report_finding_brief(fs, i);
-		bool full = json_is_object(b) && tally_full(&t, rh_str(b, "rule"));
-		json_decref(b);
-		if (!full)
+	rt_put(
+	    out,
+	    "<p class=\"meta\">Evidence is a capture in the report directory, named in its "
+	    "finding and listed with its SHA-256 in <span class=\"mono\">MANIFEST.sha256</span>; "
+	    "Wireshark opens it. A report of a few findings gives each its own file "
+	    "(<span class=\"mono\">evidence/F0001.pcap</span>); a report of many keeps every "
+	    "packet once in <span class=\"mono\">evidence/findings.pcapng</span>, each packet "
+	    "commented with the findings it belongs to: the filter under a finding shows its "
+	    "packets, and <span class=\"mono\">flowaudit evidence</span> writes them as a file "
+	    "of their own. Evidence of a finding read inside TLS is a pcapng that carries the "
+	    "session keys of its connections, so Wireshark shows them decrypted. Frame numbers "
+	    "count the packets of the input capture from 1.");
+	if (fs->n > RH_FULL_PER_RULE)
+		rt_printf(
+		    out,
+		    " Each rule's first %d findings are shown in full; the others are in "
+		    "the table above, and in full in <span class=\"mono\">report.json</span> and "
+		    "<span class=\"mono\">findings.ndjson</span>.",
+		    RH_FULL_PER_RULE);
+	rt_put(out, "</p>\n");
+	for (size_t i = 0; i < bs->n; i++) {
+		if (!bs->b[i].full)
 			continue;
 		json_t *f = fs->get(i, fs->user);
 		if (json_is_object(f))
 			write_finding(out, f, doc);
 		json_decref(f);
 	}
-	if (t.hidden > 0) {
-		fprintf(out, "<p class=\"meta\">%zu more findings are not shown in full here:", t.hidden);
-		for (size_t k = 0, said = 0; k < t.rules; k++)
-			if (t.n[k] > FULL_PER_RULE) {
-				fprintf(out, "%s %zu of ", said++ ? ";" : "", t.n[k] - FULL_PER_RULE);
-				rh_word(out, RH_RULE, t.rule[k], "?");
+	if (bs->hidden > 0) {
+		rt_printf(out, "<p class=\"meta\">%zu more findings are not shown in full here:",
+			  bs->hidden);
+		for (size_t k = 0, said = 0; k < bs->rules; k++)
+			if (bs->per_rule[k] > RH_FULL_PER_RULE) {
+				rt_printf(out, "%s %zu of ", said++ ? ";" : "",
+					  bs->per_rule[k] - RH_FULL_PER_RULE);
+				rh_word(out, RH_RULE, bs->rule[k], "?");
 			}
-		fputs(". They are in the table above, and in full in <span class=\"mono\">"
-		      "report.json</span> and <span class=\"mono\">findings.ndjson</span>.</p>\n", out);
+		rt_put(out,
+		       ". They are in the table above, and in full in <span class=\"mono\">"
+		       "report.json</span> and <span class=\"mono\">findings.ndjson</span>.</p>\n");
 	}
 }

@@ -112,19 +112,23 @@ const char *rh_plain(enum rh_words t, const char *code)
 	return w ? w->plain : code;
 }
 
-void rh_word(FILE *out, enum rh_words t, const char *code, const char *dflt)
+void rh_word(struct jsonw *out, enum rh_words t, const char *code, const char *dflt)
 {
 	const struct word *w = lookup(t, code);
 	if (w == NULL) {
 		rh_esc_or(out, code, dflt);
 		return;
 	}
-	fprintf(out, "<span title=\"%s\">%s</span>", w->code, w->plain);
+	rt_put(out, "<span title=\"");
+	rt_put(out, w->code);
+	rt_put(out, "\">");
+	rt_put(out, w->plain);
+	rt_put(out, "</span>");
 }
 
 /* ---- what this audit cannot see ---- */
 
-void rh_cannot_see(FILE *out, const json_t *doc)
+void rh_cannot_see(struct jsonw *out, const json_t *doc)
 {
 	const json_t *s = rh_get(doc, "summary");
 	long long flows = 0, dev = 0, enc = 0, listed = 0;
@@ -135,96 +139,108 @@ void rh_cannot_see(FILE *out, const json_t *doc)
 		listed++;
 		enc += json_is_true(rh_get(fl, "encrypted"));
 	}
-	fputs("<h2 id=\"limits\">What this audit cannot see</h2>\n<ul class=\"limits\">\n", out);
+	rt_put(out, "<h2 id=\"limits\">What this audit cannot see</h2>\n<ul class=\"limits\">\n");
 	const json_t *tls = rh_get(s, "tls");
 	long long tls_flows = rh_int0(tls, "flows"), tls_dec = rh_int0(tls, "decrypted");
 	if (json_is_true(rh_get(tls, "examined"))) {
 		/* keys were given: say how far they reached, reason by reason */
-		fprintf(out, "<li><b>Inside encrypted connections, without their keys.</b> TLS "
-			     "session keys were given: %lld of the %lld TLS flows were decrypted and "
-			     "read like unencrypted traffic",
-			tls_dec, tls_flows);
+		rt_printf(out,
+			  "<li><b>Inside encrypted connections, without their keys.</b> TLS "
+			  "session keys were given: %lld of the %lld TLS flows were decrypted and "
+			  "read like unencrypted traffic",
+			  tls_dec, tls_flows);
 		const char *why;
 		const json_t *n;
 		bool first = true;
 		json_object_foreach((json_t *)rh_get(tls, "not_decrypted"), why, n) {
-			fprintf(out, "%s%lld ", first ? "; not decrypted: " : ", ",
-				(long long)json_integer_value(n));
-			fputs("<span class=\"mono\">", out);
+			rt_printf(out, "%s%lld ", first ? "; not decrypted: " : ", ",
+				  (long long)json_integer_value(n));
+			rt_put(out, "<span class=\"mono\">");
 			rh_esc(out, why);
-			fputs("</span>", out);
+			rt_put(out, "</span>");
 			first = false;
 		}
-		fputs(". What the app sent inside the others, and inside QUIC, is not read: for "
-		      "those, flowaudit sees who was contacted, when, and how much was sent.", out);
+		rt_put(out,
+		       ". What the app sent inside the others, and inside QUIC, is not read: for "
+		       "those, flowaudit sees who was contacted, when, and how much was sent.");
 	} else {
-		fputs("<li><b>Inside encrypted connections.</b> No TLS session keys were given "
-		      "(<span class=\"mono\">--keylog</span>, or a pcapng's Decryption Secrets "
-		      "Blocks), so the payload inside TLS was not examined: what the app sent "
-		      "inside TLS or QUIC connections (identifiers, location, recordings, anything) "
-		      "is not read. It sees who was contacted, when, and how much was sent.", out);
+		rt_put(
+		    out,
+		    "<li><b>Inside encrypted connections.</b> No TLS session keys were given "
+		    "(<span class=\"mono\">--keylog</span>, or a pcapng's Decryption Secrets "
+		    "Blocks), so the payload inside TLS was not examined: what the app sent "
+		    "inside TLS or QUIC connections (identifiers, location, recordings, anything) "
+		    "is not read. It sees who was contacted, when, and how much was sent.");
 		if (tls)
-			fprintf(out, " %lld flows carried TLS.", tls_flows);
+			rt_printf(out, " %lld flows carried TLS.", tls_flows);
 	}
 	if (listed)
-		fprintf(out, " %lld of the %lld flows listed in this report were encrypted.", enc, listed);
-	fputs("</li>\n<li><b>Names it was not shown.</b> A destination is named only from what "
-	      "the traffic shows: the server name of a TLS or QUIC handshake, the Host of an HTTP "
-	      "request, or a DNS answer earlier in the same capture. A connection to a bare "
-	      "address, with an encrypted handshake (ECH) or after a DNS lookup the capture does "
-	      "not hold (DNS over HTTPS, a cache) is known by its address alone.</li>\n", out);
-	fputs("<li><b>Devices it did not identify.</b> Only the traffic of the devices listed in "
-	      "this report is audited", out);
+		rt_printf(out, " %lld of the %lld flows listed in this report were encrypted.", enc,
+			  listed);
+	rt_put(out,
+	       "</li>\n<li><b>Names it was not shown.</b> A destination is named only from what "
+	       "the traffic shows: the server name of a TLS or QUIC handshake, the Host of an HTTP "
+	       "request, or a DNS answer earlier in the same capture. A connection to a bare "
+	       "address, with an encrypted handshake (ECH) or after a DNS lookup the capture does "
+	       "not hold (DNS over HTTPS, a cache) is known by its address alone.</li>\n");
+	rt_put(out,
+	       "<li><b>Devices it did not identify.</b> Only the traffic of the devices listed in "
+	       "this report is audited");
 	if (counts && flows > dev)
-		fprintf(out, ": %lld of the %lld flows in the capture were between other hosts and "
-			     "were not audited", flows - dev, flows);
-	fputs(". A device on an address it did not take as the device's is not audited.</li>\n",
-	      out);
-	fputs("<li><b>What is not in the capture.</b> Traffic before the capture began or after "
-	      "it ended, over another network (mobile data), or dropped by the capture.</li>\n"
-	      "<li><b>Identifiers it was not given.</b> Device identifiers are found only when the "
-	      "device profile gives their values, and only in unencrypted data or TLS decrypted "
-	      "with its keys (as written, or hex, Base64, MD5, SHA-1 or SHA-256 of the "
-	      "value).</li>\n"
-	      "<li><b>Where a server stands.</b> Countries are those an address is registered in, "
-	      "which is not always where the server is or who runs it.</li>\n"
-	      "<li><b>What happens after.</b> What a recipient stores, for how long and with whom "
-	      "it shares the data is not visible on the network.</li>\n</ul>\n",
-	      out);
+		rt_printf(out,
+			  ": %lld of the %lld flows in the capture were between other hosts and "
+			  "were not audited",
+			  flows - dev, flows);
+	rt_put(out,
+	       ". A device on an address it did not take as the device's is not audited.</li>\n");
+	rt_put(
+	    out,
+	    "<li><b>What is not in the capture.</b> Traffic before the capture began or after "
+	    "it ended, over another network (mobile data), or dropped by the capture.</li>\n"
+	    "<li><b>Identifiers it was not given.</b> Device identifiers are found only when the "
+	    "device profile gives their values, and only in unencrypted data or TLS decrypted "
+	    "with its keys (as written, or hex, Base64, MD5, SHA-1 or SHA-256 of the "
+	    "value).</li>\n"
+	    "<li><b>Where a server stands.</b> Countries are those an address is registered in, "
+	    "which is not always where the server is or who runs it.</li>\n"
+	    "<li><b>What happens after.</b> What a recipient stores, for how long and with whom "
+	    "it shares the data is not visible on the network.</li>\n</ul>\n");
 }
 
 /* ---- glossary ---- */
 
-void rh_glossary(FILE *out)
+void rh_glossary(struct jsonw *out)
 {
-	fputs("<h2 id=\"glossary\">Words used in this report</h2>\n<p>report.json and the other "
-	      "outputs use the codes in the second column.</p>\n<table class=\"glossary\">\n", out);
+	rt_put(out,
+	       "<h2 id=\"glossary\">Words used in this report</h2>\n<p>report.json and the other "
+	       "outputs use the codes in the second column.</p>\n<table class=\"glossary\">\n");
 	for (size_t t = 0; t < RH_WORDS_COUNT; t++) {
 		if (tables[t].heading == NULL)
 			continue;
-		fprintf(out, "<tr><th colspan=\"3\">%s</th></tr>\n", tables[t].heading);
+		rt_printf(out, "<tr><th colspan=\"3\">%s</th></tr>\n", tables[t].heading);
 		for (size_t i = 0; i < tables[t].n; i++) {
 			const struct word *w = &tables[t].w[i];
-			fprintf(out, "<tr><td>%s</td><td class=\"mono\">%s</td><td>%s</td></tr>\n",
-				w->plain, w->code, w->meaning);
+			rt_printf(out,
+				  "<tr><td>%s</td><td class=\"mono\">%s</td><td>%s</td></tr>\n",
+				  w->plain, w->code, w->meaning);
 		}
 	}
-	fputs("<tr><th colspan=\"3\">Statement verdicts</th></tr>\n"
-	      "<tr><td>kept</td><td class=\"mono\">kept</td><td>the traffic exercised the "
-	      "statement and did not contradict it</td></tr>\n"
-	      "<tr><td>broken</td><td class=\"mono\">broken</td><td>at least one finding "
-	      "contradicts it</td></tr>\n"
-	      "<tr><td>not exercised</td><td class=\"mono\">not_exercised</td><td>no traffic the "
-	      "statement speaks of was seen: the capture neither confirms nor contradicts "
-	      "it</td></tr>\n"
-	      "<tr><th colspan=\"3\">Other words</th></tr>\n"
-	      "<tr><td>flow</td><td></td><td>one connection (or one exchange, for UDP) between a "
-	      "device and one other address and port</td></tr>\n"
-	      "<tr><td>frame</td><td></td><td>one packet of the capture file, numbered from 1 as "
-	      "Wireshark numbers them</td></tr>\n"
-	      "<tr><td>first party</td><td></td><td>the company that publishes the app and its "
-	      "policy</td></tr>\n</table>\n",
-	      out);
+	rt_put(out,
+	       "<tr><th colspan=\"3\">Statement verdicts</th></tr>\n"
+	       "<tr><td>kept</td><td class=\"mono\">kept</td><td>the traffic exercised the "
+	       "statement and did not contradict it</td></tr>\n"
+	       "<tr><td>broken</td><td class=\"mono\">broken</td><td>at least one finding "
+	       "contradicts it</td></tr>\n"
+	       "<tr><td>not exercised</td><td class=\"mono\">not_exercised</td><td>no traffic the "
+	       "statement speaks of was seen: the capture neither confirms nor contradicts "
+	       "it</td></tr>\n"
+	       "<tr><th colspan=\"3\">Other words</th></tr>\n"
+	       "<tr><td>flow</td><td></td><td>one connection (or one exchange, for UDP) between a "
+	       "device and one other address and port</td></tr>\n"
+	       "<tr><td>frame</td><td></td><td>one packet of the capture file, numbered from 1 as "
+	       "Wireshark numbers them</td></tr>\n"
+	       "<tr><td>first party</td><td></td><td>the company that publishes the app and its "
+	       "policy</td></tr>\n</table>\n");
 }
 
 /* ---- countries (ISO 3166-1 alpha-2, and the registries' regional codes) ---- */
@@ -321,7 +337,7 @@ const char *rh_country_name(const char *cc)
 	return NULL;
 }
 
-void rh_country(FILE *out, const char *cc, const char *dflt)
+void rh_country(struct jsonw *out, const char *cc, const char *dflt)
 {
 	const char *name = rh_country_name(cc);
 	if (name == NULL) {
@@ -329,7 +345,7 @@ void rh_country(FILE *out, const char *cc, const char *dflt)
 		return;
 	}
 	rh_esc(out, name);
-	fputs(" (", out);
+	rt_put(out, " (");
 	rh_esc(out, cc);
-	fputs(")", out);
+	rt_put(out, ")");
 }

@@ -20,15 +20,22 @@
  * Every string is escaped, and characters XML 1.0 forbids (C0 controls
  * other than tab, newline, carriage return; U+FFFE, U+FFFF) are dropped,
  * because a single one makes the whole file unreadable to a CI parser.
- * Owns nothing after it returns. The findings are fetched one at a time:
- * once to learn their ids, titles, rules and severities, then again as each
- * is written.
+ * Owns nothing after it returns. The findings are fetched once each, one
+ * at a time, and read as text in place (report_text.h): the counts at the
+ * top of the file need every rule and severity before anything is written,
+ * so each finding's test case is written then to a temporary file, and
+ * copied from there into its rule's suite (and its body into the failure
+ * of each statement it breaks). Memory does not grow with the findings'
+ * text; the temporary file holds about what the rule suites will.
  */
 #include "flowaudit/report.h"
+
+#include "report_text.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const rule_ids[] = {
 	"undeclared-recipient", "unknown-endpoint", "cross-border-without-consent",
@@ -43,42 +50,9 @@ static const char *jstr(const json_t *o, const char *key)
 	return json_is_object(o) ? json_string_value(json_object_get(o, key)) : NULL;
 }
 
-/* Writes s escaped for text and attribute values alike: runs of plain bytes
-   go out whole. */
-static void x_esc(FILE *out, const char *s)
+static void x_esc(struct jsonw *o, const char *s)
 {
-	if (s == NULL)
-		return;
-	const unsigned char *p = (const unsigned char *)s, *run = p;
-	for (; *p; p++) {
-		unsigned char c = *p;
-		const char *rep;
-		size_t skip = 1;
-		switch (c) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&apos;"; break;
-		case '\n': rep = "&#10;"; break;
-		case '\r': rep = "&#13;"; break;
-		case '\t': rep = "&#9;"; break;
-		default:
-			if (c < 0x20 || c == 0x7f) {
-				rep = ""; /* not allowed in XML 1.0 */
-			} else if (c == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf)) {
-				rep = ""; /* U+FFFE, U+FFFF */
-				skip = 3;
-			} else {
-				continue;
-			}
-		}
-		fwrite(run, 1, (size_t)(p - run), out);
-		fputs(rep, out);
-		p += skip - 1;
-		run = p + 1;
-	}
-	fwrite(run, 1, (size_t)(p - run), out);
+	rt_esc(o, s, &rt_xml);
 }
 
 static int sev_rank(const char *s)
@@ -90,95 +64,106 @@ static int sev_rank(const char *s)
 	return 3; /* an unknown severity is never quietly below the bar */
 }
 
-/* The human-readable body of a finding, for <failure> or <system-out>. */
-static void finding_body(FILE *out, const json_t *f)
+/* The human-readable body of a finding (loaded in v), for <failure> or
+   <system-out>. */
+static void finding_body(struct jsonw *o, struct rt_finding *v)
 {
 	static const char *const keys[] = {"title", "severity", "device", "host", "country",
 					   "first_seen", "last_seen", "detail", "clause",
 					   "statement", "evidence"};
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-		const char *v = jstr(f, keys[k]);
-		if (v == NULL)
+		const char *s = rt_gstr(v, RT_ROOT, keys[k]);
+		if (s == NULL)
 			continue;
-		x_esc(out, keys[k]);
-		fputs(": ", out);
-		x_esc(out, v);
-		fputs("&#10;", out);
+		x_esc(o, keys[k]);
+		rt_put(o, ": ");
+		x_esc(o, s);
+		rt_put(o, "&#10;");
 	}
-	if (json_is_true(json_object_get(f, "decrypted")))
-		fputs("read after TLS decryption: yes (the evidence carries its connections' "
-		      "keys)&#10;", out);
-	const json_t *rc = json_object_get(f, "recipient");
-	if (json_is_object(rc)) {
-		fputs("recipient: ", out);
-		x_esc(out, jstr(rc, "name") ? jstr(rc, "name") : "(not identified)");
-		fputs(" (", out);
-		x_esc(out, jstr(rc, "kind"));
-		if (jstr(rc, "entity")) {
-			fputs(", ", out);
-			x_esc(out, jstr(rc, "entity"));
+	if (rt_true(v, rt_get(v, RT_ROOT, "decrypted")))
+		rt_put(o, "read after TLS decryption: yes (the evidence carries its connections' "
+			  "keys)&#10;");
+	int rc = rt_get(v, RT_ROOT, "recipient");
+	if (rt_is_object(v, rc)) {
+		const char *name = rt_gstr(v, rc, "name"), *entity = rt_gstr(v, rc, "entity");
+		rt_put(o, "recipient: ");
+		x_esc(o, name ? name : "(not identified)");
+		rt_put(o, " (");
+		x_esc(o, rt_gstr(v, rc, "kind"));
+		if (entity) {
+			rt_put(o, ", ");
+			x_esc(o, entity);
 		}
-		fputs(")&#10;", out);
+		rt_put(o, ")&#10;");
 	}
-	size_t i;
-	const json_t *fr;
-	json_array_foreach(json_object_get(f, "frames"), i, fr) {
-		fputs("frames in ", out);
-		x_esc(out, jstr(fr, "file"));
-		fputs(":", out);
-		size_t k;
-		const json_t *n;
-		const json_t *nt = json_object_get(fr, "numbers_total");
-		size_t total = json_is_integer(nt) ? (size_t)json_integer_value(nt)
-						   : json_array_size(json_object_get(fr, "numbers"));
+	int frames = rt_get(v, RT_ROOT, "frames");
+	for (int fr = rt_first(v, frames); fr >= 0; fr = rt_next(v, frames, fr)) {
+		rt_put(o, "frames in ");
+		x_esc(o, rt_gstr(v, fr, "file"));
+		rt_put(o, ":");
+		int nums = rt_get(v, fr, "numbers");
+		long long nt;
+		size_t total =
+		    rt_int(v, rt_get(v, fr, "numbers_total"), &nt) ? (size_t)nt : rt_count(v, nums);
 		size_t shown = 0;
-		json_array_foreach(json_object_get(fr, "numbers"), k, n) {
-			if (k == 50)
-				break;
-			fprintf(out, " %lld", (long long)json_integer_value(n));
+		for (int n = rt_first(v, nums); n >= 0 && shown < 50; n = rt_next(v, nums, n)) {
+			long long x = 0;
+			rt_int(v, n, &x);
+			rt_put(o, " ");
+			rt_dec(o, x);
 			shown++;
 		}
 		if (total > shown)
-			fprintf(out, " ... and %zu more", total - shown);
-		fputs("&#10;", out);
+			rt_printf(o, " ... and %zu more", total - shown);
+		rt_put(o, "&#10;");
 	}
 }
 
 /* The name is a, sep, b: written piecewise so no buffer cuts a character in two. */
-static void testcase_open(FILE *out, const char *classname, const char *a, const char *sep,
+static void testcase_open(struct jsonw *o, const char *classname, const char *a, const char *sep,
 			  const char *b)
 {
-	fputs("    <testcase classname=\"", out);
-	x_esc(out, classname);
-	fputs("\" name=\"", out);
-	x_esc(out, a ? a : "?");
-	x_esc(out, sep);
-	x_esc(out, b);
-	fputs("\"", out);
+	rt_put(o, "    <testcase classname=\"");
+	x_esc(o, classname);
+	rt_put(o, "\" name=\"");
+	x_esc(o, a ? a : "?");
+	x_esc(o, sep);
+	x_esc(o, b);
+	rt_put(o, "\"");
 }
 
-static void suite_open(FILE *out, const char *name, size_t tests, size_t failures, size_t skipped)
+static void suite_open(struct jsonw *o, const char *name, size_t tests, size_t failures,
+		       size_t skipped)
 {
-	fputs("  <testsuite name=\"", out);
-	x_esc(out, name);
-	fprintf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\">\n", tests,
-		failures, skipped);
+	rt_put(o, "  <testsuite name=\"");
+	x_esc(o, name);
+	rt_printf(o, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\">\n", tests,
+		  failures, skipped);
 }
 
 /*
- * What the writer keeps of every finding between its passes: its id, its
- * rule (an index in rule_ids, then in extra), its severity's rank. The
- * findings themselves are fetched from fs when written, one at a time.
+ * What the writer keeps of every finding: its id, title, rule (an index in
+ * rule_ids, then in extra) and severity's rank, and where in the spill its
+ * test case and, inside it, its body are.
  */
+struct spilled {
+	off_t start, body, body_end, end;
+};
+
 struct jctx {
 	const struct report_findings *fs;
 	int bar;
 	char **ids, **titles;
 	int *rule, *sev;
+	struct spilled *at;
+	FILE *spill;
+	char *copy; /* SPILL_COPY bytes, for copying out of the spill */
 	const char *extra[MAX_EXTRA_RULES];
 	char *extra_store[MAX_EXTRA_RULES];
 	size_t n_extra;
 };
+
+#define SPILL_COPY 65536
 
 static int rule_index(struct jctx *j, const char *r)
 {
@@ -197,6 +182,11 @@ static int rule_index(struct jctx *j, const char *r)
 	return (int)(N_RULES + j->n_extra++);
 }
 
+static const char *rule_name(const struct jctx *j, int k)
+{
+	return (size_t)k < N_RULES ? rule_ids[k] : j->extra[(size_t)k - N_RULES];
+}
+
 static void jctx_free(struct jctx *j)
 {
 	for (size_t i = 0; j->ids && i < j->fs->n; i++)
@@ -207,11 +197,56 @@ static void jctx_free(struct jctx *j)
 	free(j->titles);
 	free(j->rule);
 	free(j->sev);
+	free(j->at);
+	free(j->copy);
+	if (j->spill)
+		fclose(j->spill);
 	for (size_t i = 0; i < j->n_extra; i++)
 		free(j->extra_store[i]);
 }
 
-static bool jctx_init(struct jctx *j, const struct report_findings *fs, int bar)
+/* Where the spill's writer has got to: everything before is in the file. */
+static off_t spill_pos(struct jsonw *sw)
+{
+	jsonw_flush(sw);
+	return sw->failed ? -1 : ftello(sw->out);
+}
+
+/* Finding i (loaded in v) as the test case of its rule's suite, into the spill. */
+static void spill_case(struct jctx *j, struct jsonw *sw, struct rt_finding *v, size_t i)
+{
+	struct spilled *at = &j->at[i];
+	at->start = spill_pos(sw);
+	bool fails = j->sev[i] >= j->bar;
+	if (j->rule[i] >= 0) {
+		char classname[160];
+		const char *rule = rule_name(j, j->rule[i]);
+		snprintf(classname, sizeof(classname), "rules.%s", rule ? rule : "?");
+		testcase_open(sw, classname, rt_gstr(v, RT_ROOT, "id"), " ",
+			      rt_gstr(v, RT_ROOT, "host"));
+		rt_put(sw, ">\n");
+		if (fails) {
+			rt_put(sw, "      <failure type=\"");
+			x_esc(sw, rt_gstr(v, RT_ROOT, "severity"));
+			rt_put(sw, "\" message=\"");
+			x_esc(sw, rt_gstr(v, RT_ROOT, "title"));
+			rt_put(sw, "\">");
+		} else {
+			rt_put(sw, "      <system-out>below fail_on&#10;");
+		}
+	}
+	at->body = spill_pos(sw);
+	finding_body(sw, v);
+	at->body_end = spill_pos(sw);
+	if (j->rule[i] >= 0)
+		rt_put(sw, fails ? "</failure>\n    </testcase>\n"
+				 : "</system-out>\n    </testcase>\n");
+	at->end = spill_pos(sw);
+}
+
+/* Reads every finding once: what jctx keeps, and its test case into the
+   spill. FA_OK, or FA_ERUNTIME with err filled. */
+static int jctx_init(struct jctx *j, const struct report_findings *fs, int bar, struct fa_err *err)
 {
 	memset(j, 0, sizeof(*j));
 	j->fs = fs;
@@ -221,20 +256,65 @@ static bool jctx_init(struct jctx *j, const struct report_findings *fs, int bar)
 	j->titles = calloc(n, sizeof(*j->titles));
 	j->rule = calloc(n, sizeof(*j->rule));
 	j->sev = calloc(n, sizeof(*j->sev));
-	if (j->ids == NULL || j->titles == NULL || j->rule == NULL || j->sev == NULL)
-		return false;
-	for (size_t i = 0; i < fs->n; i++) {
-		json_t *f = report_finding_brief(fs, i);
-		j->rule[i] = rule_index(j, jstr(f, "rule"));
-		j->sev[i] = sev_rank(jstr(f, "severity"));
-		const char *id = jstr(f, "id"), *title = jstr(f, "title");
+	j->at = calloc(n, sizeof(*j->at));
+	j->copy = malloc(SPILL_COPY);
+	if (j->ids == NULL || j->titles == NULL || j->rule == NULL || j->sev == NULL ||
+	    j->at == NULL || j->copy == NULL) {
+		fa_err_set(err, "junit.xml: out of memory");
+		return FA_ERUNTIME;
+	}
+	if ((j->spill = tmpfile()) == NULL) {
+		fa_err_set(err, "junit.xml: cannot make a temporary file: %s", strerror(errno));
+		return FA_ERUNTIME;
+	}
+	struct rt_finding v;
+	struct jsonw sw;
+	if (rt_finding_open(&v) != FA_OK) {
+		fa_err_set(err, "junit.xml: out of memory");
+		return FA_ERUNTIME;
+	}
+	if (jsonw_open_text(&sw, j->spill) != FA_OK) {
+		rt_finding_close(&v);
+		fa_err_set(err, "junit.xml: out of memory");
+		return FA_ERUNTIME;
+	}
+	bool ok = true;
+	for (size_t i = 0; ok && i < fs->n; i++) {
+		rt_finding_load(&v, fs, i);
+		j->rule[i] = rule_index(j, rt_gstr(&v, RT_ROOT, "rule"));
+		j->sev[i] = sev_rank(rt_gstr(&v, RT_ROOT, "severity"));
+		const char *id = rt_gstr(&v, RT_ROOT, "id"), *title = rt_gstr(&v, RT_ROOT, "title");
 		j->ids[i] = id ? strdup(id) : NULL;
 		j->titles[i] = title ? strdup(title) : NULL;
-		json_decref(f);
-		if ((id && j->ids[i] == NULL) || (title && j->titles[i] == NULL))
-			return false;
+		ok = (id == NULL || j->ids[i] != NULL) && (title == NULL || j->titles[i] != NULL);
+		spill_case(j, &sw, &v, i);
 	}
-	return true;
+	rt_finding_close(&v);
+	bool written = jsonw_close(&sw) == FA_OK && fflush(j->spill) == 0 && !ferror(j->spill);
+	if (!ok) {
+		fa_err_set(err, "junit.xml: out of memory");
+		return FA_ERUNTIME;
+	}
+	if (!written) {
+		fa_err_set(err, "junit.xml: cannot write a temporary file: %s", strerror(errno));
+		return FA_ERUNTIME;
+	}
+	return FA_OK;
+}
+
+/* Bytes [from, to) of the spill, onto o. */
+static void copy_spill(struct jsonw *o, const struct jctx *j, off_t from, off_t to)
+{
+	while (from < to && !o->failed) {
+		size_t n = (size_t)(to - from) < SPILL_COPY ? (size_t)(to - from) : SPILL_COPY;
+		ssize_t got = pread(fileno(j->spill), j->copy, n, from);
+		if (got <= 0) {
+			o->failed = true;
+			return;
+		}
+		jsonw_raw(o, j->copy, (size_t)got);
+		from += got;
+	}
 }
 
 /* The place of finding id: F0001 is the first, as the report numbers them;
@@ -254,13 +334,6 @@ static long finding_index(const struct jctx *j, const char *id)
 		if (j->ids[i] && strcmp(j->ids[i], id) == 0)
 			return (long)i;
 	return -1;
-}
-
-/* Finding id, fetched: a new reference, or NULL. */
-static json_t *finding_by_id(const struct jctx *j, const char *id)
-{
-	long i = finding_index(j, id);
-	return i < 0 ? NULL : j->fs->get((size_t)i, j->fs->user);
 }
 
 /* A broken statement fails when one of its findings reaches fail_on. */
@@ -295,58 +368,59 @@ static void count_statements(const json_t *doc, const struct jctx *j, size_t *te
 	}
 }
 
-static void write_statements(FILE *out, const json_t *doc, const struct jctx *j)
+static void write_statements(struct jsonw *o, const json_t *doc, const struct jctx *j)
 {
 	const json_t *sts = json_object_get(doc, "statements");
 	size_t tests, failures, skipped, i;
 	const json_t *st;
 	count_statements(doc, j, &tests, &failures, &skipped);
-	suite_open(out, "declared statements", tests, failures, skipped);
+	suite_open(o, "declared statements", tests, failures, skipped);
 	json_array_foreach(sts, i, st) {
 		const char *v = jstr(st, "verdict");
-		testcase_open(out, "statements", jstr(st, "id"), ": ", jstr(st, "text"));
-		fputs(">\n", out);
+		testcase_open(o, "statements", jstr(st, "id"), ": ", jstr(st, "text"));
+		rt_put(o, ">\n");
 		const json_t *ids = json_object_get(st, "findings");
 		bool broken = v && strcmp(v, "broken") == 0;
 		if (broken && statement_fails(j, st)) {
-			fputs("      <failure type=\"broken\" message=\"", out);
+			rt_put(o, "      <failure type=\"broken\" message=\"");
 			size_t k;
 			const json_t *id;
 			json_array_foreach(ids, k, id) {
 				long fi = finding_index(j, json_string_value(id));
 				if (k)
-					fputs("; ", out);
-				x_esc(out, json_string_value(id));
-				fputs(" ", out);
-				x_esc(out, fi < 0 ? NULL : j->titles[fi]);
+					rt_put(o, "; ");
+				x_esc(o, json_string_value(id));
+				rt_put(o, " ");
+				x_esc(o, fi < 0 ? NULL : j->titles[fi]);
 			}
 			if (json_array_size(ids) == 0)
-				fputs("broken", out);
-			fputs("\">", out);
-			fputs("clause: ", out);
-			x_esc(out, jstr(st, "clause"));
-			fputs("&#10;&#10;", out);
+				rt_put(o, "broken");
+			rt_put(o, "\">");
+			rt_put(o, "clause: ");
+			x_esc(o, jstr(st, "clause"));
+			rt_put(o, "&#10;&#10;");
 			json_array_foreach(ids, k, id) {
-				json_t *f = finding_by_id(j, json_string_value(id));
-				fputs("finding ", out);
-				x_esc(out, json_string_value(id));
-				fputs("&#10;", out);
-				if (f)
-					finding_body(out, f);
-				json_decref(f);
-				fputs("&#10;", out);
+				rt_put(o, "finding ");
+				x_esc(o, json_string_value(id));
+				rt_put(o, "&#10;");
+				long fi = finding_index(j, json_string_value(id));
+				if (fi >= 0)
+					copy_spill(o, j, j->at[fi].body, j->at[fi].body_end);
+				rt_put(o, "&#10;");
 			}
-			fputs("</failure>\n", out);
+			rt_put(o, "</failure>\n");
 		} else if (v && strcmp(v, "not_exercised") == 0) {
-			fputs("      <skipped message=\"not exercised by the captured traffic\"/>\n", out);
+			rt_put(
+			    o,
+			    "      <skipped message=\"not exercised by the captured traffic\"/>\n");
 		} else if (broken) {
-			fputs("      <system-out>broken only by findings below fail_on&#10;", out);
-			x_esc(out, jstr(st, "clause"));
-			fputs("</system-out>\n", out);
+			rt_put(o, "      <system-out>broken only by findings below fail_on&#10;");
+			x_esc(o, jstr(st, "clause"));
+			rt_put(o, "</system-out>\n");
 		}
-		fputs("    </testcase>\n", out);
+		rt_put(o, "    </testcase>\n");
 	}
-	fputs("  </testsuite>\n", out);
+	rt_put(o, "  </testsuite>\n");
 }
 
 /* Findings of rule number k, and those of them that fail. */
@@ -363,73 +437,56 @@ static void count_rule(const struct jctx *j, int k, size_t *tests, size_t *failu
 }
 
 /* The suite of rule number k (named rule), one case per finding of it. */
-static void write_rule(FILE *out, const struct jctx *j, int k, const char *rule)
+static void write_rule(struct jsonw *o, const struct jctx *j, int k, const char *rule)
 {
 	size_t tests, failures;
 	count_rule(j, k, &tests, &failures);
-	suite_open(out, rule, tests ? tests : 1, failures, 0);
-	char classname[160];
-	snprintf(classname, sizeof(classname), "rules.%s", rule ? rule : "?");
+	suite_open(o, rule, tests ? tests : 1, failures, 0);
 	if (tests == 0) {
-		testcase_open(out, classname, "no findings", NULL, NULL);
-		fputs("/>\n", out);
+		char classname[160];
+		snprintf(classname, sizeof(classname), "rules.%s", rule ? rule : "?");
+		testcase_open(o, classname, "no findings", NULL, NULL);
+		rt_put(o, "/>\n");
 	}
-	for (size_t i = 0; i < j->fs->n; i++) {
-		if (j->rule[i] != k)
-			continue;
-		json_t *f = j->fs->get(i, j->fs->user);
-		testcase_open(out, classname, jstr(f, "id"), " ", jstr(f, "host"));
-		fputs(">\n", out);
-		if (j->sev[i] >= j->bar) {
-			fputs("      <failure type=\"", out);
-			x_esc(out, jstr(f, "severity"));
-			fputs("\" message=\"", out);
-			x_esc(out, jstr(f, "title"));
-			fputs("\">", out);
-			finding_body(out, f);
-			fputs("</failure>\n", out);
-		} else {
-			fputs("      <system-out>below fail_on&#10;", out);
-			finding_body(out, f);
-			fputs("</system-out>\n", out);
-		}
-		fputs("    </testcase>\n", out);
-		json_decref(f);
-	}
-	fputs("  </testsuite>\n", out);
+	for (size_t i = 0; i < j->fs->n; i++)
+		if (j->rule[i] == k)
+			copy_spill(o, j, j->at[i].start, j->at[i].end);
+	rt_put(o, "  </testsuite>\n");
 }
 
 /* The suite "audit coverage": one case, an <error> naming every verdict reason. */
-static void write_coverage(FILE *out, const json_t *doc)
+static void write_coverage(struct jsonw *o, const json_t *doc)
 {
 	const json_t *rs = json_object_get(doc, "verdict_reasons");
 	size_t n = json_array_size(rs);
-	fprintf(out, "  <testsuite name=\"audit coverage\" tests=\"1\" failures=\"0\" "
-		"errors=\"%d\" skipped=\"0\">\n", n ? 1 : 0);
-	testcase_open(out, "coverage", "the captured traffic of the devices was examined", NULL,
+	rt_printf(o,
+		  "  <testsuite name=\"audit coverage\" tests=\"1\" failures=\"0\" "
+		  "errors=\"%d\" skipped=\"0\">\n",
+		  n ? 1 : 0);
+	testcase_open(o, "coverage", "the captured traffic of the devices was examined", NULL,
 		      NULL);
 	if (n == 0) {
-		fputs("/>\n", out);
-		fputs("  </testsuite>\n", out);
+		rt_put(o, "/>\n");
+		rt_put(o, "  </testsuite>\n");
 		return;
 	}
-	fputs(">\n      <error type=\"", out);
-	x_esc(out, jstr(doc, "verdict") ? jstr(doc, "verdict") : "inconclusive");
-	fputs("\" message=\"the audit could not look at all it was asked to:", out);
+	rt_put(o, ">\n      <error type=\"");
+	x_esc(o, jstr(doc, "verdict") ? jstr(doc, "verdict") : "inconclusive");
+	rt_put(o, "\" message=\"the audit could not look at all it was asked to:");
 	size_t i;
 	const json_t *r;
 	json_array_foreach(rs, i, r) {
-		fputs(i ? ", " : " ", out);
-		x_esc(out, jstr(r, "code"));
+		rt_put(o, i ? ", " : " ");
+		x_esc(o, jstr(r, "code"));
 	}
-	fputs("\">", out);
+	rt_put(o, "\">");
 	json_array_foreach(rs, i, r) {
-		x_esc(out, jstr(r, "code"));
-		fputs(": ", out);
-		x_esc(out, jstr(r, "text"));
-		fputs("&#10;", out);
+		x_esc(o, jstr(r, "code"));
+		rt_put(o, ": ");
+		x_esc(o, jstr(r, "text"));
+		rt_put(o, "&#10;");
 	}
-	fputs("</error>\n    </testcase>\n  </testsuite>\n", out);
+	rt_put(o, "</error>\n    </testcase>\n  </testsuite>\n");
 }
 
 int report_junit_write(const json_t *doc, FILE *out, struct fa_err *err)
@@ -445,11 +502,17 @@ int report_junit_write_each(const json_t *doc, const struct report_findings *fs,
 	/* "never": above every severity */
 	int bar = fail_on == NULL ? 0 : strcmp(fail_on, "never") == 0 ? 4 : sev_rank(fail_on);
 	struct jctx j;
-	if (!jctx_init(&j, fs, bar)) {
+	struct jsonw w;
+	if (jctx_init(&j, fs, bar, err) != FA_OK) {
+		jctx_free(&j);
+		return FA_ERUNTIME;
+	}
+	if (jsonw_open_text(&w, out) != FA_OK) {
 		jctx_free(&j);
 		fa_err_set(err, "junit.xml: out of memory");
 		return FA_ERUNTIME;
 	}
+	struct jsonw *o = &w;
 
 	/* the counts for <testsuites>, which come first */
 	size_t tests, failures, skipped, t, f;
@@ -461,28 +524,28 @@ int report_junit_write_each(const json_t *doc, const struct report_findings *fs,
 	}
 	const json_t *policy = json_object_get(doc, "policy");
 	const char *app = jstr(json_object_get(policy, "app"), "name");
-	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"flowaudit", out);
+	rt_put(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"flowaudit");
 	if (app) {
-		fputs(": ", out);
-		x_esc(out, app);
+		rt_put(o, ": ");
+		x_esc(o, app);
 	}
-	fprintf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%d\"", tests + 1, failures,
-		json_array_size(json_object_get(doc, "verdict_reasons")) ? 1 : 0);
+	rt_printf(o, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%d\"", tests + 1, failures,
+		  json_array_size(json_object_get(doc, "verdict_reasons")) ? 1 : 0);
 	if (jstr(doc, "generated_at")) {
-		fputs(" timestamp=\"", out);
-		x_esc(out, jstr(doc, "generated_at"));
-		fputs("\"", out);
+		rt_put(o, " timestamp=\"");
+		x_esc(o, jstr(doc, "generated_at"));
+		rt_put(o, "\"");
 	}
-	fputs(">\n", out);
-	write_coverage(out, doc);
-	write_statements(out, doc, &j);
+	rt_put(o, ">\n");
+	write_coverage(o, doc);
+	write_statements(o, doc, &j);
 	for (size_t k = 0; k < N_RULES; k++)
-		write_rule(out, &j, (int)k, rule_ids[k]);
+		write_rule(o, &j, (int)k, rule_ids[k]);
 	for (size_t k = 0; k < j.n_extra; k++)
-		write_rule(out, &j, (int)(N_RULES + k), j.extra[k]);
+		write_rule(o, &j, (int)(N_RULES + k), j.extra[k]);
 	jctx_free(&j);
-	fputs("</testsuites>\n", out);
-	if (ferror(out)) {
+	rt_put(o, "</testsuites>\n");
+	if (jsonw_close(o) != FA_OK || ferror(out)) {
 		fa_err_set(err, "junit.xml: write failed: %s", strerror(errno));
 		return FA_ERUNTIME;
 	}

@@ -222,6 +222,17 @@ void engine_finish(struct engine *e);
  */
 uint64_t engine_record_count(const struct engine *e);
 bool engine_record_get(struct engine *e, uint64_t id, struct flow_record *out);
+/*
+ * A reader of the records of its own. After engine_finish() (which has
+ * written out every record) a thread may read through one while others
+ * read too, through engine_record_get() or readers of their own. Before
+ * it, the reader writes out what is buffered first (no thread may read
+ * then). NULL when out of memory.
+ */
+struct engine_records;
+struct engine_records *engine_records_open(struct engine *e);
+bool engine_records_get(struct engine_records *r, uint64_t id, struct flow_record *out);
+void engine_records_close(struct engine_records *r); /* NULL is a no-op */
 const struct id_hit *engine_hits(const struct engine *e, size_t *n);
 void engine_stats(const struct engine *e, struct engine_stats *out);
 

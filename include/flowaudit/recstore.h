@@ -12,7 +12,8 @@
  * as absent. Records are copied byte for byte: pointers inside them must
  * stay valid on their own (the engine's are interned strings).
  *
- * A leaf: it uses nothing but libc. Not thread-safe.
+ * A leaf: it uses nothing but libc. Not thread-safe, but for readers (below)
+ * once the store is sealed.
  */
 #ifndef FLOWAUDIT_RECSTORE_H
 #define FLOWAUDIT_RECSTORE_H
@@ -35,6 +36,20 @@ bool recstore_put(struct recstore *rs, uint64_t i, const void *rec, const char *
 
 /* Copies record i into out; false when slot i was never put. */
 bool recstore_get(struct recstore *rs, uint64_t i, void *out);
+
+/*
+ * A store no longer written to may be read by several threads at once:
+ * recstore_seal() writes out what is buffered (no put may follow), then
+ * each thread reads through a reader of its own (its own window on the
+ * file), one of them through recstore_get() if it likes.
+ */
+struct recstore_reader;
+void recstore_seal(struct recstore *rs);
+/* NULL when out of memory. */
+struct recstore_reader *recstore_reader_new(const struct recstore *rs);
+/* As recstore_get(). */
+bool recstore_reader_get(struct recstore_reader *rd, uint64_t i, void *out);
+void recstore_reader_free(struct recstore_reader *rd); /* NULL is a no-op */
 
 /* One past the highest index put. */
 uint64_t recstore_count(const struct recstore *rs);

@@ -36,7 +36,9 @@ const char *report_recipient_kind(const struct policy *p, const struct flow_reco
  * Streams every kept flow, in id order, as a JSON array, one compact object
  * a line (memory does not grow with the number of flows). With a policy each
  * object also carries recipient_kind. indent: the column the array starts
- * at, for pretty printing inside a document. FA_OK or FA_ERUNTIME.
+ * at, for pretty printing inside a document. Reads the records through a
+ * reader of its own (engine_records_open()): after engine_finish() it may
+ * run beside other readers of them. FA_OK or FA_ERUNTIME.
  */
 int report_flows_write(FILE *out, struct engine *e, const struct policy *p,
 		       const char *const *files, size_t n_files, int indent);
@@ -120,6 +122,11 @@ struct report_ctx {
 	const struct report_reasons *reasons; /* what the audit could not look at; may be NULL */
 	const struct report_file_times *file_times; /* per capture, usable stamps only; NULL: the files' own */
 	size_t frames_limit;            /* frame numbers per file, and flow ids, per finding; 0: all */
+	/* report.json's "flows" made beforehand (report_flows_write() with
+	   indent 2, the files of src and policy): when set, report_write()
+	   has it put the text in place; FA_OK or FA_ERUNTIME */
+	int (*flows_written)(FILE *out, void *user);
+	void *flows_user;
 };
 
 /*

@@ -848,6 +848,7 @@ void engine_finish(struct engine *e)
 	e->flushing = true;
 	keys_refresh(e, NULL);
 	flow_table_flush(e->ft);
+	recstore_seal(e->recs); /* every record is in: readers may come */
 	if (!e->cfg.ordered || e->cfg.on_flow == NULL)
 		return;
 	/* the flows in id order, as one engine or many would have them */
@@ -865,6 +866,33 @@ uint64_t engine_record_count(const struct engine *e) { return recstore_count(e->
 bool engine_record_get(struct engine *e, uint64_t id, struct flow_record *out)
 {
 	return id > 0 && recstore_get(e->recs, id - 1, out);
+}
+
+struct engine_records {
+	struct recstore_reader *rd;
+};
+
+struct engine_records *engine_records_open(struct engine *e)
+{
+	recstore_seal(e->recs); /* nothing left to write after engine_finish() */
+	struct engine_records *r = malloc(sizeof(*r));
+	if (r != NULL && (r->rd = recstore_reader_new(e->recs)) == NULL) {
+		free(r);
+		r = NULL;
+	}
+	return r;
+}
+
+bool engine_records_get(struct engine_records *r, uint64_t id, struct flow_record *out)
+{
+	return id > 0 && recstore_reader_get(r->rd, id - 1, out);
+}
+
+void engine_records_close(struct engine_records *r)
+{
+	if (r != NULL)
+		recstore_reader_free(r->rd);
+	free(r);
 }
 
 const struct id_hit *engine_hits(const struct engine *e, size_t *n)

@@ -16,7 +16,8 @@
  * WINDOW slots filled by one pread, since the report reads the flows in
  * order; a put inside the window drops it.
  *
- * Workload: one put per flow end, one or two passes of gets at report time.
+ * Workload: one put per flow end, one or two passes of gets at report time,
+ * some of them at once from several threads through readers of their own.
  */
 #include "flowaudit/recstore.h"
 
@@ -30,6 +31,13 @@
 #define WINDOW 256
 #define CHUNK 128  /* slots a chunk */
 #define CHUNKS 32  /* chunks held before the oldest is written */
+
+/* A window on the file: WINDOW slots read by one pread. */
+struct window {
+	uint8_t *buf;
+	uint64_t first; /* index of its first slot */
+	size_t n;       /* slots valid; 0 when empty */
+};
 
 struct chunk {
 	bool used;
@@ -47,9 +55,7 @@ struct recstore {
 	int fd;             /* -1 until the first record past mem_slots */
 	bool fd_failed;
 	uint64_t count;
-	uint8_t *win;       /* WINDOW slots of the file */
-	uint64_t win_first; /* index of win's first slot */
-	size_t win_n;       /* slots valid in win; 0 when empty */
+	struct window win;  /* of the file, for recstore_get */
 	struct chunk chunk[CHUNKS];
 	uint64_t clock;     /* stamps of the chunks */
 	uint64_t lost;      /* records a chunk write lost */
@@ -77,7 +83,7 @@ void recstore_free(struct recstore *rs)
 	if (rs->fd >= 0)
 		close(rs->fd);
 	free(rs->mem);
-	free(rs->win);
+	free(rs->win.buf);
 	for (int c = 0; c < CHUNKS; c++)
 		free(rs->chunk[c].data);
 	free(rs);
@@ -151,8 +157,8 @@ static void chunk_flush(struct recstore *rs, struct chunk *ch)
 		}
 		a = b;
 	}
-	if (rs->win_n && ch->first < rs->win_first + rs->win_n && rs->win_first < ch->first + CHUNK)
-		rs->win_n = 0;
+	if (rs->win.n && ch->first < rs->win.first + rs->win.n && rs->win.first < ch->first + CHUNK)
+		rs->win.n = 0;
 	ch->used = false;
 }
 
@@ -231,7 +237,8 @@ bool recstore_put(struct recstore *rs, uint64_t i, const void *rec, const char *
 	return true;
 }
 
-bool recstore_get(struct recstore *rs, uint64_t i, void *out)
+/* Record i through window w (the store's own, or a reader's). */
+static bool get_through(const struct recstore *rs, struct window *w, uint64_t i, void *out)
 {
 	if (i >= rs->count)
 		return false;
@@ -244,17 +251,16 @@ bool recstore_get(struct recstore *rs, uint64_t i, void *out)
 		if (rs->fd < 0)
 			return false;
 		uint64_t k = i - rs->mem_slots;
-		chunks_flush(rs);
-		if (rs->win_n == 0 || k < rs->win_first || k >= rs->win_first + rs->win_n) {
-			if (rs->win == NULL && (rs->win = malloc(WINDOW * rs->slot)) == NULL)
+		if (w->n == 0 || k < w->first || k >= w->first + w->n) {
+			if (w->buf == NULL && (w->buf = malloc(WINDOW * rs->slot)) == NULL)
 				return false;
-			ssize_t r = pread(rs->fd, rs->win, WINDOW * rs->slot, (off_t)(k * rs->slot));
+			ssize_t r = pread(rs->fd, w->buf, WINDOW * rs->slot, (off_t)(k * rs->slot));
 			if (r < (ssize_t)rs->slot)
 				return false;
-			rs->win_first = k;
-			rs->win_n = (size_t)r / rs->slot;
+			w->first = k;
+			w->n = (size_t)r / rs->slot;
 		}
-		s = rs->win + (k - rs->win_first) * rs->slot;
+		s = w->buf + (k - w->first) * rs->slot;
 	}
 	if (s[0] != 1)
 		return false;
@@ -262,11 +268,48 @@ bool recstore_get(struct recstore *rs, uint64_t i, void *out)
 	return true;
 }
 
+bool recstore_get(struct recstore *rs, uint64_t i, void *out)
+{
+	if (i >= rs->mem_slots)
+		chunks_flush(rs);
+	return get_through(rs, &rs->win, i, out);
+}
+
+void recstore_seal(struct recstore *rs)
+{
+	chunks_flush(rs);
+}
+
+struct recstore_reader {
+	const struct recstore *rs;
+	struct window w;
+};
+
+struct recstore_reader *recstore_reader_new(const struct recstore *rs)
+{
+	struct recstore_reader *rd = calloc(1, sizeof(*rd));
+	if (rd != NULL)
+		rd->rs = rs;
+	return rd;
+}
+
+bool recstore_reader_get(struct recstore_reader *rd, uint64_t i, void *out)
+{
+	return get_through(rd->rs, &rd->w, i, out);
+}
+
+void recstore_reader_free(struct recstore_reader *rd)
+{
+	if (rd != NULL)
+		free(rd->w.buf);
+	free(rd);
+}
+
 uint64_t recstore_count(const struct recstore *rs) { return rs->count; }
 
 size_t recstore_memory(const struct recstore *rs)
 {
-	size_t n = rs->mem_cap * rs->slot + (rs->win ? WINDOW * rs->slot : 0);
+	size_t n = rs->mem_cap * rs->slot + (rs->win.buf ? WINDOW * rs->slot : 0);
 	for (int c = 0; c < CHUNKS; c++)
 		n += rs->chunk[c].data ? CHUNK * rs->slot : 0;
 	return n;

@@ -434,6 +434,107 @@ static int write_outputs(struct output_pool *p, struct fa_err *err)
 	return p->rc;
 }
 
+/*
+ * report.json's "flows", the larger part of it, written by a thread of its
+ * own into a file beside the report while the evidence pass runs and the
+ * document is built; report.json's writer then copies it into place.
+ */
+struct flows_part {
+	pthread_t thread;
+	bool started;
+	struct engine *eng;
+	const struct policy *policy;
+	const char **files;
+	size_t n_files;
+	char path[4200];
+	int rc;
+	struct fa_err err;
+};
+
+#define FLOWS_PART_NAME ".report.json.flows"
+
+static void *flows_part_main(void *arg)
+{
+	struct flows_part *fp = arg;
+	FILE *f = fopen(fp->path, "w");
+	char *buf = f ? malloc(OUTPUT_BUF) : NULL;
+	fp->rc = FA_ERUNTIME;
+	if (buf != NULL) {
+		setvbuf(f, buf, _IOFBF, OUTPUT_BUF);
+		fp->rc = report_flows_write(f, fp->eng, fp->policy, fp->files, fp->n_files, 2);
+	}
+	if (f != NULL && fclose(f) != 0)
+		fp->rc = FA_ERUNTIME;
+	free(buf);
+	if (fp->rc != FA_OK)
+		fa_err_set(&fp->err, "%s: cannot write: %s", fp->path,
+			   f == NULL ? strerror(errno) : "write failed");
+	return NULL;
+}
+
+/* Starts the flows of report.json beside what follows, on a machine with
+   more than one processor; else report.json writes them itself. */
+static void flows_part_start(struct flows_part *fp, struct run *r, const struct policy *policy,
+			     const char *dir)
+{
+	memset(fp, 0, sizeof(*fp));
+	fp->rc = FA_OK;
+	if (report_threads() < 2)
+		return;
+	fp->eng = r->eng;
+	fp->policy = policy;
+	fp->n_files = source_file_count(r->src);
+	fp->files = calloc(fp->n_files ? fp->n_files : 1, sizeof(*fp->files));
+	if (fp->files == NULL)
+		return;
+	for (size_t i = 0; i < fp->n_files; i++)
+		fp->files[i] = source_file(r->src, i)->path;
+	snprintf(fp->path, sizeof(fp->path), "%s/%s", dir, FLOWS_PART_NAME);
+	fp->started = pthread_create(&fp->thread, NULL, flows_part_main, fp) == 0;
+}
+
+/* Waits for the flows, if started; FA_OK or the thread's failure. */
+static int flows_part_join(struct flows_part *fp)
+{
+	if (fp->started) {
+		pthread_join(fp->thread, NULL);
+		fp->started = false;
+	}
+	return fp->rc;
+}
+
+/* The flows into report.json (its flows_written): copied from the part,
+   which is then removed. */
+static int flows_part_put(FILE *out, void *user)
+{
+	struct flows_part *fp = user;
+	if (flows_part_join(fp) != FA_OK)
+		return FA_ERUNTIME;
+	FILE *in = fopen(fp->path, "r");
+	char *buf = in ? malloc(OUTPUT_BUF) : NULL;
+	int rc = buf != NULL ? FA_OK : FA_ERUNTIME;
+	for (size_t n; rc == FA_OK && (n = fread(buf, 1, OUTPUT_BUF, in)) > 0;)
+		if (fwrite(buf, 1, n, out) != n)
+			rc = FA_ERUNTIME;
+	if (in != NULL && ferror(in))
+		rc = FA_ERUNTIME;
+	if (in != NULL)
+		fclose(in);
+	free(buf);
+	unlink(fp->path);
+	return rc;
+}
+
+/* Ends the part whatever happened: waits for its thread, removes its file. */
+static void flows_part_end(struct flows_part *fp)
+{
+	flows_part_join(fp);
+	if (fp->path[0] != '\0')
+		unlink(fp->path);
+	free(fp->files);
+	fp->files = NULL;
+}
+
 static void note_add(struct audit_session *s, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -935,6 +1036,9 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 	s->t_hashes = t1 - t0;
 	s->capture_paths = (const char *const *)r->o.reads;
 	s->n_capture_paths = r->o.n_reads;
+	struct flows_part flows = {.rc = FA_OK};
+	if (rc == FA_OK)
+		flows_part_start(&flows, r, s->policy, tmpdir);
 	if (rc == FA_OK && (s->formats & FMT_EVIDENCE) && (hashing_beside || in.rc == FA_OK))
 		rc = build_evidence(s, tmpdir, err);
 	if (hashing_beside)
@@ -1008,13 +1112,20 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 			.file_times = r->times.n_files ? r->times.file : NULL,
 		};
 		doc = report_build(&c);
-		/* the writers only read the document and the audit */
+		if (flows.started) {
+			c.flows_written = flows_part_put;
+			c.flows_user = &flows;
+		}
+		/* the writers only read the document, the audit and the records */
 		pool.dir = tmpdir;
 		pool.doc = doc;
 		pool.c = &c;
 		pool.formats = s->formats;
 		rc = write_outputs(&pool, err);
 	}
+	flows_part_end(&flows);
+	if (rc != FA_OK && flows.rc != FA_OK)
+		*err = flows.err; /* report.json failed for want of its flows */
 	double t3 = mono_s();
 	s->t_outputs = t3 - t2;
 	if (rc == FA_OK) {

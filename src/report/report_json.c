@@ -235,12 +235,18 @@ int report_flows_write(FILE *out, struct engine *e, const struct policy *p,
 	struct jsonw w;
 	if (jsonw_open_text(&w, out) != FA_OK)
 		return FA_ERUNTIME;
+	/* a reader of its own: other threads may read the records meanwhile */
+	struct engine_records *rd = engine_records_open(e);
+	if (rd == NULL) {
+		jsonw_close(&w);
+		return FA_ERUNTIME;
+	}
 	uint64_t n = engine_record_count(e);
 	bool first = true;
 	jsonw_raw(&w, "[", 1);
 	struct flow_record r;
 	for (uint64_t id = 1; id <= n; id++) {
-		if (!engine_record_get(e, id, &r))
+		if (!engine_records_get(rd, id, &r))
 			continue;
 		if (!first)
 			jsonw_raw(&w, ",", 1);
@@ -251,6 +257,7 @@ int report_flows_write(FILE *out, struct engine *e, const struct policy *p,
 		flow_members_for(&w, &r, p, files, n_files);
 		jsonw_end(&w);
 	}
+	engine_records_close(rd);
 	if (!first)
 		jw_newline(&w, indent);
 	jsonw_raw(&w, "]", 1);
@@ -1008,7 +1015,9 @@ int report_write(FILE *out, const json_t *doc, const struct report_ctx *c)
 		fputs(": ", out);
 		if (rc != FA_OK)
 			break;
-		if (strcmp(key, "flows") == 0) {
+		if (strcmp(key, "flows") == 0 && c->flows_written != NULL) {
+			rc = c->flows_written(out, c->flows_user);
+		} else if (strcmp(key, "flows") == 0) {
 			size_t nf;
 			const char **files = file_paths(c, &nf);
 			rc = report_flows_write(out, c->eng, c->policy, files, nf, 2);

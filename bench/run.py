@@ -11,7 +11,8 @@
      ndpiReader  ndpiReader -q -i W              (Debian libndpi-bin)
      tshark      tshark -r W -T fields -e tls.handshake.extensions_server_name
                  -e http.host -e dns.qry.name
-   and flowaudit again on the 2x and 4x workloads.
+   and flowaudit again on the 2x and 4x workloads, then `flowaudit verify`
+   on the 1x report the last audit wrote, and that report's file count.
 3. Prints the comparison table, flowaudit's scaling, and each target of
    issue 9 with PASS, MISS or n/a (not measurable in this run).
 4. Runs the micro-benchmarks BUILD/bench/sigbench, idbench and importbench.
@@ -63,6 +64,9 @@ T_KEYED = 1.5
 T_REPLAY_PPS = 2.0
 T_REPLAY_RSS = 0.5
 T_AUDIT_OVER_REPLAY = 1.3
+# and the report of about 20,000 findings: files in its directory, verify
+T_REPORT_FILES = 36
+T_VERIFY_S = 1.0
 TLS_FIX = os.path.join(TOP, "tests", "fixtures", "tls")
 KEYED_REPEAT = 15  # each TLS fixture given this many times, so that start-up does not dominate
 
@@ -284,6 +288,8 @@ def main():
 
     results = {}
     fa_stats = {}
+    report_files = {}
+    verify = {}
 
     # 2. the timings
     def pcap_series(scale):
@@ -441,6 +447,11 @@ def main():
             threads["audit t2"] = fa_series("1x", ("--threads", "2"), "flowaudit 1x threads 2")
             threads["flows t1"] = flows_series(1)
             threads["flows t2"] = flows_series(2)
+            # the report the last audit left: its files, and verify on it
+            rep1 = os.path.join(OUT, "report-1x")
+            if os.path.isdir(rep1):
+                report_files["1x"] = sum(len(fns) for _, _, fns in os.walk(rep1))
+                verify = series("flowaudit verify", lambda i: [fa, "verify", rep1])
 
         # the cost of decryption: keyed against unkeyed audits of TLS captures
         keyed = keyed_series()
@@ -614,6 +625,21 @@ def main():
                            % (T_AUDIT_OVER_REPLAY, t), ar, ar <= T_AUDIT_OVER_REPLAY, "%.2fx"))
         else:
             say("  n/a   full audit against the replay alone, --threads %d: not measured" % t)
+    nfiles, nfind = report_files.get("1x"), fa_stats.get("1x", {}).get("findings")
+    if nfiles is not None:
+        ok = nfiles <= T_REPORT_FILES
+        say("  %s  %-62s %d files, %s findings" % (
+            verdict(ok), "report directory <= %d files" % T_REPORT_FILES, nfiles,
+            fmt_int(nfind) if nfind is not None else "?"))
+        checks.append(("report directory <= %d files" % T_REPORT_FILES, nfiles, ok, "%d"))
+    if "wall" in verify:
+        ok = verify["wall"] < T_VERIFY_S
+        say("  %s  %-62s %.2f s (median of %d; CPU %.2f s)" % (
+            verdict(ok), "flowaudit verify on it < %.0f s" % T_VERIFY_S, verify["wall"],
+            verify["runs"], verify["cpu"]))
+        checks.append(("flowaudit verify < %.0f s" % T_VERIFY_S, verify["wall"], ok, "%.2f s"))
+    else:
+        say("  n/a   report directory and verify: no 1x report")
     say("")
     say("micro-benchmarks (-O2, %s):" % rel(os.path.join(build, "libflowaudit.a")))
     for name in ("sigbench", "idbench", "importbench"):
@@ -628,6 +654,7 @@ def main():
     record = {"started": started.isoformat(), "machine": m, "workload": wl["key"],
               "geo": geo_desc, "results": results, "scaling": scaling, "flowaudit": fa_stats,
               "threads": threads, "keyed": keyed, "digests": digests, "per_live_flow": per_flow,
+              "report_files": report_files, "verify": verify,
               "micro": micro,
               "targets": [{"target": t, "value": v, "pass": ok} for t, v, ok, _ in checks]}
     with open(os.path.join(OUT, "results-%s.json" % started.strftime("%Y%m%dT%H%M%S")),

@@ -34,6 +34,8 @@ void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cmd_exit_for(int status);
 /* Parses a size/count with optional k/M/G suffix; false on junk. */
 bool cmd_parse_count(const char *s, unsigned long long *out);
+/* Seconds on a clock that only moves forward, for timing phases. */
+double cmd_mono_s(void);
 
 
 /* ---- options shared by flows, audit and capture (cmd_run.c) ---- */
@@ -253,8 +255,14 @@ void audit_session_judge(struct audit_session *s);
 /* The exit status for the verdict: 0, 1, or CMD_EXIT_INCONCLUSIVE. */
 int audit_session_exit(const struct audit_session *s);
 /* Starts hashing the capture files beside the replay, on a machine with
-   more than one processor (else the report hashes them). */
+   more than one processor (else the report hashes them); ..._end() waits
+   for that work and drops it (audit_session_close() calls it). */
 void audit_session_hash_captures(struct audit_session *s);
+void audit_session_hash_captures_end(struct audit_session *s);
+/* A note for the report on what the audit could not look at; with a code,
+   also a reason of the verdict (report_reason_add). */
+void audit_session_note(struct audit_session *s, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Writes the report directory; *doc gets the report document. */
 int audit_session_report(struct audit_session *s, const char *command, json_t **doc,
 			 struct fa_err *err);

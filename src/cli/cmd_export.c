@@ -46,13 +46,6 @@ static const char usage[] =
 	"  --timeout SECONDS     a request may take this long (default 60)\n"
 	"  --print-schema        print the CREATE statements and exit\n";
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Credentials from the file, else the environment, into o (user and
    password are the caller's buffers). */
 static int credentials(const char *file, struct report_ch_opts *o,
@@ -84,13 +77,13 @@ static int export_one(const struct report_ch_opts *o, const char *dir, bool quie
 {
 	struct fa_err err = {{0}};
 	struct report_ch_result res;
-	double t0 = now_s();
+	double t0 = cmd_mono_s();
 	char spool[4096];
 	unsigned long long removed = 0;
 	int rc = report_ch_spool_path(dir, spool, sizeof(spool), &err);
 	if (rc == FA_OK)
 		rc = report_ch_export(o, dir, &res, &err);
-	double took = now_s() - t0;
+	double took = cmd_mono_s() - t0;
 	if (rc == FA_OK && (rc = report_ch_spool_settle(o, spool, &removed, &err)) != FA_OK)
 		cmd_error("export %s: the report is in ClickHouse, but its live rows are not "
 			  "settled: %s", dir, err.msg);

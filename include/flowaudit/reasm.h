@@ -33,8 +33,8 @@ static inline bool seq_leq(uint32_t a, uint32_t b) { return seq_diff(a, b) <= 0;
 static inline bool seq_gt(uint32_t a, uint32_t b) { return seq_diff(a, b) > 0; }
 static inline bool seq_geq(uint32_t a, uint32_t b) { return seq_diff(a, b) >= 0; }
 
-#define REASM_DEFAULT_LIMIT (256 * 1024)
-#define REASM_DEFAULT_OOO (64 * 1024)
+#define REASM_DEFAULT_LIMIT ((size_t)256 * 1024)
+#define REASM_DEFAULT_OOO ((size_t)64 * 1024)
 
 typedef void (*reasm_deliver_fn)(const uint8_t *d, size_t n, uint64_t stream_off, void *user);
 

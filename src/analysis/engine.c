@@ -62,7 +62,7 @@ void engine_cfg_default(struct engine_cfg *cfg)
 	cfg->max_records = 4000000;
 	cfg->mem_records = 16384;
 	cfg->max_hits = 100000;
-	cfg->reasm_limit = 256 * 1024;
+	cfg->reasm_limit = (size_t)256 * 1024;
 	cfg->tls_stream_limit = TLS_STREAM_LIMIT;
 }
 
@@ -82,7 +82,7 @@ static int engine_make(const struct engine_cfg *cfg, struct split *pub, struct e
 	else
 		engine_cfg_default(&e->cfg);
 	if (e->cfg.reasm_limit == 0)
-		e->cfg.reasm_limit = 256 * 1024;
+		e->cfg.reasm_limit = (size_t)256 * 1024;
 	if (e->cfg.tls_stream_limit < e->cfg.reasm_limit)
 		e->cfg.tls_stream_limit = e->cfg.reasm_limit > TLS_STREAM_LIMIT ? e->cfg.reasm_limit
 										 : TLS_STREAM_LIMIT;
@@ -340,7 +340,7 @@ static struct stream *stream_get(struct engine *e, struct flow *f, struct analys
 	if (s == NULL)
 		return NULL;
 	reasm_init(&s->ra, isn, an->tls != NULL ? e->cfg.tls_stream_limit : e->cfg.reasm_limit,
-		   64 * 1024);
+		   (size_t)64 * 1024);
 	http_stream_init(&s->http);
 	s->http_on = true;
 	s->e = e;

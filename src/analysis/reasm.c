@@ -145,7 +145,7 @@ static void insert(struct reasm *r, uint64_t start, const uint8_t *data, size_t 
 			continue;
 		}
 		if (s < cur->off)
-			pp = put(r, pp, start, data, s, cur->off);
+			put(r, pp, start, data, s, cur->off);
 		cut = true;
 		s = cur->off + cur->len;
 		pp = &cur->next;

@@ -415,7 +415,7 @@ static size_t keys_text(const struct run *r, const uint64_t *flows, size_t n, ch
 			continue;
 		}
 		if (cap - len < KEYLOG_EXPORT_MAX) {
-			size_t nc = cap ? 2 * cap : 4 * KEYLOG_EXPORT_MAX;
+			size_t nc = cap ? 2 * cap : 4 * (size_t)KEYLOG_EXPORT_MAX;
 			char *nt = nc <= PCAPNG_DSB_MAX ? malloc(nc) : NULL;
 			if (nt == NULL) {
 				left_out++;

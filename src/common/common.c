@@ -55,7 +55,7 @@ static const char DIGITS2[] =
 /* v (below 100) as two digits at p; returns the end. */
 static inline char *put2(char *p, unsigned v)
 {
-	memcpy(p, DIGITS2 + 2 * v, 2);
+	memcpy(p, DIGITS2 + 2 * (size_t)v, 2);
 	return p + 2;
 }
 

@@ -267,7 +267,7 @@ int report_ch_credentials_load(const char *path, char *user, char *password,
 				       : "not user=NAME or password=SECRET");
 			rc = FA_EINPUT;
 		} else {
-			strcpy(dst, v);
+			memcpy(dst, v, strlen(v) + 1); /* fits: checked above */
 		}
 	}
 	memset(buf, 0, sizeof(buf));

@@ -680,8 +680,8 @@ static void text_set(FILE *out, const json_t *doc, const char *member, const cha
 static json_int_t set_changes(const json_t *doc, const char *member)
 {
 	const json_t *ch = json_object_get(doc, member);
-	return (json_int_t)(json_array_size(json_object_get(ch, "appeared")) +
-			    json_array_size(json_object_get(ch, "disappeared")));
+	return (json_int_t)json_array_size(json_object_get(ch, "appeared")) +
+	       (json_int_t)json_array_size(json_object_get(ch, "disappeared"));
 }
 
 int report_diff_write_text(const struct report_diff *d, FILE *out, bool verbose)

@@ -132,7 +132,7 @@ static bool parse_time(struct time_cache *c, const char *s, fa_time *t)
 	if (strcmp(c->text, s) != 0) {
 		if (strlen(s) >= sizeof(c->text))
 			return fa_time_parse(s, t);
-		strcpy(c->text, s);
+		memcpy(c->text, s, strlen(s) + 1); /* fits: checked above */
 		c->ok = fa_time_parse(s, &c->t);
 	}
 	*t = c->t;

@@ -802,7 +802,7 @@ static void destinations_json(const struct report_ctx *c, json_t *s)
 		json_object_set_new(kinds, kind, json_integer(kv ? json_integer_value(kv) + 1 : 1));
 		json_object_set_new(row, "flows",
 				    json_integer(json_integer_value(json_object_get(row, "flows")) + 1));
-		json_int_t bytes = (json_int_t)(r.bytes[0] + r.bytes[1]);
+		json_int_t bytes = (json_int_t)r.bytes[0] + (json_int_t)r.bytes[1];
 		json_object_set_new(row, "bytes", json_integer(json_integer_value(
 								  json_object_get(row, "bytes")) + bytes));
 	}

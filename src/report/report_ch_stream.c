@@ -293,9 +293,18 @@ static void *stream_thread(void *arg)
 			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 			continue;
 		}
-		json_t **items = due ? s->q : NULL;
-		size_t n = due ? s->n_q : 0;
-		if (due) {
+		/* at most batch_rows a batch: what came in meanwhile waits its turn */
+		json_t **items = NULL;
+		size_t n = 0;
+		if (due && s->n_q > s->batch_rows &&
+		    (items = malloc(s->batch_rows * sizeof(*items))) != NULL) {
+			n = s->batch_rows;
+			memcpy(items, s->q, n * sizeof(*items));
+			memmove(s->q, s->q + n, (s->n_q - n) * sizeof(*s->q));
+			s->n_q -= n;
+		} else if (due) { /* all of it (or, without memory to split it, more) */
+			items = s->q;
+			n = s->n_q;
 			s->q = NULL;
 			s->n_q = s->cap_q = 0;
 		}

@@ -686,23 +686,32 @@ static void capture_digests_free(struct capture_digests *cd)
 	free(cd);
 }
 
-void audit_session_hash_captures(struct audit_session *s)
+/* The digests to compute for the capture files of src; NULL without memory. */
+static struct capture_digests *capture_digests_new(const struct source *src)
 {
-	size_t n = source_file_count(s->run.src);
-	if (n == 0 || report_threads() < 2)
-		return;
+	size_t n = source_file_count(src);
 	struct capture_digests *cd = calloc(1, sizeof(*cd));
 	if (cd != NULL) {
 		cd->n = n;
-		cd->paths = calloc(n, sizeof(*cd->paths));
-		cd->hex = calloc(n, sizeof(*cd->hex));
+		cd->paths = calloc(n ? n : 1, sizeof(*cd->paths));
+		cd->hex = calloc(n ? n : 1, sizeof(*cd->hex));
 	}
 	if (cd == NULL || cd->paths == NULL || cd->hex == NULL) {
-		capture_digests_free(cd); /* hashed after the replay instead */
-		return;
+		capture_digests_free(cd);
+		return NULL;
 	}
 	for (size_t i = 0; i < n; i++)
-		cd->paths[i] = source_file(s->run.src, i)->path;
+		cd->paths[i] = source_file(src, i)->path;
+	return cd;
+}
+
+void audit_session_hash_captures(struct audit_session *s)
+{
+	if (source_file_count(s->run.src) == 0 || report_threads() < 2)
+		return;
+	struct capture_digests *cd = capture_digests_new(s->run.src);
+	if (cd == NULL) /* hashed after the replay instead */
+		return;
 	if (pthread_create(&cd->thread, NULL, capture_digests_main, cd) != 0) {
 		capture_digests_free(cd);
 		return;
@@ -719,52 +728,36 @@ void audit_session_hash_captures_end(struct audit_session *s)
 	}
 }
 
-/* Waits for the captures' digests started beside the replay, if any:
-   true when they were, with them copied into hex and *unhashed. */
-static bool capture_digests_take(struct audit_session *s, char (*hex)[65], size_t n,
-				 size_t *unhashed, int *rc, struct fa_err *err)
+/* The captures' digests into in: those started beside the replay, waited
+   for, or else computed now. FA_OK, or the failure with in->err set. */
+static int capture_digests_take(struct input_digests *in)
 {
-	struct capture_digests *cd = s->cap_digests;
-	if (cd == NULL)
-		return false;
-	pthread_join(cd->thread, NULL);
-	s->cap_digests = NULL;
-	bool ok = cd->n == n;
-	if (ok) {
-		memcpy(hex, cd->hex, n * sizeof(*hex));
-		*unhashed = cd->unhashed;
-		*rc = cd->rc;
-		if (cd->rc != FA_OK)
-			*err = cd->err;
+	struct capture_digests *cd = in->s->cap_digests;
+	in->s->cap_digests = NULL;
+	if (cd != NULL) {
+		pthread_join(cd->thread, NULL);
+	} else if ((cd = capture_digests_new(in->s->run.src)) != NULL) {
+		capture_digests_main(cd);
+	} else {
+		fa_err_set(&in->err, "out of memory hashing the captures");
+		return FA_ERUNTIME;
 	}
+	memcpy(in->caps, cd->hex, in->nf * sizeof(*in->caps));
+	in->unhashed = cd->unhashed;
+	int rc = cd->rc;
+	if (rc != FA_OK)
+		in->err = cd->err;
 	capture_digests_free(cd);
-	return ok;
+	return rc;
 }
 
 static void *hash_inputs(void *arg)
 {
 	struct input_digests *in = arg;
 	struct run *r = &in->s->run;
-	int rc = FA_OK;
 	for (size_t i = 0; i < in->nf; i++)
 		in->cap_ptrs[i] = in->caps[i];
-	if (!capture_digests_take(in->s, in->caps, in->nf, &in->unhashed, &rc, &in->err)) {
-		struct capture_digests cd = {.n = in->nf, .hex = in->caps,
-					     .paths = calloc(in->nf ? in->nf : 1, sizeof(char *))};
-		for (size_t i = 0; cd.paths != NULL && i < in->nf; i++)
-			cd.paths[i] = source_file(r->src, i)->path;
-		if (cd.paths == NULL) {
-			fa_err_set(&in->err, "out of memory hashing the captures");
-			rc = FA_ERUNTIME;
-		} else {
-			capture_digests_main(&cd);
-			free(cd.paths);
-			in->unhashed = cd.unhashed;
-			rc = cd.rc;
-			if (rc != FA_OK)
-				in->err = cd.err;
-		}
-	}
+	int rc = capture_digests_take(in);
 	if (rc == FA_OK)
 		rc = sha256_file(in->s->policy->path, in->pol, &in->err);
 	if (rc == FA_OK && r->o.events_path)

@@ -101,6 +101,7 @@ struct finding_identifier {
 
 struct finding {
 	char id[16];                 /* "F0001" */
+	size_t index;                /* its place: audit_finding(a, index) */
 	enum audit_rule rule;
 	enum audit_severity severity;
 	fa_addr device;
@@ -152,6 +153,9 @@ struct statement {
 };
 
 typedef void (*audit_finding_cb)(const struct finding *f, void *user);
+/* Flow r has joined finding f (called once per finding and flow, the
+   flow's last finding last). */
+typedef void (*audit_joined_cb)(const struct finding *f, const struct flow_record *r, void *user);
 
 struct audit_cfg {
 	const struct policy *policy;
@@ -163,6 +167,8 @@ struct audit_cfg {
 	size_t n_device_macs;
 	audit_finding_cb on_new_finding;        /* called once per finding, when first established */
 	void *user;
+	audit_joined_cb on_joined;              /* may be NULL */
+	void *joined_user;
 	struct vantage vantage;                 /* where the capture was made; .set false: not given */
 };
 

@@ -172,11 +172,14 @@ struct engine_cfg {
 	engine_flow_cb on_flow;      /* may be NULL */
 	void *user;
 	/*
-	 * ordered: on_flow is not called as flows end but from engine_finish(),
-	 * once per kept record, in flow id order (the order of the flows'
-	 * first packets), so that what follows does not depend on when each
-	 * flow happened to end. A replay uses it; a live capture, which
-	 * reports findings as they happen, does not.
+	 * ordered: on_flow is called once per kept record in flow id order
+	 * (the order of the flows' first packets), so that what follows does
+	 * not depend on when each flow happened to end. A record is handed on
+	 * as soon as every flow created before it has ended, during the
+	 * replay: a flow that ends while an older one is still live waits for
+	 * it in the record store, up to ENGINE_ORDER_WINDOW flows behind it;
+	 * past that the rest come from engine_finish(). A replay uses it;
+	 * a live capture, which reports findings as they happen, does not.
 	 *
 	 * threads 2: nDPI runs in a second thread. It gets a copy of every
 	 * frame and a flow table of its own, which files the frames exactly as
@@ -203,6 +206,17 @@ void engine_free(struct engine *e);
 
 /* Replaces the on_flow callback (set before the first frame). */
 void engine_set_flow_cb(struct engine *e, engine_flow_cb cb, void *user);
+
+#define ENGINE_ORDER_WINDOW (1u << 20)
+
+/*
+ * ordered only: called after on_flow has handed on records, with the
+ * position (file, frame) before which every frame belongs to a flow
+ * already handed on or to none. It only moves forward; engine_finish()
+ * hands on the rest and does not call it.
+ */
+typedef void (*engine_horizon_cb)(uint32_t file, uint64_t frame, void *user);
+void engine_set_horizon_cb(struct engine *e, engine_horizon_cb cb, void *user);
 
 /* One frame through the pipeline. */
 void engine_frame(struct engine *e, const struct source_frame *f);

@@ -152,6 +152,32 @@ int evidence_write_pack(const char *const *captures, size_t n_captures, evidence
 void evidence_pack_clear(struct evidence_pack *pack);
 
 /*
+ * The pack written during the replay, by a thread of its own that reads
+ * the captures behind it (evidence_stream.c): the same files, bytes and
+ * frame numbers as evidence_write_pack() after the replay, without TLS
+ * key log text (a pack with secrets is written after the replay).
+ *
+ * From the replaying thread: evidence_stream_flow() for each audited flow
+ * that joined sets, in flow id order, with the sets' indices (ascending)
+ * and names; evidence_stream_horizon() with the position before which
+ * every frame's flow has been given (or has none). The sets must then be
+ * those of the final report, with the same indices.
+ * evidence_stream_finish() waits for the last frame and hands the results
+ * to sets[0, n_sets) and pack; evidence_stream_free() stops a writer not
+ * finished and removes a pack not handed on.
+ */
+#define EVIDENCE_NAME_MAX 16
+struct evidence_stream;
+int evidence_stream_start(const char *const *captures, size_t n_captures, const char *dir,
+			  struct evidence_stream **out, struct fa_err *err);
+bool evidence_stream_flow(struct evidence_stream *es, const struct evidence_flow *f,
+			  const size_t *sets, const char *const *names, size_t n);
+void evidence_stream_horizon(struct evidence_stream *es, uint32_t file, uint64_t frame);
+int evidence_stream_finish(struct evidence_stream *es, struct evidence_set *sets, size_t n_sets,
+			   struct evidence_pack *pack, struct fa_err *err);
+void evidence_stream_free(struct evidence_stream *es);
+
+/*
  * The evidence of set id from the evidence directory dir, written to out
  * (a second link type to OUT-2.EXT, ...; names into paths, at most 4):
  * the set's own files copied when dir holds them (ID.pcap, ID.pcapng), else

@@ -59,6 +59,7 @@ struct flow {
 
 	/* table internals */
 	struct flow *hnext, *prev, *next;
+	struct flow *older, *newer; /* live flows in order of creation */
 	uint32_t hash;
 	uint8_t lru;
 };
@@ -89,6 +90,12 @@ struct flow *flow_table_packet(struct flow_table *t, const struct decoded_pkt *p
 void flow_table_expire(struct flow_table *t, fa_time now);
 /* Ends every live flow (reason FLOW_END_FLUSH). */
 void flow_table_flush(struct flow_table *t);
+
+/*
+ * The live flow created first, NULL when none is live: every flow created
+ * before it has ended (ids and first frames follow creation).
+ */
+const struct flow *flow_table_oldest(const struct flow_table *t);
 
 struct flow_table_stats {
 	uint64_t created, live, peak_live, ended_idle, ended_closed, evicted, flushed;

@@ -51,7 +51,7 @@ int report_dir_check(const char *outdir, struct fa_err *err);
  */
 int report_dir_open(const char *outdir, struct report_dir **out, struct fa_err *err);
 
-/* Creates the build directory (removing stale ones first). */
+/* Creates the build directory (removing stale ones first); once begun, does nothing. */
 int report_dir_begin(struct report_dir *d, struct fa_err *err);
 
 /* Where the report is to be written: the build directory. */

@@ -107,6 +107,7 @@ static int engine_make(const struct engine_cfg *cfg, struct split *pub, struct e
 			return rc;
 		}
 	}
+	e->next_on_flow = 1;
 	e->ft = flow_table_new(&e->cfg.flows, on_flow_end, e);
 	e->dns = dns_cache_new(e->cfg.dns.max_addresses ? &e->cfg.dns : NULL);
 	e->pool = strpool_new(0);
@@ -154,6 +155,7 @@ void engine_free(struct engine *e)
 	quic_cids_free(e);
 	attr_free(e);
 	free(e->hits);
+	free(e->ended);
 	free(e);
 }
 
@@ -534,6 +536,8 @@ void engine_analyse_frame(struct engine *e, const struct source_frame *fr)
 {
 	struct decoded_pkt p;
 	keys_refresh(e, fr);
+	e->cur_file = fr->file;
+	e->cur_frame = fr->frame;
 	e->st.frames++;
 	e->st.bytes += fr->wirelen;
 	if (e->st.frames == 1 || fr->ts < e->st.first)
@@ -737,6 +741,55 @@ static void quic_record(struct engine *e, struct analysis *an, struct flow_recor
 	e->st.quic_decrypted += r->tls_decrypted;
 }
 
+static void hand_on(struct engine *e, const struct flow_record *r)
+{
+	e->cfg.on_flow(r, r->n_hits && r->first_hit + r->n_hits <= e->n_hits_all ? &e->hits[r->first_hit]
+										   : NULL,
+		       r->n_hits, e->cfg.user);
+}
+
+/*
+ * Flow r has ended (kept: its record is in the store): hands on, in id
+ * order, every record whose older flows have all ended. A flow that ends
+ * before its turn is marked in the window and its record read back from
+ * the store when its turn comes; past the window, engine_finish() hands
+ * on the rest.
+ */
+static void hand_on_in_order(struct engine *e, const struct flow_record *r, bool kept)
+{
+	if (e->on_flow_late)
+		return;
+	if (r->id != e->next_on_flow) {
+		if (r->id < e->next_on_flow || r->id - e->next_on_flow >= ENGINE_ORDER_WINDOW ||
+		    (e->ended == NULL && (e->ended = calloc(ENGINE_ORDER_WINDOW / 8, 1)) == NULL)) {
+			e->on_flow_late = true;
+			return;
+		}
+		uint64_t slot = r->id % ENGINE_ORDER_WINDOW;
+		e->ended[slot / 8] |= (uint8_t)(1u << (slot % 8));
+		return;
+	}
+	if (kept)
+		hand_on(e, r);
+	for (e->next_on_flow++; e->ended != NULL; e->next_on_flow++) {
+		uint64_t slot = e->next_on_flow % ENGINE_ORDER_WINDOW;
+		uint8_t bit = (uint8_t)(1u << (slot % 8));
+		if (!(e->ended[slot / 8] & bit))
+			break;
+		e->ended[slot / 8] &= (uint8_t)~bit;
+		struct flow_record w;
+		if (engine_record_get(e, e->next_on_flow, &w))
+			hand_on(e, &w);
+	}
+	if (e->horizon_cb != NULL && !e->flushing) {
+		const struct flow *o = flow_table_oldest(e->ft);
+		if (o != NULL)
+			e->horizon_cb(o->file, o->first_frame, e->horizon_user);
+		else
+			e->horizon_cb(e->cur_file, e->cur_frame, e->horizon_user);
+	}
+}
+
 static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 {
 	struct engine *e = user;
@@ -806,13 +859,16 @@ static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 	}
 
 	const char *lost = NULL;
-	if (r.id == 0 || r.id > e->cfg.max_records || !recstore_put(e->recs, r.id - 1, &r, &lost)) {
+	bool kept = r.id != 0 && r.id <= e->cfg.max_records && recstore_put(e->recs, r.id - 1, &r, &lost);
+	if (!kept) {
 		e->st.records_not_kept++;
 		if (lost != NULL && e->st.records_lost_why == NULL)
 			e->st.records_lost_why = lost;
 	}
 	if (e->cfg.on_flow && !e->cfg.ordered)
 		e->cfg.on_flow(&r, r.n_hits ? &e->hits[r.first_hit] : NULL, r.n_hits, e->cfg.user);
+	else if (e->cfg.on_flow)
+		hand_on_in_order(e, &r, kept);
 
 	for (int d = 0; d < 2; d++)
 		stream_free(an->st[d]);
@@ -833,6 +889,12 @@ void engine_set_flow_cb(struct engine *e, engine_flow_cb cb, void *user)
 	e->cfg.user = user;
 }
 
+void engine_set_horizon_cb(struct engine *e, engine_horizon_cb cb, void *user)
+{
+	e->horizon_cb = cb;
+	e->horizon_user = user;
+}
+
 void engine_advance(struct engine *e, fa_time now)
 {
 	if (e->sp == NULL && now > e->now) {
@@ -851,14 +913,12 @@ void engine_finish(struct engine *e)
 	recstore_seal(e->recs); /* every record is in: readers may come */
 	if (!e->cfg.ordered || e->cfg.on_flow == NULL)
 		return;
-	/* the flows in id order, as one engine or many would have them */
-	size_t nh;
-	const struct id_hit *hits = engine_hits(e, &nh);
+	/* what the order window could not take, in id order from the store */
 	struct flow_record r;
-	for (uint64_t id = 1; id <= engine_record_count(e); id++)
+	for (uint64_t id = e->next_on_flow; id <= engine_record_count(e); id++)
 		if (engine_record_get(e, id, &r))
-			e->cfg.on_flow(&r, r.n_hits && r.first_hit + r.n_hits <= nh ? &hits[r.first_hit] : NULL,
-				       r.n_hits, e->cfg.user);
+			hand_on(e, &r);
+	e->next_on_flow = engine_record_count(e) + 1;
 }
 
 uint64_t engine_record_count(const struct engine *e) { return recstore_count(e->recs); }

@@ -200,6 +200,16 @@ struct engine {
 	size_t cids_cap, cids_used, cids_live;
 	uint32_t cid_lens;         /* bit n: some connection ID of n bytes is listed */
 	bool flushing;
+	/* ordered: the next record to hand on, and a bit for each flow after
+	   it that has ended, by id % ENGINE_ORDER_WINDOW; late: the window
+	   overflowed, engine_finish() hands on the rest */
+	uint64_t next_on_flow;
+	uint8_t *ended;
+	bool on_flow_late;
+	uint32_t cur_file;         /* the frame being analysed */
+	uint64_t cur_frame;
+	engine_horizon_cb horizon_cb;
+	void *horizon_user;
 	struct attr_cache *attr;   /* server addresses looked up (engine_attr.c) */
 	struct dns_message dnsmsg; /* scratch: large, so not on the stack */
 };

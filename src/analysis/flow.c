@@ -45,6 +45,7 @@ struct flow_table {
 	fa_time next_due;
 	struct chunk *chunks;
 	struct flow *free_list;
+	struct flow *oldest, *newest; /* the live flows by creation */
 	uint64_t next_id;
 	struct flow_table_stats st;
 };
@@ -190,6 +191,14 @@ static void end_flow(struct flow_table *t, struct flow *f, enum flow_end_reason 
 {
 	lru_unlink(t, f);
 	bucket_unlink(t, f);
+	if (f->older)
+		f->older->newer = f->newer;
+	else
+		t->oldest = f->newer;
+	if (f->newer)
+		f->newer->older = f->older;
+	else
+		t->newest = f->older;
 	t->st.live--;
 	switch (why) {
 	case FLOW_END_IDLE: t->st.ended_idle++; break;
@@ -335,6 +344,12 @@ struct flow *flow_table_packet(struct flow_table *t, const struct decoded_pkt *p
 		f->first = ts;
 		f->file = file;
 		f->first_frame = frame;
+		f->older = t->newest;
+		if (t->newest)
+			t->newest->newer = f;
+		else
+			t->oldest = f;
+		t->newest = f;
 		*dir = swap ? FLOW_IN : FLOW_OUT;
 		size_t b = h & (t->n_buckets - 1);
 		f->hnext = t->buckets[b];
@@ -383,6 +398,8 @@ void flow_table_expire(struct flow_table *t, fa_time now)
 	for (int i = 0; i < LRU_COUNT; i++)
 		new_head(t, t->lru[i].head, (uint8_t)i);
 }
+
+const struct flow *flow_table_oldest(const struct flow_table *t) { return t->oldest; }
 
 void flow_table_flush(struct flow_table *t)
 {

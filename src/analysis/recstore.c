@@ -270,8 +270,21 @@ static bool get_through(const struct recstore *rs, struct window *w, uint64_t i,
 
 bool recstore_get(struct recstore *rs, uint64_t i, void *out)
 {
-	if (i >= rs->mem_slots)
-		chunks_flush(rs);
+	if (i >= rs->mem_slots && i < rs->count) {
+		/* a record not yet written out is read from its chunk */
+		uint64_t k = i - rs->mem_slots, first = k - k % CHUNK;
+		for (int c = 0; c < CHUNKS; c++) {
+			const struct chunk *ch = &rs->chunk[c];
+			if (!ch->used || ch->first != first)
+				continue;
+			size_t at = (size_t)(k - first);
+			if (ch->set[at / 8] & (1u << (at % 8))) {
+				memcpy(out, ch->data + at * rs->slot + 1, rs->rec_size);
+				return true;
+			}
+			break; /* put before the chunk was: in the file, or absent */
+		}
+	}
 	return get_through(rs, &rs->win, i, out);
 }
 

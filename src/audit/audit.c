@@ -313,6 +313,7 @@ static struct finding *finding_get(struct audit *a, enum audit_rule rule, const 
 		return NULL;
 	const struct flow_record *r = d->r;
 	snprintf(f->id, sizeof(f->id), "F%04zu", a->n_findings + 1);
+	f->index = a->n_findings;
 	f->rule = rule;
 	f->severity = rule_sev[rule];
 	f->device = d->device;
@@ -343,7 +344,7 @@ static struct finding *finding_get(struct audit *a, enum audit_rule rule, const 
 	return f;
 }
 
-static void finding_add_flow(struct finding *f, const struct dest *d)
+static void finding_add_flow(struct audit *a, struct finding *f, const struct dest *d)
 {
 	const struct flow_record *r = d->r;
 	if (finding_has_flow(f, r->id))
@@ -378,6 +379,8 @@ static void finding_add_flow(struct finding *f, const struct dest *d)
 		f->name_file = r->name_file;
 		f->name_frame = r->name_frame;
 	}
+	if (a->cfg.on_joined != NULL)
+		a->cfg.on_joined(f, r, a->cfg.joined_user);
 }
 
 bool finding_has_flow(const struct finding *f, uint64_t flow_id)
@@ -402,7 +405,7 @@ static struct finding *raise(struct audit *a, enum audit_rule rule, const struct
 	struct finding *f = finding_get(a, rule, d, &created);
 	if (f == NULL)
 		return NULL;
-	finding_add_flow(f, d);
+	finding_add_flow(a, f, d);
 	if (created) {
 		f->clause = clause;
 		snprintf(f->statement, sizeof(f->statement), "%s", statement);

@@ -353,17 +353,15 @@ static int ref_cmp(const void *a, const void *b)
 }
 
 /* A flow's key and frame range for the evidence pass, from its record. */
+static struct evidence_flow evidence_flow_from(const struct flow_record *r);
+
 static bool evidence_flow_of(uint64_t id, struct evidence_flow *out, void *user)
 {
 	const struct evidence_flows *ef = user;
 	struct flow_record r;
 	if (!engine_record_get(ef->eng, id, &r))
 		return false;
-	*out = (struct evidence_flow){.flow_id = r.id, .cli = r.cli, .srv = r.srv,
-				      .cport = r.cport, .sport = r.sport, .vlan = r.vlan,
-				      .proto = r.proto, .file_first = r.file,
-				      .file_last = r.last_file, .frame_first = r.first_frame,
-				      .frame_last = r.last_frame};
+	*out = evidence_flow_from(&r);
 	struct keys_ref key = {.flow_id = id};
 	const struct keys_ref *k = ef->n_refs ? bsearch(&key, ef->refs, ef->n_refs, sizeof(key),
 							ref_cmp)
@@ -536,6 +534,171 @@ static bool evidence_packed(const struct audit_session *s, size_t nf)
 	return nf > EVIDENCE_FILES_MAX;
 }
 
+/* ---- the pack beside the replay ---- */
+
+static struct evidence_flow evidence_flow_from(const struct flow_record *r)
+{
+	return (struct evidence_flow){.flow_id = r->id, .cli = r->cli, .srv = r->srv,
+				      .cport = r->cport, .sport = r->sport, .vlan = r->vlan,
+				      .proto = r->proto, .file_first = r->file,
+				      .file_last = r->last_file, .frame_first = r->first_frame,
+				      .frame_last = r->last_frame};
+}
+
+void audit_session_joined(const struct finding *f, const struct flow_record *r, void *user)
+{
+	(void)r;
+	struct audit_session *s = user;
+	if (s->ev_stream_off)
+		return;
+	if (s->n_joined == s->cap_joined) {
+		size_t nc = s->cap_joined ? 2 * s->cap_joined : 16;
+		size_t *nj = realloc(s->joined, nc * sizeof(*nj));
+		if (nj == NULL) {
+			s->ev_stream_off = true; /* the pack is written after the replay */
+			return;
+		}
+		s->joined = nj;
+		s->cap_joined = nc;
+	}
+	s->joined[s->n_joined++] = f->index;
+}
+
+static int size_cmp(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Flow r, with the findings at sets[0, n) (sorted here), to the writer. */
+static bool stream_flow(struct audit_session *s, const struct flow_record *r, size_t *sets, size_t n)
+{
+	qsort(sets, n, sizeof(*sets), size_cmp);
+	const char *names[64], **nm = n <= 64 ? names : malloc(n * sizeof(*nm));
+	if (nm == NULL)
+		return false;
+	for (size_t k = 0; k < n; k++)
+		nm[k] = audit_finding(s->audit, sets[k])->id;
+	struct evidence_flow ef = evidence_flow_from(r);
+	bool ok = evidence_stream_flow(s->ev_stream, &ef, sets, nm, n);
+	if (nm != names)
+		free(nm);
+	return ok;
+}
+
+struct pair {
+	uint64_t flow;
+	size_t set;
+};
+
+static int pair_cmp(const void *a, const void *b)
+{
+	const struct pair *x = a, *y = b;
+	if (x->flow != y->flow)
+		return x->flow < y->flow ? -1 : 1;
+	return x->set < y->set ? -1 : x->set > y->set;
+}
+
+/* The flows of the findings so far, in id order, to a writer just started. */
+static bool stream_catch_up(struct audit_session *s)
+{
+	size_t nf = audit_finding_count(s->audit), n = 0;
+	for (size_t i = 0; i < nf; i++)
+		n += audit_finding(s->audit, i)->n_flows;
+	struct pair *p = malloc((n ? n : 1) * sizeof(*p));
+	size_t *sets = malloc((nf ? nf : 1) * sizeof(*sets));
+	bool ok = p != NULL && sets != NULL;
+	n = 0;
+	for (size_t i = 0; ok && i < nf; i++) {
+		const struct finding *f = audit_finding(s->audit, i);
+		for (size_t k = 0; k < f->n_flows; k++)
+			p[n++] = (struct pair){f->flows[k], i};
+	}
+	if (ok)
+		qsort(p, n, sizeof(*p), pair_cmp);
+	for (size_t a = 0, b; ok && a < n; a = b) {
+		size_t m = 0;
+		for (b = a; b < n && p[b].flow == p[a].flow; b++)
+			sets[m++] = p[b].set;
+		struct flow_record r;
+		if (engine_record_get(s->run.eng, p[a].flow, &r))
+			ok = stream_flow(s, &r, sets, m);
+	}
+	free(p);
+	free(sets);
+	return ok;
+}
+
+/*
+ * Whether this session writes its pack beside the replay, and when to
+ * start: a replay of capture files into a locked -o, with no TLS secrets
+ * (a pack with secrets is written after the replay: its secrets block
+ * comes first), and the pack chosen: asked for, or once the findings pass
+ * EVIDENCE_FILES_MAX (they only grow).
+ */
+static void stream_maybe_start(struct audit_session *s)
+{
+	bool pack_asked = (s->formats & FMT_EVIDENCE_PACK) != 0;
+	if (s->live || s->rdir == NULL || (s->formats & FMT_EVIDENCE) == 0 ||
+	    ((s->formats & FMT_EVIDENCE_FILES) && !pack_asked) || s->run.keys != NULL ||
+	    s->run.o.n_reads == 0) {
+		s->ev_stream_off = true;
+		return;
+	}
+	if (!pack_asked && audit_finding_count(s->audit) <= EVIDENCE_FILES_MAX)
+		return;
+	struct fa_err err = {""};
+	char edir[4300];
+	bool ok = report_dir_begin(s->rdir, &err) == FA_OK;
+	if (ok) {
+		snprintf(edir, sizeof(edir), "%s/evidence", report_dir_build_path(s->rdir));
+		ok = mkdir(edir, 0755) == 0 || errno == EEXIST;
+	}
+	ok = ok && evidence_stream_start((const char *const *)s->run.o.reads, s->run.o.n_reads, edir,
+					 &s->ev_stream, &err) == FA_OK;
+	if (ok && !stream_catch_up(s)) {
+		evidence_stream_free(s->ev_stream);
+		s->ev_stream = NULL;
+		ok = false;
+	}
+	s->ev_stream_off = !ok; /* else after the replay, as without it */
+}
+
+void audit_session_flow(const struct flow_record *r, const struct id_hit *hits, size_t n_hits,
+			void *user)
+{
+	struct audit_session *s = user;
+	s->n_joined = 0;
+	audit_flow(r, hits, n_hits, s->audit);
+	if (s->n_joined == 0 || s->ev_stream_off)
+		return;
+	if (s->ev_stream == NULL) {
+		stream_maybe_start(s); /* the flow is among the findings it catches up with */
+		return;
+	}
+	if (!stream_flow(s, r, s->joined, s->n_joined)) {
+		evidence_stream_free(s->ev_stream);
+		s->ev_stream = NULL;
+		s->ev_stream_off = true;
+	}
+}
+
+void audit_session_horizon(uint32_t file, uint64_t frame, void *user)
+{
+	struct audit_session *s = user;
+	if (s->ev_stream != NULL)
+		evidence_stream_horizon(s->ev_stream, file, frame);
+}
+
+void audit_session_stream_free(struct audit_session *s)
+{
+	evidence_stream_free(s->ev_stream);
+	s->ev_stream = NULL;
+	free(s->joined);
+	s->joined = NULL;
+	s->n_joined = s->cap_joined = 0;
+}
+
 static int build_evidence(struct audit_session *s, const char *dir, struct fa_err *err)
 {
 	size_t nf = audit_finding_count(s->audit);
@@ -546,6 +709,10 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 	bool packed = evidence_packed(s, nf);
 	struct evidence_flows ef = {.eng = s->run.eng};
 	struct keys_ref *refs = NULL;
+	if (s->ev_stream != NULL && !(packed && s->run.keys == NULL)) {
+		evidence_stream_free(s->ev_stream); /* removes what it wrote */
+		s->ev_stream = NULL;
+	}
 	if (packed) {
 		s->evidence_pack = calloc(1, sizeof(*s->evidence_pack));
 		if (s->evidence_pack == NULL ||
@@ -571,13 +738,22 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 	char edir[4300];
 	snprintf(edir, sizeof(edir), "%s/evidence", dir);
 	int rc = FA_OK;
-	if (nf > 0 && mkdir(edir, 0755) != 0) {
+	if (nf > 0 && mkdir(edir, 0755) != 0 && errno != EEXIST) { /* EEXIST: made for the pack beside the replay */
 		fa_err_set(err, "%s: cannot create: %s", edir, strerror(errno));
 		rc = FA_ERUNTIME;
 	} else if (nf > 0 && packed) {
 		struct evidence_pack *pk = s->evidence_pack;
-		rc = evidence_write_pack(s->capture_paths, s->n_capture_paths, evidence_flow_of, &ef,
-					 s->evidence, nf, edir, pk, err);
+		struct fa_err serr = {""};
+		if (s->ev_stream != NULL &&
+		    evidence_stream_finish(s->ev_stream, s->evidence, nf, pk, &serr) == FA_OK) {
+			rc = FA_OK;
+		} else {
+			/* the writer beside the replay failed: once more, after it,
+			   which says what fails */
+			audit_session_stream_free(s);
+			rc = evidence_write_pack(s->capture_paths, s->n_capture_paths,
+						 evidence_flow_of, &ef, s->evidence, nf, edir, pk, err);
+		}
 		for (size_t k = 0; k < pk->n_paths; k++) {
 			char tmp[32];
 			snprintf(tmp, sizeof(tmp), "%s", pk->paths[k]);

@@ -232,6 +232,13 @@ struct audit_session {
 	struct report_dir *rdir; /* OUTDIR, locked */
 	struct report_key *sign_key; /* --sign: signs MANIFEST.sha256; NULL: none */
 	struct capture_digests *cap_digests; /* being computed beside the replay */
+	/* the evidence pack written beside the replay (audit_report.c): the
+	   findings the flow being audited joined; started: the writer runs;
+	   off: it will not be used in this session */
+	struct evidence_stream *ev_stream;
+	size_t *joined;
+	size_t n_joined, cap_joined;
+	bool ev_stream_off;
 	/* wall seconds of each phase, for the summary */
 	double t_replay, t_evidence, t_outputs, t_hashes;
 	/* what the audit could not look at (audit_session_judge) */
@@ -254,6 +261,16 @@ int audit_session_lock(struct audit_session *s, const char *outdir, struct fa_er
 void audit_session_judge(struct audit_session *s);
 /* The exit status for the verdict: 0, 1, or CMD_EXIT_INCONCLUSIVE. */
 int audit_session_exit(const struct audit_session *s);
+/* The engine's flow callback of an audit: audit_flow(), then the flow's
+   evidence to the pack being written beside the replay, if any. */
+void audit_session_flow(const struct flow_record *r, const struct id_hit *hits, size_t n_hits,
+			void *user);
+/* The audit's on_joined callback: notes the findings of the flow. */
+void audit_session_joined(const struct finding *f, const struct flow_record *r, void *user);
+/* The engine's horizon callback of an audit, for the same pack. */
+void audit_session_horizon(uint32_t file, uint64_t frame, void *user);
+/* Stops that writer, removing what it wrote (audit_session_close()). */
+void audit_session_stream_free(struct audit_session *s);
 /* Starts hashing the capture files beside the replay, on a machine with
    more than one processor (else the report hashes them); ..._end() waits
    for that work and drops it (audit_session_close() calls it). */

@@ -194,13 +194,16 @@ int audit_session_open(struct audit_session *s, struct fa_err *err)
 		.n_device_macs = s->n_dev_macs,
 		.on_new_finding = s->on_new_finding,
 		.user = s->user,
+		.on_joined = audit_session_joined,
+		.joined_user = s,
 	};
 	s->audit = audit_new(&ac);
 	if (s->audit == NULL) {
 		fa_err_set(err, "out of memory");
 		return FA_ERUNTIME;
 	}
-	engine_set_flow_cb(r->eng, audit_flow, s->audit);
+	engine_set_flow_cb(r->eng, audit_session_flow, s);
+	engine_set_horizon_cb(r->eng, audit_session_horizon, s);
 	/* every input is good: take -o now, so that a second run into it is
 	   refused before it does any work */
 	return o->outdir ? audit_session_lock(s, o->outdir, err) : FA_OK;
@@ -223,6 +226,7 @@ int audit_session_lock(struct audit_session *s, const char *outdir, struct fa_er
 void audit_session_close(struct audit_session *s)
 {
 	run_on_stop(NULL, NULL);
+	audit_session_stream_free(s);
 	audit_session_hash_captures_end(s);
 	report_dir_close(s->rdir);
 	report_key_free(s->sign_key);

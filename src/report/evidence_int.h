@@ -40,12 +40,44 @@ struct ev_sink {
 };
 
 /*
+ * A walk over the frames of the captures, in order, for flows taken in
+ * just before their first frame (in id order): each packet of one of them
+ * goes to a sink. ev_pass() drives one from a batch of sets;
+ * evidence_stream.c from the flows of a replay as they are audited.
+ */
+struct active_table;
+struct ev_walk {
+	struct active_table *t;
+	unsigned since_sweep;
+};
+bool ev_walk_open(struct ev_walk *w); /* false without memory */
+void ev_walk_close(struct ev_walk *w);
+/* Flow f becomes live, held by the sets at places[0, n) (ascending, in
+   sets[order[lo + place]]); false without memory. */
+bool ev_walk_add(struct ev_walk *w, const struct evidence_flow *f, const size_t *places, size_t n,
+		 const struct ev_sink *sink, const struct evidence_set *sets, const size_t *order,
+		 size_t lo);
+/* Counts a frame; every few thousand drops the flows that ended before
+   (file, frame), and is true when none is left. */
+bool ev_walk_tick(struct ev_walk *w, uint32_t file, uint64_t frame);
+/* Frame fr to the sink, when it is a packet of a live flow: FA_OK or the
+   sink's result. */
+int ev_walk_frame(struct ev_walk *w, const struct source_frame *fr, const struct ev_sink *sink,
+		  struct evidence_set *sets, const size_t *order, size_t lo, struct fa_err *err);
+
+/*
  * One pass over the captures (src freshly opened; the caller frees it) for
  * the sets order[lo, hi): every packet of their flows, each once, to sink.
  */
 int ev_pass(struct source *src, evidence_flow_fn get_flow, void *user, struct evidence_set *sets,
 	    const size_t *order, size_t lo, size_t hi, const struct ev_sink *sink,
 	    struct fa_err *err);
+
+/* The pack's writer (evidence_pack.c): *sink writes each packet to pack
+   in dir; ev_pack_out_close() ends the part being written and frees it. */
+struct pack_out;
+struct pack_out *ev_pack_out_new(struct evidence_pack *pack, const char *dir, struct ev_sink *sink);
+int ev_pack_out_close(struct pack_out *po, struct fa_err *err);
 
 /* frame (of file) appended to the list *arr of *n files; false without memory. */
 bool ev_frames_add(struct evidence_frames **arr, size_t *n, uint32_t file, uint64_t frame);

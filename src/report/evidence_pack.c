@@ -242,6 +242,24 @@ static int pack_packet(void *ctx, struct evidence_set *sets, const size_t *order
 	return rc;
 }
 
+struct pack_out *ev_pack_out_new(struct evidence_pack *pack, const char *dir, struct ev_sink *sink)
+{
+	struct pack_out *po = calloc(1, sizeof(*po));
+	if (po == NULL)
+		return NULL;
+	po->pk = pack;
+	po->dir = dir;
+	*sink = (struct ev_sink){.start = pack_start, .packet = pack_packet, .ctx = po};
+	return po;
+}
+
+int ev_pack_out_close(struct pack_out *po, struct fa_err *err)
+{
+	int rc = po ? pack_close(po, err) : FA_OK;
+	free(po);
+	return rc;
+}
+
 int evidence_write_pack(const char *const *captures, size_t n_captures, evidence_flow_fn get_flow,
 			void *user, struct evidence_set *sets, size_t n_sets, const char *dir,
 			struct evidence_pack *pack, struct fa_err *err)

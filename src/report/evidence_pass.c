@@ -287,6 +287,56 @@ static void active_sweep(struct active_table *t, uint32_t file, uint64_t frame, 
 	}
 }
 
+/* ---- a walk over the frames ---- */
+
+bool ev_walk_open(struct ev_walk *w)
+{
+	w->t = calloc(1, sizeof(*w->t));
+	w->since_sweep = 0;
+	return w->t != NULL;
+}
+
+void ev_walk_close(struct ev_walk *w)
+{
+	if (w->t != NULL) {
+		active_sweep(w->t, 0, 0, true);
+		free(w->t);
+	}
+	w->t = NULL;
+}
+
+bool ev_walk_add(struct ev_walk *w, const struct evidence_flow *f, const size_t *places, size_t n,
+		 const struct ev_sink *sink, const struct evidence_set *sets, const size_t *order,
+		 size_t lo)
+{
+	struct ev_active *a = active_add(w->t, f, places, n);
+	return a != NULL && (sink->start == NULL || sink->start(sink->ctx, sets, order, lo, a));
+}
+
+bool ev_walk_tick(struct ev_walk *w, uint32_t file, uint64_t frame)
+{
+	if (++w->since_sweep < SWEEP_EVERY)
+		return false;
+	w->since_sweep = 0;
+	active_sweep(w->t, file, frame, false);
+	return w->t->n == 0;
+}
+
+int ev_walk_frame(struct ev_walk *w, const struct source_frame *fr, const struct ev_sink *sink,
+		  struct evidence_set *sets, const size_t *order, size_t lo, struct fa_err *err)
+{
+	struct decoded_pkt d;
+	enum decode_result dr = decode_frame(fr->linktype, fr->data, fr->caplen, &d, NULL);
+	if (dr != DECODE_OK && dr != DECODE_OTHER_L4)
+		return FA_OK;
+	uint16_t vlan = d.vlan_count ? d.vlan[0] : 0;
+	uint32_t kh = key_hash(&d.src, d.sport, &d.dst, d.dport, d.l4_proto, vlan);
+	for (struct ev_active *a = w->t->bucket[kh & (ACTIVE_BUCKETS - 1)]; a != NULL; a = a->next)
+		if (a->hash == kh && flow_matches(&a->f, &d, vlan, fr->file, fr->frame))
+			return sink->packet(sink->ctx, sets, order, lo, fr, a, err);
+	return FA_OK;
+}
+
 /*
  * Flows come from get_flow in id order, which is the order of their first
  * frames, and each is taken in just before its first frame and dropped
@@ -299,10 +349,10 @@ int ev_pass(struct source *src, evidence_flow_fn get_flow, void *user, struct ev
 	    struct fa_err *err)
 {
 	struct merge m;
+	struct ev_walk w;
 	memset(&m, 0, sizeof(m));
-	struct active_table *t = calloc(1, sizeof(*t));
-	if (t == NULL || !merge_open(&m, sets, order, lo, hi)) {
-		free(t);
+	if (!ev_walk_open(&w) || !merge_open(&m, sets, order, lo, hi)) {
+		ev_walk_close(&w);
 		merge_free(&m);
 		fa_err_set(err, "out of memory collecting evidence");
 		return FA_ERUNTIME;
@@ -315,40 +365,22 @@ int ev_pass(struct source *src, evidence_flow_fn get_flow, void *user, struct ev
 	for (; !have && merge_next(&m, &id, &oom);)
 		have = get_flow(id, &next, user);
 	struct source_frame fr;
-	unsigned since_sweep = 0;
 	while (!oom && (rc = source_next(src, &fr, err)) == 1) {
 		while (have && !before(fr.file, fr.frame, next.file_first, next.frame_first)) {
-			struct ev_active *a = active_add(t, &next, m.group, m.n_group);
-			if (a == NULL || (sink->start && !sink->start(sink->ctx, sets, order, lo, a))) {
+			if (!ev_walk_add(&w, &next, m.group, m.n_group, sink, sets, order, lo)) {
 				oom = true;
 				break;
 			}
 			for (have = false; !have && merge_next(&m, &id, &oom);)
 				have = get_flow(id, &next, user);
 		}
-		if (++since_sweep == SWEEP_EVERY) {
-			since_sweep = 0;
-			active_sweep(t, fr.file, fr.frame, false);
-			if (!have && t->n == 0)
-				break; /* every flow of the batch is past */
-		}
-		struct decoded_pkt d;
-		enum decode_result dr = decode_frame(fr.linktype, fr.data, fr.caplen, &d, NULL);
-		if (dr != DECODE_OK && dr != DECODE_OTHER_L4)
-			continue;
-		uint16_t vlan = d.vlan_count ? d.vlan[0] : 0;
-		uint32_t kh = key_hash(&d.src, d.sport, &d.dst, d.dport, d.l4_proto, vlan);
-		for (struct ev_active *a = t->bucket[kh & (ACTIVE_BUCKETS - 1)]; a != NULL; a = a->next) {
-			if (a->hash != kh || !flow_matches(&a->f, &d, vlan, fr.file, fr.frame))
-				continue;
-			rc = sink->packet(sink->ctx, sets, order, lo, &fr, a, err);
-			break;
-		}
+		if (oom || (ev_walk_tick(&w, fr.file, fr.frame) && !have))
+			break; /* every flow of the batch is past */
+		rc = ev_walk_frame(&w, &fr, sink, sets, order, lo, err);
 		if (rc != FA_OK && rc != 1)
 			break;
 	}
-	active_sweep(t, 0, 0, true);
-	free(t);
+	ev_walk_close(&w);
 	merge_free(&m);
 	if (oom) {
 		fa_err_set(err, "out of memory collecting evidence");

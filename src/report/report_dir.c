@@ -248,6 +248,8 @@ static void remove_stale(const char *dir, const char *prefix_a, const char *pref
 
 int report_dir_begin(struct report_dir *d, struct fa_err *err)
 {
+	if (d->build[0] != '\0')
+		return FA_OK; /* begun already */
 	long pid = (long)getpid();
 	if (d->in_place) {
 		remove_stale(d->outdir, IN_PLACE_TMP, IN_PLACE_OLD);

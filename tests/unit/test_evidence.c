@@ -6,7 +6,8 @@
  * key log lines: a pcapng whose Decryption Secrets Block holds exactly
  * them, which tshark decrypts with no key log of its own. And the pack:
  * every frame once with its sets' names as a comment, split in parts, and
- * each set cut back out byte for byte as its own file, keys included.
+ * each set cut back out byte for byte as its own file, keys included; and
+ * the same pack written beside a replay.
  */
 #include "flowaudit/decode.h"
 #include "flowaudit/evidence.h"
@@ -397,6 +398,17 @@ static void assert_same_file(const char *a, const char *b)
 	free(y);
 }
 
+/* F0001 and F0003: flow A; F0002: flow B; F0004: both. */
+static void four_sets(struct evidence_set sets[4])
+{
+	static const uint64_t only_a[] = {1}, only_b[] = {2}, both[] = {1, 2};
+	memset(sets, 0, 4 * sizeof(*sets));
+	sets[0] = (struct evidence_set){.name = "F0001", .flow_ids = only_a, .n_flow_ids = 1};
+	sets[1] = (struct evidence_set){.name = "F0002", .flow_ids = only_b, .n_flow_ids = 1};
+	sets[2] = (struct evidence_set){.name = "F0003", .flow_ids = only_a, .n_flow_ids = 1};
+	sets[3] = (struct evidence_set){.name = "F0004", .flow_ids = both, .n_flow_ids = 2};
+}
+
 /*
  * Four sets over two flows written as a pack split in parts: every frame
  * once, each with the names of exactly its sets as its comment, each set's
@@ -412,13 +424,8 @@ static void test_pack_and_cut(void **state)
 	const char *caps[] = {cap};
 	struct evidence_flow flows[2];
 	two_flows(flows);
-	uint64_t only_a[] = {1}, only_b[] = {2}, both[] = {1, 2};
-	struct evidence_set sets[4] = {
-		{.name = "F0001", .flow_ids = only_a, .n_flow_ids = 1},
-		{.name = "F0002", .flow_ids = only_b, .n_flow_ids = 1},
-		{.name = "F0003", .flow_ids = only_a, .n_flow_ids = 1},
-		{.name = "F0004", .flow_ids = both, .n_flow_ids = 2},
-	};
+	struct evidence_set sets[4];
+	four_sets(sets);
 	char pdir[4300], fdir[4300];
 	snprintf(pdir, sizeof(pdir), "%s/pack", dir);
 	snprintf(fdir, sizeof(fdir), "%s/files", dir);
@@ -716,6 +723,106 @@ static void test_dsb_pcapng(void **state)
 	free(keys);
 }
 
+/* Two frame lists hold the same files and numbers. */
+static void assert_same_frames(const struct evidence_frames *a, size_t na,
+			       const struct evidence_frames *b, size_t nb)
+{
+	assert_int_equal(na, nb);
+	for (size_t k = 0; k < na; k++) {
+		assert_int_equal(a[k].file, b[k].file);
+		assert_int_equal(a[k].n, b[k].n);
+		assert_int_equal(a[k].len, b[k].len);
+		assert_memory_equal(a[k].enc, b[k].enc, a[k].len);
+	}
+}
+
+/*
+ * The pack written beside a replay: the flows given as they would be
+ * audited (in id order, each before the position passes its first frame),
+ * with positions in between; the same part, bytes and frame numbers as the
+ * pack written after it from the same sets. A stream left unfinished
+ * removes what it wrote.
+ */
+static void test_pack_beside_replay(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fa-evidence-XXXXXX", cap[4200];
+	make_capture(dir, cap, sizeof(cap));
+	const char *caps[] = {cap};
+	struct evidence_flow flows[2];
+	two_flows(flows);
+	struct evidence_set after[5];
+	four_sets(after);
+	after[4] = (struct evidence_set){.name = "F0005"}; /* no flow */
+	struct evidence_set beside[5];
+	memcpy(beside, after, sizeof(beside));
+	char adir[4300], bdir[4300], cdir[4300];
+	snprintf(adir, sizeof(adir), "%s/after", dir);
+	snprintf(bdir, sizeof(bdir), "%s/beside", dir);
+	snprintf(cdir, sizeof(cdir), "%s/left", dir);
+	assert_int_equal(mkdir(adir, 0755), 0);
+	assert_int_equal(mkdir(bdir, 0755), 0);
+	assert_int_equal(mkdir(cdir, 0755), 0);
+	struct fa_err err = {""};
+	struct flow_list fl = {flows, 2, 0, false};
+	struct evidence_pack pa = {0}, pb = {0};
+	assert_int_equal(evidence_write_pack(caps, 1, list_flow, &fl, after, 5, adir, &pa, &err),
+			 FA_OK);
+
+	struct evidence_stream *es;
+	assert_int_equal(evidence_stream_start(caps, 1, bdir, &es, &err), FA_OK);
+	evidence_stream_horizon(es, 0, 1); /* nothing is final yet */
+	size_t sa[] = {0, 2, 3}, sb[] = {1, 3};
+	const char *na[] = {"F0001", "F0003", "F0004"}, *nb[] = {"F0002", "F0004"};
+	assert_true(evidence_stream_flow(es, &flows[0], sa, na, 3));
+	evidence_stream_horizon(es, 0, 2); /* frame 1 is final; B begins at 2 */
+	assert_true(evidence_stream_flow(es, &flows[1], sb, nb, 2));
+	evidence_stream_horizon(es, 0, 10000);
+	evidence_stream_horizon(es, 0, 5000); /* never back */
+	assert_int_equal(evidence_stream_finish(es, beside, 5, &pb, &err), FA_OK);
+	evidence_stream_free(es);
+
+	assert_int_equal(pb.n_paths, pa.n_paths);
+	assert_int_equal(pb.packets, N_FRAMES);
+	for (size_t k = 0; k < pa.n_paths; k++) {
+		assert_string_equal(pb.paths[k], pa.paths[k]);
+		assert_string_equal(pb.sha256[k], pa.sha256[k]);
+		char x[4400], y[4400];
+		snprintf(x, sizeof(x), "%s/%s", adir, pa.paths[k]);
+		snprintf(y, sizeof(y), "%s/%s", bdir, pb.paths[k]);
+		assert_same_file(x, y);
+	}
+	for (int s = 0; s < 5; s++) {
+		assert_ptr_equal(beside[s].pack, &pb);
+		assert_int_equal(beside[s].packets, after[s].packets);
+		assert_same_frames(beside[s].per_file, beside[s].n_per_file, after[s].per_file,
+				   after[s].n_per_file);
+		assert_same_frames(beside[s].pack_frames, beside[s].n_pack_frames,
+				   after[s].pack_frames, after[s].n_pack_frames);
+	}
+	assert_int_equal(beside[3].packets, N_FRAMES);
+	assert_int_equal(beside[4].packets, 0);
+
+	/* unfinished: the writer stopped, its part removed */
+	assert_int_equal(evidence_stream_start(caps, 1, cdir, &es, &err), FA_OK);
+	assert_true(evidence_stream_flow(es, &flows[0], sa, na, 3));
+	evidence_stream_horizon(es, 0, 2);
+	evidence_stream_free(es);
+	char left[4400];
+	snprintf(left, sizeof(left), "%s/findings.pcapng", cdir);
+	assert_int_not_equal(access(left, F_OK), 0);
+
+	char cmd[9000];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	for (int s = 0; s < 5; s++) {
+		evidence_set_clear(&after[s]);
+		evidence_set_clear(&beside[s]);
+	}
+	evidence_pack_clear(&pa);
+	evidence_pack_clear(&pb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -723,6 +830,7 @@ int main(void)
 		cmocka_unit_test(test_dsb_pcapng),
 		cmocka_unit_test(test_pack_and_cut),
 		cmocka_unit_test(test_streamed_flows),
+		cmocka_unit_test(test_pack_beside_replay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /*
  * test_flow.c - the flow table: both directions, client detection, TCP
- * close, idle expiry, eviction at the cap, and the pool under churn.
+ * close, idle expiry, eviction at the cap, the pool under churn, and the
+ * oldest live flow.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -139,6 +140,47 @@ static void test_close_and_idle(void **state)
 }
 
 /*
+ * The oldest live flow: the first created until it ends, then the next
+ * one still live; none once all have ended, whatever order they ended in.
+ */
+static void test_oldest_live(void **state)
+{
+	(void)state;
+	struct ended e = {0};
+	struct flow_table_cfg cfg;
+	struct flow_table *t = with_defaults(&cfg, &e);
+	int dir;
+	assert_null(flow_table_oldest(t));
+	struct decoded_pkt u1 = pkt(IPPROTO_UDP, DEV, 40001, SRV, 53, 0);
+	struct decoded_pkt t2 = pkt(IPPROTO_TCP, DEV, 50002, SRV, 443, TCP_SYN);
+	struct decoded_pkt u3 = pkt(IPPROTO_UDP, DEV, 40003, SRV, 53, 0);
+	flow_table_packet(t, &u1, 1 * SEC, 0, 1, &dir);
+	flow_table_packet(t, &t2, 2 * SEC, 0, 2, &dir);
+	flow_table_packet(t, &u3, 3 * SEC, 0, 3, &dir);
+	flow_table_packet(t, &u1, 4 * SEC, 0, 4, &dir);
+	const struct flow *o = flow_table_oldest(t);
+	assert_non_null(o);
+	assert_int_equal(o->id, 1);
+	assert_int_equal(o->first_frame, 1);
+	/* the UDP flows go idle; the TCP flow (created second) stays */
+	flow_table_packet(t, &t2, 3 * SEC + cfg.udp_idle, 0, 5, &dir);
+	flow_table_expire(t, 5 * SEC + cfg.udp_idle);
+	assert_int_equal(e.n, 2);
+	o = flow_table_oldest(t);
+	assert_non_null(o);
+	assert_int_equal(o->id, 2);
+	assert_int_equal(o->first_frame, 2);
+	struct decoded_pkt u4 = pkt(IPPROTO_UDP, DEV, 40004, SRV, 53, 0);
+	flow_table_packet(t, &u4, 6 * SEC + cfg.udp_idle, 0, 6, &dir);
+	assert_int_equal(flow_table_oldest(t)->id, 2);
+	flow_table_flush(t);
+	assert_null(flow_table_oldest(t));
+	flow_table_packet(t, &u4, 7 * SEC + cfg.udp_idle, 0, 7, &dir);
+	assert_int_equal(flow_table_oldest(t)->id, 5);
+	flow_table_free(t);
+}
+
+/*
  * Time stamps that go back: a flow seen later in the file but with an
  * earlier time sits behind one with a later time, and becomes the head of
  * its list when that one is seen again. It is ended as soon as it is due
@@ -242,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_both_directions),
 		cmocka_unit_test(test_client_is_initiator),
 		cmocka_unit_test(test_close_and_idle),
+		cmocka_unit_test(test_oldest_live),
 		cmocka_unit_test(test_expiry_after_time_goes_back),
 		cmocka_unit_test(test_new_syn_after_close),
 		cmocka_unit_test(test_eviction_at_cap),

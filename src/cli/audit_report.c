@@ -631,7 +631,7 @@ static bool stream_catch_up(struct audit_session *s)
 
 /*
  * Whether this session writes its pack beside the replay, and when to
- * start: a replay of capture files into a locked -o, with no TLS secrets
+ * start: a replay of capture files, with no TLS secrets
  * (a pack with secrets is written after the replay: its secrets block
  * comes first), and the pack chosen: asked for, or once the findings pass
  * EVIDENCE_FILES_MAX (they only grow).
@@ -639,7 +639,7 @@ static bool stream_catch_up(struct audit_session *s)
 static void stream_maybe_start(struct audit_session *s)
 {
 	bool pack_asked = (s->formats & FMT_EVIDENCE_PACK) != 0;
-	if (s->live || s->rdir == NULL || (s->formats & FMT_EVIDENCE) == 0 ||
+	if (s->live || (s->formats & FMT_EVIDENCE) == 0 ||
 	    ((s->formats & FMT_EVIDENCE_FILES) && !pack_asked) || s->run.keys != NULL ||
 	    s->run.o.n_reads == 0) {
 		s->ev_stream_off = true;
@@ -649,7 +649,12 @@ static void stream_maybe_start(struct audit_session *s)
 		return;
 	struct fa_err err = {""};
 	char edir[4300];
-	bool ok = report_dir_begin(s->rdir, &err) == FA_OK;
+	bool ok = true;
+	if (s->rdir == NULL) { /* no -o: the default directory, taken now */
+		const char *outdir = default_outdir(s, report_clock());
+		ok = outdir != NULL && audit_session_lock(s, outdir, &err) == FA_OK;
+	}
+	ok = ok && report_dir_begin(s->rdir, &err) == FA_OK;
 	if (ok) {
 		snprintf(edir, sizeof(edir), "%s/evidence", report_dir_build_path(s->rdir));
 		ok = mkdir(edir, 0755) == 0 || errno == EEXIST;
@@ -961,7 +966,11 @@ int audit_session_report(struct audit_session *s, const char *command, json_t **
 {
 	struct run *r = &s->run;
 	fa_time now = report_clock();
-	const char *outdir = r->o.outdir ? r->o.outdir : default_outdir(s, now);
+	/* the default directory is named once: when the pack beside the
+	   replay took it, or now */
+	const char *outdir = r->o.outdir       ? r->o.outdir
+			     : s->outdir_alloc ? s->outdir_alloc
+					       : default_outdir(s, now);
 	if (outdir == NULL)
 		return FA_ERUNTIME;
 	s->outdir = outdir;

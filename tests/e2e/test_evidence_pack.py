@@ -217,6 +217,48 @@ def test_threshold_fifty():
              os.path.join(e2e.WORK, "both")], expect=2)
 
 
+def test_pack_the_same_however_written():
+    """The pack is written during the replay when it can be: into -o, into
+    the default directory (no -o), or after the replay (the same capture as
+    a pcapng, whose secrets blocks could name connections): the same bytes
+    and the same frame numbers in each finding."""
+    path = many_capture(70, 12)
+    env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
+    ng = os.path.join(e2e.WORK, "many-70-12.pcapng")
+    if not os.path.exists(ng):
+        c = subprocess.run(["editcap", "-F", "pcapng", path, ng], capture_output=True)
+        if c.returncode != 0:
+            raise Skip("editcap could not write a pcapng")
+    args = ["audit", "--quiet", "-p", os.path.join(e2e.FIX, "policy.json"), "-g", e2e.GEO,
+            "--asn", e2e.ASN]
+    outs = {}
+    for name, extra, cwd in (("into -o", ["-r", path, "-o", os.path.join(e2e.WORK, "same-o")],
+                              None),
+                             ("default", ["-r", path], os.path.join(e2e.WORK, "same-cwd")),
+                             ("pcapng", ["-r", ng, "-o", os.path.join(e2e.WORK, "same-ng")],
+                              None)):
+        if cwd:
+            shutil.rmtree(cwd, ignore_errors=True)
+            os.makedirs(cwd)
+        for o in extra[3:]:
+            shutil.rmtree(o, ignore_errors=True)
+        p = subprocess.run([e2e.BIN] + args + extra, capture_output=True, text=True, env=env,
+                           cwd=cwd, timeout=600)
+        assert p.returncode == 1, (name, p.returncode, p.stderr[-2000:])
+        out = extra[3] if not cwd else os.path.join(
+            cwd, "reports", os.listdir(os.path.join(cwd, "reports"))[0])
+        with open(os.path.join(out, "report.json")) as f:
+            rep = json.load(f)
+        outs[name] = (out, {fd["id"]: (pack_numbers(fd), fd["packets_out"] + fd["packets_in"])
+                            for fd in rep["findings"]})
+        e2e.run(["verify", out], expect=0)
+    first, numbers = outs["into -o"]
+    assert len(numbers) > 50
+    for name, (out, nums) in outs.items():
+        assert same_bytes(os.path.join(first, PACK), os.path.join(out, PACK)), name
+        assert nums == numbers, name
+
+
 def test_html_links_pack_and_filter():
     rep, out, _, _ = reports()
     with open(os.path.join(out, "report.html"), encoding="utf-8") as f:

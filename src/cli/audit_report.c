@@ -752,6 +752,7 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 		if (s->ev_stream != NULL &&
 		    evidence_stream_finish(s->ev_stream, s->evidence, nf, pk, &serr) == FA_OK) {
 			rc = FA_OK;
+			s->ev_beside = true;
 		} else {
 			/* the writer beside the replay failed: once more, after it,
 			   which says what fails */

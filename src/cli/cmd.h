@@ -239,6 +239,7 @@ struct audit_session {
 	size_t *joined;
 	size_t n_joined, cap_joined;
 	bool ev_stream_off;
+	bool ev_beside;    /* the pack was written beside the replay */
 	/* wall seconds of each phase, for the summary */
 	double t_replay, t_evidence, t_outputs, t_hashes;
 	/* what the audit could not look at (audit_session_judge) */

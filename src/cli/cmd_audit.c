@@ -467,7 +467,8 @@ void audit_session_summary(struct audit_session *s, const json_t *doc, FILE *to)
 			report_key_fingerprint(s->sign_key));
 	/* where a replay's time went; a capture lasts as long as it was told to */
 	if (!s->live)
-		fprintf(to, "time: %.2f s replay, ", s->t_replay);
+		fprintf(to, "time: %.2f s replay%s, ", s->t_replay,
+			s->ev_beside ? " (the evidence pack written beside it)" : "");
 	else
 		fputs("time: ", to);
 	fprintf(to, "%.2f s evidence, %.2f s report files, %.2f s hashing\n", s->t_evidence,

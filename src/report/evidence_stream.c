@@ -24,6 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define WAKE_FRAMES 4096 /* frames made final before the writer is woken */
+
 struct joined {
 	size_t set;
 	char name[EVIDENCE_NAME_MAX];
@@ -54,7 +56,9 @@ struct evidence_stream {
 	uint64_t hz_frame;
 	bool all_in;       /* every flow is queued: no frame is held back */
 	bool stop;         /* abandoned */
-	bool waiting;      /* the writer waits for one of the above */
+	bool waiting;      /* the writer waits for one of the above ... */
+	uint32_t want_file; /* ... or for the position to pass this one */
+	uint64_t want_frame;
 
 	/* the writer's */
 	struct evidence_set *sets;
@@ -164,6 +168,9 @@ static void *writer(void *arg)
 			if (stop || all_in || !have ||
 			    before(fr.file, fr.frame, hz_file, hz_frame))
 				break;
+			/* woken once a batch of frames is ready, not at each flow */
+			es->want_file = fr.file;
+			es->want_frame = fr.frame + WAKE_FRAMES;
 			es->waiting = true;
 			pthread_cond_wait(&es->cv, &es->mu);
 			es->waiting = false;
@@ -290,7 +297,8 @@ static void hand_over(struct evidence_stream *es, uint32_t file, uint64_t frame,
 		es->hz_frame = frame;
 	}
 	es->all_in |= all_in;
-	if (es->waiting)
+	if (es->waiting && (es->all_in || !before(es->hz_file, es->hz_frame, es->want_file,
+						   es->want_frame)))
 		pthread_cond_signal(&es->cv);
 	pthread_mutex_unlock(&es->mu);
 }

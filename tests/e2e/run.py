@@ -198,7 +198,8 @@ def test_summary_times_phases():
     p = run(["audit", "-r", cap("http"), "-p", os.path.join(FIX, "policy.json"), "-g", GEO,
              "--asn", ASN, "-o", out])
     lines = [l for l in p.stdout.splitlines() if l.startswith("time: ")]
-    assert len(lines) == 1 and re.match(r"time: \d+\.\d\d s replay, \d+\.\d\d s evidence, "
+    assert len(lines) == 1 and re.match(r"time: \d+\.\d\d s replay( \(the evidence pack "
+                                        r"written beside it\))?, \d+\.\d\d s evidence, "
                                         r"\d+\.\d\d s report files, \d+\.\d\d s hashing$", lines[0]), p.stdout
 
 

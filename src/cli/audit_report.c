@@ -260,12 +260,15 @@ static void *flows_part_main(void *arg)
 		setvbuf(f, buf, _IOFBF, OUTPUT_BUF);
 		fp->rc = report_flows_write(f, fp->eng, fp->policy, fp->files, fp->n_files, 2);
 	}
-	if (f != NULL && fclose(f) != 0)
+	int e = f != NULL && ferror(f) ? errno : 0;
+	if (f != NULL && fclose(f) != 0) {
 		fp->rc = FA_ERUNTIME;
+		e = e ? e : errno;
+	}
 	free(buf);
 	if (fp->rc != FA_OK)
 		fa_err_set(&fp->err, "%s: cannot write: %s", fp->path,
-			   f == NULL ? strerror(errno) : "write failed");
+			   f == NULL || e != 0 ? strerror(f == NULL ? errno : e) : "write failed");
 	return NULL;
 }
 

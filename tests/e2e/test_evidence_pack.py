@@ -20,6 +20,7 @@ test skips without them). What is asserted:
     cut holds the Decryption Secrets Block of their own connections, which
     tshark decrypts);
   - verify reports a byte flipped in the pack;
+  - a file system that fills up: exit 3, the file named, nothing left;
   - report.html links the pack and shows each finding's filter.
 
 Usage: test_evidence_pack.py BUILD/flowaudit [NAME-SUBSTRING]
@@ -260,6 +261,30 @@ def test_pack_the_same_however_written():
     for name, (out, nums) in outs.items():
         assert same_bytes(os.path.join(first, PACK), os.path.join(out, PACK)), name
         assert nums == numbers, name
+
+
+def test_disk_full():
+    """A file system that fills up while the report is written (a tmpfs of
+    96 KiB, as root): exit 3, a message naming the file the report could
+    not write and why, and nothing left behind, the pack being written
+    beside the replay included."""
+    if os.geteuid() != 0:
+        raise Skip("mounting a tmpfs needs root")
+    mnt = os.path.join(e2e.WORK, "full")
+    os.makedirs(mnt, exist_ok=True)
+    m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", mnt],
+                       capture_output=True, text=True)
+    if m.returncode != 0:
+        raise Skip("cannot mount a tmpfs: " + m.stderr.strip())
+    try:
+        p = e2e.run(["audit", "--quiet", "-r", many_capture(70, 12), "-p",
+                     os.path.join(e2e.FIX, "policy.json"), "--no-geo", "-o",
+                     os.path.join(mnt, "report")], expect=3)
+        err = p.stderr.strip().splitlines()
+        assert len(err) == 1 and mnt in err[0] and "No space left on device" in err[0], err
+        assert os.listdir(mnt) == [], os.listdir(mnt)
+    finally:
+        subprocess.run(["umount", mnt], capture_output=True)
 
 
 def test_html_links_pack_and_filter():

@@ -866,7 +866,7 @@ static void on_flow_end(struct flow *f, enum flow_end_reason why, void *user)
 			e->st.records_lost_why = lost;
 	}
 	if (e->cfg.on_flow && !e->cfg.ordered)
-		e->cfg.on_flow(&r, r.n_hits ? &e->hits[r.first_hit] : NULL, r.n_hits, e->cfg.user);
+		hand_on(e, &r);
 	else if (e->cfg.on_flow)
 		hand_on_in_order(e, &r, kept);
 

@@ -356,7 +356,15 @@ static int ref_cmp(const void *a, const void *b)
 }
 
 /* A flow's key and frame range for the evidence pass, from its record. */
-static struct evidence_flow evidence_flow_from(const struct flow_record *r);
+/* A record as the evidence files need it. */
+static struct evidence_flow evidence_flow_from(const struct flow_record *r)
+{
+	return (struct evidence_flow){.flow_id = r->id, .cli = r->cli, .srv = r->srv,
+				      .cport = r->cport, .sport = r->sport, .vlan = r->vlan,
+				      .proto = r->proto, .file_first = r->file,
+				      .file_last = r->last_file, .frame_first = r->first_frame,
+				      .frame_last = r->last_frame};
+}
 
 static bool evidence_flow_of(uint64_t id, struct evidence_flow *out, void *user)
 {
@@ -539,15 +547,6 @@ static bool evidence_packed(const struct audit_session *s, size_t nf)
 
 /* ---- the pack beside the replay ---- */
 
-static struct evidence_flow evidence_flow_from(const struct flow_record *r)
-{
-	return (struct evidence_flow){.flow_id = r->id, .cli = r->cli, .srv = r->srv,
-				      .cport = r->cport, .sport = r->sport, .vlan = r->vlan,
-				      .proto = r->proto, .file_first = r->file,
-				      .file_last = r->last_file, .frame_first = r->first_frame,
-				      .frame_last = r->last_frame};
-}
-
 void audit_session_joined(const struct finding *f, const struct flow_record *r, void *user)
 {
 	(void)r;
@@ -717,7 +716,7 @@ static int build_evidence(struct audit_session *s, const char *dir, struct fa_er
 	bool packed = evidence_packed(s, nf);
 	struct evidence_flows ef = {.eng = s->run.eng};
 	struct keys_ref *refs = NULL;
-	if (s->ev_stream != NULL && !(packed && s->run.keys == NULL)) {
+	if (s->ev_stream != NULL && !packed) {
 		evidence_stream_free(s->ev_stream); /* removes what it wrote */
 		s->ev_stream = NULL;
 	}

@@ -39,6 +39,12 @@ struct ev_sink {
 	void *ctx;
 };
 
+/* Whether capture position (file_a, frame_a) comes before (file_b, frame_b). */
+static inline bool ev_before(uint32_t file_a, uint64_t frame_a, uint32_t file_b, uint64_t frame_b)
+{
+	return file_a < file_b || (file_a == file_b && frame_a < frame_b);
+}
+
 /*
  * A walk over the frames of the captures, in order, for flows taken in
  * just before their first frame (in id order): each packet of one of them

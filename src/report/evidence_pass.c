@@ -32,12 +32,6 @@ static uint32_t key_hash(const fa_addr *a, uint16_t pa, const fa_addr *b, uint16
 	return (ha + hb) ^ ((uint32_t)proto << 16) ^ vlan;
 }
 
-/* Whether capture position (file_a, frame_a) comes before (file_b, frame_b). */
-static bool before(uint32_t file_a, uint64_t frame_a, uint32_t file_b, uint64_t frame_b)
-{
-	return file_a < file_b || (file_a == file_b && frame_a < frame_b);
-}
-
 static bool flow_matches(const struct evidence_flow *f, const struct decoded_pkt *p, uint16_t vlan,
 			 uint32_t file, uint64_t frame)
 {
@@ -47,8 +41,8 @@ static bool flow_matches(const struct evidence_flow *f, const struct decoded_pkt
 		   fa_addr_eq(&f->srv, &p->dst);
 	bool rev = f->cport == p->dport && f->sport == p->sport && fa_addr_eq(&f->cli, &p->dst) &&
 		   fa_addr_eq(&f->srv, &p->src);
-	return (fwd || rev) && !before(file, frame, f->file_first, f->frame_first) &&
-	       !before(f->file_last, f->frame_last, file, frame);
+	return (fwd || rev) && !ev_before(file, frame, f->file_first, f->frame_first) &&
+	       !ev_before(f->file_last, f->frame_last, file, frame);
 }
 
 bool ev_frames_add(struct evidence_frames **arr, size_t *n, uint32_t file, uint64_t frame)
@@ -268,7 +262,7 @@ static void active_sweep(struct active_table *t, uint32_t file, uint64_t frame, 
 {
 	for (struct ev_active *a = t->all, *nx; a != NULL; a = nx) {
 		nx = a->next_all;
-		if (!at_end && !before(a->f.file_last, a->f.frame_last, file, frame))
+		if (!at_end && !ev_before(a->f.file_last, a->f.frame_last, file, frame))
 			continue;
 		struct ev_active **b = &t->bucket[a->hash & (ACTIVE_BUCKETS - 1)];
 		while (*b != a)
@@ -366,7 +360,7 @@ int ev_pass(struct source *src, evidence_flow_fn get_flow, void *user, struct ev
 		have = get_flow(id, &next, user);
 	struct source_frame fr;
 	while (!oom && (rc = source_next(src, &fr, err)) == 1) {
-		while (have && !before(fr.file, fr.frame, next.file_first, next.frame_first)) {
+		while (have && !ev_before(fr.file, fr.frame, next.file_first, next.frame_first)) {
 			if (!ev_walk_add(&w, &next, m.group, m.n_group, sink, sets, order, lo)) {
 				oom = true;
 				break;

@@ -70,11 +70,6 @@ struct evidence_stream {
 	struct fa_err err;
 };
 
-static bool before(uint32_t fa, uint64_t na, uint32_t fb, uint64_t nb)
-{
-	return fa < fb || (fa == fb && na < nb);
-}
-
 /* Set i (and those before it) exists: false without memory. */
 static bool sets_reach(struct evidence_stream *es, size_t i)
 {
@@ -166,7 +161,7 @@ static void *writer(void *arg)
 			all_in = es->all_in;
 			stop = es->stop;
 			if (stop || all_in || !have ||
-			    before(fr.file, fr.frame, hz_file, hz_frame))
+			    ev_before(fr.file, fr.frame, hz_file, hz_frame))
 				break;
 			/* woken once a batch of frames is ready, not at each flow */
 			es->want_file = fr.file;
@@ -188,10 +183,10 @@ static void *writer(void *arg)
 				}
 				have = true;
 			}
-			if (!all_in && !before(fr.file, fr.frame, hz_file, hz_frame))
+			if (!all_in && !ev_before(fr.file, fr.frame, hz_file, hz_frame))
 				break;
 			while (mine != NULL &&
-			       !before(fr.file, fr.frame, mine->f.file_first, mine->f.frame_first)) {
+			       !ev_before(fr.file, fr.frame, mine->f.file_first, mine->f.frame_first)) {
 				struct sflow *q = mine;
 				mine = q->next;
 				if (mine == NULL)
@@ -292,12 +287,12 @@ static void hand_over(struct evidence_stream *es, uint32_t file, uint64_t frame,
 		es->tail = es->own_tail;
 		es->own_head = es->own_tail = NULL;
 	}
-	if (before(es->hz_file, es->hz_frame, file, frame)) {
+	if (ev_before(es->hz_file, es->hz_frame, file, frame)) {
 		es->hz_file = file;
 		es->hz_frame = frame;
 	}
 	es->all_in |= all_in;
-	if (es->waiting && (es->all_in || !before(es->hz_file, es->hz_frame, es->want_file,
+	if (es->waiting && (es->all_in || !ev_before(es->hz_file, es->hz_frame, es->want_file,
 						   es->want_frame)))
 		pthread_cond_signal(&es->cv);
 	pthread_mutex_unlock(&es->mu);

@@ -11,8 +11,12 @@
      ndpiReader  ndpiReader -q -i W              (Debian libndpi-bin)
      tshark      tshark -r W -T fields -e tls.handshake.extensions_server_name
                  -e http.host -e dns.qry.name
-   and flowaudit again on the 2x and 4x workloads, then `flowaudit verify`
-   on the 1x report the last audit wrote, and that report's file count.
+   and flowaudit again on the 2x and 4x workloads. Then, for issue 18's
+   ratios, BENCH_PAIRED_RUNS rounds (default 5) of ndpiReader, `flowaudit
+   flows --json` and the full audit (one and two threads), one right after
+   the other in each round (interleaved()): each ratio is the median of the
+   rounds' ratios. Then `flowaudit verify` on the 1x report the last audit
+   wrote, and that report's file count.
 3. Prints the comparison table, flowaudit's scaling, and each target of
    issue 9 with PASS, MISS or n/a (not measurable in this run).
 4. Runs the micro-benchmarks BUILD/bench/sigbench, idbench and importbench.
@@ -41,6 +45,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.abspath(os.environ.get("BENCH_OUT", os.path.join(TOP, "bench", "out")))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+PAIRED_RUNS = int(os.environ.get("BENCH_PAIRED_RUNS", "5"))
 PACKETS = int(os.environ.get("BENCH_PACKETS", "1000000"))
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "300"))
 BUDGET = float(os.environ.get("BENCH_BUDGET", "200"))
@@ -123,25 +128,8 @@ def run_once(label, argv, log, stdout_path=None, ok=(0,)):
         raise Failed("%s: no /usr/bin/time figures in %s" % (label, tfile))
 
 
-def series(label, argv_fn, runs=RUNS, before=None, after=None, **kw):
-    """Repeats a run up to `runs` times within BUDGET; returns the summary."""
-    res = []
-    spent = 0.0
-    for i in range(runs):
-        if i > 0 and spent + res[-1]["wall"] > BUDGET:
-            break
-        if before:
-            before(i)
-        log = os.path.join(OUT, "logs", "%s-%d.log" % (label.replace(" ", "-"), i + 1))
-        r = run_once(label, argv_fn(i), log, **kw)
-        if after:
-            after(i, r)
-        if "timeout" in r:
-            note("%s: run %d killed after %.0f s (BENCH_TIMEOUT)" % (label, i + 1, r["timeout"]))
-            return {"timeout": r["timeout"], "runs": len(res) + 1}
-        note("%s: run %d %.2f s, %.1f MB" % (label, i + 1, r["wall"], r["rss_kb"] / 1024))
-        res.append(r)
-        spent += r["wall"]
+def summary(res):
+    """The summary of a list of run_once results, as series gives it."""
     return {
         "runs": len(res),
         "wall": statistics.median(r["wall"] for r in res),
@@ -149,6 +137,74 @@ def series(label, argv_fn, runs=RUNS, before=None, after=None, **kw):
         "rss_kb": max(r["rss_kb"] for r in res),
         "walls": [r["wall"] for r in res],
     }
+
+
+def spec_run(sp, i, tag=""):
+    """Run i of a spec (a dict: label, argv(i), and optional before(i),
+    after(i, r), kw for run_once)."""
+    if sp.get("before"):
+        sp["before"](i)
+    log = os.path.join(OUT, "logs", "%s%s-%d.log" % (sp["label"].replace(" ", "-"), tag, i + 1))
+    r = run_once(sp["label"], sp["argv"](i), log, **sp.get("kw", {}))
+    if sp.get("after"):
+        sp["after"](i, r)
+    return r
+
+
+def series(label, argv_fn, runs=RUNS, before=None, after=None, **kw):
+    """Repeats a run up to `runs` times within BUDGET; returns the summary."""
+    sp = {"label": label, "argv": argv_fn, "before": before, "after": after, "kw": kw}
+    res = []
+    spent = 0.0
+    for i in range(runs):
+        if i > 0 and spent + res[-1]["wall"] > BUDGET:
+            break
+        r = spec_run(sp, i)
+        if "timeout" in r:
+            note("%s: run %d killed after %.0f s (BENCH_TIMEOUT)" % (label, i + 1, r["timeout"]))
+            return {"timeout": r["timeout"], "runs": len(res) + 1}
+        note("%s: run %d %.2f s, %.1f MB" % (label, i + 1, r["wall"], r["rss_kb"] / 1024))
+        res.append(r)
+        spent += r["wall"]
+    return summary(res)
+
+
+def interleaved(specs, runs=PAIRED_RUNS):
+    """Runs every spec once per round, `runs` rounds within BUDGET, the
+    order turned by one each round. A tool timed right before or after
+    another meets the machine as the other did: on a virtual machine whose
+    speed drifts by a third over minutes, the ratio of two runs of one
+    round says what the two programs cost, where the ratio of two series
+    run minutes apart says as much about the drift. Returns the summary of
+    each label (as series) and the rounds ({label: run_once result})."""
+    res = {sp["label"]: [] for sp in specs}
+    rounds = []
+    t0 = time.monotonic()
+    for i in range(runs):
+        if i > 0 and time.monotonic() - t0 > BUDGET:
+            break
+        done = {}
+        for k in range(len(specs)):
+            sp = specs[(i + k) % len(specs)]
+            r = spec_run(sp, i, "-round")
+            if "timeout" in r:
+                note("%s: round %d killed after %.0f s (BENCH_TIMEOUT)"
+                     % (sp["label"], i + 1, r["timeout"]))
+                out = {lb: summary(v) for lb, v in res.items() if v}
+                out[sp["label"]] = {"timeout": r["timeout"], "runs": len(res[sp["label"]]) + 1}
+                return out, rounds
+            note("%s: round %d %.2f s, %.1f MB" % (sp["label"], i + 1, r["wall"],
+                                                   r["rss_kb"] / 1024))
+            res[sp["label"]].append(r)
+            done[sp["label"]] = r
+        rounds.append(done)
+    return {lb: summary(v) for lb, v in res.items()}, rounds
+
+
+def round_ratio(rounds, a, b):
+    """The median over the rounds of a's wall time over b's, and the ratios."""
+    rs = [r[a]["wall"] / r[b]["wall"] for r in rounds if a in r and b in r and r[b]["wall"]]
+    return (statistics.median(rs) if rs else None), rs
 
 
 def machine():
@@ -289,6 +345,7 @@ def main():
     results = {}
     fa_stats = {}
     report_files = {}
+    paired, paired_labels = [], {}  # issue 18's rounds and their labels
     verify = {}
 
     # 2. the timings
@@ -331,7 +388,8 @@ def main():
              % (l1, r1 / 1024, l2, r2 / 1024))
         return {"kb": (r2 - r1) / (l2 - l1) if l2 > l1 else None, "runs": got}
 
-    def fa_series(scale, extra=(), label=None):
+    def fa_spec(scale, extra=(), label=None):
+        """The full audit of a workload, each run into a fresh report-SCALE."""
         label = label or "flowaudit %s" % scale
         outdir = os.path.join(OUT, "report-%s" % scale)
 
@@ -371,7 +429,15 @@ def main():
 
         argv = [fa, "audit", "--quiet", "-r", W[scale]["path"], "-p", POLICY,
                 "-s", "signatures"] + geo_args + list(extra) + ["-o", outdir]
-        return series(label, lambda i: argv, before=clean, after=keep, ok=(0, 1))
+        return {"label": label, "argv": lambda i: argv, "before": clean, "after": keep,
+                "kw": {"ok": (0, 1)}}
+
+    def of_spec(sp):
+        return series(sp["label"], sp["argv"], before=sp.get("before"), after=sp.get("after"),
+                      **sp.get("kw", {}))
+
+    def fa_series(scale, extra=(), label=None):
+        return of_spec(fa_spec(scale, extra, label))
 
     def keyed_series():
         """The TLS fixtures (real connections, tests/fixtures/tls) audited
@@ -397,22 +463,30 @@ def main():
                                 ok=(0, 1, 4))
         return out
 
-    def flows_series(threads):
+    def synced(i):
+        os.sync()  # no write-back of an earlier run's output during this one
+
+    def flows_spec(threads):
+        """The replay alone, its flows written as JSON lines."""
         out = os.path.join(OUT, "logs", "flows-t%d.json" % threads)
 
         def keep(i, r):
             if i == 0:
                 with open(out, "rb") as f:
                     digests["flows t%d" % threads] = hashlib.sha256(f.read()).hexdigest()
-        return series("flowaudit flows t%d" % threads,
-                      lambda i: [fa, "flows", "--json", "--quiet", "--threads", str(threads),
-                                 "-r", W["1x"]["path"], "-s", "signatures"] + geo_args,
-                      stdout_path=out, after=keep)
+        return {"label": "flowaudit flows t%d" % threads,
+                "argv": lambda i: [fa, "flows", "--json", "--quiet", "--threads", str(threads),
+                                   "-r", W["1x"]["path"], "-s", "signatures"] + geo_args,
+                "before": synced, "after": keep, "kw": {"stdout_path": out}}
+
+    def ndpi_spec(label="ndpiReader"):
+        return {"label": label, "argv": lambda i: ["ndpiReader", "-q", "-i", W["1x"]["path"]],
+                "before": synced}
 
     w1 = W["1x"]["path"]
     try:
         results["pcaploop"] = pcap_series("1x")  # also brings the file into the page cache
-        results["ndpiReader"] = series("ndpiReader", lambda i: ["ndpiReader", "-q", "-i", w1])
+        results["ndpiReader"] = of_spec(ndpi_spec())
         results["tshark"] = series("tshark", lambda i: [
             "tshark", "-r", w1, "-T", "fields", "-e", "tls.handshake.extensions_server_name",
             "-e", "http.host", "-e", "dns.qry.name"])
@@ -443,10 +517,21 @@ def main():
         if "timeout" not in scaling["1x"]:
             # one thread again, just before two: both after the same earlier
             # runs, so the file system is in the same state for each
-            threads["audit t1"] = fa_series("1x", ("--threads", "1"), "flowaudit 1x threads 1")
-            threads["audit t2"] = fa_series("1x", ("--threads", "2"), "flowaudit 1x threads 2")
-            threads["flows t1"] = flows_series(1)
-            threads["flows t2"] = flows_series(2)
+            # in rounds: ndpiReader, the replay alone and the full audit
+            # timed one right after the other, for issue 18's ratios
+            labels = {"ndpi": "ndpiReader paired", "audit t1": "flowaudit 1x threads 1",
+                      "audit t2": "flowaudit 1x threads 2", "flows t1": "flowaudit flows t1",
+                      "flows t2": "flowaudit flows t2"}
+            summ, paired = interleaved([
+                ndpi_spec(labels["ndpi"]),
+                flows_spec(1),
+                fa_spec("1x", ("--threads", "1"), labels["audit t1"]),
+                flows_spec(2),
+                fa_spec("1x", ("--threads", "2"), labels["audit t2"])])
+            for k in ("audit t1", "audit t2", "flows t1", "flows t2"):
+                if labels[k] in summ:
+                    threads[k] = summ[labels[k]]
+            paired_labels.update(labels)
             # the report the last audit left: its files, and verify on it
             rep1 = os.path.join(OUT, "report-1x")
             if os.path.isdir(rep1):
@@ -595,32 +680,38 @@ def main():
         checks.append(("keyed audit <= %.1fx unkeyed" % T_KEYED, kr, kr <= T_KEYED, "%.2fx"))
     else:
         say("  n/a   keyed audit <= %.1fx unkeyed: not measured" % T_KEYED)
-    say("targets (issue 18, the replay alone: flows --json, one thread):")
+    say("targets (issue 18, the replay alone: flows --json, one thread; each ratio the "
+        "median over %d rounds of runs made one right after the other):" % len(paired))
     f1 = threads.get("flows t1", {})
-    if "wall" in f1 and "wall" in nd:
-        rp = nd["wall"] / f1["wall"]
-        say("  %s  %-62s %.2fx (%.2f s against %.2f s)" % (
+    pl = paired_labels
+    rp, rps = round_ratio(paired, pl.get("ndpi"), pl.get("flows t1")) if paired else (None, [])
+    if rp is not None:
+        ndp = summary([r[pl["ndpi"]] for r in paired if pl["ndpi"] in r])
+        say("  %s  %-62s %.2fx (rounds %s; medians %.2f s against %.2f s)" % (
             verdict(rp >= T_REPLAY_PPS), "replay >= %.1fx ndpiReader packets/s" % T_REPLAY_PPS,
-            rp, f1["wall"], nd["wall"]))
+            rp, " ".join("%.2f" % x for x in rps), f1["wall"], ndp["wall"]))
         checks.append(("replay >= %.1fx ndpiReader packets/s" % T_REPLAY_PPS, rp,
                        rp >= T_REPLAY_PPS, "%.2fx"))
-        rr = ratio_of(f1.get("rss_kb"), nd.get("rss_kb"))
+        rr = ratio_of(f1.get("rss_kb"), ndp.get("rss_kb"))
         if rr is not None:
             say("  %s  %-62s %.2fx (%.1f MB against %.1f MB)" % (
                 verdict(rr <= T_REPLAY_RSS), "replay peak RSS <= %.1fx ndpiReader's"
-                % T_REPLAY_RSS, rr, mb(f1["rss_kb"]), mb(nd["rss_kb"])))
+                % T_REPLAY_RSS, rr, mb(f1["rss_kb"]), mb(ndp["rss_kb"])))
             checks.append(("replay peak RSS <= %.1fx ndpiReader's" % T_REPLAY_RSS, rr,
                            rr <= T_REPLAY_RSS, "%.2fx"))
     else:
         say("  n/a   replay against ndpiReader: not measured")
     for t in (1, 2):
         a, f = threads.get("audit t%d" % t, {}), threads.get("flows t%d" % t, {})
-        if "wall" in a and "wall" in f:
-            ar = a["wall"] / f["wall"]
-            say("  %s  %-62s %.2fx (%.2f s against %.2f s; CPU %.2f s against %.2f s)" % (
-                verdict(ar <= T_AUDIT_OVER_REPLAY), "full audit <= %.1fx the replay alone, "
-                "--threads %d" % (T_AUDIT_OVER_REPLAY, t), ar, a["wall"], f["wall"],
-                a.get("cpu", float("nan")), f.get("cpu", float("nan"))))
+        ar, ars = round_ratio(paired, pl.get("audit t%d" % t), pl.get("flows t%d" % t)) \
+            if paired else (None, [])
+        if ar is not None and "wall" in a and "wall" in f:
+            say("  %s  %-62s %.2fx (rounds %s; medians %.2f s against %.2f s, CPU %.2f s "
+                "against %.2f s)" % (
+                    verdict(ar <= T_AUDIT_OVER_REPLAY), "full audit <= %.1fx the replay alone, "
+                    "--threads %d" % (T_AUDIT_OVER_REPLAY, t), ar,
+                    " ".join("%.2f" % x for x in ars), a["wall"], f["wall"],
+                    a.get("cpu", float("nan")), f.get("cpu", float("nan"))))
             checks.append(("full audit <= %.1fx the replay alone, --threads %d"
                            % (T_AUDIT_OVER_REPLAY, t), ar, ar <= T_AUDIT_OVER_REPLAY, "%.2fx"))
         else:
@@ -653,7 +744,7 @@ def main():
                                              rel(os.path.join(OUT, "logs"))))
     record = {"started": started.isoformat(), "machine": m, "workload": wl["key"],
               "geo": geo_desc, "results": results, "scaling": scaling, "flowaudit": fa_stats,
-              "threads": threads, "keyed": keyed, "digests": digests, "per_live_flow": per_flow,
+              "threads": threads, "paired": paired, "keyed": keyed, "digests": digests, "per_live_flow": per_flow,
               "report_files": report_files, "verify": verify,
               "micro": micro,
               "targets": [{"target": t, "value": v, "pass": ok} for t, v, ok, _ in checks]}

@@ -9,7 +9,8 @@
 #
 # The helpers (BUILD/bench/pcaploop, sigbench, idbench, importbench) come from
 # `make bench-build`. Settings (environment): BENCH_RUNS (3), BENCH_PACKETS
-# (1000000), BENCH_TIMEOUT (300 s per run), BENCH_BUDGET (200 s of repeats
+# (1000000), BENCH_PAIRED_RUNS (5 rounds for the ratios of issue 18),
+# BENCH_TIMEOUT (300 s per run), BENCH_BUDGET (200 s of repeats
 # per measurement), BENCH_SYNTHETIC=1 (ignore ../shared/corpus), BENCH_OUT
 # (bench/out: the cached workload, logs, results-*.json).
 # Exit 0 when every tool ran (targets missed or not), 1 when one failed,

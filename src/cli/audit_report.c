@@ -134,11 +134,17 @@ static int write_doc(const char *dir, const char *name, const json_t *doc,
 	} else {
 		rc = report_write(fp, doc, c);
 	}
-	if (fclose(fp) != 0 && rc == FA_OK)
-		rc = FA_ERUNTIME;
+	/* the reason of a failed write: the stream's, else its closing's */
+	int e = ferror(fp) ? errno : 0;
+	if (fclose(fp) != 0) {
+		if (rc == FA_OK)
+			rc = FA_ERUNTIME;
+		if (e == 0)
+			e = errno;
+	}
 	free(buf);
 	if (rc != FA_OK && err->msg[0] == '\0')
-		fa_err_set(err, "%s: write failed", path);
+		fa_err_set(err, "%s: write failed%s%s", path, e ? ": " : "", e ? strerror(e) : "");
 	return rc;
 }
 

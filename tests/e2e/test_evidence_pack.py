@@ -20,7 +20,8 @@ test skips without them). What is asserted:
     cut holds the Decryption Secrets Block of their own connections, which
     tshark decrypts);
   - verify reports a byte flipped in the pack;
-  - a file system that fills up: exit 3, the file named, nothing left;
+  - a file system that fills up, a file past the size limit: exit 3, the
+    file named with the reason, nothing left;
   - report.html links the pack and shows each finding's filter.
 
 Usage: test_evidence_pack.py BUILD/flowaudit [NAME-SUBSTRING]
@@ -285,6 +286,37 @@ def test_disk_full():
         assert os.listdir(mnt) == [], os.listdir(mnt)
     finally:
         subprocess.run(["umount", mnt], capture_output=True)
+
+
+def test_report_file_too_large():
+    """A report file the system refuses to grow (a file size limit between
+    the largest other output and report.json, SIGXFSZ ignored): exit 3,
+    one line naming report.json and the reason, nothing left behind."""
+    path = many_capture(20, 0)
+    fmt = ["--format", "json,ndjson,junit"]  # report.html is the largest file otherwise
+    _, _, whole = e2e.audit(path, *fmt, expect=1)
+    sizes = {os.path.relpath(os.path.join(dp, f), whole): os.path.getsize(os.path.join(dp, f))
+             for dp, _, fs in os.walk(whole) for f in fs}
+    limit = sizes["report.json"] - 256
+    others = {k: v for k, v in sizes.items() if k != "report.json"}
+    # report.json's flows (a part of it) are written apart first: below the limit too
+    assert max(others.values()) + 256 < limit, sizes
+    out = os.path.join(e2e.WORK, "too-large")
+    shutil.rmtree(out, ignore_errors=True)
+
+    def limited():
+        import resource
+        import signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    p = subprocess.run([e2e.BIN, "audit", "--quiet", "-r", path, "-p",
+                        os.path.join(e2e.FIX, "policy.json"), "-g", e2e.GEO, "--asn", e2e.ASN,
+                        "-o", out] + fmt,
+                       capture_output=True, text=True, preexec_fn=limited, timeout=300)
+    assert p.returncode == 3, (p.returncode, p.stderr[-2000:])
+    err = p.stderr.strip().splitlines()
+    assert len(err) == 1 and "report.json" in err[0] and "File too large" in err[0], err
+    assert not os.path.exists(out), os.listdir(out)
 
 
 def test_html_links_pack_and_filter():

@@ -15,7 +15,9 @@
    ratios, BENCH_PAIRED_RUNS rounds (default 5) of ndpiReader, `flowaudit
    flows --json` and the full audit (one and two threads), one right after
    the other in each round (interleaved()): each ratio is the median of the
-   rounds' ratios. Then `flowaudit verify` on the 1x report the last audit
+   rounds' ratios. Each round also times the floor of the audit (floor_spec:
+   the replay with openssl and dd doing, beside it, the hashing and writing
+   of the report's bytes), printed as an info line. Then `flowaudit verify` on the 1x report the last audit
    wrote, and that report's file count.
 3. Prints the comparison table, flowaudit's scaling, and each target of
    issue 9 with PASS, MISS or n/a (not measurable in this run).
@@ -35,6 +37,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import shutil
 import signal
 import statistics
@@ -282,9 +285,10 @@ def main():
     helpers = {n: os.path.join(build, "bench", n)
                for n in ("pcaploop", "sigbench", "idbench", "importbench")}
     missing = [p for p in [fa] + list(helpers.values()) if not os.access(p, os.X_OK)]
-    for tool in ("ndpiReader", "tshark"):
+    for tool, pkg in (("ndpiReader", "libndpi-bin"), ("tshark", "tshark"),
+                      ("openssl", "openssl")):
         if shutil.which(tool) is None:
-            missing.append(tool + " (Debian packages libndpi-bin, tshark)")
+            missing.append("%s (Debian package %s)" % (tool, pkg))
     if not os.access(TIME, os.X_OK):
         missing.append(TIME + " (Debian package time)")
     if missing:
@@ -479,6 +483,45 @@ def main():
                                    "-r", W["1x"]["path"], "-s", "signatures"] + geo_args,
                 "before": synced, "after": keep, "kw": {"stdout_path": out}}
 
+    def floor_spec(label):
+        """The replay alone and, beside it, the byte work every audit of
+        this report has to do, by tools that do nothing else: openssl's
+        SHA-256 of the capture, and each output of the last 1x report (the
+        evidence pack, report.json, findings.ndjson, junit.xml,
+        report.html) written anew through user space by dd, then hashed.
+        Not counted: making the report's text, choosing the pack's frames.
+        What an audit can take at the least, on this machine, next to the
+        replay alone."""
+        rep = os.path.join(OUT, "report-1x")
+        dst = os.path.join(OUT, "floor-out")
+        flows_out = os.path.join(OUT, "logs", "floor-flows.json")
+        names = ("evidence/findings.pcapng", "report.json", "findings.ndjson", "junit.xml",
+                 "report.html")
+        q = shlex.quote
+        copies = "; ".join("dd if=%s of=%s bs=1M status=none" % (
+            q(os.path.join(rep, n)), q(os.path.join(dst, os.path.basename(n)))) for n in names)
+        script = ("%s flows --json --quiet --threads 1 -r %s -s signatures %s > %s & "
+                  "openssl dgst -sha256 %s > /dev/null & "
+                  "( %s; openssl dgst -sha256 %s/* > /dev/null ) & wait" % (
+                      q(fa), q(W["1x"]["path"]), " ".join(q(a) for a in geo_args),
+                      q(flows_out), q(W["1x"]["path"]), copies, q(dst)))
+
+        def fresh(i):
+            missing = [n for n in names if not os.path.isfile(os.path.join(rep, n))]
+            if missing:
+                raise Failed("floor: the 1x report has no %s" % ", ".join(missing))
+            if not os.path.isdir(dst):
+                # a first copy, not timed: every timed one then follows the
+                # deletion of the one before, as every audit follows the
+                # deletion of the report before it (fresh memory costs more
+                # here than memory just freed: docs/performance.md)
+                os.makedirs(dst)
+                subprocess.run(["sh", "-c", copies], check=True)
+            os.sync()
+            shutil.rmtree(dst, ignore_errors=True)  # deleted just before, as the audit's
+            os.makedirs(dst)
+        return {"label": label, "argv": lambda i: ["sh", "-c", script], "before": fresh}
+
     def ndpi_spec(label="ndpiReader"):
         return {"label": label, "argv": lambda i: ["ndpiReader", "-q", "-i", W["1x"]["path"]],
                 "before": synced}
@@ -521,13 +564,14 @@ def main():
             # timed one right after the other, for issue 18's ratios
             labels = {"ndpi": "ndpiReader paired", "audit t1": "flowaudit 1x threads 1",
                       "audit t2": "flowaudit 1x threads 2", "flows t1": "flowaudit flows t1",
-                      "flows t2": "flowaudit flows t2"}
+                      "flows t2": "flowaudit flows t2", "floor": "floor of the audit"}
             summ, paired = interleaved([
                 ndpi_spec(labels["ndpi"]),
                 flows_spec(1),
                 fa_spec("1x", ("--threads", "1"), labels["audit t1"]),
                 flows_spec(2),
-                fa_spec("1x", ("--threads", "2"), labels["audit t2"])])
+                fa_spec("1x", ("--threads", "2"), labels["audit t2"]),
+                floor_spec(labels["floor"])])  # last: round 1 has a report to copy by then
             for k in ("audit t1", "audit t2", "flows t1", "flows t2"):
                 if labels[k] in summ:
                     threads[k] = summ[labels[k]]
@@ -559,6 +603,7 @@ def main():
     except Failed as e:
         note("FAILED: %s" % e)
         shutil.rmtree(os.path.join(OUT, "trash"), ignore_errors=True)
+        shutil.rmtree(os.path.join(OUT, "floor-out"), ignore_errors=True)
         return 1
 
     # 3. the report
@@ -716,6 +761,11 @@ def main():
                            % (T_AUDIT_OVER_REPLAY, t), ar, ar <= T_AUDIT_OVER_REPLAY, "%.2fx"))
         else:
             say("  n/a   full audit against the replay alone, --threads %d: not measured" % t)
+    fr, frs = round_ratio(paired, pl.get("floor"), pl.get("flows t1")) if paired else (None, [])
+    if fr is not None:
+        say("  info  %-62s %.2fx (rounds %s)" % (
+            "floor: the replay with the report's hashing and writing beside", fr,
+            " ".join("%.2f" % x for x in frs)))
     nfiles, nfind = report_files.get("1x"), fa_stats.get("1x", {}).get("findings")
     if nfiles is not None:
         ok = nfiles <= T_REPORT_FILES
@@ -738,6 +788,7 @@ def main():
             say("  " + ln)
 
     shutil.rmtree(os.path.join(OUT, "trash"), ignore_errors=True)
+    shutil.rmtree(os.path.join(OUT, "floor-out"), ignore_errors=True)
     finished = datetime.datetime.now(datetime.timezone.utc)
     say("")
     say("bench: %.0f s in all; logs in %s" % ((finished - started).total_seconds(),

@@ -41,10 +41,17 @@ struct jsonw {
 	bool failed;
 	size_t len;                 /* text: bytes waiting in buf */
 	char *buf;
+	uint64_t written;           /* text: bytes handed to out */
 };
 
 /* Text on out (which the caller owns). FA_OK, or FA_ERUNTIME without memory. */
 int jsonw_open_text(struct jsonw *w, FILE *out);
+/* Text: the bytes written so far, those still in the buffer included (the
+   offset in out of what comes next, when out started empty). */
+static inline uint64_t jsonw_offset(const struct jsonw *w)
+{
+	return w->written + w->len;
+}
 /* A tree. */
 void jsonw_open_tree(struct jsonw *w);
 /* A tree without arrays: every array opened with jsonw_array(), and all

@@ -43,6 +43,7 @@ void jsonw_flush(struct jsonw *w)
 		return;
 	if (!w->failed && fwrite(w->buf, 1, w->len, w->out) != w->len)
 		w->failed = true;
+	w->written += w->len;
 	w->len = 0;
 }
 
@@ -66,6 +67,7 @@ static void put(struct jsonw *w, const char *s, size_t n)
 		jsonw_flush(w);
 		if (!w->failed && fwrite(s, 1, n, w->out) != n)
 			w->failed = true;
+		w->written += n;
 		return;
 	}
 	if (!room(w, n))

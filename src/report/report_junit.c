@@ -25,8 +25,9 @@
  * top of the file need every rule and severity before anything is written,
  * so each finding's test case is written then to a temporary file, and
  * copied from there into its rule's suite (and its body into the failure
- * of each statement it breaks). Memory does not grow with the findings'
- * text; the temporary file holds about what the rule suites will.
+ * of each statement it breaks), the file mapped once written. The heap
+ * does not grow with the findings' text; the temporary file holds about
+ * what the rule suites will.
  */
 #include "flowaudit/report.h"
 
@@ -35,6 +36,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static const char *const rule_ids[] = {
@@ -157,6 +159,8 @@ struct jctx {
 	int *rule, *sev;
 	struct spilled *at;
 	FILE *spill;
+	const char *map; /* the spill, mapped once written; NULL: read with pread */
+	size_t map_len;
 	char *copy; /* SPILL_COPY bytes, for copying out of the spill */
 	const char *extra[MAX_EXTRA_RULES];
 	char *extra_store[MAX_EXTRA_RULES];
@@ -199,17 +203,18 @@ static void jctx_free(struct jctx *j)
 	free(j->sev);
 	free(j->at);
 	free(j->copy);
+	if (j->map != NULL)
+		munmap((void *)j->map, j->map_len);
 	if (j->spill)
 		fclose(j->spill);
 	for (size_t i = 0; i < j->n_extra; i++)
 		free(j->extra_store[i]);
 }
 
-/* Where the spill's writer has got to: everything before is in the file. */
-static off_t spill_pos(struct jsonw *sw)
+/* Where the spill's writer has got to (the spill holds nothing else). */
+static off_t spill_pos(const struct jsonw *sw)
 {
-	jsonw_flush(sw);
-	return sw->failed ? -1 : ftello(sw->out);
+	return sw->failed ? -1 : (off_t)jsonw_offset(sw);
 }
 
 /* Finding i (loaded in v) as the test case of its rule's suite, into the spill. */
@@ -299,12 +304,29 @@ static int jctx_init(struct jctx *j, const struct report_findings *fs, int bar, 
 		fa_err_set(err, "junit.xml: cannot write a temporary file: %s", strerror(errno));
 		return FA_ERUNTIME;
 	}
+	/* read back in place: a case or a body is a few hundred bytes, a
+	   pread each would be a system call per finding and statement */
+	off_t size = ftello(j->spill);
+	if (size > 0 && (uint64_t)size <= SIZE_MAX) {
+		void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fileno(j->spill), 0);
+		if (m != MAP_FAILED) {
+			j->map = m;
+			j->map_len = (size_t)size;
+		}
+	}
 	return FA_OK;
 }
 
 /* Bytes [from, to) of the spill, onto o. */
 static void copy_spill(struct jsonw *o, const struct jctx *j, off_t from, off_t to)
 {
+	if (j->map != NULL) {
+		if (from < 0 || to < from || (uint64_t)to > j->map_len)
+			o->failed = true;
+		else
+			jsonw_raw(o, j->map + from, (size_t)(to - from));
+		return;
+	}
 	while (from < to && !o->failed) {
 		size_t n = (size_t)(to - from) < SPILL_COPY ? (size_t)(to - from) : SPILL_COPY;
 		ssize_t got = pread(fileno(j->spill), j->copy, n, from);

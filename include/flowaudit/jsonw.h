@@ -36,8 +36,6 @@ struct jsonw {
 	bool more[JSONW_DEPTH];     /* text: a value already written at this depth */
 	bool is_object[JSONW_DEPTH];
 	int depth;
-	int skipping;               /* tree without arrays: depth inside a left-out array */
-	bool no_arrays;
 	bool failed;
 	size_t len;                 /* text: bytes waiting in buf */
 	char *buf;
@@ -54,10 +52,6 @@ static inline uint64_t jsonw_offset(const struct jsonw *w)
 }
 /* A tree. */
 void jsonw_open_tree(struct jsonw *w);
-/* A tree without arrays: every array opened with jsonw_array(), and all
-   inside it, left out (a summary of an object, cheap to make); a value
-   given whole with jsonw_value() is added as it is. */
-void jsonw_open_tree_no_arrays(struct jsonw *w);
 /* Text: flushes to the stream. Frees what the writer holds (a tree not
    taken too). FA_OK, or FA_ERUNTIME after any failure. */
 int jsonw_close(struct jsonw *w);

@@ -35,17 +35,15 @@ struct report_findings {
 	/* optional: finding i's members written into the object open on w,
 	   the same as get() gives, without making a value (findings.ndjson) */
 	void (*members)(struct jsonw *w, size_t i, void *user);
-	/* optional: finding i without its arrays (flows, frames, addresses,
-	   identifiers), for a writer that needs only its scalars and objects */
-	json_t *(*get_brief)(size_t i, void *user);
+	/* optional: only the members of finding i a list of findings shows
+	   (report_finding_brief_members()), written as members() writes
+	   them all, for a writer that needs no more (report.html's table) */
+	void (*members_brief)(struct jsonw *w, size_t i, void *user);
 	void *user;
 };
 
 /* The findings of doc's own "findings" array, each served as a copy. */
 struct report_findings report_findings_of_doc(const json_t *doc);
-
-/* Finding i without its arrays where fs can make that, else in full. */
-json_t *report_finding_brief(const struct report_findings *fs, size_t i);
 
 /* report.html: one self-contained, printable HTML5 file. */
 int report_html_write(const json_t *doc, FILE *out, struct fa_err *err);

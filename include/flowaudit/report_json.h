@@ -150,8 +150,11 @@ int report_write(FILE *out, const json_t *doc, const struct report_ctx *c);
    its members, into an object open on w, or as a new object. */
 void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t i);
 json_t *report_finding_json(const struct report_ctx *c, size_t i);
-/* The same without its arrays (report_findings.get_brief). */
-json_t *report_finding_brief_json(const struct report_ctx *c, size_t i);
+/* Only the members of finding i a list of findings shows, as
+   report_finding_members() writes them: its id, rule, severity, title,
+   device and host, recipient, country and AS, first and last time seen
+   (report_findings.members_brief). */
+void report_finding_brief_members(struct jsonw *w, const struct report_ctx *c, size_t i);
 
 /* true when the audit has a finding at or above fail_on (never for
    REPORT_FAIL_NEVER). */

@@ -93,9 +93,9 @@ static void ctx_finding_members(struct jsonw *w, size_t i, void *user)
 	report_finding_members(w, (const struct report_ctx *)user, i);
 }
 
-static json_t *ctx_finding_brief(size_t i, void *user)
+static void ctx_finding_brief(struct jsonw *w, size_t i, void *user)
 {
-	return report_finding_brief_json((const struct report_ctx *)user, i);
+	report_finding_brief_members(w, (const struct report_ctx *)user, i);
 }
 
 #define OUTPUT_BUF (1u << 20) /* the stream buffer of an output */
@@ -128,7 +128,7 @@ static int write_doc(const char *dir, const char *name, const json_t *doc,
 			.n = audit_finding_count(c->audit),
 			.get = ctx_finding,
 			.members = ctx_finding_members,
-			.get_brief = ctx_finding_brief,
+			.members_brief = ctx_finding_brief,
 			.user = &brief};
 		rc = render(doc, &fs, fp, err);
 	} else {

@@ -31,12 +31,6 @@ void jsonw_open_tree(struct jsonw *w)
 	memset(w, 0, sizeof(*w));
 }
 
-void jsonw_open_tree_no_arrays(struct jsonw *w)
-{
-	memset(w, 0, sizeof(*w));
-	w->no_arrays = true;
-}
-
 void jsonw_flush(struct jsonw *w)
 {
 	if (w->out == NULL || w->len == 0)
@@ -270,10 +264,6 @@ static void text_prefix(struct jsonw *w, const char *key)
 /* Tree: v (consumed) into the open container, or as the root. */
 static void tree_add(struct jsonw *w, const char *key, json_t *v)
 {
-	if (w->skipping && v != NULL) {
-		json_decref(v);
-		return;
-	}
 	if (w->failed || v == NULL) {
 		json_decref(v);
 		w->failed = true;
@@ -300,10 +290,6 @@ static void open_container(struct jsonw *w, const char *key, bool object)
 {
 	if (w->failed)
 		return;
-	if (w->skipping || (w->no_arrays && !object && w->depth > 0)) {
-		w->skipping++;
-		return;
-	}
 	if (w->depth == JSONW_DEPTH) {
 		w->failed = true;
 		return;
@@ -337,10 +323,6 @@ void jsonw_end(struct jsonw *w)
 {
 	if (w->failed)
 		return;
-	if (w->skipping) {
-		w->skipping--;
-		return;
-	}
 	if (w->depth == 0) {
 		w->failed = true;
 		return;
@@ -377,7 +359,7 @@ static char *repaired(const char *s)
 
 void jsonw_string(struct jsonw *w, const char *key, const char *s)
 {
-	if (w->failed || w->skipping)
+	if (w->failed)
 		return;
 	if (s == NULL) {
 		jsonw_null(w, key);
@@ -399,7 +381,7 @@ void jsonw_string(struct jsonw *w, const char *key, const char *s)
 
 void jsonw_int(struct jsonw *w, const char *key, int64_t v)
 {
-	if (w->failed || w->skipping)
+	if (w->failed)
 		return;
 	if (w->out != NULL) {
 		text_prefix(w, key);
@@ -412,7 +394,7 @@ void jsonw_int(struct jsonw *w, const char *key, int64_t v)
 
 void jsonw_milli(struct jsonw *w, const char *key, int64_t v)
 {
-	if (w->failed || w->skipping)
+	if (w->failed)
 		return;
 	if (w->out != NULL) {
 		text_prefix(w, key);
@@ -436,7 +418,7 @@ void jsonw_milli(struct jsonw *w, const char *key, int64_t v)
 
 static void literal(struct jsonw *w, const char *key, const char *text, size_t n, json_t *v)
 {
-	if (w->failed || w->skipping)
+	if (w->failed)
 		return;
 	if (w->out != NULL) {
 		text_prefix(w, key);
@@ -461,7 +443,7 @@ void jsonw_time(struct jsonw *w, const char *key, fa_time t)
 	char buf[40];
 	if (t == 0) {
 		jsonw_null(w, key);
-	} else if (w->out != NULL && !w->failed && !w->skipping) {
+	} else if (w->out != NULL && !w->failed) {
 		/* plain ASCII: written in place */
 		text_prefix(w, key);
 		if (!room(w, sizeof(buf) + 2))
@@ -486,7 +468,7 @@ static int dump_cb(const char *buf, size_t size, void *data)
 
 void jsonw_value(struct jsonw *w, const char *key, const json_t *v)
 {
-	if (w->failed || w->skipping)
+	if (w->failed)
 		return;
 	if (v == NULL) {
 		jsonw_null(w, key);

@@ -3,9 +3,10 @@
  * all at a glance, then each in full with its evidence.
  *
  * Receives the report document and the findings from report_html.c and
- * borrows both. Every finding is read once, as text in place
- * (rh_briefs_load(), report_text.h), for what the table, the timeline and
- * the choice of findings shown in full need; those shown in full are
+ * borrows both. Every finding is read once, as text in place and only the
+ * members a list shows (rh_briefs_load(), report_text.h), for what the
+ * table, the timeline and the choice of findings shown in full need; those
+ * shown in full are
  * fetched again whole, one at a time, and dropped at once, so hundreds of
  * them never sit in memory together.
  * Each finding says what happened, quotes the policy clause it goes
@@ -150,7 +151,7 @@ bool rh_briefs_load(struct rh_briefs *bs, const struct report_findings *fs)
 	bool ok = true;
 	for (size_t i = 0; ok && i < fs->n; i++) {
 		struct rh_brief *b = &bs->b[i];
-		b->object = rt_finding_load(&v, fs, i);
+		b->object = rt_finding_load_brief(&v, fs, i);
 		const char *first = rt_gstr(&v, RT_ROOT, "first_seen");
 		const char *last = rt_gstr(&v, RT_ROOT, "last_seen");
 		b->has_first = parse_time(&tc[0], first, &b->first);

@@ -522,7 +522,9 @@ static void location_members(struct jsonw *w, const struct report_ctx *c, const 
 	jsonw_end(w);
 }
 
-void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t i)
+/* Finding i's members, all of them, or (brief) those a list shows: the
+   same values in the same order, up to last_seen, without the addresses. */
+static void finding_members(struct jsonw *w, const struct report_ctx *c, size_t i, bool brief)
 {
 	const struct finding *f = audit_finding(c->audit, i);
 	jsonw_string(w, "id", f->id);
@@ -532,10 +534,12 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	jsonw_string(w, "device", f->device_str);
 	jw_str_or_null(w, "device_role", f->profile_device && c->profile ? c->profile->name : NULL);
 	jsonw_string(w, "host", f->host);
-	jsonw_array(w, "addresses");
-	for (size_t k = 0; k < f->n_addrs; k++)
-		jw_addr(w, NULL, &f->addrs[k]);
-	jsonw_end(w);
+	if (!brief) {
+		jsonw_array(w, "addresses");
+		for (size_t k = 0; k < f->n_addrs; k++)
+			jw_addr(w, NULL, &f->addrs[k]);
+		jsonw_end(w);
+	}
 	jsonw_object(w, "recipient");
 	jsonw_string(w, "kind", recipient_kind_name(f->kind));
 	jsonw_string(w, "id", f->sig ? f->sig->id : NULL);
@@ -556,6 +560,8 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	jsonw_string(w, "as_org", f->as_org[0] ? f->as_org : NULL);
 	jsonw_time(w, "first_seen", f->first);
 	jsonw_time(w, "last_seen", f->last);
+	if (brief)
+		return;
 	size_t nfl = c->frames_limit && f->n_flows > c->frames_limit ? c->frames_limit : f->n_flows;
 	jsonw_array(w, "flows");
 	for (size_t k = 0; k < nfl; k++)
@@ -641,19 +647,20 @@ void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t 
 	}
 }
 
+void report_finding_members(struct jsonw *w, const struct report_ctx *c, size_t i)
+{
+	finding_members(w, c, i, false);
+}
+
+void report_finding_brief_members(struct jsonw *w, const struct report_ctx *c, size_t i)
+{
+	finding_members(w, c, i, true);
+}
+
 json_t *report_finding_json(const struct report_ctx *c, size_t i)
 {
 	struct jsonw w;
 	tree_open(&w);
-	report_finding_members(&w, c, i);
-	return tree_close(&w);
-}
-
-json_t *report_finding_brief_json(const struct report_ctx *c, size_t i)
-{
-	struct jsonw w;
-	jsonw_open_tree_no_arrays(&w);
-	jsonw_object(&w, NULL);
 	report_finding_members(&w, c, i);
 	return tree_close(&w);
 }

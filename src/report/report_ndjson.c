@@ -31,11 +31,6 @@ struct report_findings report_findings_of_doc(const json_t *doc)
 					.user = (void *)doc};
 }
 
-json_t *report_finding_brief(const struct report_findings *fs, size_t i)
-{
-	return fs->get_brief ? fs->get_brief(i, fs->user) : fs->get(i, fs->user);
-}
-
 int report_ndjson_write(const json_t *doc, FILE *out, struct fa_err *err)
 {
 	struct report_findings fs = report_findings_of_doc(doc);

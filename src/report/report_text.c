@@ -292,15 +292,17 @@ static void index_root(struct rt_finding *v)
 	}
 }
 
-bool rt_finding_load(struct rt_finding *v, const struct report_findings *fs, size_t i)
+/* Finding i, written by members (when not NULL) or served by fs->get. */
+static bool load(struct rt_finding *v, const struct report_findings *fs, size_t i,
+		 void (*members)(struct jsonw *, size_t, void *))
 {
 	v->loaded = false;
 	v->n_tok = 0;
 	if (v->mem == NULL || fseeko(v->mem, 0, SEEK_SET) != 0)
 		return false;
-	if (fs->members != NULL) {
+	if (members != NULL) {
 		jsonw_object(&v->w, NULL);
-		fs->members(&v->w, i, fs->user);
+		members(&v->w, i, fs->user);
 		jsonw_end(&v->w);
 	} else {
 		json_t *f = fs->get(i, fs->user);
@@ -326,6 +328,16 @@ bool rt_finding_load(struct rt_finding *v, const struct report_findings *fs, siz
 	v->loaded = true;
 	index_root(v);
 	return true;
+}
+
+bool rt_finding_load(struct rt_finding *v, const struct report_findings *fs, size_t i)
+{
+	return load(v, fs, i, fs->members);
+}
+
+bool rt_finding_load_brief(struct rt_finding *v, const struct report_findings *fs, size_t i)
+{
+	return load(v, fs, i, fs->members_brief ? fs->members_brief : fs->members);
 }
 
 int rt_get(const struct rt_finding *v, int t, const char *key)

@@ -92,6 +92,9 @@ int rt_finding_open(struct rt_finding *v);
 void rt_finding_close(struct rt_finding *v);
 /* Finding i of fs; false (and every member absent) when fs has none. */
 bool rt_finding_load(struct rt_finding *v, const struct report_findings *fs, size_t i);
+/* The same with only the members a list of findings shows, where fs
+   writes those alone (members_brief), else whole. */
+bool rt_finding_load_brief(struct rt_finding *v, const struct report_findings *fs, size_t i);
 
 /* Tokens are numbered from 0, the finding itself; -1 is absent. */
 #define RT_ROOT 0

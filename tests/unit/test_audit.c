@@ -182,6 +182,25 @@ static void test_decrypted_hits(void **state)
 	json_t *loc2 = json_object_get(json_array_get(ids, 2), "location");
 	assert_string_equal(json_string_value(json_object_get(loc2, "in")), "http_body");
 	assert_int_equal(json_integer_value(json_object_get(loc2, "offset")), 517);
+	/* the members a list of findings shows (report.html's table): those
+	   of the full form up to last_seen, the same values, no addresses */
+	struct jsonw bw;
+	jsonw_open_tree(&bw);
+	jsonw_object(&bw, NULL);
+	report_finding_brief_members(&bw, &ctx, fi);
+	jsonw_end(&bw);
+	json_t *brief = jsonw_tree_take(&bw);
+	assert_int_equal(jsonw_close(&bw), FA_OK);
+	static const char *const shown[] = {"id",	  "rule",	"severity", "title",
+					    "device",	  "device_role", "host",     "recipient",
+					    "country",	  "asn",	"as_org",   "first_seen",
+					    "last_seen"};
+	assert_int_equal(json_object_size(brief), sizeof(shown) / sizeof(shown[0]));
+	for (size_t k = 0; k < sizeof(shown) / sizeof(shown[0]); k++) {
+		assert_non_null(json_object_get(j, shown[k]));
+		assert_true(json_equal(json_object_get(brief, shown[k]), json_object_get(j, shown[k])));
+	}
+	json_decref(brief);
 	json_decref(j);
 	for (fi = 0; audit_finding(l->a, fi) != u; fi++)
 		;

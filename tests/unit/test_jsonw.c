@@ -314,39 +314,6 @@ static void test_failures(void **state)
 	assert_int_equal(jsonw_close(&w), FA_ERUNTIME);
 }
 
-/* Without arrays: the same object less every array member, nested ones too. */
-static void test_tree_no_arrays(void **state)
-{
-	(void)state;
-	struct jsonw w;
-	jsonw_open_tree_no_arrays(&w);
-	describe_everything(&w, NULL);
-	json_t *brief = jsonw_tree_take(&w);
-	assert_int_equal(jsonw_close(&w), FA_OK);
-	assert_non_null(brief);
-	json_t *full;
-	char *dump = tree_dump(describe_everything, NULL, &full);
-	free(dump);
-	const char *k;
-	json_t *v;
-	size_t arrays = 0;
-	json_object_foreach(full, k, v) {
-		json_t *b = json_object_get(brief, k);
-		if (json_is_array(v)) {
-			arrays++;
-			assert_null(b);
-		} else if (strcmp(k, "embedded") != 0) {
-			assert_true(json_equal(v, b));
-		}
-	}
-	assert_int_equal(arrays, 2);
-	assert_int_equal(json_object_size(brief), json_object_size(full) - arrays);
-	/* a value given whole keeps its arrays: it is not described, it is added */
-	assert_true(json_equal(json_object_get(brief, "embedded"), json_object_get(full, "embedded")));
-	json_decref(brief);
-	json_decref(full);
-}
-
 static void test_utf8_len(void **state)
 {
 	(void)state;
@@ -371,7 +338,6 @@ int main(void)
 		cmocka_unit_test(test_long_strings),
 		cmocka_unit_test(test_milli),
 		cmocka_unit_test(test_failures),
-		cmocka_unit_test(test_tree_no_arrays),
 		cmocka_unit_test(test_utf8_len),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

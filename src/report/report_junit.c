@@ -25,9 +25,8 @@
  * top of the file need every rule and severity before anything is written,
  * so each finding's test case is written then to a temporary file, and
  * copied from there into its rule's suite (and its body into the failure
- * of each statement it breaks), the file mapped once written. The heap
- * does not grow with the findings' text; the temporary file holds about
- * what the rule suites will.
+ * of each statement it breaks). Memory does not grow with the findings'
+ * text; the temporary file holds about what the rule suites will.
  */
 #include "flowaudit/report.h"
 
@@ -36,7 +35,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 static const char *const rule_ids[] = {
@@ -159,9 +157,9 @@ struct jctx {
 	int *rule, *sev;
 	struct spilled *at;
 	FILE *spill;
-	const char *map; /* the spill, mapped once written; NULL: read with pread */
-	size_t map_len;
-	char *copy; /* SPILL_COPY bytes, for copying out of the spill */
+	char *copy;    /* SPILL_COPY bytes of the spill, read ahead ... */
+	off_t copy_at; /* ... from this offset ... */
+	size_t copy_n; /* ... this many */
 	const char *extra[MAX_EXTRA_RULES];
 	char *extra_store[MAX_EXTRA_RULES];
 	size_t n_extra;
@@ -203,8 +201,6 @@ static void jctx_free(struct jctx *j)
 	free(j->sev);
 	free(j->at);
 	free(j->copy);
-	if (j->map != NULL)
-		munmap((void *)j->map, j->map_len);
 	if (j->spill)
 		fclose(j->spill);
 	for (size_t i = 0; i < j->n_extra; i++)
@@ -304,29 +300,28 @@ static int jctx_init(struct jctx *j, const struct report_findings *fs, int bar, 
 		fa_err_set(err, "junit.xml: cannot write a temporary file: %s", strerror(errno));
 		return FA_ERUNTIME;
 	}
-	/* read back in place: a case or a body is a few hundred bytes, a
-	   pread each would be a system call per finding and statement */
-	off_t size = ftello(j->spill);
-	if (size > 0 && (uint64_t)size <= SIZE_MAX) {
-		void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fileno(j->spill), 0);
-		if (m != MAP_FAILED) {
-			j->map = m;
-			j->map_len = (size_t)size;
-		}
-	}
 	return FA_OK;
 }
 
-/* Bytes [from, to) of the spill, onto o. */
-static void copy_spill(struct jsonw *o, const struct jctx *j, off_t from, off_t to)
+/*
+ * Bytes [from, to) of the spill, onto o. The cases of a suite and the
+ * bodies of a statement come in the order they were spilled, a few hundred
+ * bytes each: one read brings in the next SPILL_COPY bytes for those that
+ * follow.
+ */
+static void copy_spill(struct jsonw *o, struct jctx *j, off_t from, off_t to)
 {
-	if (j->map != NULL) {
-		if (from < 0 || to < from || (uint64_t)to > j->map_len)
-			o->failed = true;
-		else
-			jsonw_raw(o, j->map + from, (size_t)(to - from));
+	if (from >= 0 && to >= from && to - from <= SPILL_COPY &&
+	    (from < j->copy_at || to > j->copy_at + (off_t)j->copy_n)) {
+		ssize_t got = pread(fileno(j->spill), j->copy, SPILL_COPY, from);
+		j->copy_at = from;
+		j->copy_n = got > 0 ? (size_t)got : 0;
+	}
+	if (from >= j->copy_at && to <= j->copy_at + (off_t)j->copy_n) {
+		jsonw_raw(o, j->copy + (from - j->copy_at), (size_t)(to - from));
 		return;
 	}
+	j->copy_n = 0; /* the buffer is taken over below */
 	while (from < to && !o->failed) {
 		size_t n = (size_t)(to - from) < SPILL_COPY ? (size_t)(to - from) : SPILL_COPY;
 		ssize_t got = pread(fileno(j->spill), j->copy, n, from);
@@ -390,7 +385,7 @@ static void count_statements(const json_t *doc, const struct jctx *j, size_t *te
 	}
 }
 
-static void write_statements(struct jsonw *o, const json_t *doc, const struct jctx *j)
+static void write_statements(struct jsonw *o, const json_t *doc, struct jctx *j)
 {
 	const json_t *sts = json_object_get(doc, "statements");
 	size_t tests, failures, skipped, i;
@@ -459,7 +454,7 @@ static void count_rule(const struct jctx *j, int k, size_t *tests, size_t *failu
 }
 
 /* The suite of rule number k (named rule), one case per finding of it. */
-static void write_rule(struct jsonw *o, const struct jctx *j, int k, const char *rule)
+static void write_rule(struct jsonw *o, struct jctx *j, int k, const char *rule)
 {
 	size_t tests, failures;
 	count_rule(j, k, &tests, &failures);

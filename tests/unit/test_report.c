@@ -315,6 +315,69 @@ static void test_junit(void **state)
 	json_decref(doc);
 }
 
+/*
+ * Many findings of two rules in turn, one with a title larger than junit's
+ * read-back buffer, and a statement broken by all of them: every case
+ * lands whole in its rule's suite, and every body in the statement's
+ * failure, whatever their places in the temporary file.
+ */
+static void test_junit_many_cases(void **state)
+{
+	(void)state;
+	json_t *doc = test_doc();
+	json_t *fs = json_array();
+	json_t *ids = json_array();
+	enum { N = 600, BIG = 300, BIG_LEN = 100000 };
+	char *big = malloc(BIG_LEN + 1);
+	assert_non_null(big);
+	memset(big, 'T', BIG_LEN);
+	big[BIG_LEN] = '\0';
+	for (int i = 1; i <= N; i++) {
+		char id[16], title[64], host[64];
+		snprintf(id, sizeof(id), "F%04d", i);
+		snprintf(title, sizeof(title), "title of %s", id);
+		snprintf(host, sizeof(host), "h%d.example", i);
+		json_array_append_new(
+		    fs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", id, "rule",
+				  i % 2 ? "unknown-endpoint" : "undeclared-recipient", "severity", "high",
+				  "title", i == BIG ? big : title, "host", host, "detail", id));
+		json_array_append_new(ids, json_string(id));
+	}
+	json_object_set_new(doc, "findings", fs);
+	json_t *st = json_array_get(json_object_get(doc, "statements"), 0);
+	json_object_set_new(st, "findings", ids);
+	char *x = render(report_junit_write, doc);
+	assert_non_null(strstr(x, "<testsuite name=\"unknown-endpoint\" tests=\"300\" "
+				  "failures=\"300\""));
+	assert_non_null(strstr(x, "<testsuite name=\"undeclared-recipient\" tests=\"300\" "
+				  "failures=\"300\""));
+	const char *rules = strstr(x, "<testsuite name=\"undeclared-recipient\"");
+	assert_non_null(rules);
+	for (int i = 1; i <= N; i++) {
+		char name[80], body[80];
+		snprintf(name, sizeof(name), "name=\"F%04d h%d.example\"", i, i);
+		assert_int_equal(count(rules, name), 1);
+		/* in the statement's failure, before the rule suites */
+		snprintf(body, sizeof(body), "finding F%04d&#10;title: ", i);
+		const char *b = strstr(x, body);
+		assert_non_null(b);
+		assert_true(b < rules);
+		if (i != BIG) {
+			snprintf(body, sizeof(body), "title: title of F%04d&#10;", i);
+			assert_int_equal(count(x, body), 2); /* its case and the statement */
+		}
+	}
+	/* the large title whole, twice: in its case and in the statement */
+	char *want = malloc(BIG_LEN + 32);
+	assert_non_null(want);
+	snprintf(want, BIG_LEN + 32, "title: %s&#10;", big);
+	assert_int_equal(count(x, want), 2);
+	free(want);
+	free(big);
+	free(x);
+	json_decref(doc);
+}
+
 /* ---- manifest ---- */
 
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -536,6 +599,7 @@ int main(void)
 		cmocka_unit_test(test_sparse),
 		cmocka_unit_test(test_ndjson),
 		cmocka_unit_test(test_junit),
+		cmocka_unit_test(test_junit_many_cases),
 		cmocka_unit_test(test_manifest),
 		cmocka_unit_test(test_manifest_threads),
 		cmocka_unit_test(test_manifest_symlink_escape),

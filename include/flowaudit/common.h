@@ -106,4 +106,13 @@ const char *fa_path_beside_binary(const char *rel, char *buf, size_t size);
 /* Lower-cases a host name in place and strips one trailing dot. */
 void fa_host_normalize(char *s);
 
+/*
+ * A temporary file, for reading and writing, that no directory lists: in
+ * $TMPDIR, else /tmp (O_TMPFILE, or where the file system has none, a file
+ * made there and unlinked at once; tag names it meanwhile). Its descriptor,
+ * or -1 with errno set. fa_tmpdir() is the directory it goes to.
+ */
+int fa_tmpfile(const char *tag);
+const char *fa_tmpdir(void);
+
 #endif

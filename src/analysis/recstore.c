@@ -20,9 +20,9 @@
  * some of them at once from several threads through readers of their own.
  */
 #include "flowaudit/recstore.h"
+#include "flowaudit/common.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,25 +87,6 @@ void recstore_free(struct recstore *rs)
 	for (int c = 0; c < CHUNKS; c++)
 		free(rs->chunk[c].data);
 	free(rs);
-}
-
-static int open_tmp(void)
-{
-	const char *dir = getenv("TMPDIR");
-	if (dir == NULL || dir[0] == '\0')
-		dir = "/tmp";
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	/* file systems without O_TMPFILE: create, then unlink at once */
-	char path[4096];
-	int n = snprintf(path, sizeof(path), "%s/flowaudit-records-XXXXXX", dir);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -1;
-	fd = mkstemp(path);
-	if (fd >= 0)
-		unlink(path);
-	return fd;
 }
 
 static bool put_mem(struct recstore *rs, uint64_t i, const void *rec)
@@ -217,7 +198,7 @@ bool recstore_put(struct recstore *rs, uint64_t i, const void *rec, const char *
 		}
 	} else {
 		if (rs->fd < 0 && !rs->fd_failed) {
-			rs->fd = open_tmp();
+			rs->fd = fa_tmpfile("records");
 			rs->fd_failed = rs->fd < 0;
 		}
 		if (rs->fd < 0) {

@@ -7,6 +7,8 @@
 #include "flowaudit/common.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -420,4 +422,29 @@ size_t fa_utf8_len(const unsigned char *s, size_t n)
 	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
 		return 0;
 	return len;
+}
+
+const char *fa_tmpdir(void)
+{
+	const char *dir = getenv("TMPDIR");
+	return dir == NULL || dir[0] == '\0' ? "/tmp" : dir;
+}
+
+int fa_tmpfile(const char *tag)
+{
+	const char *dir = fa_tmpdir();
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	/* file systems without O_TMPFILE: create, then unlink at once */
+	char path[4096];
+	int n = snprintf(path, sizeof(path), "%s/flowaudit-%s-XXXXXX", dir, tag);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkstemp(path);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
 }

@@ -264,8 +264,14 @@ static int jctx_init(struct jctx *j, const struct report_findings *fs, int bar, 
 		fa_err_set(err, "junit.xml: out of memory");
 		return FA_ERUNTIME;
 	}
-	if ((j->spill = tmpfile()) == NULL) {
-		fa_err_set(err, "junit.xml: cannot make a temporary file: %s", strerror(errno));
+	int fd = fa_tmpfile("junit");
+	if (fd < 0 || (j->spill = fdopen(fd, "w+")) == NULL) {
+		fa_err_set(err,
+			   "junit.xml: cannot make a temporary file in %s: %s (set TMPDIR to a "
+			   "writable directory)",
+			   fa_tmpdir(), strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return FA_ERUNTIME;
 	}
 	struct rt_finding v;

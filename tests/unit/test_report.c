@@ -119,15 +119,24 @@ static json_t *test_doc(void)
 }
 
 /* Renders with fn into memory; the caller frees. */
+/* What fn writes of doc, in *out (the caller frees it); fn's result. */
+static int render_rc(int (*fn)(const json_t *, FILE *, struct fa_err *), const json_t *doc,
+		     char **out, struct fa_err *err)
+{
+	size_t len = 0;
+	*out = NULL;
+	FILE *m = open_memstream(out, &len);
+	assert_non_null(m);
+	int rc = fn(doc, m, err);
+	fclose(m);
+	return rc;
+}
+
 static char *render(int (*fn)(const json_t *, FILE *, struct fa_err *), const json_t *doc)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	assert_non_null(m);
+	char *buf;
 	struct fa_err err = {{0}};
-	assert_int_equal(fn(doc, m, &err), FA_OK);
-	fclose(m);
+	assert_int_equal(render_rc(fn, doc, &buf, &err), FA_OK);
 	return buf;
 }
 
@@ -378,6 +387,37 @@ static void test_junit_many_cases(void **state)
 	json_decref(doc);
 }
 
+/* junit.xml's temporary file goes where TMPDIR says (a report of many
+   findings needs room there), and a TMPDIR that cannot take it is named. */
+static void test_junit_tmpdir(void **state)
+{
+	(void)state;
+	json_t *doc = test_doc();
+	const char *old = getenv("TMPDIR");
+	char *saved = old ? strdup(old) : NULL;
+	setenv("TMPDIR", "/nonexistent-flowaudit-tmpdir", 1);
+	char *buf;
+	struct fa_err err = {{0}};
+	assert_int_equal(render_rc(report_junit_write, doc, &buf, &err), FA_ERUNTIME);
+	free(buf);
+	assert_non_null(strstr(err.msg, "junit.xml: cannot make a temporary file in "
+				       "/nonexistent-flowaudit-tmpdir: "));
+	assert_non_null(strstr(err.msg, "set TMPDIR"));
+	char dir[] = "/tmp/flowaudit-junit-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	setenv("TMPDIR", dir, 1);
+	char *x = render(report_junit_write, doc);
+	assert_non_null(strstr(x, "</testsuites>"));
+	free(x);
+	assert_int_equal(rmdir(dir), 0); /* nothing left in it */
+	if (saved)
+		setenv("TMPDIR", saved, 1);
+	else
+		unsetenv("TMPDIR");
+	free(saved);
+	json_decref(doc);
+}
+
 /* ---- manifest ---- */
 
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -600,6 +640,7 @@ int main(void)
 		cmocka_unit_test(test_ndjson),
 		cmocka_unit_test(test_junit),
 		cmocka_unit_test(test_junit_many_cases),
+		cmocka_unit_test(test_junit_tmpdir),
 		cmocka_unit_test(test_manifest),
 		cmocka_unit_test(test_manifest_threads),
 		cmocka_unit_test(test_manifest_symlink_escape),

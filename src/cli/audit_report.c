@@ -361,8 +361,7 @@ static int ref_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* A flow's key and frame range for the evidence pass, from its record. */
-/* A record as the evidence files need it. */
+/* A flow's key and frame range for the evidence files, from its record. */
 static struct evidence_flow evidence_flow_from(const struct flow_record *r)
 {
 	return (struct evidence_flow){.flow_id = r->id, .cli = r->cli, .srv = r->srv,

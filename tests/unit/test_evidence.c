@@ -116,6 +116,13 @@ static void remove_sets(const char *dir, struct evidence_set *sets, size_t n)
 	}
 }
 
+/* dir/name, made, into out. */
+static void subdir(const char *dir, const char *name, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%s", dir, name);
+	assert_int_equal(mkdir(out, 0755), 0);
+}
+
 /* dir (a mkdtemp template) made, and the capture written in it as cap. */
 static void make_capture(char *dir, char *cap, size_t cap_len)
 {
@@ -427,10 +434,8 @@ static void test_pack_and_cut(void **state)
 	struct evidence_set sets[4];
 	four_sets(sets);
 	char pdir[4300], fdir[4300];
-	snprintf(pdir, sizeof(pdir), "%s/pack", dir);
-	snprintf(fdir, sizeof(fdir), "%s/files", dir);
-	assert_int_equal(mkdir(pdir, 0755), 0);
-	assert_int_equal(mkdir(fdir, 0755), 0);
+	subdir(dir, "pack", pdir, sizeof(pdir));
+	subdir(dir, "files", fdir, sizeof(fdir));
 	struct fa_err err = {""};
 	struct flow_list fl = {flows, 2, 0, false};
 	struct evidence_pack pk = {.part_bytes = 400000};
@@ -684,9 +689,8 @@ static void test_dsb_pcapng(void **state)
 	   comment on its first packet only, and F0001 cut out the same bytes
 	   as its own file */
 	char pdir[4300], cut[4300], paths[4][4200];
-	snprintf(pdir, sizeof(pdir), "%s/pack", dir);
+	subdir(dir, "pack", pdir, sizeof(pdir));
 	snprintf(cut, sizeof(cut), "%s/cut.pcapng", dir);
-	assert_int_equal(mkdir(pdir, 0755), 0);
 	f.keys_off = 0;
 	f.keys_len = keys_len;
 	struct evidence_set ps[2] = {
@@ -757,12 +761,9 @@ static void test_pack_beside_replay(void **state)
 	struct evidence_set beside[5];
 	memcpy(beside, after, sizeof(beside));
 	char adir[4300], bdir[4300], cdir[4300];
-	snprintf(adir, sizeof(adir), "%s/after", dir);
-	snprintf(bdir, sizeof(bdir), "%s/beside", dir);
-	snprintf(cdir, sizeof(cdir), "%s/left", dir);
-	assert_int_equal(mkdir(adir, 0755), 0);
-	assert_int_equal(mkdir(bdir, 0755), 0);
-	assert_int_equal(mkdir(cdir, 0755), 0);
+	subdir(dir, "after", adir, sizeof(adir));
+	subdir(dir, "beside", bdir, sizeof(bdir));
+	subdir(dir, "left", cdir, sizeof(cdir));
 	struct fa_err err = {""};
 	struct flow_list fl = {flows, 2, 0, false};
 	struct evidence_pack pa = {0}, pb = {0};
